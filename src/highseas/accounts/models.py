@@ -1,0 +1,146 @@
+from __future__ import annotations
+
+from django.contrib.auth.models import AbstractUser
+from django.db import models
+from django.utils.translation import gettext_lazy as _
+
+
+class Role(models.TextChoices):
+    ADMIN = "admin", _("Administrator")
+    MANAGER = "manager", _("Sales manager")
+    REP = "rep", _("Sales rep")
+
+
+class Team(models.Model):
+    """A node of the team tree; a manager sees the customers of the whole subtree.
+
+    ``path`` is a materialized path (``/1/4/``) kept by ``save`` so that a subtree is one
+    indexed prefix filter.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    parent = models.ForeignKey(
+        "self", models.PROTECT, null=True, blank=True, related_name="children",
+        verbose_name=_("parent team"),
+    )
+    manager = models.ForeignKey(
+        "accounts.User", models.SET_NULL, null=True, blank=True, related_name="managed_teams",
+        verbose_name=_("manager"),
+    )
+    path = models.CharField(max_length=255, editable=False, db_index=True, default="")
+
+    class Meta:
+        verbose_name = _("team")
+        verbose_name_plural = _("teams")
+        ordering = ["path"]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+        path = f"{self.parent.path if self.parent else '/'}{self.pk}/"
+        if path != self.path:
+            old_path = self.path
+            Team.objects.filter(pk=self.pk).update(path=path)
+            self.path = path
+            if old_path:
+                for child in Team.objects.filter(path__startswith=old_path).exclude(pk=self.pk):
+                    child.save()
+
+
+class User(AbstractUser):
+    role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.REP)
+    display_name = models.CharField(_("display name"), max_length=100, blank=True)
+    team = models.ForeignKey(
+        Team, models.SET_NULL, null=True, blank=True, related_name="members",
+        verbose_name=_("team"),
+    )
+
+    class Meta:
+        verbose_name = _("user")
+        verbose_name_plural = _("users")
+
+    def __str__(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.username
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.ADMIN or self.is_superuser
+
+    @property
+    def is_manager(self) -> bool:
+        return self.role == Role.MANAGER
+
+
+class RepLevel(models.TextChoices):
+    JUNIOR = "junior", _("Junior")
+    SENIOR = "senior", _("Senior")
+
+
+class RepProfile(models.Model):
+    """How routing and limits see a rep: level, skills, availability, personal overrides."""
+
+    user = models.OneToOneField(User, models.CASCADE, related_name="profile")
+    level = models.CharField(_("level"), max_length=10, choices=RepLevel.choices,
+                             default=RepLevel.JUNIOR)
+    skills = models.JSONField(
+        _("skills"), default=dict, blank=True,
+        help_text=_('{"industries": [...], "regions": [...], "product_lines": [...]}'),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    leave_from = models.DateField(_("on leave from"), null=True, blank=True)
+    leave_until = models.DateField(_("on leave until"), null=True, blank=True)
+    holding_cap_override = models.PositiveIntegerField(_("holding cap override"), null=True,
+                                                       blank=True)
+    daily_quota_override = models.PositiveIntegerField(_("daily claim quota override"),
+                                                       null=True, blank=True)
+    weekly_quota_override = models.PositiveIntegerField(_("weekly claim quota override"),
+                                                        null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("rep profile")
+        verbose_name_plural = _("rep profiles")
+        constraints = [
+            models.CheckConstraint(
+                condition=models.Q(leave_from__isnull=True)
+                | models.Q(leave_until__isnull=True)
+                | models.Q(leave_from__lte=models.F("leave_until")),
+                name="rep_leave_range_ordered",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return str(self.user)
+
+
+class AuditLog(models.Model):
+    """Reveals, exports, permission denials and policy changes: who, what, when."""
+
+    class Action(models.TextChoices):
+        REVEAL = "reveal", _("Revealed a masked field")
+        EXPORT = "export", _("Exported data")
+        PERMISSION_DENIED = "permission_denied", _("Permission denied")
+        POLICY_CHANGE = "policy_change", _("Changed a policy")
+        CAP_OVERRIDE = "cap_override", _("Overrode a holding cap")
+        LOGIN_FAILED = "login_failed", _("Failed login")
+
+    actor = models.ForeignKey(User, models.SET_NULL, null=True, blank=True,
+                              related_name="audit_entries")
+    action = models.CharField(max_length=30, choices=Action.choices)
+    target_type = models.CharField(max_length=50, blank=True)
+    target_id = models.CharField(max_length=50, blank=True)
+    detail = models.JSONField(default=dict, blank=True)
+    at = models.DateTimeField(auto_now_add=True, db_index=True)
+
+    class Meta:
+        verbose_name = _("audit log entry")
+        verbose_name_plural = _("audit log")
+        ordering = ["-at"]
+
+    def __str__(self) -> str:
+        return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action}"

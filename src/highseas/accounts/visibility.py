@@ -1,0 +1,114 @@
+"""The one query layer: what a user may see, and which fields they see masked (SPEC §2).
+
+Every read path (API list and detail, web pages, search, exports, dashboards, jobs acting
+for a user) starts from these selectors, so a rule changed here changes everywhere.
+
+Rules:
+1. admin: every customer, in full;
+2. manager: customers owned by anyone in their team subtree, in full; pooled customers of
+   pools they belong to, masked unless they administer the pool;
+3. rep: their own customers in full; pooled customers of pools they belong to, masked by the
+   pool's ``masked_fields``; nothing else (public search is a separate, basic-fields path).
+"""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from django.db.models import Q, QuerySet
+
+from highseas.accounts.models import Role, Team, User
+from highseas.customers.choices import CustomerStatus
+from highseas.customers.models import Customer
+from highseas.pools.models import Pool
+
+
+def ancestor_team_ids(team: Team | None) -> list[int]:
+    if team is None:
+        return []
+    return [int(part) for part in team.path.strip("/").split("/") if part]
+
+
+def subtree_team_ids(user: User) -> set[int]:
+    """Teams a manager manages, with every team below them."""
+    paths = list(Team.objects.filter(manager=user).values_list("path", flat=True))
+    if not paths:
+        return set()
+    query = Q()
+    for path in paths:
+        query |= Q(path__startswith=path)
+    return set(Team.objects.filter(query).values_list("id", flat=True))
+
+
+def member_pools(user: User) -> QuerySet[Pool]:
+    """Pools the user belongs to directly, or through their team or any team above it."""
+    if user.role == Role.ADMIN or user.is_superuser:
+        return Pool.objects.all()
+    teams = ancestor_team_ids(user.team)
+    return Pool.objects.filter(
+        Q(member_users=user) | Q(member_teams__in=teams) | Q(admins=user)
+    ).distinct()
+
+
+class Viewer:
+    """A user's visibility facts, computed once per request."""
+
+    def __init__(self, user: User) -> None:
+        self.user = user
+
+    @property
+    def is_admin(self) -> bool:
+        return bool(self.user.is_admin)
+
+    @cached_property
+    def subtree_team_ids(self) -> set[int]:
+        return subtree_team_ids(self.user) if self.user.is_manager else set()
+
+    @cached_property
+    def member_pool_ids(self) -> set[int]:
+        return set(member_pools(self.user).values_list("id", flat=True))
+
+    @cached_property
+    def admin_pool_ids(self) -> set[int]:
+        return set(self.user.administered_pools.values_list("id", flat=True))
+
+    def customers(self) -> QuerySet[Customer]:
+        base = Customer.objects.select_related("owner", "pool")
+        if self.is_admin:
+            return base.all()
+        visible = Q(owner=self.user) | Q(
+            status=CustomerStatus.POOLED, pool_id__in=self.member_pool_ids
+        )
+        if self.subtree_team_ids:
+            visible |= Q(owner__team_id__in=self.subtree_team_ids)
+        return base.filter(visible)
+
+    def sees_in_full(self, customer: Customer) -> bool:
+        if self.is_admin or (customer.owner_id is not None and customer.owner_id == self.user.pk):
+            return True
+        if customer.owner_id is not None:
+            return customer.owner.team_id in self.subtree_team_ids
+        return customer.pool_id in self.admin_pool_ids
+
+    def masked_fields(self, customer: Customer) -> frozenset[str]:
+        if self.sees_in_full(customer):
+            return frozenset()
+        pool = customer.pool
+        return frozenset(pool.masked_fields if pool else ("phone", "email"))
+
+    def users(self) -> QuerySet[User]:
+        if self.is_admin:
+            return User.objects.all()
+        query = Q(pk=self.user.pk)
+        if self.subtree_team_ids:
+            query |= Q(team_id__in=self.subtree_team_ids)
+        if self.user.team_id:
+            query |= Q(team_id=self.user.team_id)
+        return User.objects.filter(query)
+
+    def pools(self) -> QuerySet[Pool]:
+        return member_pools(self.user)
+
+
+def viewer_for(user: User) -> Viewer:
+    return Viewer(user)

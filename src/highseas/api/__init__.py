@@ -1,0 +1,1 @@
+"""REST API v1: input validation and orchestration only; services decide."""

@@ -1,0 +1,75 @@
+"""One error shape for every API answer: ``{"code", "detail", ...facts}``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
+from django.http import Http404
+from rest_framework import exceptions, status
+from rest_framework.response import Response
+
+from highseas.engine.errors import ErrorCode, HighSeasError
+
+HTTP_STATUS = {
+    ErrorCode.VALIDATION_ERROR: status.HTTP_400_BAD_REQUEST,
+    ErrorCode.NOT_AUTHENTICATED: status.HTTP_401_UNAUTHORIZED,
+    ErrorCode.PERMISSION_DENIED: status.HTTP_403_FORBIDDEN,
+    ErrorCode.NOT_POOL_MEMBER: status.HTTP_403_FORBIDDEN,
+    ErrorCode.NOT_OWNER: status.HTTP_403_FORBIDDEN,
+    ErrorCode.NOT_FOUND: status.HTTP_404_NOT_FOUND,
+    ErrorCode.METHOD_NOT_ALLOWED: status.HTTP_405_METHOD_NOT_ALLOWED,
+    ErrorCode.THROTTLED: status.HTTP_429_TOO_MANY_REQUESTS,
+}
+
+_DRF_CODES: list[tuple[type[exceptions.APIException], ErrorCode]] = [
+    (exceptions.ValidationError, ErrorCode.VALIDATION_ERROR),
+    (exceptions.ParseError, ErrorCode.VALIDATION_ERROR),
+    (exceptions.UnsupportedMediaType, ErrorCode.VALIDATION_ERROR),
+    (exceptions.NotAuthenticated, ErrorCode.NOT_AUTHENTICATED),
+    (exceptions.AuthenticationFailed, ErrorCode.NOT_AUTHENTICATED),
+    (exceptions.PermissionDenied, ErrorCode.PERMISSION_DENIED),
+    (exceptions.NotFound, ErrorCode.NOT_FOUND),
+    (exceptions.MethodNotAllowed, ErrorCode.METHOD_NOT_ALLOWED),
+    (exceptions.NotAcceptable, ErrorCode.VALIDATION_ERROR),
+    (exceptions.Throttled, ErrorCode.THROTTLED),
+]
+
+
+def http_status_for(code: ErrorCode) -> int:
+    return HTTP_STATUS.get(code, status.HTTP_409_CONFLICT)
+
+
+def error_response(error: HighSeasError) -> Response:
+    return Response(error.as_dict(), status=http_status_for(error.code))
+
+
+def _from_drf(exc: exceptions.APIException) -> HighSeasError:
+    code = next((c for cls, c in _DRF_CODES if isinstance(exc, cls)), ErrorCode.VALIDATION_ERROR)
+    facts: dict[str, Any] = {}
+    if isinstance(exc, exceptions.ValidationError):
+        detail = "Some fields are not valid."
+        facts["errors"] = exc.detail
+    else:
+        detail = str(exc.detail)
+    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
+        facts["retry_after_seconds"] = int(exc.wait)
+    return HighSeasError(code, detail, **facts)
+
+
+def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
+    """Map every known failure to the stable JSON shape; unknown ones stay server errors."""
+    if isinstance(exc, Http404):
+        exc = exceptions.NotFound()
+    elif isinstance(exc, DjangoPermissionDenied):
+        exc = exceptions.PermissionDenied()
+    if isinstance(exc, HighSeasError):
+        return error_response(exc)
+    if not isinstance(exc, exceptions.APIException):
+        return None
+    response = error_response(_from_drf(exc))
+    if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
+        response["WWW-Authenticate"] = 'Token realm="api"'
+    if getattr(exc, "wait", None):
+        response["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
+    return response

@@ -1,0 +1,63 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib.auth.password_validation import validate_password
+from rest_framework import serializers
+
+from highseas.accounts import services
+from highseas.accounts.models import RepLevel, Team, User
+
+
+class TeamSerializer(serializers.ModelSerializer[Team]):
+    class Meta:
+        model = Team
+        fields = ["id", "name", "parent", "manager", "path"]
+        read_only_fields = ["path"]
+
+    def validate_parent(self, parent: Team | None) -> Team | None:
+        team = self.instance
+        if parent and team and parent.path.startswith(team.path):
+            raise serializers.ValidationError("A team cannot sit under itself or its subtree.")
+        return parent
+
+    def create(self, validated_data: dict[str, Any]) -> Team:
+        return services.create_team(**validated_data)
+
+
+class UserSerializer(serializers.ModelSerializer[User]):
+    password = serializers.CharField(write_only=True, required=False, min_length=8,
+                                     style={"input_type": "password"})
+    level = serializers.ChoiceField(choices=RepLevel.choices, required=False)
+
+    class Meta:
+        model = User
+        fields = ["id", "username", "password", "display_name", "role", "team", "level",
+                  "email", "is_active"]
+
+    def validate_password(self, password: str) -> str:
+        validate_password(password)
+        return password
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if self.instance is None and not attrs.get("password"):
+            raise serializers.ValidationError({"password": ["This field is required."]})
+        return attrs
+
+    def to_representation(self, instance: User) -> dict[str, Any]:
+        data = super().to_representation(instance)
+        profile = getattr(instance, "profile", None)
+        data["level"] = profile.level if profile else None
+        return data
+
+    def create(self, validated_data: dict[str, Any]) -> User:
+        return services.create_user(**validated_data)
+
+    def update(self, instance: User, validated_data: dict[str, Any]) -> User:
+        return services.update_user(instance, **validated_data)
+
+
+class UserBriefSerializer(serializers.ModelSerializer[User]):
+    class Meta:
+        model = User
+        fields = ["id", "username", "display_name"]

@@ -1,0 +1,105 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.db import transaction
+from rest_framework import serializers
+
+from highseas.accounts.models import Team, User
+from highseas.customers.choices import ActivityKind, CustomerLevel
+from highseas.pools import services
+from highseas.pools.models import ClaimPolicy, Pool, RecycleDestination, RecyclePolicy
+
+MASKABLE_FIELDS = {"phone", "email", "address", "credit_code", "contacts"}
+DUPLICATE_POLICY_VALUES = {"block", "warn", "allow"}
+DUPLICATE_ENTRY_POINTS = {"manual", "api", "import"}
+LEVEL_OVERRIDE_KEYS = {"idle_days", "no_deal_days", "first_contact_hours", "warn_days"}
+
+
+class ClaimPolicySerializer(serializers.ModelSerializer[ClaimPolicy]):
+    class Meta:
+        model = ClaimPolicy
+        exclude = ["id", "pool", "updated_at"]
+
+
+class RecyclePolicySerializer(serializers.ModelSerializer[RecyclePolicy]):
+    class Meta:
+        model = RecyclePolicy
+        exclude = ["id", "pool", "updated_at"]
+
+    def validate_effective_activity_kinds(self, kinds: Any) -> list[str]:
+        if not isinstance(kinds, list) or not set(kinds) <= set(ActivityKind.values):
+            raise serializers.ValidationError(f"Use a list of: {', '.join(ActivityKind.values)}.")
+        return kinds
+
+    def validate_exempt_levels(self, levels: Any) -> list[str]:
+        if not isinstance(levels, list) or not set(levels) <= set(CustomerLevel.values):
+            raise serializers.ValidationError("Use a list of levels A, B, C.")
+        return levels
+
+    def validate_level_overrides(self, overrides: Any) -> dict[str, dict[str, int | None]]:
+        if not isinstance(overrides, dict):
+            raise serializers.ValidationError("Use an object keyed by level.")
+        for level, values in overrides.items():
+            if level not in CustomerLevel.values or not isinstance(values, dict):
+                raise serializers.ValidationError(f"Unknown level {level!r}.")
+            for key, value in values.items():
+                if key not in LEVEL_OVERRIDE_KEYS:
+                    raise serializers.ValidationError(f"Unknown override {key!r}.")
+                if value is not None and (not isinstance(value, int) or value < 0):
+                    raise serializers.ValidationError(f"{key} must be a whole number or null.")
+        return overrides
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if (attrs.get("destination") == RecycleDestination.OTHER_POOL
+                and not attrs.get("destination_pool")):
+            raise serializers.ValidationError({"destination_pool": ["Name the pool."]})
+        return attrs
+
+
+class PoolSerializer(serializers.ModelSerializer[Pool]):
+    claim_policy = ClaimPolicySerializer(required=False)
+    recycle_policy = RecyclePolicySerializer(required=False)
+    member_teams = serializers.PrimaryKeyRelatedField(many=True, required=False,
+                                                      queryset=Team.objects.all())
+    member_users = serializers.PrimaryKeyRelatedField(many=True, required=False,
+                                                      queryset=User.objects.all())
+    admins = serializers.PrimaryKeyRelatedField(many=True, required=False,
+                                                queryset=User.objects.all())
+
+    class Meta:
+        model = Pool
+        fields = ["id", "name", "description", "member_teams", "member_users", "admins",
+                  "masked_fields", "duplicate_policy", "is_default", "claim_policy",
+                  "recycle_policy", "created_at"]
+        read_only_fields = ["created_at"]
+
+    def validate_masked_fields(self, fields: Any) -> list[str]:
+        if not isinstance(fields, list) or not set(fields) <= MASKABLE_FIELDS:
+            raise serializers.ValidationError(
+                f"Use a list of: {', '.join(sorted(MASKABLE_FIELDS))}.")
+        return fields
+
+    def validate_duplicate_policy(self, policy: Any) -> dict[str, str]:
+        if not isinstance(policy, dict) or not set(policy) <= DUPLICATE_ENTRY_POINTS or not set(
+            policy.values()) <= DUPLICATE_POLICY_VALUES:
+            raise serializers.ValidationError(
+                'Use {"manual"|"api"|"import": "block"|"warn"|"allow"}.')
+        return policy
+
+    @transaction.atomic
+    def create(self, validated_data: dict[str, Any]) -> Pool:
+        return self._save(Pool(), validated_data)
+
+    @transaction.atomic
+    def update(self, instance: Pool, validated_data: dict[str, Any]) -> Pool:
+        return self._save(instance, validated_data)
+
+    def _save(self, pool: Pool, data: dict[str, Any]) -> Pool:
+        relations = {key: data.pop(key) for key in ("member_teams", "member_users", "admins")
+                     if key in data}
+        claim = data.pop("claim_policy", None)
+        recycle = data.pop("recycle_policy", None)
+        for name, value in data.items():
+            setattr(pool, name, value)
+        return services.save_pool(pool, claim_policy=claim, recycle_policy=recycle, **relations)

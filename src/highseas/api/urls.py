@@ -1,0 +1,23 @@
+from __future__ import annotations
+
+from django.urls import include, path
+from rest_framework.routers import DefaultRouter
+
+from highseas.api.views.accounts import TeamViewSet, UserViewSet
+from highseas.api.views.auth import TokenView
+from highseas.api.views.customers import CustomerViewSet
+from highseas.api.views.me import MeView
+from highseas.api.views.pools import PoolViewSet
+
+router = DefaultRouter()
+router.register("teams", TeamViewSet, basename="team")
+router.register("users", UserViewSet, basename="user")
+router.register("pools", PoolViewSet, basename="pool")
+router.register("customers", CustomerViewSet, basename="customer")
+
+app_name = "api"
+urlpatterns = [
+    path("auth/token/", TokenView.as_view(), name="token"),
+    path("me/", MeView.as_view(), name="me"),
+    path("", include(router.urls)),
+]

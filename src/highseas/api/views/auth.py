@@ -1,0 +1,49 @@
+from __future__ import annotations
+
+from django.contrib.auth import authenticate
+from drf_spectacular.utils import extend_schema, inline_serializer
+from rest_framework import serializers, status
+from rest_framework.authtoken.models import Token
+from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.views import APIView
+
+from highseas.engine.errors import ErrorCode, HighSeasError
+
+
+class CredentialsSerializer(serializers.Serializer[None]):
+    username = serializers.CharField(max_length=150)
+    password = serializers.CharField(max_length=128, style={"input_type": "password"})
+
+
+TokenSerializer = inline_serializer("Token", {"token": serializers.CharField()})
+
+
+class TokenView(APIView):
+    """Exchange a username and password for an API token; DELETE revokes the caller's token."""
+
+    throttle_scope = "login"
+
+    def get_permissions(self) -> list[object]:
+        return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
+
+    def get_throttles(self) -> list[object]:
+        return [ScopedRateThrottle()] if self.request.method == "POST" else []
+
+    @extend_schema(request=CredentialsSerializer, responses={200: TokenSerializer})
+    def post(self, request: Request) -> Response:
+        credentials = CredentialsSerializer(data=request.data)
+        credentials.is_valid(raise_exception=True)
+        user = authenticate(request._request, **credentials.validated_data)
+        if user is None:
+            raise HighSeasError(ErrorCode.NOT_AUTHENTICATED,
+                                "The username or password is not correct.")
+        token, _created = Token.objects.get_or_create(user=user)
+        return Response({"token": token.key})
+
+    @extend_schema(request=None, responses={204: None})
+    def delete(self, request: Request) -> Response:
+        Token.objects.filter(user=request.user).delete()
+        return Response(status=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,1 @@
+"""Settings, URLs, WSGI and the ``highseas`` command line."""

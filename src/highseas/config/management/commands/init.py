@@ -1,0 +1,48 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandParser
+from django.db import transaction
+
+from highseas.accounts import services
+from highseas.accounts.models import Role, User
+from highseas.pools.models import Pool
+from highseas.pools.services import save_pool
+
+
+class Command(BaseCommand):
+    help = "Create or upgrade the schema, the admin user and the default pool (idempotent)."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--admin-username", default="admin")
+        parser.add_argument("--admin-password", default=None,
+                            help="required the first time the admin is created")
+
+    def handle(self, *args: Any, admin_username: str, admin_password: str | None,
+               **options: Any) -> None:
+        call_command("migrate", interactive=False, verbosity=0)
+        self.stdout.write("schema: up to date")
+        with transaction.atomic():
+            self._ensure_admin(admin_username, admin_password)
+            if not Pool.objects.filter(is_default=True).exists():
+                save_pool(Pool(name="默认公海", is_default=True,
+                               description="未指定公海的客户进入这里。"))
+                self.stdout.write("pool: created the default pool 默认公海")
+
+    def _ensure_admin(self, username: str, password: str | None) -> None:
+        user = User.objects.filter(username=username).first()
+        if user is None:
+            if not password:
+                self.stderr.write("--admin-password is required to create the admin")
+                raise SystemExit(2)
+            services.create_user(username=username, password=password, display_name="管理员",
+                                 role=Role.ADMIN)
+            self.stdout.write(f"admin: created {username}")
+            return
+        if password and not user.check_password(password):
+            services.update_user(user, password=password, role=Role.ADMIN)
+            self.stdout.write(f"admin: {username} exists; password updated")
+        else:
+            self.stdout.write(f"admin: {username} exists")

@@ -1,0 +1,1 @@
+"""Customers, contacts, activities (follow-ups), deals, tasks and comments."""

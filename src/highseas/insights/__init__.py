@@ -1,0 +1,1 @@
+"""Value scores, smart assignment, simulation and the dashboards' queries."""

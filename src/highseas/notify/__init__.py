@@ -1,0 +1,1 @@
+"""Notifications and reminders; delivered after commit, never before."""

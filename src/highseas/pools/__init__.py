@@ -1,0 +1,1 @@
+"""Pools, their claim and recycle policies, the ownership services and the ledger."""

@@ -1,0 +1,218 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+from highseas.customers.choices import CustomerStatus
+from highseas.engine.ownership import EventKind
+
+USER = settings.AUTH_USER_MODEL
+
+DEFAULT_MASKED_FIELDS = ["phone", "email"]
+DEFAULT_EFFECTIVE_KINDS = ["call", "visit", "meeting", "wechat", "email"]
+
+
+def default_masked_fields() -> list[str]:
+    return list(DEFAULT_MASKED_FIELDS)
+
+
+def default_effective_kinds() -> list[str]:
+    return list(DEFAULT_EFFECTIVE_KINDS)
+
+
+def default_duplicate_policy() -> dict[str, str]:
+    return {"manual": "block", "api": "block", "import": "block"}
+
+
+class Pool(models.Model):
+    """A public customer pool (公海) with its members, masked fields and policies."""
+
+    name = models.CharField(_("name"), max_length=100, unique=True)
+    description = models.TextField(_("description"), blank=True)
+    member_teams = models.ManyToManyField("accounts.Team", blank=True, related_name="pools",
+                                          verbose_name=_("member teams"))
+    member_users = models.ManyToManyField(USER, blank=True, related_name="member_pools",
+                                          verbose_name=_("member users"))
+    admins = models.ManyToManyField(USER, blank=True, related_name="administered_pools",
+                                    verbose_name=_("pool admins"))
+    masked_fields = models.JSONField(_("masked fields"), default=default_masked_fields,
+                                     blank=True)
+    duplicate_policy = models.JSONField(_("duplicate-check policy"),
+                                        default=default_duplicate_policy, blank=True)
+    is_default = models.BooleanField(_("default pool"), default=False)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("pool")
+        verbose_name_plural = _("pools")
+        ordering = ["name"]
+        constraints = [
+            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True),
+                                    name="pool_single_default"),
+        ]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class ClaimPolicy(models.Model):
+    """Claim rules of one pool (SPEC §5); a null limit means "no limit"."""
+
+    pool = models.OneToOneField(Pool, models.CASCADE, related_name="claim_policy")
+    daily_quota = models.PositiveIntegerField(_("claims per day"), null=True, blank=True)
+    weekly_quota = models.PositiveIntegerField(_("claims per week"), null=True, blank=True)
+    holding_cap = models.PositiveIntegerField(_("holding cap"), null=True, blank=True)
+    count_won_in_cap = models.BooleanField(_("won customers count toward the cap"),
+                                           default=False)
+    reclaim_cooldown_days = models.PositiveIntegerField(_("reclaim cooldown (days)"),
+                                                        null=True, blank=True)
+    requires_approval = models.BooleanField(_("claims need approval"), default=False)
+    approval_expiry_hours = models.PositiveIntegerField(_("approval expires after (hours)"),
+                                                        null=True, blank=True)
+    max_frozen = models.PositiveIntegerField(_("most frozen customers per rep"), null=True,
+                                             blank=True)
+    max_freeze_days = models.PositiveIntegerField(_("longest freeze (days)"), null=True,
+                                                  blank=True)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("claim policy")
+        verbose_name_plural = _("claim policies")
+
+    def __str__(self) -> str:
+        return f"{self.pool} · {_('claim policy')}"
+
+
+class RecycleDestination(models.TextChoices):
+    SAME_POOL = "same_pool", _("Back to the same pool")
+    OTHER_POOL = "pool", _("To another pool")
+    REASSIGN_QUEUE = "reassign_queue", _("To the manager's reassign queue")
+
+
+class RecyclePolicy(models.Model):
+    """Recycle rules of one pool (SPEC §6); a null limit means "no limit"."""
+
+    pool = models.OneToOneField(Pool, models.CASCADE, related_name="recycle_policy")
+    idle_days = models.PositiveIntegerField(_("idle limit (days)"), null=True, blank=True)
+    no_deal_days = models.PositiveIntegerField(_("no-deal limit (days)"), null=True, blank=True)
+    first_contact_hours = models.PositiveIntegerField(_("first-contact limit (hours)"),
+                                                      null=True, blank=True)
+    warn_days = models.PositiveIntegerField(_("warn days before"), null=True, blank=True)
+    effective_activity_kinds = models.JSONField(_("effective follow-up kinds"),
+                                                default=default_effective_kinds, blank=True)
+    exempt_won = models.BooleanField(_("won customers are exempt"), default=True)
+    exempt_open_deal = models.BooleanField(_("customers with an open deal are exempt"),
+                                           default=False)
+    exempt_levels = models.JSONField(_("exempt levels"), default=list, blank=True)
+    level_overrides = models.JSONField(
+        _("per-level overrides"), default=dict, blank=True,
+        help_text=_('{"A": {"idle_days": 30}}'),
+    )
+    destination = models.CharField(_("destination"), max_length=20,
+                                   choices=RecycleDestination.choices,
+                                   default=RecycleDestination.SAME_POOL)
+    destination_pool = models.ForeignKey(Pool, models.PROTECT, null=True, blank=True,
+                                         related_name="+", verbose_name=_("destination pool"))
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("recycle policy")
+        verbose_name_plural = _("recycle policies")
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(destination=RecycleDestination.OTHER_POOL)
+                | Q(destination_pool__isnull=False),
+                name="recycle_other_pool_named",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.pool} · {_('recycle policy')}"
+
+
+class AppendOnlyError(RuntimeError):
+    pass
+
+
+class OwnershipEvent(models.Model):
+    """The append-only ownership ledger: one row per transition, with the state on each side."""
+
+    customer = models.ForeignKey("customers.Customer", models.PROTECT,
+                                 related_name="ownership_events")
+    kind = models.CharField(max_length=20, choices=[(k.value, k.value) for k in EventKind])
+    from_status = models.CharField(max_length=10, choices=CustomerStatus.choices, blank=True)
+    to_status = models.CharField(max_length=10, choices=CustomerStatus.choices)
+    from_owner = models.ForeignKey(USER, models.PROTECT, null=True, blank=True, related_name="+")
+    to_owner = models.ForeignKey(USER, models.PROTECT, null=True, blank=True, related_name="+")
+    from_pool = models.ForeignKey(Pool, models.PROTECT, null=True, blank=True, related_name="+")
+    to_pool = models.ForeignKey(Pool, models.PROTECT, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(USER, models.PROTECT, null=True, blank=True, related_name="+")
+    actor_label = models.CharField(
+        max_length=100, help_text=_("the user's username, or system:<rule>")
+    )
+    reason = models.CharField(max_length=300)
+    policy_ref = models.CharField(max_length=100, blank=True)
+    related_customer = models.ForeignKey("customers.Customer", models.PROTECT, null=True,
+                                         blank=True, related_name="+")
+    at = models.DateTimeField(db_index=True)
+
+    class Meta:
+        verbose_name = _("ownership event")
+        verbose_name_plural = _("ownership ledger")
+        indexes = [
+            models.Index(fields=["customer", "id"], name="ledger_customer_seq"),
+            models.Index(fields=["from_owner", "kind", "at"], name="ledger_cooldown"),
+        ]
+        constraints = [
+            models.CheckConstraint(condition=~Q(reason=""), name="ledger_reason_required"),
+            models.CheckConstraint(condition=~Q(actor_label=""), name="ledger_actor_required"),
+        ]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.kind} customer={self.customer_id}"
+
+    def save(self, *args: Any, **kwargs: Any) -> None:
+        if self.pk is not None:
+            raise AppendOnlyError("ownership events are append-only")
+        super().save(*args, **kwargs)
+
+    def delete(self, *args: Any, **kwargs: Any) -> Any:
+        raise AppendOnlyError("ownership events are append-only")
+
+
+class ClaimRequest(models.Model):
+    """A claim waiting for a manager's approval when the pool requires it."""
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("Pending")
+        APPROVED = "approved", _("Approved")
+        REJECTED = "rejected", _("Rejected")
+        EXPIRED = "expired", _("Expired")
+
+    customer = models.ForeignKey("customers.Customer", models.CASCADE,
+                                 related_name="claim_requests")
+    requester = models.ForeignKey(USER, models.CASCADE, related_name="claim_requests")
+    reason = models.CharField(_("reason"), max_length=300)
+    state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
+    decided_by = models.ForeignKey(USER, models.SET_NULL, null=True, blank=True,
+                                   related_name="+")
+    decided_at = models.DateTimeField(null=True, blank=True)
+    decision_note = models.CharField(max_length=300, blank=True)
+    expires_at = models.DateTimeField(null=True, blank=True)
+    created_at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("claim request")
+        verbose_name_plural = _("claim requests")
+        constraints = [
+            models.UniqueConstraint(fields=["customer", "requester"],
+                                    condition=Q(state="pending"),
+                                    name="claim_request_one_pending"),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.requester} → {self.customer} ({self.state})"

@@ -1,0 +1,1 @@
+"""Server-rendered pages: they call selectors and services and hold no business rules."""
