@@ -14,7 +14,10 @@ class RepProfileInline(admin.StackedInline):
 class UserAdmin(BaseUserAdmin):
     list_display = ["username", "display_name", "role", "team", "is_active"]
     list_filter = ["role", "team", "is_active"]
-    fieldsets = (*BaseUserAdmin.fieldsets, (_("HighSeas"), {"fields": ["display_name", "role", "team"]}))
+    fieldsets = (
+        *(BaseUserAdmin.fieldsets or ()),
+        (_("HighSeas"), {"fields": ["display_name", "role", "team"]}),
+    )
     inlines = [RepProfileInline]
 
 

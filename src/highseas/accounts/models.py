@@ -20,11 +20,19 @@ class Team(models.Model):
 
     name = models.CharField(_("name"), max_length=100)
     parent = models.ForeignKey(
-        "self", models.PROTECT, null=True, blank=True, related_name="children",
+        "self",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="children",
         verbose_name=_("parent team"),
     )
     manager = models.ForeignKey(
-        "accounts.User", models.SET_NULL, null=True, blank=True, related_name="managed_teams",
+        "accounts.User",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="managed_teams",
         verbose_name=_("manager"),
     )
     path = models.CharField(max_length=255, editable=False, db_index=True, default="")
@@ -53,7 +61,11 @@ class User(AbstractUser):
     role = models.CharField(_("role"), max_length=10, choices=Role.choices, default=Role.REP)
     display_name = models.CharField(_("display name"), max_length=100, blank=True)
     team = models.ForeignKey(
-        Team, models.SET_NULL, null=True, blank=True, related_name="members",
+        Team,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="members",
         verbose_name=_("team"),
     )
 
@@ -86,21 +98,27 @@ class RepProfile(models.Model):
     """How routing and limits see a rep: level, skills, availability, personal overrides."""
 
     user = models.OneToOneField(User, models.CASCADE, related_name="profile")
-    level = models.CharField(_("level"), max_length=10, choices=RepLevel.choices,
-                             default=RepLevel.JUNIOR)
+    level = models.CharField(
+        _("level"), max_length=10, choices=RepLevel.choices, default=RepLevel.JUNIOR
+    )
     skills = models.JSONField(
-        _("skills"), default=dict, blank=True,
+        _("skills"),
+        default=dict,
+        blank=True,
         help_text=_('{"industries": [...], "regions": [...], "product_lines": [...]}'),
     )
     is_active = models.BooleanField(_("active"), default=True)
     leave_from = models.DateField(_("on leave from"), null=True, blank=True)
     leave_until = models.DateField(_("on leave until"), null=True, blank=True)
-    holding_cap_override = models.PositiveIntegerField(_("holding cap override"), null=True,
-                                                       blank=True)
-    daily_quota_override = models.PositiveIntegerField(_("daily claim quota override"),
-                                                       null=True, blank=True)
-    weekly_quota_override = models.PositiveIntegerField(_("weekly claim quota override"),
-                                                        null=True, blank=True)
+    holding_cap_override = models.PositiveIntegerField(
+        _("holding cap override"), null=True, blank=True
+    )
+    daily_quota_override = models.PositiveIntegerField(
+        _("daily claim quota override"), null=True, blank=True
+    )
+    weekly_quota_override = models.PositiveIntegerField(
+        _("weekly claim quota override"), null=True, blank=True
+    )
 
     class Meta:
         verbose_name = _("rep profile")
@@ -129,8 +147,9 @@ class AuditLog(models.Model):
         CAP_OVERRIDE = "cap_override", _("Overrode a holding cap")
         LOGIN_FAILED = "login_failed", _("Failed login")
 
-    actor = models.ForeignKey(User, models.SET_NULL, null=True, blank=True,
-                              related_name="audit_entries")
+    actor = models.ForeignKey(
+        User, models.SET_NULL, null=True, blank=True, related_name="audit_entries"
+    )
     action = models.CharField(max_length=30, choices=Action.choices)
     target_type = models.CharField(max_length=50, blank=True)
     target_id = models.CharField(max_length=50, blank=True)

@@ -44,8 +44,9 @@ def create_user(
 
 
 @transaction.atomic
-def update_user(user: User, *, password: str | None = None, level: str | None = None,
-                **fields: Any) -> User:
+def update_user(
+    user: User, *, password: str | None = None, level: str | None = None, **fields: Any
+) -> User:
     for name, value in fields.items():
         setattr(user, name, value)
     if "role" in fields:

@@ -70,7 +70,7 @@ class Viewer:
 
     @cached_property
     def admin_pool_ids(self) -> set[int]:
-        return set(self.user.administered_pools.values_list("id", flat=True))
+        return set(Pool.objects.filter(admins=self.user).values_list("id", flat=True))
 
     def customers(self) -> QuerySet[Customer]:
         base = Customer.objects.select_related("owner", "pool")
@@ -86,7 +86,7 @@ class Viewer:
     def sees_in_full(self, customer: Customer) -> bool:
         if self.is_admin or (customer.owner_id is not None and customer.owner_id == self.user.pk):
             return True
-        if customer.owner_id is not None:
+        if customer.owner is not None:
             return customer.owner.team_id in self.subtree_team_ids
         return customer.pool_id in self.admin_pool_ids
 

@@ -52,8 +52,9 @@ def _from_drf(exc: exceptions.APIException) -> HighSeasError:
         facts["errors"] = exc.detail
     else:
         detail = str(exc.detail)
-    if isinstance(exc, exceptions.Throttled) and exc.wait is not None:
-        facts["retry_after_seconds"] = int(exc.wait)
+    wait = getattr(exc, "wait", None)
+    if isinstance(exc, exceptions.Throttled) and wait is not None:
+        facts["retry_after_seconds"] = int(wait)
     return HighSeasError(code, detail, **facts)
 
 
@@ -70,6 +71,6 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
     response = error_response(_from_drf(exc))
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         response["WWW-Authenticate"] = 'Token realm="api"'
-    if getattr(exc, "wait", None):
-        response["Retry-After"] = str(int(exc.wait))  # type: ignore[attr-defined]
+    if wait := getattr(exc, "wait", None):
+        response["Retry-After"] = str(int(wait))
     return response

@@ -13,4 +13,4 @@ class IsAdminOrReadOnly(BasePermission):
         user = request.user
         if not (user and user.is_authenticated):
             return False
-        return request.method in SAFE_METHODS or bool(user.is_admin)  # type: ignore[union-attr]
+        return request.method in SAFE_METHODS or bool(user.is_admin)

@@ -10,7 +10,17 @@ class CustomerAdmin(admin.ModelAdmin):
     list_display = ["name", "status", "owner", "pool", "level", "province", "city", "created_at"]
     list_filter = ["status", "level", "source"]
     search_fields = ["name"]
-    readonly_fields = ["status", "owner", "pool", "owned_since", "frozen_until",
-                       "last_effective_activity_at", "recycle_due_at", "warn_at",
-                       "previous_owner", "created_by", "created_at"]
+    readonly_fields = [
+        "status",
+        "owner",
+        "pool",
+        "owned_since",
+        "frozen_until",
+        "last_effective_activity_at",
+        "recycle_due_at",
+        "warn_at",
+        "previous_owner",
+        "created_by",
+        "created_at",
+    ]
     show_full_result_count = False

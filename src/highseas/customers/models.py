@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 from django.conf import settings
 from django.db import models
 from django.db.models import Q
@@ -28,8 +30,9 @@ class Customer(models.Model):
     """
 
     name = models.CharField(_("name"), max_length=200)
-    kind = models.CharField(_("kind"), max_length=10, choices=CustomerKind.choices,
-                            default=CustomerKind.COMPANY)
+    kind = models.CharField(
+        _("kind"), max_length=10, choices=CustomerKind.choices, default=CustomerKind.COMPANY
+    )
     credit_code = models.CharField(_("unified social credit code"), max_length=18, blank=True)
     phone = models.CharField(_("phone"), max_length=40, blank=True)
     email = models.EmailField(_("e-mail"), blank=True)
@@ -38,36 +41,60 @@ class Customer(models.Model):
     city = models.CharField(_("city"), max_length=30, blank=True)
     address = models.CharField(_("address"), max_length=200, blank=True)
     employees = models.PositiveIntegerField(_("employees"), null=True, blank=True)
-    revenue_band = models.CharField(_("annual revenue"), max_length=10,
-                                    choices=RevenueBand.choices, blank=True)
-    source = models.CharField(_("source"), max_length=20, choices=Source.choices,
-                              default=Source.OTHER)
+    revenue_band = models.CharField(
+        _("annual revenue"), max_length=10, choices=RevenueBand.choices, blank=True
+    )
+    source = models.CharField(
+        _("source"), max_length=20, choices=Source.choices, default=Source.OTHER
+    )
     campaign = models.CharField(_("campaign"), max_length=100, blank=True)
-    level = models.CharField(_("level"), max_length=1, choices=CustomerLevel.choices,
-                             default=CustomerLevel.C)
-    stage = models.CharField(_("stage"), max_length=20, choices=CustomerStage.choices,
-                             default=CustomerStage.PROSPECT)
+    level = models.CharField(
+        _("level"), max_length=1, choices=CustomerLevel.choices, default=CustomerLevel.C
+    )
+    stage = models.CharField(
+        _("stage"), max_length=20, choices=CustomerStage.choices, default=CustomerStage.PROSPECT
+    )
     tags = models.JSONField(_("tags"), default=list, blank=True)
     custom_fields = models.JSONField(_("custom fields"), default=dict, blank=True)
-    created_by = models.ForeignKey(USER, models.SET_NULL, null=True, blank=True,
-                                   related_name="+", verbose_name=_("created by"))
+    created_by = models.ForeignKey(
+        USER, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("created by")
+    )
     created_at = models.DateTimeField(_("created at"), db_index=True)
     updated_at = models.DateTimeField(_("updated at"), auto_now=True)
 
     # Ownership
     status = models.CharField(_("status"), max_length=10, choices=CustomerStatus.choices)
-    pool = models.ForeignKey("pools.Pool", models.PROTECT, null=True, blank=True,
-                             related_name="customers", verbose_name=_("pool"))
-    owner = models.ForeignKey(USER, models.PROTECT, null=True, blank=True,
-                              related_name="customers", verbose_name=_("owner"))
+    pool = models.ForeignKey(
+        "pools.Pool",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="customers",
+        verbose_name=_("pool"),
+    )
+    owner = models.ForeignKey(
+        USER,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="customers",
+        verbose_name=_("owner"),
+    )
     owned_since = models.DateTimeField(_("owned since"), null=True, blank=True)
     frozen_until = models.DateTimeField(_("frozen until"), null=True, blank=True)
-    last_effective_activity_at = models.DateTimeField(_("last effective follow-up"),
-                                                      null=True, blank=True)
+    last_effective_activity_at = models.DateTimeField(
+        _("last effective follow-up"), null=True, blank=True
+    )
     recycle_due_at = models.DateTimeField(_("recycle due at"), null=True, blank=True)
     warn_at = models.DateTimeField(_("warn at"), null=True, blank=True)
-    previous_owner = models.ForeignKey(USER, models.SET_NULL, null=True, blank=True,
-                                       related_name="+", verbose_name=_("previous owner"))
+    previous_owner = models.ForeignKey(
+        USER,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("previous owner"),
+    )
 
     class Meta:
         verbose_name = _("customer")
@@ -75,10 +102,14 @@ class Customer(models.Model):
         indexes = [
             models.Index(fields=["status", "pool", "id"], name="customer_pool_list"),
             models.Index(fields=["owner", "status"], name="customer_owner_status"),
-            models.Index(fields=["recycle_due_at"], name="customer_recycle_due",
-                         condition=Q(recycle_due_at__isnull=False)),
-            models.Index(fields=["warn_at"], name="customer_warn_due",
-                         condition=Q(warn_at__isnull=False)),
+            models.Index(
+                fields=["recycle_due_at"],
+                name="customer_recycle_due",
+                condition=Q(recycle_due_at__isnull=False),
+            ),
+            models.Index(
+                fields=["warn_at"], name="customer_warn_due", condition=Q(warn_at__isnull=False)
+            ),
             models.Index(fields=["province", "city"], name="customer_region"),
         ]
         constraints = [
@@ -87,17 +118,30 @@ class Customer(models.Model):
             ),
             models.CheckConstraint(
                 condition=(
-                    Q(status=CustomerStatus.POOLED, owner__isnull=True, pool__isnull=False,
-                      frozen_until__isnull=True)
-                    | Q(status=CustomerStatus.OWNED, owner__isnull=False,
-                        owned_since__isnull=False, frozen_until__isnull=True)
-                    | Q(status=CustomerStatus.FROZEN, owner__isnull=False,
-                        owned_since__isnull=False, frozen_until__isnull=False)
+                    Q(
+                        status=CustomerStatus.POOLED,
+                        owner__isnull=True,
+                        pool__isnull=False,
+                        frozen_until__isnull=True,
+                    )
+                    | Q(
+                        status=CustomerStatus.OWNED,
+                        owner__isnull=False,
+                        owned_since__isnull=False,
+                        frozen_until__isnull=True,
+                    )
+                    | Q(
+                        status=CustomerStatus.FROZEN,
+                        owner__isnull=False,
+                        owned_since__isnull=False,
+                        frozen_until__isnull=False,
+                    )
                 ),
                 name="customer_pooled_xor_owned",
             ),
-            models.CheckConstraint(condition=Q(level__in=CustomerLevel.values),
-                                   name="customer_level_valid"),
+            models.CheckConstraint(
+                condition=Q(level__in=CustomerLevel.values), name="customer_level_valid"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -113,7 +157,9 @@ class Contact(models.Model):
     wechat = models.CharField(_("WeChat"), max_length=100, blank=True)
     birthday = models.DateField(_("birthday"), null=True, blank=True)
     important_dates = models.JSONField(
-        _("important dates"), default=list, blank=True,
+        _("important dates"),
+        default=list,
+        blank=True,
         help_text=_('[{"label": "签约纪念日", "date": "2024-05-01"}]'),
     )
     is_primary = models.BooleanField(_("primary contact"), default=False)
@@ -135,8 +181,9 @@ class Activity(models.Model):
     customer = models.ForeignKey(Customer, models.CASCADE, related_name="activities")
     kind = models.CharField(_("kind"), max_length=20, choices=ActivityKind.choices)
     occurred_at = models.DateTimeField(_("occurred at"))
-    author = models.ForeignKey(USER, models.SET_NULL, null=True, related_name="activities",
-                               verbose_name=_("author"))
+    author = models.ForeignKey(
+        USER, models.SET_NULL, null=True, related_name="activities", verbose_name=_("author")
+    )
     note = models.TextField(_("note"), blank=True)
     outcome = models.CharField(_("outcome"), max_length=200, blank=True)
     next_contact_at = models.DateTimeField(_("next contact at"), null=True, blank=True)
@@ -147,8 +194,11 @@ class Activity(models.Model):
         verbose_name_plural = _("activities")
         indexes = [
             models.Index(fields=["customer", "-occurred_at"], name="activity_timeline"),
-            models.Index(fields=["next_contact_at"], name="activity_next_contact",
-                         condition=Q(next_contact_at__isnull=False)),
+            models.Index(
+                fields=["next_contact_at"],
+                name="activity_next_contact",
+                condition=Q(next_contact_at__isnull=False),
+            ),
         ]
 
     def __str__(self) -> str:
@@ -159,10 +209,12 @@ class Deal(models.Model):
     customer = models.ForeignKey(Customer, models.CASCADE, related_name="deals")
     name = models.CharField(_("name"), max_length=200, blank=True)
     amount = models.DecimalField(_("amount"), max_digits=14, decimal_places=2)
-    stage = models.CharField(_("stage"), max_length=20, choices=DealStage.choices,
-                             default=DealStage.QUALIFICATION)
-    owner = models.ForeignKey(USER, models.SET_NULL, null=True, blank=True,
-                              related_name="deals", verbose_name=_("owner"))
+    stage = models.CharField(
+        _("stage"), max_length=20, choices=DealStage.choices, default=DealStage.QUALIFICATION
+    )
+    owner = models.ForeignKey(
+        USER, models.SET_NULL, null=True, blank=True, related_name="deals", verbose_name=_("owner")
+    )
     expected_close = models.DateField(_("expected close"), null=True, blank=True)
     won_at = models.DateTimeField(_("won at"), null=True, blank=True)
     lost_at = models.DateTimeField(_("lost at"), null=True, blank=True)
@@ -190,11 +242,13 @@ class Deal(models.Model):
 
 
 class Task(models.Model):
-    customer = models.ForeignKey(Customer, models.CASCADE, null=True, blank=True,
-                                 related_name="tasks")
+    customer = models.ForeignKey(
+        Customer, models.CASCADE, null=True, blank=True, related_name="tasks"
+    )
     title = models.CharField(_("title"), max_length=200)
-    assignee = models.ForeignKey(USER, models.CASCADE, related_name="tasks",
-                                 verbose_name=_("assignee"))
+    assignee = models.ForeignKey(
+        USER, models.CASCADE, related_name="tasks", verbose_name=_("assignee")
+    )
     created_by = models.ForeignKey(USER, models.SET_NULL, null=True, related_name="+")
     due_at = models.DateTimeField(_("due at"), null=True, blank=True)
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
@@ -213,7 +267,9 @@ class Comment(models.Model):
     customer = models.ForeignKey(Customer, models.CASCADE, related_name="comments")
     author = models.ForeignKey(USER, models.SET_NULL, null=True, related_name="+")
     body = models.TextField(_("body"))
-    mentions = models.ManyToManyField(USER, blank=True, related_name="mentioned_in")
+    mentions: models.ManyToManyField[Any, Any] = models.ManyToManyField(
+        USER, blank=True, related_name="mentioned_in"
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

@@ -43,8 +43,11 @@ def _inconsistent_rows() -> Q:
 def _current_states() -> Iterator[tuple[int, OwnershipState | None]]:
     rows = Customer.objects.order_by("id").values_list("id", "status", "owner_id", "pool_id")
     for customer_id, status, owner_id, pool_id in rows.iterator(chunk_size=20_000):
-        state = (OwnershipState(Status(status), owner_id, pool_id)
-                 if status in Status._value2member_map_ else None)
+        state = (
+            OwnershipState(Status(status), owner_id, pool_id)
+            if status in Status._value2member_map_
+            else None
+        )
         yield customer_id, state
 
 
@@ -71,8 +74,10 @@ def check_ownership(report: CheckReport) -> None:
             report.add("ledger_broken", f"customer {customer_id}: {exc}")
             continue
         if replayed != current:
-            report.add("ledger_mismatch",
-                       f"customer {customer_id}: ledger says {replayed}, row says {current}")
+            report.add(
+                "ledger_mismatch",
+                f"customer {customer_id}: ledger says {replayed}, row says {current}",
+            )
 
 
 def run_checks() -> CheckReport:

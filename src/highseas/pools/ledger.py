@@ -54,19 +54,30 @@ def as_ledger_event(row: _ROW) -> LedgerEvent:
     event_id, _customer, kind, from_status, from_owner, from_pool, to_status, to_owner, to_pool = (
         row
     )
-    before = (
-        OwnershipState(Status(from_status), from_owner, from_pool) if from_status else None
+    before = OwnershipState(Status(from_status), from_owner, from_pool) if from_status else None
+    return LedgerEvent(
+        event_id, EventKind(kind), before, OwnershipState(Status(to_status), to_owner, to_pool)
     )
-    return LedgerEvent(event_id, EventKind(kind), before,
-                       OwnershipState(Status(to_status), to_owner, to_pool))
 
 
-LEDGER_COLUMNS = ("id", "customer_id", "kind", "from_status", "from_owner_id", "from_pool_id",
-                  "to_status", "to_owner_id", "to_pool_id")
+LEDGER_COLUMNS = (
+    "id",
+    "customer_id",
+    "kind",
+    "from_status",
+    "from_owner_id",
+    "from_pool_id",
+    "to_status",
+    "to_owner_id",
+    "to_pool_id",
+)
 
 
 def iter_ledger_rows(chunk_size: int = 20_000) -> Iterator[_ROW]:
     """Every ledger row ordered by customer, then sequence; streamed in chunks."""
-    rows = (OwnershipEvent.objects.order_by("customer_id", "id")
-            .values_list(*LEDGER_COLUMNS).iterator(chunk_size=chunk_size))
-    yield from rows  # type: ignore[misc]
+    rows = (
+        OwnershipEvent.objects.order_by("customer_id", "id")
+        .values_list(*LEDGER_COLUMNS)
+        .iterator(chunk_size=chunk_size)
+    )
+    yield from rows

@@ -33,16 +33,19 @@ class Pool(models.Model):
 
     name = models.CharField(_("name"), max_length=100, unique=True)
     description = models.TextField(_("description"), blank=True)
-    member_teams = models.ManyToManyField("accounts.Team", blank=True, related_name="pools",
-                                          verbose_name=_("member teams"))
-    member_users = models.ManyToManyField(USER, blank=True, related_name="member_pools",
-                                          verbose_name=_("member users"))
-    admins = models.ManyToManyField(USER, blank=True, related_name="administered_pools",
-                                    verbose_name=_("pool admins"))
-    masked_fields = models.JSONField(_("masked fields"), default=default_masked_fields,
-                                     blank=True)
-    duplicate_policy = models.JSONField(_("duplicate-check policy"),
-                                        default=default_duplicate_policy, blank=True)
+    member_teams = models.ManyToManyField(
+        "accounts.Team", blank=True, related_name="pools", verbose_name=_("member teams")
+    )
+    member_users: models.ManyToManyField[Any, Any] = models.ManyToManyField(
+        USER, blank=True, related_name="member_pools", verbose_name=_("member users")
+    )
+    admins: models.ManyToManyField[Any, Any] = models.ManyToManyField(
+        USER, blank=True, related_name="administered_pools", verbose_name=_("pool admins")
+    )
+    masked_fields = models.JSONField(_("masked fields"), default=default_masked_fields, blank=True)
+    duplicate_policy = models.JSONField(
+        _("duplicate-check policy"), default=default_duplicate_policy, blank=True
+    )
     is_default = models.BooleanField(_("default pool"), default=False)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
@@ -51,8 +54,9 @@ class Pool(models.Model):
         verbose_name_plural = _("pools")
         ordering = ["name"]
         constraints = [
-            models.UniqueConstraint(fields=["is_default"], condition=Q(is_default=True),
-                                    name="pool_single_default"),
+            models.UniqueConstraint(
+                fields=["is_default"], condition=Q(is_default=True), name="pool_single_default"
+            ),
         ]
 
     def __str__(self) -> str:
@@ -66,17 +70,18 @@ class ClaimPolicy(models.Model):
     daily_quota = models.PositiveIntegerField(_("claims per day"), null=True, blank=True)
     weekly_quota = models.PositiveIntegerField(_("claims per week"), null=True, blank=True)
     holding_cap = models.PositiveIntegerField(_("holding cap"), null=True, blank=True)
-    count_won_in_cap = models.BooleanField(_("won customers count toward the cap"),
-                                           default=False)
-    reclaim_cooldown_days = models.PositiveIntegerField(_("reclaim cooldown (days)"),
-                                                        null=True, blank=True)
+    count_won_in_cap = models.BooleanField(_("won customers count toward the cap"), default=False)
+    reclaim_cooldown_days = models.PositiveIntegerField(
+        _("reclaim cooldown (days)"), null=True, blank=True
+    )
     requires_approval = models.BooleanField(_("claims need approval"), default=False)
-    approval_expiry_hours = models.PositiveIntegerField(_("approval expires after (hours)"),
-                                                        null=True, blank=True)
-    max_frozen = models.PositiveIntegerField(_("most frozen customers per rep"), null=True,
-                                             blank=True)
-    max_freeze_days = models.PositiveIntegerField(_("longest freeze (days)"), null=True,
-                                                  blank=True)
+    approval_expiry_hours = models.PositiveIntegerField(
+        _("approval expires after (hours)"), null=True, blank=True
+    )
+    max_frozen = models.PositiveIntegerField(
+        _("most frozen customers per rep"), null=True, blank=True
+    )
+    max_freeze_days = models.PositiveIntegerField(_("longest freeze (days)"), null=True, blank=True)
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -99,24 +104,38 @@ class RecyclePolicy(models.Model):
     pool = models.OneToOneField(Pool, models.CASCADE, related_name="recycle_policy")
     idle_days = models.PositiveIntegerField(_("idle limit (days)"), null=True, blank=True)
     no_deal_days = models.PositiveIntegerField(_("no-deal limit (days)"), null=True, blank=True)
-    first_contact_hours = models.PositiveIntegerField(_("first-contact limit (hours)"),
-                                                      null=True, blank=True)
+    first_contact_hours = models.PositiveIntegerField(
+        _("first-contact limit (hours)"), null=True, blank=True
+    )
     warn_days = models.PositiveIntegerField(_("warn days before"), null=True, blank=True)
-    effective_activity_kinds = models.JSONField(_("effective follow-up kinds"),
-                                                default=default_effective_kinds, blank=True)
+    effective_activity_kinds = models.JSONField(
+        _("effective follow-up kinds"), default=default_effective_kinds, blank=True
+    )
     exempt_won = models.BooleanField(_("won customers are exempt"), default=True)
-    exempt_open_deal = models.BooleanField(_("customers with an open deal are exempt"),
-                                           default=False)
+    exempt_open_deal = models.BooleanField(
+        _("customers with an open deal are exempt"), default=False
+    )
     exempt_levels = models.JSONField(_("exempt levels"), default=list, blank=True)
     level_overrides = models.JSONField(
-        _("per-level overrides"), default=dict, blank=True,
+        _("per-level overrides"),
+        default=dict,
+        blank=True,
         help_text=_('{"A": {"idle_days": 30}}'),
     )
-    destination = models.CharField(_("destination"), max_length=20,
-                                   choices=RecycleDestination.choices,
-                                   default=RecycleDestination.SAME_POOL)
-    destination_pool = models.ForeignKey(Pool, models.PROTECT, null=True, blank=True,
-                                         related_name="+", verbose_name=_("destination pool"))
+    destination = models.CharField(
+        _("destination"),
+        max_length=20,
+        choices=RecycleDestination.choices,
+        default=RecycleDestination.SAME_POOL,
+    )
+    destination_pool = models.ForeignKey(
+        Pool,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("destination pool"),
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -141,8 +160,9 @@ class AppendOnlyError(RuntimeError):
 class OwnershipEvent(models.Model):
     """The append-only ownership ledger: one row per transition, with the state on each side."""
 
-    customer = models.ForeignKey("customers.Customer", models.PROTECT,
-                                 related_name="ownership_events")
+    customer = models.ForeignKey(
+        "customers.Customer", models.PROTECT, related_name="ownership_events"
+    )
     kind = models.CharField(max_length=20, choices=[(k.value, k.value) for k in EventKind])
     from_status = models.CharField(max_length=10, choices=CustomerStatus.choices, blank=True)
     to_status = models.CharField(max_length=10, choices=CustomerStatus.choices)
@@ -156,8 +176,9 @@ class OwnershipEvent(models.Model):
     )
     reason = models.CharField(max_length=300)
     policy_ref = models.CharField(max_length=100, blank=True)
-    related_customer = models.ForeignKey("customers.Customer", models.PROTECT, null=True,
-                                         blank=True, related_name="+")
+    related_customer = models.ForeignKey(
+        "customers.Customer", models.PROTECT, null=True, blank=True, related_name="+"
+    )
     at = models.DateTimeField(db_index=True)
 
     class Meta:
@@ -193,13 +214,13 @@ class ClaimRequest(models.Model):
         REJECTED = "rejected", _("Rejected")
         EXPIRED = "expired", _("Expired")
 
-    customer = models.ForeignKey("customers.Customer", models.CASCADE,
-                                 related_name="claim_requests")
+    customer = models.ForeignKey(
+        "customers.Customer", models.CASCADE, related_name="claim_requests"
+    )
     requester = models.ForeignKey(USER, models.CASCADE, related_name="claim_requests")
     reason = models.CharField(_("reason"), max_length=300)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
-    decided_by = models.ForeignKey(USER, models.SET_NULL, null=True, blank=True,
-                                   related_name="+")
+    decided_by = models.ForeignKey(USER, models.SET_NULL, null=True, blank=True, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
     decision_note = models.CharField(max_length=300, blank=True)
     expires_at = models.DateTimeField(null=True, blank=True)
@@ -209,9 +230,11 @@ class ClaimRequest(models.Model):
         verbose_name = _("claim request")
         verbose_name_plural = _("claim requests")
         constraints = [
-            models.UniqueConstraint(fields=["customer", "requester"],
-                                    condition=Q(state="pending"),
-                                    name="claim_request_one_pending"),
+            models.UniqueConstraint(
+                fields=["customer", "requester"],
+                condition=Q(state="pending"),
+                name="claim_request_one_pending",
+            ),
         ]
 
     def __str__(self) -> str:

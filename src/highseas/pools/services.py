@@ -50,9 +50,11 @@ def create_customer(
     now = now or timezone.now()
     pool = pool or default_pool()
     if owner is None and pool is None:
-        raise HighSeasError(ErrorCode.VALIDATION_ERROR,
-                            _("A customer without an owner must be put in a pool."),
-                            errors={"pool": ["required"]})
+        raise HighSeasError(
+            ErrorCode.VALIDATION_ERROR,
+            _("A customer without an owner must be put in a pool."),
+            errors={"pool": ["required"]},
+        )
     status = CustomerStatus.OWNED if owner else CustomerStatus.POOLED
     customer = Customer.objects.create(
         **fields,
@@ -64,8 +66,9 @@ def create_customer(
         owned_since=now if owner else None,
     )
     reason = _("Registered by the owner") if owner == actor else _("Created")
-    record_event(customer, EventKind.CREATED, None, state_of(customer), actor=actor,
-                 reason=reason, at=now)
+    record_event(
+        customer, EventKind.CREATED, None, state_of(customer), actor=actor, reason=reason, at=now
+    )
     return CreatedCustomer(customer)
 
 

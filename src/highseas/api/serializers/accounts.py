@@ -26,14 +26,24 @@ class TeamSerializer(serializers.ModelSerializer[Team]):
 
 
 class UserSerializer(serializers.ModelSerializer[User]):
-    password = serializers.CharField(write_only=True, required=False, min_length=8,
-                                     style={"input_type": "password"})
+    password = serializers.CharField(
+        write_only=True, required=False, min_length=8, style={"input_type": "password"}
+    )
     level = serializers.ChoiceField(choices=RepLevel.choices, required=False)
 
     class Meta:
         model = User
-        fields = ["id", "username", "password", "display_name", "role", "team", "level",
-                  "email", "is_active"]
+        fields = [
+            "id",
+            "username",
+            "password",
+            "display_name",
+            "role",
+            "team",
+            "level",
+            "email",
+            "is_active",
+        ]
 
     def validate_password(self, password: str) -> str:
         validate_password(password)

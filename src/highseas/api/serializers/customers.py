@@ -11,38 +11,74 @@ from highseas.engine.masking import mask_value
 from highseas.pools.models import Pool
 
 BUSINESS_FIELDS = [
-    "name", "kind", "credit_code", "phone", "email", "industry", "province", "city", "address",
-    "employees", "revenue_band", "source", "campaign", "level", "stage", "tags", "custom_fields",
+    "name",
+    "kind",
+    "credit_code",
+    "phone",
+    "email",
+    "industry",
+    "province",
+    "city",
+    "address",
+    "employees",
+    "revenue_band",
+    "source",
+    "campaign",
+    "level",
+    "stage",
+    "tags",
+    "custom_fields",
 ]
 OWNERSHIP_FIELDS = [
-    "status", "owner", "owner_name", "pool", "pool_name", "owned_since", "frozen_until",
-    "last_effective_activity_at", "recycle_due_at", "warn_at", "previous_owner",
+    "status",
+    "owner",
+    "owner_name",
+    "pool",
+    "pool_name",
+    "owned_since",
+    "frozen_until",
+    "last_effective_activity_at",
+    "recycle_due_at",
+    "warn_at",
+    "previous_owner",
 ]
 
 
 class CustomerSerializer(serializers.ModelSerializer[Customer]):
     """A customer as the caller may see it: masked fields are masked here, server-side."""
 
-    owner = serializers.PrimaryKeyRelatedField(queryset=User.objects.all(), required=False,
-                                               allow_null=True)
-    pool = serializers.PrimaryKeyRelatedField(queryset=Pool.objects.all(), required=False,
-                                              allow_null=True)
+    owner = serializers.PrimaryKeyRelatedField(
+        queryset=User.objects.all(), required=False, allow_null=True
+    )
+    pool = serializers.PrimaryKeyRelatedField(
+        queryset=Pool.objects.all(), required=False, allow_null=True
+    )
     owner_name = serializers.SerializerMethodField()
     pool_name = serializers.SerializerMethodField()
     masked_fields = serializers.SerializerMethodField()
 
     class Meta:
         model = Customer
-        fields = ["id", *BUSINESS_FIELDS, *OWNERSHIP_FIELDS, "masked_fields", "created_by",
-                  "created_at", "updated_at"]
+        fields = [
+            "id",
+            *BUSINESS_FIELDS,
+            *OWNERSHIP_FIELDS,
+            "masked_fields",
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
         read_only_fields = [f for f in OWNERSHIP_FIELDS if f not in ("owner", "pool")] + [
-            "created_by", "created_at", "updated_at"]
+            "created_by",
+            "created_at",
+            "updated_at",
+        ]
 
     def get_owner_name(self, customer: Customer) -> str | None:
-        return customer.owner.label if customer.owner_id else None
+        return customer.owner.label if customer.owner else None
 
     def get_pool_name(self, customer: Customer) -> str | None:
-        return customer.pool.name if customer.pool_id else None
+        return customer.pool.name if customer.pool else None
 
     def get_masked_fields(self, customer: Customer) -> list[str]:
         return sorted(self._viewer.masked_fields(customer))

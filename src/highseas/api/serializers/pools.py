@@ -51,8 +51,9 @@ class RecyclePolicySerializer(serializers.ModelSerializer[RecyclePolicy]):
         return overrides
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
-        if (attrs.get("destination") == RecycleDestination.OTHER_POOL
-                and not attrs.get("destination_pool")):
+        if attrs.get("destination") == RecycleDestination.OTHER_POOL and not attrs.get(
+            "destination_pool"
+        ):
             raise serializers.ValidationError({"destination_pool": ["Name the pool."]})
         return attrs
 
@@ -60,31 +61,50 @@ class RecyclePolicySerializer(serializers.ModelSerializer[RecyclePolicy]):
 class PoolSerializer(serializers.ModelSerializer[Pool]):
     claim_policy = ClaimPolicySerializer(required=False)
     recycle_policy = RecyclePolicySerializer(required=False)
-    member_teams = serializers.PrimaryKeyRelatedField(many=True, required=False,
-                                                      queryset=Team.objects.all())
-    member_users = serializers.PrimaryKeyRelatedField(many=True, required=False,
-                                                      queryset=User.objects.all())
-    admins = serializers.PrimaryKeyRelatedField(many=True, required=False,
-                                                queryset=User.objects.all())
+    member_teams = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=Team.objects.all()
+    )
+    member_users = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=User.objects.all()
+    )
+    admins = serializers.PrimaryKeyRelatedField(
+        many=True, required=False, queryset=User.objects.all()
+    )
 
     class Meta:
         model = Pool
-        fields = ["id", "name", "description", "member_teams", "member_users", "admins",
-                  "masked_fields", "duplicate_policy", "is_default", "claim_policy",
-                  "recycle_policy", "created_at"]
+        fields = [
+            "id",
+            "name",
+            "description",
+            "member_teams",
+            "member_users",
+            "admins",
+            "masked_fields",
+            "duplicate_policy",
+            "is_default",
+            "claim_policy",
+            "recycle_policy",
+            "created_at",
+        ]
         read_only_fields = ["created_at"]
 
     def validate_masked_fields(self, fields: Any) -> list[str]:
         if not isinstance(fields, list) or not set(fields) <= MASKABLE_FIELDS:
             raise serializers.ValidationError(
-                f"Use a list of: {', '.join(sorted(MASKABLE_FIELDS))}.")
+                f"Use a list of: {', '.join(sorted(MASKABLE_FIELDS))}."
+            )
         return fields
 
     def validate_duplicate_policy(self, policy: Any) -> dict[str, str]:
-        if not isinstance(policy, dict) or not set(policy) <= DUPLICATE_ENTRY_POINTS or not set(
-            policy.values()) <= DUPLICATE_POLICY_VALUES:
+        if (
+            not isinstance(policy, dict)
+            or not set(policy) <= DUPLICATE_ENTRY_POINTS
+            or not set(policy.values()) <= DUPLICATE_POLICY_VALUES
+        ):
             raise serializers.ValidationError(
-                'Use {"manual"|"api"|"import": "block"|"warn"|"allow"}.')
+                'Use {"manual"|"api"|"import": "block"|"warn"|"allow"}.'
+            )
         return policy
 
     @transaction.atomic
@@ -96,8 +116,9 @@ class PoolSerializer(serializers.ModelSerializer[Pool]):
         return self._save(instance, validated_data)
 
     def _save(self, pool: Pool, data: dict[str, Any]) -> Pool:
-        relations = {key: data.pop(key) for key in ("member_teams", "member_users", "admins")
-                     if key in data}
+        relations = {
+            key: data.pop(key) for key in ("member_teams", "member_users", "admins") if key in data
+        }
         claim = data.pop("claim_policy", None)
         recycle = data.pop("recycle_policy", None)
         for name, value in data.items():

@@ -9,15 +9,25 @@ from highseas.api.serializers.accounts import TeamSerializer, UserSerializer
 from highseas.api.views.base import viewer_of
 
 
-class TeamViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                  mixins.UpdateModelMixin, viewsets.GenericViewSet[Team]):
+class TeamViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet[Team],
+):
     serializer_class = TeamSerializer
     permission_classes = [IsAdminOrReadOnly]
     queryset = Team.objects.all()
 
 
-class UserViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                  mixins.UpdateModelMixin, viewsets.GenericViewSet[User]):
+class UserViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet[User],
+):
     serializer_class = UserSerializer
     permission_classes = [IsAdminOrReadOnly]
 

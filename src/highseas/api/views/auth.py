@@ -4,12 +4,13 @@ from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
 from rest_framework.authtoken.models import Token
-from rest_framework.permissions import AllowAny, IsAuthenticated
+from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.throttling import ScopedRateThrottle
+from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
+from highseas.accounts.models import User
 from highseas.engine.errors import ErrorCode, HighSeasError
 
 
@@ -26,10 +27,10 @@ class TokenView(APIView):
 
     throttle_scope = "login"
 
-    def get_permissions(self) -> list[object]:
+    def get_permissions(self) -> list[BasePermission]:
         return [AllowAny()] if self.request.method == "POST" else [IsAuthenticated()]
 
-    def get_throttles(self) -> list[object]:
+    def get_throttles(self) -> list[BaseThrottle]:
         return [ScopedRateThrottle()] if self.request.method == "POST" else []
 
     @extend_schema(request=CredentialsSerializer, responses={200: TokenSerializer})
@@ -38,12 +39,15 @@ class TokenView(APIView):
         credentials.is_valid(raise_exception=True)
         user = authenticate(request._request, **credentials.validated_data)
         if user is None:
-            raise HighSeasError(ErrorCode.NOT_AUTHENTICATED,
-                                "The username or password is not correct.")
+            raise HighSeasError(
+                ErrorCode.NOT_AUTHENTICATED, "The username or password is not correct."
+            )
         token, _created = Token.objects.get_or_create(user=user)
         return Response({"token": token.key})
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request) -> Response:
-        Token.objects.filter(user=request.user).delete()
+        user = request.user
+        assert isinstance(user, User)
+        Token.objects.filter(user=user).delete()
         return Response(status=status.HTTP_204_NO_CONTENT)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rest_framework.generics import GenericAPIView
 from rest_framework.request import Request
 
 from highseas.accounts.models import User
@@ -19,10 +20,8 @@ def viewer_of(request: Request) -> Viewer:
     return viewer
 
 
-class ViewerContextMixin:
-    request: Request
-
+class ViewerContextMixin(GenericAPIView[Any]):
     def get_serializer_context(self) -> dict[str, Any]:
-        context: dict[str, Any] = super().get_serializer_context()  # type: ignore[misc]
+        context: dict[str, Any] = super().get_serializer_context()
         context["viewer"] = viewer_of(self.request)
         return context

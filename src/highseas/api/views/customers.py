@@ -17,17 +17,33 @@ from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools import services
 
-LIST_FILTERS = ["status", "pool", "owner", "province", "city", "industry", "level", "source",
-                "stage"]
+LIST_FILTERS = [
+    "status",
+    "pool",
+    "owner",
+    "province",
+    "city",
+    "industry",
+    "level",
+    "source",
+    "stage",
+]
 
 
 @extend_schema_view(
-    list=extend_schema(parameters=[OpenApiParameter(name, str) for name in LIST_FILTERS]
-                       + [OpenApiParameter("q", str, description="name contains")]),
+    list=extend_schema(
+        parameters=[OpenApiParameter(name, str) for name in LIST_FILTERS]
+        + [OpenApiParameter("q", str, description="name contains")]
+    ),
 )
-class CustomerViewSet(ViewerContextMixin, mixins.ListModelMixin, mixins.RetrieveModelMixin,
-                      mixins.CreateModelMixin, mixins.UpdateModelMixin,
-                      viewsets.GenericViewSet[Customer]):
+class CustomerViewSet(
+    ViewerContextMixin,
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet[Customer],
+):
     serializer_class = CustomerSerializer
 
     def get_serializer_class(self) -> type[BaseSerializer[Any]]:
@@ -38,20 +54,25 @@ class CustomerViewSet(ViewerContextMixin, mixins.ListModelMixin, mixins.Retrieve
     def get_queryset(self) -> QuerySet[Customer]:
         customers = viewer_of(self.request).customers()
         params = self.request.query_params
-        filters = {f"{name}_id" if name in ("pool", "owner") else name: params[name]
-                   for name in LIST_FILTERS if params.get(name)}
+        filters = {
+            f"{name}_id" if name in ("pool", "owner") else name: params[name]
+            for name in LIST_FILTERS
+            if params.get(name)
+        }
         for key in ("pool_id", "owner_id"):
             if key in filters and not str(filters[key]).isdigit():
-                raise HighSeasError(ErrorCode.VALIDATION_ERROR, _("Filters take numeric ids."),
-                                    errors={key[:-3]: ["not a number"]})
+                raise HighSeasError(
+                    ErrorCode.VALIDATION_ERROR,
+                    _("Filters take numeric ids."),
+                    errors={key[:-3]: ["not a number"]},
+                )
         if query := params.get("q"):
             customers = customers.filter(name__icontains=query)
         return customers.filter(**filters)
 
     def get_object(self) -> Customer:
         lookup = self.kwargs["pk"]
-        customer = (self.get_queryset().filter(pk=lookup).first()
-                    if str(lookup).isdigit() else None)
+        customer = self.get_queryset().filter(pk=lookup).first() if str(lookup).isdigit() else None
         if customer is None:
             raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
         return customer
@@ -61,8 +82,12 @@ class CustomerViewSet(ViewerContextMixin, mixins.ListModelMixin, mixins.Retrieve
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
         owner, pool = self._ownership_for(data.pop("owner", None), data.pop("pool", None))
-        created = services.create_customer(actor=request.user, fields=data,  # type: ignore[arg-type]
-                                           owner=owner, pool=pool)
+        created = services.create_customer(
+            actor=viewer_of(request).user,
+            fields=data,
+            owner=owner,
+            pool=pool,
+        )
         body = self.get_serializer(created.customer).data
         if created.note:
             body = {**body, "note": created.note}
@@ -73,16 +98,19 @@ class CustomerViewSet(ViewerContextMixin, mixins.ListModelMixin, mixins.Retrieve
         name an owner they can see, or leave it pooled."""
         viewer = viewer_of(self.request)
         if pool is not None and pool.pk not in viewer.member_pool_ids:
-            raise HighSeasError(ErrorCode.NOT_POOL_MEMBER, _("You are not a member of that pool."),
-                                pool=pool.pk)
+            raise HighSeasError(
+                ErrorCode.NOT_POOL_MEMBER, _("You are not a member of that pool."), pool=pool.pk
+            )
         if viewer.user.is_admin or viewer.user.is_manager:
             if owner is not None and not viewer.users().filter(pk=owner.pk).exists():
-                raise HighSeasError(ErrorCode.PERMISSION_DENIED,
-                                    _("You cannot give customers to that user."))
+                raise HighSeasError(
+                    ErrorCode.PERMISSION_DENIED, _("You cannot give customers to that user.")
+                )
             return owner, pool
         if owner is not None and owner.pk != viewer.user.pk:
-            raise HighSeasError(ErrorCode.PERMISSION_DENIED,
-                                _("A rep registers customers for themselves only."))
+            raise HighSeasError(
+                ErrorCode.PERMISSION_DENIED, _("A rep registers customers for themselves only.")
+            )
         return viewer.user, pool
 
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:

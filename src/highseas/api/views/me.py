@@ -10,15 +10,18 @@ from rest_framework.views import APIView
 from highseas.accounts.models import User
 from highseas.customers.choices import CustomerStatus
 
-MeSerializer = inline_serializer("Me", {
-    "id": serializers.IntegerField(),
-    "username": serializers.CharField(),
-    "display_name": serializers.CharField(),
-    "role": serializers.CharField(),
-    "team": serializers.IntegerField(allow_null=True),
-    "holdings": serializers.IntegerField(),
-    "frozen": serializers.IntegerField(),
-})
+MeSerializer = inline_serializer(
+    "Me",
+    {
+        "id": serializers.IntegerField(),
+        "username": serializers.CharField(),
+        "display_name": serializers.CharField(),
+        "role": serializers.CharField(),
+        "team": serializers.IntegerField(allow_null=True),
+        "holdings": serializers.IntegerField(),
+        "frozen": serializers.IntegerField(),
+    },
+)
 
 
 class MeView(APIView):
@@ -29,8 +32,15 @@ class MeView(APIView):
         user = request.user
         assert isinstance(user, User)
         counts = user.customers.aggregate(
-            holdings=Count("id"), frozen=Count("id", filter=Q(status=CustomerStatus.FROZEN)))
-        return Response({
-            "id": user.pk, "username": user.username, "display_name": user.label,
-            "role": user.role, "team": user.team_id, **counts,
-        })
+            holdings=Count("id"), frozen=Count("id", filter=Q(status=CustomerStatus.FROZEN))
+        )
+        return Response(
+            {
+                "id": user.pk,
+                "username": user.username,
+                "display_name": user.label,
+                "role": user.role,
+                "team": user.team_id,
+                **counts,
+            }
+        )

@@ -9,12 +9,20 @@ from highseas.api.views.base import viewer_of
 from highseas.pools.models import Pool
 
 
-class PoolViewSet(mixins.ListModelMixin, mixins.RetrieveModelMixin, mixins.CreateModelMixin,
-                  mixins.UpdateModelMixin, viewsets.GenericViewSet[Pool]):
+class PoolViewSet(
+    mixins.ListModelMixin,
+    mixins.RetrieveModelMixin,
+    mixins.CreateModelMixin,
+    mixins.UpdateModelMixin,
+    viewsets.GenericViewSet[Pool],
+):
     serializer_class = PoolSerializer
     permission_classes = [IsAdminOrReadOnly]
 
     def get_queryset(self) -> QuerySet[Pool]:
-        return viewer_of(self.request).pools().select_related(
-            "claim_policy", "recycle_policy").prefetch_related(
-            "member_teams", "member_users", "admins")
+        return (
+            viewer_of(self.request)
+            .pools()
+            .select_related("claim_policy", "recycle_policy")
+            .prefetch_related("member_teams", "member_users", "admins")
+        )

@@ -15,8 +15,10 @@ class Command(BaseCommand):
         started = time.perf_counter()
         report = run_checks()
         elapsed = time.perf_counter() - started
-        self.stdout.write(f"checked {report.customers} customers and {report.events} ledger "
-                          f"events in {elapsed:.1f}s")
+        self.stdout.write(
+            f"checked {report.customers} customers and {report.events} ledger "
+            f"events in {elapsed:.1f}s"
+        )
         if report.ok:
             self.stdout.write(self.style.SUCCESS("all invariants hold"))
             return

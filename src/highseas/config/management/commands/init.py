@@ -17,18 +17,21 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--admin-username", default="admin")
-        parser.add_argument("--admin-password", default=None,
-                            help="required the first time the admin is created")
+        parser.add_argument(
+            "--admin-password", default=None, help="required the first time the admin is created"
+        )
 
-    def handle(self, *args: Any, admin_username: str, admin_password: str | None,
-               **options: Any) -> None:
+    def handle(
+        self, *args: Any, admin_username: str, admin_password: str | None, **options: Any
+    ) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("schema: up to date")
         with transaction.atomic():
             self._ensure_admin(admin_username, admin_password)
             if not Pool.objects.filter(is_default=True).exists():
-                save_pool(Pool(name="默认公海", is_default=True,
-                               description="未指定公海的客户进入这里。"))
+                save_pool(
+                    Pool(name="默认公海", is_default=True, description="未指定公海的客户进入这里。")
+                )
                 self.stdout.write("pool: created the default pool 默认公海")
 
     def _ensure_admin(self, username: str, password: str | None) -> None:
@@ -37,8 +40,9 @@ class Command(BaseCommand):
             if not password:
                 self.stderr.write("--admin-password is required to create the admin")
                 raise SystemExit(2)
-            services.create_user(username=username, password=password, display_name="管理员",
-                                 role=Role.ADMIN)
+            services.create_user(
+                username=username, password=password, display_name="管理员", role=Role.ADMIN
+            )
             self.stdout.write(f"admin: created {username}")
             return
         if password and not user.check_password(password):

@@ -1,0 +1,106 @@
+"""Shared fixtures: an organization built through the real services, and API clients."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from rest_framework.authtoken.models import Token
+from rest_framework.test import APIClient
+
+from highseas.accounts import services as accounts
+from highseas.accounts.models import Role, Team, User
+from highseas.customers.models import Customer
+from highseas.pools import services as pools
+from highseas.pools.models import Pool
+
+_counter = itertools.count(1)
+
+
+@pytest.fixture
+def make_team(db: None) -> Callable[..., Team]:
+    def make(name: str | None = None, **kwargs: Any) -> Team:
+        return accounts.create_team(name=name or f"团队{next(_counter)}", **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def make_user(db: None) -> Callable[..., User]:
+    def make(role: str = Role.REP, username: str | None = None, **kwargs: Any) -> User:
+        username = username or f"{role}{next(_counter)}"
+        kwargs.setdefault("display_name", username.upper())
+        return accounts.create_user(username=username, password="pw-" + username, role=role,
+                                    **kwargs)
+
+    return make
+
+
+@pytest.fixture
+def make_pool(db: None) -> Callable[..., Pool]:
+    def make(name: str | None = None, *, members: list[User] | None = None,
+             teams: list[Team] | None = None, admins: list[User] | None = None,
+             claim_policy: dict[str, Any] | None = None,
+             recycle_policy: dict[str, Any] | None = None, **fields: Any) -> Pool:
+        return pools.save_pool(
+            Pool(name=name or f"公海{next(_counter)}", **fields),
+            claim_policy=claim_policy, recycle_policy=recycle_policy,
+            member_users=members or [], member_teams=teams or [], admins=admins or [],
+        )
+
+    return make
+
+
+@pytest.fixture
+def make_customer(db: None) -> Callable[..., Customer]:
+    def make(actor: User, *, owner: User | None = None, pool: Pool | None = None,
+             **fields: Any) -> Customer:
+        fields.setdefault("name", f"测试客户{next(_counter)}有限公司")
+        fields.setdefault("phone", f"1380013{next(_counter):04d}")
+        fields.setdefault("email", f"buyer{next(_counter)}@example.com")
+        return pools.create_customer(actor=actor, fields=fields, owner=owner,
+                                     pool=pool).customer
+
+    return make
+
+
+@pytest.fixture
+def api(db: None) -> Callable[[User | None], APIClient]:
+    """An API client authenticated with the user's real token (or anonymous)."""
+
+    def client_for(user: User | None = None) -> APIClient:
+        client = APIClient()
+        if user is not None:
+            token, _ = Token.objects.get_or_create(user=user)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+        return client
+
+    return client_for
+
+
+@pytest.fixture
+def org(make_team: Callable[..., Team], make_user: Callable[..., User],
+        make_pool: Callable[..., Pool]) -> dict[str, Any]:
+    """Two sibling teams under a head office, their managers and reps, and one pool each."""
+    admin = make_user(Role.ADMIN, "boss")
+    head = make_team("总部")
+    east = make_team("华东销售部", parent=head)
+    south = make_team("华南销售部", parent=head)
+    east_manager = make_user(Role.MANAGER, "mgr_east", team=east)
+    south_manager = make_user(Role.MANAGER, "mgr_south", team=south)
+    east.manager, south.manager = east_manager, south_manager
+    east.save()
+    south.save()
+    rep_a = make_user(Role.REP, "rep_a", team=east)
+    rep_b = make_user(Role.REP, "rep_b", team=east)
+    rep_c = make_user(Role.REP, "rep_c", team=south)
+    east_pool = make_pool("华东公海", teams=[east])
+    south_pool = make_pool("华南公海", teams=[south])
+    return {
+        "admin": admin, "head": head, "east": east, "south": south,
+        "east_manager": east_manager, "south_manager": south_manager,
+        "rep_a": rep_a, "rep_b": rep_b, "rep_c": rep_c,
+        "east_pool": east_pool, "south_pool": south_pool,
+    }
