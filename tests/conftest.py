@@ -32,22 +32,32 @@ def make_user(db: None) -> Callable[..., User]:
     def make(role: str = Role.REP, username: str | None = None, **kwargs: Any) -> User:
         username = username or f"{role}{next(_counter)}"
         kwargs.setdefault("display_name", username.upper())
-        return accounts.create_user(username=username, password="pw-" + username, role=role,
-                                    **kwargs)
+        return accounts.create_user(
+            username=username, password="pw-" + username, role=role, **kwargs
+        )
 
     return make
 
 
 @pytest.fixture
 def make_pool(db: None) -> Callable[..., Pool]:
-    def make(name: str | None = None, *, members: list[User] | None = None,
-             teams: list[Team] | None = None, admins: list[User] | None = None,
-             claim_policy: dict[str, Any] | None = None,
-             recycle_policy: dict[str, Any] | None = None, **fields: Any) -> Pool:
+    def make(
+        name: str | None = None,
+        *,
+        members: list[User] | None = None,
+        teams: list[Team] | None = None,
+        admins: list[User] | None = None,
+        claim_policy: dict[str, Any] | None = None,
+        recycle_policy: dict[str, Any] | None = None,
+        **fields: Any,
+    ) -> Pool:
         return pools.save_pool(
             Pool(name=name or f"公海{next(_counter)}", **fields),
-            claim_policy=claim_policy, recycle_policy=recycle_policy,
-            member_users=members or [], member_teams=teams or [], admins=admins or [],
+            claim_policy=claim_policy,
+            recycle_policy=recycle_policy,
+            member_users=members or [],
+            member_teams=teams or [],
+            admins=admins or [],
         )
 
     return make
@@ -55,13 +65,13 @@ def make_pool(db: None) -> Callable[..., Pool]:
 
 @pytest.fixture
 def make_customer(db: None) -> Callable[..., Customer]:
-    def make(actor: User, *, owner: User | None = None, pool: Pool | None = None,
-             **fields: Any) -> Customer:
+    def make(
+        actor: User, *, owner: User | None = None, pool: Pool | None = None, **fields: Any
+    ) -> Customer:
         fields.setdefault("name", f"测试客户{next(_counter)}有限公司")
         fields.setdefault("phone", f"1380013{next(_counter):04d}")
         fields.setdefault("email", f"buyer{next(_counter)}@example.com")
-        return pools.create_customer(actor=actor, fields=fields, owner=owner,
-                                     pool=pool).customer
+        return pools.create_customer(actor=actor, fields=fields, owner=owner, pool=pool).customer
 
     return make
 
@@ -81,8 +91,9 @@ def api(db: None) -> Callable[[User | None], APIClient]:
 
 
 @pytest.fixture
-def org(make_team: Callable[..., Team], make_user: Callable[..., User],
-        make_pool: Callable[..., Pool]) -> dict[str, Any]:
+def org(
+    make_team: Callable[..., Team], make_user: Callable[..., User], make_pool: Callable[..., Pool]
+) -> dict[str, Any]:
     """Two sibling teams under a head office, their managers and reps, and one pool each."""
     admin = make_user(Role.ADMIN, "boss")
     head = make_team("总部")
@@ -99,8 +110,15 @@ def org(make_team: Callable[..., Team], make_user: Callable[..., User],
     east_pool = make_pool("华东公海", teams=[east])
     south_pool = make_pool("华南公海", teams=[south])
     return {
-        "admin": admin, "head": head, "east": east, "south": south,
-        "east_manager": east_manager, "south_manager": south_manager,
-        "rep_a": rep_a, "rep_b": rep_b, "rep_c": rep_c,
-        "east_pool": east_pool, "south_pool": south_pool,
+        "admin": admin,
+        "head": head,
+        "east": east,
+        "south": south,
+        "east_manager": east_manager,
+        "south_manager": south_manager,
+        "rep_a": rep_a,
+        "rep_b": rep_b,
+        "rep_c": rep_c,
+        "east_pool": east_pool,
+        "south_pool": south_pool,
     }

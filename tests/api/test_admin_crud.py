@@ -18,39 +18,65 @@ Api = Callable[[User], APIClient]
 POOL_BODY: dict[str, Any] = {
     "name": "华北公海",
     "masked_fields": ["phone", "email"],
-    "claim_policy": {"daily_quota": 10, "weekly_quota": 40, "holding_cap": 200,
-                     "count_won_in_cap": False, "reclaim_cooldown_days": 7,
-                     "requires_approval": False, "approval_expiry_hours": None,
-                     "max_frozen": 5, "max_freeze_days": 30},
-    "recycle_policy": {"idle_days": 15, "no_deal_days": 90, "first_contact_hours": 48,
-                       "warn_days": 3, "effective_activity_kinds": ["call", "visit"],
-                       "exempt_won": True, "exempt_open_deal": True, "exempt_levels": ["A"],
-                       "level_overrides": {"B": {"idle_days": 20}},
-                       "destination": "same_pool"},
+    "claim_policy": {
+        "daily_quota": 10,
+        "weekly_quota": 40,
+        "holding_cap": 200,
+        "count_won_in_cap": False,
+        "reclaim_cooldown_days": 7,
+        "requires_approval": False,
+        "approval_expiry_hours": None,
+        "max_frozen": 5,
+        "max_freeze_days": 30,
+    },
+    "recycle_policy": {
+        "idle_days": 15,
+        "no_deal_days": 90,
+        "first_contact_hours": 48,
+        "warn_days": 3,
+        "effective_activity_kinds": ["call", "visit"],
+        "exempt_won": True,
+        "exempt_open_deal": True,
+        "exempt_levels": ["A"],
+        "level_overrides": {"B": {"idle_days": 20}},
+        "destination": "same_pool",
+    },
 }
 
 
 def test_an_admin_builds_a_team_a_manager_and_a_rep(org: dict[str, Any], api: Api) -> None:
     client = api(org["admin"])
-    team = client.post("/api/v1/teams/", {"name": "华北销售部", "parent": org["head"].pk},
-                       format="json")
+    team = client.post(
+        "/api/v1/teams/", {"name": "华北销售部", "parent": org["head"].pk}, format="json"
+    )
     assert team.status_code == 201, team.content
-    manager = client.post("/api/v1/users/", {
-        "username": "mgr_north", "password": "Str0ng-pass!", "display_name": "赵经理",
-        "role": "manager", "team": team.json()["id"], "level": "senior"}, format="json")
+    manager = client.post(
+        "/api/v1/users/",
+        {
+            "username": "mgr_north",
+            "password": "Str0ng-pass!",
+            "display_name": "赵经理",
+            "role": "manager",
+            "team": team.json()["id"],
+            "level": "senior",
+        },
+        format="json",
+    )
     assert manager.status_code == 201, manager.content
     assert "password" not in manager.json()
     assert manager.json()["level"] == "senior"
-    patched = client.patch(f"/api/v1/teams/{team.json()['id']}/",
-                           {"manager": manager.json()["id"]}, format="json")
+    patched = client.patch(
+        f"/api/v1/teams/{team.json()['id']}/", {"manager": manager.json()["id"]}, format="json"
+    )
     assert patched.status_code == 200
     assert User.objects.get(username="mgr_north").check_password("Str0ng-pass!")
     assert Team.objects.get(name="华北销售部").path == f"{org['head'].path}{team.json()['id']}/"
 
 
 def test_a_weak_password_is_refused(org: dict[str, Any], api: Api) -> None:
-    response = api(org["admin"]).post("/api/v1/users/", {
-        "username": "weak", "password": "12345678", "role": "rep"}, format="json")
+    response = api(org["admin"]).post(
+        "/api/v1/users/", {"username": "weak", "password": "12345678", "role": "rep"}, format="json"
+    )
     assert response.status_code == 400
     assert "password" in response.json()["errors"]
     assert not User.objects.filter(username="weak").exists()
@@ -67,8 +93,14 @@ def test_a_pool_round_trips_its_policies(org: dict[str, Any], api: Api) -> None:
 
 
 def test_a_pool_policy_is_validated(org: dict[str, Any], api: Api) -> None:
-    body = {**POOL_BODY, "recycle_policy": {"destination": "pool", "exempt_levels": ["Z"],
-                                            "effective_activity_kinds": ["telepathy"]}}
+    body = {
+        **POOL_BODY,
+        "recycle_policy": {
+            "destination": "pool",
+            "exempt_levels": ["Z"],
+            "effective_activity_kinds": ["telepathy"],
+        },
+    }
     response = api(org["admin"]).post("/api/v1/pools/", body, format="json")
     assert response.status_code == 400
     errors = response.json()["errors"]["recycle_policy"]
@@ -86,9 +118,11 @@ def test_a_negative_quota_is_refused(org: dict[str, Any], api: Api) -> None:
 @pytest.mark.parametrize("role_key", ["rep_a", "east_manager"])
 def test_only_admins_change_configuration(org: dict[str, Any], api: Api, role_key: str) -> None:
     client = api(org[role_key])
-    for path, body in (("/api/v1/teams/", {"name": "私设团队"}),
-                       ("/api/v1/users/", {"username": "x1", "password": "Str0ng-pass!"}),
-                       ("/api/v1/pools/", {"name": "私设公海"})):
+    for path, body in (
+        ("/api/v1/teams/", {"name": "私设团队"}),
+        ("/api/v1/users/", {"username": "x1", "password": "Str0ng-pass!"}),
+        ("/api/v1/pools/", {"name": "私设公海"}),
+    ):
         response = client.post(path, body, format="json")
         assert response.status_code == 403
         assert response.json()["code"] == "permission_denied"

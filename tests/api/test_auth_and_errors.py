@@ -12,6 +12,8 @@ from rest_framework.test import APIClient
 
 from highseas.accounts.models import User
 
+Api = Callable[[User], APIClient]
+
 pytestmark = pytest.mark.django_db
 
 
@@ -21,8 +23,9 @@ def _fresh_throttle() -> None:
 
 
 def test_a_token_is_issued_for_good_credentials(org: dict[str, Any]) -> None:
-    response = APIClient().post("/api/v1/auth/token/",
-                                {"username": "rep_a", "password": "pw-rep_a"}, format="json")
+    response = APIClient().post(
+        "/api/v1/auth/token/", {"username": "rep_a", "password": "pw-rep_a"}, format="json"
+    )
     assert response.status_code == 200
     token = response.json()["token"]
     me = APIClient(HTTP_AUTHORIZATION=f"Token {token}").get("/api/v1/me/")
@@ -31,8 +34,9 @@ def test_a_token_is_issued_for_good_credentials(org: dict[str, Any]) -> None:
 
 
 def test_bad_credentials_get_not_authenticated(org: dict[str, Any]) -> None:
-    response = APIClient().post("/api/v1/auth/token/",
-                                {"username": "rep_a", "password": "wrong"}, format="json")
+    response = APIClient().post(
+        "/api/v1/auth/token/", {"username": "rep_a", "password": "wrong"}, format="json"
+    )
     assert response.status_code == 401
     assert response.json()["code"] == "not_authenticated"
     assert not Token.objects.exists()
@@ -53,8 +57,9 @@ def test_an_anonymous_request_is_refused_with_the_stable_shape() -> None:
     assert response.json()["code"] == "not_authenticated"
 
 
-def test_a_revoked_token_stops_working(org: dict[str, Any],
-                                       api: Callable[[User], APIClient]) -> None:
+def test_a_revoked_token_stops_working(
+    org: dict[str, Any], api: Callable[[User], APIClient]
+) -> None:
     client = api(org["rep_a"])
     assert client.delete("/api/v1/auth/token/").status_code == 204
     assert client.get("/api/v1/me/").json()["code"] == "not_authenticated"
@@ -62,35 +67,42 @@ def test_a_revoked_token_stops_working(org: dict[str, Any],
 
 def test_logins_are_throttled(org: dict[str, Any], settings: Any) -> None:
     client = APIClient()
-    statuses = [client.post("/api/v1/auth/token/", {"username": "rep_a", "password": "x"},
-                            format="json").status_code for _ in range(25)]
+    statuses = [
+        client.post(
+            "/api/v1/auth/token/", {"username": "rep_a", "password": "x"}, format="json"
+        ).status_code
+        for _ in range(25)
+    ]
     assert statuses[0] == 401
     assert statuses[-1] == 429
-    last = client.post("/api/v1/auth/token/", {"username": "rep_a", "password": "x"},
-                       format="json")
+    last = client.post("/api/v1/auth/token/", {"username": "rep_a", "password": "x"}, format="json")
     assert last.json()["code"] == "throttled"
     assert last.json()["retry_after_seconds"] > 0
 
 
-def test_unknown_customer_is_not_found(org: dict[str, Any],
-                                       api: Callable[[User], APIClient]) -> None:
+def test_unknown_customer_is_not_found(
+    org: dict[str, Any], api: Callable[[User], APIClient]
+) -> None:
     for path in ("/api/v1/customers/999999/", "/api/v1/customers/abc/"):
         response = api(org["admin"]).get(path)
         assert response.status_code == 404
         assert response.json()["code"] == "not_found"
 
 
-def test_a_wrong_method_is_method_not_allowed(org: dict[str, Any],
-                                              api: Callable[[User], APIClient]) -> None:
+def test_a_wrong_method_is_method_not_allowed(
+    org: dict[str, Any], api: Callable[[User], APIClient]
+) -> None:
     response = api(org["admin"]).delete("/api/v1/pools/1/")
     assert response.status_code == 405
     assert response.json()["code"] == "method_not_allowed"
 
 
-def test_malformed_json_is_a_validation_error(org: dict[str, Any],
-                                              api: Callable[[User], APIClient]) -> None:
-    response = api(org["admin"]).post("/api/v1/customers/", "{not json",
-                                      content_type="application/json")
+def test_malformed_json_is_a_validation_error(
+    org: dict[str, Any], api: Callable[[User], APIClient]
+) -> None:
+    response = api(org["admin"]).post(
+        "/api/v1/customers/", "{not json", content_type="application/json"
+    )
     assert response.status_code == 400
     assert response.json()["code"] == "validation_error"
 
@@ -103,3 +115,10 @@ def test_the_schema_and_the_docs_are_served_without_a_cdn(client: Any) -> None:
     assert "swagger-ui" in docs
     assert "http://" not in docs.replace("http://testserver", "")
     assert "https://" not in docs
+
+
+def test_error_details_follow_the_requested_language(org: dict[str, Any], api: Api) -> None:
+    client = api(org["admin"])
+    chinese = client.get("/api/v1/customers/999999/").json()["detail"]
+    english = client.get("/api/v1/customers/999999/", HTTP_ACCEPT_LANGUAGE="en").json()["detail"]
+    assert (chinese, english) == ("客户不存在。", "No such customer.")

@@ -42,8 +42,11 @@ def ledgers(draw: st.DrawFn) -> list[LedgerEvent]:
     state = first
     kinds = [k for k in EventKind if k not in (EventKind.CREATED, EventKind.MERGED)]
     for event_id in range(2, draw(st.integers(1, 25)) + 2):
-        allowed = [k for k in kinds if is_transition_allowed(
-            k, state.status, _next_state(k, state, 1, POOLS[0]).status)]
+        allowed = [
+            k
+            for k in kinds
+            if is_transition_allowed(k, state.status, _next_state(k, state, 1, POOLS[0]).status)
+        ]
         kind = draw(st.sampled_from(allowed))
         after = _next_state(kind, state, draw(st.sampled_from(REPS)), draw(st.sampled_from(POOLS)))
         events.append(LedgerEvent(event_id, kind, state, after))

@@ -72,15 +72,17 @@ def test_check_fails_when_an_owner_changed_without_a_ledger_row(
 def test_check_fails_when_a_customer_has_no_ledger(org: dict[str, Any]) -> None:
     from django.utils import timezone
 
-    Customer.objects.create(name="无账本", status="pooled", pool=org["east_pool"],
-                            created_at=timezone.now())
+    Customer.objects.create(
+        name="无账本", status="pooled", pool=org["east_pool"], created_at=timezone.now()
+    )
     code, output = _run("check_invariants")
     assert code == 1
     assert "ledger_missing: 1" in output
 
 
 def test_the_console_command_maps_check_to_the_invariants(
-    org: dict[str, Any], make_customer: Callable[..., Customer],
+    org: dict[str, Any],
+    make_customer: Callable[..., Customer],
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     customer = make_customer(org["rep_a"], owner=org["rep_a"])

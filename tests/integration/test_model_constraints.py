@@ -22,32 +22,55 @@ def _refused(make: Callable[[], Any]) -> None:
 
 
 def test_a_pooled_customer_cannot_have_an_owner(org: dict[str, Any]) -> None:
-    _refused(lambda: Customer.objects.create(
-        name="甲", status="pooled", pool=org["east_pool"], owner=org["rep_a"],
-        created_at=timezone.now()))
+    _refused(
+        lambda: Customer.objects.create(
+            name="甲",
+            status="pooled",
+            pool=org["east_pool"],
+            owner=org["rep_a"],
+            created_at=timezone.now(),
+        )
+    )
 
 
 def test_a_pooled_customer_must_sit_in_a_pool(org: dict[str, Any]) -> None:
-    _refused(lambda: Customer.objects.create(name="乙", status="pooled",
-                                             created_at=timezone.now()))
+    _refused(lambda: Customer.objects.create(name="乙", status="pooled", created_at=timezone.now()))
 
 
 def test_an_owned_customer_must_have_an_owner(org: dict[str, Any]) -> None:
-    _refused(lambda: Customer.objects.create(
-        name="丙", status="owned", pool=org["east_pool"], owned_since=timezone.now(),
-        created_at=timezone.now()))
+    _refused(
+        lambda: Customer.objects.create(
+            name="丙",
+            status="owned",
+            pool=org["east_pool"],
+            owned_since=timezone.now(),
+            created_at=timezone.now(),
+        )
+    )
 
 
 def test_a_frozen_customer_needs_a_freeze_end(org: dict[str, Any]) -> None:
-    _refused(lambda: Customer.objects.create(
-        name="丁", status="frozen", owner=org["rep_a"], owned_since=timezone.now(),
-        created_at=timezone.now()))
+    _refused(
+        lambda: Customer.objects.create(
+            name="丁",
+            status="frozen",
+            owner=org["rep_a"],
+            owned_since=timezone.now(),
+            created_at=timezone.now(),
+        )
+    )
 
 
 def test_an_unknown_status_is_refused(org: dict[str, Any]) -> None:
-    _refused(lambda: Customer.objects.create(
-        name="戊", status="lost", owner=org["rep_a"], owned_since=timezone.now(),
-        created_at=timezone.now()))
+    _refused(
+        lambda: Customer.objects.create(
+            name="戊",
+            status="lost",
+            owner=org["rep_a"],
+            owned_since=timezone.now(),
+            created_at=timezone.now(),
+        )
+    )
 
 
 def test_ledger_rows_cannot_be_changed_or_deleted(
@@ -67,9 +90,16 @@ def test_a_ledger_row_needs_a_reason(
     org: dict[str, Any], make_customer: Callable[..., Customer]
 ) -> None:
     customer = make_customer(org["rep_a"], owner=org["rep_a"])
-    _refused(lambda: OwnershipEvent.objects.create(
-        customer=customer, kind="claimed", to_status="owned", actor_label="x", reason="",
-        at=timezone.now()))
+    _refused(
+        lambda: OwnershipEvent.objects.create(
+            customer=customer,
+            kind="claimed",
+            to_status="owned",
+            actor_label="x",
+            reason="",
+            at=timezone.now(),
+        )
+    )
 
 
 def test_only_one_pool_is_the_default(org: dict[str, Any]) -> None:
@@ -81,16 +111,18 @@ def test_a_won_deal_has_a_won_date(
     org: dict[str, Any], make_customer: Callable[..., Customer]
 ) -> None:
     customer = make_customer(org["rep_a"], owner=org["rep_a"])
-    _refused(lambda: Deal.objects.create(customer=customer, amount=100, stage="won",
-                                         created_at=timezone.now()))
+    _refused(
+        lambda: Deal.objects.create(
+            customer=customer, amount=100, stage="won", created_at=timezone.now()
+        )
+    )
 
 
 def test_a_deal_amount_is_not_negative(
     org: dict[str, Any], make_customer: Callable[..., Customer]
 ) -> None:
     customer = make_customer(org["rep_a"], owner=org["rep_a"])
-    _refused(lambda: Deal.objects.create(customer=customer, amount=-1,
-                                         created_at=timezone.now()))
+    _refused(lambda: Deal.objects.create(customer=customer, amount=-1, created_at=timezone.now()))
 
 
 def test_leave_must_end_after_it_starts(org: dict[str, Any]) -> None:

@@ -12,17 +12,27 @@ import pytest
 
 SCREENSHOTS = Path(os.environ.get("HIGHSEAS_SCREENSHOTS", "artifacts/screenshots"))
 CHROMIUM_FLAGS = [
-    "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
 ]
 
 
 def _chromium_path() -> str:
-    path = os.environ.get("HIGHSEAS_CHROMIUM") or shutil.which("chromium") or shutil.which(
-        "chromium-browser")
+    path = (
+        os.environ.get("HIGHSEAS_CHROMIUM")
+        or shutil.which("chromium")
+        or shutil.which("chromium-browser")
+    )
     if not path:
-        pytest.fail("Chromium is not installed (apt-get install chromium); browser tests "
-                    "need it and never download a browser.")
+        pytest.fail(
+            "Chromium is not installed (apt-get install chromium); browser tests "
+            "need it and never download a browser."
+        )
     return path
 
 
@@ -34,8 +44,9 @@ def browser() -> Iterator[Any]:
     # on it are still synchronous, so Django's async-safety guard does not apply.
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
-        chromium = playwright.chromium.launch(executable_path=_chromium_path(), headless=True,
-                                              args=CHROMIUM_FLAGS)
+        chromium = playwright.chromium.launch(
+            executable_path=_chromium_path(), headless=True, args=CHROMIUM_FLAGS
+        )
         yield chromium
         chromium.close()
 

@@ -28,11 +28,11 @@ def test_an_anonymous_visitor_is_sent_to_sign_in(client: Client) -> None:
     assert response["Location"].startswith("/login/")
 
 
-def test_a_signed_in_rep_sees_who_they_are(client: Client, org: dict[str, Any],
-                                           make_customer: Any) -> None:
+def test_a_signed_in_rep_sees_who_they_are(
+    client: Client, org: dict[str, Any], make_customer: Any
+) -> None:
     make_customer(org["rep_a"], owner=org["rep_a"], name="杭州云帆网络科技有限公司")
-    response = client.post("/login/", {"username": "rep_a", "password": "pw-rep_a"},
-                           follow=True)
+    response = client.post("/login/", {"username": "rep_a", "password": "pw-rep_a"}, follow=True)
     page = response.content.decode()
     assert "您好，REP_A" in page
     assert "销售代表" in page
