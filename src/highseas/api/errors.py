@@ -6,6 +6,7 @@ from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
 from django.http import Http404
+from django.utils.translation import gettext
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
@@ -41,7 +42,9 @@ def http_status_for(code: ErrorCode) -> int:
 
 
 def error_response(error: HighSeasError) -> Response:
-    return Response(error.as_dict(), status=http_status_for(error.code))
+    """The error as JSON; the engine's English sentences are translated here, at the edge."""
+    body = {**error.as_dict(), "detail": gettext(error.detail)}
+    return Response(body, status=http_status_for(error.code))
 
 
 def _from_drf(exc: exceptions.APIException) -> HighSeasError:

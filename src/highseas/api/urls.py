@@ -7,6 +7,7 @@ from highseas.api.views.accounts import TeamViewSet, UserViewSet
 from highseas.api.views.auth import TokenView
 from highseas.api.views.customers import CustomerViewSet
 from highseas.api.views.me import MeView
+from highseas.api.views.ownership import ClaimRequestViewSet
 from highseas.api.views.pools import PoolViewSet
 
 router = DefaultRouter()
@@ -14,6 +15,7 @@ router.register("teams", TeamViewSet, basename="team")
 router.register("users", UserViewSet, basename="user")
 router.register("pools", PoolViewSet, basename="pool")
 router.register("customers", CustomerViewSet, basename="customer")
+router.register("claim-requests", ClaimRequestViewSet, basename="claim-request")
 
 app_name = "api"
 urlpatterns = [

@@ -85,6 +85,7 @@ class Customer(models.Model):
     last_effective_activity_at = models.DateTimeField(
         _("last effective follow-up"), null=True, blank=True
     )
+    last_activity_at = models.DateTimeField(_("last follow-up of any kind"), null=True, blank=True)
     recycle_due_at = models.DateTimeField(_("recycle due at"), null=True, blank=True)
     warn_at = models.DateTimeField(_("warn at"), null=True, blank=True)
     previous_owner = models.ForeignKey(

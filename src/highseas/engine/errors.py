@@ -14,6 +14,7 @@ class ErrorCode(StrEnum):
     HOLDING_CAP_REACHED = "holding_cap_reached"
     RECLAIM_COOLDOWN = "reclaim_cooldown"
     FROZEN = "frozen"
+    FREEZE_LIMIT_REACHED = "freeze_limit_reached"
     DUPLICATE = "duplicate"
     APPROVAL_REQUIRED = "approval_required"
     PERMISSION_DENIED = "permission_denied"
@@ -23,6 +24,11 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     THROTTLED = "throttled"
     STATE_CONFLICT = "state_conflict"
+
+
+def gettext_noop(message: str) -> str:
+    """Marks a message for translation; the edges translate it when they answer."""
+    return message
 
 
 class HighSeasError(Exception):

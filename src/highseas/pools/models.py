@@ -187,6 +187,7 @@ class OwnershipEvent(models.Model):
         indexes = [
             models.Index(fields=["customer", "id"], name="ledger_customer_seq"),
             models.Index(fields=["from_owner", "kind", "at"], name="ledger_cooldown"),
+            models.Index(fields=["to_owner", "kind", "at"], name="ledger_claims_by_rep"),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(reason=""), name="ledger_reason_required"),

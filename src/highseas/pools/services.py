@@ -6,7 +6,7 @@ Each service is one transaction: the write, its ledger row, and notifications qu
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -17,10 +17,15 @@ from django.utils.translation import gettext as _
 from highseas.accounts.models import User
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
+from highseas.engine.claims import refuse_cap
 from highseas.engine.errors import ErrorCode, HighSeasError
-from highseas.engine.ownership import EventKind
+from highseas.engine.limits import effective_limits
+from highseas.engine.ownership import EventKind, Status
+from highseas.pools.facts import holdings, lock_reps
 from highseas.pools.ledger import record_event, state_of
 from highseas.pools.models import ClaimPolicy, Pool, RecyclePolicy
+from highseas.pools.policies import claim_limits, rep_overrides
+from highseas.pools.schedule import schedule_for
 
 
 def default_pool() -> Pool | None:
@@ -31,6 +36,14 @@ def default_pool() -> Pool | None:
 class CreatedCustomer:
     customer: Customer
     note: str = ""
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def _owner_within_cap(actor: User, owner: User, pool: Pool | None) -> HighSeasError | None:
+    """Lock the owner and check their holding cap; ``None`` when they may take one more."""
+    profiles = lock_reps(owner.pk)
+    limits = effective_limits(claim_limits(pool), rep_overrides(profiles.get(owner.pk)))
+    return refuse_cap(limits.holding_cap, holdings(owner.pk, count_won=limits.count_won_in_cap))
 
 
 @transaction.atomic
@@ -45,31 +58,46 @@ def create_customer(
     """Create a customer owned by ``owner`` (or pooled in ``pool``), with its ledger row.
 
     1. The pool defaults to the default pool; a pooled customer needs one.
-    2. The ``created`` ledger row records the resulting state and the actor.
+    2. The owner's holding cap holds: a rep who registers a customer while at their cap gets
+       it created pooled, unassigned, and is told so (业务注册潜在客户上限); a manager naming
+       an owner at their cap is refused with ``holding_cap_reached``.
+    3. The ``created`` ledger row records the resulting state and the actor.
     """
     now = now or timezone.now()
     pool = pool or default_pool()
+    note, facts = "", {}
+    if owner is not None and (refusal := _owner_within_cap(actor, owner, pool)):
+        if owner != actor or pool is None:
+            raise refusal
+        owner, facts = None, refusal.facts
+        note = _(
+            "You are at your holding cap, so this customer went to the pool %(pool)s unassigned."
+        ) % {"pool": pool.name}
     if owner is None and pool is None:
         raise HighSeasError(
             ErrorCode.VALIDATION_ERROR,
             _("A customer without an owner must be put in a pool."),
             errors={"pool": ["required"]},
         )
-    status = CustomerStatus.OWNED if owner else CustomerStatus.POOLED
-    customer = Customer.objects.create(
+    customer = Customer(
         **fields,
         created_by=actor,
         created_at=now,
-        status=status,
         owner=owner,
         pool=pool,
+        status=CustomerStatus.OWNED if owner else CustomerStatus.POOLED,
         owned_since=now if owner else None,
     )
+    plan = schedule_for(
+        customer, status=Status(customer.status), owned_since=customer.owned_since, pool=pool
+    )
+    customer.recycle_due_at, customer.warn_at = plan.due_at, plan.warn_at
+    customer.save(force_insert=True)
     reason = _("Registered by the owner") if owner == actor else _("Created")
     record_event(
         customer, EventKind.CREATED, None, state_of(customer), actor=actor, reason=reason, at=now
     )
-    return CreatedCustomer(customer)
+    return CreatedCustomer(customer, note, facts)
 
 
 @transaction.atomic

@@ -13,6 +13,7 @@ from rest_framework.serializers import BaseSerializer
 from highseas.accounts.models import User
 from highseas.api.serializers.customers import CustomerSerializer, CustomerUpdateSerializer
 from highseas.api.views.base import ViewerContextMixin, viewer_of
+from highseas.api.views.ownership import OwnershipActions
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools import services
@@ -37,6 +38,7 @@ LIST_FILTERS = [
     ),
 )
 class CustomerViewSet(
+    OwnershipActions,
     ViewerContextMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -45,6 +47,7 @@ class CustomerViewSet(
     viewsets.GenericViewSet[Customer],
 ):
     serializer_class = CustomerSerializer
+    queryset = Customer.objects.none()
 
     def get_serializer_class(self) -> type[BaseSerializer[Any]]:
         if self.action in ("update", "partial_update"):

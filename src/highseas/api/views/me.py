@@ -25,7 +25,7 @@ MeSerializer = inline_serializer(
 
 
 class MeView(APIView):
-    """Who I am and what I hold."""
+    """Who I am, what I hold, and per pool my cap and the claims I have left."""
 
     @extend_schema(responses={200: MeSerializer})
     def get(self, request: Request) -> Response:

@@ -1,0 +1,158 @@
+"""Ownership actions on a customer: claim, release, assign, transfer, freeze, unfreeze, and
+the ledger timeline. Each validates input, calls one service, and answers with the customer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+from rest_framework.serializers import Serializer
+
+from highseas.api.serializers.customers import CustomerSerializer
+from highseas.api.serializers.ownership import (
+    ClaimInput,
+    ClaimRequestSerializer,
+    DecisionInput,
+    FreezeInput,
+    GiveInput,
+    OwnershipEventSerializer,
+    ReleaseInput,
+    UnfreezeInput,
+)
+from highseas.api.views.base import viewer_of
+from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.pools import ownership, requests
+from highseas.pools.models import ClaimRequest, OwnershipEvent
+from highseas.pools.ownership import Outcome
+
+
+def _valid(serializer_class: type[Serializer[Any]], request: Request) -> dict[str, Any]:
+    serializer = serializer_class(data=request.data)
+    serializer.is_valid(raise_exception=True)
+    return dict(serializer.validated_data)
+
+
+def _customer_id(raw: str) -> int:
+    if not str(raw).isdigit():
+        raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
+    return int(raw)
+
+
+class OwnershipActions(viewsets.GenericViewSet[Any]):
+    """Mixed into the customer view set."""
+
+    def _answer(self, outcome: Outcome, request: Request) -> Response:
+        customer = self.get_queryset().filter(pk=outcome.customer.pk).first()
+        context = {"viewer": viewer_of(request), "request": request}
+        body = CustomerSerializer(customer or outcome.customer, context=context).data
+        return Response(body)
+
+    @extend_schema(
+        request=ClaimInput, responses={200: CustomerSerializer, 202: ClaimRequestSerializer}
+    )
+    @action(detail=True, methods=["post"])
+    def claim(self, request: Request, pk: str) -> Response:
+        outcome = ownership.claim(
+            viewer_of(request).user, _customer_id(pk), **_valid(ClaimInput, request)
+        )
+        if outcome.request is not None:
+            return Response(
+                {
+                    "code": ErrorCode.APPROVAL_REQUIRED.value,
+                    "detail": _("This pool needs a manager's approval; your request is waiting."),
+                    "request": ClaimRequestSerializer(outcome.request).data,
+                },
+                status=status.HTTP_202_ACCEPTED,
+            )
+        return self._answer(outcome, request)
+
+    @extend_schema(request=ReleaseInput, responses={200: CustomerSerializer})
+    @action(detail=True, methods=["post"])
+    def release(self, request: Request, pk: str) -> Response:
+        data = _valid(ReleaseInput, request)
+        outcome = ownership.release(
+            viewer_of(request).user, _customer_id(pk), reason=data["reason"], to_pool=data["pool"]
+        )
+        return self._answer(outcome, request)
+
+    @extend_schema(request=GiveInput, responses={200: CustomerSerializer})
+    @action(detail=True, methods=["post"])
+    def assign(self, request: Request, pk: str) -> Response:
+        data = _valid(GiveInput, request)
+        outcome = ownership.assign(
+            viewer_of(request).user, _customer_id(pk), data.pop("owner"), **data
+        )
+        return self._answer(outcome, request)
+
+    @extend_schema(request=GiveInput, responses={200: CustomerSerializer})
+    @action(detail=True, methods=["post"])
+    def transfer(self, request: Request, pk: str) -> Response:
+        data = _valid(GiveInput, request)
+        outcome = ownership.transfer(
+            viewer_of(request).user, _customer_id(pk), data.pop("owner"), **data
+        )
+        return self._answer(outcome, request)
+
+    @extend_schema(request=FreezeInput, responses={200: CustomerSerializer})
+    @action(detail=True, methods=["post"])
+    def freeze(self, request: Request, pk: str) -> Response:
+        outcome = ownership.freeze(
+            viewer_of(request).user, _customer_id(pk), **_valid(FreezeInput, request)
+        )
+        return self._answer(outcome, request)
+
+    @extend_schema(request=UnfreezeInput, responses={200: CustomerSerializer})
+    @action(detail=True, methods=["post"])
+    def unfreeze(self, request: Request, pk: str) -> Response:
+        outcome = ownership.unfreeze(
+            viewer_of(request).user, _customer_id(pk), **_valid(UnfreezeInput, request)
+        )
+        return self._answer(outcome, request)
+
+    @extend_schema(responses={200: OwnershipEventSerializer(many=True)})
+    @action(detail=True, methods=["get"])
+    def ownership(self, request: Request, pk: str) -> Response:
+        customer = self.get_object()
+        events = (
+            OwnershipEvent.objects.filter(customer=customer)
+            .order_by("id")
+            .select_related("from_owner", "to_owner", "from_pool", "to_pool")
+        )
+        return Response(OwnershipEventSerializer(events, many=True).data)
+
+
+class ClaimRequestViewSet(
+    mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[ClaimRequest]
+):
+    """Claims waiting for approval: reps see theirs, managers those of their pools."""
+
+    serializer_class = ClaimRequestSerializer
+    queryset = ClaimRequest.objects.none()
+
+    def get_queryset(self) -> QuerySet[ClaimRequest]:
+        visible = requests.requests_visible_to(viewer_of(self.request))
+        if state := self.request.query_params.get("state"):
+            visible = visible.filter(state=state)
+        return visible
+
+    @extend_schema(request=DecisionInput, responses={200: ClaimRequestSerializer})
+    @action(detail=True, methods=["post"])
+    def approve(self, request: Request, pk: str) -> Response:
+        decided = requests.approve(
+            viewer_of(request).user, _customer_id(pk), **_valid(DecisionInput, request)
+        )
+        return Response(ClaimRequestSerializer(decided).data)
+
+    @extend_schema(request=DecisionInput, responses={200: ClaimRequestSerializer})
+    @action(detail=True, methods=["post"])
+    def reject(self, request: Request, pk: str) -> Response:
+        decided = requests.reject(
+            viewer_of(request).user, _customer_id(pk), **_valid(DecisionInput, request)
+        )
+        return Response(ClaimRequestSerializer(decided).data)

@@ -1,0 +1,109 @@
+"""When an owned customer falls due for recycling, and when its owner is warned (SPEC §6).
+
+Given the pool's recycle rules and a snapshot of the customer, ``schedule`` returns the due
+time, the warning time and the rule that sets the due time:
+
+1. only ``owned`` customers are scheduled: pooled ones have no owner, frozen ones are
+   protected until they are unfrozen (the schedule is recomputed then);
+2. exempt customers (won when ``exempt_won``, with an open deal when ``exempt_open_deal``,
+   of a level in ``exempt_levels``) are not scheduled;
+3. per-level overrides replace the pool's limits for that level;
+4. candidate due times: the idle limit counted from the later of ``owned_since`` and the last
+   effective follow-up; the no-deal limit counted from ``owned_since`` (won customers never
+   hit it); the first-contact limit counted from ``owned_since`` while there has been no
+   activity at all since then. The earliest candidate wins;
+5. the warning is ``warn_days`` before the due time, never before ``owned_since``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+
+from highseas.engine.ownership import Status
+
+
+@dataclass(frozen=True, slots=True)
+class RecycleRules:
+    idle_days: int | None = None
+    no_deal_days: int | None = None
+    first_contact_hours: int | None = None
+    warn_days: int | None = None
+    exempt_won: bool = True
+    exempt_open_deal: bool = False
+    exempt_levels: frozenset[str] = frozenset()
+    level_overrides: dict[str, dict[str, int | None]] = field(default_factory=dict)
+
+    def for_level(self, level: str) -> RecycleRules:
+        override = self.level_overrides.get(level)
+        if not override:
+            return self
+        return RecycleRules(
+            idle_days=override.get("idle_days", self.idle_days),
+            no_deal_days=override.get("no_deal_days", self.no_deal_days),
+            first_contact_hours=override.get("first_contact_hours", self.first_contact_hours),
+            warn_days=override.get("warn_days", self.warn_days),
+            exempt_won=self.exempt_won,
+            exempt_open_deal=self.exempt_open_deal,
+            exempt_levels=self.exempt_levels,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CustomerClock:
+    status: Status
+    level: str
+    is_won: bool
+    has_open_deal: bool
+    owned_since: datetime | None
+    last_effective_activity_at: datetime | None
+    last_activity_at: datetime | None
+
+
+@dataclass(frozen=True, slots=True)
+class Schedule:
+    due_at: datetime | None = None
+    warn_at: datetime | None = None
+    rule: str = ""
+
+
+NOT_SCHEDULED = Schedule()
+
+
+def _is_exempt(rules: RecycleRules, clock: CustomerClock) -> bool:
+    return (
+        (rules.exempt_won and clock.is_won)
+        or (rules.exempt_open_deal and clock.has_open_deal)
+        or clock.level in rules.exempt_levels
+    )
+
+
+def _candidates(
+    rules: RecycleRules, clock: CustomerClock, since: datetime
+) -> list[tuple[datetime, str]]:
+    found: list[tuple[datetime, str]] = []
+    if rules.idle_days is not None:
+        idle_from = max(since, clock.last_effective_activity_at or since)
+        found.append((idle_from + timedelta(days=rules.idle_days), "idle_limit"))
+    if rules.no_deal_days is not None and not clock.is_won:
+        found.append((since + timedelta(days=rules.no_deal_days), "no_deal_limit"))
+    contacted = clock.last_activity_at is not None and clock.last_activity_at >= since
+    if rules.first_contact_hours is not None and not contacted:
+        found.append((since + timedelta(hours=rules.first_contact_hours), "first_contact_limit"))
+    return found
+
+
+def schedule(rules: RecycleRules | None, clock: CustomerClock) -> Schedule:
+    if rules is None or clock.status is not Status.OWNED or clock.owned_since is None:
+        return NOT_SCHEDULED
+    rules = rules.for_level(clock.level)
+    if _is_exempt(rules, clock):
+        return NOT_SCHEDULED
+    candidates = _candidates(rules, clock, clock.owned_since)
+    if not candidates:
+        return NOT_SCHEDULED
+    due_at, rule = min(candidates)
+    warn_at = None
+    if rules.warn_days is not None:
+        warn_at = max(clock.owned_since, due_at - timedelta(days=rules.warn_days))
+    return Schedule(due_at, warn_at, rule)

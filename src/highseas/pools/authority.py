@@ -1,0 +1,52 @@
+"""Who may move whose customers: the permission half of the ownership rules."""
+
+from __future__ import annotations
+
+from django.utils.translation import gettext as _
+
+from highseas.accounts.models import User
+from highseas.accounts.visibility import Viewer
+from highseas.customers.models import Customer
+from highseas.engine.errors import ErrorCode, HighSeasError
+
+
+def is_member(viewer: Viewer, pool_id: int | None) -> bool:
+    return pool_id is not None and pool_id in viewer.member_pool_ids
+
+
+def may_manage(viewer: Viewer, customer: Customer) -> bool:
+    """Admins manage everything; a manager manages customers owned in their subtree and
+    pooled customers of pools they belong to."""
+    if viewer.is_admin:
+        return True
+    if not viewer.user.is_manager:
+        return False
+    if customer.owner is not None:
+        return customer.owner.team_id in viewer.subtree_team_ids
+    return is_member(viewer, customer.pool_id)
+
+
+def require_manager_of(viewer: Viewer, customer: Customer) -> None:
+    if not may_manage(viewer, customer):
+        raise HighSeasError(
+            ErrorCode.PERMISSION_DENIED, _("Only a manager of this customer may do that.")
+        )
+
+
+def require_owner_or_manager(viewer: Viewer, customer: Customer) -> None:
+    if customer.owner_id == viewer.user.pk or may_manage(viewer, customer):
+        return
+    raise HighSeasError(ErrorCode.NOT_OWNER, _("You do not own this customer."))
+
+
+def require_receiver(viewer: Viewer, receiver: User) -> None:
+    """A manager gives customers to people in their subtree; an admin to anyone active."""
+    if not receiver.is_active:
+        raise HighSeasError(
+            ErrorCode.VALIDATION_ERROR,
+            _("That user is not active."),
+            errors={"owner": ["inactive"]},
+        )
+    if viewer.is_admin or receiver.team_id in viewer.subtree_team_ids:
+        return
+    raise HighSeasError(ErrorCode.PERMISSION_DENIED, _("You cannot give customers to that user."))

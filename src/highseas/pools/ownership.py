@@ -1,0 +1,450 @@
+"""Ownership services: claim, release, assign, transfer, freeze, unfreeze (SPEC §4–5).
+
+Each is ONE transaction that
+1. takes the locks of the reps whose limits it depends on (``facts.lock_reps``),
+2. re-checks every rule inside the transaction (membership, quota, cap, cooldown, authority),
+3. writes with compare-and-set — ``UPDATE … WHERE id = ? AND status/owner/pool = expected`` —
+   and proceeds only when exactly one row changed, else raises a typed error,
+4. appends its ledger row and recomputes ``recycle_due_at`` / ``warn_at``,
+5. queues notifications with ``on_commit``.
+A refusal raises inside the transaction, so it leaves no trace.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from highseas.accounts.models import AuditLog, User
+from highseas.accounts.visibility import Viewer
+from highseas.customers.choices import CustomerStatus
+from highseas.customers.models import Customer
+from highseas.engine.claims import ClaimFacts, decide_claim, refuse_cap
+from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.engine.limits import ClaimLimits, effective_limits
+from highseas.engine.ownership import EventKind, OwnershipState, Status
+from highseas.notify.services import notify_after_commit
+from highseas.pools import facts
+from highseas.pools.authority import (
+    is_member,
+    require_manager_of,
+    require_owner_or_manager,
+    require_receiver,
+)
+from highseas.pools.ledger import record_event, state_of
+from highseas.pools.models import ClaimRequest, Pool
+from highseas.pools.policies import claim_limits, rep_overrides
+from highseas.pools.schedule import schedule_for
+
+
+@dataclass(frozen=True)
+class Outcome:
+    customer: Customer
+    request: ClaimRequest | None = None
+    facts: dict[str, Any] = field(default_factory=dict)
+
+
+def load_customer(customer_id: int) -> Customer:
+    customer = (
+        Customer.objects.select_related("owner", "pool__claim_policy", "pool__recycle_policy")
+        .filter(pk=customer_id)
+        .first()
+    )
+    if customer is None:
+        raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
+    return customer
+
+
+def _conflict(customer_id: int) -> HighSeasError:
+    """What to say when a compare-and-set found the customer changed under us."""
+    current = Customer.objects.select_related("owner").filter(pk=customer_id).first()
+    if current is not None and current.owner is not None:
+        return HighSeasError(
+            ErrorCode.ALREADY_OWNED,
+            _("This customer already has an owner."),
+            holder=current.owner.label,
+            status=current.status,
+        )
+    return HighSeasError(
+        ErrorCode.STATE_CONFLICT, _("The customer changed meanwhile; reload and try again.")
+    )
+
+
+def _pool(pool_id: int | None) -> Pool | None:
+    if pool_id is None:
+        return None
+    return Pool.objects.select_related("recycle_policy").filter(pk=pool_id).first()
+
+
+def move(
+    customer: Customer,
+    kind: EventKind,
+    after: OwnershipState,
+    *,
+    actor: User | None,
+    reason: str,
+    now: datetime,
+    actor_label: str = "",
+    policy_ref: str = "",
+    frozen_until: datetime | None = None,
+) -> Customer:
+    """Compare-and-set the customer from its loaded state to ``after``, with its ledger row."""
+    before = state_of(customer)
+    changes_owner = after.owner_id != before.owner_id
+    owned_since = (now if changes_owner else customer.owned_since) if after.owner_id else None
+    pool = customer.pool if after.pool_id == customer.pool_id else _pool(after.pool_id)
+    plan = schedule_for(customer, status=after.status, owned_since=owned_since, pool=pool)
+    fields: dict[str, Any] = {
+        "status": after.status.value,
+        "owner_id": after.owner_id,
+        "pool_id": after.pool_id,
+        "owned_since": owned_since,
+        "frozen_until": frozen_until,
+        "recycle_due_at": plan.due_at,
+        "warn_at": plan.warn_at,
+    }
+    if changes_owner and before.owner_id is not None:
+        fields["previous_owner_id"] = before.owner_id
+    expected = {
+        "pk": customer.pk,
+        "status": before.status.value,
+        "owner_id": before.owner_id,
+        "pool_id": before.pool_id,
+    }
+    written = Customer.objects.filter(**expected).update(**fields)
+    if written != 1:
+        raise _conflict(customer.pk)
+    record_event(
+        customer,
+        kind,
+        before,
+        after,
+        actor=actor,
+        reason=reason,
+        at=now,
+        actor_label=actor_label,
+        policy_ref=policy_ref,
+    )
+    for name, value in fields.items():
+        setattr(customer, name, value)
+    customer.owner = User.objects.filter(pk=after.owner_id).first() if after.owner_id else None
+    customer.pool = pool
+    return customer
+
+
+def limits_for(user_id: int, pool: Pool | None, profiles: dict[int, Any]) -> ClaimLimits:
+    return effective_limits(claim_limits(pool), rep_overrides(profiles.get(user_id)))
+
+
+def claim_facts(
+    viewer: Viewer, customer: Customer, limits: ClaimLimits, now: datetime
+) -> ClaimFacts:
+    user_id = viewer.user.pk
+    today, this_week = facts.claims_in_periods(
+        user_id, customer.pool_id, now, timezone.get_default_timezone()
+    )
+    return ClaimFacts(
+        status=Status(customer.status),
+        is_member=is_member(viewer, customer.pool_id),
+        holder_name=customer.owner.label if customer.owner else None,
+        holdings=facts.holdings(user_id, count_won=limits.count_won_in_cap),
+        claims_today=today,
+        claims_this_week=this_week,
+        lost_at=facts.lost_at(user_id, customer.pk),
+    )
+
+
+def claim_for(
+    claimant: User, customer_id: int, *, actor: User, reason: str, now: datetime
+) -> tuple[Customer, ClaimLimits]:
+    """The claim rules and write, for the claimant (the approver may be the actor).
+    Call inside a transaction."""
+    profiles = facts.lock_reps(claimant.pk)
+    customer = load_customer(customer_id)
+    limits = limits_for(claimant.pk, customer.pool, profiles)
+    refusal = decide_claim(limits, claim_facts(Viewer(claimant), customer, limits, now), now)
+    if refusal is not None:
+        raise refusal
+    if limits.requires_approval and actor == claimant:
+        return customer, limits
+    after = OwnershipState(Status.OWNED, claimant.pk, customer.pool_id)
+    move(customer, EventKind.CLAIMED, after, actor=actor, reason=reason, now=now)
+    return customer, limits
+
+
+def open_request(
+    requester: User, customer: Customer, reason: str, limits: ClaimLimits, now: datetime
+) -> ClaimRequest:
+    """Record a claim that waits for a manager; one pending request per rep and customer."""
+    pending = ClaimRequest.objects.filter(
+        customer=customer, requester=requester, state=ClaimRequest.State.PENDING
+    ).first()
+    if pending is not None:
+        return pending
+    expiry = limits.approval_expiry_hours
+    return ClaimRequest.objects.create(
+        customer=customer,
+        requester=requester,
+        reason=reason or _("Claim request"),
+        created_at=now,
+        expires_at=now + timedelta(hours=expiry) if expiry else None,
+    )
+
+
+@transaction.atomic
+def claim(
+    actor: User, customer_id: int, *, reason: str = "", now: datetime | None = None
+) -> Outcome:
+    """A rep takes a pooled customer; in an approval pool the claim becomes a request."""
+    now = now or timezone.now()
+    customer, limits = claim_for(
+        actor, customer_id, actor=actor, reason=reason or _("Claimed from the pool"), now=now
+    )
+    if customer.status == CustomerStatus.POOLED:
+        return Outcome(customer, request=open_request(actor, customer, reason, limits, now))
+    return Outcome(customer)
+
+
+@transaction.atomic
+def release(
+    actor: User,
+    customer_id: int,
+    *,
+    reason: str,
+    to_pool: Pool | None = None,
+    now: datetime | None = None,
+) -> Outcome:
+    now = now or timezone.now()
+    if not reason.strip():
+        raise HighSeasError(
+            ErrorCode.VALIDATION_ERROR,
+            _("Say why you release the customer."),
+            errors={"reason": ["required"]},
+        )
+    viewer = Viewer(actor)
+    customer = load_customer(customer_id)
+    if customer.owner is None:
+        raise HighSeasError(ErrorCode.NOT_OWNER, _("This customer is already in a pool."))
+    require_owner_or_manager(viewer, customer)
+    target = to_pool or customer.pool or Pool.objects.filter(is_default=True).first()
+    if target is None:
+        raise HighSeasError(
+            ErrorCode.VALIDATION_ERROR,
+            _("Name the pool to release into."),
+            errors={"pool": ["required"]},
+        )
+    if to_pool is not None and not (viewer.is_admin or is_member(viewer, to_pool.pk)):
+        raise HighSeasError(ErrorCode.NOT_POOL_MEMBER, _("You are not a member of that pool."))
+    after = OwnershipState(Status.POOLED, None, target.pk)
+    move(customer, EventKind.RELEASED, after, actor=actor, reason=reason, now=now)
+    return Outcome(customer)
+
+
+def _check_cap(
+    actor: User, receiver: User, customer: Customer, profiles: dict[int, Any], override_cap: bool
+) -> None:
+    limits = limits_for(receiver.pk, customer.pool, profiles)
+    refusal = refuse_cap(
+        limits.holding_cap, facts.holdings(receiver.pk, count_won=limits.count_won_in_cap)
+    )
+    if refusal is None:
+        return
+    if not override_cap:
+        raise refusal
+    AuditLog.objects.create(
+        actor=actor,
+        action=AuditLog.Action.CAP_OVERRIDE,
+        target_type="customer",
+        target_id=str(customer.pk),
+        detail={"receiver": receiver.pk, **refusal.facts},
+    )
+
+
+def _give(
+    kind: EventKind,
+    actor: User,
+    customer_id: int,
+    receiver: User,
+    *,
+    override_cap: bool,
+    reason: str,
+    now: datetime,
+) -> Customer:
+    """Assign (from the pool) or transfer (from another rep) to ``receiver``."""
+    viewer = Viewer(actor)
+    customer = load_customer(customer_id)
+    if kind is EventKind.ASSIGNED and customer.owner is not None:
+        raise HighSeasError(
+            ErrorCode.ALREADY_OWNED,
+            _("This customer already has an owner."),
+            holder=customer.owner.label,
+            status=customer.status,
+        )
+    if kind is EventKind.TRANSFERRED and customer.owner is None:
+        raise HighSeasError(
+            ErrorCode.STATE_CONFLICT, _("This customer is in a pool; assign it instead.")
+        )
+    profiles = facts.lock_reps(*[u for u in (receiver.pk, customer.owner_id) if u])
+    require_manager_of(viewer, customer)
+    require_receiver(viewer, receiver)
+    if customer.owner_id == receiver.pk:
+        raise HighSeasError(
+            ErrorCode.VALIDATION_ERROR,
+            _("That user already owns it."),
+            errors={"owner": ["unchanged"]},
+        )
+    _check_cap(actor, receiver, customer, profiles, override_cap)
+    after = OwnershipState(Status.OWNED, receiver.pk, customer.pool_id)
+    previous = customer.owner_id
+    move(customer, kind, after, actor=actor, reason=reason, now=now)
+    notify_after_commit(
+        receiver.pk, kind.value, _("A customer was given to you"), customer.name, customer.pk
+    )
+    if previous:
+        notify_after_commit(
+            previous,
+            kind.value,
+            _("A customer was moved to another rep"),
+            customer.name,
+            customer.pk,
+        )
+    return customer
+
+
+@transaction.atomic
+def assign(
+    actor: User,
+    customer_id: int,
+    receiver: User,
+    *,
+    override_cap: bool = False,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Outcome:
+    """A manager gives a pooled customer to a rep."""
+    return Outcome(
+        _give(
+            EventKind.ASSIGNED,
+            actor,
+            customer_id,
+            receiver,
+            override_cap=override_cap,
+            reason=reason or _("Assigned by a manager"),
+            now=now or timezone.now(),
+        )
+    )
+
+
+@transaction.atomic
+def transfer(
+    actor: User,
+    customer_id: int,
+    receiver: User,
+    *,
+    override_cap: bool = False,
+    reason: str = "",
+    now: datetime | None = None,
+) -> Outcome:
+    """A manager moves an owned (or frozen) customer from one rep to another."""
+    return Outcome(
+        _give(
+            EventKind.TRANSFERRED,
+            actor,
+            customer_id,
+            receiver,
+            override_cap=override_cap,
+            reason=reason or _("Transferred by a manager"),
+            now=now or timezone.now(),
+        )
+    )
+
+
+@transaction.atomic
+def freeze(
+    actor: User, customer_id: int, *, until: datetime, reason: str, now: datetime | None = None
+) -> Outcome:
+    """Protect an owned customer from recycling until ``until``."""
+    now = now or timezone.now()
+    customer = load_customer(customer_id)
+    if customer.status == CustomerStatus.FROZEN:
+        raise HighSeasError(
+            ErrorCode.FROZEN,
+            _("This customer is already frozen."),
+            frozen_until=customer.frozen_until.isoformat() if customer.frozen_until else None,
+        )
+    if customer.owner_id is None:
+        raise HighSeasError(ErrorCode.NOT_OWNER, _("Only an owned customer can be frozen."))
+    facts.lock_reps(customer.owner_id)
+    require_owner_or_manager(Viewer(actor), customer)
+    limits = claim_limits(customer.pool)
+    _check_freeze(limits, customer.owner_id, until, now)
+    after = OwnershipState(Status.FROZEN, customer.owner_id, customer.pool_id)
+    move(
+        customer,
+        EventKind.FROZEN,
+        after,
+        actor=actor,
+        reason=reason or _("Frozen"),
+        now=now,
+        frozen_until=until,
+    )
+    return Outcome(customer)
+
+
+def _check_freeze(limits: ClaimLimits, owner_id: int, until: datetime, now: datetime) -> None:
+    if until <= now:
+        raise HighSeasError(
+            ErrorCode.VALIDATION_ERROR,
+            _("A freeze must end in the future."),
+            errors={"until": ["in the past"]},
+        )
+    if limits.max_freeze_days is not None:
+        latest = now + timedelta(days=limits.max_freeze_days)
+        if until > latest:
+            raise HighSeasError(
+                ErrorCode.FREEZE_LIMIT_REACHED,
+                _("A freeze may not last that long."),
+                latest_until=latest.isoformat(),
+            )
+    if limits.max_frozen is not None:
+        frozen = facts.frozen_count(owner_id)
+        if frozen >= limits.max_frozen:
+            raise HighSeasError(
+                ErrorCode.FREEZE_LIMIT_REACHED,
+                _("The owner already has as many frozen customers as allowed."),
+                frozen=frozen,
+                limit=limits.max_frozen,
+            )
+
+
+@transaction.atomic
+def unfreeze(
+    actor: User | None,
+    customer_id: int,
+    *,
+    reason: str = "",
+    now: datetime | None = None,
+    actor_label: str = "",
+) -> Outcome:
+    now = now or timezone.now()
+    customer = load_customer(customer_id)
+    if customer.status != CustomerStatus.FROZEN:
+        raise HighSeasError(ErrorCode.STATE_CONFLICT, _("This customer is not frozen."))
+    if actor is not None:
+        require_owner_or_manager(Viewer(actor), customer)
+    after = OwnershipState(Status.OWNED, customer.owner_id, customer.pool_id)
+    move(
+        customer,
+        EventKind.UNFROZEN,
+        after,
+        actor=actor,
+        reason=reason or _("Unfrozen"),
+        now=now,
+        actor_label=actor_label,
+    )
+    return Outcome(customer)

@@ -1,0 +1,51 @@
+"""Reading a pool's policies and a rep's overrides into the engine's plain forms."""
+
+from __future__ import annotations
+
+from highseas.accounts.models import RepProfile
+from highseas.engine.limits import ClaimLimits, RepOverrides
+from highseas.engine.recycle import RecycleRules
+from highseas.pools.models import ClaimPolicy, Pool, RecyclePolicy
+
+
+def claim_limits(pool: Pool | None) -> ClaimLimits:
+    policy: ClaimPolicy | None = getattr(pool, "claim_policy", None) if pool else None
+    if policy is None:
+        return ClaimLimits()
+    return ClaimLimits(
+        daily_quota=policy.daily_quota,
+        weekly_quota=policy.weekly_quota,
+        holding_cap=policy.holding_cap,
+        count_won_in_cap=policy.count_won_in_cap,
+        reclaim_cooldown_days=policy.reclaim_cooldown_days,
+        requires_approval=policy.requires_approval,
+        approval_expiry_hours=policy.approval_expiry_hours,
+        max_frozen=policy.max_frozen,
+        max_freeze_days=policy.max_freeze_days,
+    )
+
+
+def rep_overrides(profile: RepProfile | None) -> RepOverrides:
+    if profile is None:
+        return RepOverrides()
+    return RepOverrides(
+        holding_cap=profile.holding_cap_override,
+        daily_quota=profile.daily_quota_override,
+        weekly_quota=profile.weekly_quota_override,
+    )
+
+
+def recycle_rules(pool: Pool | None) -> RecycleRules | None:
+    policy: RecyclePolicy | None = getattr(pool, "recycle_policy", None) if pool else None
+    if policy is None:
+        return None
+    return RecycleRules(
+        idle_days=policy.idle_days,
+        no_deal_days=policy.no_deal_days,
+        first_contact_hours=policy.first_contact_hours,
+        warn_days=policy.warn_days,
+        exempt_won=policy.exempt_won,
+        exempt_open_deal=policy.exempt_open_deal,
+        exempt_levels=frozenset(policy.exempt_levels or ()),
+        level_overrides=dict(policy.level_overrides or {}),
+    )

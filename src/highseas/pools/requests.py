@@ -1,0 +1,112 @@
+"""Claim requests in pools that require approval: approve, reject, expire."""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from highseas.accounts.models import User
+from highseas.accounts.visibility import Viewer
+from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.notify.services import notify_after_commit
+from highseas.pools.authority import require_manager_of
+from highseas.pools.models import ClaimRequest
+from highseas.pools.ownership import claim_for, load_customer
+
+State = ClaimRequest.State
+
+
+def _pending(request_id: int, now: datetime) -> ClaimRequest:
+    """The request, locked; an expired one is marked so and refused."""
+    request = (
+        ClaimRequest.objects.select_for_update()
+        .select_related("requester")
+        .filter(pk=request_id)
+        .first()
+    )
+    if request is None:
+        raise HighSeasError(ErrorCode.NOT_FOUND, _("No such claim request."))
+    if request.state == State.PENDING and request.expires_at and request.expires_at <= now:
+        ClaimRequest.objects.filter(pk=request.pk, state=State.PENDING).update(state=State.EXPIRED)
+        request.state = State.EXPIRED
+    if request.state != State.PENDING:
+        raise HighSeasError(
+            ErrorCode.STATE_CONFLICT, _("This request is no longer pending."), state=request.state
+        )
+    return request
+
+
+def _decide(request: ClaimRequest, actor: User, state: str, note: str, now: datetime) -> None:
+    written = ClaimRequest.objects.filter(pk=request.pk, state=State.PENDING).update(
+        state=state, decided_by=actor, decided_at=now, decision_note=note
+    )
+    if written != 1:
+        raise HighSeasError(ErrorCode.STATE_CONFLICT, _("This request is no longer pending."))
+    request.state = state
+
+
+@transaction.atomic
+def approve(
+    actor: User, request_id: int, *, note: str = "", now: datetime | None = None
+) -> ClaimRequest:
+    """Approve: the claim happens now, under every rule as of now, for the requester."""
+    now = now or timezone.now()
+    request = _pending(request_id, now)
+    require_manager_of(Viewer(actor), load_customer(request.customer_id))
+    claim_for(
+        request.requester,
+        request.customer_id,
+        actor=actor,
+        reason=_("Claim approved: %(reason)s") % {"reason": request.reason},
+        now=now,
+    )
+    _decide(request, actor, State.APPROVED, note, now)
+    notify_after_commit(
+        request.requester_id,
+        "claim_approved",
+        _("Your claim was approved"),
+        note,
+        request.customer_id,
+    )
+    return request
+
+
+@transaction.atomic
+def reject(
+    actor: User, request_id: int, *, note: str = "", now: datetime | None = None
+) -> ClaimRequest:
+    now = now or timezone.now()
+    request = _pending(request_id, now)
+    require_manager_of(Viewer(actor), load_customer(request.customer_id))
+    _decide(request, actor, State.REJECTED, note, now)
+    notify_after_commit(
+        request.requester_id,
+        "claim_rejected",
+        _("Your claim was rejected"),
+        note,
+        request.customer_id,
+    )
+    return request
+
+
+def expire_requests(now: datetime | None = None) -> int:
+    """Mark every pending request past its expiry as expired (set-based)."""
+    now = now or timezone.now()
+    return ClaimRequest.objects.filter(state=State.PENDING, expires_at__lte=now).update(
+        state=State.EXPIRED
+    )
+
+
+def requests_visible_to(viewer: Viewer) -> QuerySet[ClaimRequest]:
+    """A rep sees their own requests; a manager those on pools they belong to; admins all."""
+    requests = ClaimRequest.objects.select_related("customer", "requester")
+    if viewer.is_admin:
+        return requests
+    mine = Q(requester=viewer.user)
+    if viewer.user.is_manager:
+        mine |= Q(customer__pool_id__in=viewer.member_pool_ids)
+    return requests.filter(mine)
