@@ -9,6 +9,7 @@ from rest_framework.views import APIView
 
 from highseas.accounts.models import User
 from highseas.customers.choices import CustomerStatus
+from highseas.pools.quotas import standings
 
 MeSerializer = inline_serializer(
     "Me",
@@ -20,6 +21,7 @@ MeSerializer = inline_serializer(
         "team": serializers.IntegerField(allow_null=True),
         "holdings": serializers.IntegerField(),
         "frozen": serializers.IntegerField(),
+        "pools": serializers.ListField(child=serializers.DictField()),
     },
 )
 
@@ -42,5 +44,6 @@ class MeView(APIView):
                 "role": user.role,
                 "team": user.team_id,
                 **counts,
+                "pools": standings(user),
             }
         )

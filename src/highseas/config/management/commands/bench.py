@@ -1,0 +1,114 @@
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+
+from highseas.bench import BenchError
+from highseas.bench.claim import ClaimBenchOptions, run
+
+
+def _positive(text: str) -> int:
+    value = int(text)
+    if value < 1:
+        raise ValueError(text)
+    return value
+
+
+class Command(BaseCommand):
+    help = (
+        "Measure a path against its raw-SQL baseline in the same run (SPEC §12): one JSON line "
+        "per figure on stdout, a summary on stderr. Runs only on an empty or bench database."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("benchmark", choices=["claim"])
+        defaults = ClaimBenchOptions()
+        parser.add_argument("--customers", type=_positive, default=defaults.customers)
+        parser.add_argument(
+            "--claims", type=_positive, default=defaults.claims, help="claims per measured path"
+        )
+        parser.add_argument("--reps", type=_positive, default=defaults.reps)
+        parser.add_argument("--seed", type=int, default=defaults.seed)
+        parser.add_argument(
+            "--profile",
+            type=int,
+            default=0,
+            metavar="N",
+            help="after measuring, profile N more service claims (queries and cProfile)",
+        )
+        parser.add_argument(
+            "--force", action="store_true", help="run even though the database holds real data"
+        )
+
+    def handle(self, *args: Any, benchmark: str, **options: Any) -> None:
+        bench_options = ClaimBenchOptions(
+            customers=options["customers"],
+            claims=options["claims"],
+            reps=options["reps"],
+            seed=options["seed"],
+            force=options["force"],
+            profile=max(options["profile"], 0),
+        )
+        try:
+            lines = run(bench_options)
+        except BenchError as error:
+            raise CommandError(str(error)) from error
+        for line in lines:
+            self.stdout.write(json.dumps(line, ensure_ascii=False))
+        self.stderr.write(summary(lines))
+
+
+def _path_line(line: dict[str, Any]) -> str:
+    return (
+        f"  {line['path']:<24} {line['per_second']:>10,.0f} claims/s   "
+        f"p50 {line['p50_ms']:.3f} ms   p99 {line['p99_ms']:.3f} ms"
+    )
+
+
+def _profile_lines(profile: dict[str, Any]) -> list[str]:
+    lines = [
+        f"profile of {profile['claims']} more service claims: "
+        f"{profile['queries_per_claim']} queries per claim"
+    ]
+    lines += [f"  {n:>5} × {kind}" for kind, n in profile["statements_per_claim"].items()]
+    lines.append(
+        f"  self time per claim by layer ({profile['profiled_ms_per_claim']} ms profiled):"
+    )
+    lines += [
+        f"  {ms:>8.3f} ms  {layer}" for layer, ms in profile["self_ms_per_claim_by_layer"].items()
+    ]
+    lines.append("  service steps, cumulative per claim:")
+    lines += [
+        f"  {ms:>8.3f} ms  {step}"
+        for step, ms in profile["service_steps_cumulative_ms_per_claim"].items()
+    ]
+    return lines
+
+
+def summary(lines: list[dict[str, Any]]) -> str:
+    by_path = {line["path"]: line for line in lines}
+    dataset, service = by_path["dataset"], by_path["service"]
+    built = (
+        f"built {dataset['inserted']:,} customers in {dataset['build_seconds']:.1f} s"
+        if dataset["inserted"]
+        else "reused the dataset"
+    )
+    target = service["target_per_second"]
+    verdict = "met" if service["meets_target"] else "missed"
+    text = [
+        f"claim bench on {service['db']}: {service['customers']:,} customers ({built}), "
+        f"{service['claims']:,} claims per path, {service['reps']} reps",
+        *(
+            _path_line(by_path[path])
+            for path in ("service", "raw_conditional_update", "raw_update_and_ledger")
+        ),
+        f"service is {service['ratio']:.1f}× slower than the raw conditional UPDATE and "
+        f"{service['ratio_to_update_and_ledger']:.1f}× slower than raw UPDATE + ledger INSERT; "
+        f"target {'≥ ' + format(target, ',') + ' claims/s and ' if target else ''}"
+        f"≤ {service['target_ratio']}×: {verdict}",
+    ]
+    if "service_profile" in by_path:
+        text += _profile_lines(by_path["service_profile"])
+    return "\n".join(text)

@@ -1,0 +1,89 @@
+from __future__ import annotations
+
+import argparse
+from datetime import datetime
+from typing import Any
+
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import timezone
+
+from highseas.demo.generator import DemoError, DemoOptions, DemoReport, generate_demo
+from highseas.demo.reset import DemoDataInUse
+from highseas.demo.roster import DEMO_PASSWORD
+
+
+def _positive(value: str) -> int:
+    number = int(value)
+    if number < 1:
+        raise argparse.ArgumentTypeError("must be at least 1")
+    return number
+
+
+def _moment(value: str) -> datetime:
+    """An ISO date or datetime; without a zone it is read in the organization's zone."""
+    try:
+        moment = datetime.fromisoformat(value)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"not an ISO date or datetime: {value}") from exc
+    return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+
+
+class Command(BaseCommand):
+    help = (
+        "Load a deterministic Chinese demo organization: teams, managers, reps, pools with "
+        "policies, and customers with contacts, follow-ups, deals and their ownership history."
+    )
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--customers", type=_positive, default=5_000,
+                            help="how many customers (default 5000)")
+        parser.add_argument("--seed", type=int, default=2026,
+                            help="random seed; the same seed gives the same data (default 2026)")
+        parser.add_argument("--months", type=_positive, default=6,
+                            help="how many months of history (default 6)")
+        parser.add_argument("--now", type=_moment, default=None,
+                            help="the moment histories end, ISO format (default: today 00:00)")
+        parser.add_argument("--reset", action="store_true",
+                            help="delete earlier demo data first")
+        parser.add_argument("--no-progress", dest="progress", action="store_false",
+                            help="no progress bar on stderr")
+
+    def handle(self, *args: Any, customers: int, seed: int, months: int, now: datetime | None,
+               reset: bool, progress: bool, **options: Any) -> None:
+        demo_options = DemoOptions(customers=customers, seed=seed, months=months, now=now,
+                                   reset=reset, progress=progress)
+        try:
+            report = generate_demo(demo_options)
+        except (DemoError, DemoDataInUse) as exc:
+            raise CommandError(str(exc)) from exc
+        self._print_summary(report)
+        self._print_logins(report)
+
+    def _print_summary(self, report: DemoReport) -> None:
+        tally = report.tally
+        if report.deleted_customers:
+            self.stdout.write(f"deleted the earlier demo ({report.deleted_customers} customers)")
+        statuses = ", ".join(f"{status} {tally.statuses[status]}"
+                             for status in ("pooled", "owned", "frozen"))
+        lines = [
+            f"demo data as of {timezone.localtime(report.now):%Y-%m-%d %H:%M %Z}",
+            f"  teams          {report.teams}",
+            f"  users          {report.users}",
+            f"  pools          {len(report.pools)} ({'、'.join(report.pools)})",
+            f"  customers      {sum(tally.statuses.values())} ({statuses})",
+            f"  contacts       {tally.contacts}",
+            f"  activities     {tally.activities}",
+            f"  deals          {tally.deals}",
+            f"  ledger events  {tally.events}",
+            f"  elapsed        {report.seconds:.1f}s",
+        ]
+        self.stdout.write("\n".join(lines))
+
+    def _print_logins(self, report: DemoReport) -> None:
+        self.stdout.write(self.style.SUCCESS(f"\ndemo logins (password for all: {DEMO_PASSWORD})"))
+        for login in report.logins:
+            note = f"  {login.note}" if login.note else ""
+            self.stdout.write(f"  {login.username:<15} {login.display_name:<6} {login.role:<8} "
+                              f"{login.team}{note}")
+        if report.more_reps:
+            self.stdout.write(f"  … and {report.more_reps} more reps (rep31 onwards), same password")

@@ -1,0 +1,77 @@
+"""The recycle schedule a claim or assignment sets (the sweep itself is a later step)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from highseas.engine.ownership import Status
+from highseas.engine.recycle import CustomerClock, RecycleRules, schedule
+
+T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+
+
+def clock(**overrides: object) -> CustomerClock:
+    base: dict[str, object] = dict(
+        status=Status.OWNED,
+        level="C",
+        is_won=False,
+        has_open_deal=False,
+        owned_since=T0,
+        last_effective_activity_at=None,
+        last_activity_at=None,
+    )
+    return CustomerClock(**{**base, **overrides})  # type: ignore[arg-type]
+
+
+def test_idle_limit_counts_from_the_claim() -> None:
+    plan = schedule(RecycleRules(idle_days=7, warn_days=3), clock())
+    assert (plan.due_at, plan.warn_at, plan.rule) == (
+        T0 + timedelta(days=7),
+        T0 + timedelta(days=4),
+        "idle_limit",
+    )
+
+
+def test_an_effective_follow_up_restarts_the_idle_clock() -> None:
+    later = T0 + timedelta(days=5)
+    plan = schedule(RecycleRules(idle_days=7), clock(last_effective_activity_at=later))
+    assert plan.due_at == later + timedelta(days=7)
+
+
+def test_a_follow_up_before_the_claim_does_not_count() -> None:
+    plan = schedule(
+        RecycleRules(idle_days=7), clock(last_effective_activity_at=T0 - timedelta(days=3))
+    )
+    assert plan.due_at == T0 + timedelta(days=7)
+
+
+def test_the_earliest_limit_wins() -> None:
+    rules = RecycleRules(idle_days=15, no_deal_days=90, first_contact_hours=48)
+    plan = schedule(rules, clock())
+    assert (plan.due_at, plan.rule) == (T0 + timedelta(hours=48), "first_contact_limit")
+    contacted = schedule(rules, clock(last_activity_at=T0 + timedelta(hours=1)))
+    assert (contacted.due_at, contacted.rule) == (T0 + timedelta(days=15), "idle_limit")
+
+
+def test_level_overrides_replace_the_pool_limit() -> None:
+    rules = RecycleRules(idle_days=7, level_overrides={"A": {"idle_days": 30}})
+    assert schedule(rules, clock(level="A")).due_at == T0 + timedelta(days=30)
+    assert schedule(rules, clock(level="B")).due_at == T0 + timedelta(days=7)
+
+
+def test_exempt_customers_are_not_scheduled() -> None:
+    rules = RecycleRules(idle_days=7, exempt_open_deal=True, exempt_levels=frozenset({"A"}))
+    assert schedule(rules, clock(is_won=True)).due_at is None
+    assert schedule(rules, clock(has_open_deal=True)).due_at is None
+    assert schedule(rules, clock(level="A")).due_at is None
+
+
+def test_pooled_and_frozen_customers_are_not_scheduled() -> None:
+    rules = RecycleRules(idle_days=7)
+    assert schedule(rules, clock(status=Status.POOLED)).due_at is None
+    assert schedule(rules, clock(status=Status.FROZEN)).due_at is None
+
+
+def test_a_warning_never_comes_before_the_claim() -> None:
+    plan = schedule(RecycleRules(idle_days=2, warn_days=5), clock())
+    assert plan.warn_at == T0
