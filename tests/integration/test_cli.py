@@ -91,3 +91,20 @@ def test_the_console_command_maps_check_to_the_invariants(
         main(["check"])
     assert exit_.value.code == 1
     assert "ledger_mismatch" in capsys.readouterr().out
+
+
+def test_check_reports_a_quota_broken_behind_the_services_back(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    from highseas.pools import ownership
+    from highseas.pools.models import ClaimPolicy
+
+    customers = [make_customer(org["admin"], pool=org["east_pool"]) for _ in range(3)]
+    for customer in customers:
+        ownership.claim(org["rep_a"], customer.pk)
+    assert _run("check_invariants")[0] == 0
+    ClaimPolicy.objects.filter(pool=org["east_pool"]).update(daily_quota=2, holding_cap=2)
+    code, output = _run("check_invariants")
+    assert code == 1
+    assert "claim_quota_exceeded: 1" in output
+    assert "holding_cap_exceeded: 1" in output
