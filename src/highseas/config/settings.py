@@ -159,6 +159,13 @@ SPECTACULAR_SETTINGS = {
     "SWAGGER_UI_FAVICON_HREF": "SIDECAR",
     "REDOC_DIST": "SIDECAR",
     "COMPONENT_SPLIT_REQUEST": True,
+    "ENUM_NAME_OVERRIDES": {
+        "CustomerLevelEnum": "highseas.customers.choices.CustomerLevel",
+        "RepLevelEnum": "highseas.accounts.models.RepLevel",
+        "CustomerStatusEnum": "highseas.customers.choices.CustomerStatus",
+        "CustomerKindEnum": "highseas.customers.choices.CustomerKind",
+        "OwnershipEventKindEnum": "highseas.pools.models.EVENT_KIND_CHOICES",
+    },
 }
 
 LOGGING = {

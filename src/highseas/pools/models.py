@@ -16,6 +16,9 @@ DEFAULT_MASKED_FIELDS = ["phone", "email"]
 DEFAULT_EFFECTIVE_KINDS = ["call", "visit", "meeting", "wechat", "email"]
 
 
+EVENT_KIND_CHOICES = [(kind.value, kind.value) for kind in EventKind]
+
+
 def default_masked_fields() -> list[str]:
     return list(DEFAULT_MASKED_FIELDS)
 
@@ -163,7 +166,7 @@ class OwnershipEvent(models.Model):
     customer = models.ForeignKey(
         "customers.Customer", models.PROTECT, related_name="ownership_events"
     )
-    kind = models.CharField(max_length=20, choices=[(k.value, k.value) for k in EventKind])
+    kind = models.CharField(max_length=20, choices=EVENT_KIND_CHOICES)
     from_status = models.CharField(max_length=10, choices=CustomerStatus.choices, blank=True)
     to_status = models.CharField(max_length=10, choices=CustomerStatus.choices)
     from_owner = models.ForeignKey(USER, models.PROTECT, null=True, blank=True, related_name="+")

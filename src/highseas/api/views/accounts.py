@@ -30,6 +30,7 @@ class UserViewSet(
 ):
     serializer_class = UserSerializer
     permission_classes = [IsAdminOrReadOnly]
+    queryset = User.objects.none()
 
     def get_queryset(self) -> QuerySet[User]:
         return viewer_of(self.request).users().select_related("profile")

@@ -18,6 +18,7 @@ class PoolViewSet(
 ):
     serializer_class = PoolSerializer
     permission_classes = [IsAdminOrReadOnly]
+    queryset = Pool.objects.none()
 
     def get_queryset(self) -> QuerySet[Pool]:
         return (
