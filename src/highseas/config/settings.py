@@ -36,6 +36,8 @@ DEBUG = _env_flag("HIGHSEAS_DEBUG")
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
 ALLOW_TIME_TRAVEL = _env_flag("HIGHSEAS_ALLOW_TIME_TRAVEL")
+HIGHSEAS_EMAIL_NOTIFICATIONS = _env_flag("HIGHSEAS_EMAIL_NOTIFICATIONS")
+HIGHSEAS_WEBHOOK_URL = os.environ.get("HIGHSEAS_WEBHOOK_URL", "")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -164,6 +166,8 @@ SPECTACULAR_SETTINGS = {
         "RepLevelEnum": "highseas.accounts.models.RepLevel",
         "CustomerStatusEnum": "highseas.customers.choices.CustomerStatus",
         "CustomerKindEnum": "highseas.customers.choices.CustomerKind",
+        "CustomerStageEnum": "highseas.customers.choices.CustomerStage",
+        "DealStageEnum": "highseas.customers.choices.DealStage",
         "OwnershipEventKindEnum": "highseas.pools.models.EVENT_KIND_CHOICES",
     },
 }

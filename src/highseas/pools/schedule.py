@@ -13,6 +13,20 @@ from highseas.pools.models import Pool
 from highseas.pools.policies import recycle_rules
 
 
+def clock_of(
+    customer: Customer, *, status: Status, owned_since: datetime | None, check_open_deal: bool
+) -> CustomerClock:
+    return CustomerClock(
+        status=status,
+        level=customer.level,
+        is_won=customer.stage == CustomerStage.WON,
+        has_open_deal=bool(check_open_deal and customer.pk and has_open_deal(customer.pk)),
+        owned_since=owned_since,
+        last_effective_activity_at=customer.last_effective_activity_at,
+        last_activity_at=customer.last_activity_at,
+    )
+
+
 def schedule_for(
     customer: Customer, *, status: Status, owned_since: datetime | None, pool: Pool | None
 ) -> Schedule:
@@ -22,13 +36,23 @@ def schedule_for(
     rules = recycle_rules(pool)
     if rules is None:
         return Schedule()
-    clock = CustomerClock(
-        status=status,
-        level=customer.level,
-        is_won=customer.stage == CustomerStage.WON,
-        has_open_deal=bool(rules.exempt_open_deal and customer.pk and has_open_deal(customer.pk)),
-        owned_since=owned_since,
-        last_effective_activity_at=customer.last_effective_activity_at,
-        last_activity_at=customer.last_activity_at,
+    clock = clock_of(
+        customer, status=status, owned_since=owned_since, check_open_deal=rules.exempt_open_deal
     )
     return schedule(rules, clock)
+
+
+def refresh_schedule(customer: Customer) -> Schedule:
+    """Recompute a customer's schedule in place after a follow-up or a deal changed it.
+    Call inside the transaction that holds the customer's row lock."""
+    plan = schedule_for(
+        customer,
+        status=Status(customer.status),
+        owned_since=customer.owned_since,
+        pool=customer.pool,
+    )
+    Customer.objects.filter(pk=customer.pk, status=customer.status).update(
+        recycle_due_at=plan.due_at, warn_at=plan.warn_at
+    )
+    customer.recycle_due_at, customer.warn_at = plan.due_at, plan.warn_at
+    return plan

@@ -13,6 +13,7 @@ from rest_framework.serializers import BaseSerializer
 from highseas.accounts.models import User
 from highseas.api.serializers.customers import CustomerSerializer, CustomerUpdateSerializer
 from highseas.api.views.base import ViewerContextMixin, viewer_of
+from highseas.api.views.followups import FollowUpActions
 from highseas.api.views.ownership import OwnershipActions
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
@@ -39,6 +40,7 @@ LIST_FILTERS = [
 )
 class CustomerViewSet(
     OwnershipActions,
+    FollowUpActions,
     ViewerContextMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,

@@ -1,0 +1,81 @@
+"""Follow-ups, deals and contacts of one customer (nested under ``customers/{id}/``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from drf_spectacular.utils import extend_schema
+from rest_framework import status, viewsets
+from rest_framework.decorators import action
+from rest_framework.request import Request
+from rest_framework.response import Response
+
+from highseas.api.serializers.followups import (
+    ActivitySerializer,
+    ContactSerializer,
+    DealSerializer,
+    DealStageInput,
+)
+from highseas.api.views.base import viewer_of
+from highseas.customers import services
+
+
+class FollowUpActions(viewsets.GenericViewSet[Any]):
+    """Mixed into the customer view set; reads go through the visible customer."""
+
+    @extend_schema(methods=["GET"], responses={200: ActivitySerializer(many=True)})
+    @extend_schema(
+        methods=["POST"], request=ActivitySerializer, responses={201: ActivitySerializer}
+    )
+    @action(detail=True, methods=["get", "post"])
+    def activities(self, request: Request, pk: str) -> Response:
+        customer = self.get_object()
+        if request.method == "GET":
+            timeline = customer.activities.select_related("author").order_by("-occurred_at")
+            return Response(ActivitySerializer(timeline[:200], many=True).data)
+        data = ActivitySerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        activity = services.log_activity(
+            viewer_of(request).user, customer.pk, **data.validated_data
+        )
+        return Response(ActivitySerializer(activity).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(methods=["GET"], responses={200: DealSerializer(many=True)})
+    @extend_schema(methods=["POST"], request=DealSerializer, responses={201: DealSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def deals(self, request: Request, pk: str) -> Response:
+        customer = self.get_object()
+        if request.method == "GET":
+            return Response(DealSerializer(customer.deals.order_by("-created_at"), many=True).data)
+        data = DealSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        deal = services.open_deal(viewer_of(request).user, customer.pk, **data.validated_data)
+        return Response(DealSerializer(deal).data, status=status.HTTP_201_CREATED)
+
+    @extend_schema(request=DealStageInput, responses={200: DealSerializer})
+    @action(detail=True, methods=["patch"], url_path=r"deals/(?P<deal_id>\d+)")
+    def deal(self, request: Request, pk: str, deal_id: str) -> Response:
+        customer = self.get_object()
+        data = DealStageInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        deal = services.close_deal(
+            viewer_of(request).user, customer.pk, int(deal_id), **data.validated_data
+        )
+        return Response(DealSerializer(deal).data)
+
+    @extend_schema(methods=["GET"], responses={200: ContactSerializer(many=True)})
+    @extend_schema(methods=["POST"], request=ContactSerializer, responses={201: ContactSerializer})
+    @action(detail=True, methods=["get", "post"])
+    def contacts(self, request: Request, pk: str) -> Response:
+        customer = self.get_object()
+        if request.method == "GET":
+            masked = bool(viewer_of(request).masked_fields(customer))
+            return Response(
+                ContactSerializer(
+                    customer.contacts.order_by("id"), many=True, context={"masked": masked}
+                ).data
+            )
+        data = ContactSerializer(data=request.data)
+        data.is_valid(raise_exception=True)
+        contact = services.add_contact(viewer_of(request).user, customer.pk, **data.validated_data)
+        return Response(ContactSerializer(contact).data, status=status.HTTP_201_CREATED)

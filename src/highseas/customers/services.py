@@ -1,0 +1,159 @@
+"""Follow-ups, deals and contacts: writes that move a customer's recycle clock.
+
+A follow-up or a deal outcome changes when the customer falls due, so each write locks the
+customer row (``SELECT … FOR UPDATE``; SQLite's write transaction serializes anyway), applies
+the change, and recomputes ``recycle_due_at`` / ``warn_at`` in the same transaction. A
+concurrent sweep compares the due time it read, so it skips a customer touched meanwhile.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.db import transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from highseas.accounts.models import User
+from highseas.accounts.visibility import Viewer
+from highseas.customers.choices import CustomerStage, DealStage
+from highseas.customers.models import Activity, Contact, Customer, Deal
+from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.pools.authority import require_owner_or_manager
+from highseas.pools.models import DEFAULT_EFFECTIVE_KINDS
+from highseas.pools.schedule import refresh_schedule
+
+CLOCK_SKEW = timedelta(minutes=5)
+
+
+def locked_customer(actor: User, customer_id: int) -> Customer:
+    customer = (
+        Customer.objects.select_for_update(of=("self",))
+        .select_related("owner", "pool__recycle_policy", "pool__claim_policy")
+        .filter(pk=customer_id)
+        .first()
+    )
+    if customer is None:
+        raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
+    require_owner_or_manager(Viewer(actor), customer)
+    return customer
+
+
+def effective_kinds(customer: Customer) -> list[str]:
+    policy = getattr(customer.pool, "recycle_policy", None) if customer.pool else None
+    return list(policy.effective_activity_kinds) if policy else list(DEFAULT_EFFECTIVE_KINDS)
+
+
+def _later(current: datetime | None, candidate: datetime) -> datetime:
+    return candidate if current is None or candidate > current else current
+
+
+@transaction.atomic
+def log_activity(
+    actor: User,
+    customer_id: int,
+    *,
+    kind: str,
+    occurred_at: datetime | None = None,
+    note: str = "",
+    outcome: str = "",
+    next_contact_at: datetime | None = None,
+    now: datetime | None = None,
+) -> Activity:
+    """Record a follow-up; an effective kind (per the pool) restarts the idle clock."""
+    now = now or timezone.now()
+    occurred_at = occurred_at or now
+    if occurred_at > now + CLOCK_SKEW:
+        raise HighSeasError(
+            ErrorCode.VALIDATION_ERROR,
+            _("A follow-up cannot be in the future."),
+            errors={"occurred_at": ["in the future"]},
+        )
+    customer = locked_customer(actor, customer_id)
+    activity = Activity.objects.create(
+        customer=customer,
+        kind=kind,
+        occurred_at=occurred_at,
+        author=actor,
+        note=note,
+        outcome=outcome,
+        next_contact_at=next_contact_at,
+    )
+    customer.last_activity_at = _later(customer.last_activity_at, occurred_at)
+    fields = ["last_activity_at"]
+    if kind in effective_kinds(customer):
+        customer.last_effective_activity_at = _later(
+            customer.last_effective_activity_at, occurred_at
+        )
+        fields.append("last_effective_activity_at")
+    if customer.stage == CustomerStage.PROSPECT:
+        customer.stage = CustomerStage.CONTACTED
+        fields.append("stage")
+    customer.save(update_fields=fields)
+    refresh_schedule(customer)
+    return activity
+
+
+@transaction.atomic
+def open_deal(
+    actor: User,
+    customer_id: int,
+    *,
+    amount: Decimal,
+    stage: str = "",
+    name: str = "",
+    expected_close: Any = None,
+    now: datetime | None = None,
+) -> Deal:
+    now = now or timezone.now()
+    customer = locked_customer(actor, customer_id)
+    deal = Deal.objects.create(
+        customer=customer,
+        amount=amount,
+        name=name,
+        stage=stage or DealStage.QUALIFICATION,
+        owner=customer.owner,
+        expected_close=expected_close,
+        created_at=now,
+    )
+    if deal.stage in (DealStage.WON, DealStage.LOST):
+        return close_deal(actor, customer_id, deal.pk, stage=deal.stage, now=now)
+    refresh_schedule(customer)
+    return deal
+
+
+@transaction.atomic
+def close_deal(
+    actor: User,
+    customer_id: int,
+    deal_id: int,
+    *,
+    stage: str,
+    lost_reason: str = "",
+    now: datetime | None = None,
+) -> Deal:
+    """Move a deal to a stage; won makes the customer a won customer (usually exempt from
+    recycling), and either outcome changes the open-deal exemption."""
+    now = now or timezone.now()
+    customer = locked_customer(actor, customer_id)
+    deal = Deal.objects.filter(pk=deal_id, customer=customer).first()
+    if deal is None:
+        raise HighSeasError(ErrorCode.NOT_FOUND, _("No such deal."))
+    deal.stage = stage
+    deal.won_at = now if stage == DealStage.WON else None
+    deal.lost_at = now if stage == DealStage.LOST else None
+    deal.lost_reason = lost_reason if stage == DealStage.LOST else ""
+    deal.save(update_fields=["stage", "won_at", "lost_at", "lost_reason"])
+    if stage == DealStage.WON and customer.stage != CustomerStage.WON:
+        customer.stage = CustomerStage.WON
+        customer.save(update_fields=["stage"])
+    refresh_schedule(customer)
+    return deal
+
+
+@transaction.atomic
+def add_contact(actor: User, customer_id: int, **fields: Any) -> Contact:
+    customer = locked_customer(actor, customer_id)
+    return Contact.objects.create(customer=customer, **fields)
