@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Callable
+from datetime import datetime
 from typing import Any
 
 import pytest
@@ -66,12 +67,19 @@ def make_pool(db: None) -> Callable[..., Pool]:
 @pytest.fixture
 def make_customer(db: None) -> Callable[..., Customer]:
     def make(
-        actor: User, *, owner: User | None = None, pool: Pool | None = None, **fields: Any
+        actor: User,
+        *,
+        owner: User | None = None,
+        pool: Pool | None = None,
+        now: datetime | None = None,
+        **fields: Any,
     ) -> Customer:
         fields.setdefault("name", f"测试客户{next(_counter)}有限公司")
         fields.setdefault("phone", f"1380013{next(_counter):04d}")
         fields.setdefault("email", f"buyer{next(_counter)}@example.com")
-        return pools.create_customer(actor=actor, fields=fields, owner=owner, pool=pool).customer
+        return pools.create_customer(
+            actor=actor, fields=fields, owner=owner, pool=pool, now=now
+        ).customer
 
     return make
 

@@ -7,8 +7,10 @@ from highseas.api.views.accounts import TeamViewSet, UserViewSet
 from highseas.api.views.auth import TokenView
 from highseas.api.views.customers import CustomerViewSet
 from highseas.api.views.me import MeView
+from highseas.api.views.notifications import NotificationViewSet
 from highseas.api.views.ownership import ClaimRequestViewSet
 from highseas.api.views.pools import PoolViewSet
+from highseas.api.views.sweeps import SweepView
 
 router = DefaultRouter()
 router.register("teams", TeamViewSet, basename="team")
@@ -16,10 +18,12 @@ router.register("users", UserViewSet, basename="user")
 router.register("pools", PoolViewSet, basename="pool")
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("claim-requests", ClaimRequestViewSet, basename="claim-request")
+router.register("notifications", NotificationViewSet, basename="notification")
 
 app_name = "api"
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="token"),
     path("me/", MeView.as_view(), name="me"),
+    path("sweeps/", SweepView.as_view(), name="sweeps"),
     path("", include(router.urls)),
 ]

@@ -258,7 +258,12 @@ class Task(models.Model):
     class Meta:
         verbose_name = _("task")
         verbose_name_plural = _("tasks")
-        indexes = [models.Index(fields=["assignee", "due_at"], name="task_assignee_due")]
+        indexes = [
+            models.Index(fields=["assignee", "due_at"], name="task_assignee_due"),
+            models.Index(
+                fields=["due_at"], name="task_open_due", condition=Q(done_at__isnull=True)
+            ),
+        ]
 
     def __str__(self) -> str:
         return self.title

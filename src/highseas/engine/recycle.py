@@ -65,6 +65,10 @@ class Schedule:
     due_at: datetime | None = None
     warn_at: datetime | None = None
     rule: str = ""
+    limit: int | None = None  # the days (or hours, for first contact) of the deciding rule
+
+    def is_due(self, now: datetime) -> bool:
+        return self.due_at is not None and self.due_at <= now
 
 
 NOT_SCHEDULED = Schedule()
@@ -80,16 +84,20 @@ def _is_exempt(rules: RecycleRules, clock: CustomerClock) -> bool:
 
 def _candidates(
     rules: RecycleRules, clock: CustomerClock, since: datetime
-) -> list[tuple[datetime, str]]:
-    found: list[tuple[datetime, str]] = []
+) -> list[tuple[datetime, str, int]]:
+    """Each limit that applies, as (due time, rule, the limit's number)."""
+    found: list[tuple[datetime, str, int]] = []
     if rules.idle_days is not None:
         idle_from = max(since, clock.last_effective_activity_at or since)
-        found.append((idle_from + timedelta(days=rules.idle_days), "idle_limit"))
+        due = idle_from + timedelta(days=rules.idle_days)
+        found.append((due, "idle_limit", rules.idle_days))
     if rules.no_deal_days is not None and not clock.is_won:
-        found.append((since + timedelta(days=rules.no_deal_days), "no_deal_limit"))
+        due = since + timedelta(days=rules.no_deal_days)
+        found.append((due, "no_deal_limit", rules.no_deal_days))
     contacted = clock.last_activity_at is not None and clock.last_activity_at >= since
     if rules.first_contact_hours is not None and not contacted:
-        found.append((since + timedelta(hours=rules.first_contact_hours), "first_contact_limit"))
+        due = since + timedelta(hours=rules.first_contact_hours)
+        found.append((due, "first_contact_limit", rules.first_contact_hours))
     return found
 
 
@@ -102,8 +110,8 @@ def schedule(rules: RecycleRules | None, clock: CustomerClock) -> Schedule:
     candidates = _candidates(rules, clock, clock.owned_since)
     if not candidates:
         return NOT_SCHEDULED
-    due_at, rule = min(candidates)
+    due_at, rule, limit = min(candidates)
     warn_at = None
     if rules.warn_days is not None:
         warn_at = max(clock.owned_since, due_at - timedelta(days=rules.warn_days))
-    return Schedule(due_at, warn_at, rule)
+    return Schedule(due_at, warn_at, rule, limit)

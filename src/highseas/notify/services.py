@@ -1,10 +1,18 @@
-"""Sending notifications. Callers queue them with ``transaction.on_commit`` so that nothing is
-announced for a change that rolled back."""
+"""Sending and reading notifications. Callers inside a business transaction queue them with
+``notify_after_commit`` so that nothing is announced for a change that rolled back; e-mail and
+webhook go out only once the row is committed."""
 
 from __future__ import annotations
 
-from django.db import IntegrityError, transaction
+from datetime import datetime
+from functools import partial
 
+from django.db import IntegrityError, transaction
+from django.utils.translation import gettext as _
+
+from highseas.accounts.models import User
+from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.notify.delivery import deliver, has_channels
 from highseas.notify.models import Notification
 
 
@@ -16,10 +24,11 @@ def notify(
     customer_id: int | None = None,
     dedupe_key: str | None = None,
 ) -> Notification | None:
-    """Create one in-app notification; with ``dedupe_key``, at most once ever."""
+    """Create one in-app notification and deliver it on the optional channels after commit;
+    with ``dedupe_key``, at most once ever (a repeat returns None and delivers nothing)."""
     try:
         with transaction.atomic():
-            return Notification.objects.create(
+            notification = Notification.objects.create(
                 recipient_id=recipient_id,
                 kind=kind,
                 title=title,
@@ -31,9 +40,27 @@ def notify(
         if dedupe_key is None:
             raise
         return None
+    if has_channels():
+        transaction.on_commit(partial(deliver, notification), robust=True)
+    return notification
 
 
 def notify_after_commit(
     recipient_id: int, kind: str, title: str, body: str = "", customer_id: int | None = None
 ) -> None:
     transaction.on_commit(lambda: notify(recipient_id, kind, title, body, customer_id))
+
+
+def mark_read(user: User, notification_id: int, now: datetime) -> Notification:
+    """Mark one of ``user``'s notifications read; reading it again keeps the first time."""
+    mine = Notification.objects.filter(pk=notification_id, recipient=user)
+    mine.filter(read_at__isnull=True).update(read_at=now)
+    notification = mine.first()
+    if notification is None:
+        raise HighSeasError(ErrorCode.NOT_FOUND, _("No such notification."))
+    return notification
+
+
+def mark_all_read(user: User, now: datetime) -> int:
+    """Mark every unread notification of ``user`` read; returns how many changed."""
+    return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=now)

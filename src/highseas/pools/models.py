@@ -50,6 +50,19 @@ class Pool(models.Model):
         _("duplicate-check policy"), default=default_duplicate_policy, blank=True
     )
     is_default = models.BooleanField(_("default pool"), default=False)
+    is_reassign_queue = models.BooleanField(
+        _("manager's reassign queue"),
+        default=False,
+        help_text=_("Recycled customers wait here for a manager; reps cannot claim from it."),
+    )
+    queue_of = models.OneToOneField(
+        "self",
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="reassign_queue",
+        verbose_name=_("reassign queue of"),
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:

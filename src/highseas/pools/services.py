@@ -25,6 +25,7 @@ from highseas.pools.facts import holdings, lock_reps
 from highseas.pools.ledger import record_event, state_of
 from highseas.pools.models import ClaimPolicy, Pool, RecyclePolicy
 from highseas.pools.policies import claim_limits, rep_overrides
+from highseas.pools.recompute import recompute_pool_schedules
 from highseas.pools.schedule import schedule_for
 
 
@@ -110,10 +111,12 @@ def save_pool(
     member_users: list[Any] | None = None,
     admins: list[Any] | None = None,
 ) -> Pool:
-    """Create or update a pool with its two policies and its members."""
+    """Create or update a pool with its two policies and its members; the owned customers'
+    recycle schedules follow the saved recycle policy."""
     pool.save()
     ClaimPolicy.objects.update_or_create(pool=pool, defaults=claim_policy or {})
     RecyclePolicy.objects.update_or_create(pool=pool, defaults=recycle_policy or {})
+    recompute_pool_schedules(pool)
     if member_teams is not None:
         pool.member_teams.set(member_teams)
     if member_users is not None:

@@ -1,15 +1,57 @@
 from __future__ import annotations
 
+from dataclasses import asdict
+
 from django.db.models import QuerySet
-from rest_framework import mixins, viewsets
+from drf_spectacular.utils import extend_schema
+from rest_framework import mixins, serializers, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from highseas.api.permissions import IsAdminOrReadOnly
-from highseas.api.serializers.pools import PoolSerializer
+from highseas.api.serializers.pools import PoolSerializer, RecyclePolicySerializer
 from highseas.api.views.base import viewer_of
+from highseas.api.views.sweeps import jsonable, require_manager
 from highseas.pools.models import Pool
+from highseas.pools.preview import preview_policy
+
+
+class RecyclePreviewInput(serializers.Serializer[None]):
+    recycle_policy = serializers.DictField(required=False, default=dict)
+    days = serializers.IntegerField(min_value=1, max_value=365, default=7)
+    now = serializers.DateTimeField(required=False, allow_null=True, default=None)
+
+
+class PoolPreviewActions(viewsets.GenericViewSet[Pool]):
+    @extend_schema(request=RecyclePreviewInput, responses={200: dict})
+    @action(
+        detail=True,
+        methods=["post"],
+        url_path="recycle-preview",
+        permission_classes=[IsAuthenticated],
+    )
+    def recycle_preview(self, request: Request, pk: str) -> Response:
+        """What these recycle settings would take back in the next N days, before saving."""
+        viewer = viewer_of(request)
+        require_manager(viewer)
+        pool = self.get_object()
+        data = RecyclePreviewInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        checked = RecyclePolicySerializer(data=data.validated_data["recycle_policy"], partial=True)
+        checked.is_valid(raise_exception=True)
+        preview = preview_policy(
+            pool,
+            dict(checked.validated_data),
+            days=data.validated_data["days"],
+            now=data.validated_data["now"],
+        )
+        return Response(jsonable(asdict(preview)))
 
 
 class PoolViewSet(
+    PoolPreviewActions,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
     mixins.CreateModelMixin,

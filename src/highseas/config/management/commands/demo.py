@@ -35,23 +35,43 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("--customers", type=_positive, default=5_000,
-                            help="how many customers (default 5000)")
-        parser.add_argument("--seed", type=int, default=2026,
-                            help="random seed; the same seed gives the same data (default 2026)")
-        parser.add_argument("--months", type=_positive, default=6,
-                            help="how many months of history (default 6)")
-        parser.add_argument("--now", type=_moment, default=None,
-                            help="the moment histories end, ISO format (default: today 00:00)")
-        parser.add_argument("--reset", action="store_true",
-                            help="delete earlier demo data first")
-        parser.add_argument("--no-progress", dest="progress", action="store_false",
-                            help="no progress bar on stderr")
+        parser.add_argument(
+            "--customers", type=_positive, default=5_000, help="how many customers (default 5000)"
+        )
+        parser.add_argument(
+            "--seed",
+            type=int,
+            default=2026,
+            help="random seed; the same seed gives the same data (default 2026)",
+        )
+        parser.add_argument(
+            "--months", type=_positive, default=6, help="how many months of history (default 6)"
+        )
+        parser.add_argument(
+            "--now",
+            type=_moment,
+            default=None,
+            help="the moment histories end, ISO format (default: today 00:00)",
+        )
+        parser.add_argument("--reset", action="store_true", help="delete earlier demo data first")
+        parser.add_argument(
+            "--no-progress", dest="progress", action="store_false", help="no progress bar on stderr"
+        )
 
-    def handle(self, *args: Any, customers: int, seed: int, months: int, now: datetime | None,
-               reset: bool, progress: bool, **options: Any) -> None:
-        demo_options = DemoOptions(customers=customers, seed=seed, months=months, now=now,
-                                   reset=reset, progress=progress)
+    def handle(
+        self,
+        *args: Any,
+        customers: int,
+        seed: int,
+        months: int,
+        now: datetime | None,
+        reset: bool,
+        progress: bool,
+        **options: Any,
+    ) -> None:
+        demo_options = DemoOptions(
+            customers=customers, seed=seed, months=months, now=now, reset=reset, progress=progress
+        )
         try:
             report = generate_demo(demo_options)
         except (DemoError, DemoDataInUse) as exc:
@@ -63,8 +83,9 @@ class Command(BaseCommand):
         tally = report.tally
         if report.deleted_customers:
             self.stdout.write(f"deleted the earlier demo ({report.deleted_customers} customers)")
-        statuses = ", ".join(f"{status} {tally.statuses[status]}"
-                             for status in ("pooled", "owned", "frozen"))
+        statuses = ", ".join(
+            f"{status} {tally.statuses[status]}" for status in ("pooled", "owned", "frozen")
+        )
         lines = [
             f"demo data as of {timezone.localtime(report.now):%Y-%m-%d %H:%M %Z}",
             f"  teams          {report.teams}",
@@ -83,7 +104,10 @@ class Command(BaseCommand):
         self.stdout.write(self.style.SUCCESS(f"\ndemo logins (password for all: {DEMO_PASSWORD})"))
         for login in report.logins:
             note = f"  {login.note}" if login.note else ""
-            self.stdout.write(f"  {login.username:<15} {login.display_name:<6} {login.role:<8} "
-                              f"{login.team}{note}")
+            self.stdout.write(
+                f"  {login.username:<15} {login.display_name:<6} {login.role:<8} {login.team}{note}"
+            )
         if report.more_reps:
-            self.stdout.write(f"  … and {report.more_reps} more reps (rep31 onwards), same password")
+            self.stdout.write(
+                f"  … and {report.more_reps} more reps (rep31 onwards), same password"
+            )

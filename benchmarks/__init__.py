@@ -1,0 +1,1 @@
+"""Benchmarks of SPEC §12, runnable from a checkout; the code lives in ``highseas.bench``."""

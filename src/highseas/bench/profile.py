@@ -1,0 +1,126 @@
+"""Where a service claim spends its time.
+
+Run on claims beyond the measured ones, in two halves, so that neither instrument distorts the
+other or the figures: the first half under ``CaptureQueriesContext`` (which statements, how
+many per claim), the second under ``cProfile`` (self time by layer, cumulative time of the
+service's own steps, the costliest functions).
+"""
+
+from __future__ import annotations
+
+import cProfile
+import re
+from collections import Counter, defaultdict
+from collections.abc import Sequence
+from types import CodeType
+from typing import Any
+
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from highseas.accounts.models import User
+from highseas.bench.timing import ClaimOne, Timings, time_claims
+
+TOP = 12
+# (fragment of a code path or builtin's name, layer), first match wins.
+LAYERS = (
+    ("sqlite3", "database: sqlite3 driver and engine"),
+    ("/psycopg", "database: psycopg driver and server round trips"),
+    ("/django/db/models/sql/", "Django ORM: SQL compilation"),
+    ("/django/db/models/", "Django ORM: querysets, models, fields"),
+    ("/django/db/", "Django DB layer: cursors, transactions"),
+    ("/django/utils/translation/", "Django translation"),
+    ("/django/", "Django, other"),
+    ("/highseas/", "HighSeas services and engine"),
+)
+OTHER_LAYER = "Python standard library and builtins"
+
+
+def statement(sql: str) -> str:
+    """A query's kind and table, e.g. ``SELECT COUNT pools_ownershipevent``."""
+    verb = sql.split(None, 1)[0].upper() if sql.strip() else "?"
+    table = re.search(r'(?:FROM|UPDATE|INTO)\s+"?(\w+)"?', sql, re.IGNORECASE)
+    parts = [verb]
+    if verb == "SELECT" and "COUNT(" in sql.upper():
+        parts.append("COUNT")
+    if table:
+        parts.append(table.group(1))
+    if sql.rstrip().upper().endswith("FOR UPDATE"):
+        parts.append("FOR UPDATE")
+    return " ".join(parts)
+
+
+def _location(code: CodeType | str) -> tuple[str, str]:
+    """(path or builtin name, readable label) of a profiled function."""
+    if isinstance(code, str):
+        return code, code
+    path = code.co_filename
+    short = re.split(r"site-packages/|/src/", path)[-1]
+    return path, f"{short}:{code.co_firstlineno}({code.co_name})"
+
+
+def _layer(path: str) -> str:
+    return next((layer for fragment, layer in LAYERS if fragment in path), OTHER_LAYER)
+
+
+def count_queries(claim_one: ClaimOne, reps: Sequence[User], ids: Sequence[int]) -> dict[str, Any]:
+    with CaptureQueriesContext(connection) as captured:
+        time_claims(Timings("queries"), claim_one, reps, ids, 0)
+    kinds = Counter(statement(query["sql"]) for query in captured.captured_queries)
+    claims = max(len(ids), 1)
+    return {
+        "queries_per_claim": round(len(captured.captured_queries) / claims, 2),
+        "statements_per_claim": {kind: round(n / claims, 2) for kind, n in kinds.most_common()},
+    }
+
+
+def profile_calls(claim_one: ClaimOne, reps: Sequence[User], ids: Sequence[int]) -> dict[str, Any]:
+    profiler = cProfile.Profile()
+    timings = Timings("profiled")
+    profiler.enable()
+    time_claims(timings, claim_one, reps, ids, 0)
+    profiler.disable()
+    claims = max(len(ids), 1)
+    per_claim = 1000 / claims
+    layers: dict[str, float] = defaultdict(float)
+    steps: dict[str, float] = {}
+    top: list[tuple[float, str, float]] = []
+    for entry in profiler.getstats():
+        path, label = _location(entry.code)
+        layers[_layer(path)] += entry.inlinetime
+        if "/highseas/" in path and "/highseas/bench/" not in path:
+            steps[label] = steps.get(label, 0.0) + entry.totaltime
+        top.append((entry.inlinetime, label, entry.callcount))
+    top.sort(reverse=True)
+    return {
+        "profiled_ms_per_claim": round(timings.elapsed * per_claim, 3),
+        "self_ms_per_claim_by_layer": {
+            layer: round(seconds * per_claim, 3)
+            for layer, seconds in sorted(layers.items(), key=lambda item: -item[1])
+        },
+        "service_steps_cumulative_ms_per_claim": {
+            label: round(seconds * per_claim, 3)
+            for label, seconds in sorted(steps.items(), key=lambda item: -item[1])[:TOP]
+        },
+        "top_self_time": [
+            {
+                "function": label,
+                "ms_per_claim": round(seconds * per_claim, 4),
+                "calls_per_claim": round(calls / claims, 2),
+            }
+            for seconds, label, calls in top[:TOP]
+        ],
+    }
+
+
+def profile_service(
+    claim_one: ClaimOne, reps: Sequence[User], customer_ids: Sequence[int]
+) -> dict[str, Any]:
+    """Queries per claim from the first half of ``customer_ids``, a cProfile breakdown from
+    the second half."""
+    half = max(len(customer_ids) // 2, 1)
+    return {
+        "claims": len(customer_ids),
+        **count_queries(claim_one, reps, customer_ids[:half]),
+        **profile_calls(claim_one, reps, customer_ids[half:]),
+    }

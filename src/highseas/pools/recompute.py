@@ -1,0 +1,123 @@
+"""Recomputing every owned customer's recycle schedule when a pool's recycle policy changes.
+
+The engine's ``schedule`` (``highseas.engine.recycle``) is the contract: afterwards each owned
+customer of the pool has exactly the ``recycle_due_at`` / ``warn_at`` that ``schedule_for``
+computes for it. The work is set-based, one transaction of a few UPDATEs whose number depends on
+the policy, never on the number of customers:
+
+1. every owned customer of the pool becomes unscheduled (NULL, NULL). On PostgreSQL this also
+   locks those rows until the commit, so no transition can change them between this statement
+   and the next ones. Pooled and frozen customers, and other pools' customers, are not touched;
+2. without a recycle policy (or without owned customers) nothing more is done; the policy is
+   read from the database, not from ``pool``'s cached ``recycle_policy``, which may be stale;
+3. the customers are grouped by level: one group per level with a non-empty override (using
+   ``RecycleRules.for_level``), one group for the remaining levels with the pool's own limits
+   (skipped when no level remains). Customers of an exempt level are in no group;
+4. in each group, the other exempt customers are left out: won ones when ``exempt_won``, those
+   with an open deal (a deal neither won nor lost) when ``exempt_open_deal``;
+5. the rest are split by whether they are won (only when the no-deal limit applies to won
+   customers at all) and whether there has been any activity since ``owned_since`` (only when
+   there is a first-contact limit). Each part gets one UPDATE with the earliest of the candidate
+   due times that apply to it; a part without candidates stays unscheduled. The split keeps
+   every argument of ``Least`` / ``Greatest`` non-NULL: on SQLite they return NULL as soon as
+   one argument is NULL, on PostgreSQL they ignore NULLs;
+6. ``warn_at`` is ``max(owned_since, due - warn_days)`` when ``warn_days`` is set, else NULL.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from datetime import timedelta
+
+from django.db import transaction
+from django.db.models import DateTimeField, Exists, Expression, F, OuterRef, Q, QuerySet
+from django.db.models.expressions import Combinable, ExpressionWrapper
+from django.db.models.functions import Coalesce, Greatest, Least
+
+from highseas.customers.choices import CustomerLevel, CustomerStage, CustomerStatus, DealStage
+from highseas.customers.models import Customer, Deal
+from highseas.engine.recycle import RecycleRules
+from highseas.pools.models import Pool
+from highseas.pools.policies import recycle_rules
+
+WON = Q(stage=CustomerStage.WON)
+CONTACTED = Q(last_activity_at__gte=F("owned_since"))
+NOT_CONTACTED = Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=F("owned_since"))
+EVERYONE = Q()
+
+
+def recompute_pool_schedules(pool: Pool) -> int:
+    """Bring the schedules of the pool's owned customers in line with its recycle policy;
+    returns how many owned customers were recomputed."""
+    with transaction.atomic():
+        owned = Customer.objects.filter(pool=pool, status=CustomerStatus.OWNED)
+        count = owned.update(recycle_due_at=None, warn_at=None)
+        if not count:
+            return 0
+        rules = recycle_rules(Pool.objects.select_related("recycle_policy").get(pk=pool.pk))
+        if rules is None:
+            return count
+        for group, group_rules in _level_groups(rules):
+            _schedule_group(owned.filter(group), group_rules)
+        return count
+
+
+def _level_groups(rules: RecycleRules) -> Iterator[tuple[Q, RecycleRules]]:
+    overridden = {level for level, override in rules.level_overrides.items() if override}
+    plain = set(CustomerLevel.values) - overridden - rules.exempt_levels
+    if plain:
+        yield Q(level__in=sorted(plain)), rules
+    for level in sorted(overridden - rules.exempt_levels):
+        yield Q(level=level), rules.for_level(level)
+
+
+def _schedule_group(customers: QuerySet[Customer], rules: RecycleRules) -> None:
+    if rules.exempt_won:
+        customers = customers.exclude(WON)
+    if rules.exempt_open_deal:
+        customers = customers.filter(~Exists(_open_deals()))
+    for part, is_won, contacted in _parts(rules):
+        candidates = _candidates(rules, is_won=is_won, contacted=contacted)
+        if not candidates:
+            continue
+        due = candidates[0] if len(candidates) == 1 else Least(*candidates)
+        warn_at = None
+        if rules.warn_days is not None:
+            warn_at = Greatest(F("owned_since"), _shifted(due, -timedelta(days=rules.warn_days)))
+        customers.filter(part).update(recycle_due_at=due, warn_at=warn_at)
+
+
+def _parts(rules: RecycleRules) -> Iterator[tuple[Q, bool, bool]]:
+    """(filter, is_won, contacted) for each part whose candidates differ."""
+    won_split = [(EVERYONE, False)]
+    if rules.no_deal_days is not None and not rules.exempt_won:
+        won_split = [(WON, True), (~WON, False)]
+    contact_split = [(EVERYONE, True)]
+    if rules.first_contact_hours is not None:
+        contact_split = [(CONTACTED, True), (NOT_CONTACTED, False)]
+    for won_filter, is_won in won_split:
+        for contact_filter, contacted in contact_split:
+            yield won_filter & contact_filter, is_won, contacted
+
+
+def _candidates(rules: RecycleRules, *, is_won: bool, contacted: bool) -> list[Expression]:
+    since = F("owned_since")
+    found: list[Expression] = []
+    if rules.idle_days is not None:
+        idle_from = Greatest(since, Coalesce(F("last_effective_activity_at"), since))
+        found.append(_shifted(idle_from, timedelta(days=rules.idle_days)))
+    if rules.no_deal_days is not None and not is_won:
+        found.append(_shifted(since, timedelta(days=rules.no_deal_days)))
+    if rules.first_contact_hours is not None and not contacted:
+        found.append(_shifted(since, timedelta(hours=rules.first_contact_hours)))
+    return found
+
+
+def _shifted(moment: Combinable, by: timedelta) -> Expression:
+    return ExpressionWrapper(moment + by, output_field=DateTimeField())
+
+
+def _open_deals() -> QuerySet[Deal]:
+    return Deal.objects.filter(customer=OuterRef("pk")).exclude(
+        stage__in=[DealStage.WON, DealStage.LOST]
+    )

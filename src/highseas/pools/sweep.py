@@ -1,0 +1,397 @@
+"""The recycle sweep (SPEC §6): O(customers due), bounded batches, preview by the same path.
+
+One sweep at ``now``:
+1. unfreezes customers whose freeze ended (a preview treats them as unfrozen);
+2. walks ``status = 'owned' AND recycle_due_at <= now`` on its index, in keyset order
+   ``(recycle_due_at, id)``, ``batch_size`` rows per transaction. On PostgreSQL the batch is
+   read ``FOR UPDATE SKIP LOCKED`` with the due predicate in WHERE, so several workers share
+   the work and a customer being followed up right now is left for the next run; on SQLite
+   the write transaction serializes writers;
+3. asks the engine, per customer and with today's policy, whether it is really due (a stale
+   precomputed time is corrected, not acted on) and where it goes;
+4. applies a batch with one compare-and-set UPDATE per destination (``… AND status = 'owned'
+   AND recycle_due_at <= now``), checks the row count, and appends the ``recycled`` ledger rows
+   (actor ``system:<rule>``); owners are told after commit;
+5. warns owners whose ``warn_at`` has passed, once per due cycle, and clears ``warn_at``.
+A killed sweep loses at most its open batch, which rolls back; the next run picks it up.
+With ``dry_run`` steps 1–5 decide exactly the same but nothing is written.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, replace
+from datetime import datetime
+from typing import Any
+
+from django.db import transaction
+from django.db.models import F, Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from highseas.customers.choices import CustomerStatus, DealStage
+from highseas.customers.models import Customer, Deal
+from highseas.engine.ownership import EventKind, Status
+from highseas.engine.recycle import Schedule, schedule
+from highseas.notify.services import notify
+from highseas.pools.destinations import destination_pool_id, queue_name
+from highseas.pools.models import OwnershipEvent, Pool
+from highseas.pools.ownership import unfreeze
+from highseas.pools.policies import recycle_rules
+from highseas.pools.schedule import clock_of
+
+REASONS = {
+    "idle_limit": "No effective follow-up for %(limit)s days",
+    "no_deal_limit": "No won deal within %(limit)s days of ownership",
+    "first_contact_limit": "No follow-up within %(limit)s hours of taking the customer",
+}
+
+
+@dataclass(frozen=True)
+class Recycled:
+    customer: int
+    customer_name: str
+    from_owner: int
+    from_owner_name: str
+    from_pool: int | None
+    to_pool: int | None
+    to_pool_name: str
+    rule: str
+    due_at: datetime
+    reason: str
+
+
+@dataclass(frozen=True)
+class Warned:
+    customer: int
+    customer_name: str
+    owner: int
+    owner_name: str
+    due_at: datetime
+
+
+@dataclass
+class SweepReport:
+    now: datetime
+    dry_run: bool
+    recycled: list[Recycled] = field(default_factory=list)
+    warned: list[Warned] = field(default_factory=list)
+    unfrozen: list[int] = field(default_factory=list)
+    corrected: int = 0
+    batches: int = 0
+    elapsed_ms: float = 0.0
+
+    def as_dict(self) -> dict[str, Any]:
+        by_owner: dict[str, int] = defaultdict(int)
+        by_pool: dict[str, int] = defaultdict(int)
+        for item in self.recycled:
+            by_owner[item.from_owner_name] += 1
+            by_pool[item.to_pool_name] += 1
+        return {
+            **asdict(self),
+            "summary": {
+                "recycled": len(self.recycled),
+                "warned": len(self.warned),
+                "by_owner": dict(by_owner),
+                "by_pool": dict(by_pool),
+            },
+        }
+
+
+@dataclass(frozen=True)
+class Scope:
+    """Restrict a preview (or a sweep) to one pool and/or one owner."""
+
+    pool_id: int | None = None
+    owner_id: int | None = None
+
+    def apply(self, customers: QuerySet[Customer]) -> QuerySet[Customer]:
+        if self.pool_id is not None:
+            customers = customers.filter(pool_id=self.pool_id)
+        if self.owner_id is not None:
+            customers = customers.filter(owner_id=self.owner_id)
+        return customers
+
+
+class PoolCache:
+    """Pools with their policies, loaded once per sweep."""
+
+    def __init__(self, *, create_queues: bool) -> None:
+        self._pools: dict[int, Pool] = {}
+        self._create_queues = create_queues
+
+    def get(self, pool_id: int) -> Pool:
+        if pool_id not in self._pools:
+            self._pools[pool_id] = Pool.objects.select_related("recycle_policy").get(pk=pool_id)
+        return self._pools[pool_id]
+
+    def destination(self, pool: Pool) -> tuple[int | None, str]:
+        policy = getattr(pool, "recycle_policy", None)
+        target = destination_pool_id(pool, policy, create=self._create_queues)
+        if target is None:
+            return None, queue_name(pool)
+        return target, self.get(target).name
+
+
+def _reason(plan: Schedule) -> str:
+    return _(REASONS[plan.rule]) % {"limit": plan.limit}
+
+
+def _open_deals(customer_ids: list[int]) -> set[int]:
+    return set(
+        Deal.objects.filter(customer_id__in=customer_ids)
+        .exclude(stage__in=[DealStage.WON, DealStage.LOST])
+        .values_list("customer_id", flat=True)
+    )
+
+
+def _plan(customer: Customer, pools: PoolCache, open_deals: set[int]) -> Schedule:
+    """The engine's schedule for the customer as owned, under today's policy."""
+    if customer.pool_id is None:
+        return Schedule()
+    rules = recycle_rules(pools.get(customer.pool_id))
+    if rules is None:
+        return Schedule()
+    clock = clock_of(
+        customer, status=Status.OWNED, owned_since=customer.owned_since, check_open_deal=False
+    )
+    if rules.exempt_open_deal and customer.pk in open_deals:
+        clock = replace(clock, has_open_deal=True)
+    return schedule(rules, clock)
+
+
+def _decide(
+    customers: list[Customer], now: datetime, pools: PoolCache
+) -> tuple[list[Recycled], list[tuple[int, Schedule]]]:
+    """Split a batch into customers really due and stale rows whose time must be corrected."""
+    open_deals = _open_deals([c.pk for c in customers])
+    due: list[Recycled] = []
+    stale: list[tuple[int, Schedule]] = []
+    for customer in customers:
+        plan = _plan(customer, pools, open_deals)
+        if not plan.is_due(now):
+            stale.append((customer.pk, plan))
+            continue
+        assert customer.pool_id is not None and customer.owner is not None
+        to_pool, to_pool_name = pools.destination(pools.get(customer.pool_id))
+        due.append(
+            Recycled(
+                customer=customer.pk,
+                customer_name=customer.name,
+                from_owner=customer.owner.pk,
+                from_owner_name=customer.owner.label,
+                from_pool=customer.pool_id,
+                to_pool=to_pool,
+                to_pool_name=to_pool_name,
+                rule=plan.rule,
+                due_at=plan.due_at or now,
+                reason=_reason(plan),
+            )
+        )
+    return due, stale
+
+
+def _due_batches(
+    now: datetime, scope: Scope, batch_size: int, lock: bool
+) -> Iterator[list[Customer]]:
+    """Due customers in keyset order, one bounded batch at a time (caller holds the
+    transaction)."""
+    after: tuple[datetime, int] | None = None
+    while True:
+        due = scope.apply(
+            Customer.objects.filter(status=CustomerStatus.OWNED, recycle_due_at__lte=now)
+        )
+        if after is not None:
+            due = due.filter(
+                Q(recycle_due_at__gt=after[0]) | Q(recycle_due_at=after[0], pk__gt=after[1])
+            )
+        due = due.select_related("owner").order_by("recycle_due_at", "pk")
+        if lock:
+            due = due.select_for_update(skip_locked=True, of=("self",))
+        batch = list(due[:batch_size])
+        if not batch:
+            return
+        yield batch
+        last = batch[-1]
+        assert last.recycle_due_at is not None
+        after = (last.recycle_due_at, last.pk)
+
+
+def _apply(items: list[Recycled], stale: list[tuple[int, Schedule]], now: datetime) -> None:
+    """Compare-and-set the batch, destination by destination, then write its ledger rows."""
+    for customer_id, plan in stale:
+        Customer.objects.filter(pk=customer_id, status=CustomerStatus.OWNED).update(
+            recycle_due_at=plan.due_at, warn_at=plan.warn_at
+        )
+    by_destination: dict[int | None, list[int]] = defaultdict(list)
+    for item in items:
+        by_destination[item.to_pool].append(item.customer)
+    for to_pool, ids in by_destination.items():
+        written = Customer.objects.filter(
+            pk__in=ids, status=CustomerStatus.OWNED, recycle_due_at__lte=now
+        ).update(
+            status=CustomerStatus.POOLED,
+            previous_owner_id=F("owner_id"),
+            owner=None,
+            owned_since=None,
+            pool_id=to_pool,
+            recycle_due_at=None,
+            warn_at=None,
+        )
+        if written != len(ids):
+            raise RuntimeError(f"recycle batch changed {written} of {len(ids)} locked rows")
+    OwnershipEvent.objects.bulk_create(
+        [
+            OwnershipEvent(
+                customer_id=item.customer,
+                kind=EventKind.RECYCLED.value,
+                from_status=Status.OWNED.value,
+                from_owner_id=item.from_owner,
+                from_pool_id=item.from_pool,
+                to_status=Status.POOLED.value,
+                to_owner_id=None,
+                to_pool_id=item.to_pool,
+                actor=None,
+                actor_label=f"system:{item.rule}",
+                reason=item.reason,
+                policy_ref=f"pool:{item.from_pool}/recycle_policy",
+                at=now,
+            )
+            for item in items
+        ]
+    )
+
+
+def _tell_owners(items: list[Recycled]) -> None:
+    by_owner: dict[int, list[Recycled]] = defaultdict(list)
+    for item in items:
+        by_owner[item.from_owner].append(item)
+    for owner_id, lost in by_owner.items():
+        names = "、".join(item.customer_name for item in lost[:5])
+        notify(
+            owner_id,
+            "recycled",
+            _("%(count)s of your customers went back to the pool") % {"count": len(lost)},
+            names + ("…" if len(lost) > 5 else ""),
+            customer_id=lost[0].customer if len(lost) == 1 else None,
+        )
+
+
+def _recycle(report: SweepReport, scope: Scope, batch_size: int) -> None:
+    pools = PoolCache(create_queues=not report.dry_run)
+    batches = _due_batches(report.now, scope, batch_size, lock=not report.dry_run)
+    while True:
+        with transaction.atomic():
+            batch = next(batches, None)
+            if batch is None:
+                return
+            items, stale = _decide(batch, report.now, pools)
+            if not report.dry_run:
+                _apply(items, stale, report.now)
+                transaction.on_commit(lambda items=items: _tell_owners(items))  # type: ignore[misc]
+        report.batches += 1
+        report.recycled.extend(items)
+        report.corrected += len(stale)
+
+
+def _preview_expired_freezes(report: SweepReport, scope: Scope) -> None:
+    """In a preview, customers whose freeze has ended are judged as the real sweep would
+    after unfreezing them."""
+    pools = PoolCache(create_queues=False)
+    expired = scope.apply(
+        Customer.objects.filter(status=CustomerStatus.FROZEN, frozen_until__lte=report.now)
+    ).select_related("owner")
+    for customer in expired.order_by("frozen_until", "pk").iterator(chunk_size=500):
+        assert customer.owner is not None
+        report.unfrozen.append(customer.pk)
+        items, stale = _decide([customer], report.now, pools)
+        report.recycled.extend(items)
+        for _customer_id, plan in stale:
+            if plan.warn_at is not None and plan.due_at and plan.warn_at <= report.now:
+                report.warned.append(
+                    Warned(
+                        customer.pk,
+                        customer.name,
+                        customer.owner.pk,
+                        customer.owner.label,
+                        plan.due_at,
+                    )
+                )
+
+
+def _unfreeze_expired(report: SweepReport, scope: Scope) -> None:
+    expired = scope.apply(
+        Customer.objects.filter(status=CustomerStatus.FROZEN, frozen_until__lte=report.now)
+    )
+    for customer_id in expired.order_by("frozen_until", "pk").values_list("pk", flat=True):
+        unfreeze(
+            None,
+            customer_id,
+            now=report.now,
+            actor_label="system:freeze_ended",
+            reason=_("The freeze ended"),
+        )
+        report.unfrozen.append(customer_id)
+
+
+def _warn(report: SweepReport, scope: Scope, batch_size: int) -> None:
+    warnable = (
+        scope.apply(
+            Customer.objects.filter(
+                status=CustomerStatus.OWNED,
+                warn_at__lte=report.now,
+                recycle_due_at__gt=report.now,
+            )
+        )
+        .select_related("owner")
+        .order_by("warn_at", "pk")
+    )
+    for customer in warnable.iterator(chunk_size=batch_size):
+        assert customer.owner is not None and customer.recycle_due_at is not None
+        report.warned.append(
+            Warned(
+                customer.pk,
+                customer.name,
+                customer.owner.pk,
+                customer.owner.label,
+                customer.recycle_due_at,
+            )
+        )
+    if report.dry_run:
+        return
+    for item in report.warned:
+        notify(
+            item.owner,
+            "recycle_warning",
+            _("%(customer)s will go back to the pool") % {"customer": item.customer_name},
+            _("Follow it up before %(due)s to keep it.")
+            % {"due": timezone.localtime(item.due_at).strftime("%Y-%m-%d %H:%M")},
+            customer_id=item.customer,
+            dedupe_key=f"recycle_warning:{item.customer}:{item.due_at.isoformat()}",
+        )
+    Customer.objects.filter(
+        pk__in=[w.customer for w in report.warned], warn_at__lte=report.now
+    ).update(warn_at=None)
+
+
+def sweep(
+    now: datetime | None = None,
+    *,
+    dry_run: bool = False,
+    batch_size: int = 500,
+    scope: Scope | None = None,
+) -> SweepReport:
+    """Run (or, with ``dry_run``, preview) one sweep at ``now``."""
+    started = time.perf_counter()
+    report = SweepReport(now=now or timezone.now(), dry_run=dry_run)
+    scope = scope or Scope()
+    if dry_run:
+        _preview_expired_freezes(report, scope)
+    else:
+        _unfreeze_expired(report, scope)
+    _recycle(report, scope, batch_size)
+    _warn(report, scope, batch_size)
+    report.elapsed_ms = (time.perf_counter() - started) * 1000
+    return report

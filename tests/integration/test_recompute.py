@@ -1,0 +1,290 @@
+"""Recomputing a pool's recycle schedules in bulk gives what the engine computes per customer,
+touches only the pool's owned customers, and costs the same number of queries for any size."""
+
+from __future__ import annotations
+
+import itertools
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from highseas.accounts.models import User
+from highseas.customers.choices import CustomerLevel, CustomerStage, CustomerStatus, DealStage
+from highseas.customers.models import Customer, Deal
+from highseas.engine.ownership import Status
+from highseas.pools.models import Pool, RecyclePolicy
+from highseas.pools.recompute import recompute_pool_schedules
+from highseas.pools.schedule import schedule_for
+from highseas.pools.services import save_pool
+
+pytestmark = pytest.mark.django_db
+
+START = datetime(2024, 3, 1, 8, 30, tzinfo=UTC)
+LEVELS = CustomerLevel.values
+_names = itertools.count(1)
+
+limits = st.none() | st.integers(min_value=0, max_value=60)
+overrides = st.dictionaries(
+    st.sampled_from(["idle_days", "no_deal_days", "first_contact_hours", "warn_days"]),
+    limits,
+    max_size=4,
+)
+policies = st.fixed_dictionaries(
+    {
+        "idle_days": limits,
+        "no_deal_days": limits,
+        "first_contact_hours": limits,
+        "warn_days": limits,
+        "exempt_won": st.booleans(),
+        "exempt_open_deal": st.booleans(),
+        "exempt_levels": st.lists(st.sampled_from(LEVELS), unique=True, max_size=2),
+        "level_overrides": st.dictionaries(st.sampled_from(LEVELS), overrides, max_size=3),
+    }
+)
+offsets = st.timedeltas(min_value=timedelta(days=-90), max_value=timedelta(days=90))
+near = st.sampled_from([timedelta(0), timedelta(microseconds=1), timedelta(microseconds=-1)])
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One generated owned customer, its times given relative to ``owned_since``."""
+
+    level: str
+    is_won: bool
+    owned_since: datetime
+    effective_after: timedelta | None
+    activity_after: timedelta | None
+    deal_stages: list[str]
+
+
+shapes = st.builds(
+    Shape,
+    level=st.sampled_from(LEVELS),
+    is_won=st.booleans(),
+    owned_since=st.datetimes(
+        min_value=datetime(2024, 1, 1), max_value=datetime(2024, 12, 31), timezones=st.just(UTC)
+    ),
+    effective_after=st.none() | offsets | near,
+    activity_after=st.none() | offsets | near,
+    deal_stages=st.lists(st.sampled_from(DealStage.values), max_size=3),
+)
+
+
+def create_owned(pool: Pool, owner: User, shape: Shape) -> Customer:
+    since = shape.owned_since
+    customer = Customer.objects.create(
+        name=f"客户{next(_names)}",
+        level=shape.level,
+        stage=CustomerStage.WON if shape.is_won else CustomerStage.QUALIFIED,
+        created_at=since - timedelta(days=1),
+        status=CustomerStatus.OWNED,
+        owner=owner,
+        pool=pool,
+        owned_since=since,
+        last_effective_activity_at=None
+        if shape.effective_after is None
+        else since + shape.effective_after,
+        last_activity_at=None if shape.activity_after is None else since + shape.activity_after,
+    )
+    for stage in shape.deal_stages:
+        Deal.objects.create(
+            customer=customer,
+            amount=1000,
+            stage=stage,
+            won_at=START if stage == DealStage.WON else None,
+            lost_at=START if stage == DealStage.LOST else None,
+            created_at=START,
+        )
+    return customer
+
+
+def expected(customer: Customer, pool: Pool) -> tuple[datetime | None, datetime | None]:
+    plan = schedule_for(customer, status=Status.OWNED, owned_since=customer.owned_since, pool=pool)
+    return plan.due_at, plan.warn_at
+
+
+def schedules(pool: Pool) -> dict[int, tuple[datetime | None, datetime | None]]:
+    rows = Customer.objects.filter(pool=pool).values_list("id", "recycle_due_at", "warn_at")
+    return {pk: (due, warn) for pk, due, warn in rows}
+
+
+@pytest.fixture
+def pool(make_pool: Callable[..., Pool]) -> Pool:
+    return make_pool()
+
+
+@pytest.fixture
+def owner(make_user: Callable[..., User]) -> User:
+    return make_user()
+
+
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(policy=policies, customers=st.lists(shapes, max_size=12))
+def test_bulk_recompute_equals_the_engine_for_every_customer(
+    pool: Pool, owner: User, policy: dict[str, Any], customers: list[Shape]
+) -> None:
+    with transaction.atomic():
+        RecyclePolicy.objects.filter(pool=pool).update(**policy)
+        created = [create_owned(pool, owner, shape) for shape in customers]
+
+        assert recompute_pool_schedules(pool) == len(created)
+
+        fresh_pool = Pool.objects.select_related("recycle_policy").get(pk=pool.pk)
+        got = schedules(pool)
+        for customer in Customer.objects.filter(pk__in=[c.pk for c in created]):
+            assert got[customer.pk] == expected(customer, fresh_pool), (policy, customer.pk)
+        transaction.set_rollback(True)
+
+
+@pytest.fixture
+def idle_pool(pool: Pool) -> Pool:
+    RecyclePolicy.objects.filter(pool=pool).update(idle_days=7, warn_days=2, first_contact_hours=5)
+    return pool
+
+
+def make_others(pool: Pool, owner: User, stale: datetime) -> list[Customer]:
+    """A pooled and a frozen customer of the pool, each with a stale schedule that a write
+    would clear."""
+    others = [
+        Customer.objects.create(
+            name=f"客户{next(_names)}", created_at=START, status=CustomerStatus.POOLED, pool=pool
+        ),
+        Customer.objects.create(
+            name=f"客户{next(_names)}",
+            created_at=START,
+            status=CustomerStatus.FROZEN,
+            pool=pool,
+            owner=owner,
+            owned_since=START,
+            frozen_until=START + timedelta(days=30),
+        ),
+    ]
+    Customer.objects.filter(pk__in=[c.pk for c in others]).update(
+        recycle_due_at=stale, warn_at=stale
+    )
+    return others
+
+
+def test_pooled_and_frozen_customers_are_not_touched(idle_pool: Pool, owner: User) -> None:
+    stale = START + timedelta(days=99)
+    others = make_others(idle_pool, owner, stale)
+    owned = create_owned(idle_pool, owner, Shape("A", False, START, None, None, []))
+
+    assert recompute_pool_schedules(idle_pool) == 1
+
+    got = schedules(idle_pool)
+    assert [got[c.pk] for c in others] == [(stale, stale), (stale, stale)]
+    assert got[owned.pk] == (START + timedelta(hours=5), START)
+
+
+def test_an_activity_at_the_moment_of_ownership_counts_as_first_contact(
+    idle_pool: Pool, owner: User
+) -> None:
+    at_once = create_owned(idle_pool, owner, Shape("A", False, START, None, timedelta(0), []))
+    just_before = Shape("A", False, START, None, timedelta(microseconds=-1), [])
+    too_early = create_owned(idle_pool, owner, just_before)
+
+    recompute_pool_schedules(idle_pool)
+
+    got = schedules(idle_pool)
+    assert got[at_once.pk][0] == START + timedelta(days=7)
+    assert got[too_early.pk][0] == START + timedelta(hours=5)
+
+
+def test_customers_of_another_pool_are_left_alone(
+    idle_pool: Pool, owner: User, make_pool: Callable[..., Pool]
+) -> None:
+    other_pool = make_pool(recycle_policy={"idle_days": 30})
+    elsewhere = create_owned(other_pool, owner, Shape("A", False, START, None, None, []))
+    stale = START + timedelta(days=99)
+    Customer.objects.filter(pk=elsewhere.pk).update(recycle_due_at=stale, warn_at=stale)
+
+    recompute_pool_schedules(idle_pool)
+
+    assert schedules(other_pool) == {elsewhere.pk: (stale, stale)}
+
+
+def test_saving_a_new_idle_limit_moves_the_due_dates(idle_pool: Pool, owner: User) -> None:
+    contacted = Shape("B", False, START, timedelta(days=1), timedelta(days=1), [])
+    customer = create_owned(idle_pool, owner, contacted)
+    recompute_pool_schedules(idle_pool)
+    assert schedules(idle_pool)[customer.pk][0] == START + timedelta(days=8)
+
+    save_pool(idle_pool, recycle_policy={"idle_days": 20, "warn_days": 3})
+
+    assert schedules(idle_pool)[customer.pk] == (
+        START + timedelta(days=21),
+        START + timedelta(days=18),
+    )
+
+
+def test_removing_every_limit_unschedules_the_owned_customers(idle_pool: Pool, owner: User) -> None:
+    customer = create_owned(idle_pool, owner, Shape("C", False, START, None, None, []))
+    recompute_pool_schedules(idle_pool)
+    assert schedules(idle_pool)[customer.pk] != (None, None)
+
+    save_pool(
+        idle_pool,
+        recycle_policy={"idle_days": None, "first_contact_hours": None, "warn_days": None},
+    )
+
+    assert schedules(idle_pool)[customer.pk] == (None, None)
+
+
+BUSY_POLICY = {
+    "idle_days": 10,
+    "no_deal_days": 30,
+    "first_contact_hours": 24,
+    "warn_days": 3,
+    "exempt_won": False,
+    "exempt_open_deal": True,
+    "exempt_levels": ["C"],
+    "level_overrides": {"A": {"idle_days": 20}, "B": {"first_contact_hours": None}},
+}
+
+
+def fill(pool: Pool, owner: User, customers: int) -> None:
+    """Owned customers of every level, won or not, contacted or not, with or without deals."""
+    for i in range(customers):
+        shape = Shape(
+            level=LEVELS[i % 3],
+            is_won=i % 2 == 0,
+            owned_since=START + timedelta(hours=i),
+            effective_after=None if i % 5 == 0 else timedelta(days=i % 7 - 3),
+            activity_after=None if i % 4 == 0 else timedelta(days=i % 3 - 1),
+            deal_stages=[DealStage.PROPOSAL] if i % 6 == 0 else [],
+        )
+        create_owned(pool, owner, shape)
+
+
+def updates(captured: CaptureQueriesContext) -> int:
+    return sum(q["sql"].startswith("UPDATE") for q in captured.captured_queries)
+
+
+def test_the_number_of_queries_does_not_grow_with_the_customers(
+    pool: Pool, owner: User, django_assert_max_num_queries: Any
+) -> None:
+    RecyclePolicy.objects.filter(pool=pool).update(**BUSY_POLICY)
+    fill(pool, owner, 20)
+    with CaptureQueriesContext(connection) as few:
+        assert recompute_pool_schedules(pool) == 20
+    fill(pool, owner, 180)
+
+    with django_assert_max_num_queries(len(few)) as many:
+        assert recompute_pool_schedules(pool) == 200
+
+    assert len(many) == len(few)
+    # the reset, then per level: A (4 parts: won or not × contacted or not), B (2 parts: won or
+    # not, its override drops the first-contact limit), C exempt
+    assert updates(many) == updates(few) == 7
