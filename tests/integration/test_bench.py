@@ -100,3 +100,15 @@ def test_force_runs_beside_real_customers_without_touching_them(
     assert (real.status, real.owner_id) == ("pooled", None)
     assert Customer.objects.count() == 501
     assert run_checks().ok
+
+
+def test_a_failing_run_still_undoes_the_raw_baselines(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken_profile(*args: Any) -> None:
+        raise RuntimeError("profiler broke")
+
+    monkeypatch.setattr("highseas.bench.claim.profile_service", broken_profile)
+    with pytest.raises(RuntimeError, match="profiler broke"):
+        _bench(*TINY, "--profile", "10")
+    assert _owned() == 50
+    assert not OwnershipEvent.objects.filter(policy_ref="bench:baseline").exists()
+    assert run_checks().ok

@@ -19,6 +19,7 @@ CHROMIUM_FLAGS = [
     "--disable-background-networking",
     "--disable-component-update",
     "--disable-sync",
+    "--lang=zh-CN",
 ]
 
 
@@ -45,7 +46,10 @@ def browser() -> Iterator[Any]:
     os.environ["DJANGO_ALLOW_ASYNC_UNSAFE"] = "true"
     with sync_playwright() as playwright:
         chromium = playwright.chromium.launch(
-            executable_path=_chromium_path(), headless=True, args=CHROMIUM_FLAGS
+            executable_path=_chromium_path(),
+            headless=True,
+            args=CHROMIUM_FLAGS,
+            env={**os.environ, "LANG": "zh_CN.UTF-8", "LANGUAGE": "zh_CN"},
         )
         yield chromium
         chromium.close()
@@ -64,7 +68,40 @@ def screenshot() -> Any:
 
     def take(page: Any, name: str) -> Path:
         path = SCREENSHOTS / f"{name}.png"
+        page.evaluate("window.scrollTo(0, 0)")  # a sticky top bar stays at the top of the shot
         page.screenshot(path=str(path), full_page=True)
         return path
 
     return take
+
+
+@pytest.fixture
+def sign_in(browser: Any, live_server: Any) -> Iterator[Any]:
+    """Open a fresh browser context signed in as ``username`` (password ``pw-<username>``)."""
+    contexts: list[Any] = []
+
+    def open_as(username: str, *, width: int = 1366, height: int = 860) -> Any:
+        context = browser.new_context(viewport={"width": width, "height": height}, locale="zh-CN")
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(f"{live_server.url}/login/")
+        page.fill("#id_username", username)
+        page.fill("#id_password", f"pw-{username}")
+        page.click("button.primary")
+        page.wait_for_selector(".welcome h1")
+        return page
+
+    yield open_as
+    for context in contexts:
+        context.close()
+
+
+@pytest.fixture
+def world(org: dict[str, Any]) -> dict[str, Any]:
+    """A lived-in East China sales team (see ``tests/web/world.py``)."""
+    from django.utils import translation
+
+    from tests.web.world import build_world
+
+    with translation.override("zh-hans"):  # ledger reasons are written in the org's language
+        return build_world(org)

@@ -8,18 +8,26 @@ Rules:
 2. manager: customers owned by anyone in their team subtree, in full; pooled customers of
    pools they belong to, masked unless they administer the pool;
 3. rep: their own customers in full; pooled customers of pools they belong to, masked by the
-   pool's ``masked_fields``; nothing else (public search is a separate, basic-fields path).
+   pool's ``masked_fields``; nothing else (public search is a separate, basic-fields path);
+4. a customer merged into another is nobody's to see: its rows moved to the survivor;
+5. ``HIGHSEAS_ROLE_MASKED_FIELDS`` (``{"rep": ["phone"]}``) masks fields for a role even
+   where it sees a customer in full, until revealed;
+6. revealing a masked value (``may_reveal``): admins; the owner and the managers above the
+   owner; for a pooled customer, the pool's admins. Reps never reveal a pooled customer.
 """
 
 from __future__ import annotations
 
 from functools import cached_property
+from typing import Any
 
+from django.conf import settings
 from django.db.models import Q, QuerySet
 
 from highseas.accounts.models import Role, Team, User
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
+from highseas.engine.masking import mask_value
 from highseas.pools.models import Pool
 
 
@@ -73,7 +81,7 @@ class Viewer:
         return set(Pool.objects.filter(admins=self.user).values_list("id", flat=True))
 
     def customers(self) -> QuerySet[Customer]:
-        base = Customer.objects.select_related("owner", "pool")
+        base = Customer.objects.select_related("owner", "pool").filter(merged_into__isnull=True)
         if self.is_admin:
             return base.all()
         visible = Q(owner=self.user) | Q(
@@ -90,11 +98,37 @@ class Viewer:
             return customer.owner.team_id in self.subtree_team_ids
         return customer.pool_id in self.admin_pool_ids
 
+    @cached_property
+    def role_masked_fields(self) -> frozenset[str]:
+        by_role: dict[str, Any] = getattr(settings, "HIGHSEAS_ROLE_MASKED_FIELDS", {})
+        return frozenset(by_role.get(self.user.role, ()))
+
     def masked_fields(self, customer: Customer) -> frozenset[str]:
         if self.sees_in_full(customer):
-            return frozenset()
+            return self.role_masked_fields
         pool = customer.pool
-        return frozenset(pool.masked_fields if pool else ("phone", "email"))
+        return frozenset(pool.masked_fields if pool else ("phone", "email")) | (
+            self.role_masked_fields
+        )
+
+    def mask(self, customer: Customer, values: dict[str, Any]) -> dict[str, Any]:
+        """``values`` (a customer's representation or export row) with the fields this
+        user may not see masked, server-side."""
+        masked = self.masked_fields(customer)
+        return {
+            name: mask_value(name, value) if name in masked else value
+            for name, value in values.items()
+        }
+
+    def may_reveal(self, customer: Customer) -> bool:
+        """Rule 6: admins; the owner and their managers; a pooled customer's pool admins."""
+        if self.is_admin:
+            return True
+        if customer.owner_id is not None:
+            return customer.owner_id == self.user.pk or (
+                customer.owner is not None and customer.owner.team_id in self.subtree_team_ids
+            )
+        return customer.pool_id in self.admin_pool_ids
 
     def users(self) -> QuerySet[User]:
         if self.is_admin:

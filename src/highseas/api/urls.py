@@ -10,6 +10,8 @@ from highseas.api.views.me import MeView
 from highseas.api.views.notifications import NotificationViewSet
 from highseas.api.views.ownership import ClaimRequestViewSet
 from highseas.api.views.pools import PoolViewSet
+from highseas.api.views.routing import AssignmentRuleViewSet, AssignmentRunViewSet
+from highseas.api.views.search import SearchView
 from highseas.api.views.sweeps import SweepView
 
 router = DefaultRouter()
@@ -19,11 +21,14 @@ router.register("pools", PoolViewSet, basename="pool")
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("claim-requests", ClaimRequestViewSet, basename="claim-request")
 router.register("notifications", NotificationViewSet, basename="notification")
+router.register("assignment-rules", AssignmentRuleViewSet, basename="assignment-rule")
+router.register("assignment-runs", AssignmentRunViewSet, basename="assignment-run")
 
 app_name = "api"
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="token"),
     path("me/", MeView.as_view(), name="me"),
     path("sweeps/", SweepView.as_view(), name="sweeps"),
+    path("search/", SearchView.as_view(), name="search"),
     path("", include(router.urls)),
 ]

@@ -81,7 +81,13 @@ def claim_through_service(rep: User, customer_id: int) -> None:
         raise BenchError(f"the claim of customer {customer_id} became a request, not a claim")
 
 
-def measure(dataset: Dataset, options: ClaimBenchOptions) -> dict[str, Any]:
+@dataclass(frozen=True)
+class Measured:
+    timings: dict[str, Timings]
+    profile: dict[str, Any] | None
+
+
+def measure(dataset: Dataset, options: ClaimBenchOptions) -> Measured:
     """Timings of every path, and the profile when asked for; raw claims are undone."""
     n = options.claims
     ids = pooled_sample(dataset.pool.pk, 3 * n + options.profile, random.Random(options.seed))
@@ -105,19 +111,18 @@ def measure(dataset: Dataset, options: ClaimBenchOptions) -> dict[str, Any]:
     finally:
         raw.restore()
         raw.close()
-    return {"timings": {timings.path: timings for timings, _, _ in paths}, "profile": profile}
+    return Measured({timings.path: timings for timings, _, _ in paths}, profile)
 
 
 def figures(
-    dataset: Dataset, options: ClaimBenchOptions, measured: dict[str, Any]
+    dataset: Dataset, options: ClaimBenchOptions, measured: Measured
 ) -> list[dict[str, Any]]:
     """One JSON-ready figure per line: the dataset, the service (with its baseline and targets),
     each baseline, and the profile when there is one."""
     db = connection.vendor
     common = {"bench": "claim", "db": db, "customers": dataset.customers, "reps": len(dataset.reps)}
-    timings: dict[str, Timings] = measured["timings"]
-    service, raw = timings["service"], timings["raw_conditional_update"]
-    ledger = timings["raw_update_and_ledger"]
+    service, raw = measured.timings["service"], measured.timings["raw_conditional_update"]
+    ledger = measured.timings["raw_update_and_ledger"]
     ratio = raw.per_second / service.per_second
     target = TARGET_PER_SECOND if db == "sqlite" else None
     lines: list[dict[str, Any]] = [
@@ -146,8 +151,8 @@ def figures(
         {**common, **raw.figure()},
         {**common, **ledger.figure()},
     ]
-    if measured["profile"] is not None:
-        lines.append({**common, "path": "service_profile", **measured["profile"]})
+    if measured.profile is not None:
+        lines.append({**common, "path": "service_profile", **measured.profile})
     return lines
 
 

@@ -22,10 +22,11 @@ from highseas.accounts.models import User
 from highseas.bench.timing import ClaimOne, Timings, time_claims
 
 TOP = 12
-# (fragment of a code path or builtin's name, layer), first match wins.
+SQLITE = "database: sqlite3 driver and engine"
+PSYCOPG = "database: psycopg driver and server round trips"
+# Python code by the path of its file, first match wins.
 LAYERS = (
-    ("sqlite3", "database: sqlite3 driver and engine"),
-    ("/psycopg", "database: psycopg driver and server round trips"),
+    ("/psycopg", PSYCOPG),
     ("/django/db/models/sql/", "Django ORM: SQL compilation"),
     ("/django/db/models/", "Django ORM: querysets, models, fields"),
     ("/django/db/", "Django DB layer: cursors, transactions"),
@@ -33,7 +34,7 @@ LAYERS = (
     ("/django/", "Django, other"),
     ("/highseas/", "HighSeas services and engine"),
 )
-OTHER_LAYER = "Python standard library and builtins"
+BUILTINS = "Python standard library and builtins"
 
 
 def statement(sql: str) -> str:
@@ -50,17 +51,22 @@ def statement(sql: str) -> str:
     return " ".join(parts)
 
 
-def _location(code: CodeType | str) -> tuple[str, str]:
-    """(path or builtin name, readable label) of a profiled function."""
+def _label(code: CodeType | str) -> str:
     if isinstance(code, str):
-        return code, code
-    path = code.co_filename
-    short = re.split(r"site-packages/|/src/", path)[-1]
-    return path, f"{short}:{code.co_firstlineno}({code.co_name})"
+        return re.sub(r" at 0x[0-9a-f]+", "", code)
+    short = re.split(r"site-packages/|/src/", code.co_filename)[-1]
+    return f"{short}:{code.co_firstlineno}({code.co_name})"
 
 
-def _layer(path: str) -> str:
-    return next((layer for fragment, layer in LAYERS if fragment in path), OTHER_LAYER)
+def _layer(code: CodeType | str) -> str:
+    """Which layer a profiled function belongs to. C functions carry a name, not a file: the
+    driver's (``sqlite3.Cursor.execute``, reached as ``SQLiteCursorWrapper.execute`` through
+    ``super()``; ``psycopg``'s C parts) are the database's time."""
+    if isinstance(code, str):
+        if "sqlite3" in code or "SQLiteCursorWrapper" in code:
+            return SQLITE
+        return PSYCOPG if "psycopg" in code else BUILTINS
+    return next((layer for part, layer in LAYERS if part in code.co_filename), BUILTINS)
 
 
 def count_queries(claim_one: ClaimOne, reps: Sequence[User], ids: Sequence[int]) -> dict[str, Any]:
@@ -86,9 +92,9 @@ def profile_calls(claim_one: ClaimOne, reps: Sequence[User], ids: Sequence[int])
     steps: dict[str, float] = {}
     top: list[tuple[float, str, float]] = []
     for entry in profiler.getstats():
-        path, label = _location(entry.code)
-        layers[_layer(path)] += entry.inlinetime
-        if "/highseas/" in path and "/highseas/bench/" not in path:
+        label = _label(entry.code)
+        layers[_layer(entry.code)] += entry.inlinetime
+        if "highseas/" in label and "highseas/bench/" not in label:
             steps[label] = steps.get(label, 0.0) + entry.totaltime
         top.append((entry.inlinetime, label, entry.callcount))
     top.sort(reverse=True)

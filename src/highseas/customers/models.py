@@ -97,19 +97,60 @@ class Customer(models.Model):
         verbose_name=_("previous owner"),
     )
 
+    # Duplicate keys (SPEC §8): normalized phone / e-mail / credit code / core company name,
+    # NULL when there is none; written with the business fields by the services
+    # (``highseas.customers.duplicates.apply_keys``), backfilled by ``highseas dedupkeys``.
+    phone_key = models.CharField(max_length=24, null=True, blank=True, editable=False)
+    email_key = models.CharField(max_length=254, null=True, blank=True, editable=False)
+    credit_key = models.CharField(max_length=18, null=True, blank=True, editable=False)
+    name_key = models.CharField(max_length=200, null=True, blank=True, editable=False)
+    # A customer merged into another stays as a pooled, hidden row so its ledger replays;
+    # ``highseas.pools.merge`` sets these and can undo them within the retention window.
+    merged_into = models.ForeignKey(
+        "self",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        editable=False,
+        db_index=False,  # indexed below for the few merged rows only: see Meta.indexes
+        related_name="merged_from",
+        verbose_name=_("merged into"),
+    )
+    merged_at = models.DateTimeField(_("merged at"), null=True, blank=True, editable=False)
+
     class Meta:
         verbose_name = _("customer")
         verbose_name_plural = _("customers")
         indexes = [
+            models.Index(fields=["phone_key"], name="customer_phone_key"),
+            models.Index(fields=["email_key"], name="customer_email_key"),
+            models.Index(fields=["credit_key"], name="customer_credit_key"),
+            models.Index(fields=["name_key"], name="customer_name_key"),
+            # Partial: an index over every row would match ``merged_into IS NULL`` everywhere
+            # and tempt SQLite's planner into reading the whole table through it.
+            models.Index(
+                fields=["merged_into"],
+                name="customer_merged_into",
+                condition=Q(merged_into__isnull=False),
+            ),
             models.Index(fields=["status", "pool", "id"], name="customer_pool_list"),
             models.Index(fields=["owner", "status"], name="customer_owner_status"),
+            # The sweep's scans: status, then the time it walks, then id (its keyset order),
+            # so the planner takes them even before the table has statistics.
             models.Index(
-                fields=["recycle_due_at"],
+                fields=["status", "recycle_due_at", "id"],
                 name="customer_recycle_due",
                 condition=Q(recycle_due_at__isnull=False),
             ),
             models.Index(
-                fields=["warn_at"], name="customer_warn_due", condition=Q(warn_at__isnull=False)
+                fields=["status", "warn_at", "id"],
+                name="customer_warn_due",
+                condition=Q(warn_at__isnull=False),
+            ),
+            models.Index(
+                fields=["status", "frozen_until", "id"],
+                name="customer_freeze_ends",
+                condition=Q(frozen_until__isnull=False),
             ),
             models.Index(fields=["province", "city"], name="customer_region"),
         ]
@@ -147,6 +188,41 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+
+class CustomerMerge(models.Model):
+    """One merge of ``absorbed`` into ``survivor``, with what undoing it needs: the
+    survivor's field values before and after, the absorbed customer's ownership state, and
+    the ids of the rows moved across."""
+
+    survivor = models.ForeignKey(Customer, models.PROTECT, related_name="merges_in")
+    absorbed = models.ForeignKey(Customer, models.PROTECT, related_name="merges_out")
+    merged_by = models.ForeignKey(USER, models.SET_NULL, null=True, related_name="+")
+    merged_at = models.DateTimeField(_("merged at"))
+    undo_until = models.DateTimeField(_("can be undone until"))
+    survivor_before = models.JSONField(default=dict)
+    survivor_after = models.JSONField(default=dict)
+    absorbed_state = models.JSONField(default=dict)
+    moved = models.JSONField(default=dict)
+    undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
+    undone_by = models.ForeignKey(USER, models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        verbose_name = _("customer merge")
+        verbose_name_plural = _("customer merges")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["absorbed"],
+                condition=Q(undone_at__isnull=True),
+                name="merge_one_live_per_absorbed",
+            ),
+            models.CheckConstraint(
+                condition=~Q(survivor=models.F("absorbed")), name="merge_not_into_itself"
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.absorbed_id} → {self.survivor_id}"
 
 
 class Contact(models.Model):

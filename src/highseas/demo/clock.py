@@ -45,15 +45,19 @@ class DemoClock:
         return date(1970, 1, 1) + timedelta(days=self.local_day(moment))
 
     def in_office_hours(self, rng: random.Random, moment: int, low: int, high: int) -> int:
-        """Move ``moment`` to a random office-hours time of its local day (Monday to Friday,
-        with the odd Saturday) when that stays within ``[low, high]``; else keep it."""
+        """A random moment of working hours (Monday to Friday, 09:00–18:30) within
+        ``[low, high]``, on the working day nearest to ``moment`` whose hours meet that
+        window: its own day, then one day either side, then two. When none does (a window
+        of a few night hours), ``moment`` itself, kept within the window."""
         day = self.local_day(moment)
-        if (day + 3) % 7 == 6 or ((day + 3) % 7 == 5 and rng.random() < 0.8):
-            day += 7 - (day + 3) % 7  # the next Monday
-        office = self.start_of_local_day(day) + OFFICE_OPENS
-        moment_in_office = office + int(rng.random() * (OFFICE_CLOSES - OFFICE_OPENS))
-        if low <= moment_in_office <= high:
-            return moment_in_office
+        for candidate in (day, day - 1, day + 1, day - 2, day + 2):
+            if (candidate + 3) % 7 >= 5:  # 1970-01-01, day 0, was a Thursday
+                continue
+            opens = self.start_of_local_day(candidate) + OFFICE_OPENS
+            start = max(low, opens)
+            end = min(high, opens + OFFICE_CLOSES - OFFICE_OPENS)
+            if start <= end:
+                return start + int(rng.random() * (end - start + 1))
         return max(low, min(moment, high))
 
 

@@ -4,8 +4,10 @@ Follow-up times obey the pool's recycle policy, so that a customer the story kee
 never one the policy would already have recycled:
 
 1. the first follow-up comes within 80% of the first-contact limit after the period starts;
-2. each next one comes 2 days to (idle limit - 3 days) after the previous one;
-3. they stop at the period's bound, so the last one lies within (idle limit - 3 days) of it.
+2. each next one comes 2 days to (idle limit - 1 day) after the previous one, in office
+   hours where the window allows;
+3. they stop at the period's bound, so the last one lies within (idle limit - 1 day) of it:
+   an owned customer is never due at ``now``, but may be in its warning days.
 """
 
 from __future__ import annotations
@@ -69,6 +71,8 @@ class FollowUps:
         self.revenue_band = revenue_band
         self.activities: list[ActivityRecord] = []
         self.deals: list[DealRecord] = []
+        self._last_activity_at: int | None = None
+        self._last_effective_at: int | None = None
 
     def times(
         self,
@@ -80,7 +84,7 @@ class FollowUps:
     ) -> list[int]:
         """Effective follow-up times from ``start`` up to ``bound`` (see the module rules)."""
         rng, clock = self.rng, self.clock
-        gap_high = max(2 * DAY, ((idle_days or 33) - 3) * DAY)
+        gap_high = max(2 * DAY, ((idle_days or 31) - 1) * DAY)
         gap_low = min(2 * DAY, gap_high // 2)
         first_high = int((first_contact_hours or 48) * HOUR * 0.8)
         moment = start + 30 * MINUTE + int(rng.random() * max(first_high - 30 * MINUTE, 1))
@@ -119,7 +123,7 @@ class FollowUps:
 
     def record_signing(self, author_id: int, moment: int, product: str) -> None:
         note = f"客户签署合同，{product}项目成交"
-        self.activities.append(ActivityRecord("visit", moment, author_id, note, "已签约", None))
+        self._append(ActivityRecord("visit", moment, author_id, note, "已签约", None))
 
     def won_deal(self, owner_id: int, created_at: int, won_at: int) -> str:
         product = one_of(self.rng, data.PRODUCT_LINES)
@@ -147,13 +151,13 @@ class FollowUps:
         self._deal(owner_id, one_of(self.rng, data.PRODUCT_LINES), stage, closes, created_at)
         return stage
 
+    @property
     def last_activity_at(self) -> int | None:
-        return max((activity.occurred_at for activity in self.activities), default=None)
+        return self._last_activity_at
 
+    @property
     def last_effective_at(self) -> int | None:
-        return max(
-            (a.occurred_at for a in self.activities if a.kind in EFFECTIVE_KINDS), default=None
-        )
+        return self._last_effective_at
 
     def _deal(
         self,
@@ -195,4 +199,13 @@ class FollowUps:
                 people=between(rng, 2, 8),
             )
         outcome = one_of(rng, data.OUTCOMES[kind])
-        self.activities.append(ActivityRecord(kind, moment, author_id, note, outcome, next_contact))
+        self._append(ActivityRecord(kind, moment, author_id, note, outcome, next_contact))
+
+    def _append(self, activity: ActivityRecord) -> None:
+        self.activities.append(activity)
+        moment = activity.occurred_at
+        if self._last_activity_at is None or moment > self._last_activity_at:
+            self._last_activity_at = moment
+        is_later = self._last_effective_at is None or moment > self._last_effective_at
+        if activity.kind in EFFECTIVE_KINDS and is_later:
+            self._last_effective_at = moment

@@ -2,7 +2,8 @@
 
 Determinism: one ``random.Random(seed)`` is drawn from in a fixed order (the roster first,
 then customer after customer: profile, then story), and every time is an offset from
-``now``. Database ids and password salts are the only things that differ between two runs.
+``now``; batch size and the generator process change nothing. Between two runs only
+database ids, password salts and the pools' own created/updated stamps differ.
 """
 
 from __future__ import annotations
@@ -10,29 +11,27 @@ from __future__ import annotations
 import random
 import sys
 import time
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from typing import NoReturn
 
-from django.db import connection, transaction
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 from tqdm import tqdm
 
 from highseas.accounts.models import Role, User
 from highseas.customers.models import Customer
-from highseas.demo.book import OwnershipBook
 from highseas.demo.clock import DemoClock
-from highseas.demo.identity import NumberPlan
 from highseas.demo.org import build_org
-from highseas.demo.profiles import ProfileFactory
+from highseas.demo.pipeline import BatchesFromProcess, GenerationPlan, generate_batches
 from highseas.demo.reset import delete_demo_data, existing_demo_data
 from highseas.demo.roster import TEAMS, RepSpec, plan_reps
-from highseas.demo.rows import MODELS, DemoTables, Tally
-from highseas.demo.story import StoryTeller
+from highseas.demo.tables import DemoTables, Tally
 from highseas.demo.world import DemoWorld
-from highseas.demo.writer import reset_sequences
+from highseas.demo.writer import bulk_load_settings
 
-BATCH_SIZE = 10_000
 LISTED_REPS = 30
 
 
@@ -48,6 +47,8 @@ class DemoOptions:
     now: datetime | None = None  # default: today's local midnight
     reset: bool = False
     progress: bool = False
+    batch_size: int = 10_000  # customers per transaction; the data does not depend on it
+    parallel: bool = True  # generate in a second process when there is more than one batch
 
 
 @dataclass(frozen=True)
@@ -82,7 +83,6 @@ def generate_demo(options: DemoOptions) -> DemoReport:
     reps = plan_reps(rng, options.customers)
     world = build_org(reps, clock, admin, options.months)
     tally = _write_customers(rng, world, options)
-    reset_sequences(MODELS)
     report = DemoReport(
         now,
         teams=len(TEAMS) + len({(r.team_key, r.group) for r in reps if r.group}),
@@ -120,28 +120,27 @@ def _clear_earlier_demo(reset: bool) -> int:
 
 
 def _write_customers(rng: random.Random, world: DemoWorld, options: DemoOptions) -> Tally:
-    """Generate and insert customers batch by batch; memory stays bounded by the batch."""
-    clock = world.clock
-    profiles = ProfileFactory(rng, NumberPlan(), clock.local_date(clock.now).year)
-    teller = StoryTeller(rng, world, OwnershipBook(clock, world.rep_count))
+    """Generate and insert customers batch by batch; memory stays bounded by a few batches."""
     tables = DemoTables()
-    with tqdm(
+    plan = GenerationPlan(rng, world, options.customers, options.batch_size, tables.next_ids())
+    in_parallel = options.parallel and options.customers > options.batch_size
+    source = BatchesFromProcess(plan) if in_parallel else nullcontext(generate_batches(plan))
+    with bulk_load_settings(), source as batches, _progress_bar(options) as progress:
+        for batch in batches:
+            tables.write(batch)
+            progress.update(batch.customer_count)
+    tables.finish()
+    return tables.tally
+
+
+def _progress_bar(options: DemoOptions) -> tqdm[NoReturn]:
+    return tqdm(
         total=options.customers,
         unit="customers",
         file=sys.stderr,
         disable=not options.progress,
         desc="demo",
-    ) as progress:
-        for first in range(0, options.customers, BATCH_SIZE):
-            size = min(BATCH_SIZE, options.customers - first)
-            batch = tables.batch()
-            for _ in range(size):
-                profile = profiles.make()
-                batch.add(profile, teller.tell(profile))
-            with transaction.atomic():
-                batch.write()
-            progress.update(size)
-    return tables.tally
+    )
 
 
 def _logins(reps: list[RepSpec], clock: DemoClock) -> list[Login]:

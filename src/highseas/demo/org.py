@@ -23,42 +23,18 @@ def build_org(reps: list[RepSpec], clock: DemoClock, admin: User, months: int) -
     departments = {team.key: create_team(name=team.name) for team in TEAMS}
     groups = _create_groups(reps, departments)
     password = make_password(DEMO_PASSWORD)  # hashed once: Argon2 is slow on purpose
-    managers = _create_users(
-        [_manager(team, departments[team.key], password, clock) for team in TEAMS],
-        [RepProfile(level=RepLevel.SENIOR) for _ in TEAMS],
-    )
-    for team, manager in zip(TEAMS, managers, strict=True):
-        departments[team.key].manager = manager
-        departments[team.key].save()
+    managers = _create_managers(departments, password, clock)
+    teams = [groups.get((rep.team_key, rep.group)) or departments[rep.team_key] for rep in reps]
     rep_users = _create_users(
-        [
-            _rep_user(
-                rep,
-                groups.get((rep.team_key, rep.group)) or departments[rep.team_key],
-                password,
-                clock,
-            )
-            for rep in reps
-        ],
+        [_rep_user(rep, team, password, clock) for rep, team in zip(reps, teams, strict=True)],
         [_rep_profile(rep, clock) for rep in reps],
     )
     world = DemoWorld(clock, months, Actor(admin.pk, admin.username), {}, len(reps))
-    for team, manager in zip(TEAMS, managers, strict=True):
-        pool = _save_pool(team, departments[team.key], manager)
-        world.pools[team.key] = PoolWorld(
-            pool.pk,
-            team.key,
-            pool.name,
-            team.claim,
-            team.recycle,
-            Actor(manager.pk, manager.username),
-            [],
-            [],
-        )
+    for team in TEAMS:
+        world.pools[team.key] = _pool_world(team, departments[team.key], managers[team.key])
     for index, (spec, user) in enumerate(zip(reps, rep_users, strict=True)):
-        rep = _rep(index, spec, user, clock)
-        pool_world = world.pools[spec.team_key]
-        (pool_world.reps if spec.is_employed else pool_world.departed).append(rep)
+        pool = world.pools[spec.team_key]
+        (pool.reps if spec.is_employed else pool.departed).append(_rep(index, spec, user, clock))
     return world
 
 
@@ -71,6 +47,26 @@ def _create_groups(
         (key, group): create_team(name=group_name(teams[key], group), parent=departments[key])
         for key, group in keys
     }
+
+
+def _create_managers(
+    departments: dict[str, Team], password: str, clock: DemoClock
+) -> dict[str, User]:
+    """One manager per department, set as its manager."""
+    managers = _create_users(
+        [_manager(team, departments[team.key], password, clock) for team in TEAMS],
+        [RepProfile(level=RepLevel.SENIOR) for _ in TEAMS],
+    )
+    for team, manager in zip(TEAMS, managers, strict=True):
+        departments[team.key].manager = manager
+        departments[team.key].save()
+    return {team.key: manager for team, manager in zip(TEAMS, managers, strict=True)}
+
+
+def _pool_world(team: TeamSpec, department: Team, manager: User) -> PoolWorld:
+    pool = _save_pool(team, department, manager)
+    manager_actor = Actor(manager.pk, manager.username)
+    return PoolWorld(pool.pk, team.key, pool.name, team.claim, team.recycle, manager_actor, [], [])
 
 
 def _create_users(users: list[User], profiles: list[RepProfile]) -> list[User]:

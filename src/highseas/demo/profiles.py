@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import random
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from typing import Any, NamedTuple
 
@@ -18,6 +18,8 @@ from highseas.demo.identity import (
     wechat_id,
 )
 from highseas.demo.sampling import Weighted, between, chance, one_of
+from highseas.engine.duplicates import DuplicateKeys, duplicate_keys
+from highseas.engine.normalize import normalize_company_name
 
 PERSON_SHARE = 0.07
 
@@ -157,17 +159,20 @@ class CustomerProfile:
     tags: list[str] = field(default_factory=list)
     custom_fields: dict[str, Any] = field(default_factory=dict)
     contacts: list[ContactProfile] = field(default_factory=list)
+    core_name: str = ""  # a company's name without region and legal form, for its name key
+    duplicate_keys: DuplicateKeys = field(default_factory=DuplicateKeys)
 
 
 class ProfileFactory:
-    """Makes customer profiles; company names are unique within a run."""
+    """Makes customer profiles; companies' core names (their name duplicate keys) are unique
+    within a run, so the demo holds no duplicate companies."""
 
     def __init__(self, rng: random.Random, numbers: NumberPlan, year: int) -> None:
         self.rng = rng
         self.numbers = numbers
         self.year = year
         self.campaigns = campaigns(year)
-        self.company_names: set[str] = set()
+        self.core_names: set[str] = set()
 
     def make(self) -> CustomerProfile:
         rng = self.rng
@@ -180,6 +185,7 @@ class ProfileFactory:
             profile = self._company(province, city, source)
         profile.tags = rng.sample(data.TAGS, between(rng, 0, 3)) if chance(rng, 0.6) else []
         profile.address = _address(rng, city.name)
+        profile.duplicate_keys = _duplicate_keys(profile)
         return profile
 
     def _person(self, province: data.Province, city: str, source: str) -> CustomerProfile:
@@ -208,7 +214,9 @@ class ProfileFactory:
         rng = self.rng
         size = _SIZE.pick(rng)
         industry = _INDUSTRY.pick(rng)
-        name, brand, brand_pinyin = self._company_name(province.name, city.name, industry, size)
+        name, brand, brand_pinyin, core = self._company_name(
+            province.name, city.name, industry, size
+        )
         low, high = size.employees
         profile = CustomerProfile(
             name=name,
@@ -222,8 +230,9 @@ class ProfileFactory:
             level=_LEVEL[size.name].pick(rng),
             source=source,
             campaign=one_of(rng, self.campaigns[source]),
-            employees=round(math.exp(rng.uniform(math.log(low), math.log(high + 1)))),
+            employees=int(math.exp(rng.uniform(math.log(low), math.log(high + 1)))),
             revenue_band=_REVENUE[size.name].pick(rng),
+            core_name=core,
         )
         domain = company_domain(rng, brand_pinyin, industry.domain_tags)
         if chance(rng, 0.75):
@@ -248,15 +257,12 @@ class ProfileFactory:
 
     def _company_name(
         self, province: str, city: str, industry: data.Industry, size: SizeClass
-    ) -> tuple[str, str, str]:
-        """``杭州云帆网络科技有限公司`` and its variants; drawn again on a clash."""
+    ) -> tuple[str, str, str, str]:
+        """``杭州云帆网络科技有限公司`` and its variants, with its brand, the brand's pinyin and
+        its core name (the duplicate key); drawn again when the core name is taken."""
         rng = self.rng
         while True:
-            first, first_pinyin = one_of(rng, data.BRAND_CHARACTERS)
-            second, second_pinyin = one_of(rng, data.BRAND_CHARACTERS)
-            if second == first:
-                continue
-            brand = first + second
+            brand, brand_pinyin = _brand(rng)
             word = one_of(rng, industry.name_words)
             form = _LEGAL_FORM.pick(rng)
             if form == "集团有限公司" and size.name not in KEY_ACCOUNT_SIZES:
@@ -270,9 +276,10 @@ class ProfileFactory:
                 name = f"{province}{brand}{word}{form}"
             else:
                 name = f"{brand}{word}有限公司{city}分公司"
-            if name not in self.company_names:
-                self.company_names.add(name)
-                return name, brand, first_pinyin + second_pinyin
+            core = normalize_company_name(name)
+            if core not in self.core_names:
+                self.core_names.add(core)
+                return name, brand, brand_pinyin, core
 
     def _contact(
         self, person: PersonName, title: str, email: str, is_primary: bool, source: str
@@ -304,6 +311,29 @@ class ProfileFactory:
             do_not_contact=chance(rng, 0.01),
             legal_basis=data.LEGAL_BASES.get(source, ""),
         )
+
+
+def _duplicate_keys(profile: CustomerProfile) -> DuplicateKeys:
+    """The keys the duplicate check stores, as ``duplicate_keys`` makes them; a company's
+    name key is its core name, already computed to keep it unique."""
+    keys = duplicate_keys(
+        kind=profile.kind,
+        phone=profile.phone,
+        email=profile.email,
+        credit_code=profile.credit_code,
+    )
+    return replace(keys, name=profile.core_name)
+
+
+def _brand(rng: random.Random) -> tuple[str, str]:
+    """Two characters (云帆), or three (鑫瑞达) for more variety, none repeated."""
+    length = 2 if chance(rng, 0.6) else 3
+    characters: list[tuple[str, str]] = []
+    while len(characters) < length:
+        character = one_of(rng, data.BRAND_CHARACTERS)
+        if character not in characters:
+            characters.append(character)
+    return "".join(c for c, _ in characters), "".join(pinyin for _, pinyin in characters)
 
 
 def _address(rng: random.Random, city: str) -> str:

@@ -8,18 +8,20 @@ that points at demo data makes the reset fail, and roll back, with an explanatio
 
 from __future__ import annotations
 
-from django.db import DEFAULT_DB_ALIAS, IntegrityError, transaction
-from django.db.models import ProtectedError, Q, QuerySet
+from typing import Any
+
+from django.db import DEFAULT_DB_ALIAS, IntegrityError, models, transaction
+from django.db.models import CASCADE, ProtectedError, Q, QuerySet
 
 from highseas.accounts.models import Team, User
-from highseas.customers.models import Activity, Comment, Contact, Customer, Deal, Task
+from highseas.customers.models import Activity, Contact, Customer, Deal
 from highseas.demo.roster import TEAMS, is_group_name
-from highseas.notify.models import Notification
-from highseas.pools.models import ClaimRequest, OwnershipEvent, Pool
+from highseas.pools.models import OwnershipEvent, Pool
 
 DEMO_POOL_NAMES = tuple(team.pool_name for team in TEAMS)
 DEMO_TEAM_NAMES = tuple(team.name for team in TEAMS)
 MANAGER_USERNAMES = tuple(team.manager_username for team in TEAMS)
+BULK_TABLES: tuple[type[models.Model], ...] = (Activity, Deal, Contact, OwnershipEvent)
 
 
 class DemoDataInUse(RuntimeError):
@@ -60,15 +62,8 @@ def delete_demo_data() -> int:
 def _delete_demo_data() -> int:
     pool_ids = list(Pool.objects.filter(name__in=DEMO_POOL_NAMES).values_list("id", flat=True))
     customers = Customer.objects.filter(pool_id__in=pool_ids)
-    customer_ids = customers.values("id")
     count = customers.count()
-    for model in (Notification, Task, Comment, ClaimRequest):
-        model._default_manager.filter(customer_id__in=customer_ids).delete()
-    # Bulk tables: one DELETE each, without loading rows (the ledger forbids row deletes).
-    for bulk_model in (Activity, Deal, Contact, OwnershipEvent):
-        bulk_model._default_manager.filter(customer_id__in=customer_ids)._raw_delete(
-            DEFAULT_DB_ALIAS
-        )
+    _delete_customer_dependents(customers.values("id"))
     customers._raw_delete(DEFAULT_DB_ALIAS)
     Pool.objects.filter(id__in=pool_ids).delete()
     teams = _demo_teams()
@@ -76,6 +71,22 @@ def _delete_demo_data() -> int:
     for team in sorted(teams, key=lambda team: -len(team.path)):
         team.delete()
     return count
+
+
+def _delete_customer_dependents(customer_ids: QuerySet[Customer, Any]) -> None:
+    """Rows that go with the customers: the big tables in one DELETE each, without loading
+    rows (the ledger even forbids row deletes); any other cascading relation (tasks,
+    comments, notifications, claim requests, assignment decisions …) through the ORM, which
+    follows its own cascades. Protecting relations (merges) are left to fail the reset."""
+    for relation in Customer._meta.get_fields(include_hidden=True):
+        if not isinstance(relation, models.ManyToOneRel) or relation.on_delete is not CASCADE:
+            continue
+        model = relation.field.model
+        if model not in BULK_TABLES:
+            model._default_manager.filter(**{f"{relation.field.name}__in": customer_ids}).delete()
+    for bulk_model in BULK_TABLES:
+        rows = bulk_model._default_manager.filter(customer_id__in=customer_ids)
+        rows._raw_delete(DEFAULT_DB_ALIAS)
 
 
 def _demo_teams() -> list[Team]:

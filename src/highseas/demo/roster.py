@@ -117,7 +117,7 @@ TEAMS: tuple[TeamSpec, ...] = (
         "manager_key",
         "陈思远",
         "全国大客户池",
-        "全国范围内 300 人以上或年营收过亿的大客户。",
+        "全国范围内 300 人以上的大型企业客户。",
         ClaimLimits(
             daily_quota=3,
             weekly_quota=10,

@@ -25,25 +25,17 @@ from dataclasses import dataclass
 from highseas.demo import data
 from highseas.demo.book import OwnershipBook
 from highseas.demo.clock import DAY, HOUR, MINUTE
-from highseas.demo.followups import ActivityRecord, DealRecord, FollowUps
-from highseas.demo.ledger import EventRecord, LedgerWriter
+from highseas.demo.followups import ActivityRecord, DealRecord
+from highseas.demo.ledger import EventRecord
+from highseas.demo.periods import OwnershipPeriods
 from highseas.demo.profiles import CustomerProfile
-from highseas.demo.recycling import RecyclePlan, RecycleTimer
 from highseas.demo.sampling import Weighted, between, chance, one_of
 from highseas.demo.world import Actor, DemoWorld, PoolWorld, Rep
 from highseas.engine.ownership import Status
 
 FINAL_STATUS = Weighted.of((("pooled", 38), ("owned", 58), ("frozen", 4)))
 OUTCOME = Weighted.of((("won", 18), ("open", 30), ("none", 52)))
-_PAST_PERIODS = Weighted.of(((0, 55), (1, 30), (2, 12), (3, 3)))
-_PAST_FOLLOW_UPS = Weighted.of(((0, 15), (1, 25), (2, 25), (3, 18), (4, 10), (5, 7)))
 _REGISTERING_SOURCES = frozenset({"referral", "cold_call", "other", "exhibition", "partner"})
-_RECYCLE_REASONS = {
-    "idle_limit": "超过{limit}天未有效跟进，系统自动回收",
-    "no_deal_limit": "领取超过{limit}天未成交，系统自动回收",
-    "first_contact_limit": "领取后{limit}小时内未跟进，系统自动回收",
-}
-_NO_LIMIT = 10 * 365 * DAY
 
 
 def holding_share() -> float:
@@ -96,47 +88,38 @@ class StoryTeller:
         return _CustomerStory(self, pool, profile).tell()
 
 
-class _CustomerStory:
+class _CustomerStory(OwnershipPeriods):
+    """Plans the customer's story, has ``OwnershipPeriods`` write it, and sums it up."""
+
     def __init__(self, teller: StoryTeller, pool: PoolWorld, profile: CustomerProfile) -> None:
-        self.rng = teller.rng
+        super().__init__(teller.rng, teller.world.clock, teller.book, pool, profile)
         self.world = teller.world
-        self.clock = teller.world.clock
-        self.now = self.clock.now
-        self.book = teller.book
-        self.pool = pool
-        self.profile = profile
-        self.ledger = LedgerWriter()
-        self.follow_ups = FollowUps(self.rng, self.clock, profile.short_name, profile.revenue_band)
-        self.timer = RecycleTimer(pool.recycle, profile.level)
-        self.rules = pool.recycle.for_level(profile.level)
-        no_deal_days = self.rules.no_deal_days
-        self.no_deal = _NO_LIMIT if no_deal_days is None else no_deal_days * DAY
-        self.lost_reason = ""
 
     def tell(self) -> Story:
         created = self._creation_time()
         final = FINAL_STATUS.pick(self.rng)
         current = None if final == "pooled" else self._plan_current(created, final == "frozen")
-        created_by: int | None
+        created_by = self._create(created, current)
+        if current is None:
+            self._past_periods(created, self.now - HOUR, set())
+            return self._pooled_story(created, created_by)
+        if current.leaver is not None:
+            self._leaver_period(created, current.leaver)
+        elif current.how != "registered":
+            self._past_periods(created, current.start - 12 * HOUR, {current.owner.index})
+        return self._owned_story(created, created_by, current)
+
+    def _create(self, created: int, current: _Current | None) -> int | None:
+        """The ``created`` event: registered by its owner, or put in the pool by its source;
+        returns who created the customer."""
         if current is not None and current.how == "registered":
             owner = current.owner
-            self.ledger.record(
-                "created", "owned", owner.user_id, owner.actor, "负责人自行登记", created
-            )
-            created_by = owner.user_id
-        else:
-            actor, reason = self._creator()
-            self.ledger.record("created", "pooled", None, actor, reason, created)
-            created_by = actor.user_id
-            if current is None:
-                self._past_periods(created, self.now - HOUR, set())
-            elif current.leaver is not None:
-                self._leaver_period(created, current.leaver)
-            else:
-                self._past_periods(created, current.start - 12 * HOUR, {current.owner.index})
-        if current is None:
-            return self._pooled_story(created, created_by)
-        return self._owned_story(created, created_by, current)
+            reason = "负责人自行登记"
+            self.ledger.record("created", "owned", owner.user_id, owner.actor, reason, created)
+            return owner.user_id
+        actor, reason = self._creator()
+        self.ledger.record("created", "pooled", None, actor, reason, created)
+        return actor.user_id
 
     # -- planning ---------------------------------------------------------------------------
 
@@ -201,22 +184,6 @@ class _CustomerStory:
         earliest, latest = self._win_window(owner, since)
         return earliest <= latest
 
-    def _pick_owner(
-        self, moment: int, excluded: set[int], *, counts: bool, freezing: bool = False
-    ) -> Rep | None:
-        """A random employed rep of the pool's team who is free to take one more customer."""
-        reps, limits = self.pool.reps, self.pool.claim
-        for _ in range(8):
-            rep = reps[int(self.rng.random() * len(reps))]
-            if rep.index in excluded or not rep.can_take_customer_at(moment):
-                continue
-            if counts and not self.book.has_room(rep, limits):
-                continue
-            if freezing and not self.book.can_freeze(rep, limits):
-                continue
-            return rep
-        return None
-
     def _creator(self) -> tuple[Actor, str]:
         source, campaign, manager = self.profile.source, self.profile.campaign, self.pool.manager
         if source == "web_form":
@@ -231,96 +198,6 @@ class _CustomerStory:
             return manager, f"渠道报备：{campaign}"
         return manager, "录入公海"
 
-    # -- earlier owners ----------------------------------------------------------------------
-
-    def _past_periods(self, since: int, limit: int, excluded: set[int]) -> None:
-        moment = since
-        for _ in range(_PAST_PERIODS.pick(self.rng)):
-            ended = self._past_period(moment, limit, excluded)
-            if ended is None:
-                return
-            moment = ended
-
-    def _past_period(self, since: int, limit: int, excluded: set[int]) -> int | None:
-        """One earlier owner, from a claim or an assignment to a release or a recycle; ``None``
-        (and nothing written) when it does not fit before ``limit``."""
-        rng, clock = self.rng, self.clock
-        wait = since + between(rng, 2 * HOUR, 12 * DAY)
-        start = clock.in_office_hours(rng, wait, since + 10 * MINUTE, limit)
-        owner = self._pick_owner(start, excluded, counts=False) if start < limit - DAY else None
-        if owner is None:
-            return None
-        bound = min(limit, owner.works_until(self.now), start + self.no_deal - DAY)
-        most = _PAST_FOLLOW_UPS.pick(rng)
-        times = self._follow_up_times(start, bound, most)
-        last = times[-1] if times else None
-        plan = self.timer.plan(start, last_effective_at=last, last_activity_at=last)
-        releases = plan.due_at is None or chance(rng, 0.45)
-        if releases:
-            low = (last or start) + HOUR
-            high = limit if plan.due_at is None else plan.due_at - HOUR
-            end = clock.in_office_hours(rng, between(rng, low, high), low, high)
-        else:
-            assert plan.due_at is not None
-            end = plan.due_at + between(rng, MINUTE, 10 * MINUTE)  # the sweep runs often
-        if end > limit:
-            return None
-        self._acquire(owner, start, "claimed" if chance(rng, 0.75) else "assigned")
-        self._write_past_follow_ups(owner, times, end, releases)
-        if not releases:
-            self._recycle(plan, end)
-        excluded.add(owner.index)
-        return end
-
-    def _write_past_follow_ups(
-        self, owner: Rep, times: list[int], end: int, releases: bool
-    ) -> None:
-        """The follow-ups of an earlier period, the deal lost on the way, and the release."""
-        rng, lost_reason = self.rng, ""
-        if len(times) >= 2 and chance(rng, 0.25):
-            opened, lost = times[0] + 30 * MINUTE, times[-1] + 10 * MINUTE
-            lost_reason = self.follow_ups.lost_deal(owner.user_id, opened, lost)
-            self.lost_reason = lost_reason
-        self.follow_ups.record(owner.user_id, times, end)
-        if releases:
-            reason = (
-                f"商机输单（{lost_reason}），退回公海"
-                if lost_reason
-                else one_of(rng, data.RELEASE_REASONS)
-            )
-            self.ledger.record("released", "pooled", None, owner.actor, reason, end)
-
-    def _leaver_period(self, created: int, leaver: Rep) -> None:
-        """The customer's earlier owner left the company; their manager transfers it."""
-        assert leaver.departed_at is not None
-        low = max(created + 10 * MINUTE, leaver.departed_at - int(0.9 * self.no_deal))
-        high = leaver.departed_at - 3 * DAY
-        start = self.clock.in_office_hours(self.rng, between(self.rng, low, high), low, high)
-        self._acquire(leaver, start, "claimed")
-        bound = leaver.departed_at - HOUR
-        self.follow_ups.record(leaver.user_id, self._follow_up_times(start, bound), bound)
-
-    def _follow_up_times(self, start: int, bound: int, most: int | None = None) -> list[int]:
-        first_contact = self.rules.first_contact_hours
-        return self.follow_ups.times(start, bound, self.rules.idle_days, first_contact, most)
-
-    def _acquire(self, owner: Rep, at: int, how: str) -> int:
-        """A claim (within the rep's quota, else the manager assigns) or an assignment."""
-        rng = self.rng
-        if how == "claimed" and self.book.can_claim(owner, at, self.pool.claim):
-            self.book.record_claim(owner, at)
-            reason = one_of(rng, data.CLAIM_REASONS)
-            return self.ledger.record("claimed", "owned", owner.user_id, owner.actor, reason, at)
-        reason = one_of(rng, data.ASSIGN_REASONS)
-        manager = self.pool.manager
-        return self.ledger.record("assigned", "owned", owner.user_id, manager, reason, at)
-
-    def _recycle(self, plan: RecyclePlan, at: int) -> None:
-        reason = _RECYCLE_REASONS[plan.rule].format(limit=plan.limit)
-        actor = Actor(None, f"system:{plan.rule}")
-        policy_ref = f"pool:{self.pool.id}/recycle_policy"
-        self.ledger.record("recycled", "pooled", None, actor, reason, at, policy_ref)
-
     # -- the current owner and the final state ---------------------------------------------
 
     def _owned_story(self, created: int, created_by: int | None, current: _Current) -> Story:
@@ -330,13 +207,13 @@ class _CustomerStory:
         follow_ups = self.follow_ups
         plan = self.timer.plan(
             owned_since,
-            last_effective_at=follow_ups.last_effective_at(),
-            last_activity_at=follow_ups.last_activity_at(),
+            last_effective_at=follow_ups.last_effective_at,
+            last_activity_at=follow_ups.last_activity_at,
             is_won=outcome == "won",
             has_open_deal=outcome == "open",
             status=Status(self.ledger.status),
         )
-        contacted = (follow_ups.last_activity_at() or 0) >= owned_since
+        contacted = (follow_ups.last_activity_at or 0) >= owned_since
         if outcome == "won":
             stage = "won"
         elif outcome == "open":
@@ -417,7 +294,7 @@ class _CustomerStory:
         warn_at: int | None = None,
     ) -> Story:
         ledger, follow_ups = self.ledger, self.follow_ups
-        last_activity = follow_ups.last_activity_at()
+        last_activity = follow_ups.last_activity_at
         return Story(
             pool_id=self.pool.id,
             created_at=created,
@@ -429,7 +306,7 @@ class _CustomerStory:
             previous_owner_id=ledger.previous_owner_id,
             stage=stage,
             last_activity_at=last_activity,
-            last_effective_at=follow_ups.last_effective_at(),
+            last_effective_at=follow_ups.last_effective_at,
             recycle_due_at=recycle_due_at,
             warn_at=warn_at,
             updated_at=max(ledger.events[-1].at, last_activity or 0),

@@ -9,16 +9,20 @@ change between being read and the write that depends on them.
 
 from __future__ import annotations
 
-from datetime import datetime, tzinfo
+from dataclasses import dataclass
+from datetime import UTC, datetime, tzinfo
 
+from django.db import connection
 from django.db.models import Q
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
 
-from highseas.accounts.models import RepProfile
+from highseas.accounts.models import RepProfile, Team, User
 from highseas.customers.choices import CustomerStage, CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal
 from highseas.engine.ownership import EventKind
 from highseas.engine.periods import day_start, week_start
-from highseas.pools.models import OwnershipEvent
+from highseas.pools.models import OwnershipEvent, Pool
 
 HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
 LOSSES = (EventKind.RELEASED.value, EventKind.RECYCLED.value)
@@ -85,4 +89,85 @@ def has_open_deal(customer_id: int) -> bool:
         Deal.objects.filter(customer_id=customer_id)
         .filter(~Q(stage__in=[DealStage.WON, DealStage.LOST]))
         .exists()
+    )
+
+
+@dataclass(frozen=True)
+class ClaimCounts:
+    claims_today: int
+    claims_this_week: int
+    holdings: int
+    lost_at: datetime | None
+    is_member: bool
+
+
+def _claim_counts_sql(count_won: bool) -> str:
+    """Every count a claim needs, in one statement (one round trip instead of five)."""
+    event = OwnershipEvent._meta.db_table
+    customer = Customer._meta.db_table
+    team = Team._meta.db_table
+    members = Pool.member_users.through._meta.db_table
+    admins = Pool.admins.through._meta.db_table
+    teams = Pool.member_teams.through._meta.db_table
+    won = "" if count_won else f" AND h.stage <> '{CustomerStage.WON.value}'"
+    claims = (
+        f"SELECT COUNT(*) FROM {event} e WHERE e.to_owner_id = %s AND e.kind = "
+        f"'{EventKind.CLAIMED.value}' AND e.from_pool_id = %s AND e.at >= %s"
+    )
+    return f"""
+        SELECT ({claims}), ({claims}),
+          (SELECT COUNT(*) FROM {customer} h WHERE h.owner_id = %s
+             AND h.status IN ('owned', 'frozen'){won}),
+          (SELECT MAX(e.at) FROM {event} e WHERE e.customer_id = %s AND e.from_owner_id = %s
+             AND e.kind IN ('{LOSSES[0]}', '{LOSSES[1]}')),
+          (EXISTS (SELECT 1 FROM {members} m WHERE m.pool_id = %s AND m.user_id = %s)
+           OR EXISTS (SELECT 1 FROM {admins} a WHERE a.pool_id = %s AND a.user_id = %s)
+           OR EXISTS (SELECT 1 FROM {teams} t JOIN {team} tt ON tt.id = t.team_id
+                      WHERE t.pool_id = %s AND %s LIKE tt.path || '%%'))
+    """
+
+
+def _as_aware(value: object) -> datetime | None:
+    if value is None or isinstance(value, datetime):
+        return value
+    parsed = parse_datetime(str(value))
+    if parsed is None:
+        return None
+    return parsed if timezone.is_aware(parsed) else timezone.make_aware(parsed, UTC)
+
+
+def claim_counts(
+    user: User,
+    pool_id: int | None,
+    customer_id: int,
+    now: datetime,
+    zone: tzinfo,
+    *,
+    count_won: bool,
+) -> ClaimCounts:
+    """Quota use, holdings, the rep's last loss of this customer and pool membership,
+    read in one statement (call after ``lock_reps``)."""
+    team_path = user.team.path if user.team else ""
+    params = [
+        user.pk,
+        pool_id,
+        day_start(now, zone),
+        user.pk,
+        pool_id,
+        week_start(now, zone),
+        user.pk,
+        customer_id,
+        user.pk,
+        pool_id,
+        user.pk,
+        pool_id,
+        user.pk,
+        pool_id,
+        team_path,
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(_claim_counts_sql(count_won), params)
+        today, week, held, lost, member = cursor.fetchone()
+    return ClaimCounts(
+        int(today), int(week), int(held), _as_aware(lost), bool(member) or bool(user.is_admin)
     )

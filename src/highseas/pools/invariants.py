@@ -2,7 +2,9 @@
 
 1. pooled XOR exactly one owner, and every customer's ledger replays to its current state;
 2. no rep claimed more from a pool per day or week than the quota in force now;
-3. no rep holds more than their cap, unless a manager's logged override covers them.
+3. no rep holds more than their cap, unless a manager's logged override covers them;
+4. a customer merged into another rests pooled, without owner or duplicate keys, not merged
+   into itself.
 Quotas and caps are judged by today's policies: a limit tightened later can flag history,
 which the report then names.
 """
@@ -13,7 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from itertools import groupby
 
-from django.db.models import Count, Q
+from django.db.models import Count, F, Q
 from django.db.models.functions import TruncDate, TruncWeek
 from django.utils import timezone
 
@@ -161,9 +163,28 @@ def check_holding_caps(report: CheckReport) -> None:
             report.add("holding_cap_exceeded", f"rep {owner_id} holds {holdings} (cap {cap})")
 
 
+def check_merged(report: CheckReport) -> None:
+    """A merged-away customer is a hidden, pooled row (``pools.merge``): it holds no owner,
+    so it counts toward no cap; it has no duplicate keys, so nothing matches it; and it does
+    not point at itself."""
+    merged = Customer.objects.filter(merged_into__isnull=False)
+    wrong = merged.filter(
+        ~Q(status=CustomerStatus.POOLED)
+        | Q(owner__isnull=False)
+        | Q(merged_into=F("id"))
+        | Q(phone_key__isnull=False)
+        | Q(email_key__isnull=False)
+        | Q(credit_key__isnull=False)
+        | Q(name_key__isnull=False)
+    )
+    for customer_id in wrong.values_list("id", flat=True):
+        report.add("merged_not_pooled", f"customer {customer_id}")
+
+
 def run_checks() -> CheckReport:
     report = CheckReport()
     check_ownership(report)
     check_claim_quotas(report)
     check_holding_caps(report)
+    check_merged(report)
     return report

@@ -26,8 +26,10 @@ def record_event(
     at: datetime,
     actor_label: str = "",
     policy_ref: str = "",
+    related_customer: Customer | None = None,
 ) -> OwnershipEvent:
-    """Append one ledger row; call it inside the transaction that made the change."""
+    """Append one ledger row; call it inside the transaction that made the change.
+    ``related_customer`` names the other side of a merge."""
     return OwnershipEvent.objects.create(
         customer=customer,
         kind=kind.value,
@@ -41,6 +43,7 @@ def record_event(
         actor_label=actor_label or (actor.username if actor else "system"),
         reason=reason,
         policy_ref=policy_ref,
+        related_customer=related_customer,
         at=at,
     )
 

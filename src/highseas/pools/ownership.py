@@ -52,7 +52,7 @@ class Outcome:
 def load_customer(customer_id: int) -> Customer:
     customer = (
         Customer.objects.select_related("owner", "pool__claim_policy", "pool__recycle_policy")
-        .filter(pk=customer_id)
+        .filter(pk=customer_id, merged_into__isnull=True)  # a merged-away row moves no more
         .first()
     )
     if customer is None:
@@ -92,8 +92,10 @@ def move(
     actor_label: str = "",
     policy_ref: str = "",
     frozen_until: datetime | None = None,
+    new_owner: User | None = None,
 ) -> Customer:
-    """Compare-and-set the customer from its loaded state to ``after``, with its ledger row."""
+    """Compare-and-set the customer from its loaded state to ``after``, with its ledger row.
+    ``new_owner`` is the user object of ``after.owner_id`` when the caller has it at hand."""
     before = state_of(customer)
     changes_owner = after.owner_id != before.owner_id
     owned_since = (now if changes_owner else customer.owned_since) if after.owner_id else None
@@ -115,6 +117,7 @@ def move(
         "status": before.status.value,
         "owner_id": before.owner_id,
         "pool_id": before.pool_id,
+        "merged_into__isnull": True,
     }
     written = Customer.objects.filter(**expected).update(**fields)
     if written != 1:
@@ -132,7 +135,9 @@ def move(
     )
     for name, value in fields.items():
         setattr(customer, name, value)
-    customer.owner = User.objects.filter(pk=after.owner_id).first() if after.owner_id else None
+    if new_owner is None or new_owner.pk != after.owner_id:
+        new_owner = User.objects.filter(pk=after.owner_id).first() if after.owner_id else None
+    customer.owner = new_owner
     customer.pool = pool
     return customer
 
@@ -142,20 +147,24 @@ def limits_for(user_id: int, pool: Pool | None, profiles: dict[int, Any]) -> Cla
 
 
 def claim_facts(
-    viewer: Viewer, customer: Customer, limits: ClaimLimits, now: datetime
+    claimant: User, customer: Customer, limits: ClaimLimits, now: datetime
 ) -> ClaimFacts:
-    user_id = viewer.user.pk
-    today, this_week = facts.claims_in_periods(
-        user_id, customer.pool_id, now, timezone.get_default_timezone()
+    counts = facts.claim_counts(
+        claimant,
+        customer.pool_id,
+        customer.pk,
+        now,
+        timezone.get_default_timezone(),
+        count_won=limits.count_won_in_cap,
     )
     return ClaimFacts(
         status=Status(customer.status),
-        is_member=is_member(viewer, customer.pool_id),
+        is_member=counts.is_member,
         holder_name=customer.owner.label if customer.owner else None,
-        holdings=facts.holdings(user_id, count_won=limits.count_won_in_cap),
-        claims_today=today,
-        claims_this_week=this_week,
-        lost_at=facts.lost_at(user_id, customer.pk),
+        holdings=counts.holdings,
+        claims_today=counts.claims_today,
+        claims_this_week=counts.claims_this_week,
+        lost_at=counts.lost_at,
     )
 
 
@@ -167,13 +176,15 @@ def claim_for(
     profiles = facts.lock_reps(claimant.pk)
     customer = load_customer(customer_id)
     limits = limits_for(claimant.pk, customer.pool, profiles)
-    refusal = decide_claim(limits, claim_facts(Viewer(claimant), customer, limits, now), now)
+    refusal = decide_claim(limits, claim_facts(claimant, customer, limits, now), now)
     if refusal is not None:
         raise refusal
     if limits.requires_approval and actor == claimant:
         return customer, limits
     after = OwnershipState(Status.OWNED, claimant.pk, customer.pool_id)
-    move(customer, EventKind.CLAIMED, after, actor=actor, reason=reason, now=now)
+    move(
+        customer, EventKind.CLAIMED, after, actor=actor, reason=reason, now=now, new_owner=claimant
+    )
     return customer, limits
 
 
@@ -274,6 +285,7 @@ def _give(
     override_cap: bool,
     reason: str,
     now: datetime,
+    actor_label: str = "",
 ) -> Customer:
     """Assign (from the pool) or transfer (from another rep) to ``receiver``."""
     viewer = Viewer(actor)
@@ -301,7 +313,16 @@ def _give(
     _check_cap(actor, receiver, customer, profiles, override_cap)
     after = OwnershipState(Status.OWNED, receiver.pk, customer.pool_id)
     previous = customer.owner_id
-    move(customer, kind, after, actor=actor, reason=reason, now=now)
+    move(
+        customer,
+        kind,
+        after,
+        actor=actor,
+        reason=reason,
+        now=now,
+        actor_label=actor_label,
+        new_owner=receiver,
+    )
     notify_after_commit(
         receiver.pk, kind.value, _("A customer was given to you"), customer.name, customer.pk
     )
@@ -325,8 +346,10 @@ def assign(
     override_cap: bool = False,
     reason: str = "",
     now: datetime | None = None,
+    actor_label: str = "",
 ) -> Outcome:
-    """A manager gives a pooled customer to a rep."""
+    """A manager gives a pooled customer to a rep; an assignment rule passes its own
+    ``actor_label`` (``system:rule:<id>``) for the ledger."""
     return Outcome(
         _give(
             EventKind.ASSIGNED,
@@ -336,6 +359,7 @@ def assign(
             override_cap=override_cap,
             reason=reason or _("Assigned by a manager"),
             now=now or timezone.now(),
+            actor_label=actor_label,
         )
     )
 

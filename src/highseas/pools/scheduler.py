@@ -29,6 +29,9 @@ def run_periodic_jobs(now: datetime | None = None) -> dict[str, Any]:
         "reminders": send_due_reminders(now),
         "sweep_ms": round(report.elapsed_ms, 1),
     }
+    if connection.vendor == "sqlite":  # keep the planner's statistics fresh (cheap, incremental)
+        with connection.cursor() as cursor:
+            cursor.execute("PRAGMA optimize")
     log.info("periodic jobs: %s", figures)
     return figures
 

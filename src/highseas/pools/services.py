@@ -16,17 +16,20 @@ from django.utils.translation import gettext as _
 
 from highseas.accounts.models import User
 from highseas.customers.choices import CustomerStatus
+from highseas.customers.duplicates import key_values
 from highseas.customers.models import Customer
 from highseas.engine.claims import refuse_cap
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.limits import effective_limits
 from highseas.engine.ownership import EventKind, Status
+from highseas.pools import dedup
 from highseas.pools.facts import holdings, lock_reps
 from highseas.pools.ledger import record_event, state_of
 from highseas.pools.models import ClaimPolicy, Pool, RecyclePolicy
 from highseas.pools.policies import claim_limits, rep_overrides
 from highseas.pools.recompute import recompute_pool_schedules
 from highseas.pools.schedule import schedule_for
+from highseas.routing.services import Trigger, assign_new_customers
 
 
 def default_pool() -> Pool | None:
@@ -38,6 +41,7 @@ class CreatedCustomer:
     customer: Customer
     note: str = ""
     facts: dict[str, Any] = field(default_factory=dict)
+    warnings: list[dict[str, Any]] = field(default_factory=list)  # possible duplicates
 
 
 def _owner_within_cap(actor: User, owner: User, pool: Pool | None) -> HighSeasError | None:
@@ -55,6 +59,7 @@ def create_customer(
     owner: User | None = None,
     pool: Pool | None = None,
     now: datetime | None = None,
+    entry_point: str = "api",
 ) -> CreatedCustomer:
     """Create a customer owned by ``owner`` (or pooled in ``pool``), with its ledger row.
 
@@ -63,9 +68,13 @@ def create_customer(
        it created pooled, unassigned, and is told so (业务注册潜在客户上限); a manager naming
        an owner at their cap is refused with ``holding_cap_reached``.
     3. The ``created`` ledger row records the resulting state and the actor.
+    4. Duplicates are screened first, by the pool's policy for ``entry_point`` (manual, api,
+       import): an exact match may refuse with ``duplicate``, fuzzy ones come back as
+       ``warnings`` (``pools.dedup``).
     """
     now = now or timezone.now()
     pool = pool or default_pool()
+    screening = dedup.screen(fields, pool=pool, entry_point=entry_point)
     note, facts = "", {}
     if owner is not None and (refusal := _owner_within_cap(actor, owner, pool)):
         if owner != actor or pool is None:
@@ -82,6 +91,7 @@ def create_customer(
         )
     customer = Customer(
         **fields,
+        **key_values(screening.keys),
         created_by=actor,
         created_at=now,
         owner=owner,
@@ -98,7 +108,12 @@ def create_customer(
     record_event(
         customer, EventKind.CREATED, None, state_of(customer), actor=actor, reason=reason, at=now
     )
-    return CreatedCustomer(customer, note, facts)
+    # Assignment rules (SPEC §7): a pooled newcomer is routed at once, in this transaction.
+    if customer.status == CustomerStatus.POOLED and assign_new_customers(
+        actor, [customer.pk], trigger=Trigger.CREATE, now=now
+    ):
+        customer.refresh_from_db()
+    return CreatedCustomer(customer, note, facts, screening.warnings)
 
 
 @transaction.atomic

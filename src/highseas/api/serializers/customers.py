@@ -7,7 +7,6 @@ from rest_framework import serializers
 from highseas.accounts.models import User
 from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
-from highseas.engine.masking import mask_value
 from highseas.pools.models import Pool
 
 BUSINESS_FIELDS = [
@@ -99,11 +98,7 @@ class CustomerSerializer(serializers.ModelSerializer[Customer]):
         return values
 
     def to_representation(self, instance: Customer) -> dict[str, Any]:
-        data = super().to_representation(instance)
-        for field in self._viewer.masked_fields(instance):
-            if field in data:
-                data[field] = mask_value(field, data[field])
-        return data
+        return self._viewer.mask(instance, super().to_representation(instance))
 
 
 class CustomerUpdateSerializer(CustomerSerializer):

@@ -13,8 +13,10 @@ from rest_framework.serializers import BaseSerializer
 from highseas.accounts.models import User
 from highseas.api.serializers.customers import CustomerSerializer, CustomerUpdateSerializer
 from highseas.api.views.base import ViewerContextMixin, viewer_of
+from highseas.api.views.dedup import DuplicateActions
 from highseas.api.views.followups import FollowUpActions
 from highseas.api.views.ownership import OwnershipActions
+from highseas.api.views.routing import ExplainActions
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools import services
@@ -39,8 +41,10 @@ LIST_FILTERS = [
     ),
 )
 class CustomerViewSet(
+    DuplicateActions,
     OwnershipActions,
     FollowUpActions,
+    ExplainActions,
     ViewerContextMixin,
     mixins.ListModelMixin,
     mixins.RetrieveModelMixin,
@@ -92,10 +96,13 @@ class CustomerViewSet(
             fields=data,
             owner=owner,
             pool=pool,
+            entry_point="api",
         )
         body = self.get_serializer(created.customer).data
         if created.note:
             body = {**body, "note": created.note}
+        if created.warnings:
+            body = {**body, "warnings": created.warnings}
         return Response(body, status=status.HTTP_201_CREATED)
 
     def _ownership_for(self, owner: User | None, pool: Any) -> tuple[User | None, Any]:

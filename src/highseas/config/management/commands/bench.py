@@ -6,10 +6,15 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from highseas.bench import BenchError
+from highseas.bench import assign as assign_bench
+from highseas.bench import sweep as sweep_bench
 from highseas.bench.claim import ClaimBenchOptions, run
+from highseas.bench.dedup import DEDUP_BENCHMARKS, DedupBenchOptions, run_from_command
+
+PATHS = ("service", "raw_conditional_update", "raw_update_and_ledger")
 
 
-def _positive(text: str) -> int:
+def positive(text: str) -> int:
     value = int(text)
     if value < 1:
         raise ValueError(text)
@@ -23,13 +28,13 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("benchmark", choices=["claim"])
+        parser.add_argument("benchmark", choices=["claim", *DEDUP_BENCHMARKS, "assign", "sweep"])
         defaults = ClaimBenchOptions()
-        parser.add_argument("--customers", type=_positive, default=defaults.customers)
+        parser.add_argument("--customers", type=positive, default=defaults.customers)
         parser.add_argument(
-            "--claims", type=_positive, default=defaults.claims, help="claims per measured path"
+            "--claims", type=positive, default=defaults.claims, help="claims per measured path"
         )
-        parser.add_argument("--reps", type=_positive, default=defaults.reps)
+        parser.add_argument("--reps", type=positive, default=defaults.reps)
         parser.add_argument("--seed", type=int, default=defaults.seed)
         parser.add_argument(
             "--profile",
@@ -41,8 +46,43 @@ class Command(BaseCommand):
         parser.add_argument(
             "--force", action="store_true", help="run even though the database holds real data"
         )
+        parser.add_argument(
+            "--queries",
+            type=positive,
+            default=DedupBenchOptions().queries,
+            help="dedup / search: checks or searches measured",
+        )
+        assign_defaults = assign_bench.AssignBenchOptions()
+        parser.add_argument(
+            "--backlog",
+            type=positive,
+            default=assign_defaults.backlog,
+            help="assign: pooled customers the rules route",
+        )
+        parser.add_argument("--rules", type=positive, default=assign_defaults.rules)
+        parser.add_argument(
+            "--service-sample",
+            type=positive,
+            default=assign_defaults.service_sample,
+            help="assign: customers routed through the per-customer ownership service",
+        )
+        parser.add_argument(
+            "--due-percent",
+            type=float,
+            default=sweep_bench.SweepBenchOptions().due_percent,
+            help="sweep: percentage of the owned customers due for recycling",
+        )
 
     def handle(self, *args: Any, benchmark: str, **options: Any) -> None:
+        if benchmark in DEDUP_BENCHMARKS:  # duplicate check and public search: bench/dedup.py
+            run_from_command(self, benchmark, options)
+            return
+        if benchmark == "assign":  # rule assignment over a backlog: bench/assign.py
+            assign_bench.run_from_command(self, options)
+            return
+        if benchmark == "sweep":  # the recycle sweep over owned customers: bench/sweep.py
+            sweep_bench.run_from_command(self, options)
+            return
         bench_options = ClaimBenchOptions(
             customers=options["customers"],
             claims=options["claims"],
@@ -87,6 +127,18 @@ def _profile_lines(profile: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _verdict(service: dict[str, Any]) -> str:
+    targets = [f"≤ {service['target_ratio']}× the raw UPDATE"]
+    if service["target_per_second"]:
+        targets.insert(0, f"≥ {service['target_per_second']:,} claims/s")
+    verdict = "met" if service["meets_target"] else "missed"
+    return (
+        f"service is {service['ratio']:.1f}× slower than the raw conditional UPDATE and "
+        f"{service['ratio_to_update_and_ledger']:.1f}× slower than raw UPDATE + ledger INSERT; "
+        f"target {' and '.join(targets)}: {verdict}"
+    )
+
+
 def summary(lines: list[dict[str, Any]]) -> str:
     by_path = {line["path"]: line for line in lines}
     dataset, service = by_path["dataset"], by_path["service"]
@@ -95,19 +147,11 @@ def summary(lines: list[dict[str, Any]]) -> str:
         if dataset["inserted"]
         else "reused the dataset"
     )
-    target = service["target_per_second"]
-    verdict = "met" if service["meets_target"] else "missed"
     text = [
         f"claim bench on {service['db']}: {service['customers']:,} customers ({built}), "
         f"{service['claims']:,} claims per path, {service['reps']} reps",
-        *(
-            _path_line(by_path[path])
-            for path in ("service", "raw_conditional_update", "raw_update_and_ledger")
-        ),
-        f"service is {service['ratio']:.1f}× slower than the raw conditional UPDATE and "
-        f"{service['ratio_to_update_and_ledger']:.1f}× slower than raw UPDATE + ledger INSERT; "
-        f"target {'≥ ' + format(target, ',') + ' claims/s and ' if target else ''}"
-        f"≤ {service['target_ratio']}×: {verdict}",
+        *(_path_line(by_path[path]) for path in PATHS),
+        _verdict(service),
     ]
     if "service_profile" in by_path:
         text += _profile_lines(by_path["service_profile"])

@@ -92,10 +92,10 @@ class Command(BaseCommand):
             f"  users          {report.users}",
             f"  pools          {len(report.pools)} ({'、'.join(report.pools)})",
             f"  customers      {sum(tally.statuses.values())} ({statuses})",
-            f"  contacts       {tally.contacts}",
-            f"  activities     {tally.activities}",
-            f"  deals          {tally.deals}",
-            f"  ledger events  {tally.events}",
+            f"  contacts       {tally.rows['contacts']}",
+            f"  activities     {tally.rows['activities']}",
+            f"  deals          {tally.rows['deals']}",
+            f"  ledger events  {tally.rows['events']}",
             f"  elapsed        {report.seconds:.1f}s",
         ]
         self.stdout.write("\n".join(lines))

@@ -1,18 +1,14 @@
+"""Sign-in with throttling: after too many failures for one username from one address, wait."""
+
 from __future__ import annotations
 
 from typing import Any
 
 from django import forms
-from django.contrib.auth.decorators import login_required
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
-from django.http import HttpRequest, HttpResponse
-from django.shortcuts import render
 from django.utils.translation import gettext_lazy as _
 
-from highseas.accounts.models import User
-from highseas.accounts.visibility import Viewer
-from highseas.customers.choices import CustomerStatus
 from highseas.web import throttle
 
 
@@ -40,20 +36,3 @@ class SignInView(LoginView):
     template_name = "web/login.html"
     authentication_form = ThrottledAuthenticationForm
     redirect_authenticated_user = True
-
-
-@login_required
-def home(request: HttpRequest) -> HttpResponse:
-    user = request.user
-    assert isinstance(user, User)
-    viewer = Viewer(user)
-    mine = user.customers.all()
-    context = {
-        "holdings": mine.count(),
-        "frozen": mine.filter(status=CustomerStatus.FROZEN).count(),
-        "visible": viewer.customers().count(),
-        "pools": viewer.pools().order_by("name"),
-        "team": user.team,
-        "recent": viewer.customers().filter(owner=user).order_by("-owned_since")[:8],
-    }
-    return render(request, "web/home.html", context)

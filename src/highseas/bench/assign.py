@@ -1,0 +1,536 @@
+"""``highseas bench assign`` (SPEC §12): a rule-assignment run over a backlog of pooled customers
+(100,000 by default), 100 reps in 10 teams and 20 rules, beside the raw-SQL bulk update of the
+same rows to the same owners.
+
+1. Prepare the dataset: the pool ``bench-assign-pool`` with a holding cap, a team of 10 teams
+   of reps with skills, 20 rules over province, industry, level and source covering every
+   strategy and a user target, and the backlog (``dataset.insert_customers``).
+2. Preview the run (``dry_run``) with the seed: the plan every other path follows.
+3. Measure the raw-SQL baselines on the very rows and owners of that plan, each in batches of
+   the run's size, one transaction per batch: ``raw_bulk_update`` (the compare-and-set UPDATE
+   alone, grouped by owner) and ``raw_bulk_update_and_ledger`` (also the recycle schedule
+   columns and the ``assigned`` ledger rows). Each undoes itself.
+4. Measure the real run through ``routing.services.run_assignment`` on the set-based path
+   (``bulk``), then the per-customer service path (``ownership.assign``) on a sample; after
+   each, put the customers back in the pool with ``released`` ledger rows (so the ledger
+   still replays and the next run finds the same backlog) and drop the run's decision log.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections import defaultdict
+from collections.abc import Iterator
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.contrib.auth.hashers import make_password
+from django.core.management import call_command
+from django.core.management.base import BaseCommand, CommandError
+from django.db import connection, transaction
+from django.db.models import F
+from django.utils import timezone
+
+from highseas.accounts.models import RepLevel, RepProfile, Role, Team, User
+from highseas.bench import BenchError, chunked
+from highseas.bench.dataset import INDUSTRIES, PROVINCES, insert_customers
+from highseas.customers.choices import CustomerStatus
+from highseas.customers.models import Customer
+from highseas.engine.ownership import EventKind
+from highseas.pools import services as pools
+from highseas.pools.models import OwnershipEvent, Pool
+from highseas.routing.models import AssignmentDecision, AssignmentRule
+from highseas.routing.runs import DEFAULT_BATCH, ApplyMode, RunResult
+from highseas.routing.services import run_assignment
+
+POOL_NAME = "bench-assign-pool"
+BENCH_POOLS = ("bench-pool", POOL_NAME)
+TEAM_NAME = "bench-assign"
+MANAGER_USERNAME = "bench-assign-manager"
+ADMIN_USERNAME = "bench-assign-admin"  # the pool's admin: the acting user of rule runs
+REP_PREFIX = "bench-assign-rep-"
+TEAMS = 10
+TARGET_PER_SECOND = 10_000
+MARK = "bench:baseline"
+RECYCLE_POLICY: dict[str, Any] = {"idle_days": 15, "warn_days": 3}
+STRATEGIES = ("round_robin", "weighted", "least_loaded", "capacity", "performance", "skill")
+
+
+@dataclass(frozen=True)
+class AssignBenchOptions:
+    backlog: int = 100_000
+    reps: int = 100
+    rules: int = 20
+    service_sample: int = 2_000
+    batch_size: int = DEFAULT_BATCH
+    seed: int = 1
+    force: bool = False
+
+
+@dataclass(frozen=True)
+class Org:
+    pool: Pool
+    manager: User
+    teams: list[Team]
+    reps: list[User]
+
+
+@dataclass(frozen=True)
+class Timed:
+    path: str
+    rows: int
+    seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.rows / self.seconds if self.seconds else 0.0
+
+    def figure(self) -> dict[str, Any]:
+        return {
+            "path": self.path,
+            "customers": self.rows,
+            "seconds": round(self.seconds, 3),
+            "per_second": round(self.per_second, 1),
+        }
+
+
+# --- the dataset ---------------------------------------------------------------------------
+
+
+def refuse_foreign_data() -> None:
+    foreign = Customer.objects.exclude(pool__name__in=BENCH_POOLS)
+    if Customer._meta.db_table in connection.introspection.table_names() and foreign.exists():
+        raise BenchError(
+            "this database holds customers that are not bench data; the benchmark assigns a "
+            "hundred thousand of them, so it runs only on an empty or bench database (use a "
+            "scratch HIGHSEAS_DATA_DIR or DATABASE_URL, or pass --force)"
+        )
+
+
+def _user(username: str, display_name: str, role: str, team: Team) -> User:
+    """A user with an unusable password (hashing one per rep would dominate the build)."""
+    return User(
+        username=username,
+        display_name=display_name,
+        role=role,
+        team=team,
+        password=make_password(None),
+    )
+
+
+@transaction.atomic
+def ensure_org(reps: int) -> Org:
+    manager = User.objects.filter(username=MANAGER_USERNAME).first()
+    head = Team.objects.filter(name=TEAM_NAME, parent__isnull=True).first()
+    if manager is None or head is None:
+        head = Team(name=TEAM_NAME)
+        head.save()
+        manager = _user(MANAGER_USERNAME, "分配基准经理", Role.MANAGER, head)
+        manager.save()
+        RepProfile.objects.create(user=manager)
+        head.manager = manager
+        head.save()
+    teams = list(Team.objects.filter(parent=head).order_by("pk"))
+    for index in range(len(teams), TEAMS):
+        team = Team(name=f"{TEAM_NAME}-team-{index + 1:02d}", parent=head, manager=manager)
+        team.save()
+        teams.append(team)
+    admin = User.objects.filter(username=ADMIN_USERNAME).first()
+    if admin is None:
+        admin = _user(ADMIN_USERNAME, "分配基准管理员", Role.ADMIN, head)
+        admin.save()
+    pool = Pool.objects.filter(name=POOL_NAME).first() or pools.save_pool(
+        Pool(name=POOL_NAME, description="Dataset of `highseas bench assign`."),
+        claim_policy={"holding_cap": 5_000},
+        recycle_policy=RECYCLE_POLICY,
+        member_teams=[head],
+        admins=[admin],
+    )
+    return Org(pool, manager, teams, _ensure_reps(teams, reps))
+
+
+def _ensure_reps(teams: list[Team], count: int) -> list[User]:
+    names = [f"{REP_PREFIX}{index:03d}" for index in range(1, count + 1)]
+    present = set(User.objects.filter(username__in=names).values_list("username", flat=True))
+    missing = [(i, name) for i, name in enumerate(names) if name not in present]
+    User.objects.bulk_create(
+        [
+            _user(name, f"分配销售{name[-3:]}", Role.REP, teams[i % len(teams)])
+            for i, name in missing
+        ]
+    )
+    created = User.objects.filter(username__in=[name for _, name in missing]).order_by("pk")
+    RepProfile.objects.bulk_create(
+        [
+            RepProfile(
+                user=user,
+                level=RepLevel.SENIOR if i % 3 == 0 else RepLevel.JUNIOR,
+                skills={
+                    "industries": [INDUSTRIES[i % len(INDUSTRIES)]],
+                    "regions": [PROVINCES[i % len(PROVINCES)]],
+                },
+            )
+            for i, user in enumerate(created)
+        ]
+    )
+    return list(User.objects.filter(username__in=names).order_by("pk"))
+
+
+def _rule_specs(org: Org, count: int) -> Iterator[tuple[dict[str, Any], dict[str, Any]]]:
+    """``count`` rules: one per province and level group (C, or A and B) first, every fifth
+    narrowed to three industries, so its other customers fall through to later rules; the
+    strategies in turn, a user target among them; rules past the sixteenth combinations are
+    shadowed by earlier ones (they cost a test and never match); a catch-all last."""
+    provinces = sorted(set(PROVINCES))
+    for index in range(count - 1):
+        levels = ["C"] if index // len(provinces) % 2 == 0 else ["A", "B"]
+        tests: list[dict[str, Any]] = [
+            {"field": "province", "op": "eq", "value": provinces[index % len(provinces)]},
+            {"field": "level", "op": "in", "value": levels},
+        ]
+        if index % 5 == 4:
+            tests.append({"field": "industry", "op": "in", "value": list(INDUSTRIES[:3])})
+        team = org.teams[index % len(org.teams)]
+        members = [rep for rep in org.reps if rep.team_id == team.pk]
+        target: dict[str, Any] = {"team": team.pk, "strategy": STRATEGIES[index % len(STRATEGIES)]}
+        if target["strategy"] == "capacity":
+            target["daily_quota"] = 1_000_000
+        if target["strategy"] == "weighted" and members:
+            target["weights"] = {str(members[0].pk): 2}
+        if index == 9 and members:
+            target = {"user": members[0].pk}
+        yield {"all": tests}, target
+    yield {}, {"team": org.teams[-1].pk, "strategy": "least_loaded"}
+
+
+@transaction.atomic
+def ensure_rules(org: Org, count: int) -> None:
+    AssignmentRule.objects.filter(pool=org.pool).delete()
+    AssignmentRule.objects.bulk_create(
+        [
+            AssignmentRule(
+                name=f"基准规则{position:02d}",
+                position=position,
+                pool=org.pool,
+                conditions=conditions,
+                target=target,
+                created_by=org.manager,
+            )
+            for position, (conditions, target) in enumerate(_rule_specs(org, count), start=1)
+        ]
+    )
+
+
+def prepare(options: AssignBenchOptions) -> tuple[Org, int, float]:
+    """The organization, the rules, and the backlog topped up to ``options.backlog``."""
+    if not options.force:
+        refuse_foreign_data()
+    call_command("migrate", interactive=False, verbosity=0)
+    org = ensure_org(options.reps)
+    ensure_rules(org, options.rules)
+    existing = Customer.objects.filter(pool=org.pool).count()
+    if existing > options.backlog:
+        raise BenchError(
+            f"the assign bench here has {existing} customers, more than the {options.backlog} "
+            "asked for; ask for that many, or use an empty database"
+        )
+    started = time.perf_counter()
+    insert_customers(org.pool, org.manager, options.backlog - existing)
+    return org, options.backlog - existing, time.perf_counter() - started
+
+
+# --- putting customers back ----------------------------------------------------------------
+
+
+def release_all(pool: Pool, now: datetime) -> int:
+    """Every owned customer of the pool back in it, with a ``released`` ledger row each."""
+    owned = list(
+        Customer.objects.filter(pool=pool, status=CustomerStatus.OWNED)
+        .order_by("pk")
+        .values_list("pk", "owner_id")
+    )
+    for chunk in chunked(owned, 5_000):
+        with transaction.atomic():
+            ids = [pk for pk, _ in chunk]
+            for part in chunked(ids, 500):
+                Customer.objects.filter(pk__in=part, status=CustomerStatus.OWNED).update(
+                    status=CustomerStatus.POOLED,
+                    previous_owner_id=F("owner_id"),
+                    owner=None,
+                    owned_since=None,
+                    recycle_due_at=None,
+                    warn_at=None,
+                )
+            OwnershipEvent.objects.bulk_create(
+                [
+                    OwnershipEvent(
+                        customer_id=pk,
+                        kind=EventKind.RELEASED.value,
+                        from_status=CustomerStatus.OWNED.value,
+                        from_owner_id=owner_id,
+                        from_pool_id=pool.pk,
+                        to_status=CustomerStatus.POOLED.value,
+                        to_pool_id=pool.pk,
+                        actor_label="system:bench",
+                        reason="Returned to the pool by highseas bench assign",
+                        at=now,
+                    )
+                    for pk, owner_id in chunk
+                ],
+                batch_size=500,
+            )
+    return len(owned)
+
+
+def drop_decisions(result: RunResult) -> None:
+    AssignmentDecision.objects.filter(run=result.run).delete()
+
+
+# --- the raw-SQL baselines -----------------------------------------------------------------
+
+
+def _quoted(model: type[Customer] | type[OwnershipEvent], *names: str) -> list[str]:
+    columns = {field.name: field.column for field in model._meta.concrete_fields}
+    return [connection.ops.quote_name(columns[name]) for name in names]
+
+
+class RawBaseline:
+    """The plan's rows written with plain SQL, batch by batch, and undone afterwards."""
+
+    def __init__(self, pool: Pool, plan: list[tuple[int, int]], batch_size: int) -> None:
+        self.pool, self.plan, self.batch_size = pool, plan, batch_size
+        self.table = connection.ops.quote_name(Customer._meta.db_table)
+        self.ledger = connection.ops.quote_name(OwnershipEvent._meta.db_table)
+        self.status, self.owner, self.since, self.due, self.warn, self.pk, self.pool_col = _quoted(
+            Customer, "status", "owner", "owned_since", "recycle_due_at", "warn_at", "id", "pool"
+        )
+
+    def _update(
+        self, cursor: Any, owner: int, ids: list[int], extra: str, params: list[Any]
+    ) -> None:
+        marks = ", ".join(["%s"] * len(ids))
+        cursor.execute(
+            f"UPDATE {self.table} SET {self.status} = %s, {self.owner} = %s, {self.since} = %s"
+            f"{extra} WHERE {self.pk} IN ({marks}) AND {self.status} = %s "
+            f"AND {self.owner} IS NULL AND {self.pool_col} = %s",
+            [
+                CustomerStatus.OWNED.value,
+                owner,
+                *params,
+                *ids,
+                CustomerStatus.POOLED.value,
+                self.pool.pk,
+            ],
+        )
+        if cursor.rowcount != len(ids):
+            raise BenchError(f"the raw baseline changed {cursor.rowcount} of {len(ids)} rows")
+
+    def _ledger(self, cursor: Any, rows: list[tuple[int, int]], now: datetime) -> None:
+        columns = _quoted(
+            OwnershipEvent,
+            *("customer", "kind", "from_status", "from_pool", "to_status", "to_owner"),
+            *("to_pool", "actor_label", "reason", "policy_ref", "at"),
+        )
+        values = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(rows))
+        params: list[Any] = []
+        for customer_id, owner_id in rows:
+            params += [
+                *(customer_id, EventKind.ASSIGNED.value, CustomerStatus.POOLED.value, self.pool.pk),
+                *(CustomerStatus.OWNED.value, owner_id, self.pool.pk, "system:bench"),
+                *("Assigned (raw baseline)", MARK, now),
+            ]
+        cursor.execute(f"INSERT INTO {self.ledger} ({', '.join(columns)}) VALUES {values}", params)
+
+    def run(self, *, with_ledger: bool) -> Timed:
+        now = timezone.now()
+        due = now + timedelta(days=RECYCLE_POLICY["idle_days"])
+        warn = due - timedelta(days=RECYCLE_POLICY["warn_days"])
+        extra = f", {self.due} = %s, {self.warn} = %s" if with_ledger else ""
+        params = [now, due, warn] if with_ledger else [now]
+        started = time.perf_counter()
+        for batch in chunked(self.plan, self.batch_size):
+            with transaction.atomic(), connection.cursor() as cursor:
+                by_owner: dict[int, list[int]] = defaultdict(list)
+                for customer_id, owner_id in batch:
+                    by_owner[owner_id].append(customer_id)
+                for owner_id, ids in by_owner.items():
+                    for part in chunked(ids, 500):
+                        self._update(cursor, owner_id, list(part), extra, params)
+                if with_ledger:
+                    for rows in chunked(list(batch), 500):
+                        self._ledger(cursor, list(rows), now)
+        seconds = time.perf_counter() - started
+        self.undo()
+        name = "raw_bulk_update_and_ledger" if with_ledger else "raw_bulk_update"
+        return Timed(name, len(self.plan), seconds)
+
+    def undo(self) -> None:
+        """The baseline's rows back in the pool, its ledger rows (marked) removed: raw, since
+        the ledger model refuses deletes and these rows are scaffolding, not history."""
+        ids = [customer_id for customer_id, _ in self.plan]
+        for part in chunked(ids, 500):
+            Customer.objects.filter(pk__in=part, status=CustomerStatus.OWNED).update(
+                status=CustomerStatus.POOLED,
+                owner=None,
+                owned_since=None,
+                recycle_due_at=None,
+                warn_at=None,
+            )
+        (policy_ref,) = _quoted(OwnershipEvent, "policy_ref")
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {self.ledger} WHERE {policy_ref} = %s", [MARK])
+
+
+# --- measuring -----------------------------------------------------------------------------
+
+
+def _timed_run(org: Org, options: AssignBenchOptions, **kwargs: Any) -> tuple[RunResult, float]:
+    started = time.perf_counter()
+    result = run_assignment(
+        org.manager, pool=org.pool, seed=options.seed, batch_size=options.batch_size, **kwargs
+    )
+    return result, time.perf_counter() - started
+
+
+def measure(org: Org, options: AssignBenchOptions) -> dict[str, Any]:
+    release_all(org.pool, timezone.now())
+    preview, preview_seconds = _timed_run(org, options, dry_run=True)
+    plan = [(d.customer_id, d.owner_id) for d in preview.assigned if d.owner_id is not None]
+    baseline = RawBaseline(org.pool, plan, options.batch_size)
+    raw = baseline.run(with_ledger=False)
+    raw_ledger = baseline.run(with_ledger=True)
+    real, real_seconds = _timed_run(org, options, dry_run=False, apply_mode=ApplyMode.BULK)
+    matches = [(d.customer_id, d.owner_id) for d in real.decisions] == [
+        (d.customer_id, d.owner_id) for d in preview.decisions
+    ]
+    drop_decisions(real)
+    release_all(org.pool, timezone.now())
+    sample = [d.customer_id for d in preview.decisions[: options.service_sample]]
+    service, service_seconds = _timed_run(
+        org, options, dry_run=False, customer_ids=sample, apply_mode=ApplyMode.SERVICE
+    )
+    drop_decisions(service)
+    release_all(org.pool, timezone.now())
+    return {
+        "preview": (preview, preview_seconds),
+        "run_bulk": (real, real_seconds),
+        "run_service": (service, service_seconds),
+        "raw": raw,
+        "raw_ledger": raw_ledger,
+        "preview_matches_real": matches,
+    }
+
+
+def _run_figure(path: str, result: RunResult, seconds: float) -> dict[str, Any]:
+    run = result.run
+    return {
+        **Timed(path, run.considered, seconds).figure(),
+        "assigned": run.assigned,
+        "unassigned": run.unassigned,
+        "unassigned_reasons": run.unassigned_reasons,
+        "batches": run.batches,
+        "apply_mode": run.apply_mode,
+    }
+
+
+def figures(
+    options: AssignBenchOptions, built: tuple[int, float], measured: dict[str, Any]
+) -> list[dict[str, Any]]:
+    common = {
+        "bench": "assign",
+        "db": connection.vendor,
+        "backlog": options.backlog,
+        "reps": options.reps,
+        "rules": options.rules,
+        "seed": options.seed,
+    }
+    inserted, build_seconds = built
+    raw: Timed = measured["raw"]
+    real = _run_figure("run_bulk", *measured["run_bulk"])
+    service = _run_figure("run_service", *measured["run_service"])
+    judged = {
+        "baseline": raw.path,
+        "baseline_per_second": round(raw.per_second, 1),
+        "ratio": round(raw.per_second / real["per_second"], 2) if real["per_second"] else None,
+        "target_per_second": TARGET_PER_SECOND,
+        "meets_target": real["per_second"] >= TARGET_PER_SECOND,
+        "preview_matches_real": measured["preview_matches_real"],
+    }
+    return [
+        {
+            **common,
+            "path": "dataset",
+            "inserted": inserted,
+            "build_seconds": round(build_seconds, 2),
+        },
+        {**common, **real, **judged},
+        {
+            **common,
+            **service,
+            "baseline": raw.path,
+            "baseline_per_second": round(raw.per_second, 1),
+        },
+        {**common, **_run_figure("preview", *measured["preview"])},
+        {**common, **raw.figure()},
+        {**common, **measured["raw_ledger"].figure()},
+    ]
+
+
+def run(options: AssignBenchOptions) -> list[dict[str, Any]]:
+    org, inserted, build_seconds = prepare(options)
+    return figures(options, (inserted, build_seconds), measure(org, options))
+
+
+def summary(lines: list[dict[str, Any]]) -> str:
+    by_path = {line["path"]: line for line in lines}
+    dataset, real = by_path["dataset"], by_path["run_bulk"]
+    built = (
+        f"built {dataset['inserted']:,} customers in {dataset['build_seconds']:.1f} s"
+        if dataset["inserted"]
+        else "reused the dataset"
+    )
+    text = [
+        f"assign bench on {real['db']}: backlog {real['backlog']:,} ({built}), "
+        f"{real['reps']} reps, {real['rules']} rules",
+    ]
+    for path in (
+        "run_bulk",
+        "run_service",
+        "preview",
+        "raw_bulk_update",
+        "raw_bulk_update_and_ledger",
+    ):
+        line = by_path[path]
+        text.append(
+            f"  {path:<28} {line['per_second']:>10,.0f} customers/s   "
+            f"{line['customers']:>7,} in {line['seconds']:.2f} s"
+        )
+    verdict = "met" if real["meets_target"] else "missed"
+    text.append(
+        f"real run (set-based) is {real['ratio']}× slower than the raw bulk UPDATE; "
+        f"target ≥ {real['target_per_second']:,} customers/s: {verdict}; "
+        f"preview {'matches' if real['preview_matches_real'] else 'DIFFERS FROM'} the real run"
+    )
+    return "\n".join(text)
+
+
+def run_from_command(command: BaseCommand, options: dict[str, Any]) -> None:
+    """The ``bench`` command's ``assign``: JSON lines out, a summary on stderr."""
+    defaults = AssignBenchOptions()
+    bench_options = AssignBenchOptions(
+        backlog=options.get("backlog") or defaults.backlog,
+        reps=options["reps"],
+        rules=options.get("rules") or defaults.rules,
+        service_sample=options.get("service_sample") or defaults.service_sample,
+        seed=options["seed"],
+        force=options["force"],
+    )
+    try:
+        lines = run(bench_options)
+    except BenchError as error:
+        raise CommandError(str(error)) from error
+    for line in lines:
+        command.stdout.write(json.dumps(line, ensure_ascii=False))
+    command.stderr.write(summary(lines))

@@ -1,0 +1,209 @@
+"""Duplicate keys in the database: writing them, and finding the customers that match.
+
+Exact matches are one indexed lookup per key (``phone_key``, ``email_key``, ``credit_key``,
+``name_key``), OR-ed in one query. Fuzzy name matches use sorted-neighbourhood blocking on
+the ``name_key`` index:
+
+1. the block is every core name starting with the same ``BLOCK_PREFIX`` characters;
+2. inside it, the ``WINDOW`` names sorting just after and just before the new core name are
+   read (two index range scans, each ``LIMIT WINDOW``), so a check reads at most
+   ``2 × WINDOW`` rows whatever the block's size;
+3. rapidfuzz scores those few names in C++.
+A name that differs from the new one in its first characters is not found by (1); one that
+differs early but after the prefix may fall outside (2) in a block larger than the window.
+The exact keys do not depend on the blocking.
+
+A customer merged into another carries no keys (``pools.merge`` clears them, ``unmerge``
+puts them back), so neither lookup needs to read the table to leave it out: the blocking
+scans read the ``name_key`` index alone.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Collection, Iterator
+from typing import Any
+
+from django.conf import settings
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
+
+from highseas.customers.keyfill import KeyRow, write_keys
+from highseas.customers.models import Customer
+from highseas.engine.duplicates import (
+    FUZZY_THRESHOLD,
+    DuplicateKeys,
+    Match,
+    duplicate_keys,
+    exact_matches,
+    fuzzy_matches,
+    merge_matches,
+    name_block,
+)
+
+WINDOW = 50
+EXACT_LIMIT = 20
+KEY_COLUMNS = {
+    "phone": "phone_key",
+    "email": "email_key",
+    "credit_code": "credit_key",
+    "name": "name_key",
+}
+SOURCE_FIELDS = ("name", "kind", "phone", "email", "credit_code")
+ADVISORY_LOCK_CLASS = 0x4853_4450  # "HSDP": the duplicate check's advisory locks
+
+
+def keys_of(fields: dict[str, Any]) -> DuplicateKeys:
+    return duplicate_keys(**{name: fields.get(name) or "" for name in SOURCE_FIELDS})
+
+
+def key_values(keys: DuplicateKeys) -> dict[str, str | None]:
+    """The model's key columns for these keys (``None`` for no key)."""
+    return {column: getattr(keys, key) or None for key, column in KEY_COLUMNS.items()}
+
+
+def stored_keys(customer: Customer) -> DuplicateKeys:
+    return DuplicateKeys(
+        **{key: getattr(customer, column) or "" for key, column in KEY_COLUMNS.items()}
+    )
+
+
+def apply_keys(customer: Customer) -> DuplicateKeys:
+    """Set the customer's key columns from its business fields (not saved)."""
+    keys = keys_of({name: getattr(customer, name) for name in SOURCE_FIELDS})
+    for column, value in key_values(keys).items():
+        setattr(customer, column, value)
+    return keys
+
+
+def live_customers() -> QuerySet[Customer]:
+    """Customers that count for duplicates: not merged into another."""
+    return Customer.objects.filter(merged_into__isnull=True)
+
+
+def lock_keys(keys: DuplicateKeys) -> None:
+    """Serialize concurrent writes of the same exact keys until the transaction ends.
+
+    On PostgreSQL each key takes a transaction-scoped advisory lock (in a fixed order, so
+    two writers never wait on each other in a cycle); on SQLite the write transaction is
+    already exclusive (``BEGIN IMMEDIATE``)."""
+    if connection.vendor != "postgresql":
+        return
+    values = sorted(f"{key}:{getattr(keys, key)}" for key in KEY_COLUMNS if getattr(keys, key))
+    if not values:
+        return
+    objects = [
+        int.from_bytes(hashlib.blake2b(value.encode(), digest_size=4).digest()) - 2**31
+        for value in values
+    ]
+    calls = ", ".join(["pg_advisory_xact_lock(%s, %s)"] * len(objects))
+    with connection.cursor() as cursor:  # one round trip; a select list runs left to right
+        cursor.execute(f"SELECT {calls}", [v for o in objects for v in (ADVISORY_LOCK_CLASS, o)])
+
+
+# The two lookups below run on every create, so they are plain SQL on the Django cursor: the
+# ORM spends longer building each of these statements than the database spends running it.
+
+
+def _not_in(exclude: Collection[int]) -> tuple[str, list[int]]:
+    if not exclude:
+        return "", []
+    return f" AND id NOT IN ({', '.join(['%s'] * len(exclude))})", list(exclude)
+
+
+def _exact_found(
+    keys: DuplicateKeys, exclude: Collection[int]
+) -> Iterator[tuple[int, DuplicateKeys]]:
+    """Customers sharing any key (one indexed lookup per key, OR-ed), newest first."""
+    terms = [(column, getattr(keys, key)) for key, column in KEY_COLUMNS.items()]
+    terms = [(column, value) for column, value in terms if value]
+    if not terms:
+        return
+    excluded, excluded_ids = _not_in(exclude)
+    sql = (
+        f"SELECT id, {', '.join(KEY_COLUMNS.values())} FROM {Customer._meta.db_table} "
+        f"WHERE ({' OR '.join(f'{column} = %s' for column, _ in terms)}) "
+        f"{excluded} ORDER BY id DESC LIMIT {EXACT_LIMIT}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [value for _, value in terms] + excluded_ids)
+        rows = cursor.fetchall()
+    for customer_id, *columns in rows:
+        values = dict(zip(KEY_COLUMNS, columns, strict=True))
+        yield customer_id, DuplicateKeys(**{key: value or "" for key, value in values.items()})
+
+
+def _upper_bound(prefix: str) -> str:
+    """The smallest string above every string starting with ``prefix`` (code-point order)."""
+    return prefix[:-1] + chr(ord(prefix[-1]) + 1)
+
+
+def neighbours(core_name: str, exclude: Collection[int], window: int = WINDOW) -> dict[int, str]:
+    """The core names around ``core_name`` in its block (see the module's steps 1–2): two
+    index range scans, each stopping after ``window`` rows, in one statement."""
+    block = name_block(core_name)
+    if not block:
+        return {}
+    excluded, excluded_ids = _not_in(exclude)
+    side = (
+        f"SELECT id, name_key FROM {Customer._meta.db_table} "
+        f"WHERE name_key >= %s AND name_key < %s{excluded} "
+        "ORDER BY name_key {order} LIMIT %s"
+    )
+    sql = (
+        f"SELECT * FROM ({side.format(order='ASC')}) AS after_name "
+        f"UNION ALL SELECT * FROM ({side.format(order='DESC')}) AS before_name"
+    )
+    params: list[Any] = [
+        *(core_name, _upper_bound(block), *excluded_ids, window),
+        *(block, core_name, *excluded_ids, window),
+    ]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return {customer_id: name for customer_id, name in cursor.fetchall() if name}
+
+
+def fuzzy_threshold() -> float:
+    return float(getattr(settings, "HIGHSEAS_FUZZY_NAME_THRESHOLD", FUZZY_THRESHOLD))
+
+
+def find_matches(
+    keys: DuplicateKeys, *, exclude: Collection[int] = (), fuzzy_after_exact: bool = True
+) -> list[Match]:
+    """Exact matches on any key, then fuzzy name matches, strongest first. Without
+    ``fuzzy_after_exact``, an exact match ends the search (a blocking policy needs no more)."""
+    exact = exact_matches(keys, _exact_found(keys, exclude))
+    close = (
+        fuzzy_matches(keys.name, neighbours(keys.name, exclude), threshold=fuzzy_threshold())
+        if keys.name and (fuzzy_after_exact or not exact)
+        else []
+    )
+    return merge_matches(exact, close)
+
+
+def backfill_keys(*, batch_size: int = 5000, only_missing: bool = True) -> Iterator[int]:
+    """Compute the keys of every customer (or only of those that have none yet), one committed
+    batch at a time; yields how many customers each batch covered. Rows written outside the
+    services (the demo loader, the bench's raw inserts, imports from older versions) get
+    their keys this way. Merged-away customers keep none."""
+    missing = Q(phone_key__isnull=True, email_key__isnull=True, name_key__isnull=True)
+    last_id = 0
+    while True:
+        ids = list(
+            Customer.objects.filter(pk__gt=last_id)
+            .order_by("pk")
+            .values_list("pk", flat=True)[:batch_size]
+        )
+        if not ids:
+            return
+        rows = live_customers().filter(pk__gte=ids[0], pk__lte=ids[-1])
+        if only_missing:
+            rows = rows.filter(missing)
+        keyed: list[KeyRow] = []
+        for pk, *values in rows.values_list("pk", *SOURCE_FIELDS):
+            keys = key_values(keys_of(dict(zip(SOURCE_FIELDS, values, strict=True))))
+            keyed.append((pk, *(keys[column] for column in KEY_COLUMNS.values())))
+        with transaction.atomic():
+            write_keys(connection, Customer._meta.db_table, keyed)
+        last_id = ids[-1]
+        yield len(ids)

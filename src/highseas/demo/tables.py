@@ -1,0 +1,49 @@
+"""The five tables demo customers go to, and writing a batch of rows into them."""
+
+from __future__ import annotations
+
+from collections import Counter
+from dataclasses import dataclass, field
+
+from django.db import models, transaction
+
+from highseas.customers.models import Activity, Contact, Customer, Deal
+from highseas.demo.rows import FIELDS, TABLES, RowBatch
+from highseas.demo.writer import TableWriter, next_ids, reset_sequences
+from highseas.pools.models import OwnershipEvent
+
+MODELS: dict[str, type[models.Model]] = {
+    "customers": Customer,
+    "contacts": Contact,
+    "activities": Activity,
+    "deals": Deal,
+    "events": OwnershipEvent,
+}
+
+
+@dataclass
+class Tally:
+    """What was written, for the summary."""
+
+    statuses: Counter[str] = field(default_factory=Counter)
+    rows: Counter[str] = field(default_factory=Counter)
+
+
+class DemoTables:
+    def __init__(self) -> None:
+        self.writers = {table: TableWriter(MODELS[table], FIELDS[table]) for table in TABLES}
+        self.tally = Tally()
+
+    def next_ids(self) -> dict[str, int]:
+        return dict(zip(TABLES, next_ids([MODELS[table] for table in TABLES]), strict=True))
+
+    def write(self, batch: RowBatch) -> None:
+        """One transaction per batch."""
+        with transaction.atomic():
+            for table in TABLES:
+                self.writers[table].write(batch.rows[table])
+        self.tally.statuses.update(batch.statuses)
+        self.tally.rows.update({table: len(batch.rows[table]) for table in TABLES})
+
+    def finish(self) -> None:
+        reset_sequences([MODELS[table] for table in TABLES])

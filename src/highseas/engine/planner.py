@@ -1,0 +1,329 @@
+"""The batch planner: ordered rules, first match wins, strategies over eligible reps, and an
+explanation for every decision (SPEC §7).
+
+For each customer, in the order given:
+
+1. the rules that apply to its pool (their own, and those for any pool) are tried by
+   ``(position, id)``; the first whose conditions match decides, and the ones before it are
+   listed as not matched; with no match the customer stays pooled (``no_rule_matched``);
+2. a pool target keeps the customer in its pool (``kept_in_pool``);
+3. a user target gives it to that rep if they are eligible, else leaves it pooled with the
+   rep's rejection as the reason;
+4. a team target checks every rep of the team, in the team's order, and lets the strategy
+   choose among the eligible; with nobody eligible it stays pooled (``nobody_eligible``);
+5. the chosen rep's load grows at once, so a later customer of the same plan sees it: a plan
+   never takes a rep past their holding cap or daily quota.
+
+A customer may carry a ``hint``: the first rule whose database pre-filter it passed. The
+pre-filter is a superset of the rule's conditions, so the rules before the hint cannot match;
+they are listed as not matched without being tested. The hint saves work, never changes a
+decision.
+
+The state (loads, pointers and credits, the seeded random source) can be carried from one
+call to the next, so a run planned in batches decides as if planned in one go.
+
+An explanation is plain JSON::
+
+    {"rule": {"id", "name"} | null, "not_matched": [rule ids], "target": {"kind", "id",
+     "strategy"?}, "eligible": {rep: score | null}, "rejected": {rep: {"reason", "used"?,
+     "limit"?}}, "matched": {rep: [skill dimensions]}, "tie_break": {"method":
+     "seeded_random", "among": [reps], "chosen": rep}, "outcome", "reason", "owner"}
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from enum import StrEnum
+from typing import Any
+
+from highseas.engine.conditions import Fields, Predicate, predicate
+from highseas.engine.routing import (
+    Candidate,
+    Load,
+    Rejection,
+    Verdict,
+    daily_capacity,
+    eligibility,
+)
+from highseas.engine.strategies import Context, CursorState, choose
+from highseas.engine.targets import PoolTarget, Strategy, Target, TeamTarget, UserTarget
+
+
+class Outcome(StrEnum):
+    ASSIGNED = "assigned"
+    UNASSIGNED = "unassigned"
+    KEPT_IN_POOL = "kept_in_pool"
+    NO_RULE = "no_rule"
+
+
+NO_RULE_MATCHED = "no_rule_matched"
+KEPT_IN_POOL = "kept_in_pool"
+NOBODY_ELIGIBLE = "nobody_eligible"
+EMPTY_TEAM = "empty_team"
+UNKNOWN_USER = "unknown_user"
+
+
+@dataclass(frozen=True, slots=True)
+class RoutedCustomer:
+    customer_id: int
+    pool_id: int | None
+    fields: Fields
+    is_won: bool = False
+    hint: int | None = None  # the first rule whose (superset) pre-filter it passed
+
+
+@dataclass(frozen=True, slots=True)
+class Rule:
+    rule_id: int
+    name: str
+    conditions: Mapping[str, Any]
+    target: Target
+    pool_id: int | None = None  # None: the rule applies to every pool
+    position: int = 0
+
+
+@dataclass(slots=True)
+class Decision:
+    customer_id: int
+    pool_id: int | None
+    outcome: Outcome
+    reason: str
+    explanation: dict[str, Any]
+    rule_id: int | None = None
+    owner_id: int | None = None
+
+
+@dataclass(slots=True)
+class PlanState:
+    """What a plan carries from one customer (and one call) to the next."""
+
+    rng: random.Random
+    loads: dict[int, Load] = field(default_factory=dict)
+    cursors: dict[tuple[int, int], CursorState] = field(default_factory=dict)
+    touched: set[tuple[int, int]] = field(default_factory=set)
+
+    @classmethod
+    def fresh(cls, seed: int) -> PlanState:
+        return cls(random.Random(seed))
+
+    def load(self, candidate: Candidate) -> Load:
+        found = self.loads.get(candidate.rep_id)
+        if found is None:
+            found = self.loads[candidate.rep_id] = Load.of(candidate)
+        return found
+
+    def reload(self, candidates: Iterable[Candidate]) -> None:
+        """Take the loads afresh from new snapshots (a real run re-reads them per batch)."""
+        for candidate in candidates:
+            self.loads[candidate.rep_id] = Load.of(candidate)
+
+
+@dataclass
+class Plan:
+    decisions: list[Decision]
+    state: PlanState
+
+    @property
+    def assigned(self) -> list[Decision]:
+        return [d for d in self.decisions if d.outcome is Outcome.ASSIGNED]
+
+    @property
+    def unassigned(self) -> list[Decision]:
+        return [d for d in self.decisions if d.outcome is not Outcome.ASSIGNED]
+
+
+def describe_target(target: Target) -> dict[str, Any]:
+    if isinstance(target, UserTarget):
+        return {"kind": "user", "id": target.user_id}
+    if isinstance(target, PoolTarget):
+        return {"kind": "pool", "id": target.pool_id}
+    return {"kind": "team", "id": target.team_id, "strategy": target.strategy.value}
+
+
+def _rejection(verdict: Verdict) -> dict[str, Any]:
+    if verdict.limit is None:
+        return {"reason": verdict.reason.value}
+    return {"reason": verdict.reason.value, "used": verdict.used, "limit": verdict.limit}
+
+
+class _Route:
+    """A rule prepared once per plan: its test, its reps with their quotas and weights."""
+
+    def __init__(
+        self,
+        rule: Rule,
+        candidates_by_team: Mapping[int, Sequence[Candidate]],
+        users: Mapping[int, Candidate],
+        state: PlanState,
+    ) -> None:
+        self.rule = rule
+        self.test: Predicate = predicate(rule.conditions)
+        self.target = describe_target(rule.target)
+        target = rule.target
+        self.strategy = target.strategy if isinstance(target, TeamTarget) else None
+        self.members: tuple[Candidate, ...] = ()
+        if isinstance(target, UserTarget) and target.user_id in users:
+            self.members = (users[target.user_id],)
+        elif isinstance(target, TeamTarget):
+            self.members = tuple(candidates_by_team.get(target.team_id, ()))
+        self.capacities = {
+            c.rep_id: daily_capacity(c, _quota(target, c.rep_id)) for c in self.members
+        }
+        self.weights = {
+            c.rep_id: target.weights.get(c.rep_id, c.weight)
+            if isinstance(target, TeamTarget)
+            else c.weight
+            for c in self.members
+        }
+        for candidate in self.members:
+            state.load(candidate)
+        self.checks = [
+            (c, str(c.rep_id), self.capacities[c.rep_id], self.weights[c.rep_id])
+            for c in self.members
+        ]
+        self.context = Context(state.loads, self.capacities, self.weights, state.rng)
+        self.cursor_key = (rule.rule_id, target.team_id) if isinstance(target, TeamTarget) else None
+
+
+def _quota(target: Target, rep_id: int) -> int | None:
+    if isinstance(target, TeamTarget):
+        return target.quota_for(rep_id)
+    return target.daily_quota if isinstance(target, UserTarget) else None
+
+
+class _Planner:
+    def __init__(
+        self,
+        rules: Sequence[Rule],
+        candidates_by_team: Mapping[int, Sequence[Candidate]],
+        users: Mapping[int, Candidate],
+        state: PlanState,
+    ) -> None:
+        ordered = sorted(rules, key=lambda r: (r.position, r.rule_id))
+        self.routes = [_Route(rule, candidates_by_team, users, state) for rule in ordered]
+        self.by_pool: dict[int | None, tuple[list[_Route], dict[int, int]]] = {}
+        self.state = state
+
+    def routes_for(self, pool_id: int | None) -> tuple[list[_Route], dict[int, int]]:
+        """The rules of a pool in order, and each one's place in that order."""
+        if pool_id not in self.by_pool:
+            routes = [r for r in self.routes if r.rule.pool_id in (None, pool_id)]
+            self.by_pool[pool_id] = (routes, {r.rule.rule_id: i for i, r in enumerate(routes)})
+        return self.by_pool[pool_id]
+
+    def decide(self, customer: RoutedCustomer) -> Decision:
+        routes, places = self.routes_for(customer.pool_id)
+        start = places.get(customer.hint, 0) if customer.hint is not None else 0
+        not_matched = [route.rule.rule_id for route in routes[:start]]
+        for route in routes[start:]:
+            if route.test(customer.fields):
+                explanation: dict[str, Any] = {
+                    "rule": {"id": route.rule.rule_id, "name": route.rule.name},
+                    "not_matched": not_matched,
+                    "target": dict(route.target),
+                }
+                return self.route(customer, route, explanation)
+            not_matched.append(route.rule.rule_id)
+        explanation = {"rule": None, "not_matched": not_matched}
+        return _leave(customer, None, explanation, Outcome.NO_RULE, NO_RULE_MATCHED)
+
+    def route(
+        self, customer: RoutedCustomer, route: _Route, explanation: dict[str, Any]
+    ) -> Decision:
+        rule = route.rule
+        if isinstance(rule.target, PoolTarget):
+            return _leave(customer, rule, explanation, Outcome.KEPT_IN_POOL, KEPT_IN_POOL)
+        if not route.members:
+            reason = UNKNOWN_USER if isinstance(rule.target, UserTarget) else EMPTY_TEAM
+            return _leave(customer, rule, explanation, Outcome.UNASSIGNED, reason)
+        eligible, rejected = self.sort_out(route)
+        if rejected:
+            explanation["rejected"] = rejected
+        if not eligible:
+            reason = NOBODY_ELIGIBLE if route.strategy else next(iter(rejected.values()))["reason"]
+            return _leave(customer, rule, explanation, Outcome.UNASSIGNED, reason)
+        if route.strategy is None or route.cursor_key is None:
+            explanation["eligible"] = {str(eligible[0].rep_id): None}
+            return self.give(customer, rule, eligible[0], explanation)
+        cursor = self.state.cursors.setdefault(route.cursor_key, {})
+        self.state.touched.add(route.cursor_key)
+        choice = choose(route.strategy, eligible, cursor, route.context, customer.fields)
+        scores = choice.scores
+        explanation["eligible"] = {
+            str(c.rep_id): round(scores[c.rep_id][0], 4) if scores else None for c in eligible
+        }
+        if choice.matched:
+            explanation["matched"] = {str(rep): found for rep, found in choice.matched.items()}
+        if choice.tied:
+            explanation["tie_break"] = {
+                "method": "seeded_random",
+                "among": list(choice.tied),
+                "chosen": choice.rep_id,
+            }
+        chosen = next(c for c in eligible if c.rep_id == choice.rep_id)
+        return self.give(customer, rule, chosen, explanation)
+
+    def sort_out(self, route: _Route) -> tuple[list[Candidate], dict[str, dict[str, Any]]]:
+        """The eligible reps, and why each other rep was rejected."""
+        eligible: list[Candidate] = []
+        rejected: dict[str, dict[str, Any]] = {}
+        loads = self.state.loads
+        weighted = route.strategy is Strategy.WEIGHTED
+        for candidate, key, capacity, weight in route.checks:
+            verdict = eligibility(candidate, loads[candidate.rep_id], capacity)
+            if verdict is None and weighted and weight <= 0:
+                verdict = Verdict(Rejection.ZERO_WEIGHT)
+            if verdict is None:
+                eligible.append(candidate)
+            else:
+                rejected[key] = _rejection(verdict)
+        return eligible, rejected
+
+    def give(
+        self,
+        customer: RoutedCustomer,
+        rule: Rule,
+        candidate: Candidate,
+        explanation: dict[str, Any],
+    ) -> Decision:
+        self.state.loads[candidate.rep_id].take(is_won=customer.is_won)
+        explanation.update(outcome=Outcome.ASSIGNED.value, reason="", owner=candidate.rep_id)
+        return Decision(
+            customer.customer_id,
+            customer.pool_id,
+            Outcome.ASSIGNED,
+            "",
+            explanation,
+            rule.rule_id,
+            candidate.rep_id,
+        )
+
+
+def _leave(
+    customer: RoutedCustomer,
+    rule: Rule | None,
+    explanation: dict[str, Any],
+    outcome: Outcome,
+    reason: str,
+) -> Decision:
+    explanation.update(outcome=outcome.value, reason=reason, owner=None)
+    rule_id = rule.rule_id if rule else None
+    return Decision(customer.customer_id, customer.pool_id, outcome, reason, explanation, rule_id)
+
+
+def plan(
+    customers: Iterable[RoutedCustomer],
+    rules: Sequence[Rule],
+    candidates_by_team: Mapping[int, Sequence[Candidate]],
+    seed: int = 0,
+    *,
+    users: Mapping[int, Candidate] | None = None,
+    state: PlanState | None = None,
+) -> Plan:
+    """Decide every customer in order. ``users`` are the reps named by user targets;
+    ``state`` continues an earlier plan (its random source then replaces ``seed``)."""
+    state = state or PlanState.fresh(seed)
+    planner = _Planner(rules, candidates_by_team, users or {}, state)
+    return Plan([planner.decide(customer) for customer in customers], state)

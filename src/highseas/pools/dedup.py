@@ -1,0 +1,148 @@
+"""Duplicate screening of creates and edits, by the target pool's policy (SPEC §8).
+
+``screen`` runs inside the writing transaction, before the write:
+
+1. the pool's ``duplicate_policy`` for the entry point (manual / api / import) gives the
+   action: ``block`` (default), ``warn`` or ``allow``; ``allow`` looks for nothing;
+2. the exact keys are locked (PostgreSQL advisory locks), so two concurrent creates of the
+   same phone cannot both pass;
+3. matches are found (``customers.duplicates``) and judged (``engine.duplicates.decide``);
+4. a blocking match raises ``duplicate`` (HTTP 409) naming the holder and status of the
+   strongest match, with the public view of each match and no private field; the raise
+   rolls the transaction back, so a refused create leaves no trace;
+5. otherwise the warnings go back to the caller, to return with the written customer.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Collection, Iterable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import transaction
+from django.utils.translation import gettext as _
+
+from highseas.customers import duplicates
+from highseas.customers.models import Customer
+from highseas.customers.public import public_rows
+from highseas.engine.duplicates import (
+    DuplicateAction,
+    DuplicateKeys,
+    EntryPoint,
+    Match,
+    action_for,
+    decide,
+)
+from highseas.engine.errors import ErrorCode, HighSeasError, gettext_noop
+from highseas.pools.models import Pool, default_duplicate_policy
+
+
+@dataclass(frozen=True)
+class Screening:
+    keys: DuplicateKeys
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+def entry_point_of(value: str) -> EntryPoint:
+    try:
+        return EntryPoint(value)
+    except ValueError:
+        raise HighSeasError(
+            ErrorCode.VALIDATION_ERROR,
+            gettext_noop("Unknown entry point."),
+            errors={"entry_point": [f"one of {', '.join(EntryPoint)}"]},
+        ) from None
+
+
+def action_of(pool: Pool | None, entry_point: EntryPoint) -> DuplicateAction:
+    return action_for(pool.duplicate_policy if pool else default_duplicate_policy(), entry_point)
+
+
+def describe(matches: Iterable[Match]) -> list[dict[str, Any]]:
+    """Each match as its customer's public view, holder and how it matched."""
+    matches = list(matches)
+    found = public_rows([m.customer_id for m in matches])
+    return [
+        {
+            **found[match.customer_id],
+            "match": match.kind.value,
+            "matched_on": list(match.fields),
+            "score": match.score,
+        }
+        for match in matches
+        if match.customer_id in found
+    ]
+
+
+def refusal(described: list[dict[str, Any]]) -> HighSeasError:
+    strongest = described[0]
+    return HighSeasError(
+        ErrorCode.DUPLICATE,
+        gettext_noop("This customer already exists."),
+        holder=strongest["holder"],
+        status=strongest["status"],
+        matches=described,
+    )
+
+
+def screen(
+    fields: dict[str, Any],
+    *,
+    pool: Pool | None,
+    entry_point: str | EntryPoint,
+    exclude: Collection[int] = (),
+    only: Collection[str] | None = None,
+) -> Screening:
+    """Check ``fields`` before they are written (see the module's steps); ``only`` limits
+    the check to these keys (an edit screens the keys it changes)."""
+    keys = duplicates.keys_of(fields)
+    action = action_of(pool, entry_point_of(entry_point))
+    probe = keys if only is None else keys.only(only)
+    if action is DuplicateAction.ALLOW or probe.is_empty:
+        return Screening(keys)
+    duplicates.lock_keys(probe)
+    matches = duplicates.find_matches(
+        probe, exclude=exclude, fuzzy_after_exact=action is not DuplicateAction.BLOCK
+    )
+    verdict = decide(action, matches)
+    if verdict.blocking:
+        raise refusal(describe(verdict.blocking))
+    return Screening(keys, describe(verdict.warnings))
+
+
+@dataclass(frozen=True)
+class Updated:
+    customer: Customer
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
+@transaction.atomic
+def update_customer(
+    *,
+    customer: Customer,
+    changes: dict[str, Any],
+    entry_point: str | EntryPoint = EntryPoint.API,
+) -> Updated:
+    """Edit business fields (the caller checked that its user may): the keys the edit changes are
+    screened like a create into the customer's pool, and stored with the fields. Only the
+    changed columns are written, so a concurrent ownership move is not overwritten."""
+    if customer.merged_into_id is not None:
+        raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
+    before = duplicates.stored_keys(customer)
+    for name, value in changes.items():
+        setattr(customer, name, value)
+    keys = duplicates.apply_keys(customer)
+    changed = [k for k in duplicates.KEY_COLUMNS if getattr(keys, k) != getattr(before, k)]
+    screening = (
+        screen(
+            {name: getattr(customer, name) for name in duplicates.SOURCE_FIELDS},
+            pool=customer.pool,
+            entry_point=entry_point,
+            exclude=[customer.pk],
+            only=changed,
+        )
+        if changed
+        else Screening(keys)
+    )
+    customer.save(update_fields=[*changes, *duplicates.KEY_COLUMNS.values(), "updated_at"])
+    return Updated(customer, screening.warnings)

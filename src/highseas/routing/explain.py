@@ -1,0 +1,110 @@
+"""Turning the engine's compact explanation into what a person reads: names, and a sentence per
+reason in the caller's language. Stored explanations keep ids and codes only, so they stay
+small (a backlog run stores one per customer) and read in any language later."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_noop
+
+from highseas.accounts.models import User
+from highseas.engine.planner import Decision
+
+REASONS = {
+    "no_rule_matched": gettext_noop("No rule matched this customer."),
+    "kept_in_pool": gettext_noop("The rule keeps this customer in the pool."),
+    "nobody_eligible": gettext_noop("Nobody in the target team could take another customer."),
+    "empty_team": gettext_noop("The target team has no reps."),
+    "unknown_user": gettext_noop("The target user does not exist."),
+    "inactive": gettext_noop("Not active."),
+    "on_leave": gettext_noop("On leave today."),
+    "holding_cap_reached": gettext_noop("Holds %(used)s customers, the cap is %(limit)s."),
+    "daily_quota_reached": gettext_noop(
+        "Was given %(used)s customers today, the quota is %(limit)s."
+    ),
+    "zero_weight": gettext_noop("Has weight 0 in this rule."),
+    "assigned": gettext_noop("Rule «%(rule)s» gave this customer to %(owner)s."),
+}
+
+
+def reason_text(code: str, facts: dict[str, Any] | None = None) -> str:
+    template = REASONS.get(code)
+    if template is None:
+        return code
+    text = _(template)
+    if "%(" not in template:
+        return text
+    return text % facts if facts else code
+
+
+def rep_names(explanations: Iterable[dict[str, Any]]) -> dict[int, str]:
+    """The display names of every rep the explanations mention, in one query."""
+    ids: set[int] = set()
+    for explanation in explanations:
+        ids.update(int(rep) for rep in explanation.get("eligible", {}))
+        ids.update(int(rep) for rep in explanation.get("rejected", {}))
+    return {user.pk: user.label for user in User.objects.filter(pk__in=ids)}
+
+
+def _candidates(explanation: dict[str, Any], names: dict[int, str]) -> list[dict[str, Any]]:
+    owner = explanation.get("owner")
+    found: list[dict[str, Any]] = []
+    for rep, score in explanation.get("eligible", {}).items():
+        entry: dict[str, Any] = {
+            "rep": int(rep),
+            "name": names.get(int(rep), ""),
+            "verdict": "taken" if int(rep) == owner else "passed_over",
+            "score": score,
+        }
+        if matched := explanation.get("matched", {}).get(rep):
+            entry["matched"] = matched
+        found.append(entry)
+    for rep, rejection in explanation.get("rejected", {}).items():
+        found.append(
+            {
+                "rep": int(rep),
+                "name": names.get(int(rep), ""),
+                "verdict": "rejected",
+                **rejection,
+                "detail": reason_text(rejection["reason"], rejection),
+            }
+        )
+    return sorted(found, key=lambda entry: entry["rep"])
+
+
+def render(explanation: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
+    """The explanation with rep names, each candidate's verdict, and a summary sentence."""
+    rule = explanation.get("rule")
+    owner = explanation.get("owner")
+    if explanation.get("outcome") == "assigned":
+        summary = reason_text(
+            "assigned",
+            {"rule": rule["name"] if rule else "", "owner": names.get(owner or 0, owner)},
+        )
+    elif refused := explanation.get("refused"):
+        summary = _("The assignment was refused (%(code)s).") % {"code": refused["code"]}
+    else:
+        reason = explanation.get("reason", "")
+        rejections = list(explanation.get("rejected", {}).values())
+        only = rejections[0] if len(rejections) == 1 else None
+        summary = reason_text(reason, only if only and only["reason"] == reason else None)
+    return {
+        "rule": rule,
+        "rules_not_matched": explanation.get("not_matched", []),
+        "target": explanation.get("target"),
+        "candidates": _candidates(explanation, names),
+        "tie_break": explanation.get("tie_break"),
+        "outcome": explanation.get("outcome"),
+        "reason": explanation.get("reason", ""),
+        "owner": owner,
+        "summary": summary,
+    }
+
+
+def render_decisions(decisions: list[Decision]) -> tuple[list[dict[str, Any]], dict[int, str]]:
+    """Every decision's rendered explanation, and the names used."""
+    names = rep_names(d.explanation for d in decisions)
+    return [render(d.explanation, names) for d in decisions], names

@@ -1,0 +1,155 @@
+"""Assignment rules (分配规则), their round-robin pointers, and the log of runs and decisions."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import Q
+from django.utils.translation import gettext_lazy as _
+
+USER = settings.AUTH_USER_MODEL
+
+
+def match_everything() -> dict[str, Any]:
+    return {}
+
+
+class AssignmentRule(models.Model):
+    """One ordered rule: the customers its conditions match go to its target (SPEC §7).
+
+    ``conditions`` is the JSON tree of ``highseas.engine.conditions``; ``target`` the JSON of
+    ``highseas.engine.targets``. Both are validated by ``routing.services.save_rule``.
+    """
+
+    name = models.CharField(_("name"), max_length=100)
+    position = models.PositiveIntegerField(_("position"), default=0)
+    pool = models.ForeignKey(
+        "pools.Pool",
+        models.CASCADE,
+        null=True,
+        blank=True,
+        related_name="assignment_rules",
+        verbose_name=_("pool"),
+        help_text=_("The pool whose customers this rule routes; empty for every pool."),
+    )
+    is_active = models.BooleanField(_("active"), default=True)
+    conditions = models.JSONField(_("conditions"), default=match_everything, blank=True)
+    target = models.JSONField(_("target"))
+    created_by = models.ForeignKey(
+        USER, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("created by")
+    )
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("assignment rule")
+        verbose_name_plural = _("assignment rules")
+        ordering = ["position", "id"]
+        indexes = [models.Index(fields=["is_active", "position"], name="rule_active_order")]
+
+    def __str__(self) -> str:
+        return self.name
+
+
+class RoutingCursor(models.Model):
+    """The persistent state of one rule's strategy for one team: the round-robin pointer
+    (``{"last": user_id}``) or the weighted credits (``{"credit": {user_id: n}}``).
+
+    A run locks the row (``SELECT … FOR UPDATE``) for the batch that moves it and writes it
+    back with compare-and-set on ``version``, so concurrent runs never lose a step.
+    """
+
+    rule = models.ForeignKey(AssignmentRule, models.CASCADE, related_name="cursors")
+    team = models.ForeignKey("accounts.Team", models.CASCADE, related_name="+")
+    state = models.JSONField(default=dict, blank=True)
+    version = models.PositiveBigIntegerField(default=0)
+    updated_at = models.DateTimeField(auto_now=True)
+
+    class Meta:
+        verbose_name = _("round-robin pointer")
+        verbose_name_plural = _("round-robin pointers")
+        constraints = [
+            models.UniqueConstraint(fields=["rule", "team"], name="routing_cursor_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rule} · {self.team}"
+
+
+class AssignmentRun(models.Model):
+    """One run of the rules over a backlog, a preview (``dry_run``) or real."""
+
+    class Trigger(models.TextChoices):
+        CREATE = "create", _("New customer")
+        IMPORT = "import", _("Import")
+        MANUAL = "manual", _("On demand")
+
+    started_at = models.DateTimeField(_("started at"), db_index=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    now = models.DateTimeField(_("judged as of"))
+    dry_run = models.BooleanField(_("preview"), default=False)
+    trigger = models.CharField(_("trigger"), max_length=10, choices=Trigger.choices)
+    pool = models.ForeignKey(
+        "pools.Pool",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("pool"),
+    )
+    seed = models.BigIntegerField(_("seed"))
+    triggered_by = models.ForeignKey(
+        USER, models.SET_NULL, null=True, blank=True, related_name="+", verbose_name=_("by")
+    )
+    apply_mode = models.CharField(_("apply path"), max_length=10, blank=True)
+    considered = models.PositiveIntegerField(_("customers considered"), default=0)
+    assigned = models.PositiveIntegerField(_("assigned"), default=0)
+    unassigned = models.PositiveIntegerField(_("left in the pool"), default=0)
+    unassigned_reasons = models.JSONField(_("why left in the pool"), default=dict, blank=True)
+    batches = models.PositiveIntegerField(default=0)
+    duration_ms = models.FloatField(_("duration (ms)"), default=0)
+
+    class Meta:
+        verbose_name = _("assignment run")
+        verbose_name_plural = _("assignment runs")
+        ordering = ["-id"]
+
+    def __str__(self) -> str:
+        return f"#{self.pk} {self.trigger} {self.started_at:%Y-%m-%d %H:%M}"
+
+
+class AssignmentDecision(models.Model):
+    """What a real run decided for one customer, and why (the engine's explanation)."""
+
+    run = models.ForeignKey(AssignmentRun, models.CASCADE, related_name="decisions")
+    # no index of its own: ``decision_latest`` (customer, -id) serves every lookup by customer
+    customer = models.ForeignKey(
+        "customers.Customer", models.CASCADE, related_name="assignment_decisions", db_index=False
+    )
+    rule = models.ForeignKey(
+        AssignmentRule, models.SET_NULL, null=True, blank=True, related_name="decisions"
+    )
+    # unindexed: a log row is written per customer routed, and looked up by customer
+    owner = models.ForeignKey(
+        USER, models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
+    outcome = models.CharField(max_length=20)
+    reason = models.CharField(max_length=50, blank=True)
+    explanation = models.JSONField(default=dict)
+    at = models.DateTimeField()
+
+    class Meta:
+        verbose_name = _("assignment decision")
+        verbose_name_plural = _("assignment decisions")
+        indexes = [models.Index(fields=["customer", "-id"], name="decision_latest")]
+        constraints = [
+            models.CheckConstraint(
+                condition=~Q(outcome="assigned") | Q(owner__isnull=False),
+                name="decision_assigned_has_owner",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"run {self.run_id} customer {self.customer_id}: {self.outcome}"

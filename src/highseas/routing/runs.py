@@ -1,0 +1,309 @@
+"""One assignment run over a backlog (SPEC §7), previewed or real, by the same code path.
+
+1. The active rules are read once; their conditions, compiled to ``Q`` (``compile.py``), become
+   one ``CASE`` naming the first rule each customer may match, so the database selects only
+   pooled customers some rule may take, and tells the engine where to start testing.
+2. The backlog is walked in keyset order ``(pool, id)``, ``batch_size`` customers per
+   transaction. In a real run each batch first locks the rules' pointers, then the reps the
+   rules can reach (``facts.lock_reps``), then its customers (``FOR UPDATE``; on SQLite the
+   write transaction serializes everything), and re-reads the reps' loads under those locks.
+3. The engine plans the batch with the run's seeded random source, pointers and loads carried
+   from the previous batch; a real run applies it (``apply.py``), writes the pointers back with
+   compare-and-set and logs every decision.
+4. A preview does the same without locks or writes, carrying loads and pointers in memory, so
+   with the same seed and data it decides exactly what the real run will.
+A killed run loses at most its open batch, which rolls back; running again picks up the rest.
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextlib import nullcontext
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.db.models import BigIntegerField, Case, Q, QuerySet, Value, When
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from highseas.accounts.models import Role, User
+from highseas.customers.choices import CustomerStatus
+from highseas.customers.models import Customer
+from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.engine.planner import Decision, Outcome, PlanState, plan
+from highseas.pools.facts import lock_reps
+from highseas.pools.models import Pool
+from highseas.routing import apply, cursors
+from highseas.routing.bulk import db_datetime, db_json, insert_rows
+from highseas.routing.compile import compile_conditions
+from highseas.routing.models import AssignmentDecision, AssignmentRun, RoutingCursor
+from highseas.routing.snapshots import (
+    CUSTOMER_COLUMNS,
+    Roster,
+    RuleSet,
+    active_rules,
+    build_roster,
+    routed_customer,
+    team_reps,
+)
+
+DEFAULT_BATCH = 5_000
+DECISION_FIELDS = ("run", "customer", "rule", "owner", "outcome", "reason", "explanation", "at")
+SERVICE_PATH_MAX = 50  # runs this small apply each decision through ``ownership.assign``
+Progress = Callable[[int, int], None]
+
+
+class ApplyMode:
+    SERVICE = "service"
+    BULK = "bulk"
+
+
+@dataclass
+class RunResult:
+    run: AssignmentRun
+    decisions: list[Decision] = field(default_factory=list)
+    customer_names: dict[int, str] = field(default_factory=dict)
+
+    @property
+    def assigned(self) -> list[Decision]:
+        return [d for d in self.decisions if d.outcome is Outcome.ASSIGNED]
+
+    @property
+    def unassigned(self) -> list[Decision]:
+        return [d for d in self.decisions if d.outcome is not Outcome.ASSIGNED]
+
+
+@dataclass(frozen=True)
+class RunOptions:
+    dry_run: bool
+    now: datetime
+    seed: int
+    trigger: str = AssignmentRun.Trigger.MANUAL
+    pool: Pool | None = None
+    customer_ids: Sequence[int] | None = None
+    batch_size: int = DEFAULT_BATCH
+    apply_mode: str | None = None
+    progress: Progress | None = None
+
+
+def authority_for(actor: User | None, pool: Pool | None) -> User:
+    """Who the ledger names as the acting user of a rule run: the triggering user when an
+    admin, else an admin of the pool, else the first administrator."""
+    if actor is not None and actor.is_admin and actor.is_active:
+        return actor
+    admins = User.objects.filter(is_active=True).filter(Q(role=Role.ADMIN) | Q(is_superuser=True))
+    found = admins.filter(administered_pools=pool).order_by("pk").first() if pool else None
+    found = found or admins.order_by("pk").first()
+    if found is None:
+        raise HighSeasError(
+            ErrorCode.VALIDATION_ERROR,
+            _("No active administrator to act for the assignment rules."),
+        )
+    return found
+
+
+def first_rule(rule_set: RuleSet, vendor: str) -> Case | Value:
+    """The first rule whose compiled (superset) conditions a customer passes, or NULL."""
+    whens: list[When] = []
+    for rule in rule_set.rules:
+        compiled = compile_conditions(rule.conditions, vendor)
+        condition = compiled.q
+        if rule.pool_id is not None:
+            in_pool = Q(pool_id=rule.pool_id)
+            condition = in_pool if condition is None else in_pool & condition
+        if condition is None:
+            default = Value(rule.rule_id, output_field=BigIntegerField())
+            return (
+                Case(*whens, default=default, output_field=BigIntegerField()) if whens else default
+            )
+        whens.append(When(condition, then=Value(rule.rule_id)))
+    if not whens:
+        return Value(None, output_field=BigIntegerField())
+    return Case(*whens, default=None, output_field=BigIntegerField())
+
+
+class Runner:
+    """The state of one run; ``execute`` walks the batches."""
+
+    def __init__(self, actor: User | None, options: RunOptions) -> None:
+        self.actor = actor
+        self.options = options
+        self.rule_set = active_rules(options.pool)
+        self.state = PlanState.fresh(options.seed)
+        self.result = RunResult(self._start_run())
+        self.rosters: dict[int, Roster] = {}
+        self.reps_by_team = team_reps(self.rule_set.team_ids)
+        named = User.objects.filter(pk__in=self.rule_set.user_ids).values_list("pk", flat=True)
+        self.rep_ids = sorted({*named, *(r for reps in self.reps_by_team.values() for r in reps)})
+        # a rule may name a team deleted since: it has no pointer, and routes to nobody
+        self.cursor_keys = [k for k in self.rule_set.cursor_keys if k[1] in self.reps_by_team]
+        self.rule_names = {rule.rule_id: rule.name for rule in self.rule_set.rules}
+        self.pools: dict[int, Pool] = {}
+        self.authority: User | None = None
+        self.cursor_rows: dict[cursors.Key, RoutingCursor] = {}
+
+    @property
+    def real(self) -> bool:
+        return not self.options.dry_run
+
+    def _start_run(self) -> AssignmentRun:
+        options = self.options
+        return AssignmentRun.objects.create(
+            started_at=timezone.now(),
+            now=options.now,
+            dry_run=options.dry_run,
+            trigger=options.trigger,
+            pool=options.pool,
+            seed=options.seed,
+            triggered_by=self.actor,
+            apply_mode="" if options.dry_run else self._apply_mode(),
+        )
+
+    def _apply_mode(self) -> str:
+        if self.options.apply_mode:
+            return self.options.apply_mode
+        ids = self.options.customer_ids
+        small = ids is not None and len(ids) <= SERVICE_PATH_MAX
+        return ApplyMode.SERVICE if small else ApplyMode.BULK
+
+    def backlog(self) -> QuerySet[Customer]:
+        customers = Customer.objects.filter(status=CustomerStatus.POOLED, merged_into__isnull=True)
+        if self.options.pool is not None:
+            customers = customers.filter(pool=self.options.pool)
+        customers = customers.annotate(hint=first_rule(self.rule_set, connection.vendor))
+        if self.options.customer_ids is not None:
+            return customers
+        return customers.filter(hint__isnull=False)
+
+    def execute(self) -> RunResult:
+        started = time.perf_counter()
+        if self.rule_set.rules:
+            self.authority = authority_for(self.actor, self.options.pool) if self.real else None
+            if self.real:
+                cursors.ensure(self.cursor_keys)
+            else:
+                self.state.cursors.update(cursors.read(self.cursor_keys))
+            self._walk()
+        self._finish(time.perf_counter() - started)
+        return self.result
+
+    def _walk(self) -> None:
+        """The named customers in chunks of ascending ids, or the backlog in keyset order
+        ``(pool, id)``; each batch in ``(pool, id)`` order."""
+        backlog = self.backlog().order_by("pool_id", "pk")
+        size = self.options.batch_size
+        if self.options.customer_ids is not None:
+            ids = sorted(set(self.options.customer_ids))
+            total = len(ids)
+            for start in range(0, len(ids), size):
+                self._run_batch(backlog.filter(pk__in=ids[start : start + size]), total)
+            return
+        total = backlog.count() if self.options.progress else 0
+        page = backlog
+        while batch := self._run_batch(page[:size], total):
+            pool_id, pk = batch[-1]["pool_id"], batch[-1]["id"]
+            page = backlog.filter(Q(pool_id__gt=pool_id) | Q(pool_id=pool_id, pk__gt=pk))
+
+    def _run_batch(self, page: QuerySet[Customer], total: int) -> list[dict[str, Any]]:
+        """One batch, in its own transaction when real."""
+        with transaction.atomic() if self.real else nullcontext():
+            batch = self._batch(page)
+            if batch:
+                self._plan_and_apply(batch)
+        if batch:
+            self.result.run.batches += 1
+            if self.options.progress:
+                self.options.progress(len(self.result.decisions), total)
+        return batch
+
+    def _batch(self, page: QuerySet[Customer]) -> list[dict[str, Any]]:
+        if self.real:
+            rows = cursors.lock(self.cursor_keys)
+            self.state.cursors.update(cursors.states(rows))
+            self.cursor_rows = rows
+            lock_reps(*self.rep_ids)
+            page = page.select_for_update(of=("self",))
+        return list(page.values(*CUSTOMER_COLUMNS, "hint"))
+
+    def _roster(self, pool_id: int) -> Roster:
+        if pool_id not in self.pools:
+            self.pools[pool_id] = Pool.objects.select_related("claim_policy", "recycle_policy").get(
+                pk=pool_id
+            )
+        if self.real or pool_id not in self.rosters:
+            roster = build_roster(
+                self.rule_set, self.reps_by_team, self.pools[pool_id], self.options.now
+            )
+            self.rosters[pool_id] = roster
+            if self.real:
+                self.state.reload(roster.everyone)
+        return self.rosters[pool_id]
+
+    def _plan_and_apply(self, batch: list[dict[str, Any]]) -> None:
+        start = 0
+        for end in range(1, len(batch) + 1):
+            if end == len(batch) or batch[end]["pool_id"] != batch[start]["pool_id"]:
+                self._segment(batch[start:end])
+                start = end
+        if self.real:
+            moved = {key: self.state.cursors[key] for key in self.state.touched}
+            cursors.save(self.cursor_rows, moved)
+        self.state.touched.clear()
+
+    def _segment(self, rows: list[dict[str, Any]]) -> None:
+        """Plan (and in a real run apply) customers of one pool."""
+        roster = self._roster(rows[0]["pool_id"])
+        customers = [routed_customer(row, row["hint"]) for row in rows]
+        decided = plan(
+            customers,
+            self.rule_set.rules,
+            roster.by_team,
+            users=roster.users,
+            state=self.state,
+        ).decisions
+        if self.real:
+            self._apply(decided, {row["id"]: row for row in rows})
+        self.result.decisions.extend(decided)
+        self.result.customer_names.update((row["id"], row["name"]) for row in rows)
+
+    def _apply(self, decided: list[Decision], rows: dict[int, dict[str, Any]]) -> None:
+        assert self.authority is not None
+        common: dict[str, Any] = {
+            "authority": self.authority,
+            "rule_names": self.rule_names,
+            "run_id": self.result.run.pk,
+            "now": self.options.now,
+        }
+        if self.result.run.apply_mode == ApplyMode.SERVICE:
+            apply.through_service(decided, **common)
+        else:
+            apply.in_bulk(decided, rows=rows, pools=self.pools, **common)
+        run_id, at = self.result.run.pk, db_datetime(self.options.now)
+        insert_rows(
+            AssignmentDecision,
+            DECISION_FIELDS,
+            [
+                (
+                    *(run_id, d.customer_id, d.rule_id, d.owner_id, d.outcome.value, d.reason),
+                    *(db_json(d.explanation), at),
+                )
+                for d in decided
+            ],
+        )
+
+    def _finish(self, seconds: float) -> None:
+        run = self.result.run
+        decisions = self.result.decisions
+        run.considered = len(decisions)
+        run.assigned = sum(1 for d in decisions if d.outcome is Outcome.ASSIGNED)
+        run.unassigned = run.considered - run.assigned
+        run.unassigned_reasons = dict(
+            Counter(d.reason for d in decisions if d.outcome is not Outcome.ASSIGNED)
+        )
+        run.duration_ms = round(seconds * 1000, 3)
+        run.finished_at = timezone.now()
+        run.save()

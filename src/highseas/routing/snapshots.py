@@ -1,0 +1,231 @@
+"""Reading rules, reps and customers into the engine's plain forms.
+
+Reps are read in bulk — one query each for the reps and their profiles, their holdings, what
+they were given today and (when a rule uses it) their win rate — so a roster costs the same
+for one customer as for a batch of thousands.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass, field
+from datetime import date, datetime, timedelta
+from typing import Any
+
+from django.db.models import Count, Q
+from django.utils import timezone
+
+from highseas.accounts.models import Role, Team, User
+from highseas.customers.choices import CustomerStage
+from highseas.customers.models import Customer, Deal
+from highseas.engine.limits import effective_limits
+from highseas.engine.ownership import EventKind
+from highseas.engine.periods import day_start
+from highseas.engine.planner import RoutedCustomer, Rule
+from highseas.engine.routing import Candidate, Skills, smoothed_win_rate
+from highseas.engine.targets import Strategy, TeamTarget, UserTarget, parse_target
+from highseas.pools.facts import HELD
+from highseas.pools.models import OwnershipEvent, Pool
+from highseas.pools.policies import claim_limits, rep_overrides
+from highseas.routing.models import AssignmentRule
+
+WIN_RATE_WINDOW = timedelta(days=90)
+ROUTED_FIELDS = (
+    "province",
+    "city",
+    "industry",
+    "employees",
+    "revenue_band",
+    "source",
+    "campaign",
+    "level",
+    "kind",
+    "tags",
+)
+CUSTOMER_COLUMNS = (
+    "id",
+    "pool_id",
+    "name",
+    "stage",
+    "custom_fields",
+    "last_effective_activity_at",
+    "last_activity_at",
+    *ROUTED_FIELDS,
+)
+
+
+def routed_customer(row: dict[str, Any], hint: int | None = None) -> RoutedCustomer:
+    """A row of ``CUSTOMER_COLUMNS`` as the engine sees it; ``row`` gains ``is_won``."""
+    fields: dict[str, object] = {name: row[name] for name in ROUTED_FIELDS}
+    fields["custom"] = row["custom_fields"]
+    row["is_won"] = row["stage"] == CustomerStage.WON
+    return RoutedCustomer(row["id"], row["pool_id"], fields, row["is_won"], hint)
+
+
+@dataclass
+class RuleSet:
+    """The active rules of a run, and what their targets need read."""
+
+    rows: list[AssignmentRule]
+    rules: list[Rule]
+    team_ids: set[int] = field(default_factory=set)
+    user_ids: set[int] = field(default_factory=set)
+    cursor_keys: list[tuple[int, int]] = field(default_factory=list)
+    needs_win_rate: bool = False
+
+    @property
+    def by_id(self) -> dict[int, AssignmentRule]:
+        return {row.pk: row for row in self.rows}
+
+
+def active_rules(pool: Pool | None) -> RuleSet:
+    """The active rules for ``pool`` (its own and those for every pool), or for every pool."""
+    rows = AssignmentRule.objects.filter(is_active=True).order_by("position", "id")
+    if pool is not None:
+        rows = rows.filter(Q(pool__isnull=True) | Q(pool=pool))
+    rule_set = RuleSet(list(rows), [])
+    for row in rule_set.rows:
+        target = parse_target(row.target)
+        rule_set.rules.append(
+            Rule(row.pk, row.name, row.conditions or {}, target, row.pool_id, row.position)
+        )
+        if isinstance(target, TeamTarget):
+            rule_set.team_ids.add(target.team_id)
+            rule_set.cursor_keys.append((row.pk, target.team_id))
+            rule_set.needs_win_rate |= target.strategy is Strategy.PERFORMANCE
+        elif isinstance(target, UserTarget):
+            rule_set.user_ids.add(target.user_id)
+    return rule_set
+
+
+def team_reps(team_ids: Iterable[int]) -> dict[int, list[int]]:
+    """Each team's reps, with those of the teams below it, by user id."""
+    paths = dict(Team.objects.filter(pk__in=list(team_ids)).values_list("pk", "path"))
+    if not paths:
+        return {}
+    under = Q()
+    for path in paths.values():
+        under |= Q(team__path__startswith=path)
+    reps = User.objects.filter(under, role=Role.REP).values_list("pk", "team__path")
+    found: dict[int, list[int]] = {team_id: [] for team_id in paths}
+    for rep_id, rep_path in reps.order_by("pk"):
+        for team_id, path in paths.items():
+            if rep_path.startswith(path):
+                found[team_id].append(rep_id)
+    return found
+
+
+def _on_leave(profile: Any, today: date) -> bool:
+    start, end = profile.leave_from, profile.leave_until
+    if start is None and end is None:
+        return False
+    return (start is None or start <= today) and (end is None or today <= end)
+
+
+def _holdings(rep_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(open, won) customers each rep holds, over every pool."""
+    rows = (
+        Customer.objects.filter(owner_id__in=rep_ids, status__in=HELD)
+        .values("owner_id")
+        .annotate(
+            won=Count("id", filter=Q(stage=CustomerStage.WON)),
+            total=Count("id"),
+        )
+    )
+    return {row["owner_id"]: (row["total"] - row["won"], row["won"]) for row in rows}
+
+
+def assigned_on(rep_ids: list[int], now: datetime) -> dict[int, int]:
+    """Customers each rep was given on the calendar day of ``now``, by any run or manager."""
+    start = day_start(now, timezone.get_default_timezone())
+    rows = (
+        OwnershipEvent.objects.filter(
+            to_owner_id__in=rep_ids,
+            kind=EventKind.ASSIGNED.value,
+            at__gte=start,
+            at__lt=start + timedelta(days=1),
+        )
+        .values("to_owner_id")
+        .annotate(n=Count("id"))
+    )
+    return {row["to_owner_id"]: row["n"] for row in rows}
+
+
+def win_rates(rep_ids: list[int], now: datetime) -> dict[int, float]:
+    """Smoothed win rate of each rep's deals decided in the window before ``now``."""
+    since = now - WIN_RATE_WINDOW
+    rows = (
+        Deal.objects.filter(owner_id__in=rep_ids)
+        .values("owner_id")
+        .annotate(
+            won=Count("id", filter=Q(won_at__gte=since, won_at__lte=now)),
+            lost=Count("id", filter=Q(lost_at__gte=since, lost_at__lte=now)),
+        )
+    )
+    decided = {row["owner_id"]: (row["won"], row["lost"]) for row in rows}
+    return {rep: smoothed_win_rate(*decided.get(rep, (0, 0))) for rep in rep_ids}
+
+
+def _skills(raw: Any) -> Skills:
+    raw = raw if isinstance(raw, dict) else {}
+
+    def texts(key: str) -> frozenset[str]:
+        values = raw.get(key)
+        return (
+            frozenset(v for v in values if isinstance(v, str))
+            if isinstance(values, list)
+            else frozenset()
+        )
+
+    return Skills(texts("industries"), texts("regions"), texts("product_lines"))
+
+
+@dataclass
+class Roster:
+    """The candidates of one pool's rules: by team, and the users named directly."""
+
+    by_team: dict[int, list[Candidate]]
+    users: dict[int, Candidate]
+
+    @property
+    def everyone(self) -> list[Candidate]:
+        return [*self.users.values(), *(c for team in self.by_team.values() for c in team)]
+
+
+def build_roster(
+    rule_set: RuleSet, reps_by_team: dict[int, list[int]], pool: Pool | None, now: datetime
+) -> Roster:
+    """Snapshots of every rep the rules can reach, with the limits of ``pool``."""
+    rep_ids = sorted({*rule_set.user_ids, *(r for reps in reps_by_team.values() for r in reps)})
+    users = {u.pk: u for u in User.objects.filter(pk__in=rep_ids).select_related("profile")}
+    held = _holdings(rep_ids)
+    given = assigned_on(rep_ids, now)
+    rates = win_rates(rep_ids, now) if rule_set.needs_win_rate else {}
+    pool_limits = claim_limits(pool)
+    today = timezone.localtime(now).date()
+    candidates: dict[int, Candidate] = {}
+    for rep_id, user in users.items():
+        profile = getattr(user, "profile", None)
+        limits = effective_limits(pool_limits, rep_overrides(profile))
+        open_held, won_held = held.get(rep_id, (0, 0))
+        candidates[rep_id] = Candidate(
+            rep_id=rep_id,
+            name=user.label,
+            is_active=user.is_active and (profile is None or profile.is_active),
+            on_leave=profile is not None and _on_leave(profile, today),
+            holdings=open_held,
+            won_holdings=won_held,
+            holding_cap=limits.holding_cap,
+            count_won_in_cap=limits.count_won_in_cap,
+            assigned_today=given.get(rep_id, 0),
+            daily_capacity=limits.daily_quota,
+            skills=_skills(profile.skills if profile else None),
+            win_rate=rates.get(rep_id, 0.5),
+        )
+    return Roster(
+        by_team={
+            team: [candidates[r] for r in reps if r in candidates]
+            for team, reps in reps_by_team.items()
+        },
+        users={u: candidates[u] for u in rule_set.user_ids if u in candidates},
+    )

@@ -1,0 +1,145 @@
+"""The manager dashboard's figures, read within what the viewer sees.
+
+People come from ``Viewer.users()`` (the manager's subtree), customers from
+``Viewer.customers()``, pools from ``Viewer.pools()``; the ledger is read only for those.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import date, datetime, timedelta
+
+from django.db.models import Count, Q
+from django.db.models.functions import TruncDate
+from django.utils import timezone
+
+from highseas.accounts.models import Role, User
+from highseas.accounts.visibility import Viewer
+from highseas.customers.choices import CustomerStage, CustomerStatus, Source
+from highseas.pools.models import OwnershipEvent, Pool
+
+HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
+MOST_REPS = 12
+MOST_POOLS = 5
+
+
+def team_reps(viewer: Viewer) -> list[User]:
+    return list(viewer.users().filter(role=Role.REP, is_active=True).order_by("username"))
+
+
+def shown_pools(viewer: Viewer) -> list[Pool]:
+    pools = viewer.pools().filter(is_reassign_queue=False)
+    sized = pools.annotate(
+        pooled=Count("customers", filter=Q(customers__status=CustomerStatus.POOLED))
+    ).order_by("-pooled", "name")
+    return list(sized[:MOST_POOLS])
+
+
+def pool_sizes(
+    pools: list[Pool], now: datetime, days: int
+) -> tuple[list[date], dict[str, list[int]]]:
+    """Pooled customers per pool at the end of each of the last ``days`` days, replayed
+    backwards from today's count through the ledger's entries into and exits from each pool."""
+    zone = timezone.get_current_timezone()
+    today = timezone.localtime(now, zone).date()
+    axis = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
+    start = datetime.combine(axis[1] if len(axis) > 1 else today, datetime.min.time(), zone)
+    ids = [pool.pk for pool in pools]
+    net: dict[tuple[int, date], int] = defaultdict(int)
+    recent = OwnershipEvent.objects.filter(at__gte=start).annotate(day=TruncDate("at", tzinfo=zone))
+    for side, sign in (("to", 1), ("from", -1)):
+        moved = (
+            recent.filter(**{f"{side}_status": CustomerStatus.POOLED, f"{side}_pool_id__in": ids})
+            .values_list(f"{side}_pool_id", "day")
+            .annotate(n=Count("id"))
+        )
+        for pool_id, day, count in moved:
+            net[(pool_id, day)] += sign * count
+    series: dict[str, list[int]] = {}
+    for pool in pools:
+        size = pool.customers.filter(status=CustomerStatus.POOLED).count()
+        values = [size]
+        for day in reversed(axis[1:]):
+            size -= net[(pool.pk, day)]
+            values.append(size)
+        series[pool.name] = list(reversed(values))
+    return axis, series
+
+
+def claims_and_recycles(reps: list[User], since: datetime) -> list[tuple[str, list[float]]]:
+    """Per rep: claims they made and customers recycled from them since ``since``."""
+    ids = [rep.pk for rep in reps]
+    events = OwnershipEvent.objects.filter(at__gte=since)
+    claimed = dict(
+        events.filter(kind="claimed", to_owner_id__in=ids)
+        .values_list("to_owner_id")
+        .annotate(n=Count("id"))
+    )
+    recycled = dict(
+        events.filter(kind="recycled", from_owner_id__in=ids)
+        .values_list("from_owner_id")
+        .annotate(n=Count("id"))
+    )
+    rows = [
+        (rep.label, [float(claimed.get(rep.pk, 0)), float(recycled.get(rep.pk, 0))]) for rep in reps
+    ]
+    rows.sort(key=lambda row: (-sum(row[1]), row[0]))
+    return rows[:MOST_REPS]
+
+
+def follow_up_rates(viewer: Viewer, reps: list[User], since: datetime) -> list[tuple[str, float]]:
+    """Per rep: the share of their held customers with an effective follow-up since ``since``."""
+    counts = {
+        owner: (total, followed)
+        for owner, total, followed in viewer.customers()
+        .filter(owner_id__in=[rep.pk for rep in reps], status__in=HELD)
+        .values_list("owner_id")
+        .annotate(
+            total=Count("id"),
+            followed=Count("id", filter=Q(last_effective_activity_at__gte=since)),
+        )
+    }
+    rows = [
+        (rep.label, 100.0 * counts[rep.pk][1] / counts[rep.pk][0])
+        for rep in reps
+        if counts.get(rep.pk, (0, 0))[0]
+    ]
+    rows.sort(key=lambda row: (row[1], row[0]))
+    return rows[:MOST_REPS]
+
+
+@dataclass(frozen=True)
+class SourceConversion:
+    source: str
+    total: int
+    won: int
+
+    @property
+    def rate(self) -> float:
+        return 100.0 * self.won / self.total if self.total else 0.0
+
+
+def conversion_by_source(viewer: Viewer) -> list[SourceConversion]:
+    rows = (
+        viewer.customers()
+        .values_list("source")
+        .annotate(total=Count("id"), won=Count("id", filter=Q(stage=CustomerStage.WON)))
+    )
+    labels = dict(Source.choices)
+    found = [SourceConversion(str(labels.get(s, s)), total, won) for s, total, won in rows]
+    return sorted(found, key=lambda row: (-row.rate, row.source))
+
+
+def headline(viewer: Viewer, reps: list[User], now: datetime) -> dict[str, int]:
+    week = now - timedelta(days=7)
+    ids = [rep.pk for rep in reps]
+    events = OwnershipEvent.objects.filter(at__gte=week)
+    team = viewer.customers().filter(owner_id__in=ids, status__in=HELD)
+    return {
+        "held": team.count(),
+        "due_week": team.filter(recycle_due_at__lte=now + timedelta(days=7)).count(),
+        "pooled": viewer.customers().filter(status=CustomerStatus.POOLED).count(),
+        "claims_week": events.filter(kind="claimed", to_owner_id__in=ids).count(),
+        "recycled_week": events.filter(kind="recycled", from_owner_id__in=ids).count(),
+    }

@@ -1,0 +1,1 @@
+"""The pages, one module per area: rep workspace, customer page, manager console."""

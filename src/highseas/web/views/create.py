@@ -1,0 +1,75 @@
+"""Registering a new customer: a rep's is theirs unless they are at their holding cap."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.decorators import login_required
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import render
+from django.urls import reverse
+from django.utils.translation import gettext as _
+
+from highseas.accounts.visibility import Viewer
+from highseas.engine.errors import HighSeasError
+from highseas.pools.services import create_customer
+from highseas.web import selectors
+from highseas.web.forms import CustomerForm
+from highseas.web.refusals import plain_words
+from highseas.web.responses import viewer_of
+
+
+def _form(viewer: Viewer, data: object) -> CustomerForm:
+    """Managers and admins may name an owner among the people they see, or leave the customer
+    in a pool; a rep registers customers for themselves."""
+    picks_owner = viewer.is_admin or viewer.user.is_manager
+    pools = selectors.listable_pools(viewer).filter(is_reassign_queue=False)
+    form = CustomerForm(
+        data,
+        pools=pools,
+        receivers=selectors.assignable_users(viewer) if picks_owner else None,
+    )
+    form.fields["pool"].initial = pools.first()
+    return form
+
+
+def _possible_duplicates(warnings: list[dict[str, Any]]) -> str:
+    names = "、".join(
+        f"{w.get('name', '')}（{w['holder']}）" if w.get("holder") else str(w.get("name", ""))
+        for w in warnings[:3]
+    )
+    return _("Registered, but it may duplicate: %(names)s. Check before you follow it up.") % {
+        "names": names
+    }
+
+
+@login_required
+def new_customer(request: HttpRequest) -> HttpResponse:
+    viewer = viewer_of(request)
+    form = _form(viewer, request.POST if request.method == "POST" else None)
+    if request.method == "POST" and form.is_valid():
+        owner = form.cleaned_data.get("owner") if "owner" in form.fields else viewer.user
+        try:
+            created = create_customer(
+                actor=viewer.user,
+                fields=form.service_fields(),
+                owner=owner,
+                pool=form.cleaned_data.get("pool"),
+                entry_point="manual",
+            )
+        except HighSeasError as refusal:
+            form.add_error(None, plain_words(refusal))
+        else:
+            if created.note:
+                messages.warning(request, created.note)
+            if created.warnings:
+                messages.warning(request, _possible_duplicates(created.warnings))
+            if not created.note:
+                messages.success(
+                    request, _("%(name)s is registered.") % {"name": created.customer.name}
+                )
+            if selectors.visible_ids(viewer, [created.customer.pk]):
+                return HttpResponseRedirect(reverse("web:customer", args=[created.customer.pk]))
+            return HttpResponseRedirect(reverse("web:mine"))
+    return render(request, "web/customer_new.html", {"section": "new", "form": form})
