@@ -179,8 +179,9 @@ class _Route:
         }
         for candidate in self.members:
             state.load(candidate)
+        self.keys = {c.rep_id: str(c.rep_id) for c in self.members}  # JSON keys
         self.checks = [
-            (c, str(c.rep_id), self.capacities[c.rep_id], self.weights[c.rep_id])
+            (c, self.keys[c.rep_id], self.capacities[c.rep_id], self.weights[c.rep_id])
             for c in self.members
         ]
         self.context = Context(state.loads, self.capacities, self.weights, state.rng)
@@ -245,15 +246,18 @@ class _Planner:
             reason = NOBODY_ELIGIBLE if route.strategy else next(iter(rejected.values()))["reason"]
             return _leave(customer, rule, explanation, Outcome.UNASSIGNED, reason)
         if route.strategy is None or route.cursor_key is None:
-            explanation["eligible"] = {str(eligible[0].rep_id): None}
+            explanation["eligible"] = {route.keys[eligible[0].rep_id]: None}
             return self.give(customer, rule, eligible[0], explanation)
         cursor = self.state.cursors.setdefault(route.cursor_key, {})
         self.state.touched.add(route.cursor_key)
         choice = choose(route.strategy, eligible, cursor, route.context, customer.fields)
         scores = choice.scores
-        explanation["eligible"] = {
-            str(c.rep_id): round(scores[c.rep_id][0], 4) if scores else None for c in eligible
-        }
+        keys = route.keys
+        explanation["eligible"] = (
+            {keys[c.rep_id]: round(scores[c.rep_id][0], 4) for c in eligible}
+            if scores
+            else dict.fromkeys(keys[c.rep_id] for c in eligible)
+        )
         if choice.matched:
             explanation["matched"] = {str(rep): found for rep, found in choice.matched.items()}
         if choice.tied:

@@ -56,9 +56,10 @@ class Context:
 def best(scores: dict[int, Score], rng: random.Random) -> tuple[int, tuple[int, ...]]:
     """The best-scored rep, and the tie when several share the best score."""
     top = max(scores.values())
-    tied = sorted(rep for rep, score in scores.items() if score == top)
+    tied = [rep for rep, score in scores.items() if score == top]
     if len(tied) == 1:
         return tied[0], ()
+    tied.sort()  # the draw depends on the seed and the tied set only, not on input order
     return rng.choice(tied), tuple(tied)
 
 
