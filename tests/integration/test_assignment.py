@@ -344,6 +344,19 @@ def test_a_daily_quota_counts_the_day_not_the_runs(
     assert len(tomorrow.assigned) == 4
 
 
+def test_a_daily_quota_holds_across_the_batches_of_one_run(
+    org: dict[str, Any], make_customer: MakeCustomer, east_reps: list[User]
+) -> None:
+    customers = backlog(org, make_customer, 10)
+    ownership.assign(org["admin"], customers[0].pk, east_reps[0], now=NOW)
+    rule("配额", {"team": org["east"].pk, "strategy": "capacity", "daily_quota": 2})
+    result = run_assignment(org["admin"], dry_run=False, now=NOW, seed=4, batch_size=2)
+    assert result.run.batches == 5
+    given = Counter(owners(customers).values())
+    assert given == Counter({None: 4, **{r.pk: 2 for r in east_reps}})  # one given by hand
+    assert_invariants()
+
+
 def test_a_rule_never_takes_a_rep_past_the_holding_cap(
     org: dict[str, Any], make_customer: MakeCustomer
 ) -> None:

@@ -98,12 +98,15 @@ class FollowUps:
 
     def maintenance_times(self, start: int, bound: int) -> list[int]:
         """Sparse follow-ups of a won customer: every 10 to 40 days."""
+        rng, clock = self.rng, self.clock
         times: list[int] = []
-        moment = start + between(self.rng, 10 * DAY, 40 * DAY)
-        while moment <= bound:
+        moment = start
+        while True:
+            step = between(rng, 10 * DAY, 40 * DAY)
+            moment = clock.in_office_hours(rng, moment + step, moment + DAY, moment + 40 * DAY)
+            if moment > bound:
+                return times
             times.append(moment)
-            moment += between(self.rng, 10 * DAY, 40 * DAY)
-        return times
 
     def record(
         self, author_id: int, times: list[int], bound: int, *, plans_next: float = 0.3

@@ -43,6 +43,7 @@ from highseas.routing.compile import compile_conditions
 from highseas.routing.models import AssignmentDecision, AssignmentRun, RoutingCursor
 from highseas.routing.snapshots import (
     CUSTOMER_COLUMNS,
+    AssignedToday,
     Roster,
     RuleSet,
     active_rules,
@@ -145,6 +146,7 @@ class Runner:
         self.pools: dict[int, Pool] = {}
         self.authority: User | None = None
         self.cursor_rows: dict[cursors.Key, RoutingCursor] = {}
+        self.assigned_today = AssignedToday(self.rep_ids, options.now)
 
     @property
     def real(self) -> bool:
@@ -235,8 +237,9 @@ class Runner:
                 pk=pool_id
             )
         if self.real or pool_id not in self.rosters:
+            given = self.assigned_today.read() if self.real else None
             roster = build_roster(
-                self.rule_set, self.reps_by_team, self.pools[pool_id], self.options.now
+                self.rule_set, self.reps_by_team, self.pools[pool_id], self.options.now, given
             )
             self.rosters[pool_id] = roster
             if self.real:

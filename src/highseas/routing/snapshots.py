@@ -7,12 +7,12 @@ for one customer as for a batch of thousands.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from django.db.models import Count, Q
+from django.db.models import Count, Max, Q
 from django.utils import timezone
 
 from highseas.accounts.models import Role, Team, User
@@ -151,6 +151,36 @@ def assigned_on(rep_ids: list[int], now: datetime) -> dict[int, int]:
     return {row["to_owner_id"]: row["n"] for row in rows}
 
 
+class AssignedToday:
+    """What each rep was given on the calendar day of ``now``, kept current batch after batch
+    without recounting the day: the first reading counts it and notes the highest ledger id;
+    each later one adds the ``assigned`` rows past that id (read in id order, so it costs
+    what was written since, not what was written all day).
+
+    Sound only while the reps' locks are held at every reading: whoever writes an
+    ``assigned`` row for a rep holds that rep's lock first (``ownership.assign``, the
+    set-based apply), so no such row can appear with an id below the mark after a reading.
+    """
+
+    def __init__(self, rep_ids: list[int], now: datetime) -> None:
+        self.rep_ids, self.now = set(rep_ids), now
+        self.counts: dict[int, int] | None = None
+        self.mark = 0
+
+    def read(self) -> dict[int, int]:
+        if self.counts is None:
+            self.mark = OwnershipEvent.objects.aggregate(top=Max("id"))["top"] or 0
+            self.counts = assigned_on(sorted(self.rep_ids), self.now)
+            return self.counts
+        start = day_start(self.now, timezone.get_default_timezone())
+        since = OwnershipEvent.objects.filter(pk__gt=self.mark, kind=EventKind.ASSIGNED.value)
+        for pk, owner_id, at in since.values_list("pk", "to_owner_id", "at").order_by("pk"):
+            self.mark = pk
+            if owner_id in self.rep_ids and start <= at < start + timedelta(days=1):
+                self.counts[owner_id] = self.counts.get(owner_id, 0) + 1
+        return self.counts
+
+
 def win_rates(rep_ids: list[int], now: datetime) -> dict[int, float]:
     """Smoothed win rate of each rep's deals decided in the window before ``now``."""
     since = now - WIN_RATE_WINDOW
@@ -193,13 +223,18 @@ class Roster:
 
 
 def build_roster(
-    rule_set: RuleSet, reps_by_team: dict[int, list[int]], pool: Pool | None, now: datetime
+    rule_set: RuleSet,
+    reps_by_team: dict[int, list[int]],
+    pool: Pool | None,
+    now: datetime,
+    given: Mapping[int, int] | None = None,
 ) -> Roster:
-    """Snapshots of every rep the rules can reach, with the limits of ``pool``."""
+    """Snapshots of every rep the rules can reach, with the limits of ``pool``; ``given``
+    (what each rep was given today) is counted here unless the caller keeps it."""
     rep_ids = sorted({*rule_set.user_ids, *(r for reps in reps_by_team.values() for r in reps)})
     users = {u.pk: u for u in User.objects.filter(pk__in=rep_ids).select_related("profile")}
     held = _holdings(rep_ids)
-    given = assigned_on(rep_ids, now)
+    given = assigned_on(rep_ids, now) if given is None else given
     rates = win_rates(rep_ids, now) if rule_set.needs_win_rate else {}
     pool_limits = claim_limits(pool)
     today = timezone.localtime(now).date()
