@@ -128,3 +128,39 @@ def test_only_admins_change_configuration(org: dict[str, Any], api: Api, role_ke
         assert response.json()["code"] == "permission_denied"
     assert not Team.objects.filter(name="私设团队").exists()
     assert not Pool.objects.filter(name="私设公海").exists()
+
+
+@pytest.mark.parametrize("role_key", ["rep_a", "east_manager"])
+def test_only_admins_edit_users_and_teams(org: dict[str, Any], api: Api, role_key: str) -> None:
+    client = api(org[role_key])
+    target, team = org["rep_b"], org["east"]
+    for path, body in (
+        (f"/api/v1/users/{target.pk}/", {"role": "admin", "password": "Str0ng-pass!"}),
+        (f"/api/v1/teams/{team.pk}/", {"name": "改名"}),
+        (f"/api/v1/users/{target.pk}/", {"role": "nonsense"}),  # refused before validation
+    ):
+        response = client.patch(path, body, format="json")
+        assert response.status_code in (403, 404)
+        assert response.json()["code"] in ("permission_denied", "not_found")
+    target.refresh_from_db()
+    team.refresh_from_db()
+    assert (target.role, team.name) == ("rep", org["east"].name)
+    assert target.check_password("pw-" + target.username)
+
+
+def test_the_people_commands_check_the_actor_themselves(org: dict[str, Any]) -> None:
+    from highseas.accounts import services
+    from highseas.engine.errors import ErrorCode, HighSeasError
+
+    for actor in (org["rep_a"], org["east_manager"]):
+        with pytest.raises(HighSeasError) as refused:
+            services.add_user(actor, username="sneaky", password="Str0ng-pass!")
+        assert refused.value.code is ErrorCode.PERMISSION_DENIED
+        with pytest.raises(HighSeasError):
+            services.change_user(actor, org["rep_b"], role="admin")
+        with pytest.raises(HighSeasError):
+            services.add_team(actor, name="私设团队")
+    assert not User.objects.filter(username="sneaky").exists()
+    assert User.objects.get(pk=org["rep_b"].pk).role == "rep"
+    created = services.add_user(org["admin"], username="fine", password="Str0ng-pass!")
+    assert created.pk is not None

@@ -1,12 +1,32 @@
-"""Writes for users and teams. API and web views call these, never the models directly."""
+"""Writes for users, teams and API tokens. API and web views call these, never the models.
+
+``create_team`` / ``create_user`` / ``update_user`` are the building blocks that `init`, the
+demo and the tests use; the commands an edge calls on someone's behalf (``add_team``,
+``add_user``, ``change_user``) take that actor first and check that they may manage people.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
 from django.db import transaction
+from django.utils.translation import gettext as _
+from rest_framework.authtoken.models import Token
 
 from highseas.accounts.models import RepLevel, RepProfile, Role, Team, User
+from highseas.engine.errors import ErrorCode, HighSeasError
+
+
+def may_manage_people(actor: User) -> bool:
+    """Users and teams are the admins' to create and change."""
+    return bool(actor.is_authenticated and actor.is_active and actor.is_admin)
+
+
+def require_people_admin(actor: User) -> None:
+    if not may_manage_people(actor):
+        raise HighSeasError(
+            ErrorCode.PERMISSION_DENIED, _("Only an administrator may manage users and teams.")
+        )
 
 
 @transaction.atomic
@@ -57,3 +77,37 @@ def update_user(
     if level is not None:
         RepProfile.objects.update_or_create(user=user, defaults={"level": level})
     return user
+
+
+def add_team(actor: User, **fields: Any) -> Team:
+    require_people_admin(actor)
+    return create_team(**fields)
+
+
+@transaction.atomic
+def change_team(actor: User, team: Team, **fields: Any) -> Team:
+    require_people_admin(actor)
+    for name, value in fields.items():
+        setattr(team, name, value)
+    team.save()
+    return team
+
+
+def add_user(actor: User, **fields: Any) -> User:
+    require_people_admin(actor)
+    return create_user(**fields)
+
+
+def change_user(actor: User, user: User, **fields: Any) -> User:
+    require_people_admin(actor)
+    return update_user(user, **fields)
+
+
+def issue_token(user: User) -> str:
+    """The user's API token, created on first sign-in."""
+    token, _created = Token.objects.get_or_create(user=user)
+    return str(token.key)
+
+
+def revoke_tokens(user: User) -> None:
+    Token.objects.filter(user=user).delete()

@@ -22,7 +22,10 @@ class TeamSerializer(serializers.ModelSerializer[Team]):
         return parent
 
     def create(self, validated_data: dict[str, Any]) -> Team:
-        return services.create_team(**validated_data)
+        return services.add_team(self.context["request"].user, **validated_data)
+
+    def update(self, instance: Team, validated_data: dict[str, Any]) -> Team:
+        return services.change_team(self.context["request"].user, instance, **validated_data)
 
 
 class UserSerializer(serializers.ModelSerializer[User]):
@@ -61,10 +64,10 @@ class UserSerializer(serializers.ModelSerializer[User]):
         return data
 
     def create(self, validated_data: dict[str, Any]) -> User:
-        return services.create_user(**validated_data)
+        return services.add_user(self.context["request"].user, **validated_data)
 
     def update(self, instance: User, validated_data: dict[str, Any]) -> User:
-        return services.update_user(instance, **validated_data)
+        return services.change_user(self.context["request"].user, instance, **validated_data)
 
 
 class UserBriefSerializer(serializers.ModelSerializer[User]):

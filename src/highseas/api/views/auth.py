@@ -3,13 +3,13 @@ from __future__ import annotations
 from django.contrib.auth import authenticate
 from drf_spectacular.utils import extend_schema, inline_serializer
 from rest_framework import serializers, status
-from rest_framework.authtoken.models import Token
 from rest_framework.permissions import AllowAny, BasePermission, IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.throttling import BaseThrottle, ScopedRateThrottle
 from rest_framework.views import APIView
 
+from highseas.accounts import services
 from highseas.accounts.models import User
 from highseas.engine.errors import ErrorCode, HighSeasError
 
@@ -42,12 +42,11 @@ class TokenView(APIView):
             raise HighSeasError(
                 ErrorCode.NOT_AUTHENTICATED, "The username or password is not correct."
             )
-        token, _created = Token.objects.get_or_create(user=user)
-        return Response({"token": token.key})
+        return Response({"token": services.issue_token(user)})
 
     @extend_schema(request=None, responses={204: None})
     def delete(self, request: Request) -> Response:
         user = request.user
         assert isinstance(user, User)
-        Token.objects.filter(user=user).delete()
+        services.revoke_tokens(user)
         return Response(status=status.HTTP_204_NO_CONTENT)
