@@ -91,6 +91,11 @@ class ClaimPolicy(models.Model):
         _("reclaim cooldown (days)"), null=True, blank=True
     )
     requires_approval = models.BooleanField(_("claims need approval"), default=False)
+    requires_reason = models.BooleanField(
+        _("claims need a reason"),
+        default=False,
+        help_text=_("A rep must say why they claim (the manager reads it when approving)."),
+    )
     approval_expiry_hours = models.PositiveIntegerField(
         _("approval expires after (hours)"), null=True, blank=True
     )
@@ -230,6 +235,7 @@ class ClaimRequest(models.Model):
         APPROVED = "approved", _("Approved")
         REJECTED = "rejected", _("Rejected")
         EXPIRED = "expired", _("Expired")
+        WITHDRAWN = "withdrawn", _("Withdrawn")
 
     customer = models.ForeignKey(
         "customers.Customer", models.CASCADE, related_name="claim_requests"

@@ -37,7 +37,7 @@ from highseas.pools.authority import (
     require_receiver,
 )
 from highseas.pools.ledger import record_event, state_of
-from highseas.pools.models import ClaimRequest, Pool
+from highseas.pools.models import ClaimPolicy, ClaimRequest, Pool
 from highseas.pools.policies import claim_limits, rep_overrides
 from highseas.pools.schedule import schedule_for
 
@@ -168,10 +168,27 @@ def claim_facts(
     )
 
 
+def _require_reason(pool: Pool | None, reason: str) -> None:
+    policy: ClaimPolicy | None = getattr(pool, "claim_policy", None) if pool else None
+    if policy is not None and policy.requires_reason and not reason:
+        raise HighSeasError(
+            ErrorCode.VALIDATION_ERROR,
+            _("This pool asks why you claim the customer."),
+            errors={"reason": ["required"]},
+        )
+
+
 def claim_for(
-    claimant: User, customer_id: int, *, actor: User, reason: str, now: datetime
+    claimant: User,
+    customer_id: int,
+    *,
+    actor: User,
+    reason: str,
+    now: datetime,
+    rep_reason: str | None = None,
 ) -> tuple[Customer, ClaimLimits]:
     """The claim rules and write, for the claimant (the approver may be the actor).
+    ``rep_reason`` is what the rep typed, checked when the pool asks for a reason.
     Call inside a transaction."""
     profiles = facts.lock_reps(claimant.pk)
     customer = load_customer(customer_id)
@@ -179,6 +196,8 @@ def claim_for(
     refusal = decide_claim(limits, claim_facts(claimant, customer, limits, now), now)
     if refusal is not None:
         raise refusal
+    if rep_reason is not None:
+        _require_reason(customer.pool, rep_reason)
     if limits.requires_approval and actor == claimant:
         return customer, limits
     after = OwnershipState(Status.OWNED, claimant.pk, customer.pool_id)
@@ -213,8 +232,14 @@ def claim(
 ) -> Outcome:
     """A rep takes a pooled customer; in an approval pool the claim becomes a request."""
     now = now or timezone.now()
+    reason = reason.strip()
     customer, limits = claim_for(
-        actor, customer_id, actor=actor, reason=reason or _("Claimed from the pool"), now=now
+        actor,
+        customer_id,
+        actor=actor,
+        reason=reason or _("Claimed from the pool"),
+        now=now,
+        rep_reason=reason,
     )
     if customer.status == CustomerStatus.POOLED:
         return Outcome(customer, request=open_request(actor, customer, reason, limits, now))

@@ -1,4 +1,7 @@
-"""Claim requests in pools that require approval: approve, reject, expire."""
+"""Claim requests in pools that require approval: approve, reject, withdraw, expire.
+
+Only an approval writes ownership (a ``claimed`` ledger row for the requester, with the
+approving manager as actor); a rejected, withdrawn or expired request leaves no ledger row."""
 
 from __future__ import annotations
 
@@ -40,13 +43,24 @@ def _pending(request_id: int, now: datetime) -> ClaimRequest:
     return request
 
 
-def _decide(request: ClaimRequest, actor: User, state: str, note: str, now: datetime) -> None:
-    written = ClaimRequest.objects.filter(pk=request.pk, state=State.PENDING).update(
-        state=state, decided_by=actor, decided_at=now, decision_note=note
-    )
+def _decide(
+    request: ClaimRequest, actor: User | None, state: str, note: str, now: datetime
+) -> None:
+    decision = {"state": state, "decided_by": actor, "decided_at": now, "decision_note": note}
+    written = ClaimRequest.objects.filter(pk=request.pk, state=State.PENDING).update(**decision)
     if written != 1:
         raise HighSeasError(ErrorCode.STATE_CONFLICT, _("This request is no longer pending."))
-    request.state = state
+    for name, value in decision.items():
+        setattr(request, name, value)
+
+
+def approval_reason(request: ClaimRequest, approver: User) -> str:
+    """The ledger reason of an approved claim: who asked, who approved, and why."""
+    return _("Requested by %(requester)s, approved by manager %(manager)s: %(reason)s") % {
+        "requester": request.requester.label,
+        "manager": approver.label,
+        "reason": request.reason,
+    }
 
 
 @transaction.atomic
@@ -61,7 +75,7 @@ def approve(
         request.requester,
         request.customer_id,
         actor=actor,
-        reason=_("Claim approved: %(reason)s") % {"reason": request.reason},
+        reason=approval_reason(request, actor)[:300],
         now=now,
     )
     _decide(request, actor, State.APPROVED, note, now)
@@ -91,6 +105,40 @@ def reject(
         request.customer_id,
     )
     return request
+
+
+@transaction.atomic
+def withdraw(actor: User, request_id: int, *, now: datetime | None = None) -> ClaimRequest:
+    """The requester takes back a pending request. Whoever else may see it is refused; to
+    anyone else it does not exist."""
+    now = now or timezone.now()
+    visible = requests_visible_to(Viewer(actor)).filter(pk=request_id)
+    requester_id = visible.values_list("requester_id", flat=True).first()
+    if requester_id is None:
+        raise HighSeasError(ErrorCode.NOT_FOUND, _("No such claim request."))
+    if requester_id != actor.pk:
+        raise HighSeasError(
+            ErrorCode.PERMISSION_DENIED, _("Only the rep who asked can withdraw a request.")
+        )
+    request = _pending(request_id, now)
+    _decide(request, None, State.WITHDRAWN, "", now)
+    return request
+
+
+def pending_request(viewer: Viewer, customer_id: int) -> ClaimRequest | None:
+    """The viewer's own pending request on the customer, if any (past expiry counts as gone)."""
+    return pending_requests(viewer, [customer_id]).get(customer_id)
+
+
+def pending_requests(
+    viewer: Viewer, customer_ids: list[int], now: datetime | None = None
+) -> dict[int, ClaimRequest]:
+    """The viewer's own pending requests on these customers, by customer."""
+    now = now or timezone.now()
+    mine = ClaimRequest.objects.filter(
+        requester=viewer.user, state=State.PENDING, customer_id__in=customer_ids
+    ).exclude(expires_at__lte=now)
+    return {request.customer_id: request for request in mine}
 
 
 def expire_requests(now: datetime | None = None) -> int:

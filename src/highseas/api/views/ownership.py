@@ -130,7 +130,8 @@ class OwnershipActions(viewsets.GenericViewSet[Any]):
 class ClaimRequestViewSet(
     mixins.ListModelMixin, mixins.RetrieveModelMixin, viewsets.GenericViewSet[ClaimRequest]
 ):
-    """Claims waiting for approval: reps see theirs, managers those of their pools."""
+    """Claims waiting for approval: reps see theirs, managers those of their pools; filter by
+    ``state`` and ``customer``."""
 
     serializer_class = ClaimRequestSerializer
     queryset = ClaimRequest.objects.none()
@@ -139,6 +140,8 @@ class ClaimRequestViewSet(
         visible = requests.requests_visible_to(viewer_of(self.request))
         if state := self.request.query_params.get("state"):
             visible = visible.filter(state=state)
+        if (customer := self.request.query_params.get("customer", "")).isdigit():
+            visible = visible.filter(customer_id=int(customer))
         return visible
 
     @extend_schema(request=DecisionInput, responses={200: ClaimRequestSerializer})
@@ -156,3 +159,10 @@ class ClaimRequestViewSet(
             viewer_of(request).user, _customer_id(pk), **_valid(DecisionInput, request)
         )
         return Response(ClaimRequestSerializer(decided).data)
+
+    @extend_schema(request=None, responses={200: ClaimRequestSerializer})
+    @action(detail=True, methods=["post"])
+    def withdraw(self, request: Request, pk: str) -> Response:
+        """The requester takes back their pending request; it leaves no ledger row."""
+        withdrawn = requests.withdraw(viewer_of(request).user, _customer_id(pk))
+        return Response(ClaimRequestSerializer(withdrawn).data)
