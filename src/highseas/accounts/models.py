@@ -146,6 +146,7 @@ class AuditLog(models.Model):
         POLICY_CHANGE = "policy_change", _("Changed a policy")
         CAP_OVERRIDE = "cap_override", _("Overrode a holding cap")
         LOGIN_FAILED = "login_failed", _("Failed login")
+        CUSTOMER_EDIT = "customer_edit", _("Changed a customer's level or stage")
 
     actor = models.ForeignKey(
         User, models.SET_NULL, null=True, blank=True, related_name="audit_entries"

@@ -37,7 +37,8 @@ from highseas.pools.authority import (
     require_receiver,
 )
 from highseas.pools.ledger import record_event, state_of
-from highseas.pools.models import ClaimPolicy, ClaimRequest, Pool
+from highseas.pools.destinations import home_pool_id
+from highseas.pools.models import ClaimPolicy, ClaimRequest, OwnershipEvent, Pool
 from highseas.pools.policies import claim_limits, rep_overrides
 from highseas.pools.schedule import schedule_for
 
@@ -282,9 +283,16 @@ def release(
 
 
 def _check_cap(
-    actor: User, receiver: User, customer: Customer, profiles: dict[int, Any], override_cap: bool
+    actor: User,
+    receiver: User,
+    customer: Customer,
+    profiles: dict[int, Any],
+    override_cap: bool,
+    *,
+    pool: Pool | None = None,
 ) -> None:
-    limits = limits_for(receiver.pk, customer.pool, profiles)
+    """The receiver's cap under ``pool`` (the customer's pool unless given)."""
+    limits = limits_for(receiver.pk, pool or customer.pool, profiles)
     refusal = refuse_cap(
         limits.holding_cap, facts.holdings(receiver.pk, count_won=limits.count_won_in_cap)
     )
@@ -301,6 +309,32 @@ def _check_cap(
     )
 
 
+def _end_freeze_for_transfer(
+    customer: Customer, actor: User, receiver: User, now: datetime
+) -> None:
+    """A transfer ends the freeze the former owner set (the receiver may freeze again within
+    their own limits): an ``unfrozen`` row by the manager, just before the ``transferred`` one,
+    in the same transaction."""
+    after = OwnershipState(Status.OWNED, customer.owner_id, customer.pool_id)
+    reason = _("The freeze ended with the transfer to %(receiver)s") % {"receiver": receiver.label}
+    move(
+        customer,
+        EventKind.UNFROZEN,
+        after,
+        actor=actor,
+        reason=reason,
+        now=now,
+        new_owner=customer.owner,
+    )
+
+
+def _freeze_ended(customer_id: int, now: datetime) -> bool:
+    """Whether the transfer just written at ``now`` ended a freeze first."""
+    rows = OwnershipEvent.objects.filter(customer_id=customer_id).order_by("-id")
+    latest = list(rows.values_list("kind", "at")[:2])
+    return len(latest) == 2 and latest[1] == (EventKind.UNFROZEN.value, now)
+
+
 def _give(
     kind: EventKind,
     actor: User,
@@ -312,7 +346,8 @@ def _give(
     now: datetime,
     actor_label: str = "",
 ) -> Customer:
-    """Assign (from the pool) or transfer (from another rep) to ``receiver``."""
+    """Assign (from the pool) or transfer (from another rep) to ``receiver``. A customer
+    assigned out of a reassign queue lands in the queue's origin pool, under its policies."""
     viewer = Viewer(actor)
     customer = load_customer(customer_id)
     if kind is EventKind.ASSIGNED and customer.owner is not None:
@@ -335,8 +370,13 @@ def _give(
             _("That user already owns it."),
             errors={"owner": ["unchanged"]},
         )
-    _check_cap(actor, receiver, customer, profiles, override_cap)
-    after = OwnershipState(Status.OWNED, receiver.pk, customer.pool_id)
+    home = customer.pool
+    if home is not None and home.is_reassign_queue:
+        home = _pool(home_pool_id(home))
+    _check_cap(actor, receiver, customer, profiles, override_cap, pool=home)
+    if kind is EventKind.TRANSFERRED and customer.status == Status.FROZEN:
+        _end_freeze_for_transfer(customer, actor, receiver, now)
+    after = OwnershipState(Status.OWNED, receiver.pk, home.pk if home else None)
     previous = customer.owner_id
     move(
         customer,
@@ -399,18 +439,19 @@ def transfer(
     reason: str = "",
     now: datetime | None = None,
 ) -> Outcome:
-    """A manager moves an owned (or frozen) customer from one rep to another."""
-    return Outcome(
-        _give(
-            EventKind.TRANSFERRED,
-            actor,
-            customer_id,
-            receiver,
-            override_cap=override_cap,
-            reason=reason or _("Transferred by a manager"),
-            now=now or timezone.now(),
-        )
+    """A manager moves an owned (or frozen) customer from one rep to another. A freeze ends
+    with the transfer; ``facts["unfrozen"]`` says whether one did."""
+    now = now or timezone.now()
+    customer = _give(
+        EventKind.TRANSFERRED,
+        actor,
+        customer_id,
+        receiver,
+        override_cap=override_cap,
+        reason=reason or _("Transferred by a manager"),
+        now=now,
     )
+    return Outcome(customer, facts={"unfrozen": _freeze_ended(customer.pk, now)})
 
 
 @transaction.atomic

@@ -11,7 +11,8 @@ One sweep at ``now``:
    precomputed time is corrected, not acted on) and where it goes;
 4. applies a batch with one compare-and-set UPDATE per destination (``… AND status = 'owned'
    AND recycle_due_at <= now``), checks the row count, and appends the ``recycled`` ledger rows
-   (actor ``system:<rule>``); owners are told after commit;
+   (actor ``system:<rule>``); owners, and the admins of a reassign queue that
+   received customers, are told after commit, once per batch;
 5. warns owners whose ``warn_at`` has passed, once per due cycle, and clears ``warn_at``.
 A killed sweep loses at most its open batch, which rolls back; the next run picks it up.
 With ``dry_run`` steps 1–5 decide exactly the same but nothing is written.
@@ -24,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -36,7 +38,7 @@ from highseas.customers.models import Customer, Deal
 from highseas.engine.ownership import EventKind, Status
 from highseas.engine.recycle import Schedule, schedule
 from highseas.notify.services import notify
-from highseas.pools.destinations import destination_pool_id, queue_name
+from highseas.pools.destinations import destination_pool_id, queue_name, tell_queue_admins
 from highseas.pools.models import OwnershipEvent, Pool
 from highseas.pools.ownership import unfreeze
 from highseas.pools.policies import recycle_rules
@@ -291,6 +293,8 @@ def _recycle(report: SweepReport, scope: Scope, batch_size: int) -> None:
             if not report.dry_run:
                 _apply(items, stale, report.now)
                 transaction.on_commit(lambda items=items: _tell_owners(items))  # type: ignore[misc]
+                arrivals = [(item.to_pool, item.customer_name) for item in items]
+                transaction.on_commit(partial(tell_queue_admins, arrivals))
         report.batches += 1
         report.recycled.extend(items)
         report.corrected += len(stale)

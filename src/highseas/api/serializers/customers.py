@@ -7,27 +7,10 @@ from rest_framework import serializers
 from highseas.accounts.models import User
 from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
+from highseas.pools.editing import EDITABLE_FIELDS, PROTECTED_FIELDS
 from highseas.pools.models import Pool
 
-BUSINESS_FIELDS = [
-    "name",
-    "kind",
-    "credit_code",
-    "phone",
-    "email",
-    "industry",
-    "province",
-    "city",
-    "address",
-    "employees",
-    "revenue_band",
-    "source",
-    "campaign",
-    "level",
-    "stage",
-    "tags",
-    "custom_fields",
-]
+BUSINESS_FIELDS = list(EDITABLE_FIELDS)
 OWNERSHIP_FIELDS = [
     "status",
     "owner",
@@ -101,8 +84,16 @@ class CustomerSerializer(serializers.ModelSerializer[Customer]):
         return self._viewer.mask(instance, super().to_representation(instance))
 
 
-class CustomerUpdateSerializer(CustomerSerializer):
-    """Edits touch business fields only; ownership moves through the ownership actions."""
+class CustomerUpdateSerializer(serializers.ModelSerializer[Customer]):
+    """The input of an edit: business fields, parsed; any ownership field sent is passed on
+    as sent, for the edit service to refuse by name (DRF would drop a read-only field)."""
 
-    class Meta(CustomerSerializer.Meta):
-        read_only_fields = [*OWNERSHIP_FIELDS, "created_by", "created_at", "updated_at"]
+    class Meta:
+        model = Customer
+        fields = list(EDITABLE_FIELDS)
+
+    def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
+        fields = super().get_fields()
+        for name in PROTECTED_FIELDS:
+            fields[name] = serializers.JSONField(required=False, allow_null=True, write_only=True)
+        return fields

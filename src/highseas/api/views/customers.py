@@ -8,9 +8,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema, extend_schema
 from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
-from rest_framework.serializers import BaseSerializer
 
-from highseas.accounts.models import User
 from highseas.api.serializers.customers import CustomerSerializer, CustomerUpdateSerializer
 from highseas.api.views.base import ViewerContextMixin, viewer_of
 from highseas.api.views.dedup import DuplicateActions
@@ -19,7 +17,8 @@ from highseas.api.views.ownership import OwnershipActions
 from highseas.api.views.routing import ExplainActions
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
-from highseas.pools import services
+from highseas.pools.editing import edit_customer
+from highseas.pools.registration import register_customer
 
 LIST_FILTERS = [
     "status",
@@ -55,11 +54,6 @@ class CustomerViewSet(
     serializer_class = CustomerSerializer
     queryset = Customer.objects.none()
 
-    def get_serializer_class(self) -> type[BaseSerializer[Any]]:
-        if self.action in ("update", "partial_update"):
-            return CustomerUpdateSerializer
-        return CustomerSerializer
-
     def get_queryset(self) -> QuerySet[Customer]:
         customers = viewer_of(self.request).customers()
         params = self.request.query_params
@@ -90,12 +84,11 @@ class CustomerViewSet(
         serializer = self.get_serializer(data=request.data)
         serializer.is_valid(raise_exception=True)
         data = dict(serializer.validated_data)
-        owner, pool = self._ownership_for(data.pop("owner", None), data.pop("pool", None))
-        created = services.create_customer(
-            actor=viewer_of(request).user,
-            fields=data,
-            owner=owner,
-            pool=pool,
+        created = register_customer(
+            viewer_of(request),
+            data,
+            owner=data.pop("owner", None),
+            pool=data.pop("pool", None),
             entry_point="api",
         )
         body = self.get_serializer(created.customer).data
@@ -105,28 +98,21 @@ class CustomerViewSet(
             body = {**body, "warnings": created.warnings}
         return Response(body, status=status.HTTP_201_CREATED)
 
-    def _ownership_for(self, owner: User | None, pool: Any) -> tuple[User | None, Any]:
-        """Who owns a new customer: a rep owns what they register; admins and managers may
-        name an owner they can see, or leave it pooled."""
-        viewer = viewer_of(self.request)
-        if pool is not None and pool.pk not in viewer.member_pool_ids:
-            raise HighSeasError(
-                ErrorCode.NOT_POOL_MEMBER, _("You are not a member of that pool."), pool=pool.pk
-            )
-        if viewer.user.is_admin or viewer.user.is_manager:
-            if owner is not None and not viewer.users().filter(pk=owner.pk).exists():
-                raise HighSeasError(
-                    ErrorCode.PERMISSION_DENIED, _("You cannot give customers to that user.")
-                )
-            return owner, pool
-        if owner is not None and owner.pk != viewer.user.pk:
-            raise HighSeasError(
-                ErrorCode.PERMISSION_DENIED, _("A rep registers customers for themselves only.")
-            )
-        return viewer.user, pool
-
+    @extend_schema(request=CustomerUpdateSerializer, responses={200: CustomerSerializer})
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
-        customer = self.get_object()
-        if not viewer_of(request).sees_in_full(customer):
-            raise HighSeasError(ErrorCode.NOT_OWNER, _("Only the owner or their manager may edit."))
-        return super().update(request, *args, **kwargs)
+        """Edit business fields (``PATCH`` some, ``PUT`` all); the edit service decides."""
+        lookup = self.kwargs["pk"]
+        if not str(lookup).isdigit():
+            raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
+        partial = kwargs.pop("partial", False)
+        serializer = CustomerUpdateSerializer(data=request.data, partial=partial)
+        serializer.is_valid(raise_exception=True)
+        edited = edit_customer(viewer_of(request), int(lookup), serializer.validated_data)
+        body = self.get_serializer(edited.customer).data
+        if edited.warnings:
+            body = {**body, "warnings": edited.warnings}
+        return Response(body)
+
+    @extend_schema(request=CustomerUpdateSerializer, responses={200: CustomerSerializer})
+    def partial_update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        return self.update(request, *args, partial=True, **kwargs)

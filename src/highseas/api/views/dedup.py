@@ -1,4 +1,4 @@
-"""Duplicate check, merge, unmerge, reveal, and duplicate-screened edits of a customer.
+"""Duplicate check, merge, unmerge and reveal of a customer.
 
 Mixed into the customer view set. Each action validates input, calls one service, and
 answers; the services decide (``pools.dedup``, ``pools.merge``, ``pools.unmerge``,
@@ -30,7 +30,7 @@ from highseas.api.serializers.dedup import (
 )
 from highseas.api.views.base import viewer_of
 from highseas.customers.duplicates import find_matches, keys_of
-from highseas.customers.models import Customer, CustomerMerge
+from highseas.customers.models import CustomerMerge
 from highseas.engine.duplicates import EntryPoint, decide
 from highseas.pools import dedup
 from highseas.pools.merge import merge as merge_customers
@@ -45,17 +45,8 @@ def _valid(serializer_class: type[BaseSerializer[Any]], request: Request) -> dic
 
 
 class DuplicateActions(viewsets.GenericViewSet[Any]):
-    """``customers/check-duplicates/``, ``{id}/merge/``, ``{id}/unmerge/``, ``{id}/reveal/``;
-    and edits (``PUT``/``PATCH``) screened for duplicates like creates."""
-
-    def perform_update(self, serializer: BaseSerializer[Any]) -> None:
-        assert isinstance(serializer.instance, Customer)
-        updated = dedup.update_customer(
-            customer=serializer.instance,
-            changes=dict(serializer.validated_data),
-            entry_point=EntryPoint.API,
-        )
-        serializer.instance = updated.customer
+    """``customers/check-duplicates/``, ``{id}/merge/``, ``{id}/unmerge/``, ``{id}/reveal/``.
+    Edits (``PUT``/``PATCH``) go through ``pools.editing``, which screens them like creates."""
 
     @extend_schema(request=DuplicateCheckInput, responses={200: DuplicateCheckSerializer})
     @action(detail=False, methods=["post"], url_path="check-duplicates")

@@ -47,11 +47,12 @@ def _customer_id(raw: str) -> int:
 class OwnershipActions(viewsets.GenericViewSet[Any]):
     """Mixed into the customer view set."""
 
-    def _answer(self, outcome: Outcome, request: Request) -> Response:
+    def _answer(self, outcome: Outcome, request: Request, **beside: Any) -> Response:
+        """The customer as the viewer sees it, with ``beside`` keys next to its fields."""
         customer = self.get_queryset().filter(pk=outcome.customer.pk).first()
         context = {"viewer": viewer_of(request), "request": request}
         body = CustomerSerializer(customer or outcome.customer, context=context).data
-        return Response(body)
+        return Response({**body, **beside})
 
     @extend_schema(
         request=ClaimInput, responses={200: CustomerSerializer, 202: ClaimRequestSerializer}
@@ -97,7 +98,9 @@ class OwnershipActions(viewsets.GenericViewSet[Any]):
         outcome = ownership.transfer(
             viewer_of(request).user, _customer_id(pk), data.pop("owner"), **data
         )
-        return self._answer(outcome, request)
+        unfrozen = outcome.facts["unfrozen"]
+        note = {"note": _("The transfer ended the customer's freeze.")} if unfrozen else {}
+        return self._answer(outcome, request, unfrozen=unfrozen, **note)
 
     @extend_schema(request=FreezeInput, responses={200: CustomerSerializer})
     @action(detail=True, methods=["post"])

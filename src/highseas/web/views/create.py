@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from highseas.accounts.visibility import Viewer
 from highseas.engine.errors import HighSeasError
-from highseas.pools.services import create_customer
+from highseas.pools.registration import may_name_owner, register_customer
 from highseas.web import selectors
 from highseas.web.forms import CustomerForm
 from highseas.web.refusals import plain_words
@@ -23,7 +23,7 @@ from highseas.web.responses import viewer_of
 def _form(viewer: Viewer, data: object) -> CustomerForm:
     """Managers and admins may name an owner among the people they see, or leave the customer
     in a pool; a rep registers customers for themselves."""
-    picks_owner = viewer.is_admin or viewer.user.is_manager
+    picks_owner = may_name_owner(viewer)
     pools = selectors.listable_pools(viewer).filter(is_reassign_queue=False)
     form = CustomerForm(
         data,
@@ -49,12 +49,11 @@ def new_customer(request: HttpRequest) -> HttpResponse:
     viewer = viewer_of(request)
     form = _form(viewer, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
-        owner = form.cleaned_data.get("owner") if "owner" in form.fields else viewer.user
         try:
-            created = create_customer(
-                actor=viewer.user,
-                fields=form.service_fields(),
-                owner=owner,
+            created = register_customer(
+                viewer,
+                form.service_fields(),
+                owner=form.cleaned_data.get("owner"),
                 pool=form.cleaned_data.get("pool"),
                 entry_point="manual",
             )

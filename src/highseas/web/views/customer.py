@@ -111,6 +111,8 @@ def customer_page(request: HttpRequest, customer_id: int) -> HttpResponse:
         "release_form": ReleaseForm(None),
         "freeze_form": FreezeForm(None),
         "give_form": GiveForm(None, selectors.assignable_users(viewer)) if manages else None,
+        "pending_request": requests.pending_request(viewer, customer.pk),
+        "reason_field": requests.reason_field(customer.pool_id),
         "now": now,
     }
     return render(request, "web/customer.html", context)

@@ -1,0 +1,76 @@
+"""Registering a new customer: who may receive it, decided once for every adapter.
+
+``register_customer(viewer, fields, owner=…, pool=…)`` is the door the API and the web use:
+
+1. the named pool must be one the viewer is a member of (``not_pool_member``);
+2. a rep registers customers for themselves only: naming anyone else is ``permission_denied``;
+   naming nobody makes the rep the owner;
+3. a manager may name themselves or an active user in their subtree, an admin any active user
+   (``pools.authority.require_receiver``: ``validation_error`` for an inactive user,
+   ``permission_denied`` outside the subtree); naming nobody leaves the customer pooled;
+4. the customer is then created by ``pools.services.create_customer`` (duplicate screening,
+   holding cap, ledger row, assignment rules).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.utils.translation import gettext as _
+
+from highseas.accounts.models import User
+from highseas.accounts.visibility import Viewer
+from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.pools.authority import is_member, require_receiver
+from highseas.pools.models import Pool
+from highseas.pools.services import CreatedCustomer, create_customer
+
+
+@dataclass(frozen=True)
+class Receiver:
+    owner: User | None
+    pool: Pool | None
+
+
+def may_name_owner(viewer: Viewer) -> bool:
+    """Managers and admins may name the owner of a customer they register."""
+    return viewer.is_admin or bool(viewer.user.is_manager)
+
+
+def receiver_for(viewer: Viewer, *, owner: User | None, pool: Pool | None) -> Receiver:
+    """Who receives a customer the viewer registers (steps 1–3 of the module)."""
+    if pool is not None and not is_member(viewer, pool.pk):
+        raise HighSeasError(
+            ErrorCode.NOT_POOL_MEMBER, _("You are not a member of that pool."), pool=pool.pk
+        )
+    if not may_name_owner(viewer):
+        if owner is not None and owner.pk != viewer.user.pk:
+            raise HighSeasError(
+                ErrorCode.PERMISSION_DENIED, _("A rep registers customers for themselves only.")
+            )
+        return Receiver(viewer.user, pool)
+    if owner is not None and owner.pk != viewer.user.pk:
+        require_receiver(viewer, owner)
+    return Receiver(owner, pool)
+
+
+def register_customer(
+    viewer: Viewer,
+    fields: dict[str, Any],
+    *,
+    owner: User | None = None,
+    pool: Pool | None = None,
+    entry_point: str = "api",
+    now: datetime | None = None,
+) -> CreatedCustomer:
+    receiver = receiver_for(viewer, owner=owner, pool=pool)
+    return create_customer(
+        actor=viewer.user,
+        fields=fields,
+        owner=receiver.owner,
+        pool=receiver.pool,
+        entry_point=entry_point,
+        now=now,
+    )
