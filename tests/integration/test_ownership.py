@@ -16,7 +16,13 @@ from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.notify.models import Notification
 from highseas.pools import ownership, requests
 from highseas.pools.invariants import run_checks
-from highseas.pools.models import ClaimPolicy, ClaimRequest, OwnershipEvent, RecyclePolicy
+from highseas.pools.models import (
+    ClaimPolicy,
+    ClaimRequest,
+    OwnershipEvent,
+    Pool,
+    RecyclePolicy,
+)
 
 pytestmark = pytest.mark.django_db
 
@@ -409,3 +415,169 @@ def test_every_ledger_row_has_an_actor_and_a_reason(
         .order_by("id")
         .values_list("kind", flat=True)
     ) == ["created", "claimed", "released", "assigned"]
+
+
+class TestTransferOfAFrozenCustomer:
+    @pytest.fixture
+    def frozen(self, east: dict[str, Any], pooled: Callable[[], Customer]) -> Customer:
+        customer = pooled()
+        ownership.claim(east["rep_a"], customer.pk, now=NOW)
+        ownership.freeze(
+            east["rep_a"], customer.pk, until=NOW + timedelta(days=10), reason="谈判中", now=NOW
+        )
+        return customer
+
+    def test_the_transfer_ends_the_freeze_with_an_unfrozen_row_first(
+        self, east: dict[str, Any], frozen: Customer
+    ) -> None:
+        later = NOW + timedelta(days=1)
+        outcome = ownership.transfer(
+            east["east_manager"], frozen.pk, east["rep_b"], reason="离职交接", now=later
+        )
+        assert outcome.facts == {"unfrozen": True}
+        rows = list(
+            OwnershipEvent.objects.filter(customer=frozen)
+            .order_by("id")
+            .values_list("kind", "from_status", "to_status", "to_owner", "actor", "at")
+        )
+        manager, rep_a, rep_b = east["east_manager"].pk, east["rep_a"].pk, east["rep_b"].pk
+        assert rows[-3:] == [
+            ("frozen", "owned", "frozen", rep_a, rep_a, NOW),
+            ("unfrozen", "frozen", "owned", rep_a, manager, later),
+            ("transferred", "owned", "owned", rep_b, manager, later),
+        ]
+        frozen.refresh_from_db()
+        assert (frozen.status, frozen.owner, frozen.frozen_until) == ("owned", east["rep_b"], None)
+        assert frozen.recycle_due_at == later + timedelta(days=7)
+        assert run_checks().ok
+
+    def test_the_unfrozen_row_says_why(self, east: dict[str, Any], frozen: Customer) -> None:
+        from django.utils import translation
+
+        with translation.override("en"):
+            ownership.transfer(east["east_manager"], frozen.pk, east["rep_b"], now=NOW)
+        event = OwnershipEvent.objects.get(customer=frozen, kind="unfrozen")
+        assert event.reason == "The freeze ended with the transfer to REP_B"
+
+    def test_a_transfer_of_an_owned_customer_says_nothing_was_unfrozen(
+        self, east: dict[str, Any], pooled: Callable[[], Customer]
+    ) -> None:
+        customer = pooled()
+        ownership.claim(east["rep_a"], customer.pk, now=NOW)
+        outcome = ownership.transfer(east["east_manager"], customer.pk, east["rep_b"], now=NOW)
+        assert outcome.facts == {"unfrozen": False}
+        assert not OwnershipEvent.objects.filter(customer=customer, kind="unfrozen").exists()
+
+    def test_a_refused_transfer_keeps_the_freeze(
+        self, east: dict[str, Any], frozen: Customer
+    ) -> None:
+        for actor in ("rep_a", "rep_b", "south_manager"):
+            refused(
+                ErrorCode.PERMISSION_DENIED,
+                lambda actor=actor: ownership.transfer(east[actor], frozen.pk, east["rep_b"]),
+            )
+        refused(
+            ErrorCode.PERMISSION_DENIED,
+            lambda: ownership.transfer(east["east_manager"], frozen.pk, east["rep_c"]),
+        )
+        assert Customer.objects.get(pk=frozen.pk).status == "frozen"
+
+    def test_the_api_answers_that_the_freeze_ended(
+        self, east: dict[str, Any], frozen: Customer, api: Callable[..., Any]
+    ) -> None:
+        response = api(east["east_manager"]).post(
+            f"/api/v1/customers/{frozen.pk}/transfer/", {"owner": east["rep_b"].pk}, format="json"
+        )
+        assert response.status_code == 200, response.content
+        body = response.json()
+        assert (body["status"], body["owner"], body["frozen_until"]) == (
+            "owned",
+            east["rep_b"].pk,
+            None,
+        )
+        assert body["unfrozen"] is True and body["note"]
+
+
+class TestReassignQueue:
+    @pytest.fixture
+    def queued(
+        self, east: dict[str, Any], make_customer: Callable[..., Customer]
+    ) -> Callable[[int], list[Customer]]:
+        """Customers claimed by rep_a at NOW and recycled into the manager's queue a week
+        later, in one sweep."""
+        from highseas.pools.sweep import sweep
+
+        RecyclePolicy.objects.filter(pool=east["east_pool"]).update(destination="reassign_queue")
+        ClaimPolicy.objects.filter(pool=east["east_pool"]).update(
+            daily_quota=None, weekly_quota=None, holding_cap=None
+        )
+
+        def make(count: int) -> list[Customer]:
+            customers = [
+                make_customer(east["admin"], pool=east["east_pool"], now=NOW) for _ in range(count)
+            ]
+            for customer in customers:
+                ownership.claim(east["rep_a"], customer.pk, now=NOW)
+            sweep(NOW + timedelta(days=7), batch_size=2)
+            return customers
+
+        return make
+
+    def test_assigning_out_of_the_queue_puts_the_customer_under_its_origin_pool(
+        self, east: dict[str, Any], queued: Callable[[int], list[Customer]]
+    ) -> None:
+        from highseas.pools.sweep import sweep
+
+        customer = queued(1)[0]
+        queue = Pool.objects.get(queue_of=east["east_pool"])
+        assert Customer.objects.get(pk=customer.pk).pool_id == queue.pk
+        later = NOW + timedelta(days=8)
+        ownership.assign(east["east_manager"], customer.pk, east["rep_b"], now=later)
+        event = OwnershipEvent.objects.filter(customer=customer).latest("id")
+        assert (event.kind, event.from_pool_id, event.to_pool_id) == (
+            "assigned",
+            queue.pk,
+            east["east_pool"].pk,
+        )
+        customer.refresh_from_db()
+        assert (customer.pool_id, customer.recycle_due_at) == (
+            east["east_pool"].pk,
+            later + timedelta(days=7),
+        )
+        assert run_checks().ok
+        sweep(later + timedelta(days=7))
+        customer.refresh_from_db()
+        assert (customer.status, customer.pool_id) == ("pooled", queue.pk)
+        assert run_checks().ok
+
+    def test_only_the_queues_managers_assign_out_of_it(
+        self, east: dict[str, Any], queued: Callable[[int], list[Customer]]
+    ) -> None:
+        customer = queued(1)[0]
+        for actor in ("rep_a", "rep_b", "south_manager"):
+            refused(
+                ErrorCode.PERMISSION_DENIED,
+                lambda actor=actor: ownership.assign(east[actor], customer.pk, east["rep_b"]),
+            )
+        refused(ErrorCode.NOT_POOL_MEMBER, lambda: ownership.claim(east["rep_b"], customer.pk))
+
+    def test_the_queues_managers_are_told_once_per_batch(
+        self,
+        east: dict[str, Any],
+        queued: Callable[[int], list[Customer]],
+        django_capture_on_commit_callbacks: Any,
+    ) -> None:
+        from django.utils import translation
+
+        with translation.override("en"), django_capture_on_commit_callbacks(execute=True):
+            first, second, third = queued(3)  # two batches of at most two
+        told = list(
+            Notification.objects.filter(kind="reassign_queue")
+            .order_by("id")
+            .values_list("recipient__username", "title", "body")
+        )
+        assert told == [
+            ("mgr_east", "2 customers arrived in 华东公海·待分配", f"{first.name}、{second.name}"),
+            ("mgr_east", "1 customers arrived in 华东公海·待分配", third.name),
+        ]
+        assert not Notification.objects.filter(kind="reassign_queue", recipient=east["rep_a"])

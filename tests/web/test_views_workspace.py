@@ -12,7 +12,7 @@ from django.utils import timezone
 from highseas.customers.models import Activity, Contact, Customer, Deal
 from highseas.notify.models import Notification
 from highseas.pools import services as pools
-from highseas.pools.models import OwnershipEvent
+from highseas.pools.models import ClaimPolicy, ClaimRequest, OwnershipEvent
 from highseas.web.selectors import keyset_page
 
 pytestmark = pytest.mark.django_db
@@ -329,3 +329,83 @@ def test_the_pages_speak_english_on_request(world: dict[str, Any]) -> None:
     page = html(client.get("/mine/"))
     assert "Back to the pool in" in page and "Recycle soon" in page
     assert "回收倒计时" not in page
+
+
+def _row(page: str, name: str) -> str:
+    row = page[page.index(name) :]
+    return row[: row.index("</tr>")]
+
+
+def test_the_pool_list_shows_the_reps_pending_request_with_a_withdraw_button(
+    world: dict[str, Any],
+) -> None:
+    request = world["request"]
+    url = f"/pool/?pool={world['vip_pool'].pk}"
+    mine = _row(html(signed_in(world["rep_b"]).get(url)), request.customer.name)
+    assert f'data-pending="{request.customer_id}"' in mine
+    assert f'action="/claim-requests/{request.pk}/withdraw/"' in mine
+    assert f'data-claim="{request.customer_id}"' not in mine
+    others = _row(html(signed_in(world["rep_a"]).get(url)), request.customer.name)
+    assert f'data-claim="{request.customer_id}"' in others and "data-pending" not in others
+
+
+def test_the_customer_page_shows_the_reps_pending_request(world: dict[str, Any]) -> None:
+    request = world["request"]
+    page = html(signed_in(world["rep_b"]).get(f"/customers/{request.customer_id}/"))
+    assert f'data-pending="{request.customer_id}"' in page
+    assert f'action="/claim-requests/{request.pk}/withdraw/"' in page
+    assert f'data-claim="{request.customer_id}"' not in page
+    other = html(signed_in(world["rep_a"]).get(f"/customers/{request.customer_id}/"))
+    assert f'data-claim="{request.customer_id}"' in other and "data-pending" not in other
+
+
+def test_a_claim_in_an_approval_pool_offers_a_reason_and_keeps_it(world: dict[str, Any]) -> None:
+    customer = Customer.objects.get(name="江苏长江能源控股有限公司")
+    client = signed_in(world["rep_a"])
+    row = _row(html(client.get(f"/pool/?pool={world['vip_pool'].pk}")), customer.name)
+    assert 'name="reason"' in row
+    client.post(f"/customers/{customer.pk}/claim/", {"reason": "去年合作过"})
+    assert ClaimRequest.objects.get(customer=customer, state="pending").reason == "去年合作过"
+
+
+def test_a_pool_that_asks_for_a_reason_refuses_a_web_claim_without_one(
+    world: dict[str, Any],
+) -> None:
+    ClaimPolicy.objects.filter(pool=world["vip_pool"]).update(requires_reason=True)
+    customer = Customer.objects.get(name="江苏长江能源控股有限公司")
+    client = signed_in(world["rep_a"])
+    row = _row(html(client.get(f"/pool/?pool={world['vip_pool'].pk}")), customer.name)
+    assert 'name="reason"' in row and "required" in row[row.index('name="reason"') :]
+    refused = client.post(f"/customers/{customer.pk}/claim/", **ASYNC)
+    assert refused.status_code == 409
+    assert not ClaimRequest.objects.filter(customer=customer).exists()
+
+
+def test_a_rep_withdraws_their_request_from_the_web(world: dict[str, Any]) -> None:
+    request = world["request"]
+    response = signed_in(world["rep_b"]).post(f"/claim-requests/{request.pk}/withdraw/", **ASYNC)
+    assert response.status_code == 200
+    assert response.json()["state"] == "withdrawn"
+    assert ClaimRequest.objects.get(pk=request.pk).state == "withdrawn"
+    page = html(signed_in(world["rep_b"]).get(f"/customers/{request.customer_id}/"))
+    assert f'data-claim="{request.customer_id}"' in page and "data-pending" not in page
+
+
+def test_another_rep_cannot_withdraw_a_request_from_the_web(world: dict[str, Any]) -> None:
+    request = world["request"]
+    response = signed_in(world["rep_a"]).post(f"/claim-requests/{request.pk}/withdraw/", **ASYNC)
+    assert response.status_code == 409
+    assert ClaimRequest.objects.get(pk=request.pk).state == "pending"
+
+
+def test_an_approved_claim_says_who_asked_and_who_approved(world: dict[str, Any]) -> None:
+    request = world["request"]
+    signed_in(world["east_manager"]).post(f"/console/approvals/{request.pk}/approve/")
+    client = signed_in(world["rep_b"])
+    client.post("/i18n/setlang/", {"language": "en", "next": "/"})
+    page = html(client.get(f"/customers/{request.customer_id}/"))
+    why = page[page.index("data-why") :]
+    why = why[: why.index("</p>")]
+    assert "REP_B claimed it from 华东重点客户池" in why
+    assert "approved by MGR_EAST" in why
+    assert "MGR_EAST claimed it" not in why

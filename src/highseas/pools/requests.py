@@ -5,6 +5,7 @@ approving manager as actor); a rejected, withdrawn or expired request leaves no 
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 
 from django.db import transaction
@@ -17,7 +18,7 @@ from highseas.accounts.visibility import Viewer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.notify.services import notify_after_commit
 from highseas.pools.authority import require_manager_of
-from highseas.pools.models import ClaimRequest
+from highseas.pools.models import ClaimPolicy, ClaimRequest
 from highseas.pools.ownership import claim_for, load_customer
 
 State = ClaimRequest.State
@@ -139,6 +140,27 @@ def pending_requests(
         requester=viewer.user, state=State.PENDING, customer_id__in=customer_ids
     ).exclude(expires_at__lte=now)
     return {request.customer_id: request for request in mine}
+
+
+@dataclass(frozen=True)
+class ReasonField:
+    """How a claim form asks for a reason in a pool: offered when the pool needs approval or
+    asks for one, required when it asks."""
+
+    is_offered: bool = False
+    is_required: bool = False
+
+
+def reason_field(pool_id: int | None) -> ReasonField:
+    flags = (
+        ClaimPolicy.objects.filter(pool_id=pool_id)
+        .values_list("requires_approval", "requires_reason")
+        .first()
+    )
+    if flags is None:
+        return ReasonField()
+    requires_approval, requires_reason = flags
+    return ReasonField(requires_approval or requires_reason, requires_reason)
 
 
 def expire_requests(now: datetime | None = None) -> int:

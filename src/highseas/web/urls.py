@@ -25,6 +25,11 @@ urlpatterns = [
     path("customers/new/", create.new_customer, name="customer_new"),
     path("customers/<int:customer_id>/", customer.customer_page, name="customer"),
     path("customers/<int:customer_id>/claim/", workspace.claim, name="claim"),
+    path(
+        "claim-requests/<int:request_id>/withdraw/",
+        workspace.withdraw_request,
+        name="withdraw_request",
+    ),
     path("customers/<int:customer_id>/activities/", customer.log_activity, name="log_activity"),
     path("customers/<int:customer_id>/contacts/", customer.add_contact, name="add_contact"),
     path("customers/<int:customer_id>/deals/", customer.open_deal, name="open_deal"),

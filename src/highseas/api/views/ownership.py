@@ -26,9 +26,10 @@ from highseas.api.serializers.ownership import (
     UnfreezeInput,
 )
 from highseas.api.views.base import viewer_of
+from highseas.customers import timeline
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools import ownership, requests
-from highseas.pools.models import ClaimRequest, OwnershipEvent
+from highseas.pools.models import ClaimRequest
 from highseas.pools.ownership import Outcome
 
 
@@ -121,12 +122,7 @@ class OwnershipActions(viewsets.GenericViewSet[Any]):
     @extend_schema(responses={200: OwnershipEventSerializer(many=True)})
     @action(detail=True, methods=["get"])
     def ownership(self, request: Request, pk: str) -> Response:
-        customer = self.get_object()
-        events = (
-            OwnershipEvent.objects.filter(customer=customer)
-            .order_by("id")
-            .select_related("from_owner", "to_owner", "from_pool", "to_pool")
-        )
+        events = timeline.ownership_history(viewer_of(request), _customer_id(pk))
         return Response(OwnershipEventSerializer(events, many=True).data)
 
 

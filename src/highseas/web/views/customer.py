@@ -13,13 +13,13 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from highseas.accounts.visibility import Viewer
 from highseas.customers import services as followups
+from highseas.customers import timeline
 from highseas.customers.models import Customer
 from highseas.engine.errors import HighSeasError
-from highseas.engine.masking import mask_value
 from highseas.pools import ownership
 from highseas.pools.authority import may_manage
-from highseas.pools.models import OwnershipEvent
 from highseas.web import explain, selectors
 from highseas.web.forms import (
     ActivityForm,
@@ -38,12 +38,7 @@ from highseas.web.responses import answer, viewer_of
 TIMELINE_LENGTH = 100
 
 
-def _ledger(customer: Customer) -> list[dict[str, Any]]:
-    events = (
-        OwnershipEvent.objects.filter(customer=customer)
-        .select_related("actor", "from_owner", "to_owner", "from_pool", "to_pool")
-        .order_by("-id")
-    )
+def _ledger(viewer: Viewer, customer: Customer) -> list[dict[str, Any]]:
     return [
         {
             "kind": e.kind,
@@ -56,28 +51,8 @@ def _ledger(customer: Customer) -> list[dict[str, Any]]:
             "to_pool": e.to_pool.name if e.to_pool else "",
             "reason": e.reason,
         }
-        for e in events
+        for e in reversed(list(timeline.ownership_history(viewer, customer.pk)))
     ]
-
-
-def _contacts(customer: Customer, masked: bool) -> list[dict[str, Any]]:
-    """Contacts of a customer seen masked come masked, like the API's (no birthdays)."""
-    rows = []
-    for contact in customer.contacts.order_by("-is_primary", "id"):
-        phones = [str(mask_value("phone", p)) if masked else p for p in contact.phones]
-        rows.append(
-            {
-                "name": contact.name,
-                "title": contact.title,
-                "phones": phones,
-                "email": str(mask_value("email", contact.email)) if masked else contact.email,
-                "wechat": str(mask_value("wechat", contact.wechat)) if masked else contact.wechat,
-                "birthday": None if masked else contact.birthday,
-                "is_primary": contact.is_primary,
-                "do_not_contact": contact.do_not_contact,
-            }
-        )
-    return rows
 
 
 @login_required
@@ -96,15 +71,12 @@ def customer_page(request: HttpRequest, customer_id: int) -> HttpResponse:
         "may_act": is_owner or (manages and customer.owner_id is not None),
         "acquisition": explain.acquisition(customer),
         "recycle": explain.recycle_explanation(customer),
-        "ledger": _ledger(customer),
-        "contacts": _contacts(customer, shown.is_masked),
-        "activities": []
-        if shown.is_masked
-        else customer.activities.select_related("author").order_by("-occurred_at")[
-            :TIMELINE_LENGTH
-        ],
-        "activity_count": customer.activities.count(),
-        "deals": [] if shown.is_masked else customer.deals.order_by("-created_at"),
+        "ledger": _ledger(viewer, customer),
+        "contacts": timeline.contacts(viewer, customer.pk),
+        "follow_ups_shown": timeline.shows_follow_ups(viewer, customer),
+        "activities": timeline.activities(viewer, customer.pk, limit=TIMELINE_LENGTH),
+        "activity_count": timeline.follow_up_count(viewer, customer.pk),
+        "deals": timeline.deals(viewer, customer.pk),
         "activity_form": ActivityForm(None),
         "contact_form": ContactForm(None),
         "deal_form": DealForm(None),

@@ -1,4 +1,5 @@
-"""The rep's workspace: home, the pool list with one-click claim, my customers."""
+"""The rep's workspace: home, the pool list with one-click claim (or a request with its
+reason, which the rep may withdraw), my customers."""
 
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from highseas.engine.errors import ErrorCode, HighSeasError
-from highseas.pools import ownership
+from highseas.pools import ownership, requests
 from highseas.pools.quotas import standings
 from highseas.web import selectors
 from highseas.web.forms import PoolFilterForm
@@ -59,13 +60,17 @@ def pool_list(request: HttpRequest) -> HttpResponse:
     context: dict[str, object] = {"section": "pool", "form": form, "pool": pool, "pools": pools}
     if pool is not None:
         customers = viewer.customers().filter(pool=pool, **form.narrowing())
-        context["page"] = selectors.page_of(
+        page = selectors.page_of(
             viewer,
             customers,
             now,
             after=form.cleaned_data.get("after"),
             before=form.cleaned_data.get("before"),
         )
+        pending = requests.pending_requests(viewer, [row.id for row in page.rows], now)
+        context["page"] = page
+        context["rows"] = [(row, pending.get(row.id)) for row in page.rows]
+        context["reason_field"] = requests.reason_field(pool.pk)
         context["options"] = selectors.pool_options(pool.pk)
         context["reset_url"] = f"?pool={pool.pk}"
         context["standing"] = next(
@@ -133,6 +138,19 @@ def claim(request: HttpRequest, customer_id: int) -> HttpResponse:
         customer_url=reverse("web:customer", args=[customer.pk]),
         link_text=_("Open"),
     )
+
+
+@login_required
+@require_POST
+def withdraw_request(request: HttpRequest, request_id: int) -> HttpResponse:
+    """The rep takes back a pending claim request; the service refuses anyone else."""
+    back = back_to(request, reverse("web:pool"))
+    try:
+        withdrawn = requests.withdraw(viewer_of(request).user, request_id)
+    except HighSeasError as refusal:
+        return answer(request, ok=False, message=plain_words(refusal), to=back, code=refusal.code)
+    message = _("Your request for %(name)s is withdrawn.") % {"name": withdrawn.customer.name}
+    return answer(request, ok=True, message=message, to=back, state="withdrawn")
 
 
 @login_required
