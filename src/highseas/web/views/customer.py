@@ -18,7 +18,7 @@ from highseas.customers import services as followups
 from highseas.customers import timeline
 from highseas.customers.models import Customer
 from highseas.engine.errors import HighSeasError
-from highseas.pools import ownership
+from highseas.pools import ownership, requests
 from highseas.pools.authority import may_manage
 from highseas.web import explain, selectors
 from highseas.web.forms import (
