@@ -19,7 +19,7 @@ Rules:
 from __future__ import annotations
 
 from functools import cached_property
-from typing import Any
+from typing import Any, Protocol
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
@@ -146,3 +146,23 @@ class Viewer:
 
 def viewer_for(user: User) -> Viewer:
     return Viewer(user)
+
+
+class SignedInRequest(Protocol):
+    """A Django ``HttpRequest`` or a DRF ``Request``: anything with the signed-in user."""
+
+    @property
+    def user(self) -> Any: ...
+
+
+def viewer_of(request: SignedInRequest) -> Viewer:
+    """The request's viewer, computed once and kept on the underlying Django request, so that
+    the API and the web (and a DRF request wrapping a Django one) share it."""
+    raw: Any = getattr(request, "_request", request)
+    viewer = getattr(raw, "_highseas_viewer", None)
+    if viewer is None:
+        user = request.user
+        assert isinstance(user, User)
+        viewer = Viewer(user)
+        raw._highseas_viewer = viewer
+    return viewer

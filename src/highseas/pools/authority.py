@@ -8,6 +8,7 @@ from highseas.accounts.models import User
 from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.pools.models import Pool
 
 
 def is_member(viewer: Viewer, pool_id: int | None) -> bool:
@@ -24,6 +25,15 @@ def may_manage(viewer: Viewer, customer: Customer) -> bool:
     if customer.owner is not None:
         return customer.owner.team_id in viewer.subtree_team_ids
     return is_member(viewer, customer.pool_id)
+
+
+def may_edit_policies(viewer: Viewer, pool: Pool) -> bool:
+    """Admins edit every pool's claim and recycle policies; a manager edits those of the
+    pools they administer. Everything else about a pool (name, members, admins, masking) is
+    for admins only."""
+    if viewer.is_admin:
+        return True
+    return bool(viewer.user.is_manager) and pool.pk in viewer.admin_pool_ids
 
 
 def require_manager_of(viewer: Viewer, customer: Customer) -> None:

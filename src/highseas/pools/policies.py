@@ -2,10 +2,36 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 from highseas.accounts.models import RepProfile
+from highseas.customers.choices import CustomerLevel
 from highseas.engine.limits import ClaimLimits, RepOverrides
 from highseas.engine.recycle import RecycleRules
 from highseas.pools.models import ClaimPolicy, Pool, RecyclePolicy
+
+# The recycle limits a level may override (``RecycleRules.for_level`` reads these); the API
+# validates against them and the web's policy editor offers each of them per level.
+LEVEL_OVERRIDE_KEYS = ("idle_days", "no_deal_days", "first_contact_hours", "warn_days")
+
+
+def level_override_errors(overrides: Any) -> list[str]:
+    """What is wrong with a ``level_overrides`` value; empty when it is valid."""
+    if not isinstance(overrides, dict):
+        return ["Use an object keyed by level."]
+    errors = []
+    for level, values in overrides.items():
+        if level not in CustomerLevel.values or not isinstance(values, dict):
+            errors.append(f"Unknown level {level!r}.")
+            continue
+        for key, value in values.items():
+            if key not in LEVEL_OVERRIDE_KEYS:
+                errors.append(f"Unknown override {key!r}.")
+            elif value is not None and (
+                not isinstance(value, int) or isinstance(value, bool) or value < 0
+            ):
+                errors.append(f"{key} must be a whole number or null.")
+    return errors
 
 
 def claim_limits(pool: Pool | None) -> ClaimLimits:

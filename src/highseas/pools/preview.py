@@ -75,17 +75,25 @@ def _due_within(
 
 
 def preview_policy(
-    pool: Pool, changes: dict[str, Any], *, days: int = 7, now: datetime | None = None
+    pool: Pool,
+    changes: dict[str, Any],
+    *,
+    days: int = 7,
+    now: datetime | None = None,
+    owner_ids: frozenset[int] | None = None,
 ) -> PolicyPreview:
+    """The preview over the pool's held customers, or only those of ``owner_ids`` (what a
+    manager sees in full); every count and row comes from that same set."""
     now = now or timezone.now()
     horizon = now + timedelta(days=days)
-    customers = list(
-        Customer.objects.filter(
-            pool=pool, status__in=[CustomerStatus.OWNED, CustomerStatus.FROZEN]
-        ).select_related("owner")
+    held = Customer.objects.filter(
+        pool=pool, status__in=[CustomerStatus.OWNED, CustomerStatus.FROZEN]
     )
+    if owner_ids is not None:
+        held = held.filter(owner_id__in=sorted(owner_ids))
+    customers = list(held.select_related("owner"))
     open_deals = set(
-        Deal.objects.filter(customer__pool=pool)
+        Deal.objects.filter(customer__in=held)
         .exclude(stage__in=[DealStage.WON, DealStage.LOST])
         .values_list("customer_id", flat=True)
     )

@@ -104,16 +104,20 @@ class SweepReport:
 
 @dataclass(frozen=True)
 class Scope:
-    """Restrict a preview (or a sweep) to one pool and/or one owner."""
+    """Restrict a preview (or a sweep) to one pool and/or one owner, and to the customers of
+    ``owner_ids`` (a manager's team subtree; ``None`` is everyone's)."""
 
     pool_id: int | None = None
     owner_id: int | None = None
+    owner_ids: frozenset[int] | None = None
 
     def apply(self, customers: QuerySet[Customer]) -> QuerySet[Customer]:
         if self.pool_id is not None:
             customers = customers.filter(pool_id=self.pool_id)
         if self.owner_id is not None:
             customers = customers.filter(owner_id=self.owner_id)
+        if self.owner_ids is not None:
+            customers = customers.filter(owner_id__in=sorted(self.owner_ids))
         return customers
 
 

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from highseas.customers.choices import ActivityKind, CustomerLevel
 from highseas.pools.models import ClaimPolicy, Pool, RecycleDestination, RecyclePolicy
+from highseas.pools.policies import LEVEL_OVERRIDE_KEYS
 
 CLAIM_FIELDS = [
     "daily_quota",
@@ -29,7 +30,7 @@ CLAIM_FIELDS = [
     "max_freeze_days",
 ]
 RECYCLE_LIMITS = ["idle_days", "no_deal_days", "first_contact_hours", "warn_days"]
-OVERRIDE_KEYS = ["idle_days", "no_deal_days"]
+OVERRIDE_KEYS = list(LEVEL_OVERRIDE_KEYS)  # every override the pool's rules know, per level
 LEVELS = [level.value for level in CustomerLevel]
 HORIZONS = [(7, _("7 days")), (14, _("14 days")), (30, _("30 days"))]
 
@@ -99,6 +100,9 @@ class PoolPolicyForm(forms.Form):
             for key in OVERRIDE_KEYS:
                 self.fields[f"{key}_{level}"] = _limit(level)
 
+    def override_headers(self) -> list[Any]:
+        return [self.fields[key].label for key in OVERRIDE_KEYS]
+
     def override_rows(self) -> list[tuple[str, list[forms.BoundField]]]:
         return [(level, [self[f"{key}_{level}"] for key in OVERRIDE_KEYS]) for level in LEVELS]
 
@@ -130,21 +134,16 @@ class PoolPolicyForm(forms.Form):
         }
 
     def _overrides(self) -> dict[str, dict[str, int | None]]:
-        """The edited keys per level, keeping any other override keys the pool already had."""
-        current = _recycle(self.pool)
-        existing: dict[str, dict[str, int | None]] = dict(
-            current.level_overrides if current else {}
-        )
+        """The filled-in overrides per level (the form offers every key the rules know)."""
         result: dict[str, dict[str, int | None]] = {}
         for level in LEVELS:
-            kept = {k: v for k, v in existing.get(level, {}).items() if k not in OVERRIDE_KEYS}
             edited = {
                 key: self.cleaned_data[f"{key}_{level}"]
                 for key in OVERRIDE_KEYS
                 if self.cleaned_data.get(f"{key}_{level}") is not None
             }
-            if kept or edited:
-                result[level] = {**kept, **edited}
+            if edited:
+                result[level] = edited
         return result
 
     def fingerprint(self) -> str:

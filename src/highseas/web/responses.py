@@ -13,8 +13,9 @@ from django.contrib import messages
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.utils.http import url_has_allowed_host_and_scheme
 
-from highseas.accounts.models import User
-from highseas.accounts.visibility import Viewer
+from highseas.accounts.visibility import viewer_of
+
+__all__ = ["answer", "back_to", "is_async", "viewer_of"]
 
 ASYNC_HEADER = "HTTP_X_HIGHSEAS_ASYNC"
 LEVELS = {"success": messages.SUCCESS, "error": messages.ERROR, "warning": messages.WARNING}
@@ -22,17 +23,6 @@ LEVELS = {"success": messages.SUCCESS, "error": messages.ERROR, "warning": messa
 
 def is_async(request: HttpRequest) -> bool:
     return request.META.get(ASYNC_HEADER) == "1"
-
-
-def viewer_of(request: HttpRequest) -> Viewer:
-    """The signed-in user's visibility facts, computed once per request."""
-    viewer = getattr(request, "_highseas_viewer", None)
-    if viewer is None:
-        user = request.user
-        assert isinstance(user, User)
-        viewer = Viewer(user)
-        request._highseas_viewer = viewer  # type: ignore[attr-defined]
-    return viewer
 
 
 def back_to(request: HttpRequest, fallback: str) -> str:

@@ -17,6 +17,7 @@ from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Activity, Customer
 from highseas.notify.models import Notification
 from highseas.pools.models import Pool
+from highseas.pools.policy_edits import editable_pools
 from highseas.web.present import CustomerView, present
 
 HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
@@ -41,10 +42,8 @@ def listable_pools(viewer: Viewer) -> QuerySet[Pool]:
 
 
 def editable_pool_ids(viewer: Viewer) -> set[int]:
-    """Pools whose policies the viewer may change: all for admins, else those they administer."""
-    if viewer.is_admin:
-        return set(Pool.objects.values_list("pk", flat=True))
-    return set(viewer.admin_pool_ids)
+    """Pools whose policies the viewer may change (``pools.policy_edits``, as in the API)."""
+    return set(editable_pools(viewer).values_list("pk", flat=True))
 
 
 def pool_options(pool_id: int) -> dict[str, Any]:

@@ -9,11 +9,11 @@ from highseas.accounts.models import Team, User
 from highseas.customers.choices import ActivityKind, CustomerLevel
 from highseas.pools import services
 from highseas.pools.models import ClaimPolicy, Pool, RecycleDestination, RecyclePolicy
+from highseas.pools.policies import level_override_errors
 
 MASKABLE_FIELDS = {"phone", "email", "address", "credit_code", "contacts"}
 DUPLICATE_POLICY_VALUES = {"block", "warn", "allow"}
 DUPLICATE_ENTRY_POINTS = {"manual", "api", "import"}
-LEVEL_OVERRIDE_KEYS = {"idle_days", "no_deal_days", "first_contact_hours", "warn_days"}
 
 
 class ClaimPolicySerializer(serializers.ModelSerializer[ClaimPolicy]):
@@ -38,17 +38,10 @@ class RecyclePolicySerializer(serializers.ModelSerializer[RecyclePolicy]):
         return levels
 
     def validate_level_overrides(self, overrides: Any) -> dict[str, dict[str, int | None]]:
-        if not isinstance(overrides, dict):
-            raise serializers.ValidationError("Use an object keyed by level.")
-        for level, values in overrides.items():
-            if level not in CustomerLevel.values or not isinstance(values, dict):
-                raise serializers.ValidationError(f"Unknown level {level!r}.")
-            for key, value in values.items():
-                if key not in LEVEL_OVERRIDE_KEYS:
-                    raise serializers.ValidationError(f"Unknown override {key!r}.")
-                if value is not None and (not isinstance(value, int) or value < 0):
-                    raise serializers.ValidationError(f"{key} must be a whole number or null.")
-        return overrides
+        if errors := level_override_errors(overrides):
+            raise serializers.ValidationError(errors)
+        result: dict[str, dict[str, int | None]] = overrides
+        return result
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
         if attrs.get("destination") == RecycleDestination.OTHER_POOL and not attrs.get(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import status, viewsets
 from rest_framework.decorators import action
@@ -17,11 +18,18 @@ from highseas.api.serializers.followups import (
     DealStageInput,
 )
 from highseas.api.views.base import viewer_of
-from highseas.customers import services
+from highseas.customers import services, timeline
+from highseas.engine.errors import ErrorCode, HighSeasError
+
+
+def _customer_id(raw: str) -> int:
+    if not str(raw).isdigit():
+        raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
+    return int(raw)
 
 
 class FollowUpActions(viewsets.GenericViewSet[Any]):
-    """Mixed into the customer view set; reads go through the visible customer."""
+    """Mixed into the customer view set; reads come from ``customers.timeline``."""
 
     @extend_schema(methods=["GET"], responses={200: ActivitySerializer(many=True)})
     @extend_schema(
@@ -29,10 +37,10 @@ class FollowUpActions(viewsets.GenericViewSet[Any]):
     )
     @action(detail=True, methods=["get", "post"])
     def activities(self, request: Request, pk: str) -> Response:
-        customer = self.get_object()
         if request.method == "GET":
-            timeline = customer.activities.select_related("author").order_by("-occurred_at")
-            return Response(ActivitySerializer(timeline[:200], many=True).data)
+            rows = timeline.activities(viewer_of(request), _customer_id(pk))
+            return Response(ActivitySerializer(rows, many=True).data)
+        customer = self.get_object()
         data = ActivitySerializer(data=request.data)
         data.is_valid(raise_exception=True)
         activity = services.log_activity(
@@ -44,9 +52,10 @@ class FollowUpActions(viewsets.GenericViewSet[Any]):
     @extend_schema(methods=["POST"], request=DealSerializer, responses={201: DealSerializer})
     @action(detail=True, methods=["get", "post"])
     def deals(self, request: Request, pk: str) -> Response:
-        customer = self.get_object()
         if request.method == "GET":
-            return Response(DealSerializer(customer.deals.order_by("-created_at"), many=True).data)
+            rows = timeline.deals(viewer_of(request), _customer_id(pk))
+            return Response(DealSerializer(rows, many=True).data)
+        customer = self.get_object()
         data = DealSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         deal = services.open_deal(viewer_of(request).user, customer.pk, **data.validated_data)
@@ -67,14 +76,9 @@ class FollowUpActions(viewsets.GenericViewSet[Any]):
     @extend_schema(methods=["POST"], request=ContactSerializer, responses={201: ContactSerializer})
     @action(detail=True, methods=["get", "post"])
     def contacts(self, request: Request, pk: str) -> Response:
-        customer = self.get_object()
         if request.method == "GET":
-            masked = bool(viewer_of(request).masked_fields(customer))
-            return Response(
-                ContactSerializer(
-                    customer.contacts.order_by("id"), many=True, context={"masked": masked}
-                ).data
-            )
+            return Response(timeline.contacts(viewer_of(request), _customer_id(pk)))
+        customer = self.get_object()
         data = ContactSerializer(data=request.data)
         data.is_valid(raise_exception=True)
         contact = services.add_contact(viewer_of(request).user, customer.pk, **data.validated_data)

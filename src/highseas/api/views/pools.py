@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 from dataclasses import asdict
+from typing import Any
 
 from django.db.models import QuerySet
 from drf_spectacular.utils import extend_schema
@@ -10,12 +11,12 @@ from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from highseas.api.permissions import IsAdminOrReadOnly
 from highseas.api.serializers.pools import PoolSerializer, RecyclePolicySerializer
 from highseas.api.views.base import viewer_of
-from highseas.api.views.sweeps import jsonable, require_manager
+from highseas.api.views.sweeps import jsonable
 from highseas.pools.models import Pool
-from highseas.pools.preview import preview_policy
+from highseas.pools.policy_edits import require_pool_change
+from highseas.pools.reports import recycle_preview, require_report_reader
 
 
 class RecyclePreviewInput(serializers.Serializer[None]):
@@ -33,16 +34,17 @@ class PoolPreviewActions(viewsets.GenericViewSet[Pool]):
         permission_classes=[IsAuthenticated],
     )
     def recycle_preview(self, request: Request, pk: str) -> Response:
-        """What these recycle settings would take back in the next N days, before saving."""
+        """What these recycle settings would take back in the next N days, before saving,
+        among the pool's customers the caller sees in full."""
         viewer = viewer_of(request)
-        require_manager(viewer)
-        pool = self.get_object()
+        require_report_reader(viewer)
         data = RecyclePreviewInput(data=request.data)
         data.is_valid(raise_exception=True)
         checked = RecyclePolicySerializer(data=data.validated_data["recycle_policy"], partial=True)
         checked.is_valid(raise_exception=True)
-        preview = preview_policy(
-            pool,
+        preview = recycle_preview(
+            viewer,
+            int(pk) if str(pk).isdigit() else 0,
             dict(checked.validated_data),
             days=data.validated_data["days"],
             now=data.validated_data["now"],
@@ -58,8 +60,11 @@ class PoolViewSet(
     mixins.UpdateModelMixin,
     viewsets.GenericViewSet[Pool],
 ):
+    """Pools: everyone reads the pools they belong to; admins create and change pools; a
+    pool's admins change its claim and recycle policies (``pools.policy_edits``)."""
+
     serializer_class = PoolSerializer
-    permission_classes = [IsAdminOrReadOnly]
+    permission_classes = [IsAuthenticated]
     queryset = Pool.objects.none()
 
     def get_queryset(self) -> QuerySet[Pool]:
@@ -69,3 +74,14 @@ class PoolViewSet(
             .select_related("claim_policy", "recycle_policy")
             .prefetch_related("member_teams", "member_users", "admins")
         )
+
+    def _named_fields(self, request: Request) -> set[str]:
+        return set(request.data) & set(PoolSerializer().fields)
+
+    def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        require_pool_change(viewer_of(request), None, self._named_fields(request))
+        return super().create(request, *args, **kwargs)
+
+    def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        require_pool_change(viewer_of(request), self.get_object(), self._named_fields(request))
+        return super().update(request, *args, **kwargs)

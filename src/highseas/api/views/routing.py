@@ -6,9 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.conf import settings
 from django.db.models import Q, QuerySet
-from django.utils import timezone
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -26,9 +24,9 @@ from highseas.api.serializers.routing import (
     RunResultSerializer,
 )
 from highseas.api.views.base import viewer_of
-from highseas.api.views.sweeps import TIME_TRAVEL_SLACK_SECONDS
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools.models import Pool
+from highseas.pools.moments import require_allowed_moment
 from highseas.routing import rules
 from highseas.routing.explain import render, render_decisions, rep_names
 from highseas.routing.models import AssignmentRule, AssignmentRun
@@ -84,19 +82,6 @@ def _run_pool(viewer: Viewer, pool: Pool | None) -> Pool | None:
     if pool.pk not in viewer.member_pool_ids:
         raise HighSeasError(ErrorCode.NOT_POOL_MEMBER, _("You are not a member of that pool."))
     return pool
-
-
-def _check_moment(data: dict[str, Any]) -> None:
-    now = data["now"]
-    moved = now is not None and abs((now - timezone.now()).total_seconds()) > (
-        TIME_TRAVEL_SLACK_SECONDS
-    )
-    if moved and not data["dry_run"] and not settings.ALLOW_TIME_TRAVEL:
-        raise HighSeasError(
-            ErrorCode.VALIDATION_ERROR,
-            _("A real run at another time is not allowed here."),
-            errors={"now": ["time travel is off"]},
-        )
 
 
 def result_body(result: RunResult) -> dict[str, Any]:
@@ -155,7 +140,7 @@ class AssignmentRunViewSet(
         data = RunInput(data=request.data)
         data.is_valid(raise_exception=True)
         values = dict(data.validated_data)
-        _check_moment(values)
+        require_allowed_moment(values["now"], dry_run=values["dry_run"], job="run")
         result = run_assignment(
             viewer.user,
             pool=_run_pool(viewer, values["pool"]),

@@ -18,9 +18,9 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from highseas.customers.choices import CustomerStatus
-from highseas.pools.models import Pool
-from highseas.pools.preview import PolicyPreview, preview_policy
-from highseas.pools.services import save_pool
+from highseas.pools.policy_edits import editable_pools, save_policies
+from highseas.pools.preview import PolicyPreview
+from highseas.pools.reports import recycle_preview
 from highseas.web import charts, selectors
 from highseas.web.access import manager_required
 from highseas.web.policy_form import PoolPolicyForm
@@ -52,15 +52,13 @@ def pools(request: HttpRequest) -> HttpResponse:
     return render(request, "web/console/pools.html", context)
 
 
-def _preview_context(viewer: Any, preview: PolicyPreview) -> dict[str, Any]:
-    """The preview as the manager may see it: every count, but only visible customers' rows."""
-    visible = selectors.visible_ids(viewer, [row["customer"] for row in preview.customers])
-    rows = [row for row in preview.customers if row["customer"] in visible]
+def _preview_context(preview: PolicyPreview) -> dict[str, Any]:
+    """The preview as the service scoped it to the manager: rows, counts and charts alike."""
     return {
         "preview": preview,
-        "preview_rows": rows[:SHOWN_ROWS],
-        "hidden_rows": len(preview.customers) - len(rows),
-        "more_rows": max(len(rows) - SHOWN_ROWS, 0),
+        "preview_rows": preview.customers[:SHOWN_ROWS],
+        "hidden_rows": 0,
+        "more_rows": max(len(preview.customers) - SHOWN_ROWS, 0),
         "by_owner_chart": charts.bars(
             sorted(preview.by_owner.items(), key=lambda item: (-item[1], item[0]))
         ),
@@ -72,15 +70,22 @@ def _preview_context(viewer: Any, preview: PolicyPreview) -> dict[str, Any]:
 @manager_required
 def pool_policy(request: HttpRequest, pool_id: int) -> HttpResponse:
     viewer = viewer_of(request)
-    if pool_id not in selectors.editable_pool_ids(viewer):
+    pool = (
+        editable_pools(viewer)
+        .select_related("claim_policy", "recycle_policy")
+        .filter(pk=pool_id)
+        .first()
+    )
+    if pool is None:
         raise Http404
-    pool = Pool.objects.select_related("claim_policy", "recycle_policy").get(pk=pool_id)
     form = PoolPolicyForm(request.POST if request.method == "POST" else None, pool=pool)
     context: dict[str, Any] = {"section": "console", "tab": "pools", "pool": pool, "form": form}
     if request.method == "POST" and form.is_valid():
         fingerprint = form.fingerprint()
         if request.POST.get("action") == "save" and form.cleaned_data["previewed"] == fingerprint:
-            save_pool(pool, claim_policy=form.claim_policy(), recycle_policy=form.recycle_policy())
+            save_policies(
+                viewer, pool, claim_policy=form.claim_policy(), recycle_policy=form.recycle_policy()
+            )
             messages.success(
                 request,
                 _("The policies of %(pool)s are saved; owned customers' countdowns follow them.")
@@ -89,8 +94,12 @@ def pool_policy(request: HttpRequest, pool_id: int) -> HttpResponse:
             return HttpResponseRedirect(reverse("web:pools"))
         if request.POST.get("action") == "save":
             context["changed_since_preview"] = True
-        preview = preview_policy(
-            pool, form.recycle_policy(), days=form.cleaned_data["days"], now=timezone.now()
+        preview = recycle_preview(
+            viewer,
+            pool.pk,
+            form.recycle_policy(),
+            days=form.cleaned_data["days"],
+            now=timezone.now(),
         )
-        context.update(_preview_context(viewer, preview), fingerprint=fingerprint)
+        context.update(_preview_context(preview), fingerprint=fingerprint)
     return render(request, "web/console/pool_policy.html", context)

@@ -1,7 +1,7 @@
 """The sweep preview: what a sweep at a chosen moment would recycle and warn, per pool and rep.
 
-It runs the real sweep with ``dry_run`` (same code path, no writes) and shows only the
-customers the manager may see, with the totals by rep and by destination.
+It asks ``pools.reports.sweep_report`` for a ``dry_run`` (the real sweep's code path, no
+writes), scoped to the customers the manager sees in full, with totals by rep and destination.
 """
 
 from __future__ import annotations
@@ -15,7 +15,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from highseas.pools.sweep import Scope, SweepReport, sweep
+from highseas.pools.reports import sweep_report
+from highseas.pools.sweep import SweepReport
 from highseas.web import charts, selectors
 from highseas.web.access import manager_required
 from highseas.web.forms import SweepPreviewForm
@@ -31,18 +32,15 @@ def _moments(now: Any) -> list[tuple[str, str]]:
     return [(label, (local + timedelta(days=d)).strftime("%Y-%m-%dT%H:%M")) for label, d in picks]
 
 
-def _visible_report(viewer: Any, report: SweepReport) -> dict[str, Any]:
-    ids = [item.customer for item in report.recycled] + [item.customer for item in report.warned]
-    visible = selectors.visible_ids(viewer, ids)
-    recycled = [item for item in report.recycled if item.customer in visible]
-    warned = [item for item in report.warned if item.customer in visible]
-    by_owner = Counter(item.from_owner_name for item in recycled)
-    by_pool = Counter(item.to_pool_name for item in recycled)
+def _report_context(report: SweepReport) -> dict[str, Any]:
+    """The report as the service scoped it to the manager, with totals by rep and pool."""
+    by_owner = Counter(item.from_owner_name for item in report.recycled)
+    by_pool = Counter(item.to_pool_name for item in report.recycled)
     return {
-        "recycled": recycled[:SHOWN_ROWS],
-        "recycled_count": len(recycled),
-        "more_recycled": max(len(recycled) - SHOWN_ROWS, 0),
-        "warned": warned,
+        "recycled": report.recycled[:SHOWN_ROWS],
+        "recycled_count": len(report.recycled),
+        "more_recycled": max(len(report.recycled) - SHOWN_ROWS, 0),
+        "warned": report.warned,
         "by_owner_chart": charts.bars(by_owner.most_common(12), width=400, label_width=80),
         "by_pool": by_pool.most_common(),
         "report": report,
@@ -63,16 +61,9 @@ def sweep_preview(request: HttpRequest) -> HttpResponse:
     }
     if form.is_valid():
         data = form.cleaned_data
-        pool_ids = [data["pool"]] if data.get("pool") else [p.pk for p in pools]
         at = data.get("at") or timezone.now()
-        reports = [
-            sweep(at, dry_run=True, scope=Scope(pool_id=pool_id, owner_id=data.get("owner")))
-            for pool_id in pool_ids
-        ]
-        merged = SweepReport(now=at, dry_run=True)
-        for part in reports:
-            merged.recycled.extend(part.recycled)
-            merged.warned.extend(part.warned)
-            merged.elapsed_ms += part.elapsed_ms
-        context.update(_visible_report(viewer, merged), at=at)
+        report = sweep_report(
+            viewer, now=at, dry_run=True, pool=data.get("pool"), owner=data.get("owner")
+        )
+        context.update(_report_context(report), at=at)
     return render(request, "web/console/sweep.html", context)

@@ -6,7 +6,6 @@ from collections import Counter
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db.models import Q
 from tqdm import tqdm
@@ -15,6 +14,7 @@ from highseas.accounts.models import Role, User
 from highseas.config.management.commands.sweep import parse_moment
 from highseas.engine.errors import HighSeasError
 from highseas.pools.models import Pool
+from highseas.pools.moments import require_allowed_moment
 from highseas.routing.runs import DEFAULT_BATCH, RunResult
 from highseas.routing.services import run_assignment
 
@@ -105,8 +105,10 @@ class Command(BaseCommand):
         batch_size: int,
         **options: Any,
     ) -> None:
-        if now is not None and not dry_run and not settings.ALLOW_TIME_TRAVEL:
-            raise CommandError("a real run at another time needs HIGHSEAS_ALLOW_TIME_TRAVEL=1")
+        try:
+            require_allowed_moment(now, dry_run=dry_run, job="run")
+        except HighSeasError as refusal:
+            raise CommandError(f"{refusal.detail} (HIGHSEAS_ALLOW_TIME_TRAVEL=1)") from refusal
         scope = Pool.objects.filter(pk=pool).first() if pool is not None else None
         if pool is not None and scope is None:
             raise CommandError(f"no pool {pool}")

@@ -4,11 +4,12 @@ import json
 from datetime import datetime
 from typing import Any
 
-from django.conf import settings
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.core.serializers.json import DjangoJSONEncoder
 from django.utils import timezone
 
+from highseas.engine.errors import HighSeasError
+from highseas.pools.moments import require_allowed_moment
 from highseas.pools.sweep import Scope, sweep
 
 
@@ -48,8 +49,10 @@ class Command(BaseCommand):
         json: bool,
         **options: Any,
     ) -> None:
-        if now is not None and not dry_run and not settings.ALLOW_TIME_TRAVEL:
-            raise CommandError("a real sweep at another time needs HIGHSEAS_ALLOW_TIME_TRAVEL=1")
+        try:
+            require_allowed_moment(now, dry_run=dry_run, job="sweep")
+        except HighSeasError as refusal:
+            raise CommandError(f"{refusal.detail} (HIGHSEAS_ALLOW_TIME_TRAVEL=1)") from refusal
         report = sweep(
             now, dry_run=dry_run, batch_size=batch_size, scope=Scope(pool_id=pool, owner_id=owner)
         )
