@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from highseas.accounts.models import AuditLog, User
 from highseas.customers.models import Customer
-from highseas.customers.services import add_contact
+from highseas.customers.services import add_contact, log_activity, open_deal
 from highseas.pools.models import Pool
 
 pytestmark = pytest.mark.django_db
@@ -51,6 +51,8 @@ def book(org: dict[str, Any], make_customer: Callable[..., Customer]) -> dict[st
     pool.save(update_fields=["masked_fields"])
     pooled = make_customer(org["admin"], pool=pool, **POOLED)
     add_contact(org["admin"], pooled.pk, **CONTACT)
+    log_activity(org["admin"], pooled.pk, kind="call", note=f"回电 {POOLED['phone']}")
+    open_deal(org["admin"], pooled.pk, amount=100, name=f"联系 {POOLED['email']}")
     return {
         "pooled": pooled,
         "teammates": make_customer(org["rep_b"], owner=org["rep_b"], pool=pool, **TEAMMATES),
@@ -71,6 +73,18 @@ def _paths(book: dict[str, Customer]) -> list[tuple[str, str, str, dict[str, Any
         ("contacts", "get", f"/api/v1/customers/{pooled}/contacts/", None, 200),
         ("ownership history", "get", f"/api/v1/customers/{pooled}/ownership/", None, 200),
         ("activities", "get", f"/api/v1/customers/{pooled}/activities/", None, 200),
+        ("deals", "get", f"/api/v1/customers/{pooled}/deals/", None, 200),
+        ("explain", "get", f"/api/v1/customers/{pooled}/explain/", None, 404),
+        ("notifications", "get", "/api/v1/notifications/", None, 200),
+        ("sweep refused", "post", "/api/v1/sweeps/", {"dry_run": True}, 403),
+        (
+            "recycle preview refused",
+            "post",
+            f"/api/v1/pools/{book['pooled'].pool_id}/recycle-preview/",
+            {},
+            403,
+        ),
+        ("assignment run refused", "post", "/api/v1/assignment-runs/", {"dry_run": True}, 403),
         ("public search by name", "get", "/api/v1/search/?q=有限公司", None, 200),
         ("public search by core name", "get", "/api/v1/search/?q=西湖数据", None, 200),
         (
@@ -109,6 +123,12 @@ PATHS = [
     "contacts",
     "ownership history",
     "activities",
+    "deals",
+    "explain",
+    "notifications",
+    "sweep refused",
+    "recycle preview refused",
+    "assignment run refused",
     "public search by name",
     "public search by core name",
     "check duplicates",
@@ -134,7 +154,7 @@ def test_a_rep_never_receives_a_masked_field_unmasked(
 
 
 def test_the_table_covers_every_path() -> None:
-    assert len(PATHS) == len(set(PATHS)) == 16
+    assert len(PATHS) == len(set(PATHS)) == 22
 
 
 def test_the_owner_sees_the_same_paths_in_full(

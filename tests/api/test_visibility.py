@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.utils import timezone
 from rest_framework.test import APIClient
 
 from highseas.accounts.models import User
@@ -187,3 +189,176 @@ def test_a_rep_lists_only_pools_they_belong_to(org: dict[str, Any], api: Api) ->
 def test_a_rep_lists_only_their_team_as_users(org: dict[str, Any], api: Api) -> None:
     users = {u["username"] for u in api(org["rep_a"]).get("/api/v1/users/").json()["results"]}
     assert users == {"rep_a", "rep_b", "mgr_east"}
+
+
+# --- the role × path table: every sub-resource, report and preview ------------------------------
+
+ROLES = ["admin", "east_manager", "south_manager", "rep_a", "rep_b", "rep_c"]
+# admin; the manager of the owner's team; a manager of another team; the owner; another rep of
+# the pool; a rep outside the pool.
+X_NOTE, X_DEAL, X_CONTACT = "客户手机 13711119999", "秘密报价甲", "13622223333"
+P_NOTE, P_DEAL, P_CONTACT = "前任记录 13755556666", "秘密报价乙", "13644445555"
+P_PHONE = "13912340000"
+
+
+@pytest.fixture
+def timeline_book(
+    org: dict[str, Any], make_customer: Callable[..., Customer], api: Api
+) -> dict[str, Customer]:
+    """X: REP_A's customer of the east pool, given by a rule, with a follow-up, a deal, a contact
+    and a notification; P: a pooled customer of the east pool with the same kind of history."""
+    from highseas.customers import services as followups
+    from highseas.notify.services import notify
+    from highseas.pools import ownership
+    from highseas.pools.models import RecyclePolicy
+
+    RecyclePolicy.objects.filter(pool=org["east_pool"]).update(idle_days=7, warn_days=3)
+    x = make_customer(org["admin"], pool=org["east_pool"], province="广东", name="甲方客户")
+    rule = {
+        "name": "广东给REP_A",
+        "position": 1,
+        "pool": org["east_pool"].pk,
+        "conditions": {"field": "province", "op": "in", "value": ["广东"]},
+        "target": {"user": org["rep_a"].pk},
+    }
+    admin = api(org["admin"])
+    assert admin.post("/api/v1/assignment-rules/", rule, format="json").status_code == 201
+    run = admin.post(
+        "/api/v1/assignment-runs/", {"dry_run": False, "pool": org["east_pool"].pk}, format="json"
+    )
+    assert [e["customer"] for e in run.json()["assigned"]] == [x.pk]
+    followups.log_activity(org["rep_a"], x.pk, kind="call", note=X_NOTE)
+    followups.open_deal(org["rep_a"], x.pk, amount=1000, name=X_DEAL)
+    followups.add_contact(org["rep_a"], x.pk, name="甲总", phones=[X_CONTACT])
+    notify(org["rep_a"].pk, "recycle_warning", "甲方客户 will go back", customer_id=x.pk)
+    p = make_customer(
+        org["rep_a"],
+        owner=org["rep_a"],
+        pool=org["east_pool"],
+        province="广东",
+        name="乙方客户",
+        phone=P_PHONE,
+    )
+    followups.log_activity(org["rep_a"], p.pk, kind="call", note=P_NOTE)
+    followups.open_deal(org["rep_a"], p.pk, amount=2000, name=P_DEAL)
+    followups.add_contact(org["rep_a"], p.pk, name="乙总", phones=[P_CONTACT])
+    ownership.release(org["rep_a"], p.pk, reason="暂无需求")
+    return {"x": x, "p": p}
+
+
+def _request(what: str, org: dict[str, Any], book: dict[str, Customer]) -> tuple[str, str, Any]:
+    x, p, east = book["x"].pk, book["p"].pk, org["east_pool"].pk
+    future = (timezone.now() + timedelta(days=30)).isoformat()
+    requests = {
+        "sweep preview": ("post", "/api/v1/sweeps/", {"dry_run": True, "now": future}),
+        "recycle preview": (
+            "post",
+            f"/api/v1/pools/{east}/recycle-preview/",
+            {"recycle_policy": {"idle_days": 1}, "days": 7},
+        ),
+        "assignment run preview": (
+            "post",
+            "/api/v1/assignment-runs/",
+            {"dry_run": True, "pool": east},
+        ),
+        "explain": ("get", f"/api/v1/customers/{x}/explain/", None),
+        "activities of an owned customer": ("get", f"/api/v1/customers/{x}/activities/", None),
+        "activities of a pooled customer": ("get", f"/api/v1/customers/{p}/activities/", None),
+        "deals of an owned customer": ("get", f"/api/v1/customers/{x}/deals/", None),
+        "deals of a pooled customer": ("get", f"/api/v1/customers/{p}/deals/", None),
+        "contacts of an owned customer": ("get", f"/api/v1/customers/{x}/contacts/", None),
+        "contacts of a pooled customer": ("get", f"/api/v1/customers/{p}/contacts/", None),
+        "history of an owned customer": ("get", f"/api/v1/customers/{x}/ownership/", None),
+        "history of a pooled customer": ("get", f"/api/v1/customers/{p}/ownership/", None),
+        "notifications": ("get", "/api/v1/notifications/", None),
+    }
+    return requests[what]
+
+
+# path: (what must appear for a viewer who may see it, {role: (status, appears)})
+F, M = True, False  # in full / not at all
+DENIED, HIDDEN = (403, M), (404, M)
+TABLE: dict[str, tuple[str, dict[str, tuple[int, bool]]]] = {
+    "sweep preview": (
+        "甲方客户",
+        {"admin": (200, F), "east_manager": (200, F), "south_manager": (200, M)}
+        | {rep: DENIED for rep in ("rep_a", "rep_b", "rep_c")},
+    ),
+    "recycle preview": (
+        "甲方客户",
+        {"admin": (200, F), "east_manager": (200, F), "south_manager": HIDDEN}
+        | {rep: DENIED for rep in ("rep_a", "rep_b", "rep_c")},
+    ),
+    "assignment run preview": (
+        "乙方客户",
+        {"admin": (200, F), "east_manager": (200, F), "south_manager": DENIED}
+        | {rep: DENIED for rep in ("rep_a", "rep_b", "rep_c")},
+    ),
+    "explain": (
+        "广东给REP_A",
+        {"admin": (200, F), "east_manager": (200, F), "south_manager": HIDDEN, "rep_a": (200, F)}
+        | {"rep_b": HIDDEN, "rep_c": HIDDEN},
+    ),
+    "activities of an owned customer": (
+        X_NOTE,
+        {"admin": (200, F), "east_manager": (200, F), "south_manager": HIDDEN, "rep_a": (200, F)}
+        | {"rep_b": HIDDEN, "rep_c": HIDDEN},
+    ),
+    "activities of a pooled customer": (
+        P_NOTE,
+        {"admin": (200, F), "east_manager": (200, M), "south_manager": HIDDEN, "rep_a": (200, M)}
+        | {"rep_b": (200, M), "rep_c": HIDDEN},
+    ),
+    "deals of an owned customer": (
+        X_DEAL,
+        {"admin": (200, F), "east_manager": (200, F), "south_manager": HIDDEN, "rep_a": (200, F)}
+        | {"rep_b": HIDDEN, "rep_c": HIDDEN},
+    ),
+    "deals of a pooled customer": (
+        P_DEAL,
+        {"admin": (200, F), "east_manager": (200, M), "south_manager": HIDDEN, "rep_a": (200, M)}
+        | {"rep_b": (200, M), "rep_c": HIDDEN},
+    ),
+    "contacts of an owned customer": (
+        X_CONTACT,
+        {"admin": (200, F), "east_manager": (200, F), "south_manager": HIDDEN, "rep_a": (200, F)}
+        | {"rep_b": HIDDEN, "rep_c": HIDDEN},
+    ),
+    "contacts of a pooled customer": (
+        P_CONTACT,
+        {"admin": (200, F), "east_manager": (200, M), "south_manager": HIDDEN, "rep_a": (200, M)}
+        | {"rep_b": (200, M), "rep_c": HIDDEN},
+    ),
+    "history of an owned customer": (
+        "暂无需求",  # P's release reason: never part of X's history
+        {"admin": (200, M), "east_manager": (200, M), "south_manager": HIDDEN, "rep_a": (200, M)}
+        | {"rep_b": HIDDEN, "rep_c": HIDDEN},
+    ),
+    "history of a pooled customer": (
+        "暂无需求",
+        {"admin": (200, F), "east_manager": (200, F), "south_manager": HIDDEN, "rep_a": (200, F)}
+        | {"rep_b": (200, F), "rep_c": HIDDEN},
+    ),
+    "notifications": (
+        "甲方客户",
+        {role: (200, M) for role in ROLES} | {"rep_a": (200, F)},
+    ),
+}
+
+
+@pytest.mark.parametrize("role", ROLES)
+@pytest.mark.parametrize("what", list(TABLE))
+def test_every_sub_resource_report_and_preview_answers_each_role_as_the_table_says(
+    org: dict[str, Any], timeline_book: dict[str, Customer], api: Api, what: str, role: str
+) -> None:
+    method, path, body = _request(what, org, timeline_book)
+    response = getattr(api(org[role]), method)(path, body, format="json")
+    text = response.content.decode()
+    marker, expected = TABLE[what]
+    assert (response.status_code, marker in text) == expected[role], text[:300]
+    assert P_PHONE not in text and "+86" + P_PHONE not in text
+
+
+def test_the_table_covers_every_role_on_every_path() -> None:
+    assert all(set(row) == set(ROLES) for _, row in TABLE.values())
+    assert len(TABLE) == 13
