@@ -256,3 +256,43 @@ def test_the_sweep_preview_narrows_to_one_rep(world: dict[str, Any]) -> None:
         signed_in(world["east_manager"]).get(f"/console/sweep/?owner={world['rep_b'].pk}&at={at}")
     )
     assert "苏州博远电子有限公司" not in page
+
+
+def _in_english(user: Any) -> Client:
+    client = signed_in(user)
+    client.post("/i18n/setlang/", {"language": "en", "next": "/console/"})
+    return client
+
+
+def test_a_bulk_transfer_of_a_frozen_customer_says_its_freeze_ended(world: dict[str, Any]) -> None:
+    frozen, owned = world["frozen"], world["held_a"][2]
+    response = _in_english(world["east_manager"]).post(
+        "/console/customers/bulk/",
+        {"ids": [frozen.pk, owned.pk], "action": "give", "owner": world["rep_b"].pk},
+        follow=True,
+    )
+    assert messages_of(response) == [
+        f"2 of 2 customers done. The transfer ended the freeze of: {frozen.name}."
+    ]
+    assert Customer.objects.get(pk=frozen.pk).status == "owned"
+
+
+def test_transferring_a_frozen_customer_from_its_page_says_the_freeze_ended(
+    world: dict[str, Any],
+) -> None:
+    frozen = world["frozen"]
+    response = _in_english(world["east_manager"]).post(
+        f"/customers/{frozen.pk}/give/", {"owner": world["rep_b"].pk}, follow=True
+    )
+    assert messages_of(response) == [
+        f"{frozen.name} now belongs to REP_B. The transfer ended its freeze."
+    ]
+
+
+def test_the_approvals_page_lists_a_withdrawn_request_as_decided(world: dict[str, Any]) -> None:
+    request = world["request"]
+    signed_in(world["rep_b"]).post(f"/claim-requests/{request.pk}/withdraw/")
+    page = html(signed_in(world["east_manager"]).get("/console/approvals/"))
+    row = page[: page.index('class="badge req-withdrawn"')]
+    assert request.customer.name in row[row.rindex("<tr>") :]
+    assert f"/console/approvals/{request.pk}/approve/" not in page

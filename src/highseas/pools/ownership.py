@@ -36,8 +36,8 @@ from highseas.pools.authority import (
     require_owner_or_manager,
     require_receiver,
 )
-from highseas.pools.ledger import record_event, state_of
 from highseas.pools.destinations import home_pool_id
+from highseas.pools.ledger import record_event, state_of
 from highseas.pools.models import ClaimPolicy, ClaimRequest, OwnershipEvent, Pool
 from highseas.pools.policies import claim_limits, rep_overrides
 from highseas.pools.schedule import schedule_for

@@ -152,6 +152,8 @@ class ReasonField:
 
 
 def reason_field(pool_id: int | None) -> ReasonField:
+    if pool_id is None:
+        return ReasonField()
     flags = (
         ClaimPolicy.objects.filter(pool_id=pool_id)
         .values_list("requires_approval", "requires_reason")

@@ -80,15 +80,17 @@ def _pending_count(viewer: Any) -> int:
     return requests.requests_visible_to(viewer).filter(state=ClaimRequest.State.PENDING).count()
 
 
-def _apply(user: User, customer: Customer, data: dict[str, Any]) -> None:
+def _apply(user: User, customer: Customer, data: dict[str, Any]) -> bool:
+    """Apply the bulk action to one customer; True when a transfer ended its freeze."""
     reason = data.get("reason") or ""
     if data["action"] == "give":
         move = ownership.assign if customer.owner_id is None else ownership.transfer
-        move(user, customer.pk, data["owner"], reason=reason)
-    elif data["action"] == "freeze":
+        return bool(move(user, customer.pk, data["owner"], reason=reason).facts.get("unfrozen"))
+    if data["action"] == "freeze":
         ownership.freeze(user, customer.pk, until=data["until"], reason=reason)
     else:
         ownership.unfreeze(user, customer.pk, reason=reason)
+    return False
 
 
 @manager_required
@@ -104,10 +106,11 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
         return answer(request, ok=False, message=str(first[0]), to=to)
     ids = selectors.visible_ids(viewer, form.cleaned_data["ids"])
     receiver = form.cleaned_data["owner"].label if form.cleaned_data.get("owner") else ""
-    done, refused = 0, []
+    done, refused, unfrozen = 0, [], []
     for customer in viewer.customers().filter(pk__in=ids).order_by("pk"):
         try:
-            _apply(viewer.user, customer, form.cleaned_data)
+            if _apply(viewer.user, customer, form.cleaned_data):
+                unfrozen.append(customer.name)
             done += 1
         except HighSeasError as refusal:
             reason = plain_words(refusal, receiver=receiver)
@@ -118,6 +121,10 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
         message = _("%(done)s of %(total)s customers done. Not done: %(refused)s") % {
             **counts,
             "refused": " ".join(refused[:5]),
+        }
+    if unfrozen:
+        message += " " + _("The transfer ended the freeze of: %(names)s.") % {
+            "names": "、".join(unfrozen)
         }
     level = "success" if not refused else ("warning" if done else "error")
     return answer(request, ok=done > 0, level=level, message=message, to=to)

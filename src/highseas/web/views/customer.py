@@ -211,11 +211,14 @@ def give(request: HttpRequest, customer_id: int) -> HttpResponse:
     def perform(user: Any, customer: Customer, form: Any) -> str:
         data = form.cleaned_data
         move = ownership.assign if customer.owner_id is None else ownership.transfer
-        move(user, customer.pk, data["owner"], reason=data["reason"])
-        return _("%(name)s now belongs to %(owner)s.") % {
+        outcome = move(user, customer.pk, data["owner"], reason=data["reason"])
+        message = _("%(name)s now belongs to %(owner)s.") % {
             "name": customer.name,
             "owner": data["owner"].label,
         }
+        if outcome.facts.get("unfrozen"):
+            message += " " + _("The transfer ended its freeze.")
+        return message
 
     return _act(
         request,
