@@ -26,6 +26,7 @@ from highseas.engine.ownership import EventKind
 from highseas.pools import ownership
 from highseas.pools.invariants import run_checks
 from highseas.pools.models import OwnershipEvent, Pool
+from highseas.routing import apply
 from highseas.routing.compile import compile_conditions
 from highseas.routing.models import (
     AssignmentDecision,
@@ -149,7 +150,7 @@ def test_a_real_run_writes_one_assigned_ledger_row_per_customer_with_the_rule_as
     events = OwnershipEvent.objects.filter(kind=EventKind.ASSIGNED.value)
     assert sorted(events.values_list("customer_id", flat=True)) == sorted(c.pk for c in customers)
     assert set(events.values_list("actor_label", flat=True)) == {f"system:rule:{first.pk}"}
-    assert set(events.values_list("actor_id", flat=True)) == {org["admin"].pk}
+    assert set(events.values_list("actor_id", flat=True)) == {None}  # never a borrowed user
     assert all("全部" in reason for reason in events.values_list("reason", flat=True))
     assert Counter(owners(customers).values()) == Counter({r.pk: 2 for r in east_reps})
     run = AssignmentRun.objects.get()
@@ -388,13 +389,13 @@ def test_a_refusal_at_apply_time_is_reported_and_leaves_no_trace(
 ) -> None:
     customer = backlog(org, make_customer, 1)[0]
     rule("给A", {"user": org["rep_a"].pk})
-    real_assign = ownership.assign
+    real_assign_many = apply.assign_many
 
     def claimed_meanwhile(*args: Any, **kwargs: Any) -> Any:
         ownership.claim(org["rep_b"], customer.pk, now=NOW)
-        return real_assign(*args, **kwargs)
+        return real_assign_many(*args, **kwargs)
 
-    monkeypatch.setattr(ownership, "assign", claimed_meanwhile)
+    monkeypatch.setattr(apply, "assign_many", claimed_meanwhile)
     result = run_assignment(
         org["admin"],
         dry_run=False,

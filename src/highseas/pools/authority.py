@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 from django.utils.translation import gettext as _
 
 from highseas.accounts.models import User
@@ -60,3 +62,50 @@ def require_receiver(viewer: Viewer, receiver: User) -> None:
     if viewer.is_admin or receiver.team_id in viewer.subtree_team_ids:
         return
     raise HighSeasError(ErrorCode.PERMISSION_DENIED, _("You cannot give customers to that user."))
+
+
+@dataclass(frozen=True)
+class RuleAuthority:
+    """An assignment rule acting on its own ("the rule #id of pool P acting"), never a user.
+
+    Its permission path (``rule_refusal``) is narrower than any person's: it assigns only
+    pooled customers of the pool it belongs to (of any pool when it belongs to none), only to
+    the reps its target reaches, who are active and not on leave, and never past a holding cap
+    or daily quota (``pools.bulk_assign`` re-checks both; a rule cannot override them). The
+    ledger records it with no ``actor`` and ``actor_label`` ``system:rule:<id>``.
+    """
+
+    rule_id: int
+    name: str
+    pool_id: int | None
+    reach: frozenset[int]
+
+    @property
+    def label(self) -> str:
+        return f"system:rule:{self.rule_id}"
+
+
+def rule_refusal(
+    authority: RuleAuthority, pool_id: int | None, receiver_id: int, *, available: bool
+) -> HighSeasError | None:
+    """``None`` when the rule may give a customer of ``pool_id`` to the receiver, who is
+    ``available`` (active, and not on leave today)."""
+    if authority.pool_id is not None and pool_id != authority.pool_id:
+        return HighSeasError(
+            ErrorCode.PERMISSION_DENIED,
+            _("A rule assigns only customers of its own pool."),
+            rule=authority.rule_id,
+        )
+    if receiver_id not in authority.reach:
+        return HighSeasError(
+            ErrorCode.PERMISSION_DENIED,
+            _("The rule cannot give customers to that user."),
+            rule=authority.rule_id,
+        )
+    if not available:
+        return HighSeasError(
+            ErrorCode.VALIDATION_ERROR,
+            _("That user is not active."),
+            errors={"owner": ["inactive"]},
+        )
+    return None

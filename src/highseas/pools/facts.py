@@ -10,10 +10,10 @@ change between being read and the write that depends on them.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import UTC, datetime, tzinfo
+from datetime import UTC, date, datetime, timedelta, tzinfo
 
 from django.db import connection
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 
@@ -50,6 +50,42 @@ def holdings(user_id: int, *, count_won: bool) -> int:
     if not count_won:
         held = held.exclude(stage=CustomerStage.WON)
     return held.count()
+
+
+def holdings_of(user_ids: list[int]) -> dict[int, tuple[int, int]]:
+    """(open, won) customers each rep holds, over every pool, in one grouped count."""
+    rows = (
+        Customer.objects.filter(owner_id__in=user_ids, status__in=HELD)
+        .values("owner_id")
+        .annotate(won=Count("id", filter=Q(stage=CustomerStage.WON)), total=Count("id"))
+        .order_by()
+    )
+    return {row["owner_id"]: (row["total"] - row["won"], row["won"]) for row in rows}
+
+
+def assigned_on(user_ids: list[int], now: datetime) -> dict[int, int]:
+    """Customers each rep was given on the calendar day of ``now`` (by any rule or manager),
+    in one grouped count."""
+    start = day_start(now, timezone.get_default_timezone())
+    rows = (
+        OwnershipEvent.objects.filter(
+            to_owner_id__in=user_ids,
+            kind=EventKind.ASSIGNED.value,
+            at__gte=start,
+            at__lt=start + timedelta(days=1),
+        )
+        .values("to_owner_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return {row["to_owner_id"]: row["n"] for row in rows}
+
+
+def on_leave(profile: RepProfile, today: date) -> bool:
+    start, end = profile.leave_from, profile.leave_until
+    if start is None and end is None:
+        return False
+    return (start is None or start <= today) and (end is None or today <= end)
 
 
 def frozen_count(user_id: int) -> int:

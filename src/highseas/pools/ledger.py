@@ -1,14 +1,23 @@
-"""Writing and reading the ownership ledger."""
+"""Writing and reading the ownership ledger: the one place ledger rows are built.
+
+``record_event`` appends one row (through the ORM); ``record_events`` appends many in one
+statement (``pools.rows``), for the set-based paths — assignment runs and the sweep. Both fill
+the same columns by the same rules: an event done by a person names them as ``actor`` and their
+username as ``actor_label``; an event done by the system (a rule, the sweep) has no ``actor``
+and says which rule acted in ``actor_label`` (``system:rule:<id>``, ``system:idle_limit``).
+"""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 
 from highseas.accounts.models import User
 from highseas.customers.models import Customer
 from highseas.engine.ownership import EventKind, LedgerEvent, OwnershipState, Status
 from highseas.pools.models import OwnershipEvent
+from highseas.pools.rows import db_datetime, insert_rows
 
 
 def state_of(customer: Customer) -> OwnershipState:
@@ -40,12 +49,58 @@ def record_event(
         to_owner_id=after.owner_id,
         to_pool_id=after.pool_id,
         actor=actor,
-        actor_label=actor_label or (actor.username if actor else "system"),
+        actor_label=label_of(actor.username if actor else None, actor_label),
         reason=reason,
         policy_ref=policy_ref,
         related_customer=related_customer,
         at=at,
     )
+
+
+def label_of(username: str | None, actor_label: str) -> str:
+    """What ``actor_label`` says: the system rule that acted, else the person's username."""
+    return actor_label or username or "system"
+
+
+@dataclass(slots=True)
+class Entry:
+    """One ledger row of a set-based change, as ``record_events`` writes it."""
+
+    customer_id: int
+    kind: EventKind
+    before: OwnershipState | None
+    after: OwnershipState
+    reason: str
+    actor_id: int | None = None
+    actor_label: str = ""
+    policy_ref: str = ""
+
+
+ENTRY_FIELDS = (
+    *("customer", "kind", "from_status", "from_owner", "from_pool"),
+    *("to_status", "to_owner", "to_pool", "actor", "actor_label", "reason", "policy_ref", "at"),
+)
+
+
+def record_events(entries: Sequence[Entry], *, at: datetime) -> None:
+    """Append many ledger rows at ``at`` in one statement (per thousand rows); call it inside
+    the transaction that made the changes. Every row names who acted: a user (``actor_id``
+    and their username) or the system rule (``system:…``)."""
+    when = db_datetime(at)
+    rows = []
+    for e in entries:
+        before, after = e.before, e.after
+        if not e.actor_label or (e.actor_id is None and not e.actor_label.startswith("system:")):
+            raise ValueError(f"ledger row for customer {e.customer_id} names no actor")
+        was = (before.status.value, before.owner_id, before.pool_id) if before else ("", None, None)
+        rows.append(
+            (
+                *(e.customer_id, e.kind.value, *was),
+                *(after.status.value, after.owner_id, after.pool_id),
+                *(e.actor_id, e.actor_label, e.reason, e.policy_ref, when),
+            )
+        )
+    insert_rows(OwnershipEvent, ENTRY_FIELDS, rows)
 
 
 _ROW = tuple[int, int, str, str, int | None, int | None, str, int | None, int | None]

@@ -411,10 +411,9 @@ def assign(
     override_cap: bool = False,
     reason: str = "",
     now: datetime | None = None,
-    actor_label: str = "",
 ) -> Outcome:
-    """A manager gives a pooled customer to a rep; an assignment rule passes its own
-    ``actor_label`` (``system:rule:<id>``) for the ledger."""
+    """A manager gives a pooled customer to a rep. Assignment rules act as themselves
+    through ``pools.bulk_assign.assign_many``, never through a user."""
     return Outcome(
         _give(
             EventKind.ASSIGNED,
@@ -424,7 +423,6 @@ def assign(
             override_cap=override_cap,
             reason=reason or _("Assigned by a manager"),
             now=now or timezone.now(),
-            actor_label=actor_label,
         )
     )
 

@@ -1,4 +1,4 @@
-"""Appending many log rows (ledger events, decisions) with one ``executemany`` of plain values.
+"""Writing many rows (ledger events, assignment decisions) as plain values, set-based.
 
 ``bulk_create`` builds a model instance and prepares every field of every row, which costs more
 than the database's own work at the scale of a backlog run; the rows written here are plain

@@ -65,7 +65,8 @@ def create_customer(
 
     1. The pool defaults to the default pool; a pooled customer needs one.
     2. The owner's holding cap holds: a rep who registers a customer while at their cap gets
-       it created pooled, unassigned, and is told so (业务注册潜在客户上限); a manager naming
+       it created pooled (and routed by the rules, if any applies), and is told where it went
+       (业务注册潜在客户上限); a manager naming
        an owner at their cap is refused with ``holding_cap_reached``.
     3. The ``created`` ledger row records the resulting state and the actor.
     4. Duplicates are screened first, by the pool's policy for ``entry_point`` (manual, api,
@@ -113,6 +114,11 @@ def create_customer(
         actor, [customer.pk], trigger=Trigger.CREATE, now=now
     ):
         customer.refresh_from_db()
+        if note and customer.owner is not None:
+            note = _(
+                "You are at your holding cap, so the assignment rules gave this customer "
+                "to %(owner)s."
+            ) % {"owner": customer.owner.label}
     return CreatedCustomer(customer, note, facts, screening.warnings)
 
 

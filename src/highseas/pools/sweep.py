@@ -35,11 +35,12 @@ from django.utils.translation import gettext as _
 
 from highseas.customers.choices import CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal
-from highseas.engine.ownership import EventKind, Status
+from highseas.engine.ownership import EventKind, OwnershipState, Status
 from highseas.engine.recycle import Schedule, schedule
 from highseas.notify.services import notify
 from highseas.pools.destinations import destination_pool_id, queue_name, tell_queue_admins
-from highseas.pools.models import OwnershipEvent, Pool
+from highseas.pools.ledger import Entry, record_events
+from highseas.pools.models import Pool
 from highseas.pools.ownership import unfreeze
 from highseas.pools.policies import recycle_rules
 from highseas.pools.schedule import clock_of
@@ -248,25 +249,20 @@ def _apply(items: list[Recycled], stale: list[tuple[int, Schedule]], now: dateti
         )
         if written != len(ids):
             raise RuntimeError(f"recycle batch changed {written} of {len(ids)} locked rows")
-    OwnershipEvent.objects.bulk_create(
+    record_events(
         [
-            OwnershipEvent(
-                customer_id=item.customer,
-                kind=EventKind.RECYCLED.value,
-                from_status=Status.OWNED.value,
-                from_owner_id=item.from_owner,
-                from_pool_id=item.from_pool,
-                to_status=Status.POOLED.value,
-                to_owner_id=None,
-                to_pool_id=item.to_pool,
-                actor=None,
+            Entry(
+                item.customer,
+                EventKind.RECYCLED,
+                OwnershipState(Status.OWNED, item.from_owner, item.from_pool),
+                OwnershipState(Status.POOLED, None, item.to_pool),
+                item.reason,
                 actor_label=f"system:{item.rule}",
-                reason=item.reason,
                 policy_ref=f"pool:{item.from_pool}/recycle_policy",
-                at=now,
             )
             for item in items
-        ]
+        ],
+        at=now,
     )
 
 

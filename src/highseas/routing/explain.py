@@ -12,6 +12,7 @@ from django.utils.translation import gettext_noop
 
 from highseas.accounts.models import User
 from highseas.engine.planner import Decision
+from highseas.routing.models import AssignmentRule
 
 REASONS = {
     "no_rule_matched": gettext_noop("No rule matched this customer."),
@@ -108,3 +109,18 @@ def render_decisions(decisions: list[Decision]) -> tuple[list[dict[str, Any]], d
     """Every decision's rendered explanation, and the names used."""
     names = rep_names(d.explanation for d in decisions)
     return [render(d.explanation, names) for d in decisions], names
+
+
+RULE_ACTOR = "system:rule:"
+
+
+def rule_actor_name(actor_label: str) -> str | None:
+    """The name of the assignment rule a ledger row's ``actor_label`` (``system:rule:<id>``)
+    names, or ``None`` when it names no rule; a rule deleted since is named by its id."""
+    if not actor_label.startswith(RULE_ACTOR):
+        return None
+    rule_id = actor_label.removeprefix(RULE_ACTOR)
+    if not rule_id.isdigit():
+        return None
+    name = AssignmentRule.objects.filter(pk=int(rule_id)).values_list("name", flat=True).first()
+    return name if name is not None else f"#{rule_id}"

@@ -4,12 +4,18 @@
    one ``CASE`` naming the first rule each customer may match, so the database selects only
    pooled customers some rule may take, and tells the engine where to start testing.
 2. The backlog is walked in keyset order ``(pool, id)``, ``batch_size`` customers per
-   transaction. In a real run each batch first locks the rules' pointers, then the reps the
-   rules can reach (``facts.lock_reps``), then its customers (``FOR UPDATE``; on SQLite the
-   write transaction serializes everything), and re-reads the reps' loads under those locks.
+   transaction. In a real run each batch first locks the rules' pointers, then its customers
+   (``FOR UPDATE``; on SQLite the write transaction serializes everything). A backlog run
+   (the set-based path) also locks every rep the rules can reach (``facts.lock_reps``) before
+   its customers and re-reads their loads under those locks, so that concurrent runs plan from
+   true loads; a small run (a registration, a short import) locks only the rep it gives each
+   customer to, inside ``pools.bulk_assign.assign_many``.
 3. The engine plans the batch with the run's seeded random source, pointers and loads carried
-   from the previous batch; a real run applies it (``apply.py``), writes the pointers back with
-   compare-and-set and logs every decision.
+   from the previous batch; a real run applies it through ``pools.bulk_assign.assign_many``
+   (``apply.py``), which re-checks caps and quotas under the receivers' locks and refuses what
+   would pass them. On the small path a refusal at the cap or quota re-reads the loads and
+   plans that customer again, so it falls through to the next rep or stays pooled, saying why.
+   The run then writes the pointers back with compare-and-set and logs every decision.
 4. A preview does the same without locks or writes, carrying loads and pointers in memory, so
    with the same seed and data it decides exactly what the real run will.
 A killed run loses at most its open batch, which rolls back; running again picks up the rest.
@@ -28,17 +34,17 @@ from typing import Any
 from django.db import connection, transaction
 from django.db.models import BigIntegerField, Case, Q, QuerySet, Value, When
 from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from highseas.accounts.models import Role, User
+from highseas.accounts.models import User
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
-from highseas.engine.errors import ErrorCode, HighSeasError
-from highseas.engine.planner import Decision, Outcome, PlanState, plan
+from highseas.engine.errors import ErrorCode
+from highseas.engine.planner import Decision, Outcome, PlanState, RoutedCustomer, plan
 from highseas.pools.facts import lock_reps
 from highseas.pools.models import Pool
-from highseas.routing import apply, cursors
-from highseas.routing.bulk import db_datetime, db_json, insert_rows
+from highseas.pools.rows import db_datetime, db_json, insert_rows
+from highseas.routing import cursors
+from highseas.routing.apply import Applier
 from highseas.routing.compile import compile_conditions
 from highseas.routing.models import AssignmentDecision, AssignmentRun, RoutingCursor
 from highseas.routing.snapshots import (
@@ -54,7 +60,8 @@ from highseas.routing.snapshots import (
 
 DEFAULT_BATCH = 5_000
 DECISION_FIELDS = ("run", "customer", "rule", "owner", "outcome", "reason", "explanation", "at")
-SERVICE_PATH_MAX = 50  # runs this small apply each decision through ``ownership.assign``
+SERVICE_PATH_MAX = 50  # runs this small apply decision by decision, locking only receivers
+FALLS_THROUGH = {ErrorCode.HOLDING_CAP_REACHED, ErrorCode.CLAIM_QUOTA_EXCEEDED}
 Progress = Callable[[int, int], None]
 
 
@@ -89,22 +96,6 @@ class RunOptions:
     batch_size: int = DEFAULT_BATCH
     apply_mode: str | None = None
     progress: Progress | None = None
-
-
-def authority_for(actor: User | None, pool: Pool | None) -> User:
-    """Who the ledger names as the acting user of a rule run: the triggering user when an
-    admin, else an admin of the pool, else the first administrator."""
-    if actor is not None and actor.is_admin and actor.is_active:
-        return actor
-    admins = User.objects.filter(is_active=True).filter(Q(role=Role.ADMIN) | Q(is_superuser=True))
-    found = admins.filter(administered_pools=pool).order_by("pk").first() if pool else None
-    found = found or admins.order_by("pk").first()
-    if found is None:
-        raise HighSeasError(
-            ErrorCode.VALIDATION_ERROR,
-            _("No active administrator to act for the assignment rules."),
-        )
-    return found
 
 
 def first_rule(rule_set: RuleSet, vendor: str) -> Case | Value:
@@ -144,13 +135,18 @@ class Runner:
         self.cursor_keys = [k for k in self.rule_set.cursor_keys if k[1] in self.reps_by_team]
         self.rule_names = {rule.rule_id: rule.name for rule in self.rule_set.rules}
         self.pools: dict[int, Pool] = {}
-        self.authority: User | None = None
+        self.applier = Applier(self.rule_set.rules, self.reps_by_team, self.result.run.pk)
         self.cursor_rows: dict[cursors.Key, RoutingCursor] = {}
         self.assigned_today = AssignedToday(self.rep_ids, options.now)
 
     @property
     def real(self) -> bool:
         return not self.options.dry_run
+
+    @property
+    def locks_reps(self) -> bool:
+        """Whether each batch locks every rep the rules reach (the set-based path)."""
+        return self.real and self.result.run.apply_mode == ApplyMode.BULK
 
     def _start_run(self) -> AssignmentRun:
         options = self.options
@@ -184,7 +180,6 @@ class Runner:
     def execute(self) -> RunResult:
         started = time.perf_counter()
         if self.rule_set.rules:
-            self.authority = authority_for(self.actor, self.options.pool) if self.real else None
             if self.real:
                 cursors.ensure(self.cursor_keys)
             else:
@@ -227,7 +222,8 @@ class Runner:
             rows = cursors.lock(self.cursor_keys)
             self.state.cursors.update(cursors.states(rows))
             self.cursor_rows = rows
-            lock_reps(*self.rep_ids)
+            if self.locks_reps:
+                lock_reps(*self.rep_ids)
             page = page.select_for_update(of=("self",))
         return list(page.values(*CUSTOMER_COLUMNS, "hint"))
 
@@ -237,7 +233,7 @@ class Runner:
                 pk=pool_id
             )
         if self.real or pool_id not in self.rosters:
-            given = self.assigned_today.read() if self.real else None
+            given = self.assigned_today.read() if self.locks_reps else None
             roster = build_roster(
                 self.rule_set, self.reps_by_team, self.pools[pool_id], self.options.now, given
             )
@@ -269,23 +265,25 @@ class Runner:
             state=self.state,
         ).decisions
         if self.real:
-            self._apply(decided, {row["id"]: row for row in rows})
+            self._apply(decided, customers, {row["id"]: row for row in rows})
         self.result.decisions.extend(decided)
         self.result.customer_names.update((row["id"], row["name"]) for row in rows)
 
-    def _apply(self, decided: list[Decision], rows: dict[int, dict[str, Any]]) -> None:
-        assert self.authority is not None
-        common: dict[str, Any] = {
-            "authority": self.authority,
-            "rule_names": self.rule_names,
-            "run_id": self.result.run.pk,
-            "now": self.options.now,
-        }
+    def _apply(
+        self,
+        decided: list[Decision],
+        customers: list[RoutedCustomer],
+        rows: dict[int, dict[str, Any]],
+    ) -> None:
+        """Apply the segment: set-based at once (its rows were read pooled under their locks
+        in this transaction), or decision by decision on the small path."""
+        now = self.options.now
         if self.result.run.apply_mode == ApplyMode.SERVICE:
-            apply.through_service(decided, **common)
+            for index, customer in enumerate(customers):
+                decided[index] = self._apply_one(decided[index], customer)
         else:
-            apply.in_bulk(decided, rows=rows, pools=self.pools, **common)
-        run_id, at = self.result.run.pk, db_datetime(self.options.now)
+            self.applier.apply(decided, now, locked=rows)
+        run_id, at = self.result.run.pk, db_datetime(now)
         insert_rows(
             AssignmentDecision,
             DECISION_FIELDS,
@@ -297,6 +295,31 @@ class Runner:
                 for d in decided
             ],
         )
+
+    def _apply_one(self, decision: Decision, customer: RoutedCustomer) -> Decision:
+        """Apply one decision; when the rep it names turns out to be at their cap or quota,
+        plan the customer again from loads re-read now, until a rep takes it or none can
+        (a rep refused once is never tried again for it)."""
+        refused: set[int] = set()
+        while decision.outcome is Outcome.ASSIGNED and decision.owner_id is not None:
+            owner = decision.owner_id
+            refusal = self.applier.apply([decision], self.options.now).get(customer.customer_id)
+            if refusal is None or refusal.code not in FALLS_THROUGH:
+                return decision
+            refused.add(owner)
+            assert customer.pool_id is not None  # the backlog holds pooled customers only
+            roster = self._roster(customer.pool_id)
+            again = plan(
+                [customer],
+                self.rule_set.rules,
+                roster.by_team,
+                users=roster.users,
+                state=self.state,
+            ).decisions[0]
+            if again.outcome is Outcome.ASSIGNED and again.owner_id in refused:
+                return decision  # the loads say they could, the re-check said no: stay pooled
+            decision = again
+        return decision
 
     def _finish(self, seconds: float) -> None:
         run = self.result.run

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 from django.db.models import Count, Max, Q
@@ -17,14 +17,14 @@ from django.utils import timezone
 
 from highseas.accounts.models import Role, Team, User
 from highseas.customers.choices import CustomerStage
-from highseas.customers.models import Customer, Deal
+from highseas.customers.models import Deal
 from highseas.engine.limits import effective_limits
 from highseas.engine.ownership import EventKind
 from highseas.engine.periods import day_start
 from highseas.engine.planner import RoutedCustomer, Rule
 from highseas.engine.routing import Candidate, Skills, smoothed_win_rate
 from highseas.engine.targets import Strategy, TeamTarget, UserTarget, parse_target
-from highseas.pools.facts import HELD
+from highseas.pools.facts import assigned_on, holdings_of, on_leave
 from highseas.pools.models import OwnershipEvent, Pool
 from highseas.pools.policies import claim_limits, rep_overrides
 from highseas.routing.models import AssignmentRule
@@ -115,42 +115,6 @@ def team_reps(team_ids: Iterable[int]) -> dict[int, list[int]]:
     return found
 
 
-def _on_leave(profile: Any, today: date) -> bool:
-    start, end = profile.leave_from, profile.leave_until
-    if start is None and end is None:
-        return False
-    return (start is None or start <= today) and (end is None or today <= end)
-
-
-def _holdings(rep_ids: list[int]) -> dict[int, tuple[int, int]]:
-    """(open, won) customers each rep holds, over every pool."""
-    rows = (
-        Customer.objects.filter(owner_id__in=rep_ids, status__in=HELD)
-        .values("owner_id")
-        .annotate(
-            won=Count("id", filter=Q(stage=CustomerStage.WON)),
-            total=Count("id"),
-        )
-    )
-    return {row["owner_id"]: (row["total"] - row["won"], row["won"]) for row in rows}
-
-
-def assigned_on(rep_ids: list[int], now: datetime) -> dict[int, int]:
-    """Customers each rep was given on the calendar day of ``now``, by any run or manager."""
-    start = day_start(now, timezone.get_default_timezone())
-    rows = (
-        OwnershipEvent.objects.filter(
-            to_owner_id__in=rep_ids,
-            kind=EventKind.ASSIGNED.value,
-            at__gte=start,
-            at__lt=start + timedelta(days=1),
-        )
-        .values("to_owner_id")
-        .annotate(n=Count("id"))
-    )
-    return {row["to_owner_id"]: row["n"] for row in rows}
-
-
 class AssignedToday:
     """What each rep was given on the calendar day of ``now``, kept current batch after batch
     without recounting the day: the first reading counts it and notes the highest ledger id;
@@ -233,7 +197,7 @@ def build_roster(
     (what each rep was given today) is counted here unless the caller keeps it."""
     rep_ids = sorted({*rule_set.user_ids, *(r for reps in reps_by_team.values() for r in reps)})
     users = {u.pk: u for u in User.objects.filter(pk__in=rep_ids).select_related("profile")}
-    held = _holdings(rep_ids)
+    held = holdings_of(rep_ids)
     given = assigned_on(rep_ids, now) if given is None else given
     rates = win_rates(rep_ids, now) if rule_set.needs_win_rate else {}
     pool_limits = claim_limits(pool)
@@ -247,7 +211,7 @@ def build_roster(
             rep_id=rep_id,
             name=user.label,
             is_active=user.is_active and (profile is None or profile.is_active),
-            on_leave=profile is not None and _on_leave(profile, today),
+            on_leave=profile is not None and on_leave(profile, today),
             holdings=open_held,
             won_holdings=won_held,
             holding_cap=limits.holding_cap,

@@ -15,6 +15,7 @@ from django.utils.translation import pgettext
 from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
 from highseas.engine.masking import mask_value
+from highseas.routing.explain import rule_actor_name
 
 PERSONAL_FIELDS = ("phone", "email", "credit_code", "address")
 HOUR = 3600
@@ -174,9 +175,11 @@ def event_label(kind: str) -> str:
 
 
 def actor_label(actor_name: str | None, raw_label: str) -> str:
-    """A person's name, or the system with the rule that acted."""
+    """A person's name, or the system with the rule that acted (an assignment rule by name)."""
     if actor_name:
         return actor_name
+    if (rule_name := rule_actor_name(raw_label)) is not None:
+        return _("Assignment rule «%(rule)s»") % {"rule": rule_name}
     if raw_label.startswith("system:"):
         return _("System (%(rule)s)") % {"rule": rule_label(raw_label.partition(":")[2])}
     return _("System")

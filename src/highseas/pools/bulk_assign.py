@@ -1,0 +1,337 @@
+"""Assignments made by rules, set-based: the one way a rule changes a customer's owner.
+
+``assign_many`` takes what a plan decided — each customer, the rep to give it to, and the rule
+acting (``authority.RuleAuthority``) — and, in ONE transaction (a savepoint inside the
+caller's), set-based whatever the number of customers:
+
+1. locks the receivers (``facts.lock_reps``, in id order), then the customers (``FOR UPDATE``);
+2. re-checks every grant against the database, not against the plan: the customer is still
+   pooled and not merged, the rule may act on its pool and give to that rep, the rep is active
+   and not on leave, and neither the holding cap nor the daily quota would be passed — from
+   one grouped count of the receivers' holdings and one of what they were given today, kept
+   current grant after grant. A grant that fails is refused: the customer stays pooled and the
+   grant carries the refusal (``grant.refusal``, a ``HighSeasError`` with its code);
+3. writes the rest with one compare-and-set ``UPDATE … WHERE id IN (…) AND status = 'pooled'
+   AND owner_id IS NULL AND pool_id = ?`` per pool, owner and schedule, checking that every
+   row changed (they are locked: anything else is a defect, and rolls back);
+4. appends the ``assigned`` ledger rows in one statement (``ledger.record_events``: no actor,
+   ``actor_label`` ``system:rule:<id>``) and tells each receiver once after commit.
+When every grant is refused the savepoint is rolled back, so nothing stays locked for them.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.db import connection, transaction
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from highseas.accounts.models import RepProfile, User
+from highseas.customers.choices import CustomerStage, CustomerStatus, DealStage
+from highseas.customers.models import Customer, Deal
+from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.engine.limits import ClaimLimits, effective_limits, strictest
+from highseas.engine.ownership import EventKind, OwnershipState, Status
+from highseas.engine.recycle import CustomerClock, Schedule, schedule
+from highseas.notify.services import notify_after_commit
+from highseas.pools import facts
+from highseas.pools.authority import RuleAuthority, rule_refusal
+from highseas.pools.ledger import Entry, record_events
+from highseas.pools.models import Pool
+from highseas.pools.policies import claim_limits, recycle_rules, rep_overrides
+from highseas.pools.rows import columns, db_datetime, db_time
+
+CHUNK = 500
+READ_CHUNK = 5_000
+COLUMNS = (
+    *("id", "name", "pool_id", "status", "owner_id", "merged_into_id", "level", "stage"),
+    *("last_effective_activity_at", "last_activity_at"),
+)
+
+
+Rows = Mapping[int, Mapping[str, Any]]  # customer rows by id
+
+
+@dataclass
+class Grant:
+    """One planned assignment: ``authority`` gives ``customer_id`` to ``receiver_id``.
+    ``daily_quota`` is the rule's own quota for this rep (the pool's and the rep's apply too);
+    ``refusal`` is set when ``assign_many`` refused it."""
+
+    authority: RuleAuthority
+    customer_id: int
+    receiver_id: int
+    reason: str
+    daily_quota: int | None = None
+    refusal: HighSeasError | None = None
+
+
+class _NothingGranted(Exception):
+    """Rolls back the savepoint (and its locks) when every grant was refused."""
+
+
+def assign_many(
+    grants: Sequence[Grant],
+    *,
+    now: datetime | None = None,
+    locked: Rows | None = None,
+) -> list[Grant]:
+    """Apply the grants that still hold (see the module's rules); return them. The refused
+    ones carry their refusal and changed nothing.
+
+    ``locked`` spares re-reading the customers when the caller has just read them, pooled,
+    under their row locks in this same transaction (a backlog run's batch): rows with at least
+    ``id, name, pool_id, level, stage, last_effective_activity_at, last_activity_at``. The
+    compare-and-set still checks every row."""
+    now = now or timezone.now()
+    if not grants:
+        return []
+    try:
+        with transaction.atomic():
+            granted = _assign(grants, now, locked)
+            if not granted:
+                raise _NothingGranted
+    except _NothingGranted:
+        return []
+    return granted
+
+
+@dataclass
+class _Load:
+    open: int
+    won: int
+    today: int
+
+
+def _assign(grants: Sequence[Grant], now: datetime, locked: Rows | None) -> list[Grant]:
+    receivers = sorted({g.receiver_id for g in grants})
+    profiles = facts.lock_reps(*receivers)
+    rows = _lock_customers([g.customer_id for g in grants]) if locked is None else locked
+    available = _available(receivers, profiles, now)
+    pools = Pool.objects.select_related("claim_policy", "recycle_policy").in_bulk(
+        {row["pool_id"] for row in rows.values() if row["pool_id"] is not None}
+    )
+    held = facts.holdings_of(receivers)
+    given = facts.assigned_on(receivers, now)
+    loads = {rep: _Load(*held.get(rep, (0, 0)), today=given.get(rep, 0)) for rep in receivers}
+    limits: dict[tuple[int | None, int], ClaimLimits] = {}
+    taken: set[int] = set()
+    granted: list[Grant] = []
+    for grant in grants:
+        row = rows.get(grant.customer_id)
+        if row is None or grant.customer_id in taken or (locked is None and not _pooled(row)):
+            grant.refusal = _conflict(row)
+            continue
+        pool_id, rep = row["pool_id"], grant.receiver_id
+        refusal = rule_refusal(grant.authority, pool_id, rep, available=available[rep])
+        if refusal is None:
+            key = (pool_id, rep)
+            if key not in limits:
+                limits[key] = effective_limits(
+                    claim_limits(pools.get(pool_id)), rep_overrides(profiles.get(rep))
+                )
+            refusal = _over_limit(limits[key], loads[rep], grant.daily_quota)
+        if refusal is not None:
+            grant.refusal = refusal
+            continue
+        load = loads[rep]
+        if row["stage"] == CustomerStage.WON:
+            load.won += 1
+        else:
+            load.open += 1
+        load.today += 1
+        taken.add(grant.customer_id)
+        granted.append(grant)
+    if granted:
+        _write(granted, rows, pools, now)
+    return granted
+
+
+def _lock_customers(ids: list[int]) -> Rows:
+    found: dict[int, dict[str, Any]] = {}
+    ordered = sorted(set(ids))
+    for start in range(0, len(ordered), READ_CHUNK):
+        chunk = ordered[start : start + READ_CHUNK]
+        locked = Customer.objects.filter(pk__in=chunk).select_for_update(of=("self",))
+        found.update((row["id"], row) for row in locked.order_by("pk").values(*COLUMNS))
+    return found
+
+
+def _pooled(row: Mapping[str, Any]) -> bool:
+    return (
+        row["status"] == CustomerStatus.POOLED
+        and row["owner_id"] is None
+        and row["merged_into_id"] is None
+    )
+
+
+def _conflict(row: Mapping[str, Any] | None) -> HighSeasError:
+    if row is None or row["merged_into_id"] is not None:
+        return HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
+    holder = User.objects.filter(pk=row["owner_id"]).first() if row["owner_id"] else None
+    if holder is not None:
+        return HighSeasError(
+            ErrorCode.ALREADY_OWNED,
+            _("This customer already has an owner."),
+            holder=holder.label,
+            status=row["status"],
+        )
+    return HighSeasError(
+        ErrorCode.STATE_CONFLICT, _("The customer changed meanwhile; reload and try again.")
+    )
+
+
+def _available(
+    receivers: list[int], profiles: dict[int, RepProfile], now: datetime
+) -> dict[int, bool]:
+    """Whether each receiver is active and not on leave today."""
+    active = dict(User.objects.filter(pk__in=receivers).values_list("pk", "is_active"))
+    today = timezone.localtime(now).date()
+    return {
+        rep: bool(active.get(rep))
+        and profiles[rep].is_active
+        and not facts.on_leave(profiles[rep], today)
+        for rep in receivers
+    }
+
+
+def _over_limit(limits: ClaimLimits, load: _Load, rule_quota: int | None) -> HighSeasError | None:
+    """The holding cap and the daily quota, as the planner checks them (``engine.routing``)."""
+    counted = load.open + (load.won if limits.count_won_in_cap else 0)
+    if limits.holding_cap is not None and counted >= limits.holding_cap:
+        return HighSeasError(
+            ErrorCode.HOLDING_CAP_REACHED,
+            _("The rep already holds as many customers as they may."),
+            used=counted,
+            limit=limits.holding_cap,
+        )
+    capacity = strictest(limits.daily_quota, rule_quota)
+    if capacity is not None and load.today >= capacity:
+        return HighSeasError(
+            ErrorCode.CLAIM_QUOTA_EXCEEDED,
+            _("The rep was given as many customers today as they may be."),
+            period="day",
+            used=load.today,
+            limit=capacity,
+        )
+    return None
+
+
+def _schedules(
+    granted: list[Grant],
+    rows: Rows,
+    pools: dict[int, Pool],
+    now: datetime,
+) -> dict[int, Schedule]:
+    """Each customer's recycle schedule as owned from ``now`` (as ``ownership.move`` sets it),
+    computed once per distinct clock: most of a backlog shares a handful."""
+    rules = {pool_id: recycle_rules(pool) for pool_id, pool in pools.items()}
+    needs_deals = any(r is not None and r.exempt_open_deal for r in rules.values())
+    open_deals = _open_deals([g.customer_id for g in granted]) if needs_deals else set()
+    found: dict[int, Schedule] = {}
+    alike: dict[tuple[Any, ...], Schedule] = {}
+    for grant in granted:
+        row = rows[grant.customer_id]
+        key = (
+            *(row["pool_id"], row["level"], row["stage"] == CustomerStage.WON),
+            grant.customer_id in open_deals,
+            *(row["last_effective_activity_at"], row["last_activity_at"]),
+        )
+        if key not in alike:
+            clock = CustomerClock(Status.OWNED, *key[1:4], now, *key[4:])
+            alike[key] = schedule(rules.get(row["pool_id"]), clock)
+        found[grant.customer_id] = alike[key]
+    return found
+
+
+def _open_deals(customer_ids: list[int]) -> set[int]:
+    return set(
+        Deal.objects.filter(customer_id__in=customer_ids)
+        .exclude(stage__in=[DealStage.WON, DealStage.LOST])
+        .values_list("customer_id", flat=True)
+    )
+
+
+def _cas_sql(size: int) -> str:
+    """Compare-and-set ``size`` pooled customers of a pool to one owner and schedule."""
+    table, (status, owner, since, due, warn, pk, pool, merged) = columns(
+        Customer,
+        *("status", "owner", "owned_since", "recycle_due_at", "warn_at", "id", "pool"),
+        "merged_into",
+    )
+    marks = ", ".join(["%s"] * size)
+    return (
+        f"UPDATE {table} SET {status} = %s, {owner} = %s, {since} = %s, {due} = %s, "
+        f"{warn} = %s WHERE {pk} IN ({marks}) AND {status} = %s AND {owner} IS NULL "
+        f"AND {pool} = %s AND {merged} IS NULL"
+    )
+
+
+def _write(
+    granted: list[Grant],
+    rows: Rows,
+    pools: dict[int, Pool],
+    now: datetime,
+) -> None:
+    plans = _schedules(granted, rows, pools, now)
+    groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
+    for g in granted:
+        plan = plans[g.customer_id]
+        key = (rows[g.customer_id]["pool_id"], g.receiver_id, plan.due_at, plan.warn_at)
+        groups[key].append(g.customer_id)
+    owned, pooled = CustomerStatus.OWNED.value, CustomerStatus.POOLED.value
+    with connection.cursor() as cursor:
+        for (pool_id, owner_id, due_at, warn_at), ids in groups.items():
+            times = [db_datetime(now), db_time(due_at), db_time(warn_at)]
+            for start in range(0, len(ids), CHUNK):
+                chunk = ids[start : start + CHUNK]
+                cursor.execute(
+                    _cas_sql(len(chunk)), [owned, owner_id, *times, *chunk, pooled, pool_id]
+                )
+                if cursor.rowcount != len(chunk):
+                    raise RuntimeError(
+                        f"assignment changed {cursor.rowcount} of {len(chunk)} locked rows"
+                    )
+    states: dict[tuple[int | None, int | None], OwnershipState] = {}
+
+    def state(owner_id: int | None, pool_id: int | None) -> OwnershipState:
+        if (owner_id, pool_id) not in states:
+            status = Status.POOLED if owner_id is None else Status.OWNED
+            states[(owner_id, pool_id)] = OwnershipState(status, owner_id, pool_id)
+        return states[(owner_id, pool_id)]
+
+    entries = []
+    for g in granted:
+        pool_id = rows[g.customer_id]["pool_id"]
+        entries.append(
+            Entry(
+                g.customer_id,
+                EventKind.ASSIGNED,
+                state(None, pool_id),
+                state(g.receiver_id, pool_id),
+                g.reason,
+                actor_label=g.authority.label,
+            )
+        )
+    record_events(entries, at=now)
+    _tell_receivers(granted, rows)
+
+
+def _tell_receivers(granted: list[Grant], rows: Rows) -> None:
+    by_owner: dict[int, list[Grant]] = defaultdict(list)
+    for grant in granted:
+        by_owner[grant.receiver_id].append(grant)
+    for owner_id, given in by_owner.items():
+        if len(given) == 1:
+            title, customer_id = _("A customer was given to you"), given[0].customer_id
+        else:
+            title = _("%(count)s customers were given to you") % {"count": len(given)}
+            customer_id = None
+        listed = "、".join(rows[g.customer_id]["name"] for g in given[:5])
+        body = listed + ("…" if len(given) > 5 else "")
+        notify_after_commit(owner_id, EventKind.ASSIGNED.value, title, body, customer_id)
