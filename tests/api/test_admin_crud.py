@@ -25,6 +25,7 @@ POOL_BODY: dict[str, Any] = {
         "count_won_in_cap": False,
         "reclaim_cooldown_days": 7,
         "requires_approval": False,
+        "requires_reason": True,
         "approval_expiry_hours": None,
         "max_frozen": 5,
         "max_freeze_days": 30,

@@ -11,7 +11,7 @@ from django.utils import timezone
 
 from highseas.customers.models import Customer
 from highseas.pools import services as pools
-from highseas.pools.models import ClaimRequest, RecyclePolicy
+from highseas.pools.models import ClaimPolicy, ClaimRequest, RecyclePolicy
 
 pytestmark = pytest.mark.django_db
 
@@ -296,3 +296,13 @@ def test_the_approvals_page_lists_a_withdrawn_request_as_decided(world: dict[str
     row = page[: page.index('class="badge req-withdrawn"')]
     assert request.customer.name in row[row.rindex("<tr>") :]
     assert f"/console/approvals/{request.pk}/approve/" not in page
+
+
+def test_the_policy_editor_sets_whether_claims_need_a_reason(world: dict[str, Any]) -> None:
+    url = f"/console/pools/{world['east_pool'].pk}/"
+    client = signed_in(world["east_manager"])
+    assert 'name="requires_reason"' in html(client.get(url))
+    data = _policy_form(world, requires_reason="on", action="preview")
+    fingerprint = client.post(url, data).context["fingerprint"]
+    client.post(url, {**data, "action": "save", "previewed": fingerprint})
+    assert ClaimPolicy.objects.get(pool=world["east_pool"]).requires_reason is True

@@ -25,6 +25,7 @@ CLAIM_FIELDS = [
     "count_won_in_cap",
     "reclaim_cooldown_days",
     "requires_approval",
+    "requires_reason",
     "approval_expiry_hours",
     "max_frozen",
     "max_freeze_days",
@@ -55,6 +56,7 @@ class PoolPolicyForm(forms.Form):
     requires_approval = forms.BooleanField(
         label=_("Claims need a manager's approval"), required=False
     )
+    requires_reason = forms.BooleanField(label=_("Claims need a reason"), required=False)
     approval_expiry_hours = _limit(_("Requests expire after (hours)"))
     max_frozen = _limit(_("Most frozen customers per rep"))
     max_freeze_days = _limit(_("Longest freeze (days)"))
