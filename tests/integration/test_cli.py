@@ -97,12 +97,15 @@ def test_check_reports_a_quota_broken_behind_the_services_back(
     org: dict[str, Any], make_customer: Callable[..., Customer]
 ) -> None:
     from highseas.pools import ownership
-    from highseas.pools.models import ClaimPolicy
+    from highseas.pools.models import ClaimPolicy, OwnershipEvent
 
     customers = [make_customer(org["admin"], pool=org["east_pool"]) for _ in range(3)]
     for customer in customers:
         ownership.claim(org["rep_a"], customer.pk)
     assert _run("check_invariants")[0] == 0
+    # Claims that recorded no quota (as rows written before claims recorded theirs) are judged
+    # by the quota in force now.
+    OwnershipEvent.objects.filter(kind="claimed").update(policy_ref="")
     ClaimPolicy.objects.filter(pool=org["east_pool"]).update(daily_quota=2, holding_cap=2)
     code, output = _run("check_invariants")
     assert code == 1

@@ -59,7 +59,7 @@ def owned(org: dict[str, Any], pool: Pool, make_customer: Callable[..., Customer
 
 
 def _state(customer: Customer) -> dict[str, Any]:
-    row = Customer.objects.filter(pk=customer.pk).values().get()
+    row: dict[str, Any] = dict(Customer.objects.filter(pk=customer.pk).values().get())
     row.pop("updated_at")
     return row
 

@@ -31,6 +31,7 @@ from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
+from django.db.models import Field
 from django.utils.translation import gettext as _
 
 from highseas.accounts.models import AuditLog, User
@@ -143,7 +144,9 @@ def _clean(customer: Customer, name: str, value: Any) -> Any:
         if not isinstance(value, dict):
             raise ValidationError("Use an object.")
         return value
-    return Customer._meta.get_field(name).clean(value, customer)
+    model_field = Customer._meta.get_field(name)
+    assert isinstance(model_field, Field)
+    return model_field.clean(value, customer)
 
 
 def _cleaned(customer: Customer, changes: Mapping[str, Any]) -> dict[str, Any]:

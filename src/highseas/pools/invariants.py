@@ -1,11 +1,14 @@
 """``highseas check``: the invariants of SPEC §4, verified over the whole database.
 
 1. pooled XOR exactly one owner, and every customer's ledger replays to its current state;
-2. no rep claimed more from a pool per day or week than the quota in force now;
+2. no claim went past the daily or weekly quota in force when it was made (the quotas its
+   ledger row recorded; today's for older rows);
 3. no rep holds more than their cap, unless a manager's logged override covers them;
 4. a customer merged into another rests pooled, without owner or duplicate keys, not merged
-   into itself.
-Quotas and caps are judged by today's policies: a limit tightened later can flag history,
+   into itself;
+5. every stored ``recycle_due_at`` / ``warn_at`` equals what the engine computes now
+   (``pools.schedule_check``).
+Holding caps are judged by today's policies: a cap tightened later flags today's holdings,
 which the report then names.
 """
 
@@ -13,10 +16,10 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
+from datetime import datetime
 from itertools import groupby
 
 from django.db.models import Count, F, Q
-from django.db.models.functions import TruncDate, TruncWeek
 from django.utils import timezone
 
 from highseas.accounts.models import AuditLog, RepProfile
@@ -24,9 +27,12 @@ from highseas.customers.choices import CustomerStage, CustomerStatus
 from highseas.customers.models import Customer
 from highseas.engine.limits import ClaimLimits, RepOverrides, effective_limits
 from highseas.engine.ownership import EventKind, LedgerBreak, OwnershipState, Status, replay
+from highseas.engine.periods import day_start, week_start
 from highseas.pools.ledger import as_ledger_event, iter_ledger_rows
 from highseas.pools.models import OwnershipEvent, Pool
 from highseas.pools.policies import claim_limits, rep_overrides
+from highseas.pools.quotas import Quotas, recorded_quotas
+from highseas.pools.schedule_check import check_schedules
 
 EXAMPLES_KEPT = 20
 
@@ -106,29 +112,50 @@ def _limits_by_rep_and_pool() -> Callable[[int, int | None], ClaimLimits]:
     return limits
 
 
+def _claims() -> Iterator[tuple[int, int | None, datetime, str]]:
+    """Every claim as (rep, pool, at, policy_ref), by rep, pool, then time; streamed."""
+    return (
+        OwnershipEvent.objects.filter(kind=EventKind.CLAIMED.value)
+        .order_by("to_owner_id", "from_pool_id", "at", "id")
+        .values_list("to_owner_id", "from_pool_id", "at", "policy_ref")
+        .iterator(chunk_size=20_000)
+    )
+
+
 def check_claim_quotas(report: CheckReport) -> None:
-    """No rep claimed more from a pool in a day or a week than the quota now in force."""
+    """No claim went past the daily or weekly quota in force when it was made.
+
+    1. claims are walked by rep and pool in time order, counted per day and per week on the
+       organization's calendar (``engine.periods``), like the claim rule counts them;
+    2. the n-th claim of a period breaks the quota when n exceeds the quota its ledger row
+       recorded (``pools.quotas.quota_ref``); a row that recorded none is judged by the
+       quotas in force now;
+    3. one problem per rep, pool and period in which a claim broke its quota.
+    """
     limits = _limits_by_rep_and_pool()
     zone = timezone.get_default_timezone()
-    for period, trunc, field_name in (
-        ("day", TruncDate, "daily_quota"),
-        ("week", TruncWeek, "weekly_quota"),
-    ):
-        counts = (
-            OwnershipEvent.objects.filter(kind=EventKind.CLAIMED.value)
-            .annotate(period=trunc("at", tzinfo=zone))
-            .values("to_owner_id", "from_pool_id", "period")
-            .annotate(claims=Count("id"))
-        )
-        for row in counts:
-            limit = getattr(limits(row["to_owner_id"], row["from_pool_id"]), field_name)
-            if limit is not None and row["claims"] > limit:
-                report.add(
-                    "claim_quota_exceeded",
-                    f"rep {row['to_owner_id']} claimed {row['claims']} from pool "
-                    f"{row['from_pool_id']} in the {period} of {row['period']:%Y-%m-%d} "
-                    f"(quota {limit})",
-                )
+    for (rep, pool), claims in groupby(_claims(), key=lambda claim: claim[:2]):
+        counts: dict[str, tuple[datetime, int]] = {}
+        reported: set[tuple[str, datetime]] = set()
+        for _rep, _pool, at, policy_ref in claims:
+            recorded = recorded_quotas(policy_ref)
+            if recorded is None:
+                now_in_force = limits(rep, pool)
+                recorded = Quotas(now_in_force.daily_quota, now_in_force.weekly_quota)
+            for period, start, quota in (
+                ("day", day_start(at, zone), recorded.daily),
+                ("week", week_start(at, zone), recorded.weekly),
+            ):
+                since, count = counts.get(period, (start, 0))
+                count = count + 1 if since == start else 1
+                counts[period] = (start, count)
+                if quota is not None and count > quota and (period, start) not in reported:
+                    reported.add((period, start))
+                    report.add(
+                        "claim_quota_exceeded",
+                        f"rep {rep} made claim {count} from pool {pool} in the {period} of "
+                        f"{start:%Y-%m-%d} (quota {quota} then)",
+                    )
 
 
 def check_holding_caps(report: CheckReport) -> None:
@@ -181,9 +208,10 @@ def check_merged(report: CheckReport) -> None:
         report.add("merged_not_pooled", f"customer {customer_id}")
 
 
-def run_checks() -> CheckReport:
+def run_checks(now: datetime | None = None) -> CheckReport:
     report = CheckReport()
     check_ownership(report)
+    check_schedules(report.add, now or timezone.now())
     check_claim_quotas(report)
     check_holding_caps(report)
     check_merged(report)

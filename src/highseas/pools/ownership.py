@@ -40,6 +40,7 @@ from highseas.pools.destinations import home_pool_id
 from highseas.pools.ledger import record_event, state_of
 from highseas.pools.models import ClaimPolicy, ClaimRequest, OwnershipEvent, Pool
 from highseas.pools.policies import claim_limits, rep_overrides
+from highseas.pools.quotas import quota_ref
 from highseas.pools.schedule import schedule_for
 
 
@@ -203,7 +204,14 @@ def claim_for(
         return customer, limits
     after = OwnershipState(Status.OWNED, claimant.pk, customer.pool_id)
     move(
-        customer, EventKind.CLAIMED, after, actor=actor, reason=reason, now=now, new_owner=claimant
+        customer,
+        EventKind.CLAIMED,
+        after,
+        actor=actor,
+        reason=reason,
+        now=now,
+        new_owner=claimant,
+        policy_ref=quota_ref(limits),  # the quotas this claim was judged by, for `check`
     )
     return customer, limits
 

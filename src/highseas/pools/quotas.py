@@ -1,4 +1,10 @@
-"""A rep's standing in each pool they belong to: holdings, cap, quota used and left."""
+"""A rep's standing in each pool they belong to: holdings, cap, quota used and left; and the
+claim quotas a claim was judged by, as its ledger row records them.
+
+A ``claimed`` ledger row carries the quotas in force for that rep and pool at the moment of
+the claim, in its ``policy_ref``: ``claim_quota day=5 week=20`` (``none`` for no limit), so
+``highseas check`` judges each claim by the limits it was granted under, not by today's.
+"""
 
 from __future__ import annotations
 
@@ -10,7 +16,7 @@ from django.utils import timezone
 
 from highseas.accounts.models import RepProfile, User
 from highseas.accounts.visibility import member_pools
-from highseas.engine.limits import effective_limits
+from highseas.engine.limits import ClaimLimits, effective_limits
 from highseas.pools import facts
 from highseas.pools.policies import claim_limits, rep_overrides
 
@@ -61,3 +67,38 @@ def standings(user: User, now: datetime | None = None) -> list[dict[str, Any]]:
             )
         )
     return result
+
+
+QUOTA_REF = "claim_quota"
+
+
+@dataclass(frozen=True)
+class Quotas:
+    daily: int | None
+    weekly: int | None
+
+
+def _shown(limit: int | None) -> str:
+    return "none" if limit is None else str(limit)
+
+
+def quota_ref(limits: ClaimLimits) -> str:
+    """The ``policy_ref`` of a claim's ledger row: the quotas it was judged by."""
+    return f"{QUOTA_REF} day={_shown(limits.daily_quota)} week={_shown(limits.weekly_quota)}"
+
+
+def _limit(text: str) -> int | None:
+    return None if text == "none" else int(text)
+
+
+def recorded_quotas(policy_ref: str) -> Quotas | None:
+    """The quotas a ``quota_ref`` records; ``None`` for a row that records none (older rows,
+    or rows written by another path)."""
+    words = policy_ref.split()
+    if len(words) != 3 or words[0] != QUOTA_REF:
+        return None
+    values = dict(word.partition("=")[::2] for word in words[1:])
+    try:
+        return Quotas(_limit(values["day"]), _limit(values["week"]))
+    except (KeyError, ValueError):
+        return None

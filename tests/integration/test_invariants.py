@@ -1,0 +1,155 @@
+"""``highseas check`` judges stored schedules against the engine, and each claim by the quota
+in force when it was made."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from decimal import Decimal
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from highseas.customers.models import Customer
+from highseas.customers.services import log_activity, open_deal
+from highseas.engine.limits import ClaimLimits
+from highseas.engine.ownership import EventKind, OwnershipState, Status
+from highseas.pools import ownership
+from highseas.pools.invariants import run_checks
+from highseas.pools.models import ClaimPolicy, OwnershipEvent, Pool, RecyclePolicy
+from highseas.pools.quotas import Quotas, quota_ref, recorded_quotas
+from highseas.pools.recompute import recompute_pool_schedules
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def pool(org: dict[str, Any]) -> Pool:
+    RecyclePolicy.objects.filter(pool=org["east_pool"]).update(idle_days=30, warn_days=3)
+    pool = Pool.objects.get(pk=org["east_pool"].pk)
+    recompute_pool_schedules(pool)
+    return pool
+
+
+@pytest.fixture
+def owned(org: dict[str, Any], pool: Pool, make_customer: Callable[..., Customer]) -> Customer:
+    customer = make_customer(org["rep_a"], owner=org["rep_a"], pool=pool)
+    log_activity(org["rep_a"], customer.pk, kind="call")
+    customer.refresh_from_db()
+    return customer
+
+
+def _problems() -> dict[str, int]:
+    return run_checks().problems
+
+
+def test_stored_schedules_that_follow_the_policy_pass(owned: Customer) -> None:
+    assert owned.recycle_due_at is not None and owned.warn_at is not None
+    assert run_checks().ok
+
+
+def test_a_due_time_moved_behind_the_services_back_is_reported(owned: Customer) -> None:
+    due = owned.recycle_due_at
+    assert due is not None
+    Customer.objects.filter(pk=owned.pk).update(recycle_due_at=due + timedelta(days=1))
+    report = run_checks()
+    assert report.problems == {"schedule_mismatch": 1}
+    assert report.examples[0].startswith(f"schedule_mismatch: customer {owned.pk}:")
+
+
+def test_an_owned_customer_left_unscheduled_is_reported(owned: Customer) -> None:
+    Customer.objects.filter(pk=owned.pk).update(recycle_due_at=None)
+    assert _problems() == {"schedule_mismatch": 1}
+
+
+def test_a_changed_warning_time_is_reported(owned: Customer) -> None:
+    Customer.objects.filter(pk=owned.pk).update(warn_at=None)
+    assert _problems() == {"schedule_mismatch": 1}
+
+
+def test_a_warning_the_sweep_cleared_after_its_time_passes(owned: Customer) -> None:
+    Customer.objects.filter(pk=owned.pk).update(warn_at=None)
+    assert owned.warn_at is not None
+    assert run_checks(now=owned.warn_at).ok
+    assert run_checks(now=owned.warn_at - timedelta(seconds=1)).problems == {"schedule_mismatch": 1}
+
+
+def test_a_pooled_customer_with_a_due_time_is_reported(
+    org: dict[str, Any], pool: Pool, make_customer: Callable[..., Customer]
+) -> None:
+    pooled = make_customer(org["admin"], pool=pool)
+    Customer.objects.filter(pk=pooled.pk).update(recycle_due_at=timezone.now())
+    assert _problems() == {"schedule_mismatch": 1}
+
+
+def test_an_open_deal_exemption_is_judged_like_the_engine(
+    org: dict[str, Any], owned: Customer
+) -> None:
+    RecyclePolicy.objects.filter(pool=owned.pool).update(exempt_open_deal=True)
+    recompute_pool_schedules(Pool.objects.get(pk=org["east_pool"].pk))
+    open_deal(org["rep_a"], owned.pk, amount=Decimal("100"))
+    owned.refresh_from_db()
+    assert owned.recycle_due_at is None
+    assert run_checks().ok
+
+
+def _claims(org: dict[str, Any], make_customer: Callable[..., Customer], count: int) -> None:
+    for _ in range(count):
+        customer = make_customer(org["admin"], pool=org["east_pool"])
+        ownership.claim(org["rep_a"], customer.pk)
+
+
+def test_a_claim_records_the_quotas_it_was_judged_by(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    ClaimPolicy.objects.filter(pool=org["east_pool"]).update(daily_quota=5)
+    _claims(org, make_customer, 1)
+    event = OwnershipEvent.objects.get(kind="claimed")
+    assert recorded_quotas(event.policy_ref) == Quotas(daily=5, weekly=None)
+
+
+def test_a_quota_lowered_after_legal_claims_is_no_breach(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    ClaimPolicy.objects.filter(pool=org["east_pool"]).update(daily_quota=3, weekly_quota=3)
+    _claims(org, make_customer, 3)
+    ClaimPolicy.objects.filter(pool=org["east_pool"]).update(daily_quota=1, weekly_quota=1)
+    assert run_checks().ok
+
+
+def test_a_claim_past_the_quota_it_recorded_is_reported(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    ClaimPolicy.objects.filter(pool=org["east_pool"]).update(daily_quota=2)
+    _claims(org, make_customer, 2)
+    forced = make_customer(org["admin"], pool=org["east_pool"])
+    ownership.move(
+        ownership.load_customer(forced.pk),
+        EventKind.CLAIMED,
+        OwnershipState(Status.OWNED, org["rep_a"].pk, org["east_pool"].pk),
+        actor=org["rep_a"],
+        reason="forced",
+        now=timezone.now(),
+        policy_ref=quota_ref(ClaimLimits(daily_quota=2)),
+    )
+    ClaimPolicy.objects.filter(pool=org["east_pool"]).update(daily_quota=None)
+    report = run_checks()
+    assert report.problems == {"claim_quota_exceeded": 1}
+    assert "claim 3" in report.examples[0] and "quota 2 then" in report.examples[0]
+
+
+def test_a_claim_that_recorded_no_quota_is_judged_by_todays(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    _claims(org, make_customer, 3)
+    OwnershipEvent.objects.filter(kind="claimed").update(policy_ref="")
+    ClaimPolicy.objects.filter(pool=org["east_pool"]).update(daily_quota=2)
+    assert _problems() == {"claim_quota_exceeded": 1}
+
+
+def test_quota_refs_read_back_what_they_wrote() -> None:
+    for limits in (ClaimLimits(), ClaimLimits(daily_quota=0, weekly_quota=7)):
+        assert recorded_quotas(quota_ref(limits)) == Quotas(limits.daily_quota, limits.weekly_quota)
+    assert recorded_quotas("pool:3/recycle_policy") is None
+    assert recorded_quotas("claim_quota day=x week=2") is None
