@@ -68,6 +68,11 @@ class Viewer:
     def is_admin(self) -> bool:
         return bool(self.user.is_admin)
 
+    @property
+    def is_manager_or_admin(self) -> bool:
+        """Who opens the manager console and asks for sweeps and reports."""
+        return self.is_admin or bool(self.user.is_manager)
+
     @cached_property
     def subtree_team_ids(self) -> set[int]:
         return subtree_team_ids(self.user) if self.user.is_manager else set()

@@ -27,7 +27,7 @@ from highseas.pools.sweep import Scope, SweepReport, sweep
 
 
 def require_report_reader(viewer: Viewer) -> None:
-    if not (viewer.is_admin or viewer.user.is_manager):
+    if not viewer.is_manager_or_admin:
         raise HighSeasError(ErrorCode.PERMISSION_DENIED, _("Only managers may run sweeps."))
 
 

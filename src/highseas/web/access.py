@@ -20,7 +20,7 @@ def manager_required(view: View) -> View:
     @wraps(view)
     def guarded(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
         viewer = viewer_of(request)
-        if not (viewer.is_admin or viewer.user.is_manager):
+        if not viewer.is_manager_or_admin:
             raise PermissionDenied
         return view(request, *args, **kwargs)
 

@@ -16,7 +16,7 @@ from highseas.accounts.visibility import Viewer
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Activity, Customer
 from highseas.notify.models import Notification
-from highseas.pools.models import Pool
+from highseas.pools.listing import listable_pools as listable_pools  # pages read it here
 from highseas.pools.policy_edits import editable_pools
 from highseas.web.present import CustomerView, present
 
@@ -31,14 +31,6 @@ def visible_customer(viewer: Viewer, customer_id: int) -> Customer:
     if customer is None:
         raise Http404
     return customer
-
-
-def listable_pools(viewer: Viewer) -> QuerySet[Pool]:
-    """Pools whose list the viewer may open; reassign queues are for managers."""
-    pools = viewer.pools().order_by("is_reassign_queue", "name")
-    if viewer.is_admin or viewer.user.is_manager:
-        return pools
-    return pools.filter(is_reassign_queue=False)
 
 
 def editable_pool_ids(viewer: Viewer) -> set[int]:

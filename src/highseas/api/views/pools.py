@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from highseas.api.serializers.pools import PoolSerializer, RecyclePolicySerializer
 from highseas.api.views.base import viewer_of
 from highseas.api.views.sweeps import jsonable
+from highseas.pools.listing import listable_pools
 from highseas.pools.models import Pool
 from highseas.pools.policy_edits import require_pool_change
 from highseas.pools.reports import recycle_preview, require_report_reader
@@ -69,8 +70,7 @@ class PoolViewSet(
 
     def get_queryset(self) -> QuerySet[Pool]:
         return (
-            viewer_of(self.request)
-            .pools()
+            listable_pools(viewer_of(self.request))
             .select_related("claim_policy", "recycle_policy")
             .prefetch_related("member_teams", "member_users", "admins")
         )

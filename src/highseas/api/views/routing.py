@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, status, viewsets
@@ -15,7 +15,6 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import BaseSerializer
 
-from highseas.accounts.visibility import Viewer
 from highseas.api.serializers.routing import (
     AssignmentRuleSerializer,
     AssignmentRunSerializer,
@@ -25,13 +24,10 @@ from highseas.api.serializers.routing import (
 )
 from highseas.api.views.base import viewer_of
 from highseas.engine.errors import ErrorCode, HighSeasError
-from highseas.pools.models import Pool
-from highseas.pools.moments import require_allowed_moment
-from highseas.routing import rules
-from highseas.routing.explain import render, render_decisions, rep_names
+from highseas.routing import queries, rules
+from highseas.routing.explain import render_decisions
 from highseas.routing.models import AssignmentRule, AssignmentRun
 from highseas.routing.runs import RunResult
-from highseas.routing.services import latest_decision, run_assignment
 
 
 class AssignmentRuleViewSet(viewsets.ModelViewSet[AssignmentRule]):
@@ -67,21 +63,6 @@ class AssignmentRuleViewSet(viewsets.ModelViewSet[AssignmentRule]):
 
     def perform_destroy(self, instance: AssignmentRule) -> None:
         rules.delete_rule(viewer_of(self.request), instance)
-
-
-def _run_pool(viewer: Viewer, pool: Pool | None) -> Pool | None:
-    """Admins run any pool or all; managers name a pool they belong to."""
-    if viewer.is_admin:
-        return pool
-    if pool is None:
-        raise HighSeasError(
-            ErrorCode.VALIDATION_ERROR,
-            _("Name the pool to run the rules on."),
-            errors={"pool": ["required"]},
-        )
-    if pool.pk not in viewer.member_pool_ids:
-        raise HighSeasError(ErrorCode.NOT_POOL_MEMBER, _("You are not a member of that pool."))
-    return pool
 
 
 def result_body(result: RunResult) -> dict[str, Any]:
@@ -128,22 +109,16 @@ class AssignmentRunViewSet(
         rules.require_rule_manager(viewer_of(request))
 
     def get_queryset(self) -> QuerySet[AssignmentRun]:
-        viewer = viewer_of(self.request)
-        runs = AssignmentRun.objects.all()
-        if viewer.is_admin:
-            return runs
-        return runs.filter(Q(pool_id__in=viewer.member_pool_ids) | Q(triggered_by=viewer.user))
+        return queries.runs_visible_to(viewer_of(self.request))
 
     @extend_schema(request=RunInput, responses={200: RunResultSerializer})
     def create(self, request: Request) -> Response:
-        viewer = viewer_of(request)
         data = RunInput(data=request.data)
         data.is_valid(raise_exception=True)
-        values = dict(data.validated_data)
-        require_allowed_moment(values["now"], dry_run=values["dry_run"], job="run")
-        result = run_assignment(
-            viewer.user,
-            pool=_run_pool(viewer, values["pool"]),
+        values = data.validated_data
+        result = queries.assignment_run(
+            viewer_of(request),
+            pool=values["pool"],
             dry_run=values["dry_run"],
             now=values["now"],
             seed=values["seed"],
@@ -157,27 +132,6 @@ class ExplainActions(viewsets.GenericViewSet[Any]):
     @extend_schema(responses={200: ExplanationSerializer})
     @action(detail=True, methods=["get"])
     def explain(self, request: Request, pk: str) -> Response:
-        customer = self.get_object()
-        decision = latest_decision(customer.pk)
-        if decision is None:
-            raise HighSeasError(
-                ErrorCode.NOT_FOUND, _("No assignment rule has decided about this customer yet.")
-            )
-        viewer = viewer_of(request)
-        explanation = render(decision.explanation, rep_names([decision.explanation]))
-        if not rules.may_manage_rules(viewer):  # a rep sees their own standing, not colleagues'
-            explanation["candidates"] = [
-                c for c in explanation["candidates"] if c["rep"] == viewer.user.pk
-            ]
-        return Response(
-            {
-                "customer": customer.pk,
-                "run": decision.run_id,
-                "at": decision.at,
-                "rule": decision.rule_id,
-                "owner": decision.owner_id,
-                "outcome": decision.outcome,
-                "reason": decision.reason,
-                "explanation": explanation,
-            }
-        )
+        if not str(pk).isdigit():
+            raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
+        return Response(queries.explanation(viewer_of(request), int(pk)))
