@@ -22,6 +22,8 @@ from highseas.customers.models import Customer
 from highseas.engine.planner import plan as real_plan
 from highseas.pools import ownership
 from highseas.pools import services as pools
+from highseas.pools.authority import RuleAuthority
+from highseas.pools.bulk_assign import Grant, assign_many
 from highseas.pools.invariants import run_checks
 from highseas.pools.models import OwnershipEvent, Pool
 from highseas.routing import runs
@@ -296,4 +298,55 @@ def test_concurrent_registrations_never_pass_a_cap_and_assign_each_customer_once
         OwnershipEvent.objects.filter(kind="assigned").values_list("customer_id", flat=True)
     )
     assert set(per_customer.values()) == {1} and len(per_customer) == 6
+    assert_invariants()
+
+
+# --- the rule's own permission path ----------------------------------------------------------
+
+
+def grant(authority: RuleAuthority, customer: Customer, receiver: User) -> Grant:
+    return Grant(authority, customer.pk, receiver.pk, "由规则分配")
+
+
+def test_a_rule_assigns_only_customers_of_its_own_pool(
+    org: dict[str, Any], make_customer: MakeCustomer
+) -> None:
+    customer = make_customer(org["admin"], pool=org["south_pool"])
+    east_rule = RuleAuthority(1, "华东", org["east_pool"].pk, frozenset([org["rep_a"].pk]))
+    refused = grant(east_rule, customer, org["rep_a"])
+    assert assign_many([refused], now=NOW) == []
+    assert refused.refusal is not None and refused.refusal.code.value == "permission_denied"
+    assert not OwnershipEvent.objects.filter(kind="assigned").exists()
+    assert Customer.objects.get(pk=customer.pk).owner_id is None
+
+
+def test_a_rule_gives_only_to_the_reps_its_target_reaches_who_are_active(
+    org: dict[str, Any], make_customer: MakeCustomer
+) -> None:
+    first, second, third = (make_customer(org["admin"], pool=org["east_pool"]) for _ in range(3))
+    RepProfile.objects.filter(user=org["rep_b"]).update(is_active=False)
+    authority = RuleAuthority(1, "华东", None, frozenset([org["rep_a"].pk, org["rep_b"].pk]))
+    grants = [
+        grant(authority, first, org["rep_c"]),
+        grant(authority, second, org["rep_b"]),
+        grant(authority, third, org["rep_a"]),
+    ]
+    assert assign_many(grants, now=NOW) == [grants[2]]
+    codes = [g.refusal.code.value if g.refusal else None for g in grants]
+    assert codes == ["permission_denied", "validation_error", None]
+    assert assigned_rows() == [(None, "system:rule:1")]
+    assert_invariants()
+
+
+def test_assign_many_refuses_past_the_cap_whatever_the_caller_planned(
+    org: dict[str, Any], make_customer: MakeCustomer
+) -> None:
+    set_limits(org["east_pool"], holding_cap=2)
+    make_customer(org["rep_a"], owner=org["rep_a"], pool=org["east_pool"])
+    customers = [make_customer(org["admin"], pool=org["east_pool"]) for _ in range(3)]
+    authority = RuleAuthority(1, "给A", None, frozenset([org["rep_a"].pk]))
+    grants = [grant(authority, c, org["rep_a"]) for c in customers]
+    assert assign_many(grants, now=NOW) == grants[:1]
+    assert [g.refusal.as_dict()["limit"] for g in grants[1:] if g.refusal] == [2, 2]
+    assert holdings(org["rep_a"]) == 2
     assert_invariants()

@@ -44,9 +44,10 @@ def run_assignment(
     """Route the pooled backlog of ``pool`` (or of every pool; or only ``customer_ids``)
     through the active rules, and log the run. With ``dry_run`` nothing but the run's log row
     is written, and the decisions are exactly those a real run with the same ``seed`` and
-    data makes. Small runs (create, a short import) apply each decision through
-    ``ownership.assign``, larger ones set-based (``routing.apply``), unless ``apply_mode``
-    names the path."""
+    data makes. Every decision is applied by ``pools.bulk_assign.assign_many``, the rule
+    acting as itself: small runs (create, a short import) one decision at a time, locking
+    only the rep each customer goes to; larger ones set-based per batch, under the locks of
+    every rep the rules reach — unless ``apply_mode`` names the path."""
     options = RunOptions(
         dry_run=dry_run,
         now=now or timezone.now(),
