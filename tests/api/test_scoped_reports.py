@@ -180,3 +180,27 @@ def test_an_unknown_level_override_key_is_refused(org: dict[str, Any], api: Api)
         format="json",
     )
     assert (response.status_code, response.json()["code"]) == (400, "validation_error")
+
+
+# --- pool lists: one rule for both edges --------------------------------------------------------
+
+
+def test_a_rep_never_lists_a_reassign_queue_on_the_api_or_the_web(
+    org: dict[str, Any], make_pool: Callable[..., Any], api: Api
+) -> None:
+    from django.test import Client
+
+    make_pool("华东待分配", members=[org["rep_a"]], is_reassign_queue=True)
+    listed = {p["name"] for p in api(org["rep_a"]).get("/api/v1/pools/").json()["results"]}
+    web = Client()
+    web.force_login(org["rep_a"])
+    page = web.get("/pool/").content.decode()
+    assert (listed, "华东待分配" in page) == ({"华东公海"}, False)
+
+
+def test_a_manager_lists_a_reassign_queue_of_theirs(
+    org: dict[str, Any], make_pool: Callable[..., Any], api: Api
+) -> None:
+    make_pool("华东待分配", admins=[org["east_manager"]], is_reassign_queue=True)
+    listed = {p["name"] for p in api(org["east_manager"]).get("/api/v1/pools/").json()["results"]}
+    assert listed == {"华东公海", "华东待分配"}

@@ -77,3 +77,21 @@ def save_policies(
     require_pool_change(viewer, pool, POLICY_FIELDS)
     require_valid_level_overrides(recycle_policy)
     return save_pool(pool, claim_policy=claim_policy, recycle_policy=recycle_policy)
+
+
+RELATIONS = ("member_teams", "member_users", "admins")
+
+
+def change_pool(viewer: Viewer, pool: Pool | None, changes: dict[str, Any]) -> Pool:
+    """Create a pool (``pool`` None) or change the named fields of one, for a viewer allowed
+    to (rules 1–4): the pool, its policies and its members in one transaction."""
+    require_pool_change(viewer, pool, changes)
+    require_valid_level_overrides(changes.get("recycle_policy"))
+    values = dict(changes)
+    relations = {key: values.pop(key) for key in RELATIONS if key in values}
+    claim_policy = values.pop("claim_policy", None)
+    recycle_policy = values.pop("recycle_policy", None)
+    pool = pool or Pool()
+    for name, value in values.items():
+        setattr(pool, name, value)
+    return save_pool(pool, claim_policy=claim_policy, recycle_policy=recycle_policy, **relations)

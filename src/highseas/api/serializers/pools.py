@@ -2,12 +2,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from django.db import transaction
 from rest_framework import serializers
 
 from highseas.accounts.models import Team, User
 from highseas.customers.choices import ActivityKind, CustomerLevel
-from highseas.pools import services
 from highseas.pools.models import ClaimPolicy, Pool, RecycleDestination, RecyclePolicy
 from highseas.pools.policies import level_override_errors
 
@@ -99,21 +97,3 @@ class PoolSerializer(serializers.ModelSerializer[Pool]):
                 'Use {"manual"|"api"|"import": "block"|"warn"|"allow"}.'
             )
         return policy
-
-    @transaction.atomic
-    def create(self, validated_data: dict[str, Any]) -> Pool:
-        return self._save(Pool(), validated_data)
-
-    @transaction.atomic
-    def update(self, instance: Pool, validated_data: dict[str, Any]) -> Pool:
-        return self._save(instance, validated_data)
-
-    def _save(self, pool: Pool, data: dict[str, Any]) -> Pool:
-        relations = {
-            key: data.pop(key) for key in ("member_teams", "member_users", "admins") if key in data
-        }
-        claim = data.pop("claim_policy", None)
-        recycle = data.pop("recycle_policy", None)
-        for name, value in data.items():
-            setattr(pool, name, value)
-        return services.save_pool(pool, claim_policy=claim, recycle_policy=recycle, **relations)

@@ -15,6 +15,7 @@ from highseas.api.serializers.notifications import MarkedReadSerializer, Notific
 from highseas.api.views.base import viewer_of
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.notify import services
+from highseas.notify.inbox import notifications_of
 from highseas.notify.models import Notification
 
 TRUE_VALUES = {"1", "true", "yes", "on"}
@@ -50,11 +51,8 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Notific
     queryset = Notification.objects.none()
 
     def get_queryset(self) -> QuerySet[Notification]:
-        mine = Notification.objects.filter(recipient=viewer_of(self.request).user)
         unread = _unread_filter(self.request.query_params.get("unread"))
-        if unread is not None:
-            mine = mine.filter(read_at__isnull=unread)
-        return mine
+        return notifications_of(viewer_of(self.request), unread=unread)
 
     @extend_schema(
         summary="Mark one of my notifications read",

@@ -10,13 +10,14 @@ from rest_framework.decorators import action
 from rest_framework.permissions import IsAuthenticated
 from rest_framework.request import Request
 from rest_framework.response import Response
+from rest_framework.serializers import BaseSerializer
 
 from highseas.api.serializers.pools import PoolSerializer, RecyclePolicySerializer
 from highseas.api.views.base import viewer_of
 from highseas.api.views.sweeps import jsonable
 from highseas.pools.listing import listable_pools
 from highseas.pools.models import Pool
-from highseas.pools.policy_edits import require_pool_change
+from highseas.pools.policy_edits import change_pool, require_pool_change
 from highseas.pools.reports import recycle_preview, require_report_reader
 
 
@@ -85,3 +86,14 @@ class PoolViewSet(
     def update(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         require_pool_change(viewer_of(request), self.get_object(), self._named_fields(request))
         return super().update(request, *args, **kwargs)
+
+    def perform_create(self, serializer: BaseSerializer[Pool]) -> None:
+        serializer.instance = change_pool(
+            viewer_of(self.request), None, dict(serializer.validated_data)
+        )
+
+    def perform_update(self, serializer: BaseSerializer[Pool]) -> None:
+        assert serializer.instance is not None
+        serializer.instance = change_pool(
+            viewer_of(self.request), serializer.instance, dict(serializer.validated_data)
+        )

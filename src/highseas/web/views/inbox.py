@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from highseas.engine.errors import HighSeasError
 from highseas.notify import services
-from highseas.notify.models import Notification
+from highseas.notify.inbox import notifications_of
 from highseas.web import selectors
 from highseas.web.refusals import plain_words
 from highseas.web.responses import answer, back_to, viewer_of
@@ -25,13 +25,9 @@ PAGE_SIZE = 30
 def notifications(request: HttpRequest) -> HttpResponse:
     viewer = viewer_of(request)
     now = timezone.now()
-    mine = Notification.objects.filter(recipient=viewer.user).select_related("customer")
     show = request.GET.get("show", "")
-    if show == "unread":
-        mine = mine.filter(read_at__isnull=True)
-    page = Paginator(mine.order_by("-created_at", "-id"), PAGE_SIZE).get_page(
-        request.GET.get("page")
-    )
+    mine = notifications_of(viewer, unread=True if show == "unread" else None)
+    page = Paginator(mine, PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "section": "inbox",
         "page": page,
