@@ -350,3 +350,18 @@ def test_assign_many_refuses_past_the_cap_whatever_the_caller_planned(
     assert [g.refusal.as_dict()["limit"] for g in grants[1:] if g.refusal] == [2, 2]
     assert holdings(org["rep_a"]) == 2
     assert_invariants()
+
+
+def test_the_api_ownership_history_names_the_rule_not_a_user(
+    org: dict[str, Any], make_customer: MakeCustomer, api: Callable[[User | None], Any]
+) -> None:
+    east = rule("华东轮转", {"team": org["east"].pk, "strategy": "round_robin"})
+    customer = make_customer(org["east_manager"], pool=org["east_pool"], now=NOW)
+    response = api(org["admin"]).get(f"/api/v1/customers/{customer.pk}/ownership/")
+    assert response.status_code == 200
+    assigned = [row for row in response.json() if row["kind"] == "assigned"]
+    assert [(row["actor"], row["actor_name"]) for row in assigned] == [
+        (f"system:rule:{east.pk}", "华东轮转")
+    ]
+    created = next(row for row in response.json() if row["kind"] == "created")
+    assert (created["actor"], created["actor_name"]) == ("mgr_east", org["east_manager"].label)

@@ -124,3 +124,11 @@ def rule_actor_name(actor_label: str) -> str | None:
         return None
     name = AssignmentRule.objects.filter(pk=int(rule_id)).values_list("name", flat=True).first()
     return name if name is not None else f"#{rule_id}"
+
+
+def ledger_actor_name(actor: User | None, actor_label: str) -> str | None:
+    """Who a ledger row says acted, by name: the person, or the assignment rule (``None`` for
+    the sweep's own rules, which ``actor_label`` names)."""
+    if actor is not None:
+        return actor.label
+    return rule_actor_name(actor_label)

@@ -4,6 +4,7 @@ from rest_framework import serializers
 
 from highseas.accounts.models import User
 from highseas.pools.models import ClaimRequest, OwnershipEvent, Pool
+from highseas.routing.explain import ledger_actor_name
 
 
 class ClaimInput(serializers.Serializer[None]):
@@ -48,6 +49,7 @@ class OwnershipEventSerializer(serializers.ModelSerializer[OwnershipEvent]):
     from_pool_name = serializers.SerializerMethodField()
     to_pool_name = serializers.SerializerMethodField()
     actor = serializers.CharField(source="actor_label")
+    actor_name = serializers.SerializerMethodField()
 
     class Meta:
         model = OwnershipEvent
@@ -65,6 +67,7 @@ class OwnershipEventSerializer(serializers.ModelSerializer[OwnershipEvent]):
             "to_pool",
             "to_pool_name",
             "actor",
+            "actor_name",
             "reason",
             "policy_ref",
             "at",
@@ -75,6 +78,10 @@ class OwnershipEventSerializer(serializers.ModelSerializer[OwnershipEvent]):
 
     def get_to_owner_name(self, event: OwnershipEvent) -> str | None:
         return _name(event.to_owner)
+
+    def get_actor_name(self, event: OwnershipEvent) -> str | None:
+        """The person who acted, or the assignment rule by name (``actor`` is its label)."""
+        return ledger_actor_name(event.actor, event.actor_label)
 
     def get_from_pool_name(self, event: OwnershipEvent) -> str | None:
         return event.from_pool.name if event.from_pool else None
