@@ -110,3 +110,46 @@ def test_a_warn_days_override_saved_on_the_web_reaches_the_policy(
         "A": {"warn_days": 2},
         "B": {"first_contact_hours": 24},
     }
+
+
+# --- the customer page and the API read one timeline --------------------------------------------
+
+
+@pytest.fixture
+def followed_up(org: dict[str, Any], make_customer: Callable[..., Customer]) -> Customer:
+    from highseas.customers import services as followups
+
+    customer = make_customer(org["rep_a"], owner=org["rep_a"], pool=org["east_pool"])
+    followups.log_activity(org["rep_a"], customer.pk, kind="call", note="约了下周二拜访")
+    followups.open_deal(org["rep_a"], customer.pk, amount=8000, name="年度框架合同")
+    return customer
+
+
+def _api_and_page(user: User, customer: Customer) -> tuple[str, str]:
+    from rest_framework.test import APIClient
+
+    api = APIClient()
+    api.force_authenticate(user)
+    answers = [
+        api.get(f"/api/v1/customers/{customer.pk}/{what}/") for what in ("activities", "deals")
+    ]
+    page = signed_in(user).get(f"/customers/{customer.pk}/").content.decode()
+    return "".join(a.content.decode() for a in answers), page
+
+
+def test_a_rep_of_the_pool_reads_no_follow_ups_of_a_pooled_customer_on_either_edge(
+    org: dict[str, Any], followed_up: Customer
+) -> None:
+    ownership.release(org["rep_a"], followed_up.pk, reason="暂无需求")
+    api_text, page = _api_and_page(org["rep_b"], followed_up)
+    assert ["约了下周二拜访" in api_text, "约了下周二拜访" in page] == [False, False]
+    assert ["年度框架合同" in api_text, "年度框架合同" in page] == [False, False]
+
+
+def test_an_owner_under_a_role_mask_reads_their_own_follow_ups_on_both_edges(
+    org: dict[str, Any], followed_up: Customer, settings: Any
+) -> None:
+    settings.HIGHSEAS_ROLE_MASKED_FIELDS = {"rep": ["phone"]}
+    api_text, page = _api_and_page(org["rep_a"], followed_up)
+    assert ["约了下周二拜访" in api_text, "约了下周二拜访" in page] == [True, True]
+    assert ["年度框架合同" in api_text, "年度框架合同" in page] == [True, True]
