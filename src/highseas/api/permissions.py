@@ -17,4 +17,4 @@ class IsAdminOrReadOnly(BasePermission):
         user = request.user
         if not (user and user.is_authenticated):
             return False
-        return request.method in SAFE_METHODS or may_manage_people(user)  # type: ignore[arg-type]
+        return request.method in SAFE_METHODS or may_manage_people(user)
