@@ -80,6 +80,7 @@ def assign_many(
     *,
     now: datetime | None = None,
     locked: Rows | None = None,
+    pools: Mapping[int, Pool] | None = None,
 ) -> list[Grant]:
     """Apply the grants that still hold (see the module's rules); return them. The refused
     ones carry their refusal and changed nothing.
@@ -87,13 +88,14 @@ def assign_many(
     ``locked`` spares re-reading the customers when the caller has just read them, pooled,
     under their row locks in this same transaction (a backlog run's batch): rows with at least
     ``id, name, pool_id, level, stage, last_effective_activity_at, last_activity_at``. The
-    compare-and-set still checks every row."""
+    compare-and-set still checks every row. ``pools`` spares reading the customers' pools
+    when the caller has them at hand, with their claim and recycle policies."""
     now = now or timezone.now()
     if not grants:
         return []
     try:
         with transaction.atomic():
-            granted = _assign(grants, now, locked)
+            granted = _assign(grants, now, locked, pools)
             if not granted:
                 raise _NothingGranted
     except _NothingGranted:
@@ -108,14 +110,21 @@ class _Load:
     today: int
 
 
-def _assign(grants: Sequence[Grant], now: datetime, locked: Rows | None) -> list[Grant]:
+def _assign(
+    grants: Sequence[Grant],
+    now: datetime,
+    locked: Rows | None,
+    known_pools: Mapping[int, Pool] | None,
+) -> list[Grant]:
     receivers = sorted({g.receiver_id for g in grants})
     profiles = facts.lock_reps(*receivers)
     rows = _lock_customers([g.customer_id for g in grants]) if locked is None else locked
     available = _available(receivers, profiles, now)
-    pools = Pool.objects.select_related("claim_policy", "recycle_policy").in_bulk(
-        {row["pool_id"] for row in rows.values() if row["pool_id"] is not None}
-    )
+    pool_ids = {row["pool_id"] for row in rows.values() if row["pool_id"] is not None}
+    if known_pools is not None and pool_ids <= known_pools.keys():
+        pools = {pool_id: known_pools[pool_id] for pool_id in pool_ids}
+    else:
+        pools = Pool.objects.select_related("claim_policy", "recycle_policy").in_bulk(pool_ids)
     held = facts.holdings_of(receivers)
     given = facts.assigned_on(receivers, now)
     loads = {rep: _Load(*held.get(rep, (0, 0)), today=given.get(rep, 0)) for rep in receivers}
@@ -190,10 +199,9 @@ def _available(
     receivers: list[int], profiles: dict[int, RepProfile], now: datetime
 ) -> dict[int, bool]:
     """Whether each receiver is active and not on leave today."""
-    active = dict(User.objects.filter(pk__in=receivers).values_list("pk", "is_active"))
     today = timezone.localtime(now).date()
     return {
-        rep: bool(active.get(rep))
+        rep: profiles[rep].user.is_active
         and profiles[rep].is_active
         and not facts.on_leave(profiles[rep], today)
         for rep in receivers

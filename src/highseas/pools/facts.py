@@ -29,13 +29,11 @@ LOSSES = (EventKind.RELEASED.value, EventKind.RECYCLED.value)
 
 
 def lock_reps(*user_ids: int) -> dict[int, RepProfile]:
-    """Lock the reps' profile rows in id order; create any missing profile first, since a
-    lock on no row would protect nothing."""
+    """Lock the reps' profile rows in id order (each with its user, not locked); create any
+    missing profile first, since a lock on no row would protect nothing."""
     ids = sorted(set(user_ids))
-    locked = {
-        p.user_id: p
-        for p in RepProfile.objects.select_for_update().filter(user_id__in=ids).order_by("user_id")
-    }
+    profiles = RepProfile.objects.select_for_update(of=("self",)).select_related("user")
+    locked = {p.user_id: p for p in profiles.filter(user_id__in=ids).order_by("user_id")}
     missing = [user_id for user_id in ids if user_id not in locked]
     if missing:
         RepProfile.objects.bulk_create(

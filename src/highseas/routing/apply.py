@@ -21,6 +21,7 @@ from highseas.engine.planner import Decision, Outcome, Rule
 from highseas.engine.targets import TeamTarget, UserTarget
 from highseas.pools.authority import RuleAuthority
 from highseas.pools.bulk_assign import Grant, assign_many
+from highseas.pools.models import Pool
 
 
 def authorities(
@@ -90,12 +91,14 @@ class Applier:
         decisions: Sequence[Decision],
         now: datetime,
         locked: Mapping[int, Mapping[str, Any]] | None = None,
+        pools: Mapping[int, Pool] | None = None,
     ) -> dict[int, HighSeasError]:
         """Grant every assigned decision in one ``assign_many`` (``locked``: the batch's rows,
         read pooled under their locks); a refused one is turned into "left in the pool".
         Returns the refusals by customer."""
         pairs = [(d, self.grant(d)) for d in decisions if d.outcome is Outcome.ASSIGNED]
-        assign_many([grant for _decision, grant in pairs], now=now, locked=locked)
+        grants = [grant for _decision, grant in pairs]
+        assign_many(grants, now=now, locked=locked, pools=pools)
         refused: dict[int, HighSeasError] = {}
         for decision, grant in pairs:
             if grant.refusal is not None:

@@ -282,7 +282,7 @@ class Runner:
             for index, customer in enumerate(customers):
                 decided[index] = self._apply_one(decided[index], customer)
         else:
-            self.applier.apply(decided, now, locked=rows)
+            self.applier.apply(decided, now, locked=rows, pools=self.pools)
         run_id, at = self.result.run.pk, db_datetime(now)
         insert_rows(
             AssignmentDecision,
@@ -303,7 +303,8 @@ class Runner:
         refused: set[int] = set()
         while decision.outcome is Outcome.ASSIGNED and decision.owner_id is not None:
             owner = decision.owner_id
-            refusal = self.applier.apply([decision], self.options.now).get(customer.customer_id)
+            applied = self.applier.apply([decision], self.options.now, pools=self.pools)
+            refusal = applied.get(customer.customer_id)
             if refusal is None or refusal.code not in FALLS_THROUGH:
                 return decision
             refused.add(owner)
