@@ -38,8 +38,9 @@ from highseas.bench import BenchError, chunked
 from highseas.bench.dataset import INDUSTRIES, PROVINCES, insert_customers
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
-from highseas.engine.ownership import EventKind
+from highseas.engine.ownership import EventKind, OwnershipState, Status
 from highseas.pools import services as pools
+from highseas.pools.ledger import Entry, record_events
 from highseas.pools.models import OwnershipEvent, Pool
 from highseas.routing.models import AssignmentDecision, AssignmentRule
 from highseas.routing.runs import DEFAULT_BATCH, ApplyMode, RunResult
@@ -263,23 +264,19 @@ def release_all(pool: Pool, now: datetime) -> int:
                     recycle_due_at=None,
                     warn_at=None,
                 )
-            OwnershipEvent.objects.bulk_create(
+            record_events(
                 [
-                    OwnershipEvent(
-                        customer_id=pk,
-                        kind=EventKind.RELEASED.value,
-                        from_status=CustomerStatus.OWNED.value,
-                        from_owner_id=owner_id,
-                        from_pool_id=pool.pk,
-                        to_status=CustomerStatus.POOLED.value,
-                        to_pool_id=pool.pk,
+                    Entry(
+                        pk,
+                        EventKind.RELEASED,
+                        OwnershipState(Status.OWNED, owner_id, pool.pk),
+                        OwnershipState(Status.POOLED, None, pool.pk),
+                        "Returned to the pool by highseas bench assign",
                         actor_label="system:bench",
-                        reason="Returned to the pool by highseas bench assign",
-                        at=now,
                     )
                     for pk, owner_id in chunk
                 ],
-                batch_size=500,
+                at=now,
             )
     return len(owned)
 
