@@ -11,6 +11,7 @@ from rest_framework.test import APIClient
 from highseas.accounts.models import User
 from highseas.customers.models import Customer
 from highseas.pools.models import OwnershipEvent
+from highseas.routing.models import AssignmentRule
 
 pytestmark = pytest.mark.django_db
 
@@ -48,3 +49,30 @@ def test_a_manager_registers_for_a_rep_of_their_team(org: dict[str, Any], api: A
         org["east_pool"].pk,
         "owned",
     )
+
+
+def test_a_customer_the_rules_route_out_of_sight_comes_back_as_its_public_view(
+    org: dict[str, Any], api: Api
+) -> None:
+    AssignmentRule.objects.create(
+        name="给华南", position=0, target={"user": org["rep_c"].pk}, conditions={}
+    )
+    response = api(org["east_manager"]).post(
+        "/api/v1/customers/",
+        {"name": "转走的客户", "phone": "13700001111", "pool": org["east_pool"].pk},
+        format="json",
+    )
+    body = response.json()
+    assert response.status_code == 201, body
+    customer = Customer.objects.get(name="转走的客户")
+    assert customer.owner == org["rep_c"]
+    assert body == {
+        "id": customer.pk,
+        "name": "转走的客户",
+        "province": "",
+        "city": "",
+        "industry": "",
+        "level": "C",
+        "status": "owned",
+        "holder": "REP_C",
+    }

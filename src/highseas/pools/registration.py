@@ -9,12 +9,15 @@
    (``pools.authority.require_receiver``: ``validation_error`` for an inactive user,
    ``permission_denied`` outside the subtree); naming nobody leaves the customer pooled;
 4. the customer is then created by ``pools.services.create_customer`` (duplicate screening,
-   holding cap, ledger row, assignment rules).
+   holding cap, ledger row, assignment rules);
+5. the answer holds the customer only if the viewer may see it now: the assignment rules may
+   have given it to someone the viewer does not see. Then it holds the customer's public view
+   (``customers.public``: basic fields, public status, holder) instead.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -22,10 +25,12 @@ from django.utils.translation import gettext as _
 
 from highseas.accounts.models import User
 from highseas.accounts.visibility import Viewer
+from highseas.customers.models import Customer
+from highseas.customers.public import public_rows
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools.authority import is_member, require_receiver
 from highseas.pools.models import Pool
-from highseas.pools.services import CreatedCustomer, create_customer
+from highseas.pools.services import create_customer
 
 
 @dataclass(frozen=True)
@@ -56,6 +61,18 @@ def receiver_for(viewer: Viewer, *, owner: User | None, pool: Pool | None) -> Re
     return Receiver(owner, pool)
 
 
+@dataclass(frozen=True)
+class Registered:
+    """A registration as the viewer may see it: ``customer`` when they see it, else only its
+    ``public`` view."""
+
+    name: str
+    customer: Customer | None
+    public: dict[str, Any] | None
+    note: str = ""
+    warnings: list[dict[str, Any]] = field(default_factory=list)
+
+
 def register_customer(
     viewer: Viewer,
     fields: dict[str, Any],
@@ -64,13 +81,22 @@ def register_customer(
     pool: Pool | None = None,
     entry_point: str = "api",
     now: datetime | None = None,
-) -> CreatedCustomer:
+) -> Registered:
     receiver = receiver_for(viewer, owner=owner, pool=pool)
-    return create_customer(
+    created = create_customer(
         actor=viewer.user,
         fields=fields,
         owner=receiver.owner,
         pool=receiver.pool,
         entry_point=entry_point,
         now=now,
+    )
+    pk = created.customer.pk
+    visible = viewer.customers().filter(pk=pk).first()
+    return Registered(
+        name=created.customer.name,
+        customer=visible,
+        public=None if visible else public_rows([pk]).get(pk),
+        note=created.note,
+        warnings=created.warnings,
     )

@@ -91,7 +91,11 @@ class CustomerViewSet(
             pool=data.pop("pool", None),
             entry_point="api",
         )
-        body = self.get_serializer(created.customer).data
+        body: dict[str, Any] = dict(
+            self.get_serializer(created.customer).data
+            if created.customer is not None
+            else created.public or {}
+        )
         if created.note:
             body = {**body, "note": created.note}
         if created.warnings:

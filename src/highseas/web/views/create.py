@@ -65,10 +65,8 @@ def new_customer(request: HttpRequest) -> HttpResponse:
             if created.warnings:
                 messages.warning(request, _possible_duplicates(created.warnings))
             if not created.note:
-                messages.success(
-                    request, _("%(name)s is registered.") % {"name": created.customer.name}
-                )
-            if selectors.visible_ids(viewer, [created.customer.pk]):
+                messages.success(request, _("%(name)s is registered.") % {"name": created.name})
+            if created.customer is not None:
                 return HttpResponseRedirect(reverse("web:customer", args=[created.customer.pk]))
             return HttpResponseRedirect(reverse("web:mine"))
     return render(request, "web/customer_new.html", {"section": "new", "form": form})
