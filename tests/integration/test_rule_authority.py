@@ -365,3 +365,67 @@ def test_the_api_ownership_history_names_the_rule_not_a_user(
     ]
     created = next(row for row in response.json() if row["kind"] == "created")
     assert (created["actor"], created["actor_name"]) == ("mgr_east", org["east_manager"].label)
+
+
+@pytest.mark.postgres_only
+@pytest.mark.django_db(transaction=True)
+def test_a_backlog_run_and_registrations_at_once_hold_the_caps_without_deadlock(
+    org: dict[str, Any], make_customer: MakeCustomer
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("row locks need PostgreSQL")
+    set_limits(org["east_pool"], holding_cap=30)
+    pooled = backlog(org, make_customer, 60)
+    rule(
+        "给A",
+        {"user": org["rep_a"].pk},
+        position=0,
+        conditions={"field": "level", "op": "eq", "value": "A"},
+    )
+    rule("给B", {"user": org["rep_b"].pk}, position=1)
+    Customer.objects.filter(pk__in=[c.pk for c in pooled[::2]]).update(level="A")
+    barrier = threading.Barrier(3)
+    crashes: list[BaseException] = []
+
+    def backlog_run() -> None:
+        try:
+            barrier.wait(timeout=30)
+            run_assignment(org["admin"], dry_run=False, seed=1, batch_size=7, apply_mode="bulk")
+        except BaseException as crash:  # reported by the assertion below, never swallowed
+            crashes.append(crash)
+        finally:
+            connection.close()
+
+    def registrations(index: int) -> None:
+        try:
+            barrier.wait(timeout=30)
+            for n in range(10):
+                pools.create_customer(
+                    actor=org["east_manager"],
+                    fields={
+                        "name": f"同时注册{index}-{n}",
+                        "phone": f"1360000{index}{n:03d}",
+                        "level": "A" if n % 2 else "B",
+                    },
+                    pool=org["east_pool"],
+                )
+        except BaseException as crash:  # reported by the assertion below, never swallowed
+            crashes.append(crash)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=backlog_run)] + [
+        threading.Thread(target=registrations, args=(i,)) for i in range(2)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not crashes, crashes
+    assert holdings(org["rep_a"]) == holdings(org["rep_b"]) == 30
+    assert Customer.objects.filter(status="pooled").count() == 20
+    per_customer = Counter(
+        OwnershipEvent.objects.filter(kind="assigned").values_list("customer_id", flat=True)
+    )
+    assert set(per_customer.values()) == {1} and len(per_customer) == 60
+    assert_invariants()

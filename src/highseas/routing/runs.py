@@ -4,12 +4,13 @@
    one ``CASE`` naming the first rule each customer may match, so the database selects only
    pooled customers some rule may take, and tells the engine where to start testing.
 2. The backlog is walked in keyset order ``(pool, id)``, ``batch_size`` customers per
-   transaction. In a real run each batch first locks the rules' pointers, then its customers
-   (``FOR UPDATE``; on SQLite the write transaction serializes everything). A backlog run
-   (the set-based path) also locks every rep the rules can reach (``facts.lock_reps``) before
-   its customers and re-reads their loads under those locks, so that concurrent runs plan from
-   true loads; a small run (a registration, a short import) locks only the rep it gives each
-   customer to, inside ``pools.bulk_assign.assign_many``.
+   transaction. In a real run each batch first locks the rules' pointers (on SQLite the write
+   transaction serializes everything). A backlog run (the set-based path) then locks every rep
+   the rules can reach (``facts.lock_reps``), then its customers (``FOR UPDATE``), and
+   re-reads the reps' loads under those locks, so that concurrent runs plan from true loads;
+   a small run (a registration, a short import) locks only the rep it gives each customer to,
+   then that customer, inside ``pools.bulk_assign.assign_many`` — reps before customers, the
+   order every writer of ownership takes.
 3. The engine plans the batch with the run's seeded random source, pointers and loads carried
    from the previous batch; a real run applies it through ``pools.bulk_assign.assign_many``
    (``apply.py``), which re-checks caps and quotas under the receivers' locks and refuses what
@@ -224,7 +225,9 @@ class Runner:
             self.cursor_rows = rows
             if self.locks_reps:
                 lock_reps(*self.rep_ids)
-            page = page.select_for_update(of=("self",))
+                page = page.select_for_update(of=("self",))
+            # else ``assign_many`` locks each receiver, then its customer: the order every
+            # writer of ownership takes (reps before customers), so no two wait in a cycle
         return list(page.values(*CUSTOMER_COLUMNS, "hint"))
 
     def _roster(self, pool_id: int) -> Roster:
