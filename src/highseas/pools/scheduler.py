@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,32 +18,60 @@ from highseas.pools.sweep import sweep
 
 log = logging.getLogger("highseas.scheduler")
 
+JOBS = ("sweep", "expire_requests", "reminders")
 
-def run_periodic_jobs(now: datetime | None = None) -> dict[str, Any]:
-    now = now or timezone.now()
-    report = sweep(now)
-    figures = {
-        "expired_requests": expire_requests(now),
+
+def _sweep_figures(now: datetime, batch_size: int) -> dict[str, Any]:
+    report = sweep(now, batch_size=batch_size)
+    return {
         "recycled": len(report.recycled),
         "warned": len(report.warned),
         "unfrozen": len(report.unfrozen),
-        "reminders": send_due_reminders(now),
         "sweep_ms": round(report.elapsed_ms, 1),
     }
+
+
+def _run(job: str, action: Callable[[], dict[str, Any]], figures: dict[str, Any]) -> None:
+    """Run one job; a failure is logged with its traceback and named in ``figures["failed"]``,
+    and whatever the job committed before it failed stays (each of its batches is atomic)."""
+    try:
+        figures.update(action())
+    except Exception:
+        log.exception("periodic job %s failed; the other jobs still run", job)
+        figures["failed"].append(job)
+        if not connection.in_atomic_block:  # a broken connection is reopened for the next job
+            connection.close_if_unusable_or_obsolete()
+
+
+def run_periodic_jobs(now: datetime | None = None, *, batch_size: int = 500) -> dict[str, Any]:
+    """Sweep, expire claim requests and send reminders at ``now``, each on its own: one that
+    crashes does not skip the others. The figures hold each job that succeeded and list the
+    jobs that failed under ``failed`` (empty when all went well)."""
+    now = now or timezone.now()
+    figures: dict[str, Any] = {"failed": []}
+    _run("sweep", lambda: _sweep_figures(now, batch_size), figures)
+    _run("expire_requests", lambda: {"expired_requests": expire_requests(now)}, figures)
+    _run("reminders", lambda: {"reminders": send_due_reminders(now)}, figures)
     if connection.vendor == "sqlite":  # keep the planner's statistics fresh (cheap, incremental)
-        with connection.cursor() as cursor:
-            cursor.execute("PRAGMA optimize")
-    log.info("periodic jobs: %s", figures)
+        try:
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA optimize")
+        except Exception:
+            log.exception("PRAGMA optimize failed")
+    if figures["failed"]:
+        log.error("periodic jobs: %s", figures)
+    else:
+        log.info("periodic jobs: %s", figures)
     return figures
 
 
-def run_forever(interval: float, stop: threading.Event) -> None:
-    """Run the jobs every ``interval`` seconds until ``stop`` is set; a failing run is logged
-    and the next one goes ahead."""
+def run_forever(interval: float, stop: threading.Event, *, batch_size: int = 500) -> None:
+    """Run the jobs every ``interval`` seconds until ``stop`` is set; a failing job or run is
+    logged and the next one goes ahead."""
     while not stop.is_set():
         close_old_connections()
         try:
-            run_periodic_jobs()
+            run_periodic_jobs(batch_size=batch_size)
         except Exception:
             log.exception("periodic jobs failed; retrying at the next interval")
         finally:

@@ -1,7 +1,11 @@
 """The recycle sweep (SPEC §6): O(customers due), bounded batches, preview by the same path.
 
 One sweep at ``now``:
-1. unfreezes customers whose freeze ended (a preview treats them as unfrozen);
+1. unfreezes customers whose freeze ended (a preview treats them as unfrozen), ``batch_size``
+   per transaction, each batch read ``FOR UPDATE SKIP LOCKED`` with ``status = 'frozen' AND
+   frozen_until <= now`` in WHERE, each through the ownership service (its compare-and-set
+   and its ``unfrozen`` ledger row, actor ``system:freeze_ended``); one that a person ended
+   meanwhile counts as done, not as an error;
 2. walks ``status = 'owned' AND recycle_due_at <= now`` on its index, in keyset order
    ``(recycle_due_at, id)``, ``batch_size`` rows per transaction. On PostgreSQL the batch is
    read ``FOR UPDATE SKIP LOCKED`` with the due predicate in WHERE, so several workers share
@@ -13,7 +17,8 @@ One sweep at ``now``:
    AND recycle_due_at <= now``), checks the row count, and appends the ``recycled`` ledger rows
    (actor ``system:<rule>``); owners, and the admins of a reassign queue that
    received customers, are told after commit, once per batch;
-5. warns owners whose ``warn_at`` has passed, once per due cycle, and clears ``warn_at``.
+5. warns owners whose ``warn_at`` has passed, once per due cycle, and clears ``warn_at``, in
+   locked batches like step 1, so concurrent workers warn disjoint customers.
 A killed sweep loses at most its open batch, which rolls back; the next run picks it up.
 With ``dry_run`` steps 1–5 decide exactly the same but nothing is written.
 """
@@ -35,6 +40,7 @@ from django.utils.translation import gettext as _
 
 from highseas.customers.choices import CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal
+from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.ownership import EventKind, OwnershipState, Status
 from highseas.engine.recycle import Schedule, schedule
 from highseas.notify.services import notify
@@ -325,47 +331,74 @@ def _preview_expired_freezes(report: SweepReport, scope: Scope) -> None:
                 )
 
 
-def _unfreeze_expired(report: SweepReport, scope: Scope) -> None:
-    expired = scope.apply(
-        Customer.objects.filter(status=CustomerStatus.FROZEN, frozen_until__lte=report.now)
-    )
-    for customer_id in expired.order_by("frozen_until", "pk").values_list("pk", flat=True):
+def _claim_batch(
+    candidates: QuerySet[Customer],
+    order: str,
+    after: tuple[datetime, int] | None,
+    batch_size: int,
+) -> list[Customer]:
+    """The next ``batch_size`` of ``candidates`` in keyset order ``(order, id)`` after ``after``,
+    read ``FOR UPDATE SKIP LOCKED`` on PostgreSQL (the caller holds the transaction): a row
+    another worker holds is left to it, so concurrent workers take disjoint batches."""
+    if after is not None:
+        candidates = candidates.filter(
+            Q(**{f"{order}__gt": after[0]}) | Q(**{order: after[0], "pk__gt": after[1]})
+        )
+    candidates = candidates.order_by(order, "pk").select_for_update(skip_locked=True, of=("self",))
+    return list(candidates[:batch_size])
+
+
+def _keyset(customer: Customer, order: str) -> tuple[datetime, int]:
+    moment = getattr(customer, order)
+    assert moment is not None
+    return moment, customer.pk
+
+
+def _end_freeze(customer_id: int, now: datetime) -> bool:
+    """Unfreeze one customer whose freeze ended; False when it was no longer frozen (a person
+    or another worker ended it meanwhile): that freeze is over, which is what we wanted."""
+    try:
         unfreeze(
             None,
             customer_id,
-            now=report.now,
+            now=now,
             actor_label="system:freeze_ended",
             reason=_("The freeze ended"),
         )
-        report.unfrozen.append(customer_id)
+    except HighSeasError as refusal:
+        if refusal.code in {ErrorCode.STATE_CONFLICT, ErrorCode.ALREADY_OWNED, ErrorCode.NOT_FOUND}:
+            return False
+        raise
+    return True
 
 
-def _warn(report: SweepReport, scope: Scope, batch_size: int) -> None:
-    warnable = (
-        scope.apply(
-            Customer.objects.filter(
-                status=CustomerStatus.OWNED,
-                warn_at__lte=report.now,
-                recycle_due_at__gt=report.now,
-            )
-        )
-        .select_related("owner")
-        .order_by("warn_at", "pk")
+def _unfreeze_expired(report: SweepReport, scope: Scope, batch_size: int) -> None:
+    """Step 1, ``batch_size`` customers per transaction, each batch claimed with the predicate
+    ``status = 'frozen' AND frozen_until <= now`` in WHERE; each ended freeze gets its one
+    ``unfrozen`` ledger row from the ownership service, whichever worker ends it."""
+    ending = scope.apply(
+        Customer.objects.filter(status=CustomerStatus.FROZEN, frozen_until__lte=report.now)
     )
-    for customer in warnable.iterator(chunk_size=batch_size):
-        assert customer.owner is not None and customer.recycle_due_at is not None
-        report.warned.append(
-            Warned(
-                customer.pk,
-                customer.name,
-                customer.owner.pk,
-                customer.owner.label,
-                customer.recycle_due_at,
-            )
-        )
-    if report.dry_run:
-        return
-    for item in report.warned:
+    after: tuple[datetime, int] | None = None
+    while True:
+        with transaction.atomic():
+            batch = _claim_batch(ending, "frozen_until", after, batch_size)
+            ended = [c.pk for c in batch if _end_freeze(c.pk, report.now)]
+        if not batch:
+            return
+        report.unfrozen.extend(ended)
+        after = _keyset(batch[-1], "frozen_until")
+
+
+def _warned(customer: Customer) -> Warned:
+    assert customer.owner is not None and customer.recycle_due_at is not None
+    return Warned(
+        customer.pk, customer.name, customer.owner.pk, customer.owner.label, customer.recycle_due_at
+    )
+
+
+def _tell_warned(items: list[Warned]) -> None:
+    for item in items:
         notify(
             item.owner,
             "recycle_warning",
@@ -375,9 +408,37 @@ def _warn(report: SweepReport, scope: Scope, batch_size: int) -> None:
             customer_id=item.customer,
             dedupe_key=f"recycle_warning:{item.customer}:{item.due_at.isoformat()}",
         )
-    Customer.objects.filter(
-        pk__in=[w.customer for w in report.warned], warn_at__lte=report.now
-    ).update(warn_at=None)
+
+
+def _warn(report: SweepReport, scope: Scope, batch_size: int) -> None:
+    """Step 5. A real sweep claims ``batch_size`` warnable customers per transaction (as step 1
+    does), tells their owners and clears ``warn_at`` in that transaction, so concurrent workers
+    warn disjoint customers; the notification's dedupe key keeps it to once per due cycle
+    whatever happens."""
+    warnable = scope.apply(
+        Customer.objects.filter(
+            status=CustomerStatus.OWNED,
+            warn_at__lte=report.now,
+            recycle_due_at__gt=report.now,
+        )
+    ).select_related("owner")
+    if report.dry_run:
+        for customer in warnable.order_by("warn_at", "pk").iterator(chunk_size=batch_size):
+            report.warned.append(_warned(customer))
+        return
+    after: tuple[datetime, int] | None = None
+    while True:
+        with transaction.atomic():
+            batch = _claim_batch(warnable, "warn_at", after, batch_size)
+            items = [_warned(customer) for customer in batch]
+            _tell_warned(items)
+            Customer.objects.filter(
+                pk__in=[item.customer for item in items], warn_at__lte=report.now
+            ).update(warn_at=None)
+        if not batch:
+            return
+        report.warned.extend(items)
+        after = _keyset(batch[-1], "warn_at")
 
 
 def sweep(
@@ -394,7 +455,7 @@ def sweep(
     if dry_run:
         _preview_expired_freezes(report, scope)
     else:
-        _unfreeze_expired(report, scope)
+        _unfreeze_expired(report, scope, batch_size)
     _recycle(report, scope, batch_size)
     _warn(report, scope, batch_size)
     report.elapsed_ms = (time.perf_counter() - started) * 1000

@@ -3,26 +3,65 @@ from __future__ import annotations
 import json
 import signal
 import threading
+from datetime import datetime
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from highseas.config.management.commands.sweep import parse_moment
+from highseas.engine.errors import HighSeasError
+from highseas.pools.moments import require_allowed_moment
 from highseas.pools.scheduler import run_forever, run_periodic_jobs
 
 
 class Command(BaseCommand):
-    help = "Run sweeps and reminders periodically (scale-out: run several on PostgreSQL)."
+    help = (
+        "Run sweeps, claim-request expiry and reminders periodically (scale-out: run several "
+        "on PostgreSQL; they share the work). A failed job is logged and the others still run."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--interval", type=float, default=60.0, help="seconds between runs")
-        parser.add_argument("--once", action="store_true", help="run the jobs once and exit")
+        parser.add_argument(
+            "--once",
+            action="store_true",
+            help="run the jobs once, print their figures and exit (non-zero when a job failed)",
+        )
+        parser.add_argument(
+            "--now",
+            type=parse_moment,
+            default=None,
+            help="with --once: run as of this moment (ISO); needs HIGHSEAS_ALLOW_TIME_TRAVEL=1",
+        )
+        parser.add_argument(
+            "--batch-size", type=int, default=500, help="customers per sweep transaction"
+        )
 
-    def handle(self, *args: Any, interval: float, once: bool, **options: Any) -> None:
+    def handle(
+        self,
+        *args: Any,
+        interval: float,
+        once: bool,
+        now: datetime | None,
+        batch_size: int,
+        **options: Any,
+    ) -> None:
+        if batch_size < 1:
+            raise CommandError("--batch-size must be at least 1")
+        if now is not None and not once:
+            raise CommandError("--now needs --once: a worker that keeps running runs at the time")
+        try:
+            require_allowed_moment(now, dry_run=False, job="sweep")
+        except HighSeasError as refusal:
+            raise CommandError(f"{refusal.detail} (HIGHSEAS_ALLOW_TIME_TRAVEL=1)") from refusal
         if once:
-            self.stdout.write(json.dumps(run_periodic_jobs(), default=str))
+            figures = run_periodic_jobs(now, batch_size=batch_size)
+            self.stdout.write(json.dumps(figures, default=str))
+            if figures["failed"]:
+                raise CommandError(f"periodic jobs failed: {', '.join(figures['failed'])}")
             return
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         self.stdout.write(f"HighSeas worker: jobs every {interval:.0f}s (Ctrl+C to stop)")
-        run_forever(interval, stop)
+        run_forever(interval, stop, batch_size=batch_size)
