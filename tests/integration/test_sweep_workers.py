@@ -25,6 +25,7 @@ from highseas.accounts.models import Role, User
 from highseas.customers.models import Activity, Customer
 from highseas.notify.models import Notification
 from highseas.pools import ownership
+from highseas.pools import sweep as sweep_module
 from highseas.pools.invariants import run_checks
 from highseas.pools.models import OwnershipEvent, Pool, RecyclePolicy
 from highseas.pools.sweep import SweepReport, sweep
@@ -88,38 +89,84 @@ def assert_each_once(made: dict[str, list[int]]) -> None:
     assert report.ok, (report.problems, report.examples)
 
 
-def test_three_concurrent_sweeps_share_ending_freezes_without_errors(
-    org: dict[str, Any],
-    make_user: Callable[..., User],
-    make_customer: Callable[..., Customer],
-) -> None:
-    made = book(org, make_user, make_customer, frozen=60, due=30, warned=30)
-    barrier = threading.Barrier(3)
-    results: list[SweepReport | Exception | None] = [None, None, None]
+def concurrent_sweeps(count: int, batch_size: int) -> list[SweepReport]:
+    """``count`` sweeps at FREEZE_ENDS on threads released together; none may crash."""
+    barrier = threading.Barrier(count)
+    results: list[SweepReport | Exception | None] = [None] * count
 
     def worker(index: int) -> None:
         try:
             barrier.wait(timeout=30)
-            results[index] = sweep(FREEZE_ENDS, batch_size=4)
+            results[index] = sweep(FREEZE_ENDS, batch_size=batch_size)
         except Exception as crash:  # reported by the assertion below, never swallowed
             results[index] = crash
         finally:
             connection.close()
 
-    threads = [threading.Thread(target=worker, args=(i,)) for i in range(3)]
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(count)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(timeout=300)
     crashes = [r for r in results if not isinstance(r, SweepReport)]
     assert not crashes, crashes
-    reports = [r for r in results if isinstance(r, SweepReport)]
+    return [r for r in results if isinstance(r, SweepReport)]
+
+
+def test_three_concurrent_sweeps_share_ending_freezes_without_errors(
+    org: dict[str, Any],
+    make_user: Callable[..., User],
+    make_customer: Callable[..., Customer],
+) -> None:
+    made = book(org, make_user, make_customer, frozen=60, due=30, warned=30)
+    reports = concurrent_sweeps(3, batch_size=4)
     assert sorted(c for r in reports for c in r.unfrozen) == sorted(made["frozen"])
     assert sorted(i.customer for r in reports for i in r.recycled) == sorted(
         made["frozen"] + made["due"]
     )
     assert sorted(w.customer for r in reports for w in r.warned) == sorted(made["warned"])
     assert_each_once(made)
+
+
+def test_concurrent_sweeps_into_a_reassign_queue_make_one_queue(
+    org: dict[str, Any],
+    make_user: Callable[..., User],
+    make_customer: Callable[..., Customer],
+) -> None:
+    made = book(org, make_user, make_customer, frozen=20, due=20)
+    RecyclePolicy.objects.filter(pool=org["east_pool"]).update(destination="reassign_queue")
+    reports = concurrent_sweeps(3, batch_size=3)
+    queue = Pool.objects.get(is_reassign_queue=True)
+    assert sorted(i.customer for r in reports for i in r.recycled) == sorted(
+        made["frozen"] + made["due"]
+    )
+    assert {i.to_pool for r in reports for i in r.recycled} == {queue.pk}
+    assert list(queue.admins.all()) == [org["east_manager"]]
+    assert_each_once(made)
+
+
+def test_a_freeze_its_owner_ended_meanwhile_counts_as_done(
+    org: dict[str, Any],
+    make_user: Callable[..., User],
+    make_customer: Callable[..., Customer],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    made = book(org, make_user, make_customer, frozen=3, due=0)
+    first = Customer.objects.select_related("owner").get(pk=made["frozen"][0])
+    real_unfreeze = sweep_module.unfreeze
+
+    def owner_first(actor: User | None, customer_id: int, **kwargs: Any) -> Any:
+        if customer_id == first.pk:  # the owner ends it just before the sweep does
+            ownership.unfreeze(first.owner, first.pk, now=FREEZE_ENDS)
+        return real_unfreeze(actor, customer_id, **kwargs)
+
+    monkeypatch.setattr(sweep_module, "unfreeze", owner_first)
+    report = sweep(FREEZE_ENDS, batch_size=2)
+    assert report.unfrozen == made["frozen"][1:]
+    assert ledger_counts("unfrozen") == Counter(made["frozen"])
+    assert OwnershipEvent.objects.get(kind="unfrozen", customer=first).actor == first.owner
+    assert sorted(i.customer for i in report.recycled) == sorted(made["frozen"])
+    assert run_checks().ok
 
 
 def database_url() -> str:
