@@ -153,7 +153,7 @@ def test_a_freeze_its_owner_ended_meanwhile_counts_as_done(
 ) -> None:
     made = book(org, make_user, make_customer, frozen=3, due=0)
     first = Customer.objects.select_related("owner").get(pk=made["frozen"][0])
-    real_unfreeze = sweep_module.unfreeze
+    real_unfreeze = ownership.unfreeze  # what the sweep calls
 
     def owner_first(actor: User | None, customer_id: int, **kwargs: Any) -> Any:
         if customer_id == first.pk:  # the owner ends it just before the sweep does
