@@ -85,12 +85,16 @@ class CustomerSerializer(serializers.ModelSerializer[Customer]):
 
 
 class CustomerUpdateSerializer(serializers.ModelSerializer[Customer]):
-    """The input of an edit: business fields, parsed; any ownership field sent is passed on
-    as sent, for the edit service to refuse by name (DRF would drop a read-only field)."""
+    """The body of an edit, as documented: business fields only."""
 
     class Meta:
         model = Customer
         fields = list(EDITABLE_FIELDS)
+
+
+class CustomerEditInput(CustomerUpdateSerializer):
+    """The body of an edit, as parsed: any ownership field sent is passed on as sent, for the
+    edit service to refuse by name (DRF would silently drop a read-only field)."""
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         fields = super().get_fields()

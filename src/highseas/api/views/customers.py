@@ -9,7 +9,11 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from highseas.api.serializers.customers import CustomerSerializer, CustomerUpdateSerializer
+from highseas.api.serializers.customers import (
+    CustomerEditInput,
+    CustomerSerializer,
+    CustomerUpdateSerializer,
+)
 from highseas.api.views.base import ViewerContextMixin, viewer_of
 from highseas.api.views.dedup import DuplicateActions
 from highseas.api.views.followups import FollowUpActions
@@ -109,7 +113,7 @@ class CustomerViewSet(
         if not str(lookup).isdigit():
             raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
         partial = kwargs.pop("partial", False)
-        serializer = CustomerUpdateSerializer(data=request.data, partial=partial)
+        serializer = CustomerEditInput(data=request.data, partial=partial)
         serializer.is_valid(raise_exception=True)
         edited = edit_customer(viewer_of(request), int(lookup), serializer.validated_data)
         body = self.get_serializer(edited.customer).data
