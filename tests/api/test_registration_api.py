@@ -76,3 +76,20 @@ def test_a_customer_the_rules_route_out_of_sight_comes_back_as_its_public_view(
         "status": "owned",
         "holder": "REP_C",
     }
+
+
+@pytest.mark.parametrize("role", ["rep_a", "east_manager", "admin"])
+def test_a_new_customer_is_not_registered_as_won(org: dict[str, Any], api: Api, role: str) -> None:
+    response = api(org[role]).post(
+        "/api/v1/customers/",
+        {"name": "刚登记就赢单", "stage": "won", "pool": org["east_pool"].pk},
+        format="json",
+    )
+    body = response.json()
+    assert (response.status_code, body["code"], list(body["errors"])) == (
+        400,
+        "validation_error",
+        ["stage"],
+    )
+    assert not Customer.objects.exists()
+    assert not OwnershipEvent.objects.exists()

@@ -195,10 +195,11 @@ def _check_roles(viewer: Viewer, changed: Mapping[str, Any]) -> None:
         )
 
 
-def _check_won(customer: Customer, changed: Mapping[str, Any]) -> None:
-    if changed.get("stage") != CustomerStage.WON:
+def require_won_deal(customer: Customer | None, stage: Any) -> None:
+    """``stage: won`` follows only from a won deal; a customer not yet registered has none."""
+    if stage != CustomerStage.WON:
         return
-    if not Deal.objects.filter(customer=customer, stage=DealStage.WON).exists():
+    if customer is None or not Deal.objects.filter(customer=customer, stage=DealStage.WON).exists():
         raise _refuse_fields(
             {"stage": ["won follows from a won deal"]},
             _("A customer becomes won when one of its deals is won."),
@@ -238,7 +239,7 @@ def edit_customer(
     _check_names(changes)
     changed = _cleaned(customer, changes)
     _check_roles(viewer, changed)
-    _check_won(customer, changed)
+    require_won_deal(customer, changed.get("stage"))
     if not changed:
         return Edited(customer)
     before = {name: getattr(customer, name) for name in changed}

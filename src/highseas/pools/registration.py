@@ -8,9 +8,11 @@
 3. a manager may name themselves or an active user in their subtree, an admin any active user
    (``pools.authority.require_receiver``: ``validation_error`` for an inactive user,
    ``permission_denied`` outside the subtree); naming nobody leaves the customer pooled;
-4. the customer is then created by ``pools.services.create_customer`` (duplicate screening,
+4. a new customer is not registered as won: that follows only from a won deal
+   (``pools.editing.require_won_deal``);
+5. the customer is then created by ``pools.services.create_customer`` (duplicate screening,
    holding cap, ledger row, assignment rules);
-5. the answer holds the customer only if the viewer may see it now: the assignment rules may
+6. the answer holds the customer only if the viewer may see it now: the assignment rules may
    have given it to someone the viewer does not see. Then it holds the customer's public view
    (``customers.public``: basic fields, public status, holder) instead.
 """
@@ -29,6 +31,7 @@ from highseas.customers.models import Customer
 from highseas.customers.public import public_rows
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools.authority import is_member, require_receiver
+from highseas.pools.editing import require_won_deal
 from highseas.pools.models import Pool
 from highseas.pools.services import create_customer
 
@@ -83,6 +86,7 @@ def register_customer(
     now: datetime | None = None,
 ) -> Registered:
     receiver = receiver_for(viewer, owner=owner, pool=pool)
+    require_won_deal(None, fields.get("stage"))
     created = create_customer(
         actor=viewer.user,
         fields=fields,
