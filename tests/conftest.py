@@ -14,6 +14,7 @@ from rest_framework.test import APIClient
 from highseas.accounts import services as accounts
 from highseas.accounts.models import Role, Team, User
 from highseas.customers.models import Customer
+from highseas.intake import creation as intake
 from highseas.pools import services as pools
 from highseas.pools.models import Pool
 
@@ -77,7 +78,7 @@ def make_customer(db: None) -> Callable[..., Customer]:
         fields.setdefault("name", f"测试客户{next(_counter)}有限公司")
         fields.setdefault("phone", f"1380013{next(_counter):04d}")
         fields.setdefault("email", f"buyer{next(_counter)}@example.com")
-        return pools.create_customer(
+        return intake.create_customer(
             actor=actor, fields=fields, owner=owner, pool=pool, now=now
         ).customer
 

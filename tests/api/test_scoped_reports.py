@@ -14,9 +14,8 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from highseas.accounts.models import User
-from highseas.customers import services as followups
 from highseas.customers.models import Customer
-from highseas.pools import ownership
+from highseas.pools import followups, ownership
 from highseas.pools import services as pools
 from highseas.pools.models import OwnershipEvent, RecyclePolicy
 

@@ -12,7 +12,7 @@ from rest_framework.test import APIClient
 
 from highseas.accounts.models import AuditLog, User
 from highseas.customers.models import Customer
-from highseas.customers.services import add_contact, log_activity, open_deal
+from highseas.pools.followups import add_contact, log_activity, open_deal
 from highseas.pools.models import Pool
 
 pytestmark = pytest.mark.django_db

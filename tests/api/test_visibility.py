@@ -207,9 +207,8 @@ def timeline_book(
 ) -> dict[str, Customer]:
     """X: REP_A's customer of the east pool, given by a rule, with a follow-up, a deal, a contact
     and a notification; P: a pooled customer of the east pool with the same kind of history."""
-    from highseas.customers import services as followups
     from highseas.notify.services import notify
-    from highseas.pools import ownership
+    from highseas.pools import followups, ownership
     from highseas.pools.models import RecyclePolicy
 
     RecyclePolicy.objects.filter(pool=org["east_pool"]).update(idle_days=7, warn_days=3)

@@ -18,10 +18,10 @@ from highseas.demo import data
 from highseas.demo.generator import DemoOptions, generate_demo
 from highseas.demo.roster import DEMO_PASSWORD, TEAMS
 from highseas.engine.ownership import Status
+from highseas.intake.creation import create_customer
 from highseas.pools.invariants import run_checks
 from highseas.pools.models import OwnershipEvent, Pool
 from highseas.pools.schedule import schedule_for
-from highseas.pools.services import create_customer
 
 pytestmark = pytest.mark.django_db
 

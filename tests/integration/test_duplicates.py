@@ -18,14 +18,14 @@ from highseas.accounts.visibility import Viewer
 from highseas.customers import fts, search
 from highseas.customers.duplicates import backfill_keys
 from highseas.customers.models import Activity, Contact, Customer, CustomerMerge, Deal
-from highseas.customers.services import add_contact, close_deal, log_activity, open_deal
 from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.intake.creation import create_customer
 from highseas.notify.models import Notification
 from highseas.pools import dedup, ownership
+from highseas.pools.followups import add_contact, close_deal, log_activity, open_deal
 from highseas.pools.invariants import run_checks
 from highseas.pools.merge import merge
 from highseas.pools.models import OwnershipEvent, Pool
-from highseas.pools.services import create_customer
 from highseas.pools.unmerge import unmerge
 
 pytestmark = pytest.mark.django_db

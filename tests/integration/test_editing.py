@@ -14,9 +14,9 @@ from highseas.accounts.visibility import Viewer
 from highseas.customers.choices import DealStage
 from highseas.customers.duplicates import key_values, keys_of
 from highseas.customers.models import Customer, Deal
-from highseas.customers.services import open_deal
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools.editing import EDITABLE_FIELDS, FIELD_POLICY, PROTECTED_FIELDS, edit_customer
+from highseas.pools.followups import open_deal
 from highseas.pools.invariants import run_checks
 from highseas.pools.models import OwnershipEvent, Pool, RecyclePolicy
 from highseas.pools.recompute import recompute_pool_schedules

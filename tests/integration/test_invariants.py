@@ -12,10 +12,10 @@ import pytest
 from django.utils import timezone
 
 from highseas.customers.models import Customer
-from highseas.customers.services import log_activity, open_deal
 from highseas.engine.limits import ClaimLimits
 from highseas.engine.ownership import EventKind, OwnershipState, Status
 from highseas.pools import ownership
+from highseas.pools.followups import log_activity, open_deal
 from highseas.pools.invariants import run_checks
 from highseas.pools.models import ClaimPolicy, OwnershipEvent, Pool, RecyclePolicy
 from highseas.pools.quotas import Quotas, quota_ref, recorded_quotas

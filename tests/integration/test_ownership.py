@@ -332,7 +332,7 @@ def test_freeze_protects_until_a_date_within_the_limits(
 def test_a_rep_at_the_cap_registers_into_the_pool_and_is_told(
     east: dict[str, Any], make_customer: Callable[..., Customer]
 ) -> None:
-    from highseas.pools.services import create_customer
+    from highseas.intake.creation import create_customer
 
     for _ in range(3):
         make_customer(east["rep_a"], owner=east["rep_a"], pool=east["east_pool"])

@@ -10,8 +10,8 @@ from highseas.accounts.models import User
 from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.intake.registration import register_customer
 from highseas.pools.models import OwnershipEvent, Pool
-from highseas.pools.registration import register_customer
 
 pytestmark = pytest.mark.django_db
 

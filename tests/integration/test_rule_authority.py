@@ -20,8 +20,8 @@ from django.utils import timezone
 from highseas.accounts.models import RepProfile, Role, User
 from highseas.customers.models import Customer
 from highseas.engine.planner import plan as real_plan
+from highseas.intake import creation as intake
 from highseas.pools import ownership
-from highseas.pools import services as pools
 from highseas.pools.authority import RuleAuthority
 from highseas.pools.bulk_assign import Grant, assign_many
 from highseas.pools.invariants import run_checks
@@ -124,7 +124,7 @@ def test_a_rep_at_the_cap_whose_customer_a_rule_gives_to_a_colleague_is_told_so(
     set_limits(org["east_pool"], holding_cap=1)
     make_customer(org["rep_a"], owner=org["rep_a"], pool=org["east_pool"])
     rule("华东", {"team": org["east"].pk, "strategy": "least_loaded"})
-    created = pools.create_customer(
+    created = intake.create_customer(
         actor=org["rep_a"],
         fields={"name": "新注册客户", "phone": "13900000001"},
         owner=org["rep_a"],
@@ -275,7 +275,7 @@ def test_concurrent_registrations_never_pass_a_cap_and_assign_each_customer_once
         try:
             barrier.wait(timeout=30)
             for n in range(each):
-                pools.create_customer(
+                intake.create_customer(
                     actor=org["east_manager"],
                     fields={"name": f"并发客户{index}-{n}", "phone": f"1370000{index}{n:03d}"},
                     pool=org["east_pool"],
@@ -400,7 +400,7 @@ def test_a_backlog_run_and_registrations_at_once_hold_the_caps_without_deadlock(
         try:
             barrier.wait(timeout=30)
             for n in range(10):
-                pools.create_customer(
+                intake.create_customer(
                     actor=org["east_manager"],
                     fields={
                         "name": f"同时注册{index}-{n}",

@@ -15,11 +15,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from highseas.accounts.models import User
-from highseas.customers import services as followups
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.notify.models import Notification
-from highseas.pools import ownership
+from highseas.pools import followups, ownership
 from highseas.pools.invariants import run_checks
 from highseas.pools.models import ClaimPolicy, OwnershipEvent, Pool, RecyclePolicy
 from highseas.pools.services import save_pool
@@ -229,7 +228,7 @@ def _random_book(org: dict[str, Any], rng: random.Random, count: int) -> None:
             "level_overrides": rng.choice([{}, {"B": {"idle_days": 2}}]),
         },
     )
-    from highseas.pools.services import create_customer
+    from highseas.intake.creation import create_customer
 
     for index in range(count):
         at = T0 + timedelta(hours=rng.randrange(0, 24 * 10))

@@ -10,6 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from highseas.customers.models import Customer
+from highseas.intake import creation as intake
 from highseas.pools import services as pools
 from highseas.pools.models import ClaimPolicy, ClaimRequest, RecyclePolicy
 
@@ -71,7 +72,7 @@ def test_the_dashboard_draws_its_charts_inline(world: dict[str, Any]) -> None:
 
 
 def test_team_customers_stay_within_the_managers_subtree(world: dict[str, Any]) -> None:
-    outsider = pools.create_customer(
+    outsider = intake.create_customer(
         actor=world["rep_c"],
         fields={"name": "广州天河商贸有限公司"},
         owner=world["rep_c"],

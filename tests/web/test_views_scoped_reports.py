@@ -117,7 +117,7 @@ def test_a_warn_days_override_saved_on_the_web_reaches_the_policy(
 
 @pytest.fixture
 def followed_up(org: dict[str, Any], make_customer: Callable[..., Customer]) -> Customer:
-    from highseas.customers import services as followups
+    from highseas.pools import followups
 
     customer = make_customer(org["rep_a"], owner=org["rep_a"], pool=org["east_pool"])
     followups.log_activity(org["rep_a"], customer.pk, kind="call", note="约了下周二拜访")

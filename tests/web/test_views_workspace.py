@@ -10,6 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from highseas.customers.models import Activity, Contact, Customer, Deal
+from highseas.intake import creation as intake
 from highseas.notify.models import Notification
 from highseas.pools import services as pools
 from highseas.pools.models import ClaimPolicy, ClaimRequest, OwnershipEvent
@@ -110,7 +111,7 @@ def test_a_claim_on_a_customer_someone_holds_names_the_holder(world: dict[str, A
 
 
 def test_a_claim_outside_the_reps_pools_is_refused(world: dict[str, Any]) -> None:
-    south = pools.create_customer(
+    south = intake.create_customer(
         actor=world["admin"], fields={"name": "广州珠江贸易有限公司"}, pool=world["south_pool"]
     ).customer
     refused = signed_in(world["rep_a"]).post(f"/customers/{south.pk}/claim/", **ASYNC)
@@ -148,7 +149,7 @@ def test_a_rep_gets_404_for_another_reps_customer(world: dict[str, Any]) -> None
 
 
 def test_a_rep_gets_404_for_a_customer_outside_their_pools(world: dict[str, Any]) -> None:
-    south = pools.create_customer(
+    south = intake.create_customer(
         actor=world["admin"], fields={"name": "深圳南山科技有限公司"}, pool=world["south_pool"]
     ).customer
     assert signed_in(world["rep_a"]).get(f"/customers/{south.pk}/").status_code == 404

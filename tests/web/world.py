@@ -16,10 +16,10 @@ from typing import Any
 from django.utils import timezone
 
 from highseas.accounts.models import User
-from highseas.customers import services as followups
 from highseas.customers.models import Customer
+from highseas.intake import creation as intake
 from highseas.notify.services import notify
-from highseas.pools import ownership
+from highseas.pools import followups, ownership
 from highseas.pools import services as pools
 from highseas.pools.models import Pool
 from highseas.pools.sweep import sweep
@@ -88,7 +88,7 @@ def _customer(actor: User, row: tuple[Any, ...], **extra: Any) -> Customer:
         "source": source,
         "employees": 50 + len(name) * 7,
     }
-    return pools.create_customer(
+    return intake.create_customer(
         actor=actor, fields={**fields, **extra.pop("fields", {})}, **extra
     ).customer
 

@@ -1,125 +1,17 @@
-"""Ownership services: the only code that writes a customer's ownership fields.
-
-Each service is one transaction: the write, its ledger row, and notifications queued with
-``on_commit``. Later work (claim, release, assign, transfer, freeze) joins this module.
-"""
+"""Pools: creating and changing a pool with its policies and members; the default pool."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from datetime import datetime
 from typing import Any
 
 from django.db import transaction
-from django.utils import timezone
-from django.utils.translation import gettext as _
 
-from highseas.accounts.models import User
-from highseas.customers.choices import CustomerStatus
-from highseas.customers.duplicates import key_values
-from highseas.customers.models import Customer
-from highseas.engine.claims import refuse_cap
-from highseas.engine.errors import ErrorCode, HighSeasError
-from highseas.engine.limits import effective_limits
-from highseas.engine.ownership import EventKind, Status
-from highseas.pools import dedup
-from highseas.pools.facts import holdings, lock_reps
-from highseas.pools.ledger import record_event, state_of
 from highseas.pools.models import ClaimPolicy, Pool, RecyclePolicy
-from highseas.pools.policies import claim_limits, rep_overrides
 from highseas.pools.recompute import recompute_pool_schedules
-from highseas.pools.schedule import schedule_for
-from highseas.routing.services import Trigger, assign_new_customers
 
 
 def default_pool() -> Pool | None:
     return Pool.objects.filter(is_default=True).first()
-
-
-@dataclass(frozen=True)
-class CreatedCustomer:
-    customer: Customer
-    note: str = ""
-    facts: dict[str, Any] = field(default_factory=dict)
-    warnings: list[dict[str, Any]] = field(default_factory=list)  # possible duplicates
-
-
-def _owner_within_cap(actor: User, owner: User, pool: Pool | None) -> HighSeasError | None:
-    """Lock the owner and check their holding cap; ``None`` when they may take one more."""
-    profiles = lock_reps(owner.pk)
-    limits = effective_limits(claim_limits(pool), rep_overrides(profiles.get(owner.pk)))
-    return refuse_cap(limits.holding_cap, holdings(owner.pk, count_won=limits.count_won_in_cap))
-
-
-@transaction.atomic
-def create_customer(
-    *,
-    actor: User,
-    fields: dict[str, Any],
-    owner: User | None = None,
-    pool: Pool | None = None,
-    now: datetime | None = None,
-    entry_point: str = "api",
-) -> CreatedCustomer:
-    """Create a customer owned by ``owner`` (or pooled in ``pool``), with its ledger row.
-
-    1. The pool defaults to the default pool; a pooled customer needs one.
-    2. The owner's holding cap holds: a rep who registers a customer while at their cap gets
-       it created pooled (and routed by the rules, if any applies), and is told where it went
-       (业务注册潜在客户上限); a manager naming
-       an owner at their cap is refused with ``holding_cap_reached``.
-    3. The ``created`` ledger row records the resulting state and the actor.
-    4. Duplicates are screened first, by the pool's policy for ``entry_point`` (manual, api,
-       import): an exact match may refuse with ``duplicate``, fuzzy ones come back as
-       ``warnings`` (``pools.dedup``).
-    """
-    now = now or timezone.now()
-    pool = pool or default_pool()
-    screening = dedup.screen(fields, pool=pool, entry_point=entry_point)
-    note, facts = "", {}
-    if owner is not None and (refusal := _owner_within_cap(actor, owner, pool)):
-        if owner != actor or pool is None:
-            raise refusal
-        owner, facts = None, refusal.facts
-        note = _(
-            "You are at your holding cap, so this customer went to the pool %(pool)s unassigned."
-        ) % {"pool": pool.name}
-    if owner is None and pool is None:
-        raise HighSeasError(
-            ErrorCode.VALIDATION_ERROR,
-            _("A customer without an owner must be put in a pool."),
-            errors={"pool": ["required"]},
-        )
-    customer = Customer(
-        **fields,
-        **key_values(screening.keys),
-        created_by=actor,
-        created_at=now,
-        owner=owner,
-        pool=pool,
-        status=CustomerStatus.OWNED if owner else CustomerStatus.POOLED,
-        owned_since=now if owner else None,
-    )
-    plan = schedule_for(
-        customer, status=Status(customer.status), owned_since=customer.owned_since, pool=pool
-    )
-    customer.recycle_due_at, customer.warn_at = plan.due_at, plan.warn_at
-    customer.save(force_insert=True)
-    reason = _("Registered by the owner") if owner == actor else _("Created")
-    record_event(
-        customer, EventKind.CREATED, None, state_of(customer), actor=actor, reason=reason, at=now
-    )
-    # Assignment rules (SPEC §7): a pooled newcomer is routed at once, in this transaction.
-    if customer.status == CustomerStatus.POOLED and assign_new_customers(
-        actor, [customer.pk], trigger=Trigger.CREATE, now=now
-    ):
-        customer.refresh_from_db()
-        if note and customer.owner is not None:
-            note = _(
-                "You are at your holding cap, so the assignment rules gave this customer "
-                "to %(owner)s."
-            ) % {"owner": customer.owner.label}
-    return CreatedCustomer(customer, note, facts, screening.warnings)
 
 
 @transaction.atomic

@@ -1,7 +1,7 @@
 """Running the assignment rules: on demand, and for customers just created or imported.
 
 ``run_assignment`` is the one way in for every trigger — the API, ``highseas assign``, a new
-customer (``pools.services.create_customer``) and imports (``assign_new_customers``) — so a
+customer (``intake.creation.create_customer``) and imports (``assign_new_customers``) — so a
 preview, a backlog run and the routing of one new customer decide by the same code.
 """
 

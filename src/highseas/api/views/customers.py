@@ -21,8 +21,8 @@ from highseas.api.views.ownership import OwnershipActions
 from highseas.api.views.routing import ExplainActions
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.intake.registration import register_customer
 from highseas.pools.editing import edit_customer
-from highseas.pools.registration import register_customer
 
 LIST_FILTERS = [
     "status",

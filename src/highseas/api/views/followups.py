@@ -18,8 +18,9 @@ from highseas.api.serializers.followups import (
     DealStageInput,
 )
 from highseas.api.views.base import viewer_of
-from highseas.customers import services, timeline
+from highseas.customers import timeline
 from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.pools import followups
 
 
 def _customer_id(raw: str) -> int:
@@ -43,7 +44,7 @@ class FollowUpActions(viewsets.GenericViewSet[Any]):
         customer = self.get_object()
         data = ActivitySerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        activity = services.log_activity(
+        activity = followups.log_activity(
             viewer_of(request).user, customer.pk, **data.validated_data
         )
         return Response(ActivitySerializer(activity).data, status=status.HTTP_201_CREATED)
@@ -58,7 +59,7 @@ class FollowUpActions(viewsets.GenericViewSet[Any]):
         customer = self.get_object()
         data = DealSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        deal = services.open_deal(viewer_of(request).user, customer.pk, **data.validated_data)
+        deal = followups.open_deal(viewer_of(request).user, customer.pk, **data.validated_data)
         return Response(DealSerializer(deal).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=DealStageInput, responses={200: DealSerializer})
@@ -67,7 +68,7 @@ class FollowUpActions(viewsets.GenericViewSet[Any]):
         customer = self.get_object()
         data = DealStageInput(data=request.data)
         data.is_valid(raise_exception=True)
-        deal = services.close_deal(
+        deal = followups.close_deal(
             viewer_of(request).user, customer.pk, int(deal_id), **data.validated_data
         )
         return Response(DealSerializer(deal).data)
@@ -81,5 +82,5 @@ class FollowUpActions(viewsets.GenericViewSet[Any]):
         customer = self.get_object()
         data = ContactSerializer(data=request.data)
         data.is_valid(raise_exception=True)
-        contact = services.add_contact(viewer_of(request).user, customer.pk, **data.validated_data)
+        contact = followups.add_contact(viewer_of(request).user, customer.pk, **data.validated_data)
         return Response(ContactSerializer(contact).data, status=status.HTTP_201_CREATED)

@@ -13,7 +13,7 @@ from django.utils.translation import gettext as _
 
 from highseas.accounts.visibility import Viewer
 from highseas.engine.errors import HighSeasError
-from highseas.pools.registration import may_name_owner, register_customer
+from highseas.intake.registration import may_name_owner, register_customer
 from highseas.web import selectors
 from highseas.web.forms import CustomerForm
 from highseas.web.refusals import plain_words

@@ -14,11 +14,10 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from highseas.accounts.visibility import Viewer
-from highseas.customers import services as followups
 from highseas.customers import timeline
 from highseas.customers.models import Customer
 from highseas.engine.errors import HighSeasError
-from highseas.pools import ownership, requests
+from highseas.pools import followups, ownership, requests
 from highseas.pools.authority import may_manage
 from highseas.web import explain, selectors
 from highseas.web.forms import (

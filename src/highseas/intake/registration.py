@@ -10,7 +10,7 @@
    ``permission_denied`` outside the subtree); naming nobody leaves the customer pooled;
 4. a new customer is not registered as won: that follows only from a won deal
    (``pools.editing.require_won_deal``);
-5. the customer is then created by ``pools.services.create_customer`` (duplicate screening,
+5. the customer is then created by ``intake.creation.create_customer`` (duplicate screening,
    holding cap, ledger row, assignment rules);
 6. the answer holds the customer only if the viewer may see it now: the assignment rules may
    have given it to someone the viewer does not see. Then it holds the customer's public view
@@ -30,10 +30,10 @@ from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
 from highseas.customers.public import public_rows
 from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.intake.creation import create_customer
 from highseas.pools.authority import is_member, require_receiver
 from highseas.pools.editing import require_won_deal
 from highseas.pools.models import Pool
-from highseas.pools.services import create_customer
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,1 @@
+"""Intake: customers entering HighSeas — registration by a person (and, next, imports)."""
