@@ -147,6 +147,16 @@ class AuditLog(models.Model):
         CAP_OVERRIDE = "cap_override", _("Overrode a holding cap")
         LOGIN_FAILED = "login_failed", _("Failed login")
         CUSTOMER_EDIT = "customer_edit", _("Changed a customer's level or stage")
+        IMPORT = "import", _("Imported data")
+        EXACT_LOOKUP = "exact_lookup", _("Looked up an exact identifier")
+        LOOKUP_LIMIT = "lookup_limit", _("Reached the exact-lookup limit")
+        ROLE_CHANGE = "role_change", _("Changed a role")
+        PASSWORD_CHANGE = "password_change", _("Changed a password")
+        USER_DEACTIVATED = "user_deactivated", _("Deactivated a user")
+        TOKEN_ISSUE = "token_issue", _("Issued an API token")
+        TOKEN_REVOKE = "token_revoke", _("Revoked API tokens")
+        LOGIN_LOCKED = "login_locked", _("Sign-in locked after failed attempts")
+        KEY_ROTATION = "key_rotation", _("Rotated the encryption key")
 
     actor = models.ForeignKey(
         User, models.SET_NULL, null=True, blank=True, related_name="audit_entries"
@@ -155,6 +165,7 @@ class AuditLog(models.Model):
     target_type = models.CharField(max_length=50, blank=True)
     target_id = models.CharField(max_length=50, blank=True)
     detail = models.JSONField(default=dict, blank=True)
+    address = models.GenericIPAddressField(null=True, blank=True)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
 
     class Meta:
