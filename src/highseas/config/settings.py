@@ -57,6 +57,7 @@ INSTALLED_APPS = [
     "highseas.routing",
     "highseas.insights",
     "highseas.notify",
+    "highseas.intake",
     "highseas.api",
     "highseas.web",
 ]

@@ -58,6 +58,9 @@ def create_customer(
     pool: Pool | None = None,
     now: datetime | None = None,
     entry_point: str = "api",
+    route: bool = True,
+    reason: str = "",
+    actor_label: str = "",
 ) -> CreatedCustomer:
     """Create a customer owned by ``owner`` (or pooled in ``pool``), with its ledger row.
 
@@ -103,12 +106,19 @@ def create_customer(
     )
     customer.recycle_due_at, customer.warn_at = plan.due_at, plan.warn_at
     customer.save(force_insert=True)
-    reason = _("Registered by the owner") if owner == actor else _("Created")
+    reason = reason or (_("Registered by the owner") if owner == actor else _("Created"))
     record_event(
-        customer, EventKind.CREATED, None, state_of(customer), actor=actor, reason=reason, at=now
+        customer,
+        EventKind.CREATED,
+        None,
+        state_of(customer),
+        actor=actor,
+        reason=reason,
+        at=now,
+        actor_label=actor_label,
     )
     # Assignment rules (SPEC §7): a pooled newcomer is routed at once, in this transaction.
-    if customer.status == CustomerStatus.POOLED and assign_new_customers(
+    if route and customer.status == CustomerStatus.POOLED and assign_new_customers(
         actor, [customer.pk], trigger=Trigger.CREATE, now=now
     ):
         customer.refresh_from_db()

@@ -307,3 +307,16 @@ def merge(
         absorbed_state=absorbed_state,
         moved=moved,
     )
+
+
+@transaction.atomic
+def merge_values(actor: User, survivor_id: int, values: dict[str, Any]) -> Customer:
+    """An imported row merged into the customer it duplicates: step 3 with the row as the
+    other side (the survivor's values win, its empty fields take the row's, tags united), by
+    a manager of the survivor or an admin. Nothing is absorbed, so ownership and the ledger
+    stay as they are."""
+    survivor = _live(locked_pair(survivor_id, survivor_id), survivor_id)
+    require_manager_of(Viewer(actor), survivor)
+    other = Customer(**{name: v for name, v in values.items() if name in MERGEABLE_FIELDS})
+    save_survivor(survivor, chosen_values(survivor, other, {}))
+    return survivor

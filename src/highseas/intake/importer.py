@@ -1,0 +1,280 @@
+"""Applying import rows: one code path for the preview and the commit.
+
+``Importer.apply_batch`` takes a batch of rows (line, cells by field) and, in the caller's
+transaction, does to each what a manual create does:
+
+1. the cells are parsed (``intake.columns``) and validated by the customer model's own field
+   rules (lengths, e-mail, choices) — a bad row becomes an ``error`` plan with a stable code
+   (``validation_error``) and the fields at fault, and the next row goes on;
+2. an owner column names a user by username or display name; the importer must be allowed to
+   give customers to them (``pools.authority.require_receiver``);
+3. the customer is created by ``intake.creation.create_customer`` at the ``import`` entry
+   point, so the pool's duplicate policy screens it — against the database *and* the rows
+   of this file created before it, which are in the database by then. A blocking duplicate
+   becomes, per the request: ``duplicate`` (nothing written), ``skip`` (nothing written,
+   reported as skipped) or ``merge`` (the row's values fill the existing customer's empty
+   fields, ``pools.merge.merge_values``). A named owner's holding cap holds
+   (``holding_cap_reached``) unless an admin overrides it: then the customer is created
+   pooled and given by ``pools.ownership.assign(override_cap=True)``, which audits the
+   override;
+4. after the batch, the pooled newcomers are routed by the assignment rules in one run
+   (``routing.services.assign_new_customers``, trigger ``import``, a seed fixed per job and
+   batch, so the preview and the commit route alike);
+5. history (an import with ``history``): one closed deal and one past activity per row, by
+   the follow-up services (``pools.followups``), written for the owner the customer has
+   after step 4; the services recompute the recycle schedule, whose idle clock starts no
+   earlier than the import (the ownership), whatever the activity's date.
+
+Each row's outcome is a ``RowPlan``; its ``signature`` is what the commit must reproduce.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.core.exceptions import ValidationError
+from django.db import transaction
+from django.db.models import Q
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from highseas.accounts.models import User
+from highseas.accounts.visibility import Viewer
+from highseas.customers.models import Customer
+from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.intake.columns import CUSTOMER_FIELDS, ParsedRow, parse_row
+from highseas.intake.creation import create_customer
+from highseas.intake.models import ImportJob, ImportRow
+from highseas.pools import followups
+from highseas.pools.authority import require_receiver
+from highseas.pools.merge import merge_values
+from highseas.pools.ownership import assign
+from highseas.routing.models import AssignmentRun
+from highseas.routing.services import assign_new_customers
+
+Action = ImportRow.Action
+NOT_VALIDATED = [f.name for f in Customer._meta.fields if f.name not in CUSTOMER_FIELDS]
+
+
+@dataclass
+class RowPlan:
+    line: int
+    action: str
+    code: str = ""
+    detail: str = ""
+    duplicate_of: int | None = None
+    duplicate_line: int | None = None
+    holder: str = ""
+    owner_id: int | None = None
+    routed: bool = False
+    customer_id: int | None = None
+
+    def signature(self) -> tuple[Any, ...]:
+        """What the commit must do again: the action, the error, whose duplicate, which owner.
+        A duplicate of an earlier row is named by its line (its customer id is only known
+        once that row is written)."""
+        duplicate = ("line", self.duplicate_line) if self.duplicate_line else self.duplicate_of
+        return (self.action, self.code, duplicate, self.owner_id)
+
+    @classmethod
+    def of_row(cls, row: ImportRow) -> RowPlan:
+        return cls(
+            line=row.line,
+            action=row.action,
+            code=row.code,
+            detail=row.detail,
+            duplicate_of=row.duplicate_of_id,
+            duplicate_line=row.duplicate_line,
+            holder=row.holder,
+            owner_id=row.owner_id,
+            routed=row.routed,
+            customer_id=row.customer_id,
+        )
+
+
+def _error(line: int, error: HighSeasError) -> RowPlan:
+    return RowPlan(line, Action.ERROR, code=error.code.value, detail=_(error.detail)[:500])
+
+
+def _invalid(line: int, errors: dict[str, list[str]]) -> RowPlan:
+    detail = "; ".join(f"{name}: {' '.join(map(str, msgs))}" for name, msgs in errors.items())
+    return RowPlan(line, Action.ERROR, code=ErrorCode.VALIDATION_ERROR.value, detail=detail[:500])
+
+
+def aware(moment: datetime | None) -> datetime | None:
+    if moment is None or timezone.is_aware(moment):
+        return moment
+    return timezone.make_aware(moment)
+
+
+class Importer:
+    def __init__(self, job: ImportJob, actor: User, *, now: datetime | None = None) -> None:
+        self.job = job
+        self.actor = actor
+        self.viewer = Viewer(actor)
+        self.now = now or timezone.now()
+        self.history = bool(job.options.get("history"))
+        self.override_cap = bool(job.options.get("override_cap"))
+        self.reason = _("Imported from %(file)s") % {"file": job.file_name}
+        self.label = f"import:{job.pk}"
+        self.created_lines: dict[int, int] = {}  # customer id → the line that created it
+        self._owners: dict[str, User | HighSeasError] = {}
+
+    # --- one row ------------------------------------------------------------------------
+
+    def owner_named(self, name: str) -> User:
+        if name not in self._owners:
+            self._owners[name] = self._find_owner(name)
+        found = self._owners[name]
+        if isinstance(found, HighSeasError):
+            raise found
+        return found
+
+    def _find_owner(self, name: str) -> User | HighSeasError:
+        users = list(User.objects.filter(Q(username=name) | Q(display_name=name))[:3])
+        exact = [u for u in users if u.username == name]
+        if len(exact) == 1 or len(users) == 1:
+            user = exact[0] if exact else users[0]
+            try:
+                require_receiver(self.viewer, user)
+            except HighSeasError as refusal:
+                return refusal
+            return user
+        return HighSeasError(
+            ErrorCode.VALIDATION_ERROR,
+            _("No single user is called %(name)s.") % {"name": name},
+            errors={"owner": ["unknown"]},
+        )
+
+    def _checked(self, line: int, parsed: ParsedRow) -> RowPlan | None:
+        """Step 1: the plan of a bad row, ``None`` for a good one."""
+        errors = dict(parsed.errors)
+        try:
+            Customer(**parsed.fields).clean_fields(exclude=NOT_VALIDATED)
+        except ValidationError as invalid:
+            errors.update({k: [str(m) for m in v] for k, v in invalid.message_dict.items()})
+        for name, moment in (
+            ("deal_date", (parsed.deal or {}).get("at")),
+            ("activity_at", (parsed.activity or {}).get("at")),
+        ):
+            if moment is not None and aware(moment) > self.now:  # type: ignore[operator]
+                errors[name] = [_("in the future")]
+        return _invalid(line, errors) if errors else None
+
+    def apply_row(self, line: int, cells: dict[str, str]) -> tuple[RowPlan, ParsedRow]:
+        parsed = parse_row(cells)
+        if not self.history:
+            parsed.deal = parsed.activity = None
+            parsed.errors = {
+                k: v for k, v in parsed.errors.items() if not k.startswith(("deal", "activity"))
+            }
+        if (refused := self._checked(line, parsed)) is not None:
+            return refused, parsed
+        try:
+            owner = self.owner_named(parsed.owner) if parsed.owner else None
+            customer = self._create(parsed, owner)
+        except HighSeasError as error:
+            if error.code is ErrorCode.DUPLICATE:
+                return self._duplicate(line, parsed, error), parsed
+            return _error(line, error), parsed
+        self.created_lines[customer.pk] = line
+        return (
+            RowPlan(line, Action.CREATE, owner_id=customer.owner_id, customer_id=customer.pk),
+            parsed,
+        )
+
+    @transaction.atomic
+    def _create(self, parsed: ParsedRow, owner: User | None) -> Customer:
+        """Step 3: a created customer, its named owner given (the cap kept or overridden)."""
+        given_later = owner is not None and self.override_cap and self.viewer.is_admin
+        created = create_customer(
+            actor=self.actor,
+            fields=parsed.fields,
+            owner=None if given_later else owner,
+            pool=self.job.pool,
+            now=self.now,
+            entry_point="import",
+            route=False,
+            reason=self.reason,
+            actor_label=self.label,
+        )
+        if given_later and owner is not None:
+            assign(self.actor, created.customer.pk, owner, override_cap=True, now=self.now)
+            created.customer.refresh_from_db()
+        return created.customer
+
+    def _duplicate(self, line: int, parsed: ParsedRow, error: HighSeasError) -> RowPlan:
+        matches = error.facts.get("matches") or [{}]
+        customer_id = matches[0].get("id")
+        plan = RowPlan(
+            line,
+            Action.DUPLICATE,
+            code=ErrorCode.DUPLICATE.value,
+            detail=_(error.detail),
+            duplicate_of=customer_id,
+            duplicate_line=self.created_lines.get(customer_id or 0),
+            holder=str(error.facts.get("holder") or "")[:150],
+        )
+        if self.job.on_duplicate == ImportJob.OnDuplicate.SKIP:
+            plan.action = Action.SKIP
+        elif self.job.on_duplicate == ImportJob.OnDuplicate.MERGE and customer_id:
+            try:
+                merge_values(self.actor, customer_id, parsed.fields)
+            except HighSeasError as refusal:
+                return _error(line, refusal)
+            plan.action, plan.code, plan.customer_id = Action.MERGE, "", customer_id
+        return plan
+
+    # --- a batch ------------------------------------------------------------------------
+
+    def apply_batch(self, rows: list[tuple[int, dict[str, str]]], index: int) -> list[RowPlan]:
+        """Steps 1–5 for a batch, in the caller's transaction."""
+        done = [self.apply_row(line, cells) for line, cells in rows]
+        plans = [plan for plan, _parsed in done]
+        self._route(plans, index)
+        if self.history:
+            for plan, parsed in done:
+                if plan.customer_id and (parsed.deal or parsed.activity):
+                    self._attach_history(plan.customer_id, parsed)
+        return plans
+
+    def _route(self, plans: list[RowPlan], index: int) -> None:
+        pooled = [p for p in plans if p.action == Action.CREATE and p.owner_id is None]
+        if not pooled:
+            return
+        ids = [p.customer_id for p in pooled if p.customer_id]
+        result = assign_new_customers(
+            self.actor,
+            ids,
+            trigger=AssignmentRun.Trigger.IMPORT,
+            now=self.now,
+            seed=self.job.pk * 1_000_003 + index,
+        )
+        if result is None:
+            return
+        owners = dict(Customer.objects.filter(pk__in=ids).values_list("pk", "owner_id"))
+        for plan in pooled:
+            plan.owner_id = owners.get(plan.customer_id)
+            plan.routed = plan.owner_id is not None
+
+    def _attach_history(self, customer_id: int, parsed: ParsedRow) -> None:
+        """Step 5, written by the customer's owner (the owner at the time) when it has one."""
+        owner_id = Customer.objects.filter(pk=customer_id).values_list("owner_id", flat=True)[0]
+        author = User.objects.get(pk=owner_id) if owner_id else self.actor
+        if parsed.deal:  # opened, then closed: the two steps a person takes
+            at = aware(parsed.deal["at"]) or self.now
+            deal = followups.open_deal(
+                author, customer_id, amount=parsed.deal["amount"], name=_("Imported deal"), now=at
+            )
+            followups.close_deal(author, customer_id, deal.pk, stage=parsed.deal["stage"], now=at)
+        if parsed.activity:
+            followups.log_activity(
+                author,
+                customer_id,
+                kind=parsed.activity["kind"],
+                occurred_at=aware(parsed.activity["at"]),
+                note=parsed.activity["note"],
+                now=self.now,
+            )

@@ -1,0 +1,377 @@
+"""Imports (SPEC §10): preview a file, then commit exactly what the preview said.
+
+``preview_import`` reads the file, stores each row's cells on an ``ImportRow`` and plans it by
+running the very code the commit runs (``intake.importer``) over the whole file in one
+transaction that is then rolled back — like the sweep's and the assignment's previews. The
+plans are spooled to a temporary file while the transaction is open, and written as the
+rows' planned actions after the rollback.
+
+``commit_import`` applies the rows in the preview's batches, each batch in its own
+transaction, in line order:
+
+1. the batch's rows still to do are re-read in the transaction; each is applied by the same
+   code, and each outcome's ``signature`` (action, error code, whose duplicate, which owner)
+   is compared with the plan. Any difference means the database changed since the preview:
+   the batch rolls back, the job is marked ``failed`` with ``state_conflict`` naming the
+   line, and the call refuses with ``state_conflict``; batches before it stay done;
+2. the rows are marked done with their customer in the same transaction, so a commit killed
+   anywhere (its batch rolls back) and started again resumes after the last done batch and
+   creates nobody twice; a finished job commits as a no-op;
+3. the last batch's transaction records the import in the audit log.
+
+Who may import: managers into pools they are members of, admins into any pool; an owner
+column gives customers only to users the importer may give to; ``override_cap`` is for admins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import tempfile
+from collections import Counter
+from collections.abc import Callable, Iterator
+from dataclasses import asdict
+from datetime import datetime
+from itertools import islice
+from typing import IO, Any
+
+from django.db import transaction
+from django.db.models import QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from highseas.accounts.audit import record_audit
+from highseas.accounts.models import AuditLog
+from highseas.accounts.visibility import Viewer
+from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.intake.columns import HISTORY_FIELDS, checked_mapping, guess_mapping
+from highseas.intake.importer import Importer, RowPlan
+from highseas.intake.models import ImportJob, ImportMapping, ImportRow
+from highseas.intake.reading import Table, read_table
+from highseas.pools.authority import is_member
+from highseas.pools.models import Pool
+
+__all__ = [
+    "commit_import",
+    "guess_mapping",
+    "import_job",
+    "import_rows",
+    "import_summary",
+    "preview_import",
+    "remembered_mapping",
+]
+
+BATCH_SIZE = 500
+WRITE_CHUNK = 1000
+Progress = Callable[[int, int], None]  # (rows done, rows in the job)
+
+
+def require_importer(viewer: Viewer, pool_id: int | None = None) -> Pool | None:
+    if not viewer.is_manager_or_admin:
+        raise HighSeasError(
+            ErrorCode.PERMISSION_DENIED, _("Only managers and admins import customers.")
+        )
+    if pool_id is None:
+        return None
+    pool = Pool.objects.filter(pk=pool_id).first()
+    if pool is None:
+        raise HighSeasError(ErrorCode.NOT_FOUND, _("No such pool."), pool=pool_id)
+    if not viewer.is_admin and not is_member(viewer, pool.pk):
+        raise HighSeasError(
+            ErrorCode.NOT_POOL_MEMBER, _("You are not a member of that pool."), pool=pool.pk
+        )
+    return pool
+
+
+def remembered_mapping(viewer: Viewer) -> dict[str, str]:
+    """The mapping the viewer's team used last (empty when none)."""
+    team_id = viewer.user.team_id
+    if team_id is None:
+        return {}
+    found = ImportMapping.objects.filter(team_id=team_id).values_list("mapping", flat=True)
+    return dict(found.first() or {})
+
+
+def _remember(viewer: Viewer, mapping: dict[str, str]) -> None:
+    if viewer.user.team_id is not None:
+        ImportMapping.objects.update_or_create(
+            team_id=viewer.user.team_id, defaults={"mapping": mapping}
+        )
+
+
+def _mapping_for(
+    viewer: Viewer, given: dict[str, Any] | None, headers: list[str]
+) -> dict[str, str]:
+    """The caller's mapping, else the team's remembered one where it fits these headers,
+    completed by what the headers say."""
+    if given is not None:
+        return checked_mapping(given, headers)
+    guessed = guess_mapping(headers)
+    remembered = {h: f for h, f in remembered_mapping(viewer).items() if h in headers}
+    taken = set(remembered.values())
+    merged = {**{h: f for h, f in guessed.items() if f not in taken}, **remembered}
+    return checked_mapping(merged, headers)
+
+
+def _cells(
+    table: Table, mapping: dict[str, str], *, history: bool
+) -> Iterator[tuple[int, dict[str, str]]]:
+    columns = [
+        (table.headers.index(header), field)
+        for header, field in mapping.items()
+        if history or field not in HISTORY_FIELDS
+    ]
+    for line, cells in table.rows:
+        yield line, {field: cells[index] for index, field in columns if cells[index]}
+
+
+def _batches(rows: Iterator[Any], size: int) -> Iterator[list[Any]]:
+    while batch := list(islice(rows, size)):
+        yield batch
+
+
+def _choice(on_duplicate: str) -> str:
+    if on_duplicate not in ImportJob.OnDuplicate.values:
+        raise HighSeasError(
+            ErrorCode.VALIDATION_ERROR,
+            _("on_duplicate is block, skip or merge."),
+            errors={"on_duplicate": [f"one of {', '.join(ImportJob.OnDuplicate.values)}"]},
+        )
+    return on_duplicate
+
+
+def preview_import(
+    viewer: Viewer,
+    *,
+    file_name: str,
+    content: bytes,
+    pool_id: int,
+    mapping: dict[str, Any] | None = None,
+    on_duplicate: str = "block",
+    history: bool = False,
+    override_cap: bool = False,
+    now: datetime | None = None,
+) -> ImportJob:
+    """Plan every row of the file (see the module); the job comes back ``previewed``."""
+    pool = require_importer(viewer, pool_id)
+    assert pool is not None
+    if override_cap and not viewer.is_admin:
+        raise HighSeasError(
+            ErrorCode.PERMISSION_DENIED, _("Only an admin may override holding caps.")
+        )
+    on_duplicate = _choice(on_duplicate)
+    table = read_table(content)
+    chosen = _mapping_for(viewer, mapping, table.headers)
+    job = ImportJob.objects.create(
+        created_by=viewer.user,
+        pool=pool,
+        file_name=file_name[:255],
+        sha256=hashlib.sha256(content).hexdigest(),
+        mapping=chosen,
+        on_duplicate=on_duplicate,
+        options={"history": history, "override_cap": override_cap},
+        created_at=timezone.now(),
+    )
+    _remember(viewer, chosen)
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        planned = _plan(job, viewer, _cells(table, chosen, history=history), spool, now)
+        spool.seek(0)
+        _write_rows(job, spool)
+    job.total = sum(planned.values())
+    job.planned = dict(planned)
+    job.save(update_fields=["total", "planned"])
+    return job
+
+
+def _plan(
+    job: ImportJob,
+    viewer: Viewer,
+    rows: Iterator[tuple[int, dict[str, str]]],
+    spool: IO[str],
+    now: datetime | None,
+) -> Counter[str]:
+    importer = Importer(job, viewer.user, now=now)
+    planned: Counter[str] = Counter()
+    with transaction.atomic():
+        for index, batch in enumerate(_batches(rows, BATCH_SIZE)):
+            plans = importer.apply_batch(batch, index)
+            for (_line, cells), plan in zip(batch, plans, strict=True):
+                spool.write(json.dumps([cells, asdict(plan)], ensure_ascii=False) + "\n")
+                planned[plan.action] += 1
+        transaction.set_rollback(True)
+    return planned
+
+
+def _write_rows(job: ImportJob, spool: IO[str]) -> None:
+    lines = (json.loads(text) for text in spool)
+    for chunk in _batches(lines, WRITE_CHUNK):
+        ImportRow.objects.bulk_create(
+            ImportRow(
+                job=job,
+                line=plan["line"],
+                values=cells,
+                action=plan["action"],
+                code=plan["code"],
+                detail=plan["detail"],
+                duplicate_of_id=None if plan["duplicate_line"] else plan["duplicate_of"],
+                duplicate_line=plan["duplicate_line"],
+                holder=plan["holder"],
+                owner_id=plan["owner_id"],
+                routed=plan["routed"],
+            )
+            for cells, plan in chunk
+        )
+
+
+def _job(viewer: Viewer, job_id: int) -> ImportJob:
+    require_importer(viewer)
+    job = ImportJob.objects.select_related("pool").filter(pk=job_id).first()
+    if job is None or not (viewer.is_admin or job.created_by_id == viewer.user.pk):
+        raise HighSeasError(ErrorCode.NOT_FOUND, _("No such import."), job=job_id)
+    return job
+
+
+def import_job(viewer: Viewer, job_id: int) -> ImportJob:
+    """An import its creator (or an admin) may see."""
+    return _job(viewer, job_id)
+
+
+def import_rows(
+    viewer: Viewer, job_id: int, *, after_line: int = 0, limit: int = 200
+) -> QuerySet[ImportRow]:
+    """The job's rows after ``after_line``, in line order, at most ``limit`` (≤ 1000)."""
+    job = _job(viewer, job_id)
+    limit = max(1, min(int(limit), 1000))
+    return job.rows.filter(line__gt=after_line).order_by("line")[:limit]
+
+
+def import_summary(job: ImportJob, *, limit: int = 1000) -> dict[str, Any]:
+    """Counts, and the first ``limit`` duplicates and errors, by line."""
+    rows = job.rows.order_by("line")
+    duplicates = rows.filter(
+        action__in=[ImportRow.Action.DUPLICATE, ImportRow.Action.SKIP, ImportRow.Action.MERGE]
+    )
+    errors = rows.filter(action=ImportRow.Action.ERROR)
+    created = rows.filter(action=ImportRow.Action.CREATE)
+    return {
+        "id": job.pk,
+        "status": job.status,
+        "file_name": job.file_name,
+        "pool": job.pool_id,
+        "on_duplicate": job.on_duplicate,
+        "mapping": job.mapping,
+        "total": job.total,
+        "done": job.done_rows,
+        "created": job.planned.get(ImportRow.Action.CREATE, 0),
+        "skipped": job.planned.get(ImportRow.Action.SKIP, 0),
+        "merged": job.planned.get(ImportRow.Action.MERGE, 0),
+        "assigned": created.filter(owner__isnull=False).count(),
+        "duplicates": [
+            {
+                "line": r.line,
+                "action": r.action,
+                "customer": r.duplicate_of_id,
+                "duplicate_line": r.duplicate_line,
+                "holder": r.holder,
+            }
+            for r in duplicates[:limit]
+        ],
+        "errors": [{"line": r.line, "code": r.code, "detail": r.detail} for r in errors[:limit]],
+        "error": job.error,
+    }
+
+
+def commit_import(
+    viewer: Viewer,
+    job_id: int,
+    *,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+) -> ImportJob:
+    """Apply the previewed rows (see the module's steps); resumes a killed commit."""
+    job = _job(viewer, job_id)
+    require_importer(viewer, job.pool_id)
+    if job.status == ImportJob.Status.DONE:
+        return job
+    ImportJob.objects.filter(pk=job.pk).update(
+        status=ImportJob.Status.RUNNING, started_at=job.started_at or timezone.now(), error={}
+    )
+    importer = Importer(job, viewer.user, now=now)
+    importer.created_lines = dict(
+        job.rows.filter(is_done=True, action=ImportRow.Action.CREATE).values_list(
+            "customer_id", "line"
+        )
+    )
+    done = job.rows.filter(is_done=True).count()
+    lines = job.rows.order_by("line").values_list("line", flat=True).iterator()
+    for index, batch_lines in enumerate(_batches(lines, BATCH_SIZE)):
+        try:
+            done += _commit_batch(job, importer, batch_lines, index, progress, done)
+        except HighSeasError as conflict:
+            if conflict.code is ErrorCode.STATE_CONFLICT:
+                ImportJob.objects.filter(pk=job.pk).update(
+                    status=ImportJob.Status.FAILED, error=conflict.as_dict()
+                )
+            raise
+    job.refresh_from_db()
+    return job
+
+
+@transaction.atomic
+def _commit_batch(
+    job: ImportJob,
+    importer: Importer,
+    lines: list[int],
+    index: int,
+    progress: Progress | None,
+    done: int,
+) -> int:
+    rows = list(
+        ImportRow.objects.select_for_update()
+        .filter(job=job, line__in=lines, is_done=False)
+        .order_by("line")
+    )
+    last = index == (job.total - 1) // BATCH_SIZE
+    if rows:
+        plans = importer.apply_batch([(r.line, r.values) for r in rows], index)
+        for count, (row, plan) in enumerate(zip(rows, plans, strict=True), start=1):
+            _require_as_planned(row, plan)
+            row.is_done, row.customer_id = True, plan.customer_id
+            if progress:
+                progress(done + count, job.total)
+        ImportRow.objects.bulk_update(rows, ["is_done", "customer"])
+        ImportJob.objects.filter(pk=job.pk).update(done_rows=done + len(rows))
+    if last:
+        _finish(job, importer)
+    return len(rows)
+
+
+def _require_as_planned(row: ImportRow, plan: RowPlan) -> None:
+    expected = RowPlan.of_row(row).signature()
+    if plan.signature() != expected:
+        raise HighSeasError(
+            ErrorCode.STATE_CONFLICT,
+            _("The data changed since the preview (line %(line)s); preview the file again.")
+            % {"line": row.line},
+            line=row.line,
+            planned=row.action,
+            now=plan.action,
+        )
+
+
+def _finish(job: ImportJob, importer: Importer) -> None:
+    finished = timezone.now()
+    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.DONE, finished_at=finished)
+    record_audit(
+        importer.actor,
+        AuditLog.Action.IMPORT,
+        target_type="import",
+        target_id=job.pk,
+        file_name=job.file_name,
+        sha256=job.sha256,
+        pool=job.pool_id,
+        rows=job.total,
+        planned=job.planned,
+        on_duplicate=job.on_duplicate,
+        override_cap=bool(job.options.get("override_cap")),
+    )
