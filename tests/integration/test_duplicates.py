@@ -15,7 +15,7 @@ from django.utils import timezone
 
 from highseas.accounts.models import User
 from highseas.accounts.visibility import Viewer
-from highseas.customers import fts, search
+from highseas.customers import crypto, fts, search
 from highseas.customers.duplicates import backfill_keys
 from highseas.customers.models import Activity, Contact, Customer, CustomerMerge, Deal
 from highseas.engine.errors import ErrorCode, HighSeasError
@@ -66,7 +66,7 @@ def create_again(org: dict[str, Any], entry_point: str = "api", **fields: Any) -
 
 def test_keys_are_stored_on_create(bytedance: Customer) -> None:
     assert (bytedance.phone_key, bytedance.name_key, bytedance.email_key) == (
-        "+8613800138000",
+        crypto.blind("phone", "+8613800138000"),
         "字节跳动科技",
         None,
     )
@@ -159,14 +159,20 @@ def test_an_edit_keeps_keys_current_and_ignores_collisions_it_did_not_cause(
     dedup.update_customer(customer=twin, changes={"industry": "software"})
     dedup.update_customer(customer=twin, changes={"email": " Sales@ByteDance.COM "})
     twin.refresh_from_db()
-    assert (twin.industry, twin.email_key) == ("software", "sales@bytedance.com")
+    assert (twin.industry, twin.email_key) == (
+        "software",
+        crypto.blind("email", "sales@bytedance.com"),
+    )
 
 
 def test_backfill_fills_rows_written_without_keys(bytedance: Customer) -> None:
     Customer.objects.filter(pk=bytedance.pk).update(phone_key=None, name_key=None)
     assert sum(backfill_keys()) == Customer.objects.count()
     bytedance.refresh_from_db()
-    assert (bytedance.phone_key, bytedance.name_key) == ("+8613800138000", "字节跳动科技")
+    assert (bytedance.phone_key, bytedance.name_key) == (
+        crypto.blind("phone", "+8613800138000"),
+        "字节跳动科技",
+    )
 
 
 @pytest.mark.django_db(transaction=True)
@@ -194,7 +200,7 @@ def test_concurrent_creates_of_one_phone_make_one_customer(org: dict[str, Any]) 
     for thread in threads:
         thread.join(timeout=120)
     assert Counter(outcomes) == Counter({"ok": 1, "duplicate": 7})
-    assert Customer.objects.filter(phone_key="+8613800138000").count() == 1
+    assert Customer.objects.filter(phone_key=crypto.blind("phone", "+8613800138000")).count() == 1
 
 
 # --- merge and undo ------------------------------------------------------------------------
@@ -229,7 +235,7 @@ def test_merge_moves_history_and_keeps_every_ledger_replayable(
         "internet",
         "won",
     )
-    assert survivor.email_key == "buyer@bytedance.com"
+    assert survivor.email_key == crypto.blind("email", "buyer@bytedance.com")
     assert survivor.last_activity_at is not None
     for model in (Contact, Activity, Deal):
         assert model._default_manager.filter(customer=survivor).count() == 1
@@ -289,7 +295,10 @@ def test_unmerge_restores_both_customers_and_their_history(
     survivor.refresh_from_db()
     twin.refresh_from_db()
     assert (twin.status, twin.owner_id, twin.merged_into_id) == ("owned", org["rep_b"].pk, None)
-    assert (twin.phone_key, twin.email_key) == ("+8613800138000", "buyer@bytedance.com")
+    assert (twin.phone_key, twin.email_key) == (
+        crypto.blind("phone", "+8613800138000"),
+        crypto.blind("email", "buyer@bytedance.com"),
+    )
     assert (survivor.email, survivor.stage, survivor.email_key) == ("", "prospect", None)
     assert Contact.objects.get(customer=twin).name == "张总"
     assert set(Activity.objects.filter(customer=survivor)) == {later}

@@ -13,6 +13,11 @@ A name that differs from the new one in its first characters is not found by (1)
 differs early but after the prefix may fall outside (2) in a block larger than the window.
 The exact keys do not depend on the blocking.
 
+The phone, e-mail and credit-code keys are stored as blind indexes (``customers.crypto``): a
+lookup asks for the index values of the normalized text under every readable data key, so a
+key rotation in progress finds rows under either key. ``DuplicateKeys`` in this module hold the
+normalized text; only the columns hold the blind values.
+
 A customer merged into another carries no keys (``pools.merge`` clears them, ``unmerge``
 puts them back), so neither lookup needs to read the table to leave it out: the blocking
 scans read the ``name_key`` index alone.
@@ -28,6 +33,7 @@ from django.conf import settings
 from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 
+from highseas.customers import crypto
 from highseas.customers.keyfill import KeyRow, write_keys
 from highseas.customers.models import Customer
 from highseas.engine.duplicates import (
@@ -49,6 +55,7 @@ KEY_COLUMNS = {
     "credit_code": "credit_key",
     "name": "name_key",
 }
+BLIND_KEYS = ("phone", "email", "credit_code")  # the name key stays in clear (fuzzy blocking)
 SOURCE_FIELDS = ("name", "kind", "phone", "email", "credit_code")
 ADVISORY_LOCK_CLASS = 0x4853_4450  # "HSDP": the duplicate check's advisory locks
 
@@ -57,15 +64,44 @@ def keys_of(fields: dict[str, Any]) -> DuplicateKeys:
     return duplicate_keys(**{name: fields.get(name) or "" for name in SOURCE_FIELDS})
 
 
+def column_value(key: str, value: str, ring: crypto.Keyring | None = None) -> str | None:
+    """What the column of ``key`` stores for this normalized value: its blind index under the
+    current key (the name in clear); ``None`` for no value."""
+    if not value:
+        return None
+    return crypto.blind(key, value, ring) if key in BLIND_KEYS else value
+
+
+def lookup_values(key: str, value: str) -> list[str]:
+    """What a lookup of this normalized value asks the column of ``key`` for."""
+    return crypto.blinds(key, value) if key in BLIND_KEYS else [value]
+
+
 def key_values(keys: DuplicateKeys) -> dict[str, str | None]:
     """The model's key columns for these keys (``None`` for no key)."""
-    return {column: getattr(keys, key) or None for key, column in KEY_COLUMNS.items()}
+    ring = crypto.keyring()
+    return {
+        column: column_value(key, getattr(keys, key), ring) for key, column in KEY_COLUMNS.items()
+    }
 
 
 def stored_keys(customer: Customer) -> DuplicateKeys:
+    """The customer's key columns as stored (blind values): compare them with
+    ``changed_keys``, not with normalized keys."""
     return DuplicateKeys(
         **{key: getattr(customer, column) or "" for key, column in KEY_COLUMNS.items()}
     )
+
+
+def changed_keys(stored: DuplicateKeys, keys: DuplicateKeys) -> list[str]:
+    """The keys whose normalized value in ``keys`` is not what ``stored`` (from
+    ``stored_keys``) holds, under any readable data key."""
+    changed = []
+    for key in KEY_COLUMNS:
+        value, held = getattr(keys, key), getattr(stored, key)
+        if (value or held) and held not in (lookup_values(key, value) if value else [""]):
+            changed.append(key)
+    return changed
 
 
 def apply_keys(customer: Customer) -> DuplicateKeys:
@@ -114,23 +150,33 @@ def _not_in(exclude: Collection[int]) -> tuple[str, list[int]]:
 def _exact_found(
     keys: DuplicateKeys, exclude: Collection[int]
 ) -> Iterator[tuple[int, DuplicateKeys]]:
-    """Customers sharing any key (one indexed lookup per key, OR-ed), newest first."""
-    terms = [(column, getattr(keys, key)) for key, column in KEY_COLUMNS.items()]
-    terms = [(column, value) for column, value in terms if value]
-    if not terms:
+    """Customers sharing any key (one indexed lookup per key value, OR-ed), newest first;
+    each with the keys it shares given as the probe's normalized values."""
+    asked = {key: lookup_values(key, value) for key in KEY_COLUMNS if (value := getattr(keys, key))}
+    if not asked:
         return
+    terms = [(KEY_COLUMNS[key], value) for key, values in asked.items() for value in values]
     excluded, excluded_ids = _not_in(exclude)
+    params: list[Any] = [value for _, value in terms]
     sql = (
         f"SELECT id, {', '.join(KEY_COLUMNS.values())} FROM {Customer._meta.db_table} "
         f"WHERE ({' OR '.join(f'{column} = %s' for column, _ in terms)}) "
         f"{excluded} ORDER BY id DESC LIMIT {EXACT_LIMIT}"
     )
     with connection.cursor() as cursor:
-        cursor.execute(sql, [value for _, value in terms] + excluded_ids)
+        cursor.execute(sql, params + excluded_ids)
         rows = cursor.fetchall()
     for customer_id, *columns in rows:
-        values = dict(zip(KEY_COLUMNS, columns, strict=True))
-        yield customer_id, DuplicateKeys(**{key: value or "" for key, value in values.items()})
+        stored = dict(zip(KEY_COLUMNS, columns, strict=True))
+        yield (
+            customer_id,
+            DuplicateKeys(
+                **{
+                    key: getattr(keys, key) if stored[key] in asked.get(key, ()) else ""
+                    for key in KEY_COLUMNS
+                }
+            ),
+        )
 
 
 def _upper_bound(prefix: str) -> str:
@@ -200,6 +246,7 @@ def backfill_keys(*, batch_size: int = 5000, only_missing: bool = True) -> Itera
         if only_missing:
             rows = rows.filter(missing)
         keyed: list[KeyRow] = []
+        crypto.keyring()  # read (or generate) the keys once, before the loop
         for pk, *values in rows.values_list("pk", *SOURCE_FIELDS):
             keys = key_values(keys_of(dict(zip(SOURCE_FIELDS, values, strict=True))))
             keyed.append((pk, *(keys[column] for column in KEY_COLUMNS.values())))

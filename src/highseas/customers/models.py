@@ -17,6 +17,11 @@ from highseas.customers.choices import (
     RevenueBand,
     Source,
 )
+from highseas.customers.crypto import (
+    EncryptedCharField,
+    EncryptedEmailField,
+    EncryptedJSONField,
+)
 
 USER = settings.AUTH_USER_MODEL
 
@@ -34,8 +39,9 @@ class Customer(models.Model):
         _("kind"), max_length=10, choices=CustomerKind.choices, default=CustomerKind.COMPANY
     )
     credit_code = models.CharField(_("unified social credit code"), max_length=18, blank=True)
-    phone = models.CharField(_("phone"), max_length=40, blank=True)
-    email = models.EmailField(_("e-mail"), blank=True)
+    # Personal data, encrypted at rest (``customers.crypto``); found by the blind keys below.
+    phone = EncryptedCharField(_("phone"), max_length=40, blank=True)
+    email = EncryptedEmailField(_("e-mail"), blank=True)
     industry = models.CharField(_("industry"), max_length=50, blank=True, db_index=True)
     province = models.CharField(_("province"), max_length=20, blank=True)
     city = models.CharField(_("city"), max_length=30, blank=True)
@@ -97,12 +103,13 @@ class Customer(models.Model):
         verbose_name=_("previous owner"),
     )
 
-    # Duplicate keys (SPEC §8): normalized phone / e-mail / credit code / core company name,
-    # NULL when there is none; written with the business fields by the services
+    # Duplicate keys (SPEC §8): normalized phone / e-mail / credit code as blind indexes
+    # (keyed hashes, ``customers.crypto.blind``) and the core company name in clear, NULL when
+    # there is none; written with the business fields by the services
     # (``highseas.customers.duplicates.apply_keys``), backfilled by ``highseas dedupkeys``.
-    phone_key = models.CharField(max_length=24, null=True, blank=True, editable=False)
-    email_key = models.CharField(max_length=254, null=True, blank=True, editable=False)
-    credit_key = models.CharField(max_length=18, null=True, blank=True, editable=False)
+    phone_key = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    email_key = models.CharField(max_length=64, null=True, blank=True, editable=False)
+    credit_key = models.CharField(max_length=64, null=True, blank=True, editable=False)
     name_key = models.CharField(max_length=200, null=True, blank=True, editable=False)
     # A customer merged into another stays as a pooled, hidden row so its ledger replays;
     # ``highseas.pools.merge`` sets these and can undo them within the retention window.
@@ -200,8 +207,8 @@ class CustomerMerge(models.Model):
     merged_by = models.ForeignKey(USER, models.SET_NULL, null=True, related_name="+")
     merged_at = models.DateTimeField(_("merged at"))
     undo_until = models.DateTimeField(_("can be undone until"))
-    survivor_before = models.JSONField(default=dict)
-    survivor_after = models.JSONField(default=dict)
+    survivor_before = EncryptedJSONField(default=dict)  # holds phones and e-mails
+    survivor_after = EncryptedJSONField(default=dict)
     absorbed_state = models.JSONField(default=dict)
     moved = models.JSONField(default=dict)
     undone_at = models.DateTimeField(_("undone at"), null=True, blank=True)
@@ -229,9 +236,9 @@ class Contact(models.Model):
     customer = models.ForeignKey(Customer, models.CASCADE, related_name="contacts")
     name = models.CharField(_("name"), max_length=100)
     title = models.CharField(_("title"), max_length=100, blank=True)
-    phones = models.JSONField(_("phones"), default=list, blank=True)
-    email = models.EmailField(_("e-mail"), blank=True)
-    wechat = models.CharField(_("WeChat"), max_length=100, blank=True)
+    phones = EncryptedJSONField(_("phones"), default=list, blank=True)
+    email = EncryptedEmailField(_("e-mail"), blank=True)
+    wechat = EncryptedCharField(_("WeChat"), max_length=100, blank=True)
     birthday = models.DateField(_("birthday"), null=True, blank=True)
     important_dates = models.JSONField(
         _("important dates"),

@@ -2,6 +2,8 @@
 
 What the query text is taken for:
 
+(The phone, e-mail and credit-code keys are blind indexes: ``customers.duplicates.lookup_values``.)
+
 1. an e-mail (it has an ``@``) → the e-mail key, exactly;
 2. a phone number (only digits and phone punctuation, and it normalizes to E.164) → the
    phone key, exactly;
@@ -34,7 +36,7 @@ from django.db.models import Q, QuerySet
 from django.utils.translation import gettext as _
 
 from highseas.customers.choices import CustomerStage
-from highseas.customers.duplicates import live_customers
+from highseas.customers.duplicates import live_customers, lookup_values
 from highseas.customers.fts import FTS_TABLE, TABLE, ensure_search_index
 from highseas.customers.models import Customer
 from highseas.customers.public import public_rows
@@ -140,11 +142,11 @@ def exact_filter(text: str) -> Q | None:
     """Rules 1–3: the key the text is, if it is one."""
     if "@" in text:
         email = normalize_email(text)
-        return Q(email_key=email) if email else Q(pk__in=[])
+        return Q(email_key__in=lookup_values("email", email)) if email else Q(pk__in=[])
     if PHONE_TEXT.match(fold(text)) and (phone := normalize_phone(text)):
-        return Q(phone_key=phone)
+        return Q(phone_key__in=lookup_values("phone", phone))
     if credit_code := normalize_credit_code(text):
-        return Q(credit_key=credit_code)
+        return Q(credit_key__in=lookup_values("credit_code", credit_code))
     return None
 
 

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 
 from django.db import models, transaction
 
+from highseas.customers import duplicates
 from highseas.customers.models import Activity, Contact, Customer, Deal
 from highseas.demo.rows import FIELDS, TABLES, RowBatch
 from highseas.demo.writer import TableWriter, next_ids, reset_sequences
@@ -21,6 +24,19 @@ MODELS: dict[str, type[models.Model]] = {
 }
 
 
+def _blind_keys() -> dict[str, Callable[[str], str | None]]:
+    """The customers' phone, e-mail and credit-code keys come from the profiles normalized;
+    they are stored as blind indexes under the current data key."""
+    return {
+        column: partial(duplicates.column_value, key)
+        for key, column in duplicates.KEY_COLUMNS.items()
+        if key in duplicates.BLIND_KEYS
+    }
+
+
+TRANSFORMS = {"customers": _blind_keys()}
+
+
 @dataclass
 class Tally:
     """What was written, for the summary."""
@@ -31,7 +47,10 @@ class Tally:
 
 class DemoTables:
     def __init__(self) -> None:
-        self.writers = {table: TableWriter(MODELS[table], FIELDS[table]) for table in TABLES}
+        self.writers = {
+            table: TableWriter(MODELS[table], FIELDS[table], TRANSFORMS.get(table))
+            for table in TABLES
+        }
         self.tally = Tally()
 
     def next_ids(self) -> dict[str, int]:

@@ -9,7 +9,7 @@ so that related rows can point at rows of the same batch without reading anythin
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 
@@ -25,9 +25,19 @@ SQLITE_BULK_CACHE_KIB = 512 * 1024
 
 
 class TableWriter:
-    """INSERTs rows of ``model`` whose values come in the order of ``fields``."""
+    """INSERTs rows of ``model`` whose values come in the order of ``fields``.
 
-    def __init__(self, model: type[models.Model], fields: Sequence[str]) -> None:
+    Encrypted fields (``customers.crypto``) are encrypted here, in the batch loop, by the
+    field itself; ``transforms`` replace the adapters of the fields they name (the blind
+    duplicate keys)."""
+
+    def __init__(
+        self,
+        model: type[models.Model],
+        fields: Sequence[str],
+        transforms: Mapping[str, Adapter] | None = None,
+    ) -> None:
+        transforms = transforms or {}
         resolved = [_concrete_field(model, name) for name in fields]
         quote = connection.ops.quote_name
         columns = ", ".join(quote(field.column) for field in resolved)
@@ -36,7 +46,7 @@ class TableWriter:
         self.adapters = [
             (position, adapter)
             for position, field in enumerate(resolved)
-            if (adapter := _adapter_for(field)) is not None
+            if (adapter := transforms.get(field.name) or _adapter_for(field)) is not None
         ]
 
     def write(self, rows: list[Row]) -> None:
@@ -63,6 +73,8 @@ def _concrete_field(model: type[models.Model], name: str) -> Any:
 
 def _adapter_for(field: Any) -> Adapter | None:
     ops = connection.ops
+    if getattr(field, "encrypted", False):
+        return lambda value: field.get_db_prep_save(value, connection)
     if isinstance(field, models.DateTimeField):
         return _datetime_adapter()
     if isinstance(field, models.DateField):

@@ -132,7 +132,7 @@ def update_customer(
     for name, value in changes.items():
         setattr(customer, name, value)
     keys = duplicates.apply_keys(customer)
-    changed = [k for k in duplicates.KEY_COLUMNS if getattr(keys, k) != getattr(before, k)]
+    changed = duplicates.changed_keys(before, keys)
     screening = (
         screen(
             {name: getattr(customer, name) for name in duplicates.SOURCE_FIELDS},

@@ -8,6 +8,7 @@ from django.db import transaction
 
 from highseas.accounts import services
 from highseas.accounts.models import Role, User
+from highseas.config.private_files import make_data_private
 from highseas.pools.models import Pool
 from highseas.pools.services import save_pool
 
@@ -26,6 +27,8 @@ class Command(BaseCommand):
     ) -> None:
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("schema: up to date")
+        for path in make_data_private():
+            self.stdout.write(f"private: {path}")
         with transaction.atomic():
             self._ensure_admin(admin_username, admin_password)
             if not Pool.objects.filter(is_default=True).exists():

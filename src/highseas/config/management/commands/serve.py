@@ -4,6 +4,8 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandParser
 
+from highseas.config.private_files import make_data_private
+
 
 class Command(BaseCommand):
     help = "Serve the web UI and the API, with the sweep scheduler, from one process."
@@ -36,6 +38,8 @@ class Command(BaseCommand):
         from highseas.config.wsgi import application
         from highseas.pools.scheduler import start_in_background
 
+        for path in make_data_private():
+            self.stdout.write(f"private: {path}")
         if not no_scheduler:
             start_in_background(interval)
             self.stdout.write(f"scheduler: sweeps and reminders every {interval:.0f}s")

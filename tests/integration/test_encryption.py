@@ -1,0 +1,299 @@
+"""Personal data at rest (SPEC §13): what the raw database holds, blind keys, key rotation,
+and the privacy of the data folder."""
+
+from __future__ import annotations
+
+import base64
+import io
+import json
+import os
+import sqlite3
+import stat
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.conf import settings
+from django.core.management import call_command
+from django.db import connection
+
+from highseas.customers import search
+from highseas.customers.models import Contact, Customer, CustomerMerge
+from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.intake.creation import create_customer
+from highseas.pools.followups import add_contact
+from highseas.pools.merge import merge
+
+BYTEDANCE = {
+    "name": "北京字节跳动科技有限公司",
+    "phone": "138-0013-8000",
+    "email": "Sales@ByteDance.com",
+}
+BYTEDANCE_AGAIN = {"name": "字节跳动科技（北京）有限公司", "phone": "+86 13800138000"}
+CONTACT = {
+    "name": "王经理",
+    "phones": ["13912345678", "021-6543-2109"],
+    "email": "wang.hr@bytedance.com",
+    "wechat": "wang_bytedance_hr",
+}
+# What must not be found in clear anywhere in the row data (digits as stored or normalized).
+SECRETS = (
+    "13800138000",
+    "0013",
+    "sales@bytedance",
+    "Sales@ByteDance",
+    "13912345678",
+    "65432109",
+    "6543-2109",
+    "wang.hr@bytedance",
+    "wang_bytedance_hr",
+)
+
+
+def raw_rows() -> Iterator[tuple[str, tuple[Any, ...]]]:
+    """Every row of every table, read past Django: the SQLite file through ``sqlite3``,
+    PostgreSQL through a plain cursor."""
+    if connection.vendor == "sqlite":
+        raw = sqlite3.connect(connection.settings_dict["NAME"])
+        try:
+            tables = [
+                name
+                for (name,) in raw.execute("SELECT name FROM sqlite_master WHERE type = 'table'")
+            ]
+            for table in tables:
+                for row in raw.execute(f'SELECT * FROM "{table}"'):
+                    yield table, row
+        finally:
+            raw.close()
+        return
+    with connection.cursor() as cursor:
+        for table in connection.introspection.table_names(cursor):
+            cursor.execute(f'SELECT * FROM "{table}"')
+            for row in cursor.fetchall():
+                yield table, row
+
+
+def clear_text_found() -> list[tuple[str, str]]:
+    found = []
+    for table, row in raw_rows():
+        text = " ".join(
+            value.decode(errors="replace") if isinstance(value, bytes) else str(value)
+            for value in row
+        )
+        found += [(table, secret) for secret in SECRETS if secret.lower() in text.lower()]
+    return found
+
+
+def mode(path: str | Path) -> int:
+    return stat.S_IMODE(os.stat(path).st_mode)
+
+
+@pytest.fixture
+def customers(org: dict[str, Any]) -> dict[str, Any]:
+    """The customer and its contact, written through the services (and committed)."""
+    customer = create_customer(
+        actor=org["rep_a"], fields=dict(BYTEDANCE), owner=org["rep_a"], pool=org["east_pool"]
+    ).customer
+    contact = add_contact(org["rep_a"], customer.pk, **CONTACT)
+    return {"customer": customer, "contact": contact}
+
+
+def create_again(org: dict[str, Any], **fields: Any) -> Customer:
+    return create_customer(
+        actor=org["rep_c"],
+        fields={**BYTEDANCE_AGAIN, **fields},
+        owner=org["rep_c"],
+        pool=org["south_pool"],
+    ).customer
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_raw_database_holds_no_phone_email_or_wechat_in_clear(
+    org: dict[str, Any], customers: dict[str, Any]
+) -> None:
+    other = create_customer(
+        actor=org["rep_a"],
+        fields={"name": "上海华信科技有限公司", "phone": "13700137000", "email": "a@huaxin.cn"},
+        owner=org["rep_a"],
+        pool=org["east_pool"],
+    ).customer
+    merge(org["admin"], customers["customer"].pk, other.pk)  # the merge record keeps both
+    assert CustomerMerge.objects.count() == 1
+    assert clear_text_found() == []
+    assert "13700137000" not in json.dumps([row for _, row in raw_rows()], default=str)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_python_code_reads_and_writes_plaintext_as_before(customers: dict[str, Any]) -> None:
+    customer = Customer.objects.get(pk=customers["customer"].pk)
+    contact = Contact.objects.get(pk=customers["contact"].pk)
+    assert (customer.phone, customer.email) == ("138-0013-8000", "Sales@ByteDance.com")
+    assert (contact.phones, contact.email, contact.wechat) == (
+        ["13912345678", "021-6543-2109"],
+        "wang.hr@bytedance.com",
+        "wang_bytedance_hr",
+    )
+    assert list(Customer.objects.filter(pk=customer.pk).values_list("phone", flat=True)) == [
+        "138-0013-8000"
+    ]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_duplicate_check_and_exact_search_still_find_the_variants(
+    org: dict[str, Any], customers: dict[str, Any]
+) -> None:
+    with pytest.raises(HighSeasError) as refused:
+        create_again(org)
+    assert refused.value.code is ErrorCode.DUPLICATE
+    with pytest.raises(HighSeasError) as refused:
+        create_again(org, name="完全不同的公司", phone="", email=" SALES@bytedance.COM ")
+    assert refused.value.code is ErrorCode.DUPLICATE
+    found = customers["customer"].pk
+    for query in ("+86 138 0013 8000", "sales@bytedance.com", "13800138000"):
+        assert [row["id"] for row in search.search(query).rows] == [found], query
+
+
+@pytest.mark.django_db
+def test_an_encrypted_column_refuses_a_lookup_by_value(customers: dict[str, Any]) -> None:
+    from django.core.exceptions import FieldError
+
+    with pytest.raises(FieldError):
+        Customer.objects.filter(phone="138-0013-8000").count()
+    assert Customer.objects.filter(email="").count() == 0
+
+
+# --- keys and rotation ---------------------------------------------------------------------
+
+
+@pytest.fixture
+def key_file(tmp_path: Path, settings: Any) -> Iterator[Path]:
+    """A key file of the test's own (generated on first use)."""
+    from highseas.customers import crypto
+
+    settings.HIGHSEAS_DATA_KEY = ""
+    settings.HIGHSEAS_DATA_KEY_FILE = tmp_path / "keys" / "data_keys.json"
+    crypto.invalidate()
+    yield settings.HIGHSEAS_DATA_KEY_FILE
+    crypto.invalidate()
+
+
+def stored_key_ids() -> set[str | None]:
+    from highseas.customers import crypto
+
+    ids: set[str | None] = set()
+    for table, row in raw_rows():
+        if table in ("customers_customer", "customers_contact"):
+            for value in row:
+                text = value if isinstance(value, str) else ""
+                text = text.strip('"')
+                if crypto.is_token(text):
+                    ids.add(crypto.key_id_of(text))
+    return ids
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_generated_key_file_is_private(key_file: Path, customers: dict[str, Any]) -> None:
+    assert mode(key_file) == 0o600
+    document = json.loads(key_file.read_text())
+    assert list(document["keys"]) == [document["current"]]
+    assert stored_key_ids() == {document["current"]}
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_key_from_the_environment_is_used_and_named_by_its_fingerprint(
+    settings: Any, key_file: Path, org: dict[str, Any]
+) -> None:
+    from highseas.customers import crypto
+
+    key = bytes(range(32))
+    settings.HIGHSEAS_DATA_KEY = base64.b64encode(key).decode()
+    crypto.invalidate()
+    customer = create_customer(
+        actor=org["rep_a"], fields=dict(BYTEDANCE), owner=org["rep_a"], pool=org["east_pool"]
+    ).customer
+    assert stored_key_ids() == {crypto.fingerprint(key)}
+    settings.HIGHSEAS_DATA_KEY = ""
+    crypto.invalidate()
+    with pytest.raises(crypto.DataKeyError):  # the key file's key cannot read it
+        Customer.objects.get(pk=customer.pk)
+    settings.HIGHSEAS_DATA_KEY = base64.b64encode(bytes(32)).decode()
+    settings.HIGHSEAS_DATA_OLD_KEYS = base64.b64encode(key).decode()
+    crypto.invalidate()
+    assert Customer.objects.get(pk=customer.pk).phone == "138-0013-8000"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_rotation_reencrypts_every_row_under_the_new_key_and_keeps_lookups(
+    org: dict[str, Any], key_file: Path, customers: dict[str, Any]
+) -> None:
+    from highseas.accounts.models import AuditLog
+    from highseas.customers import crypto
+
+    old = json.loads(key_file.read_text())["current"]
+    ring = crypto.begin_rotation()  # a rotation begun: rows still under the old key
+    assert ring.current != old and ring.old == [old]
+    assert stored_key_ids() == {old}
+    assert Customer.objects.get(pk=customers["customer"].pk).phone == "138-0013-8000"
+    with pytest.raises(HighSeasError) as refused:  # old blind keys are still found
+        create_again(org)
+    assert refused.value.code is ErrorCode.DUPLICATE
+
+    call_command("rotatekeys", grace=0, stdout=io.StringIO())
+
+    assert stored_key_ids() == {ring.current}
+    document = json.loads(key_file.read_text())
+    assert (list(document["keys"]), list(document["retired"])) == ([ring.current], [old])
+    assert mode(key_file) == 0o600
+    crypto.invalidate()
+    contact = Contact.objects.get(pk=customers["contact"].pk)
+    assert (contact.phones, contact.wechat) == (CONTACT["phones"], CONTACT["wechat"])
+    with pytest.raises(HighSeasError) as refused:
+        create_again(org)
+    assert refused.value.code is ErrorCode.DUPLICATE
+    assert [row["id"] for row in search.search("13800138000").rows] == [customers["customer"].pk]
+    audit = AuditLog.objects.get(action=AuditLog.Action.KEY_ROTATION)
+    assert (audit.target_id, audit.detail["retired"]) == (ring.current, [old])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_interrupted_rotation_resumes_with_its_key(
+    key_file: Path, customers: dict[str, Any]
+) -> None:
+    from highseas.customers import crypto, rekeying
+
+    ring = crypto.begin_rotation()
+    next(rekeying.reencrypt(connection, batch_size=1, ring=ring))  # one row, then stopped
+    assert crypto.begin_rotation().current == ring.current  # resumed, no third key
+    call_command("rotatekeys", grace=0, stdout=io.StringIO())
+    assert stored_key_ids() == {ring.current}
+    assert rekeying.stale_rows(connection) == 0
+
+
+# --- the data folder ------------------------------------------------------------------------
+
+
+@pytest.mark.skipif(
+    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3",
+    reason="the SQLite file",
+)
+@pytest.mark.django_db
+def test_the_database_file_is_created_private() -> None:
+    assert mode(connection.settings_dict["NAME"]) == 0o600
+
+
+def test_init_and_serve_make_an_old_data_folder_private(tmp_path: Path) -> None:
+    from highseas.config.private_files import make_private
+
+    folder = tmp_path / "var"
+    (folder / "static").mkdir(parents=True)
+    (folder / "static").chmod(0o755)
+    database = folder / "highseas.sqlite3"
+    for path in (database, folder / "highseas.sqlite3-wal", folder / "secret_key"):
+        path.write_text("x")
+        path.chmod(0o644)
+    folder.chmod(0o755)
+    make_private(folder, [database])
+    assert mode(folder) == 0o700
+    assert {mode(path) for path in folder.iterdir() if path.is_file()} == {0o600}
+    assert mode(folder / "static") == 0o755  # served files are left alone
