@@ -14,6 +14,9 @@ import dj_database_url
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("HIGHSEAS_DATA_DIR", Path.cwd() / "var")).resolve()
+# What this process creates (data folder, database, keys) is the service user's alone;
+# `highseas init` / `serve` tighten an older folder (highseas.config.private_files).
+os.umask(os.umask(0o077) | 0o077)
 
 
 def _env_flag(name: str, default: bool = False) -> bool:
@@ -32,6 +35,11 @@ def _secret_key() -> str:
 
 
 SECRET_KEY = _secret_key()
+# Personal data at rest (highseas.customers.crypto): base64 of 32 bytes, else a key file
+# generated in the data folder (0600); old keys stay readable until `highseas rotatekeys`.
+HIGHSEAS_DATA_KEY = os.environ.get("HIGHSEAS_DATA_KEY", "")
+HIGHSEAS_DATA_OLD_KEYS = os.environ.get("HIGHSEAS_DATA_OLD_KEYS", "")
+HIGHSEAS_DATA_KEY_FILE = DATA_DIR / "data_keys.json"
 DEBUG = _env_flag("HIGHSEAS_DEBUG")
 ALLOWED_HOSTS = os.environ.get("ALLOWED_HOSTS", "127.0.0.1,localhost,testserver").split(",")
 CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").split(",") if o]
