@@ -6,6 +6,12 @@ from rest_framework.routers import DefaultRouter
 from highseas.api.views.accounts import TeamViewSet, UserViewSet
 from highseas.api.views.auth import TokenView
 from highseas.api.views.customers import CustomerViewSet
+from highseas.api.views.imports import (
+    ImportCommitView,
+    ImportDetailView,
+    ImportRowsView,
+    ImportView,
+)
 from highseas.api.views.me import MeView
 from highseas.api.views.notifications import NotificationViewSet
 from highseas.api.views.ownership import ClaimRequestViewSet
@@ -30,5 +36,9 @@ urlpatterns = [
     path("me/", MeView.as_view(), name="me"),
     path("sweeps/", SweepView.as_view(), name="sweeps"),
     path("search/", SearchView.as_view(), name="search"),
+    path("imports/", ImportView.as_view(), name="imports"),
+    path("imports/<int:pk>/", ImportDetailView.as_view(), name="import"),
+    path("imports/<int:pk>/commit/", ImportCommitView.as_view(), name="import-commit"),
+    path("imports/<int:pk>/rows/", ImportRowsView.as_view(), name="import-rows"),
     path("", include(router.urls)),
 ]

@@ -10,7 +10,7 @@ import os
 import sys
 
 # `highseas check` verifies our invariants; Django's own system check stays under `manage check`.
-ALIASES = {"check": "check_invariants"}
+ALIASES = {"check": "check_invariants", "import": "import_"}
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -17,7 +17,7 @@ transaction, in line order:
 2. the rows are marked done with their customer in the same transaction, so a commit killed
    anywhere (its batch rolls back) and started again resumes after the last done batch and
    creates nobody twice; a finished job commits as a no-op;
-3. the last batch's transaction records the import in the audit log.
+3. when no row is left, the job is marked ``done`` and the import audit-logged, once.
 
 Who may import: managers into pools they are members of, admins into any pool; an owner
 column gives customers only to users the importer may give to; ``override_cap`` is for admins.
@@ -35,6 +35,7 @@ from datetime import datetime
 from itertools import islice
 from typing import IO, Any
 
+from django.conf import settings
 from django.db import transaction
 from django.db.models import QuerySet
 from django.utils import timezone
@@ -59,11 +60,17 @@ __all__ = [
     "import_summary",
     "preview_import",
     "remembered_mapping",
+    "unfinished_import",
 ]
 
 BATCH_SIZE = 500
+DEFAULT_MAX_BYTES = 100 << 20
 WRITE_CHUNK = 1000
 Progress = Callable[[int, int], None]  # (rows done, rows in the job)
+
+
+def max_bytes() -> int:
+    return int(getattr(settings, "HIGHSEAS_IMPORT_MAX_BYTES", DEFAULT_MAX_BYTES))
 
 
 def require_importer(viewer: Viewer, pool_id: int | None = None) -> Pool | None:
@@ -148,11 +155,15 @@ def preview_import(
     pool_id: int,
     mapping: dict[str, Any] | None = None,
     on_duplicate: str = "block",
-    history: bool = False,
+    history: bool | None = None,
     override_cap: bool = False,
+    progress: Progress | None = None,
     now: datetime | None = None,
 ) -> ImportJob:
-    """Plan every row of the file (see the module); the job comes back ``previewed``."""
+    """Plan every row of the file (see the module); the job comes back ``previewed``.
+    ``progress`` hears (rows planned, 0) after each batch: the total is known at the end.
+    ``history`` (deals and activities) is on when the mapping maps a history column, unless
+    the caller says otherwise."""
     pool = require_importer(viewer, pool_id)
     assert pool is not None
     if override_cap and not viewer.is_admin:
@@ -160,8 +171,16 @@ def preview_import(
             ErrorCode.PERMISSION_DENIED, _("Only an admin may override holding caps.")
         )
     on_duplicate = _choice(on_duplicate)
+    if len(content) > max_bytes():
+        raise HighSeasError(
+            ErrorCode.VALIDATION_ERROR,
+            _("The file is larger than %(mb)s MB.") % {"mb": max_bytes() >> 20},
+            errors={"file": ["too large"]},
+        )
     table = read_table(content)
     chosen = _mapping_for(viewer, mapping, table.headers)
+    if history is None:
+        history = any(field in HISTORY_FIELDS for field in chosen.values())
     job = ImportJob.objects.create(
         created_by=viewer.user,
         pool=pool,
@@ -174,7 +193,8 @@ def preview_import(
     )
     _remember(viewer, chosen)
     with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-        planned = _plan(job, viewer, _cells(table, chosen, history=history), spool, now)
+        rows = _cells(table, chosen, history=history)
+        planned = _plan(job, viewer, rows, spool, progress, now)
         spool.seek(0)
         _write_rows(job, spool)
     job.total = sum(planned.values())
@@ -188,6 +208,7 @@ def _plan(
     viewer: Viewer,
     rows: Iterator[tuple[int, dict[str, str]]],
     spool: IO[str],
+    progress: Progress | None,
     now: datetime | None,
 ) -> Counter[str]:
     importer = Importer(job, viewer.user, now=now)
@@ -198,6 +219,8 @@ def _plan(
             for (_line, cells), plan in zip(batch, plans, strict=True):
                 spool.write(json.dumps([cells, asdict(plan)], ensure_ascii=False) + "\n")
                 planned[plan.action] += 1
+            if progress:
+                progress(sum(planned.values()), 0)
         transaction.set_rollback(True)
     return planned
 
@@ -236,6 +259,24 @@ def import_job(viewer: Viewer, job_id: int) -> ImportJob:
     return _job(viewer, job_id)
 
 
+def unfinished_import(viewer: Viewer, content: bytes, pool_id: int) -> ImportJob | None:
+    """The viewer's commit of this very file into this pool that started and did not finish
+    (killed, or stopped by an error other than a conflict): committing it again resumes it."""
+    require_importer(viewer, pool_id)
+    return (
+        ImportJob.objects.filter(
+            created_by=viewer.user,
+            pool_id=pool_id,
+            sha256=hashlib.sha256(content).hexdigest(),
+            started_at__isnull=False,
+            status__in=[ImportJob.Status.RUNNING, ImportJob.Status.FAILED],
+        )
+        .exclude(error__code=ErrorCode.STATE_CONFLICT.value)
+        .order_by("-pk")
+        .first()
+    )
+
+
 def import_rows(
     viewer: Viewer, job_id: int, *, after_line: int = 0, limit: int = 200
 ) -> QuerySet[ImportRow]:
@@ -253,6 +294,12 @@ def import_summary(job: ImportJob, *, limit: int = 1000) -> dict[str, Any]:
     )
     errors = rows.filter(action=ImportRow.Action.ERROR)
     created = rows.filter(action=ImportRow.Action.CREATE)
+    shown = list(duplicates[:limit])
+    by_line = dict(
+        rows.filter(line__in=[r.duplicate_line for r in shown if r.duplicate_line]).values_list(
+            "line", "customer_id"
+        )
+    )
     return {
         "id": job.pk,
         "status": job.status,
@@ -270,11 +317,11 @@ def import_summary(job: ImportJob, *, limit: int = 1000) -> dict[str, Any]:
             {
                 "line": r.line,
                 "action": r.action,
-                "customer": r.duplicate_of_id,
+                "customer": r.duplicate_of_id or by_line.get(r.duplicate_line or 0),
                 "duplicate_line": r.duplicate_line,
                 "holder": r.holder,
             }
-            for r in duplicates[:limit]
+            for r in shown
         ],
         "errors": [{"line": r.line, "code": r.code, "detail": r.detail} for r in errors[:limit]],
         "error": job.error,
@@ -303,8 +350,12 @@ def commit_import(
         )
     )
     done = job.rows.filter(is_done=True).count()
-    lines = job.rows.order_by("line").values_list("line", flat=True).iterator()
-    for index, batch_lines in enumerate(_batches(lines, BATCH_SIZE)):
+    index, last_line = 0, 0
+    while batch_lines := list(
+        job.rows.filter(line__gt=last_line)
+        .order_by("line")
+        .values_list("line", flat=True)[:BATCH_SIZE]
+    ):
         try:
             done += _commit_batch(job, importer, batch_lines, index, progress, done)
         except HighSeasError as conflict:
@@ -313,6 +364,8 @@ def commit_import(
                     status=ImportJob.Status.FAILED, error=conflict.as_dict()
                 )
             raise
+        index, last_line = index + 1, batch_lines[-1]
+    _finish(job, importer)
     job.refresh_from_db()
     return job
 
@@ -331,7 +384,6 @@ def _commit_batch(
         .filter(job=job, line__in=lines, is_done=False)
         .order_by("line")
     )
-    last = index == (job.total - 1) // BATCH_SIZE
     if rows:
         plans = importer.apply_batch([(r.line, r.values) for r in rows], index)
         for count, (row, plan) in enumerate(zip(rows, plans, strict=True), start=1):
@@ -341,8 +393,6 @@ def _commit_batch(
                 progress(done + count, job.total)
         ImportRow.objects.bulk_update(rows, ["is_done", "customer"])
         ImportJob.objects.filter(pk=job.pk).update(done_rows=done + len(rows))
-    if last:
-        _finish(job, importer)
     return len(rows)
 
 
@@ -359,9 +409,12 @@ def _require_as_planned(row: ImportRow, plan: RowPlan) -> None:
         )
 
 
+@transaction.atomic
 def _finish(job: ImportJob, importer: Importer) -> None:
-    finished = timezone.now()
-    ImportJob.objects.filter(pk=job.pk).update(status=ImportJob.Status.DONE, finished_at=finished)
+    """Step 3: done, audited once (a second commit finds nothing left to finish)."""
+    finished = ImportJob.objects.filter(pk=job.pk).exclude(status=ImportJob.Status.DONE)
+    if not finished.update(status=ImportJob.Status.DONE, finished_at=timezone.now()):
+        return
     record_audit(
         importer.actor,
         AuditLog.Action.IMPORT,

@@ -1,0 +1,556 @@
+"""Imports: preview ≡ commit, resumable and exactly-once, every row through the create services."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from openpyxl import Workbook
+
+from highseas.accounts.models import AuditLog, User
+from highseas.accounts.visibility import Viewer
+from highseas.customers.duplicates import key_values, keys_of
+from highseas.customers.models import Activity, Customer, Deal
+from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.intake import imports
+from highseas.intake.imports import (
+    commit_import,
+    guess_mapping,
+    import_summary,
+    preview_import,
+    remembered_mapping,
+)
+from highseas.intake.models import ImportJob
+from highseas.pools.models import OwnershipEvent
+from highseas.routing.models import AssignmentRule
+
+pytestmark = pytest.mark.django_db
+
+SAMPLE = (Path(__file__).parents[2] / "docs" / "samples" / "customers.csv").read_bytes()
+SAMPLE_TEXT = SAMPLE.decode("utf-8")
+SAMPLE_CREATED = [2, 3, 4, 8, 9, 10, 12, 13, 14, 15]  # with history (line 11's date is bad)
+HEADER = "客户名称,电话,邮箱,负责人\n"
+
+
+def gbk(text: str) -> bytes:
+    return text.encode("gb18030")
+
+
+def xlsx(text: str) -> bytes:
+    import csv
+
+    book = Workbook()
+    sheet = book.active
+    for cells in csv.reader(io.StringIO(text)):
+        sheet.append(cells)
+    out = io.BytesIO()
+    book.save(out)
+    return out.getvalue()
+
+
+def preview(user: User, pool: Any, content: bytes = SAMPLE, **kwargs: Any) -> ImportJob:
+    kwargs.setdefault("file_name", "customers.csv")
+    return preview_import(Viewer(user), content=content, pool_id=pool.pk, **kwargs)
+
+
+def plans(job: ImportJob) -> list[tuple[Any, ...]]:
+    return list(
+        job.rows.order_by("line").values_list("line", "action", "code", "duplicate_line", "owner")
+    )
+
+
+def by_action(job: ImportJob, action: str) -> list[int]:
+    return list(job.rows.filter(action=action).order_by("line").values_list("line", flat=True))
+
+
+# --- the sample file ---------------------------------------------------------------------------
+
+
+def test_the_headers_of_the_sample_are_recognised() -> None:
+    headers = SAMPLE_TEXT.splitlines()[0].split(",")
+    assert guess_mapping(headers) == {
+        "客户名称": "name",
+        "电话": "phone",
+        "邮箱": "email",
+        "统一社会信用代码": "credit_code",
+        "省份": "province",
+        "城市": "city",
+        "行业": "industry",
+        "员工人数": "employees",
+        "来源": "source",
+        "等级": "level",
+        "负责人": "owner",
+        "成交状态": "deal_status",
+        "成交金额": "deal_amount",
+        "成交日期": "deal_date",
+    }
+
+
+def test_english_headers_are_recognised() -> None:
+    assert guess_mapping(["Name", "Phone", "E-mail", "credit_code", "Owner", "deal_amount"]) == {
+        "Name": "name",
+        "Phone": "phone",
+        "E-mail": "email",
+        "credit_code": "credit_code",
+        "Owner": "owner",
+        "deal_amount": "deal_amount",
+    }
+
+
+def test_the_preview_plans_every_row_and_writes_no_customer(org: dict[str, Any]) -> None:
+    job = preview(org["east_manager"], org["east_pool"])
+    assert (job.status, job.total) == ("previewed", 14)
+    assert by_action(job, "create") == SAMPLE_CREATED
+    assert by_action(job, "duplicate") == [5]
+    assert by_action(job, "error") == [6, 7, 11]
+    assert not Customer.objects.exists()
+    assert not OwnershipEvent.objects.exists()
+    assert not Deal.objects.exists()
+
+
+def test_bad_rows_are_reported_by_line_with_code_and_field(org: dict[str, Any]) -> None:
+    errors = import_summary(preview(org["east_manager"], org["east_pool"]))["errors"]
+    assert [(e["line"], e["code"]) for e in errors] == [
+        (6, "validation_error"),
+        (7, "validation_error"),
+        (11, "validation_error"),
+    ]
+    assert errors[0]["detail"].startswith("name:")
+    assert "email:" in errors[1]["detail"] and "employees:" in errors[1]["detail"]
+    assert errors[2]["detail"].startswith("deal_date:")
+
+
+def test_a_duplicate_inside_the_file_names_the_earlier_line_and_its_holder(
+    org: dict[str, Any],
+) -> None:
+    job = preview(org["east_manager"], org["east_pool"])
+    duplicate = job.rows.get(line=5)
+    assert (duplicate.duplicate_line, duplicate.holder) == (2, org["rep_a"].label)
+
+
+def test_the_commit_does_what_the_preview_said(org: dict[str, Any]) -> None:
+    job = preview(org["east_manager"], org["east_pool"])
+    planned = plans(job)
+    job = commit_import(Viewer(org["east_manager"]), job.pk)
+    assert job.status == "done"
+    assert plans(job) == planned
+    created = job.rows.filter(action="create")
+    assert all(row.is_done and row.customer_id for row in created)
+    assert Customer.objects.count() == len(SAMPLE_CREATED)
+    owners = dict(created.values_list("line", "customer__owner"))
+    assert owners[2] == owners[12] == org["rep_a"].pk
+    summary = import_summary(job)
+    assert summary["duplicates"] == [
+        {
+            "line": 5,
+            "action": "duplicate",
+            "customer": job.rows.get(line=2).customer_id,
+            "duplicate_line": 2,
+            "holder": org["rep_a"].label,
+        }
+    ]
+
+
+def _stored_key(**fields: str) -> dict[str, Any]:
+    return key_values(keys_of(fields))
+
+
+def test_imported_customers_are_normalized_like_a_manual_create(org: dict[str, Any]) -> None:
+    job = commit_import(Viewer(org["admin"]), preview(org["admin"], org["east_pool"]).pk)
+    customer = job.rows.get(line=2).customer
+    assert customer.phone_key == _stored_key(phone="13800138001")["phone_key"]
+    assert customer.name_key == _stored_key(name="星辰科技有限公司")["name_key"]
+    assert customer.employees == 200
+    full_width = job.rows.get(line=10).customer  # １３３ ００１３ ３００５
+    assert full_width.phone_key == _stored_key(phone="13300133005")["phone_key"]
+
+
+def test_the_ledger_says_imported_and_names_the_job(org: dict[str, Any]) -> None:
+    job = commit_import(Viewer(org["admin"]), preview(org["admin"], org["east_pool"]).pk)
+    created = OwnershipEvent.objects.filter(kind="created")
+    assert created.count() == len(SAMPLE_CREATED)
+    assert set(created.values_list("actor_label", "reason", "actor")) == {
+        (f"import:{job.pk}", "Imported from customers.csv", org["admin"].pk)
+    }
+
+
+def test_the_commit_is_audit_logged(org: dict[str, Any]) -> None:
+    job = commit_import(Viewer(org["admin"]), preview(org["admin"], org["east_pool"]).pk)
+    entry = AuditLog.objects.get(action=AuditLog.Action.IMPORT)
+    assert (entry.actor, entry.target_id, entry.detail["rows"]) == (org["admin"], str(job.pk), 14)
+
+
+def test_committing_a_finished_import_again_changes_nothing(org: dict[str, Any]) -> None:
+    job = preview(org["admin"], org["east_pool"])
+    commit_import(Viewer(org["admin"]), job.pk)
+    commit_import(Viewer(org["admin"]), job.pk)
+    assert Customer.objects.count() == len(SAMPLE_CREATED)
+    assert AuditLog.objects.filter(action=AuditLog.Action.IMPORT).count() == 1
+
+
+def test_importing_the_same_file_again_creates_nobody(org: dict[str, Any]) -> None:
+    commit_import(Viewer(org["admin"]), preview(org["admin"], org["east_pool"]).pk)
+    again = commit_import(Viewer(org["admin"]), preview(org["admin"], org["east_pool"]).pk)
+    assert Customer.objects.count() == len(SAMPLE_CREATED)
+    assert by_action(again, "create") == []
+    assert by_action(again, "duplicate") == [2, 3, 4, 5, 8, 9, 10, 12, 13, 14, 15]
+
+
+# --- encodings and formats -----------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "encode",
+    [gbk, xlsx, lambda text: b"\xef\xbb\xbf" + text.encode("utf-8")],
+    ids=["gbk", "xlsx", "utf8-bom"],
+)
+def test_gbk_bom_and_xlsx_copies_plan_like_the_utf8_file(org: dict[str, Any], encode: Any) -> None:
+    expected = plans(preview(org["admin"], org["east_pool"]))
+    job = preview(org["admin"], org["east_pool"], encode(SAMPLE_TEXT), file_name="copy")
+    assert plans(job) == expected
+    assert job.rows.get(line=2).values["name"] == "星辰科技（北京）有限公司"
+
+
+def test_an_unreadable_file_is_refused_and_leaves_no_job(org: dict[str, Any]) -> None:
+    with pytest.raises(HighSeasError) as refusal:
+        preview(org["admin"], org["east_pool"], b"\xff\xfe\x00\x81\x30")
+    assert refusal.value.code == ErrorCode.VALIDATION_ERROR
+    assert not ImportJob.objects.exists()
+
+
+def test_a_file_without_a_name_column_needs_a_mapping(org: dict[str, Any]) -> None:
+    with pytest.raises(HighSeasError) as refusal:
+        preview(org["admin"], org["east_pool"], "电话\n13800138000\n".encode())
+    assert refusal.value.code == ErrorCode.VALIDATION_ERROR
+
+
+def test_a_given_mapping_is_used_and_remembered_for_the_team(org: dict[str, Any]) -> None:
+    content = "公司,联系方式\n远航科技有限公司,13800138000\n".encode()
+    mapping = {"公司": "name", "联系方式": "phone"}
+    job = preview(org["east_manager"], org["east_pool"], content, mapping=mapping)
+    assert job.rows.get(line=2).values == {"name": "远航科技有限公司", "phone": "13800138000"}
+    assert remembered_mapping(Viewer(org["east_manager"])) == mapping
+    again = preview(org["east_manager"], org["east_pool"], content)
+    assert again.mapping == mapping
+
+
+# --- duplicates against the database -------------------------------------------------------
+
+
+def _existing(org: dict[str, Any], make_customer: Any) -> Customer:
+    return make_customer(
+        org["admin"],
+        owner=org["rep_b"],
+        name="蓝海物流（上海）有限公司",
+        phone="13911112222",
+        email="",
+        industry="",
+    )
+
+
+@pytest.mark.parametrize(("mode", "action"), [("block", "duplicate"), ("skip", "skip")])
+def test_a_duplicate_of_a_customer_is_blocked_or_skipped(
+    org: dict[str, Any], make_customer: Any, mode: str, action: str
+) -> None:
+    existing = _existing(org, make_customer)
+    job = preview(org["east_manager"], org["east_pool"], on_duplicate=mode)
+    row = job.rows.get(line=3)
+    assert (row.action, row.duplicate_of_id, row.holder) == (action, existing.pk, "REP_B")
+    commit_import(Viewer(org["east_manager"]), job.pk)
+    assert Customer.objects.filter(name_key="蓝海物流").count() == 1
+    summary = import_summary(ImportJob.objects.get(pk=job.pk))
+    assert summary["skipped"] == (2 if mode == "skip" else 0)  # line 5 repeats line 2
+
+
+def test_merge_fills_the_customers_empty_fields_and_keeps_its_own(
+    org: dict[str, Any], make_customer: Any
+) -> None:
+    existing = _existing(org, make_customer)
+    job = preview(org["east_manager"], org["east_pool"], on_duplicate="merge")
+    assert job.rows.get(line=3).action == "merge"
+    commit_import(Viewer(org["east_manager"]), job.pk)
+    existing.refresh_from_db()
+    assert (existing.name, existing.industry, existing.email, existing.owner) == (
+        "蓝海物流（上海）有限公司",
+        "物流",
+        "contact@lanhai.com",
+        org["rep_b"],
+    )
+    assert job.rows.get(line=3).customer_id == existing.pk
+    assert Customer.objects.filter(name_key="蓝海物流").count() == 1
+
+
+# --- owners and caps -------------------------------------------------------------------------
+
+
+def _at_cap(org: dict[str, Any], make_customer: Any, cap: int = 1) -> None:
+    pool = org["east_pool"]
+    pool.claim_policy.holding_cap = cap
+    pool.claim_policy.save()
+    make_customer(org["admin"], owner=org["rep_a"], pool=pool)
+
+
+def test_an_owner_at_their_cap_makes_the_row_an_error(
+    org: dict[str, Any], make_customer: Any
+) -> None:
+    _at_cap(org, make_customer)
+    job = preview(org["east_manager"], org["east_pool"])
+    assert job.rows.get(line=2).code == ErrorCode.HOLDING_CAP_REACHED
+    assert job.rows.get(line=12).code == ErrorCode.HOLDING_CAP_REACHED
+    assert job.rows.get(line=5).action == "create"  # the row it duplicated was not created
+
+
+def test_an_admin_may_override_the_cap_and_it_is_audited(
+    org: dict[str, Any], make_customer: Any
+) -> None:
+    _at_cap(org, make_customer)
+    job = preview(org["admin"], org["east_pool"], override_cap=True)
+    commit_import(Viewer(org["admin"]), job.pk)
+    assert Customer.objects.filter(owner=org["rep_a"]).count() == 3
+    overrides = AuditLog.objects.filter(action=AuditLog.Action.CAP_OVERRIDE)
+    assert overrides.count() == 2
+
+
+def test_a_manager_may_not_override_a_cap(org: dict[str, Any]) -> None:
+    with pytest.raises(HighSeasError) as refusal:
+        preview(org["east_manager"], org["east_pool"], override_cap=True)
+    assert refusal.value.code == ErrorCode.PERMISSION_DENIED
+    assert not ImportJob.objects.exists()
+
+
+def test_an_owner_outside_the_managers_subtree_makes_the_row_an_error(
+    org: dict[str, Any],
+) -> None:
+    content = (HEADER + "远航科技有限公司,13800138000,,rep_c\n").encode()
+    job = preview(org["east_manager"], org["east_pool"], content)
+    assert job.rows.get(line=2).code == ErrorCode.PERMISSION_DENIED
+
+
+def test_an_unknown_owner_makes_the_row_an_error(org: dict[str, Any]) -> None:
+    content = (HEADER + "远航科技有限公司,13800138000,,nobody\n").encode()
+    job = preview(org["admin"], org["east_pool"], content)
+    assert job.rows.get(line=2).code == ErrorCode.VALIDATION_ERROR
+
+
+def test_an_owner_may_be_named_by_display_name(org: dict[str, Any]) -> None:
+    content = (HEADER + "远航科技有限公司,13800138000,,REP_B\n").encode()
+    job = preview(org["admin"], org["east_pool"], content)
+    assert job.rows.get(line=2).owner == org["rep_b"]
+
+
+# --- routing -----------------------------------------------------------------------------------
+
+
+def test_pooled_newcomers_are_routed_as_the_preview_said(org: dict[str, Any]) -> None:
+    AssignmentRule.objects.create(
+        name="全部", target={"team": org["east"].pk, "strategy": "round_robin"}, conditions={}
+    )
+    job = preview(org["east_manager"], org["east_pool"])
+    routed = dict(job.rows.filter(routed=True).values_list("line", "owner"))
+    assert len(routed) == len(SAMPLE_CREATED) - 2  # all but the two rows naming rep_a
+    assert set(routed.values()) == {org["rep_a"].pk, org["rep_b"].pk}
+    job = commit_import(Viewer(org["east_manager"]), job.pk)
+    owners = dict(job.rows.filter(routed=True).values_list("line", "customer__owner"))
+    assert owners == routed
+
+
+# --- history -----------------------------------------------------------------------------------
+
+
+def test_closed_deals_are_attached_with_the_owner_at_the_time(org: dict[str, Any]) -> None:
+    job = commit_import(Viewer(org["admin"]), preview(org["admin"], org["east_pool"]).pk)
+    deals = {d.customer_id: d for d in Deal.objects.select_related("customer").order_by("customer")}
+    assert len(deals) == 4
+    first = deals[job.rows.get(line=2).customer_id]
+    won_on = timezone.localtime(first.won_at).date().isoformat()
+    assert (first.stage, str(first.amount), first.owner, won_on) == (
+        "won",
+        "12000.00",
+        org["rep_a"],
+        "2024-03-15",
+    )
+    assert first.customer.stage == "won"
+    lost = deals[job.rows.get(line=4).customer_id]
+    lost_on = timezone.localtime(lost.lost_at).date().isoformat()
+    assert (lost.stage, str(lost.amount), lost_on) == (
+        "lost",
+        "50000.00",
+        "2023-11-02",
+    )
+
+
+def test_without_history_the_deal_columns_are_ignored(org: dict[str, Any]) -> None:
+    job = preview(org["admin"], org["east_pool"], history=False)
+    assert by_action(job, "error") == [6, 7]
+    commit_import(Viewer(org["admin"]), job.pk)
+    assert not Deal.objects.exists()
+
+
+def test_a_past_activity_does_not_make_the_imported_customer_due(org: dict[str, Any]) -> None:
+    content = (
+        "客户名称,电话,负责人,跟进时间,跟进方式,跟进记录\n"
+        "远航科技有限公司,13800138000,rep_a,2023-01-05 10:00,拜访,谈过报价\n"
+    ).encode()
+    job = commit_import(Viewer(org["admin"]), preview(org["admin"], org["east_pool"], content).pk)
+    customer = job.rows.get(line=2).customer
+    activity = Activity.objects.get(customer=customer)
+    assert (activity.kind, activity.author, activity.note) == ("visit", org["rep_a"], "谈过报价")
+    assert customer.last_effective_activity_at == activity.occurred_at
+    assert customer.recycle_due_at is None or customer.recycle_due_at > customer.owned_since
+
+
+def test_an_activity_in_the_future_is_a_bad_row(org: dict[str, Any]) -> None:
+    content = "客户名称,跟进时间\n远航科技有限公司,2999-01-01\n".encode()
+    job = preview(org["admin"], org["east_pool"], content)
+    assert job.rows.get(line=2).detail.startswith("activity_at:")
+
+
+# --- who may import ----------------------------------------------------------------------------
+
+
+def test_a_rep_may_not_import(org: dict[str, Any]) -> None:
+    with pytest.raises(HighSeasError) as refusal:
+        preview(org["rep_a"], org["east_pool"])
+    assert refusal.value.code == ErrorCode.PERMISSION_DENIED
+    assert not ImportJob.objects.exists()
+    assert not Customer.objects.exists()
+
+
+def test_a_manager_imports_only_into_a_pool_they_belong_to(org: dict[str, Any]) -> None:
+    with pytest.raises(HighSeasError) as refusal:
+        preview(org["east_manager"], org["south_pool"])
+    assert refusal.value.code == ErrorCode.NOT_POOL_MEMBER
+
+
+def test_another_manager_may_not_commit_the_import(org: dict[str, Any]) -> None:
+    job = preview(org["east_manager"], org["east_pool"])
+    with pytest.raises(HighSeasError) as refusal:
+        commit_import(Viewer(org["south_manager"]), job.pk)
+    assert refusal.value.code == ErrorCode.NOT_FOUND
+    assert not Customer.objects.exists()
+
+
+# --- exactly once --------------------------------------------------------------------------
+
+
+def test_a_commit_refuses_when_the_data_changed_since_the_preview(
+    org: dict[str, Any], make_customer: Any
+) -> None:
+    job = preview(org["admin"], org["east_pool"])
+    _existing(org, make_customer)  # line 3 would now be a duplicate
+    with pytest.raises(HighSeasError) as refusal:
+        commit_import(Viewer(org["admin"]), job.pk)
+    assert (refusal.value.code, refusal.value.facts["line"]) == (ErrorCode.STATE_CONFLICT, 3)
+    job.refresh_from_db()
+    assert (job.status, job.error["code"]) == ("failed", "state_conflict")
+    assert Customer.objects.count() == 1
+
+
+class Killed(Exception):
+    pass
+
+
+def _file(rows: list[tuple[str, str]]) -> bytes:
+    return ("客户名称,电话\n" + "".join(f"{n},{p}\n" for n, p in rows)).encode()
+
+
+def _random_rows(rng: random.Random, count: int) -> list[tuple[str, str]]:
+    words = ["远航", "星海", "青禾", "明远", "金桥", "恒通", "悦享", "智联", "云帆", "德信"]
+    rows = []
+    for i in range(count):
+        pick = rng.random()
+        if pick < 0.1:
+            rows.append(("", f"1370000{i:04d}"))  # a bad row
+        elif pick < 0.25 and rows:
+            name, phone = rng.choice(rows)
+            rows.append((f"{name}（北京）" if name else f"重复{i}", phone))  # a duplicate
+        else:
+            word = rng.choice(words)
+            rows.append((f"{word}{i}号科技有限公司", f"1380000{i:04d}"))
+    return rows
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(seed=st.integers(0, 10_000), size=st.integers(1, 40), batch=st.integers(1, 7))
+def test_preview_and_commit_agree_on_random_files(
+    org: dict[str, Any], seed: int, size: int, batch: int
+) -> None:
+    with transaction.atomic():
+        imports.BATCH_SIZE = batch
+        try:
+            content = _file(_random_rows(random.Random(seed), size))
+            job = preview(org["admin"], org["east_pool"], content)
+            planned = plans(job)
+            job = commit_import(Viewer(org["admin"]), job.pk)
+            assert plans(job) == planned
+            assert Customer.objects.count() == len(by_action(job, "create"))
+        finally:
+            imports.BATCH_SIZE = 500
+            transaction.set_rollback(True)
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(seed=st.integers(0, 10_000), size=st.integers(2, 40), data=st.data())
+def test_a_commit_killed_at_any_row_resumes_exactly_once(
+    org: dict[str, Any], seed: int, size: int, data: st.DataObject
+) -> None:
+    with transaction.atomic():
+        imports.BATCH_SIZE = 4
+        try:
+            job = preview(
+                org["admin"], org["east_pool"], _file(_random_rows(random.Random(seed), size))
+            )
+            kill_at = data.draw(st.integers(1, size))
+
+            def kill(done: int, total: int) -> None:
+                if done == kill_at:
+                    raise Killed
+
+            with contextlib.suppress(Killed):
+                commit_import(Viewer(org["admin"]), job.pk, progress=kill)
+            job = commit_import(Viewer(org["admin"]), job.pk)
+            created = job.rows.filter(action="create")
+            assert job.status == "done"
+            assert Customer.objects.count() == created.count()
+            assert set(Customer.objects.values_list("pk", flat=True)) == set(
+                created.values_list("customer", flat=True)
+            )
+            assert OwnershipEvent.objects.filter(kind="created").count() == created.count()
+        finally:
+            imports.BATCH_SIZE = 500
+            transaction.set_rollback(True)
+
+
+def test_a_killed_commit_leaves_its_batch_undone(org: dict[str, Any]) -> None:
+    imports.BATCH_SIZE = 3
+    try:
+        job = preview(org["admin"], org["east_pool"], history=False)
+
+        def kill(done: int, total: int) -> None:
+            if done == 5:
+                raise Killed
+
+        with pytest.raises(Killed):
+            commit_import(Viewer(org["admin"]), job.pk, progress=kill)
+        job.refresh_from_db()
+        assert (job.status, job.done_rows) == ("running", 3)
+        assert list(job.rows.filter(is_done=True).values_list("line", flat=True)) == [2, 3, 4]
+        assert Customer.objects.count() == 3
+    finally:
+        imports.BATCH_SIZE = 500
