@@ -21,6 +21,8 @@ HTTP_STATUS = {
     ErrorCode.NOT_FOUND: status.HTTP_404_NOT_FOUND,
     ErrorCode.METHOD_NOT_ALLOWED: status.HTTP_405_METHOD_NOT_ALLOWED,
     ErrorCode.THROTTLED: status.HTTP_429_TOO_MANY_REQUESTS,
+    ErrorCode.PAYLOAD_TOO_LARGE: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
+    ErrorCode.LOOKUP_LIMIT_REACHED: status.HTTP_429_TOO_MANY_REQUESTS,
 }
 
 _DRF_CODES: list[tuple[type[exceptions.APIException], ErrorCode]] = [

@@ -1,8 +1,8 @@
 from __future__ import annotations
 
 from django.urls import include, path
-from rest_framework.routers import DefaultRouter
 
+from highseas.api.routers import IdRouter
 from highseas.api.views.accounts import TeamViewSet, UserViewSet
 from highseas.api.views.auth import TokenView
 from highseas.api.views.customers import CustomerViewSet
@@ -20,7 +20,7 @@ from highseas.api.views.routing import AssignmentRuleViewSet, AssignmentRunViewS
 from highseas.api.views.search import SearchView
 from highseas.api.views.sweeps import SweepView
 
-router = DefaultRouter()
+router = IdRouter()
 router.register("teams", TeamViewSet, basename="team")
 router.register("users", UserViewSet, basename="user")
 router.register("pools", PoolViewSet, basename="pool")

@@ -46,6 +46,13 @@ CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").sp
 ALLOW_TIME_TRAVEL = _env_flag("HIGHSEAS_ALLOW_TIME_TRAVEL")
 HIGHSEAS_EMAIL_NOTIFICATIONS = _env_flag("HIGHSEAS_EMAIL_NOTIFICATIONS")
 HIGHSEAS_WEBHOOK_URL = os.environ.get("HIGHSEAS_WEBHOOK_URL", "")
+# Input bounds (api/parsers.py): a request body over HIGHSEAS_MAX_REQUEST_BYTES (files
+# included) is refused before it is read; form and JSON data over DATA_UPLOAD_MAX_MEMORY_SIZE.
+HIGHSEAS_MAX_REQUEST_BYTES = int(os.environ.get("HIGHSEAS_MAX_REQUEST_BYTES", 10 * 1024 * 1024))
+DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("HIGHSEAS_MAX_DATA_BYTES", 2_621_440))
+# Exact-identifier lookups (a full phone, e-mail or credit code in search or the duplicate
+# check) each user may make per hour (pools/lookups.py); admins are told who reaches it.
+HIGHSEAS_EXACT_LOOKUPS_PER_HOUR = int(os.environ.get("HIGHSEAS_EXACT_LOOKUPS_PER_HOUR", "30"))
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -72,6 +79,7 @@ INSTALLED_APPS = [
 
 MIDDLEWARE = [
     "django.middleware.security.SecurityMiddleware",
+    "highseas.api.parsers.RequestSizeLimit",
     "whitenoise.middleware.WhiteNoiseMiddleware",
     "django.contrib.sessions.middleware.SessionMiddleware",
     "django.middleware.locale.LocaleMiddleware",
@@ -153,6 +161,11 @@ REST_FRAMEWORK = {
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
+    "DEFAULT_PARSER_CLASSES": [
+        "highseas.api.parsers.BoundedJSONParser",
+        "rest_framework.parsers.FormParser",
+        "rest_framework.parsers.MultiPartParser",
+    ],
     "DEFAULT_PAGINATION_CLASS": "highseas.api.pagination.KeysetPagination",
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "highseas.api.errors.exception_handler",

@@ -7,6 +7,7 @@ from drf_spectacular.views import SpectacularAPIView, SpectacularSwaggerView
 
 admin.site.site_header = "HighSeas 公海 CRM"
 admin.site.site_title = "HighSeas"
+handler404 = "highseas.api.routers.not_found"
 
 urlpatterns = [
     path("api/v1/", include("highseas.api.urls")),

@@ -24,6 +24,8 @@ class ErrorCode(StrEnum):
     METHOD_NOT_ALLOWED = "method_not_allowed"
     THROTTLED = "throttled"
     STATE_CONFLICT = "state_conflict"
+    PAYLOAD_TOO_LARGE = "payload_too_large"
+    LOOKUP_LIMIT_REACHED = "lookup_limit_reached"
 
 
 def gettext_noop(message: str) -> str:

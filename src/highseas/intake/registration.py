@@ -29,6 +29,7 @@ from highseas.accounts.models import User
 from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
 from highseas.customers.public import public_rows
+from highseas.engine.bounds import customer_errors, require_valid
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake.creation import create_customer
 from highseas.pools.authority import is_member, require_receiver
@@ -86,6 +87,7 @@ def register_customer(
     now: datetime | None = None,
 ) -> Registered:
     receiver = receiver_for(viewer, owner=owner, pool=pool)
+    require_valid(customer_errors(fields))
     require_won_deal(None, fields.get("stage"))
     created = create_customer(
         actor=viewer.user,

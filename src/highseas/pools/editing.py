@@ -38,6 +38,7 @@ from highseas.accounts.models import AuditLog, User
 from highseas.accounts.visibility import Viewer
 from highseas.customers.choices import CustomerStage, DealStage
 from highseas.customers.models import Customer, Deal
+from highseas.engine.bounds import customer_errors, require_valid
 from highseas.engine.duplicates import EntryPoint
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools.dedup import update_customer
@@ -237,6 +238,7 @@ def edit_customer(
     viewer = _as_viewer(viewer_or_actor)
     customer = _locked(viewer, customer_id)
     _check_names(changes)
+    require_valid(customer_errors(changes))
     changed = _cleaned(customer, changes)
     _check_roles(viewer, changed)
     require_won_deal(customer, changed.get("stage"))

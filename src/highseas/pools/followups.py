@@ -20,6 +20,7 @@ from highseas.accounts.models import User
 from highseas.accounts.visibility import Viewer
 from highseas.customers.choices import CustomerStage, DealStage
 from highseas.customers.models import Activity, Contact, Customer, Deal
+from highseas.engine.bounds import activity_errors, contact_errors, deal_errors, require_valid
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools.authority import require_owner_or_manager
 from highseas.pools.models import DEFAULT_EFFECTIVE_KINDS
@@ -64,6 +65,11 @@ def log_activity(
 ) -> Activity:
     """Record a follow-up; an effective kind (per the pool) restarts the idle clock."""
     now = now or timezone.now()
+    require_valid(
+        activity_errors(
+            {"note": note, "occurred_at": occurred_at, "next_contact_at": next_contact_at}
+        )
+    )
     occurred_at = occurred_at or now
     if occurred_at > now + CLOCK_SKEW:
         raise HighSeasError(
@@ -105,21 +111,30 @@ def open_deal(
     stage: str = "",
     name: str = "",
     expected_close: Any = None,
+    lost_reason: str = "",
     now: datetime | None = None,
 ) -> Deal:
+    """Open a deal; one opened as won or lost is closed at once (a lost reason is only for
+    a deal opened as lost)."""
     now = now or timezone.now()
+    if lost_reason and stage != DealStage.LOST:
+        require_valid({"lost_reason": ["only for a deal opened as lost"]})
+    require_valid(deal_errors({"name": name, "expected_close": expected_close}))
     customer = locked_customer(actor, customer_id)
+    closing = stage in (DealStage.WON, DealStage.LOST)  # created open, then closed with dates
     deal = Deal.objects.create(
         customer=customer,
         amount=amount,
         name=name,
-        stage=stage or DealStage.QUALIFICATION,
+        stage=DealStage.QUALIFICATION if closing else stage or DealStage.QUALIFICATION,
         owner=customer.owner,
         expected_close=expected_close,
         created_at=now,
     )
-    if deal.stage in (DealStage.WON, DealStage.LOST):
-        return close_deal(actor, customer_id, deal.pk, stage=deal.stage, now=now)
+    if closing:
+        return close_deal(
+            actor, customer_id, deal.pk, stage=stage, lost_reason=lost_reason, now=now
+        )
     refresh_schedule(customer)
     return deal
 
@@ -155,5 +170,6 @@ def close_deal(
 
 @transaction.atomic
 def add_contact(actor: User, customer_id: int, **fields: Any) -> Contact:
+    require_valid(contact_errors({"name": "", **fields}))
     customer = locked_customer(actor, customer_id)
     return Contact.objects.create(customer=customer, **fields)

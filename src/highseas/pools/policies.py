@@ -6,6 +6,7 @@ from typing import Any
 
 from highseas.accounts.models import RepProfile
 from highseas.customers.choices import CustomerLevel
+from highseas.engine.bounds import policy_errors, policy_value_error, require_valid
 from highseas.engine.limits import ClaimLimits, RepOverrides
 from highseas.engine.recycle import RecycleRules
 from highseas.pools.models import ClaimPolicy, Pool, RecyclePolicy
@@ -31,7 +32,22 @@ def level_override_errors(overrides: Any) -> list[str]:
                 not isinstance(value, int) or isinstance(value, bool) or value < 0
             ):
                 errors.append(f"{key} must be a whole number or null.")
+            elif message := policy_value_error(key, value):
+                errors.append(f"{key}: {message}.")
     return errors
+
+
+def require_bounded_policies(
+    claim_policy: dict[str, Any] | None, recycle_policy: dict[str, Any] | None
+) -> None:
+    """Refuse policy values out of bounds (``engine.bounds``: days, hours, counts), naming
+    each field under its policy; the API and the web's policy editor both save through here."""
+    errors = {
+        name: found
+        for name, values in (("claim_policy", claim_policy), ("recycle_policy", recycle_policy))
+        if values and (found := policy_errors(values))
+    }
+    require_valid(errors)
 
 
 def claim_limits(pool: Pool | None) -> ClaimLimits:

@@ -20,7 +20,7 @@ from highseas.accounts.visibility import Viewer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools.authority import may_edit_policies
 from highseas.pools.models import Pool
-from highseas.pools.policies import level_override_errors
+from highseas.pools.policies import level_override_errors, require_bounded_policies
 from highseas.pools.services import save_pool
 
 POLICY_FIELDS = frozenset({"claim_policy", "recycle_policy"})
@@ -76,6 +76,7 @@ def save_policies(
     """Save a pool's claim and recycle policies for a viewer allowed to."""
     require_pool_change(viewer, pool, POLICY_FIELDS)
     require_valid_level_overrides(recycle_policy)
+    require_bounded_policies(claim_policy, recycle_policy)
     return save_pool(pool, claim_policy=claim_policy, recycle_policy=recycle_policy)
 
 
@@ -87,6 +88,7 @@ def change_pool(viewer: Viewer, pool: Pool | None, changes: dict[str, Any]) -> P
     to (rules 1–4): the pool, its policies and its members in one transaction."""
     require_pool_change(viewer, pool, changes)
     require_valid_level_overrides(changes.get("recycle_policy"))
+    require_bounded_policies(changes.get("claim_policy"), changes.get("recycle_policy"))
     values = dict(changes)
     relations = {key: values.pop(key) for key in RELATIONS if key in values}
     claim_policy = values.pop("claim_policy", None)

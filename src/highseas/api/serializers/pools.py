@@ -6,6 +6,7 @@ from rest_framework import serializers
 
 from highseas.accounts.models import Team, User
 from highseas.customers.choices import ActivityKind, CustomerLevel
+from highseas.engine.bounds import policy_errors
 from highseas.pools.models import ClaimPolicy, Pool, RecycleDestination, RecyclePolicy
 from highseas.pools.policies import level_override_errors
 
@@ -18,6 +19,11 @@ class ClaimPolicySerializer(serializers.ModelSerializer[ClaimPolicy]):
     class Meta:
         model = ClaimPolicy
         exclude = ["id", "pool", "updated_at"]
+
+    def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if errors := policy_errors(attrs):
+            raise serializers.ValidationError(errors)
+        return attrs
 
 
 class RecyclePolicySerializer(serializers.ModelSerializer[RecyclePolicy]):
@@ -42,6 +48,8 @@ class RecyclePolicySerializer(serializers.ModelSerializer[RecyclePolicy]):
         return result
 
     def validate(self, attrs: dict[str, Any]) -> dict[str, Any]:
+        if errors := policy_errors(attrs):
+            raise serializers.ValidationError(errors)
         if attrs.get("destination") == RecycleDestination.OTHER_POOL and not attrs.get(
             "destination_pool"
         ):

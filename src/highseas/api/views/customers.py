@@ -20,6 +20,7 @@ from highseas.api.views.followups import FollowUpActions
 from highseas.api.views.ownership import OwnershipActions
 from highseas.api.views.routing import ExplainActions
 from highseas.customers.models import Customer
+from highseas.engine.bounds import parse_id
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake.registration import register_customer
 from highseas.pools.editing import edit_customer
@@ -67,7 +68,7 @@ class CustomerViewSet(
             if params.get(name)
         }
         for key in ("pool_id", "owner_id"):
-            if key in filters and not str(filters[key]).isdigit():
+            if key in filters and parse_id(filters[key]) is None:
                 raise HighSeasError(
                     ErrorCode.VALIDATION_ERROR,
                     _("Filters take numeric ids."),

@@ -19,14 +19,15 @@ from highseas.api.serializers.followups import (
 )
 from highseas.api.views.base import viewer_of
 from highseas.customers import timeline
+from highseas.engine.bounds import parse_id
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools import followups
 
 
 def _customer_id(raw: str) -> int:
-    if not str(raw).isdigit():
+    if (customer_id := parse_id(raw)) is None:
         raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
-    return int(raw)
+    return customer_id
 
 
 class FollowUpActions(viewsets.GenericViewSet[Any]):
@@ -63,7 +64,7 @@ class FollowUpActions(viewsets.GenericViewSet[Any]):
         return Response(DealSerializer(deal).data, status=status.HTTP_201_CREATED)
 
     @extend_schema(request=DealStageInput, responses={200: DealSerializer})
-    @action(detail=True, methods=["patch"], url_path=r"deals/(?P<deal_id>\d+)")
+    @action(detail=True, methods=["patch"], url_path=r"deals/(?P<deal_id>[0-9]{1,18})")
     def deal(self, request: Request, pk: str, deal_id: str) -> Response:
         customer = self.get_object()
         data = DealStageInput(data=request.data)

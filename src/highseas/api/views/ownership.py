@@ -27,6 +27,7 @@ from highseas.api.serializers.ownership import (
 )
 from highseas.api.views.base import viewer_of
 from highseas.customers import timeline
+from highseas.engine.bounds import parse_id
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools import ownership, requests
 from highseas.pools.models import ClaimRequest
@@ -40,9 +41,9 @@ def _valid(serializer_class: type[Serializer[Any]], request: Request) -> dict[st
 
 
 def _customer_id(raw: str) -> int:
-    if not str(raw).isdigit():
+    if (customer_id := parse_id(raw)) is None:
         raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
-    return int(raw)
+    return customer_id
 
 
 class OwnershipActions(viewsets.GenericViewSet[Any]):
@@ -139,8 +140,8 @@ class ClaimRequestViewSet(
         visible = requests.requests_visible_to(viewer_of(self.request))
         if state := self.request.query_params.get("state"):
             visible = visible.filter(state=state)
-        if (customer := self.request.query_params.get("customer", "")).isdigit():
-            visible = visible.filter(customer_id=int(customer))
+        if customer := parse_id(self.request.query_params.get("customer", "")):
+            visible = visible.filter(customer_id=customer)
         return visible
 
     @extend_schema(request=DecisionInput, responses={200: ClaimRequestSerializer})

@@ -13,6 +13,7 @@ from rest_framework.views import APIView
 
 from highseas.api.serializers.dedup import SearchPageSerializer
 from highseas.customers.search import search
+from highseas.engine.bounds import parse_id
 from highseas.engine.errors import ErrorCode, HighSeasError
 
 DEFAULT_PAGE_SIZE = 20
@@ -23,11 +24,11 @@ def _number(request: Request, name: str, default: int | None) -> int | None:
     raw = request.query_params.get(name) or ""
     if not raw:
         return default
-    if not raw.isdigit() or int(raw) < 1:
+    if (number := parse_id(raw)) is None:
         raise HighSeasError(
             ErrorCode.VALIDATION_ERROR, _("Use a positive number."), errors={name: ["invalid"]}
         )
-    return int(raw)
+    return number
 
 
 class SearchView(APIView):
