@@ -4,6 +4,7 @@ and the privacy of the data folder."""
 from __future__ import annotations
 
 import base64
+import importlib
 import io
 import json
 import os
@@ -11,6 +12,7 @@ import sqlite3
 import stat
 from collections.abc import Iterator
 from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 
 import pytest
@@ -163,6 +165,44 @@ def test_an_encrypted_column_refuses_a_lookup_by_value(customers: dict[str, Any]
     assert Customer.objects.filter(email="").count() == 0
 
 
+@pytest.mark.django_db(transaction=True)
+def test_the_migration_encrypts_rows_an_older_version_stored_in_clear(
+    org: dict[str, Any], customers: dict[str, Any]
+) -> None:
+    migration = importlib.import_module("highseas.customers.migrations.0010_encrypt_existing_rows")
+    customer, contact = customers["customer"], customers["contact"]
+    with connection.cursor() as cursor:  # what the tables held before encryption
+        cursor.execute(
+            "UPDATE customers_customer SET phone = %s, email = %s, phone_key = %s, "
+            "email_key = %s WHERE id = %s",
+            [
+                BYTEDANCE["phone"],
+                BYTEDANCE["email"],
+                "+8613800138000",
+                "sales@bytedance.com",
+                customer.pk,
+            ],
+        )
+        cursor.execute(
+            "UPDATE customers_contact SET phones = %s, email = %s, wechat = %s WHERE id = %s",
+            [
+                connection.ops.adapt_json_value(CONTACT["phones"], None),
+                CONTACT["email"],
+                CONTACT["wechat"],
+                contact.pk,
+            ],
+        )
+    assert clear_text_found() != []
+
+    migration.encrypt_rows(None, SimpleNamespace(connection=connection))
+
+    assert clear_text_found() == []
+    assert Contact.objects.get(pk=contact.pk).phones == CONTACT["phones"]
+    with pytest.raises(HighSeasError) as refused:
+        create_again(org)
+    assert refused.value.code is ErrorCode.DUPLICATE
+
+
 # --- keys and rotation ---------------------------------------------------------------------
 
 
@@ -297,3 +337,43 @@ def test_init_and_serve_make_an_old_data_folder_private(tmp_path: Path) -> None:
     assert mode(folder) == 0o700
     assert {mode(path) for path in folder.iterdir() if path.is_file()} == {0o600}
     assert mode(folder / "static") == 0o755  # served files are left alone
+
+
+# --- bulk writers ---------------------------------------------------------------------------
+
+
+def assert_no_clear_text(values: list[str]) -> None:
+    values = [value for value in values if value]
+    assert values
+    text = "\n".join(" ".join(str(value) for value in row) for _table, row in raw_rows()).lower()
+    assert [value for value in values if value.lower() in text] == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_demo_loader_writes_ciphertext_and_blind_keys() -> None:
+    call_command("init", admin_username="admin", admin_password="Admin#2026", stdout=io.StringIO())
+    call_command(
+        "demo", "--customers", "40", "--now", "2026-05-18T00:00:00+08:00", "--no-progress",
+        stdout=io.StringIO(),
+    )  # fmt: skip
+    phones = list(Customer.objects.exclude(phone="").values_list("phone", flat=True))
+    emails = list(Customer.objects.exclude(email="").values_list("email", flat=True))
+    contacts = list(Contact.objects.values_list("phones", "wechat", "email"))
+    assert_no_clear_text(
+        [*phones, *emails, *(phone for row in contacts for phone in row[0]), *(
+            value for row in contacts for value in row[1:]
+        )]
+    )  # fmt: skip
+    customer = Customer.objects.exclude(phone="").filter(merged_into__isnull=True).first()
+    assert customer is not None
+    assert customer.pk in [row["id"] for row in search.search(customer.phone).rows]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_bench_dataset_writes_ciphertext(org: dict[str, Any]) -> None:
+    from highseas.bench.dataset import insert_customers
+
+    insert_customers(org["east_pool"], org["east_manager"], 3)
+    rows = list(Customer.objects.values_list("phone", "email"))
+    assert len(rows) == 3 and rows[0][0].startswith("13")
+    assert_no_clear_text([value for row in rows for value in row])

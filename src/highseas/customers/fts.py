@@ -4,6 +4,9 @@ SQLite: an FTS5 table with the trigram tokenizer over ``customers_customer.name`
 content, so the names are not stored twice), kept in sync by three triggers, so every writer —
 the services, the demo loader, the bench's raw ``INSERT``s — is indexed alike.
 
+Only names are indexed: phones and e-mails are encrypted at rest (``customers.crypto``) and
+are found by their blind duplicate keys, never through these indexes.
+
 PostgreSQL: the ``pg_trgm`` extension and a GIN trigram index on the name, which serves
 ``name ILIKE '%…%'``.
 

@@ -1,6 +1,8 @@
 """Writing duplicate keys in bulk, for ``backfill_keys`` and migration 0007.
 
-No model imports: the migration uses it with the columns it knows. SQLite takes one
+No model imports: the migration uses it with the columns it knows. The values come ready
+to store: the caller has made the phone, e-mail and credit-code keys blind indexes
+(``customers.duplicates.key_values``). SQLite takes one
 ``UPDATE … WHERE id = ?`` per row through ``executemany`` (no round trips there);
 PostgreSQL takes one ``UPDATE … FROM (VALUES …)`` per thousand rows, since a statement per
 row costs a round trip each.

@@ -1,7 +1,9 @@
 """From customers' profiles and stories to table rows, with precomputed primary keys.
 
 Pure Python, like everything that generates the demo: batches can be built in another
-process and sent to the one that writes them.
+process and sent to the one that writes them. Phones, e-mails, WeChat IDs and the duplicate
+keys are plain here; the writer (``demo.tables``) encrypts them and makes the keys blind
+indexes as it writes each batch, in the process that holds the data key.
 """
 
 from __future__ import annotations

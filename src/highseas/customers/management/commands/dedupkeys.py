@@ -16,9 +16,10 @@ from highseas.customers.models import Customer
 
 class Command(BaseCommand):
     help = (
-        "Compute the duplicate keys (normalized phone, e-mail, credit code, core name) of "
-        "customers that have none — rows loaded outside the services — or of all with --all; "
-        "--search also rebuilds the public search index."
+        "Compute the duplicate keys (blind indexes of the normalized phone, e-mail and credit "
+        "code under the current data key; the core name) of customers that have none — rows "
+        "loaded outside the services — or of all with --all; --search also rebuilds the "
+        "public search index."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
