@@ -273,9 +273,9 @@ def release(
         )
     viewer = Viewer(actor)
     customer = load_customer(customer_id)
+    require_owner_or_manager(viewer, customer)
     if customer.owner is None:
         raise HighSeasError(ErrorCode.NOT_OWNER, _("This customer is already in a pool."))
-    require_owner_or_manager(viewer, customer)
     target = to_pool or customer.pool or Pool.objects.filter(is_default=True).first()
     if target is None:
         raise HighSeasError(
@@ -358,6 +358,7 @@ def _give(
     assigned out of a reassign queue lands in the queue's origin pool, under its policies."""
     viewer = Viewer(actor)
     customer = load_customer(customer_id)
+    require_manager_of(viewer, customer)  # before the holder or status is revealed
     if kind is EventKind.ASSIGNED and customer.owner is not None:
         raise HighSeasError(
             ErrorCode.ALREADY_OWNED,
@@ -370,7 +371,6 @@ def _give(
             ErrorCode.STATE_CONFLICT, _("This customer is in a pool; assign it instead.")
         )
     profiles = facts.lock_reps(*[u for u in (receiver.pk, customer.owner_id) if u])
-    require_manager_of(viewer, customer)
     require_receiver(viewer, receiver)
     if customer.owner_id == receiver.pk:
         raise HighSeasError(
@@ -467,6 +467,7 @@ def freeze(
     """Protect an owned customer from recycling until ``until``."""
     now = now or timezone.now()
     customer = load_customer(customer_id)
+    require_owner_or_manager(Viewer(actor), customer)  # before any state is revealed
     if customer.status == CustomerStatus.FROZEN:
         raise HighSeasError(
             ErrorCode.FROZEN,
@@ -476,7 +477,6 @@ def freeze(
     if customer.owner_id is None:
         raise HighSeasError(ErrorCode.NOT_OWNER, _("Only an owned customer can be frozen."))
     facts.lock_reps(customer.owner_id)
-    require_owner_or_manager(Viewer(actor), customer)
     limits = claim_limits(customer.pool)
     _check_freeze(limits, customer.owner_id, until, now)
     after = OwnershipState(Status.FROZEN, customer.owner_id, customer.pool_id)
@@ -529,10 +529,10 @@ def unfreeze(
 ) -> Outcome:
     now = now or timezone.now()
     customer = load_customer(customer_id)
-    if customer.status != CustomerStatus.FROZEN:
-        raise HighSeasError(ErrorCode.STATE_CONFLICT, _("This customer is not frozen."))
     if actor is not None:
         require_owner_or_manager(Viewer(actor), customer)
+    if customer.status != CustomerStatus.FROZEN:
+        raise HighSeasError(ErrorCode.STATE_CONFLICT, _("This customer is not frozen."))
     after = OwnershipState(Status.OWNED, customer.owner_id, customer.pool_id)
     move(
         customer,

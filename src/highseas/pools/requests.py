@@ -24,8 +24,9 @@ from highseas.pools.ownership import claim_for, load_customer
 State = ClaimRequest.State
 
 
-def _pending(request_id: int, now: datetime) -> ClaimRequest:
-    """The request, locked; an expired one is marked so and refused."""
+def _pending(request_id: int, now: datetime, manager: User | None = None) -> ClaimRequest:
+    """The request, locked; an expired one is marked so and refused. With ``manager``, the
+    permission to decide is checked first, so a refused caller learns nothing of the state."""
     request = (
         ClaimRequest.objects.select_for_update()
         .select_related("requester")
@@ -34,6 +35,8 @@ def _pending(request_id: int, now: datetime) -> ClaimRequest:
     )
     if request is None:
         raise HighSeasError(ErrorCode.NOT_FOUND, _("No such claim request."))
+    if manager is not None:
+        require_manager_of(Viewer(manager), load_customer(request.customer_id))
     if request.state == State.PENDING and request.expires_at and request.expires_at <= now:
         ClaimRequest.objects.filter(pk=request.pk, state=State.PENDING).update(state=State.EXPIRED)
         request.state = State.EXPIRED
@@ -70,8 +73,7 @@ def approve(
 ) -> ClaimRequest:
     """Approve: the claim happens now, under every rule as of now, for the requester."""
     now = now or timezone.now()
-    request = _pending(request_id, now)
-    require_manager_of(Viewer(actor), load_customer(request.customer_id))
+    request = _pending(request_id, now, manager=actor)
     claim_for(
         request.requester,
         request.customer_id,
@@ -95,8 +97,7 @@ def reject(
     actor: User, request_id: int, *, note: str = "", now: datetime | None = None
 ) -> ClaimRequest:
     now = now or timezone.now()
-    request = _pending(request_id, now)
-    require_manager_of(Viewer(actor), load_customer(request.customer_id))
+    request = _pending(request_id, now, manager=actor)
     _decide(request, actor, State.REJECTED, note, now)
     notify_after_commit(
         request.requester_id,
