@@ -8,7 +8,6 @@ from datetime import datetime
 from typing import Any
 
 import pytest
-from rest_framework.authtoken.models import Token
 from rest_framework.test import APIClient
 
 from highseas.accounts import services as accounts
@@ -87,13 +86,16 @@ def make_customer(db: None) -> Callable[..., Customer]:
 
 @pytest.fixture
 def api(db: None) -> Callable[[User | None], APIClient]:
-    """An API client authenticated with the user's real token (or anonymous)."""
+    """An API client authenticated with a real token of the user (or anonymous); one token
+    per user and test, issued the way sign-in issues it (set-up, so not audited)."""
+    secrets: dict[int, str] = {}
 
     def client_for(user: User | None = None) -> APIClient:
         client = APIClient()
         if user is not None:
-            token, _ = Token.objects.get_or_create(user=user)
-            client.credentials(HTTP_AUTHORIZATION=f"Token {token.key}")
+            if user.pk not in secrets:
+                _token, secrets[user.pk] = accounts.issue_token(user, device="tests", audited=False)
+            client.credentials(HTTP_AUTHORIZATION=f"Token {secrets[user.pk]}")
         return client
 
     return client_for

@@ -192,7 +192,7 @@ def test_a_rep_may_not_change_level_or_stage(
         [field],
     )
     assert _row(owned) == before
-    assert not AuditLog.objects.exists()
+    assert list(AuditLog.objects.values_list("action", flat=True)) == ["permission_denied"]
 
 
 def test_a_rep_may_send_level_and_stage_unchanged(

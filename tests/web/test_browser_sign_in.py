@@ -41,3 +41,30 @@ def test_the_login_page_fits_a_phone(live_server: Any, browser: Any, screenshot:
     assert width <= 390
     screenshot(phone, "04-login-phone")
     context.close()
+
+
+def test_a_locked_out_sign_in_says_so_and_shows_in_the_audit_console(
+    live_server: Any, page: Any, sign_in: Any, screenshot: Any, org: dict[str, Any]
+) -> None:
+    page.goto(f"{live_server.url}/login/")
+    for attempt in range(5):
+        page.fill("#id_username", "rep_a")
+        page.fill("#id_password", f"guess-{attempt}")
+        page.click("button.primary")
+        page.wait_for_selector(".alert.error")
+    assert "登录失败次数过多" in page.locator(".alert.error").inner_text()
+    screenshot(page, "05-login-locked")
+
+    admin = sign_in("boss")
+    admin.click("nav.topnav >> text=管理台")
+    admin.click(".console-tabs >> [href='/console/audit/']")
+    admin.wait_for_selector("[data-table=audit]")
+    rows = admin.locator("[data-table=audit] tbody tr")
+    assert rows.count() == 6  # five failures and the lockout
+    assert "127.0.0.1" in rows.first.inner_text()
+    assert "rep_a" in rows.first.inner_text()
+    admin.select_option("#a-action", "login_locked")
+    admin.click("[data-audit-filters] button.primary")
+    admin.wait_for_selector("[data-table=audit]")
+    assert admin.locator("[data-table=audit] tbody tr").count() == 1
+    screenshot(admin, "06-audit-console")

@@ -6,3 +6,6 @@ class AccountsConfig(AppConfig):
     name = "highseas.accounts"
     label = "accounts"
     verbose_name = _("Accounts and teams")
+
+    def ready(self) -> None:
+        from highseas.accounts import lockout  # noqa: F401  (connects the sign-in audit)

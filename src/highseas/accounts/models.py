@@ -3,6 +3,9 @@ from __future__ import annotations
 from django.contrib.auth.models import AbstractUser
 from django.db import models
 from django.utils.translation import gettext_lazy as _
+from django.utils import timezone
+from knox.models import get_digest_token
+from knox.settings import CONSTANTS, knox_settings
 
 
 class Role(models.TextChoices):
@@ -136,8 +139,68 @@ class RepProfile(models.Model):
         return str(self.user)
 
 
+class ApiTokenManager(models.Manager["ApiToken"]):
+    def issue(self, user: User, *, device: str = "") -> tuple[ApiToken, str]:
+        """A new token row and its secret, the way knox makes one (``TOKEN_TTL`` expiry)."""
+        digest, secret = get_digest_token()
+        ttl = knox_settings.TOKEN_TTL
+        token = self.create(
+            user=user,
+            digest=digest,
+            token_key=secret[: CONSTANTS.TOKEN_KEY_LENGTH],
+            expiry=timezone.now() + ttl if ttl is not None else None,
+            device=device,
+        )
+        return token, str(secret)
+
+
+class ApiToken(models.Model):
+    """One API token of one device: django-rest-knox's token model (the same fields and
+    manager as its ``AbstractAuthToken``), swapped in by ``KNOX_TOKEN_MODEL``, plus an id, the
+    device name and the last use.
+
+    Only a SHA-512 hash of the secret is stored (``digest``) and its first characters to find
+    it (``token_key``); the secret itself is shown once, when the token is issued.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    digest = models.CharField(max_length=128, unique=True)
+    token_key = models.CharField(max_length=25, db_index=True)
+    user = models.ForeignKey(User, models.CASCADE, related_name="auth_token_set")
+    created = models.DateTimeField(auto_now_add=True)
+    expiry = models.DateTimeField(null=True, blank=True)
+    device = models.CharField(_("device"), max_length=100, blank=True)
+    last_used = models.DateTimeField(_("last used"), null=True, blank=True)
+
+    objects: ApiTokenManager = ApiTokenManager()
+
+    class Meta:
+        verbose_name = _("API token")
+        verbose_name_plural = _("API tokens")
+        ordering = ["-created", "-id"]
+
+    def __str__(self) -> str:
+        return f"{self.user} {self.device or self.pk}"
+
+
+class AuditLogQuerySet(models.QuerySet["AuditLog"]):
+    def update(self, **kwargs: object) -> int:
+        raise AuditLogIsAppendOnly
+
+    def delete(self) -> tuple[int, dict[str, int]]:
+        raise AuditLogIsAppendOnly
+
+
+class AuditLogIsAppendOnly(Exception):
+    """An audit row was about to be changed or deleted: the log is append-only."""
+
+
 class AuditLog(models.Model):
-    """Reveals, exports, permission denials and policy changes: who, what, when."""
+    """Who did what, when (SPEC §13): append-only, one row per audited action.
+
+    ``save()`` of an existing row, ``delete()`` and queryset ``update()`` / ``delete()`` raise
+    ``AuditLogIsAppendOnly``; ``accounts.audit.record_audit`` is the writer.
+    """
 
     class Action(models.TextChoices):
         REVEAL = "reveal", _("Revealed a masked field")
@@ -168,6 +231,8 @@ class AuditLog(models.Model):
     address = models.GenericIPAddressField(null=True, blank=True)
     at = models.DateTimeField(auto_now_add=True, db_index=True)
 
+    objects = AuditLogQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("audit log entry")
         verbose_name_plural = _("audit log")
@@ -175,3 +240,11 @@ class AuditLog(models.Model):
 
     def __str__(self) -> str:
         return f"{self.at:%Y-%m-%d %H:%M} {self.actor} {self.action}"
+
+    def save(self, *args: object, **kwargs: object) -> None:
+        if not self._state.adding:
+            raise AuditLogIsAppendOnly
+        super().save(*args, **kwargs)  # type: ignore[arg-type]
+
+    def delete(self, *args: object, **kwargs: object) -> tuple[int, dict[str, int]]:
+        raise AuditLogIsAppendOnly

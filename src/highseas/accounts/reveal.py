@@ -36,8 +36,10 @@ def reveal(viewer: Viewer, customer: Customer, field: str) -> str:
         )
     if not viewer.may_reveal(customer):
         _log(viewer, AuditLog.Action.PERMISSION_DENIED, customer, field)
-        raise HighSeasError(
+        refusal = HighSeasError(
             ErrorCode.PERMISSION_DENIED, _("You may not reveal this customer's details.")
         )
+        refusal.audited = True  # the row above is the denial's audit row
+        raise refusal
     _log(viewer, AuditLog.Action.REVEAL, customer, field)
     return str(getattr(customer, field))

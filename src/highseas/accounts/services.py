@@ -11,10 +11,27 @@ from typing import Any
 
 from django.db import transaction
 from django.utils.translation import gettext as _
-from rest_framework.authtoken.models import Token
 
-from highseas.accounts.models import RepLevel, RepProfile, Role, Team, User
+from highseas.accounts.audit import record_audit
+from highseas.accounts.models import AuditLog, RepLevel, RepProfile, Role, Team, User
+from highseas.accounts.tokens import issue_token, revoke_token, revoke_tokens, tokens_of
 from highseas.engine.errors import ErrorCode, HighSeasError
+
+__all__ = [
+    "add_team",
+    "add_user",
+    "change_team",
+    "change_user",
+    "create_team",
+    "create_user",
+    "issue_token",
+    "may_manage_people",
+    "require_people_admin",
+    "revoke_token",
+    "revoke_tokens",
+    "tokens_of",
+    "update_user",
+]
 
 
 def may_manage_people(actor: User) -> bool:
@@ -65,8 +82,20 @@ def create_user(
 
 @transaction.atomic
 def update_user(
-    user: User, *, password: str | None = None, level: str | None = None, **fields: Any
+    user: User,
+    *,
+    password: str | None = None,
+    level: str | None = None,
+    actor: User | None = None,
+    **fields: Any,
 ) -> User:
+    """Change a user. A new password, a new role or a deactivation is an audit row and
+    revokes every API token of the user, in the same transaction."""
+    before_role, was_active = user.role, user.is_active
+    if user.pk:
+        before_role, was_active = (
+            User.objects.filter(pk=user.pk).values_list("role", "is_active").get()
+        )
     for name, value in fields.items():
         setattr(user, name, value)
     if "role" in fields:
@@ -76,6 +105,17 @@ def update_user(
     user.save()
     if level is not None:
         RepProfile.objects.update_or_create(user=user, defaults={"level": level})
+    changes: list[tuple[AuditLog.Action, dict[str, Any]]] = []
+    if user.role != before_role:
+        changes.append((AuditLog.Action.ROLE_CHANGE, {"before": before_role, "after": user.role}))
+    if password:
+        changes.append((AuditLog.Action.PASSWORD_CHANGE, {}))
+    if was_active and not user.is_active:
+        changes.append((AuditLog.Action.USER_DEACTIVATED, {}))
+    for action, detail in changes:
+        record_audit(actor, action, target_type="user", target_id=user.pk, **detail)
+    if changes:
+        revoke_tokens(user, actor=actor, reason=str(changes[0][0]))
     return user
 
 
@@ -100,14 +140,4 @@ def add_user(actor: User, **fields: Any) -> User:
 
 def change_user(actor: User, user: User, **fields: Any) -> User:
     require_people_admin(actor)
-    return update_user(user, **fields)
-
-
-def issue_token(user: User) -> str:
-    """The user's API token, created on first sign-in."""
-    token, _created = Token.objects.get_or_create(user=user)
-    return str(token.key)
-
-
-def revoke_tokens(user: User) -> None:
-    Token.objects.filter(user=user).delete()
+    return update_user(user, actor=actor, **fields)

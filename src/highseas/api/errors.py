@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from typing import Any
 
 from django.core.exceptions import PermissionDenied as DjangoPermissionDenied
@@ -10,7 +11,10 @@ from django.utils.translation import gettext
 from rest_framework import exceptions, status
 from rest_framework.response import Response
 
+from highseas.accounts.refusals import note_refusal
 from highseas.engine.errors import ErrorCode, HighSeasError
+
+log = logging.getLogger("highseas.refusals")
 
 HTTP_STATUS = {
     ErrorCode.VALIDATION_ERROR: status.HTTP_400_BAD_REQUEST,
@@ -23,6 +27,7 @@ HTTP_STATUS = {
     ErrorCode.THROTTLED: status.HTTP_429_TOO_MANY_REQUESTS,
     ErrorCode.PAYLOAD_TOO_LARGE: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     ErrorCode.LOOKUP_LIMIT_REACHED: status.HTTP_429_TOO_MANY_REQUESTS,
+    ErrorCode.LOGIN_LOCKED: status.HTTP_429_TOO_MANY_REQUESTS,
 }
 
 _DRF_CODES: list[tuple[type[exceptions.APIException], ErrorCode]] = [
@@ -64,18 +69,26 @@ def _from_drf(exc: exceptions.APIException) -> HighSeasError:
 
 
 def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | None:
-    """Map every known failure to the stable JSON shape; unknown ones stay server errors."""
+    """Map every known failure to the stable JSON shape; unknown ones stay server errors.
+
+    An expected refusal is one log line (code, method, path, user), never a traceback, and a
+    permission denial is an audit row (unless the refusing service already wrote one)."""
     if isinstance(exc, Http404):
         exc = exceptions.NotFound()
     elif isinstance(exc, DjangoPermissionDenied):
         exc = exceptions.PermissionDenied()
     if isinstance(exc, HighSeasError):
-        return error_response(exc)
-    if not isinstance(exc, exceptions.APIException):
+        error = exc
+    elif isinstance(exc, exceptions.APIException):
+        error = _from_drf(exc)
+    else:
         return None
-    response = error_response(_from_drf(exc))
+    request = context.get("request")
+    note_refusal(getattr(request, "_request", request), error)
+    response = error_response(error)
     if isinstance(exc, exceptions.NotAuthenticated | exceptions.AuthenticationFailed):
         response["WWW-Authenticate"] = 'Token realm="api"'
-    if wait := getattr(exc, "wait", None):
+    wait = getattr(exc, "wait", None) or error.facts.get("retry_after_seconds")
+    if wait:
         response["Retry-After"] = str(int(wait))
     return response

@@ -4,7 +4,8 @@ from django.urls import include, path
 
 from highseas.api.routers import IdRouter
 from highseas.api.views.accounts import TeamViewSet, UserViewSet
-from highseas.api.views.auth import TokenView
+from highseas.api.views.audit import AuditLogView
+from highseas.api.views.auth import DeviceTokenViewSet, TokenView
 from highseas.api.views.customers import CustomerViewSet
 from highseas.api.views.imports import (
     ImportCommitView,
@@ -29,11 +30,13 @@ router.register("claim-requests", ClaimRequestViewSet, basename="claim-request")
 router.register("notifications", NotificationViewSet, basename="notification")
 router.register("assignment-rules", AssignmentRuleViewSet, basename="assignment-rule")
 router.register("assignment-runs", AssignmentRunViewSet, basename="assignment-run")
+router.register("auth/tokens", DeviceTokenViewSet, basename="auth-token-device")
 
 app_name = "api"
 urlpatterns = [
     path("auth/token/", TokenView.as_view(), name="token"),
     path("me/", MeView.as_view(), name="me"),
+    path("audit-log/", AuditLogView.as_view(), name="audit-log"),
     path("sweeps/", SweepView.as_view(), name="sweeps"),
     path("search/", SearchView.as_view(), name="search"),
     path("imports/", ImportView.as_view(), name="imports"),

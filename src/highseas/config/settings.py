@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import os
 import secrets
+from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
@@ -62,7 +63,8 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "rest_framework",
-    "rest_framework.authtoken",
+    "knox",
+    "axes",
     "drf_spectacular",
     "drf_spectacular_sidecar",
     "highseas.config",
@@ -88,6 +90,8 @@ MIDDLEWARE = [
     "django.contrib.auth.middleware.AuthenticationMiddleware",
     "django.contrib.messages.middleware.MessageMiddleware",
     "django.middleware.clickjacking.XFrameOptionsMiddleware",
+    "highseas.web.refusal_log.RefusalMiddleware",
+    "axes.middleware.AxesMiddleware",
 ]
 
 ROOT_URLCONF = "highseas.config.urls"
@@ -136,6 +140,36 @@ PASSWORD_HASHERS = [
 ]
 if _env_flag("HIGHSEAS_FAST_HASHER"):  # test runs only: hashing cost is not under test
     PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+# Failed sign-ins (API, web and admin alike) are counted by django-axes, per username and per
+# address; successful sign-ins are never limited. See accounts/lockout.py.
+AUTHENTICATION_BACKENDS = [
+    "axes.backends.AxesStandaloneBackend",
+    "django.contrib.auth.backends.ModelBackend",
+]
+HIGHSEAS_LOGIN_FAILURES_PER_USER = int(os.environ.get("HIGHSEAS_LOGIN_FAILURES_PER_USER", "5"))
+HIGHSEAS_LOGIN_FAILURES_PER_ADDRESS = int(
+    os.environ.get("HIGHSEAS_LOGIN_FAILURES_PER_ADDRESS", "30")
+)
+AXES_HANDLER = "highseas.accounts.lockout.LoginFailureHandler"
+AXES_FAILURE_LIMIT = HIGHSEAS_LOGIN_FAILURES_PER_USER
+AXES_LOCKOUT_PARAMETERS = ["username", "ip_address"]
+AXES_COOLOFF_TIME = float(os.environ.get("HIGHSEAS_LOGIN_LOCKOUT_MINUTES", "15")) / 60
+AXES_RESET_ON_SUCCESS = True  # the username's failures only (LoginFailureHandler)
+AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
+AXES_LOCKOUT_CALLABLE = "highseas.accounts.lockout.lockout_response"
+AXES_ENABLE_ADMIN = False
+AXES_VERBOSE = False
+
+# API tokens (django-rest-knox): only a hash is stored; one per device; they expire.
+KNOX_TOKEN_MODEL = "accounts.ApiToken"
+REST_KNOX = {
+    "TOKEN_TTL": timedelta(hours=int(os.environ.get("HIGHSEAS_TOKEN_TTL_HOURS", "720"))),
+    "AUTH_HEADER_PREFIX": "Token",
+    "TOKEN_MODEL": KNOX_TOKEN_MODEL,
+}
+# The library's own table is swapped for accounts.ApiToken: it needs no migration of its own.
+MIGRATION_MODULES = {"knox": None}
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
     {"NAME": "django.contrib.auth.password_validation.CommonPasswordValidator"},
@@ -157,7 +191,7 @@ CACHES = {"default": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"
 
 REST_FRAMEWORK = {
     "DEFAULT_AUTHENTICATION_CLASSES": [
-        "rest_framework.authentication.TokenAuthentication",
+        "highseas.accounts.tokens.DeviceTokenAuthentication",
         "rest_framework.authentication.SessionAuthentication",
     ],
     "DEFAULT_PERMISSION_CLASSES": ["rest_framework.permissions.IsAuthenticated"],
@@ -170,7 +204,6 @@ REST_FRAMEWORK = {
     "PAGE_SIZE": 50,
     "EXCEPTION_HANDLER": "highseas.api.errors.exception_handler",
     "DEFAULT_SCHEMA_CLASS": "drf_spectacular.openapi.AutoSchema",
-    "DEFAULT_THROTTLE_RATES": {"login": os.environ.get("HIGHSEAS_LOGIN_RATE", "20/min")},
     "UNAUTHENTICATED_USER": "django.contrib.auth.models.AnonymousUser",
 }
 
@@ -198,5 +231,10 @@ LOGGING = {
     "version": 1,
     "disable_existing_loggers": False,
     "handlers": {"console": {"class": "logging.StreamHandler"}},
-    "loggers": {"highseas": {"handlers": ["console"], "level": "INFO"}},
+    "loggers": {
+        "highseas": {"handlers": ["console"], "level": "INFO"},
+        # 4xx answers are logged once, as one line, by highseas.refusals; 5xx stay here.
+        "django.request": {"level": "ERROR"},
+        "axes": {"level": "WARNING"},
+    },
 }

@@ -26,6 +26,7 @@ class ErrorCode(StrEnum):
     STATE_CONFLICT = "state_conflict"
     PAYLOAD_TOO_LARGE = "payload_too_large"
     LOOKUP_LIMIT_REACHED = "lookup_limit_reached"
+    LOGIN_LOCKED = "login_locked"
 
 
 def gettext_noop(message: str) -> str:
@@ -41,6 +42,7 @@ class HighSeasError(Exception):
         self.code = code
         self.detail = detail
         self.facts = facts
+        self.audited = False  # set by a service that already wrote this refusal's audit row
 
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code.value, "detail": self.detail, **self.facts}

@@ -77,7 +77,9 @@ def save_policies(
     require_pool_change(viewer, pool, POLICY_FIELDS)
     require_valid_level_overrides(recycle_policy)
     require_bounded_policies(claim_policy, recycle_policy)
-    return save_pool(pool, claim_policy=claim_policy, recycle_policy=recycle_policy)
+    return save_pool(
+        pool, claim_policy=claim_policy, recycle_policy=recycle_policy, actor=viewer.user
+    )
 
 
 RELATIONS = ("member_teams", "member_users", "admins")
@@ -96,4 +98,10 @@ def change_pool(viewer: Viewer, pool: Pool | None, changes: dict[str, Any]) -> P
     pool = pool or Pool()
     for name, value in values.items():
         setattr(pool, name, value)
-    return save_pool(pool, claim_policy=claim_policy, recycle_policy=recycle_policy, **relations)
+    return save_pool(
+        pool,
+        claim_policy=claim_policy,
+        recycle_policy=recycle_policy,
+        actor=viewer.user,
+        **relations,
+    )

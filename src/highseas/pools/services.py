@@ -2,12 +2,26 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
+from django.core.serializers.json import DjangoJSONEncoder
 from django.db import transaction
 
+from highseas.accounts.audit import record_audit
+from highseas.accounts.models import AuditLog, User
 from highseas.pools.models import ClaimPolicy, Pool, RecyclePolicy
 from highseas.pools.recompute import recompute_pool_schedules
+
+
+def _policies(pool: Pool) -> dict[str, Any]:
+    """Both policies of a saved pool as plain JSON values (what the audit row keeps)."""
+    found: dict[str, Any] = {}
+    for name, model in (("claim_policy", ClaimPolicy), ("recycle_policy", RecyclePolicy)):
+        row: Any = model.objects.filter(pool=pool).values().first() or {}
+        kept = {k: v for k, v in row.items() if k not in ("id", "pool_id")}
+        found[name] = json.loads(json.dumps(kept, cls=DjangoJSONEncoder))
+    return found
 
 
 def default_pool() -> Pool | None:
@@ -23,12 +37,25 @@ def save_pool(
     member_teams: list[Any] | None = None,
     member_users: list[Any] | None = None,
     admins: list[Any] | None = None,
+    actor: User | None = None,
 ) -> Pool:
     """Create or update a pool with its two policies and its members; the owned customers'
-    recycle schedules follow the saved recycle policy."""
+    recycle schedules follow the saved recycle policy. A change of either policy of an existing
+    pool is an audit row ``policy_change`` with the policies before and after, by ``actor``."""
+    before = _policies(pool) if pool.pk else {}
     pool.save()
     ClaimPolicy.objects.update_or_create(pool=pool, defaults=claim_policy or {})
     RecyclePolicy.objects.update_or_create(pool=pool, defaults=recycle_policy or {})
+    after = _policies(pool)
+    if before and after != before:
+        record_audit(
+            actor,
+            AuditLog.Action.POLICY_CHANGE,
+            target_type="pool",
+            target_id=pool.pk,
+            before=before,
+            after=after,
+        )
     recompute_pool_schedules(pool)
     if member_teams is not None:
         pool.member_teams.set(member_teams)

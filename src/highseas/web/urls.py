@@ -4,6 +4,7 @@ from django.contrib.auth.views import LogoutView
 from django.urls import path
 
 from highseas.web.views import (
+    audit,
     auth,
     console,
     create,
@@ -53,4 +54,5 @@ urlpatterns = [
     path("console/pools/", policies.pools, name="pools"),
     path("console/pools/<int:pool_id>/", policies.pool_policy, name="pool_policy"),
     path("console/sweep/", sweep.sweep_preview, name="sweep_preview"),
+    path("console/audit/", audit.audit_log, name="audit_log"),
 ]

@@ -1,4 +1,5 @@
-"""Sign-in with throttling: after too many failures for one username from one address, wait."""
+"""Sign-in. Failed attempts are counted per username and per address by the same lockout
+as the API and the admin (``accounts.lockout``); a locked-out attempt gets a plain sentence."""
 
 from __future__ import annotations
 
@@ -7,29 +8,22 @@ from typing import Any
 from django import forms
 from django.contrib.auth.forms import AuthenticationForm
 from django.contrib.auth.views import LoginView
-from django.utils.translation import gettext_lazy as _
 
-from highseas.web import throttle
+from highseas.accounts.lockout import LOCKED_MESSAGE, is_locked_out
 
 
 class ThrottledAuthenticationForm(AuthenticationForm):
-    error_messages = {
-        **AuthenticationForm.error_messages,
-        "locked_out": _("Too many failed sign-ins. Please wait a few minutes and try again."),
-    }
+    error_messages = {**AuthenticationForm.error_messages, "locked_out": LOCKED_MESSAGE}
 
     def clean(self) -> dict[str, Any]:
-        username = self.cleaned_data.get("username") or ""
-        address = self.request.META.get("REMOTE_ADDR", "") if self.request else ""
-        if throttle.is_locked_out(username, address):
-            raise forms.ValidationError(self.error_messages["locked_out"], code="locked_out")
         try:
-            cleaned = super().clean()
+            return super().clean()
         except forms.ValidationError:
-            throttle.record_failure(username, address)
+            if is_locked_out(self.request):
+                raise forms.ValidationError(
+                    self.error_messages["locked_out"], code="locked_out"
+                ) from None
             raise
-        throttle.clear_failures(username, address)
-        return cleaned
 
 
 class SignInView(LoginView):

@@ -1,0 +1,110 @@
+"""API tokens (SPEC §10): one per device, stored hashed, expiring, revocable one by one.
+
+django-rest-knox does the cryptography (a random secret shown once, a SHA-512 digest stored,
+constant-time comparison, expiry); ``ApiToken`` adds the device name and the last use. Every
+issue and revoke is an audit row. ``update_user`` revokes all of a user's tokens when the
+password or the role changes or the account is deactivated.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from typing import Any
+
+from django.db import transaction
+from django.db.models import Q, QuerySet
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from knox.auth import TokenAuthentication
+
+from highseas.accounts.audit import record_audit
+from highseas.accounts.models import ApiToken, AuditLog, User
+from highseas.engine.errors import ErrorCode, HighSeasError
+
+LAST_USED_PRECISION = timedelta(minutes=1)  # at most one write per token and minute
+
+
+@transaction.atomic
+def issue_token(
+    user: User, *, device: str = "", address: str | None = None, audited: bool = True
+) -> tuple[ApiToken, str]:
+    """A new token for one device of ``user``: the row and the secret (shown only now).
+
+    ``audited=False`` is for set-up code (test fixtures) whose tokens are no user's action."""
+    token, secret = ApiToken.objects.issue(user, device=device[:100])
+    if audited:
+        record_audit(
+            user,
+            AuditLog.Action.TOKEN_ISSUE,
+            target_type="api_token",
+            target_id=token.pk,
+            address=address,
+            device=token.device,
+        )
+    return token, secret
+
+
+def tokens_of(user: User) -> QuerySet[ApiToken]:
+    """The user's devices that still hold a live token, newest first."""
+    now = timezone.now()
+    live = Q(expiry__isnull=True) | Q(expiry__gt=now)
+    return ApiToken.objects.filter(live, user=user).order_by("-id")
+
+
+@transaction.atomic
+def revoke_token(
+    user: User, token_id: object, *, actor: User | None = None, address: str | None = None
+) -> None:
+    """Revoke one of ``user``'s tokens; another user's token is not found."""
+    token = ApiToken.objects.filter(user=user, pk=_as_id(token_id)).first()
+    if token is None:
+        raise HighSeasError(ErrorCode.NOT_FOUND, _("No such token."))
+    record_audit(
+        actor or user,
+        AuditLog.Action.TOKEN_REVOKE,
+        target_type="api_token",
+        target_id=token.pk,
+        address=address,
+        device=token.device,
+    )
+    token.delete()
+
+
+@transaction.atomic
+def revoke_tokens(
+    user: User, *, actor: User | None = None, reason: str = "", address: str | None = None
+) -> int:
+    """Revoke every token of ``user``; one audit row when there were any."""
+    ids = list(ApiToken.objects.filter(user=user).values_list("pk", flat=True))
+    if not ids:
+        return 0
+    ApiToken.objects.filter(pk__in=ids).delete()
+    record_audit(
+        actor or user,
+        AuditLog.Action.TOKEN_REVOKE,
+        target_type="user",
+        target_id=user.pk,
+        address=address,
+        tokens=ids,
+        reason=reason,
+    )
+    return len(ids)
+
+
+def _as_id(raw: object) -> int:
+    try:
+        return int(str(raw))
+    except ValueError:
+        raise HighSeasError(ErrorCode.NOT_FOUND, _("No such token.")) from None
+
+
+class DeviceTokenAuthentication(TokenAuthentication):  # type: ignore[misc]
+    """knox's ``Authorization: Token <secret>`` check, noting when each device was last used."""
+
+    def validate_user(self, auth_token: Any) -> tuple[User, ApiToken]:
+        user, token = super().validate_user(auth_token)
+        now = timezone.now()
+        if token.last_used is None or now - token.last_used > LAST_USED_PRECISION:
+            ApiToken.objects.filter(pk=token.pk).update(last_used=now)
+            token.last_used = now
+        return user, token
