@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
@@ -249,7 +249,7 @@ def _moment(value: str) -> datetime:
         raise ValueError(_("not a date (YYYY-MM-DD)")) from None
 
 
-PARSERS = {
+PARSERS: dict[str, Callable[[str], Any]] = {
     "employees": _int,
     "kind": lambda v: _choice("kind", v),
     "level": lambda v: _choice("level", v),

@@ -8,6 +8,7 @@ transaction. It trusts its caller on who may receive the customer: the door for 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -21,17 +22,20 @@ from highseas.customers.choices import CustomerStatus
 from highseas.customers.duplicates import key_values
 from highseas.customers.models import Customer
 from highseas.engine.claims import refuse_cap
+from highseas.engine.duplicates import DuplicateAction, DuplicateKeys, Match, MatchKind
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.limits import effective_limits
 from highseas.engine.ownership import EventKind, Status
 from highseas.pools import dedup
 from highseas.pools.facts import holdings, lock_reps
-from highseas.pools.ledger import record_event, state_of
+from highseas.pools.ledger import Entry, label_of, record_event, record_events, state_of
 from highseas.pools.models import Pool
 from highseas.pools.policies import claim_limits, rep_overrides
 from highseas.pools.schedule import schedule_for
 from highseas.pools.services import default_pool
 from highseas.routing.services import Trigger, assign_new_customers
+
+KEY_NAMES = ("phone", "email", "credit_code", "name")
 
 
 @dataclass(frozen=True)
@@ -118,8 +122,10 @@ def create_customer(
         actor_label=actor_label,
     )
     # Assignment rules (SPEC §7): a pooled newcomer is routed at once, in this transaction.
-    if route and customer.status == CustomerStatus.POOLED and assign_new_customers(
-        actor, [customer.pk], trigger=Trigger.CREATE, now=now
+    if (
+        route
+        and customer.status == CustomerStatus.POOLED
+        and assign_new_customers(actor, [customer.pk], trigger=Trigger.CREATE, now=now)
     ):
         customer.refresh_from_db()
         if note and customer.owner is not None:
@@ -128,3 +134,85 @@ def create_customer(
                 "to %(owner)s."
             ) % {"owner": customer.owner.label}
     return CreatedCustomer(customer, note, facts, screening.warnings)
+
+
+def _key_pairs(keys: DuplicateKeys) -> list[tuple[str, str]]:
+    return [(name, value) for name in KEY_NAMES if (value := getattr(keys, name))]
+
+
+@transaction.atomic
+def create_pooled_customers(
+    *,
+    actor: User,
+    rows: Sequence[dict[str, Any]],
+    pool: Pool,
+    now: datetime,
+    entry_point: str = "import",
+    reason: str = "",
+    actor_label: str = "",
+) -> list[Customer | HighSeasError]:
+    """The batch form of ``create_customer`` for customers that go to ``pool`` unowned, as an
+    import writes them; each row is a customer or the refusal it got, in order.
+
+    1. Each row is screened like a create (``pools.dedup.screen``: the pool's policy for the
+       entry point, the exact keys locked, the database's matches judged).
+    2. A row sharing an exact key with an earlier row of the same call is judged against that
+       row as if it had been written first: under a ``block`` policy it is refused with
+       ``duplicate`` naming the earlier row's customer; ``warn`` and ``allow`` let it be.
+    3. The customers are written with one INSERT, their keys and their ``created`` ledger rows
+       (one INSERT) as ``create_customer`` writes them; pooled, they have no recycle schedule.
+    4. Routing is the caller's: it routes the batch at once (``intake.importer``).
+    """
+    blocks = dedup.action_of(pool, dedup.entry_point_of(entry_point)) is DuplicateAction.BLOCK
+    results: list[Customer | HighSeasError | tuple[int, tuple[str, ...]]] = []
+    seen: dict[tuple[str, str], int] = {}
+    built: list[Customer] = []
+    for fields in rows:
+        try:
+            screening = dedup.screen(fields, pool=pool, entry_point=entry_point)
+        except HighSeasError as refusal:
+            results.append(refusal)
+            continue
+        pairs = _key_pairs(screening.keys)
+        earlier = [seen[pair] for pair in pairs if pair in seen] if blocks else []
+        if earlier:
+            first = min(earlier)
+            results.append((first, tuple(k for k, v in pairs if seen.get((k, v)) == first)))
+            continue
+        for pair in pairs:
+            seen.setdefault(pair, len(results))
+        customer = Customer(
+            **fields,
+            **key_values(screening.keys),
+            created_by=actor,
+            created_at=now,
+            pool=pool,
+            status=CustomerStatus.POOLED,
+        )
+        results.append(customer)
+        built.append(customer)
+    Customer.objects.bulk_create(built)
+    label = label_of(actor.username, actor_label)
+    record_events(
+        [
+            Entry(
+                c.pk, EventKind.CREATED, None, state_of(c), reason or _("Created"), actor.pk, label
+            )
+            for c in built
+        ],
+        at=now,
+    )
+    return [_resolved(result, results) for result in results]
+
+
+def _resolved(
+    result: Customer | HighSeasError | tuple[int, tuple[str, ...]],
+    results: Sequence[Customer | HighSeasError | tuple[int, tuple[str, ...]]],
+) -> Customer | HighSeasError:
+    """Step 2's refusal, once the earlier row's customer has its id."""
+    if not isinstance(result, tuple):
+        return result
+    index, shared = result
+    earlier = results[index]
+    assert isinstance(earlier, Customer)
+    return dedup.refusal(dedup.describe([Match(earlier.pk, MatchKind.EXACT, shared, 100.0)]))

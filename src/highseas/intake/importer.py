@@ -32,11 +32,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
-from django.db.models import Q
+from django.db.models import Field, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -45,7 +45,7 @@ from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake.columns import CUSTOMER_FIELDS, ParsedRow, parse_row
-from highseas.intake.creation import create_customer
+from highseas.intake.creation import create_customer, create_pooled_customers
 from highseas.intake.models import ImportJob, ImportRow
 from highseas.pools import followups
 from highseas.pools.authority import require_receiver
@@ -55,7 +55,9 @@ from highseas.routing.models import AssignmentRun
 from highseas.routing.services import assign_new_customers
 
 Action = ImportRow.Action
-NOT_VALIDATED = [f.name for f in Customer._meta.fields if f.name not in CUSTOMER_FIELDS]
+MODEL_FIELDS: dict[str, Field[Any, Any]] = {
+    name: cast("Field[Any, Any]", Customer._meta.get_field(name)) for name in CUSTOMER_FIELDS
+}
 
 
 @dataclass
@@ -151,10 +153,14 @@ class Importer:
     def _checked(self, line: int, parsed: ParsedRow) -> RowPlan | None:
         """Step 1: the plan of a bad row, ``None`` for a good one."""
         errors = dict(parsed.errors)
-        try:
-            Customer(**parsed.fields).clean_fields(exclude=NOT_VALIDATED)
-        except ValidationError as invalid:
-            errors.update({k: [str(m) for m in v] for k, v in invalid.message_dict.items()})
+        for name in CUSTOMER_FIELDS:
+            value = parsed.fields.get(name)
+            if value is None and name != "name":
+                continue
+            try:
+                MODEL_FIELDS[name].clean("" if value is None else value, None)
+            except ValidationError as invalid:
+                errors[name] = [str(m) for m in invalid.messages]
         for name, moment in (
             ("deal_date", (parsed.deal or {}).get("at")),
             ("activity_at", (parsed.activity or {}).get("at")),
@@ -163,7 +169,8 @@ class Importer:
                 errors[name] = [_("in the future")]
         return _invalid(line, errors) if errors else None
 
-    def apply_row(self, line: int, cells: dict[str, str]) -> tuple[RowPlan, ParsedRow]:
+    def parsed_row(self, line: int, cells: dict[str, str]) -> tuple[ParsedRow, RowPlan | None]:
+        """Steps 1–2: the row's values, and its plan when it is a bad row."""
         parsed = parse_row(cells)
         if not self.history:
             parsed.deal = parsed.activity = None
@@ -171,19 +178,45 @@ class Importer:
                 k: v for k, v in parsed.errors.items() if not k.startswith(("deal", "activity"))
             }
         if (refused := self._checked(line, parsed)) is not None:
-            return refused, parsed
+            return parsed, refused
+        return parsed, None
+
+    def apply_owned(self, line: int, parsed: ParsedRow) -> RowPlan:
+        """A row naming its owner: created by ``create_customer`` on its own."""
         try:
-            owner = self.owner_named(parsed.owner) if parsed.owner else None
-            customer = self._create(parsed, owner)
+            customer = self._create(parsed, self.owner_named(parsed.owner))
         except HighSeasError as error:
-            if error.code is ErrorCode.DUPLICATE:
-                return self._duplicate(line, parsed, error), parsed
-            return _error(line, error), parsed
-        self.created_lines[customer.pk] = line
-        return (
-            RowPlan(line, Action.CREATE, owner_id=customer.owner_id, customer_id=customer.pk),
-            parsed,
+            return self.refused(line, parsed, error)
+        return self.created(line, customer)
+
+    def apply_pooled(self, pending: list[tuple[int, ParsedRow]]) -> list[RowPlan]:
+        """Rows going to the pool: created together (``create_pooled_customers``)."""
+        if not pending:
+            return []
+        results = create_pooled_customers(
+            actor=self.actor,
+            rows=[parsed.fields for _line, parsed in pending],
+            pool=self.job.pool,
+            now=self.now,
+            entry_point="import",
+            reason=self.reason,
+            actor_label=self.label,
         )
+        return [
+            self.refused(line, parsed, result)
+            if isinstance(result, HighSeasError)
+            else self.created(line, result)
+            for (line, parsed), result in zip(pending, results, strict=True)
+        ]
+
+    def created(self, line: int, customer: Customer) -> RowPlan:
+        self.created_lines[customer.pk] = line
+        return RowPlan(line, Action.CREATE, owner_id=customer.owner_id, customer_id=customer.pk)
+
+    def refused(self, line: int, parsed: ParsedRow, error: HighSeasError) -> RowPlan:
+        if error.code is ErrorCode.DUPLICATE:
+            return self._duplicate(line, parsed, error)
+        return _error(line, error)
 
     @transaction.atomic
     def _create(self, parsed: ParsedRow, owner: User | None) -> Customer:
@@ -230,15 +263,32 @@ class Importer:
     # --- a batch ------------------------------------------------------------------------
 
     def apply_batch(self, rows: list[tuple[int, dict[str, str]]], index: int) -> list[RowPlan]:
-        """Steps 1–5 for a batch, in the caller's transaction."""
-        done = [self.apply_row(line, cells) for line, cells in rows]
-        plans = [plan for plan, _parsed in done]
-        self._route(plans, index)
+        """Steps 1–5 for a batch, in the caller's transaction. Rows without an owner are
+        created together; a row naming its owner first writes those before it, so that
+        every row is screened against all the rows above it."""
+        plans: dict[int, RowPlan] = {}
+        parsed_rows: dict[int, ParsedRow] = {}
+        pending: list[tuple[int, ParsedRow]] = []
+        for line, cells in rows:
+            parsed, refused = self.parsed_row(line, cells)
+            parsed_rows[line] = parsed
+            if refused is not None:
+                plans[line] = refused
+            elif parsed.owner:
+                plans.update((p.line, p) for p in self.apply_pooled(pending))
+                pending = []
+                plans[line] = self.apply_owned(line, parsed)
+            else:
+                pending.append((line, parsed))
+        plans.update((p.line, p) for p in self.apply_pooled(pending))
+        ordered = [plans[line] for line, _cells in rows]
+        self._route(ordered, index)
         if self.history:
-            for plan, parsed in done:
+            for plan in ordered:
+                parsed = parsed_rows[plan.line]
                 if plan.customer_id and (parsed.deal or parsed.activity):
                     self._attach_history(plan.customer_id, parsed)
-        return plans
+        return ordered
 
     def _route(self, plans: list[RowPlan], index: int) -> None:
         pooled = [p for p in plans if p.action == Action.CREATE and p.owner_id is None]
@@ -256,7 +306,7 @@ class Importer:
             return
         owners = dict(Customer.objects.filter(pk__in=ids).values_list("pk", "owner_id"))
         for plan in pooled:
-            plan.owner_id = owners.get(plan.customer_id)
+            plan.owner_id = owners.get(plan.customer_id or 0)
             plan.routed = plan.owner_id is not None
 
     def _attach_history(self, customer_id: int, parsed: ParsedRow) -> None:

@@ -100,7 +100,7 @@ def _cell_text(value: object) -> str:
 
 
 def _xlsx_rows(content: bytes) -> Iterator[tuple[int, list[str]]]:
-    from openpyxl import load_workbook  # imported when needed: a large library
+    from openpyxl import load_workbook  # type: ignore[import-untyped]  # a large library
 
     try:
         book = load_workbook(io.BytesIO(content), read_only=True, data_only=True)

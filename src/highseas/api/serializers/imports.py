@@ -49,7 +49,7 @@ class ImportOutput(serializers.Serializer[dict[str, Any]]):
     merged = serializers.IntegerField()
     assigned = serializers.IntegerField()
     duplicates = DuplicateRow(many=True)
-    errors = ErrorRow(many=True)
+    errors = ErrorRow(many=True)  # type: ignore[assignment]  # a field, not .errors
     error = serializers.DictField()
 
 

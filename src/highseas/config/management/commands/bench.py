@@ -7,6 +7,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from highseas.bench import BenchError
 from highseas.bench import assign as assign_bench
+from highseas.bench import imports as import_bench
 from highseas.bench import sweep as sweep_bench
 from highseas.bench.claim import ClaimBenchOptions, run
 from highseas.bench.dedup import DEDUP_BENCHMARKS, DedupBenchOptions, run_from_command
@@ -28,7 +29,9 @@ class Command(BaseCommand):
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
-        parser.add_argument("benchmark", choices=["claim", *DEDUP_BENCHMARKS, "assign", "sweep"])
+        parser.add_argument(
+            "benchmark", choices=["claim", *DEDUP_BENCHMARKS, "assign", "sweep", "import"]
+        )
         defaults = ClaimBenchOptions()
         parser.add_argument("--customers", type=positive, default=defaults.customers)
         parser.add_argument(
@@ -73,7 +76,17 @@ class Command(BaseCommand):
             help="sweep: percentage of the owned customers due for recycling",
         )
 
+        parser.add_argument(
+            "--import-rows",
+            type=positive,
+            default=import_bench.ImportBenchOptions().rows,
+            help="import: rows in the generated file",
+        )
+
     def handle(self, *args: Any, benchmark: str, **options: Any) -> None:
+        if benchmark == "import":  # a generated file through the import: bench/imports.py
+            import_bench.run_from_command(self, options)
+            return
         if benchmark in DEDUP_BENCHMARKS:  # duplicate check and public search: bench/dedup.py
             run_from_command(self, benchmark, options)
             return
