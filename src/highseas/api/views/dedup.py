@@ -29,10 +29,9 @@ from highseas.api.serializers.dedup import (
     UnmergeInput,
 )
 from highseas.api.views.base import viewer_of
-from highseas.customers.duplicates import find_matches, keys_of
 from highseas.customers.models import CustomerMerge
-from highseas.engine.duplicates import EntryPoint, decide
-from highseas.pools import dedup
+from highseas.engine.duplicates import EntryPoint
+from highseas.pools import lookups
 from highseas.pools.merge import merge as merge_customers
 from highseas.pools.services import default_pool
 from highseas.pools.unmerge import unmerge as unmerge_customers
@@ -51,14 +50,19 @@ class DuplicateActions(viewsets.GenericViewSet[Any]):
     @extend_schema(request=DuplicateCheckInput, responses={200: DuplicateCheckSerializer})
     @action(detail=False, methods=["post"], url_path="check-duplicates")
     def check_duplicates(self, request: Request) -> Response:
-        """Who already has this customer? Matches show basic fields, holder and status."""
+        """Who already has this customer? Matches show basic fields, holder and status. A
+        phone, e-mail or credit code makes it an exact lookup, limited per user per hour."""
         data = _valid(DuplicateCheckInput, request)
         pool = data.pop("pool") or default_pool()
         entry_point = EntryPoint(data.pop("entry_point"))
-        matches = find_matches(keys_of(data))
-        verdict = decide(dedup.action_of(pool, entry_point), matches)
-        decision = "block" if verdict.blocking else "warn" if verdict.warnings else "ok"
-        return Response({"decision": decision, "matches": dedup.describe(matches)})
+        answer = lookups.check_duplicates(
+            viewer_of(request),
+            data,
+            pool=pool,
+            entry_point=entry_point,
+            address=request.META.get("REMOTE_ADDR") or None,
+        )
+        return Response(answer)
 
     def _merge_answer(self, request: Request, record: CustomerMerge) -> Response:
         survivor = self.get_queryset().filter(pk=record.survivor_id).first() or record.survivor

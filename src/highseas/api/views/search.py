@@ -1,4 +1,5 @@
-"""``GET /api/v1/search/?q=``: public search (公共检索) for every signed-in user (SPEC §8).
+"""``GET /api/v1/search/?q=``: public search (公共检索) for every signed-in user (SPEC §8),
+through ``pools.lookups`` (a full phone, e-mail or credit code counts as an exact lookup).
 
 Answers with basic fields and the public status only (``customers.public``), newest first,
 keyset-paginated: ``next`` carries ``cursor`` (the last id of the page)."""
@@ -12,9 +13,10 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from highseas.api.serializers.dedup import SearchPageSerializer
-from highseas.customers.search import search
+from highseas.api.views.base import viewer_of
 from highseas.engine.bounds import parse_id
 from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.pools.lookups import public_search
 
 DEFAULT_PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
@@ -47,7 +49,13 @@ class SearchView(APIView):
                 ErrorCode.VALIDATION_ERROR, _("Say what to search for."), errors={"q": ["required"]}
             )
         size = min(_number(request, "page_size", DEFAULT_PAGE_SIZE) or 1, MAX_PAGE_SIZE)
-        page = search(text, before=_number(request, "cursor", None), limit=size)
+        page = public_search(
+            viewer_of(request),
+            text,
+            before=_number(request, "cursor", None),
+            limit=size,
+            address=request.META.get("REMOTE_ADDR") or None,
+        )
         next_url = None
         if page.next_before is not None:
             query = request.query_params.copy()
