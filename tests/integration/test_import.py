@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from django.core.management import CommandError, call_command
 from django.db import transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -483,15 +484,20 @@ def _random_rows(rng: random.Random, count: int) -> list[tuple[str, str]]:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(seed=st.integers(0, 10_000), size=st.integers(1, 40), batch=st.integers(1, 7))
+@given(
+    seed=st.integers(0, 10_000),
+    size=st.integers(1, 40),
+    batch=st.integers(1, 7),
+    mode=st.sampled_from(["block", "skip", "merge"]),
+)
 def test_preview_and_commit_agree_on_random_files(
-    org: dict[str, Any], seed: int, size: int, batch: int
+    org: dict[str, Any], seed: int, size: int, batch: int, mode: str
 ) -> None:
     with transaction.atomic():
         imports.BATCH_SIZE = batch
         try:
             content = _file(_random_rows(random.Random(seed), size))
-            job = preview(org["admin"], org["east_pool"], content)
+            job = preview(org["admin"], org["east_pool"], content, on_duplicate=mode)
             planned = plans(job)
             job = commit_import(Viewer(org["admin"]), job.pk)
             assert plans(job) == planned
@@ -554,3 +560,49 @@ def test_a_killed_commit_leaves_its_batch_undone(org: dict[str, Any]) -> None:
         assert Customer.objects.count() == 3
     finally:
         imports.BATCH_SIZE = 500
+
+
+# --- the command line ------------------------------------------------------------------------
+
+
+def _cli(*args: str) -> str:
+    out = io.StringIO()
+    call_command("import_", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
+
+
+def test_the_cli_previews_with_dry_run_and_writes_nothing(org: dict[str, Any]) -> None:
+    sample = str(Path(__file__).parents[2] / "docs" / "samples" / "customers.csv")
+    out = _cli(sample, "--pool", "华东公海", "--dry-run", "--as", "mgr_east")
+    assert "previewed, 14 rows — create 10 (assigned 2)" in out
+    assert "line 5: duplicate of line 2 (REP_A)" in out
+    assert not Customer.objects.exists()
+
+
+def test_the_cli_commits_and_a_rerun_resumes_a_killed_import(
+    org: dict[str, Any], tmp_path: Path
+) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_bytes(SAMPLE)
+    job = preview(org["east_manager"], org["east_pool"], file_name="customers.csv")
+
+    def kill(done: int, total: int) -> None:
+        if done == 3:
+            raise Killed
+
+    imports.BATCH_SIZE = 2
+    try:
+        with pytest.raises(Killed):
+            commit_import(Viewer(org["east_manager"]), job.pk, progress=kill)
+        out = _cli(str(path), "--pool", str(org["east_pool"].pk), "--as", "mgr_east")
+    finally:
+        imports.BATCH_SIZE = 500
+    assert f"import #{job.pk} customers.csv: done" in out
+    assert ImportJob.objects.count() == 1
+    assert Customer.objects.count() == len(SAMPLE_CREATED)
+
+
+def test_the_cli_refuses_a_rep(org: dict[str, Any]) -> None:
+    sample = str(Path(__file__).parents[2] / "docs" / "samples" / "customers.csv")
+    with pytest.raises(CommandError, match="permission_denied"):
+        _cli(sample, "--pool", "华东公海", "--as", "rep_a")

@@ -263,17 +263,16 @@ def unfinished_import(viewer: Viewer, content: bytes, pool_id: int) -> ImportJob
     """The viewer's commit of this very file into this pool that started and did not finish
     (killed, or stopped by an error other than a conflict): committing it again resumes it."""
     require_importer(viewer, pool_id)
-    return (
-        ImportJob.objects.filter(
-            created_by=viewer.user,
-            pool_id=pool_id,
-            sha256=hashlib.sha256(content).hexdigest(),
-            started_at__isnull=False,
-            status__in=[ImportJob.Status.RUNNING, ImportJob.Status.FAILED],
-        )
-        .exclude(error__code=ErrorCode.STATE_CONFLICT.value)
-        .order_by("-pk")
-        .first()
+    started = ImportJob.objects.filter(
+        created_by=viewer.user,
+        pool_id=pool_id,
+        sha256=hashlib.sha256(content).hexdigest(),
+        started_at__isnull=False,
+        status__in=[ImportJob.Status.RUNNING, ImportJob.Status.FAILED],
+    ).order_by("-pk")
+    return next(
+        (job for job in started[:20] if job.error.get("code") != ErrorCode.STATE_CONFLICT),
+        None,
     )
 
 
