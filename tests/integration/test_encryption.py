@@ -157,6 +157,17 @@ def test_the_duplicate_check_and_exact_search_still_find_the_variants(
 
 
 @pytest.mark.django_db
+def test_a_value_that_looks_like_a_token_is_stored_encrypted_and_read_back(
+    org: dict[str, Any], customers: dict[str, Any]
+) -> None:
+    lookalike = "hs1:deadbeef:AAAA"
+    contact = add_contact(org["rep_a"], customers["customer"].pk, name="李四", wechat=lookalike)
+    assert Contact.objects.get(pk=contact.pk).wechat == lookalike
+    Contact.objects.filter(pk=contact.pk).update(phones=lookalike)  # the JSON field alike
+    assert Contact.objects.get(pk=contact.pk).phones == lookalike
+
+
+@pytest.mark.django_db
 def test_an_encrypted_column_refuses_a_lookup_by_value(customers: dict[str, Any]) -> None:
     from django.core.exceptions import FieldError
 

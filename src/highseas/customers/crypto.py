@@ -360,7 +360,7 @@ class EncryptedMixin:
         if isinstance(value, Expression):
             return super().get_db_prep_save(value, connection)  # type: ignore[misc]
         prepared = super().get_db_prep_save(value, connection)  # type: ignore[misc]
-        if isinstance(prepared, str) and prepared and not is_token(prepared):
+        if isinstance(prepared, str) and prepared:  # even one that looks like a token
             return encrypt(prepared)
         return prepared
 
@@ -392,9 +392,7 @@ class EncryptedJSONField(models.JSONField):
     def get_db_prep_save(self, value: Any, connection: Any) -> Any:
         if value is None or isinstance(value, Expression) or value in ([], {}):
             return super().get_db_prep_save(value, connection)
-        if not is_token(value):
-            value = encrypt_json(value)
-        return super().get_db_prep_save(value, connection)
+        return super().get_db_prep_save(encrypt_json(value), connection)
 
     def get_lookup(self, lookup_name: str) -> Any:
         return IsNull if lookup_name == "isnull" else None
