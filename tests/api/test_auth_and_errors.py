@@ -310,3 +310,58 @@ def test_the_openapi_schema_generates_without_warnings(tmp_path: Any) -> None:
 
     call_command("spectacular", "--fail-on-warn", "--file", str(tmp_path / "schema.yml"))
     assert "/api/v1/customers/{id}/claim/" in (tmp_path / "schema.yml").read_text()
+
+
+def test_a_password_set_in_the_admin_revokes_the_tokens_and_is_audited(
+    org: dict[str, Any],
+) -> None:
+    token = _login("rep_a", "pw-rep_a").json()["token"]
+    client = Client()
+    client.force_login(org["admin"])
+    response = client.post(
+        f"/admin/accounts/user/{org['rep_a'].pk}/password/",
+        {"password1": "Another-secret-42", "password2": "Another-secret-42"},
+    )
+    assert response.status_code == 302
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {token}").get("/api/v1/me/").status_code == 401
+    row = AuditLog.objects.get(action=AuditLog.Action.PASSWORD_CHANGE)
+    assert (row.actor, row.target_id) == (org["admin"], str(org["rep_a"].pk))
+
+
+def test_a_deactivation_in_the_admin_revokes_the_tokens_and_is_audited(
+    org: dict[str, Any],
+) -> None:
+    token = _login("rep_a", "pw-rep_a").json()["token"]
+    client = Client()
+    client.force_login(org["admin"])
+    page = client.get(f"/admin/accounts/user/{org['rep_a'].pk}/change/")
+    form = page.context["adminform"].form
+    data = {
+        name: value
+        for name, value in form.initial.items()
+        if value is not None and name not in ("password", "groups", "user_permissions")
+    }
+    data.update(
+        {
+            "is_active": "",
+            "last_login_0": "",
+            "last_login_1": "",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "08:00:00",
+            "profile-TOTAL_FORMS": "1",
+            "profile-INITIAL_FORMS": "1",
+            "profile-MIN_NUM_FORMS": "0",
+            "profile-MAX_NUM_FORMS": "1",
+            "profile-0-id": str(org["rep_a"].profile.pk),
+            "profile-0-user": str(org["rep_a"].pk),
+            "profile-0-level": "junior",
+            "profile-0-skills": "{}",
+            "profile-0-is_active": "on",
+        }
+    )
+    data = {k: v for k, v in data.items() if v != ""}
+    response = client.post(f"/admin/accounts/user/{org['rep_a'].pk}/change/", data)
+    assert response.status_code == 302, response.context["adminform"].form.errors
+    assert APIClient(HTTP_AUTHORIZATION=f"Token {token}").get("/api/v1/me/").status_code == 401
+    row = AuditLog.objects.get(action=AuditLog.Action.USER_DEACTIVATED)
+    assert row.actor == org["admin"]

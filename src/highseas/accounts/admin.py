@@ -1,12 +1,15 @@
+from contextvars import ContextVar
 from typing import Any
 
 from django import forms
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.http import HttpRequest
+from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
+from highseas.accounts import services
 from highseas.accounts.lockout import LOCKED_MESSAGE, is_locked_out
 from highseas.accounts.models import ApiToken, AuditLog, RepProfile, Team, User
 
@@ -31,6 +34,19 @@ class RepProfileInline(admin.StackedInline):
     can_delete = False
 
 
+# Who is changing a password in the admin (its form gets no request); set per request.
+_admin_actor: ContextVar[User | None] = ContextVar("admin_actor", default=None)
+
+
+class PasswordThroughServiceForm(AdminPasswordChangeForm):
+    """The admin's "change password" goes through ``update_user`` like every other door:
+    the change is audited and the user's API tokens are revoked."""
+
+    def save(self, commit: bool = True) -> Any:
+        password = self.cleaned_data["password1"]
+        return services.update_user(self.user, password=password, actor=_admin_actor.get())
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_display = ["username", "display_name", "role", "team", "is_active"]
@@ -40,6 +56,25 @@ class UserAdmin(BaseUserAdmin):
         (_("HighSeas"), {"fields": ["display_name", "role", "team"]}),
     )
     inlines = [RepProfileInline]
+    change_password_form = PasswordThroughServiceForm
+
+    def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:
+        """A change (role, deactivation …) goes through ``update_user``: audited, and the
+        user's tokens revoked when the role changes or the account is deactivated."""
+        if not change:
+            super().save_model(request, obj, form, change)
+            return
+        assert isinstance(request.user, User)
+        services.update_user(obj, actor=request.user)
+
+    def user_change_password(
+        self, request: HttpRequest, id: str, form_url: str = ""
+    ) -> HttpResponse:
+        token = _admin_actor.set(request.user if isinstance(request.user, User) else None)
+        try:
+            return super().user_change_password(request, id, form_url)
+        finally:
+            _admin_actor.reset(token)
 
 
 @admin.register(Team)

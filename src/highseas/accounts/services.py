@@ -98,7 +98,7 @@ def update_user(
         )
     for name, value in fields.items():
         setattr(user, name, value)
-    if "role" in fields:
+    if "role" in fields or user.role != before_role:
         user.is_staff = user.is_superuser = user.role == Role.ADMIN
     if password:
         user.set_password(password)
