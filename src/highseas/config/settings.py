@@ -157,7 +157,8 @@ AXES_COOLOFF_TIME = float(os.environ.get("HIGHSEAS_LOGIN_LOCKOUT_MINUTES", "15")
 AXES_RESET_ON_SUCCESS = True  # the username's failures only (LoginFailureHandler)
 AXES_RESET_COOL_OFF_ON_FAILURE_DURING_LOCKOUT = False
 AXES_LOCKOUT_CALLABLE = "highseas.accounts.lockout.lockout_response"
-AXES_ENABLE_ADMIN = False
+AXES_ENABLE_ADMIN = True  # admins see the counted failures and may delete one to unlock
+AXES_DISABLE_ACCESS_LOG = True  # successes are not recorded (nor limited)
 AXES_VERBOSE = False
 
 # API tokens (django-rest-knox): only a hash is stored; one per device; they expire.
