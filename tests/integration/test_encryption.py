@@ -18,6 +18,7 @@ from typing import Any
 import pytest
 from django.conf import settings
 from django.core.management import call_command
+from django.core.management.base import CommandError
 from django.db import connection
 
 from highseas.customers import search
@@ -388,3 +389,17 @@ def test_the_bench_dataset_writes_ciphertext(org: dict[str, Any]) -> None:
     rows = list(Customer.objects.values_list("phone", "email"))
     assert len(rows) == 3 and rows[0][0].startswith("13")
     assert_no_clear_text([value for row in rows for value in row])
+
+
+@pytest.mark.django_db
+def test_init_names_the_data_key_and_refuses_a_malformed_one(settings: Any, key_file: Path) -> None:
+    from highseas.customers import crypto
+
+    out = io.StringIO()
+    call_command("init", admin_username="admin", admin_password="Admin#2026", stdout=out)
+    assert f"data key: {crypto.keyring().current}" in out.getvalue()
+    assert mode(key_file) == 0o600
+    settings.HIGHSEAS_DATA_KEY = "not base64!"
+    crypto.invalidate()
+    with pytest.raises(CommandError, match="HIGHSEAS_DATA_KEY"):
+        call_command("init", admin_username="admin", stdout=io.StringIO())

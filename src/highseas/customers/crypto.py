@@ -133,11 +133,17 @@ def _from_environment() -> Keyring | None:
     current = getattr(settings, "HIGHSEAS_DATA_KEY", "") or ""
     if not current:
         return None
-    key = decode_key(current)
+    try:
+        key = decode_key(current)
+    except DataKeyError as error:
+        raise DataKeyError(f"HIGHSEAS_DATA_KEY: {error}") from error
     keys = {fingerprint(key): key}
     for text in (getattr(settings, "HIGHSEAS_DATA_OLD_KEYS", "") or "").split(","):
         if text.strip():
-            old = decode_key(text)
+            try:
+                old = decode_key(text)
+            except DataKeyError as error:
+                raise DataKeyError(f"HIGHSEAS_DATA_OLD_KEYS: {error}") from error
             keys[fingerprint(old)] = old
     return Keyring(fingerprint(key), keys, "environment")
 

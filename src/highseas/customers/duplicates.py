@@ -125,7 +125,12 @@ def lock_keys(keys: DuplicateKeys) -> None:
     already exclusive (``BEGIN IMMEDIATE``)."""
     if connection.vendor != "postgresql":
         return
-    values = sorted(f"{key}:{getattr(keys, key)}" for key in KEY_COLUMNS if getattr(keys, key))
+    ring = crypto.keyring()  # lock ids from the stored (blind) values, not the plaintext
+    values = sorted(
+        f"{key}:{column_value(key, getattr(keys, key), ring)}"
+        for key in KEY_COLUMNS
+        if getattr(keys, key)
+    )
     if not values:
         return
     objects = [

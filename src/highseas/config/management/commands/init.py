@@ -3,12 +3,13 @@ from __future__ import annotations
 from typing import Any
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import transaction
 
 from highseas.accounts import services
 from highseas.accounts.models import Role, User
 from highseas.config.private_files import make_data_private
+from highseas.customers import crypto
 from highseas.pools.models import Pool
 from highseas.pools.services import save_pool
 
@@ -25,6 +26,11 @@ class Command(BaseCommand):
     def handle(
         self, *args: Any, admin_username: str, admin_password: str | None, **options: Any
     ) -> None:
+        try:  # before the schema: migrating encrypts the rows stored in clear
+            ring = crypto.keyring(fresh=True)
+        except crypto.DataKeyError as error:
+            raise CommandError(str(error)) from error
+        self.stdout.write(f"data key: {ring.current} ({ring.source})")
         call_command("migrate", interactive=False, verbosity=0)
         self.stdout.write("schema: up to date")
         for path in make_data_private():
