@@ -7,6 +7,7 @@ from highseas.api.views.accounts import TeamViewSet, UserViewSet
 from highseas.api.views.audit import AuditLogView
 from highseas.api.views.auth import DeviceTokenViewSet, TokenView
 from highseas.api.views.customers import CustomerViewSet
+from highseas.api.views.exports import ActivityExportView, CustomerExportView
 from highseas.api.views.imports import (
     ImportCommitView,
     ImportDetailView,
@@ -43,5 +44,7 @@ urlpatterns = [
     path("imports/<int:pk>/", ImportDetailView.as_view(), name="import"),
     path("imports/<int:pk>/commit/", ImportCommitView.as_view(), name="import-commit"),
     path("imports/<int:pk>/rows/", ImportRowsView.as_view(), name="import-rows"),
+    path("exports/customers/", CustomerExportView.as_view(), name="export-customers"),
+    path("exports/activities/", ActivityExportView.as_view(), name="export-activities"),
     path("", include(router.urls)),
 ]

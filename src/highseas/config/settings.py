@@ -54,6 +54,8 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("HIGHSEAS_MAX_DATA_BYTES", 2_62
 # Exact-identifier lookups (a full phone, e-mail or credit code in search or the duplicate
 # check) each user may make per hour (pools/lookups.py); admins are told who reaches it.
 HIGHSEAS_EXACT_LOOKUPS_PER_HOUR = int(os.environ.get("HIGHSEAS_EXACT_LOOKUPS_PER_HOUR", "30"))
+# What a rep may export: "own" (their own customers) or "visible" (all they see, masked).
+HIGHSEAS_REP_EXPORT_SCOPE = os.environ.get("HIGHSEAS_REP_EXPORT_SCOPE", "own")
 
 INSTALLED_APPS = [
     "django.contrib.admin",
