@@ -2,8 +2,8 @@ from __future__ import annotations
 
 from django.contrib.auth.models import AbstractUser
 from django.db import models
-from django.utils.translation import gettext_lazy as _
 from django.utils import timezone
+from django.utils.translation import gettext_lazy as _
 from knox.models import get_digest_token
 from knox.settings import CONSTANTS, knox_settings
 
