@@ -19,6 +19,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from axes.attempts import get_cool_off_threshold
 from axes.handlers.database import AxesDatabaseHandler
 from axes.helpers import get_client_username, get_cool_off
 from axes.models import AccessAttempt
@@ -39,8 +40,6 @@ LOCKED_MESSAGE = gettext_lazy("Too many failed sign-ins. Please wait a few minut
 
 
 def _failures(request: HttpRequest, **match: Any) -> int:
-    from axes.attempts import get_cool_off_threshold
-
     recent = AccessAttempt.objects.filter(attempt_time__gte=get_cool_off_threshold(request))
     total = recent.filter(**match).aggregate(n=Sum("failures_since_start"))["n"]
     return int(total or 0)
