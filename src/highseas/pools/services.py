@@ -44,8 +44,13 @@ def save_pool(
     pool is an audit row ``policy_change`` with the policies before and after, by ``actor``."""
     before = _policies(pool) if pool.pk else {}
     pool.save()
-    ClaimPolicy.objects.update_or_create(pool=pool, defaults=claim_policy or {})
-    RecyclePolicy.objects.update_or_create(pool=pool, defaults=recycle_policy or {})
+    # the pool object then holds the policies just saved, not the rows it had cached before
+    pool.claim_policy, _ = ClaimPolicy.objects.update_or_create(
+        pool=pool, defaults=claim_policy or {}
+    )
+    pool.recycle_policy, _ = RecyclePolicy.objects.update_or_create(
+        pool=pool, defaults=recycle_policy or {}
+    )
     after = _policies(pool)
     if before and after != before:
         record_audit(
