@@ -1,0 +1,92 @@
+"""The import page in a real browser: upload the sample file, check the mapping and the
+preview of every row, commit it with the progress indicator showing, and see the outcome."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from highseas.customers.models import Customer
+from highseas.intake.models import ImportJob
+
+pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
+
+SAMPLE = Path(__file__).resolve().parents[2] / "docs" / "samples" / "customers.csv"
+
+
+def _upload_sample(page: Any, live_server: Any, pool: Any) -> None:
+    page.goto(f"{live_server.url}/console/imports/")
+    page.set_input_files("input[name=file]", str(SAMPLE))
+    page.select_option("select[name=pool]", str(pool.pk))
+    page.click("[data-upload]")
+    page.wait_for_selector("[data-import-mapping]")
+
+
+def test_a_manager_imports_the_sample_file_as_previewed(
+    org: dict[str, Any], sign_in: Any, screenshot: Any, live_server: Any
+) -> None:
+    manager = sign_in("mgr_east")
+    manager.click("nav.topnav >> text=管理台")
+    manager.click("nav.console-tabs >> text=导入")
+    manager.wait_for_selector("[data-import-upload]")
+    screenshot(manager, "60-import-upload")
+
+    _upload_sample(manager, live_server, org["east_pool"])
+    assert manager.locator("tr[data-header=客户名称] select").input_value() == "name"
+    assert manager.locator("tr[data-header=电话] select").input_value() == "phone"
+    assert manager.locator("tr[data-header=负责人] select").input_value() == "owner"
+    screenshot(manager, "61-import-mapping")
+
+    manager.click("[data-preview]")
+    manager.wait_for_selector("[data-table=import-rows]")
+    job = ImportJob.objects.get()
+    rows = manager.locator("[data-table=import-rows] tbody tr")
+    assert rows.count() == job.total
+    planned = {
+        action: int(manager.locator(f"[data-count={action}] .stat-value").inner_text())
+        for action in ("create", "duplicate", "error")
+    }
+    assert planned == {
+        action: job.planned.get(action, 0) for action in ("create", "duplicate", "error")
+    }
+    assert planned["create"] > 0 and planned["error"] > 0
+    errors = manager.locator("tr[data-action=error] .import-detail").all_inner_texts()
+    assert len(errors) == planned["error"] and all(text.strip() for text in errors)
+    assert Customer.objects.count() == 0
+    screenshot(manager, "62-import-preview")
+
+    held: list[Any] = []
+    manager.route("**/commit/", lambda route: held.append(route))
+    manager.click("[data-commit]")
+    manager.wait_for_selector("[data-progress]:not([hidden])")
+    manager.wait_for_function(
+        "document.querySelector('[data-progress-text]').textContent.includes('"
+        + str(job.total)
+        + "')"
+    )
+    screenshot(manager, "63-import-committing")
+    manager.wait_for_function("true")  # let the held request be recorded
+    assert len(held) == 1
+    held[0].continue_()
+    manager.wait_for_selector("[data-import-done]")
+    screenshot(manager, "64-import-done")
+
+    job.refresh_from_db()
+    assert (job.status, job.done_rows) == ("done", job.total)
+    assert Customer.objects.count() == planned["create"]
+    assert manager.locator("[data-job-status]").inner_text() == job.get_status_display()
+
+
+def test_the_import_preview_fits_a_phone(
+    org: dict[str, Any], sign_in: Any, screenshot: Any, live_server: Any
+) -> None:
+    phone = sign_in("mgr_east", width=390, height=844)
+    _upload_sample(phone, live_server, org["east_pool"])
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(phone, "65-phone-import-mapping")
+    phone.click("[data-preview]")
+    phone.wait_for_selector("[data-table=import-rows]")
+    assert phone.evaluate("document.documentElement.scrollWidth") <= 390
+    screenshot(phone, "66-phone-import-preview")
