@@ -1,4 +1,5 @@
-"""Personal data at rest: encrypted fields and blind indexes (SPEC §13).
+"""Personal data at rest: encryption, blind indexes and their keys (SPEC §13); the model
+fields that use them are in ``customers.fields``.
 
 Encryption: AES-256-GCM (``cryptography``'s ``AESGCM``), an authenticated cipher — a changed
 byte fails the tag check instead of decrypting to something else. Chosen over Fernet for a
@@ -44,7 +45,6 @@ import os
 import secrets
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -54,10 +54,7 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from django.conf import settings
-from django.core.exceptions import FieldError, ImproperlyConfigured
-from django.db import models
-from django.db.models.expressions import Expression
-from django.db.models.lookups import Exact, IsNull
+from django.core.exceptions import ImproperlyConfigured
 
 VERSION = "hs1"
 PREFIX = VERSION + ":"
@@ -334,81 +331,3 @@ def blinds(kind: str, value: str) -> list[str]:
     asks for while a rotation has rows under both."""
     ring = keyring()
     return [blind(kind, value, ring, kid) for kid in (ring.current, *ring.old)]
-
-
-# --- model fields --------------------------------------------------------------------------
-
-
-class OnlyEmptyExact(Exact):  # type: ignore[type-arg]
-    """An encrypted column can be compared with the empty string only: equal plaintexts
-    are different ciphertexts. Look a value up by its blind index."""
-
-    def get_prep_lookup(self) -> Any:
-        if self.rhs not in ("", None) and not hasattr(self.rhs, "resolve_expression"):
-            raise FieldError(
-                f"{self.lhs.output_field.name} is encrypted: look it up by its blind index"
-            )
-        return super().get_prep_lookup()
-
-
-class EncryptedMixin:
-    """Text stored as a token; Python code reads and writes plaintext."""
-
-    encrypted = True  # bulk writers (``demo.writer``) encrypt through ``get_db_prep_save``
-
-    def get_internal_type(self) -> str:
-        return "TextField"
-
-    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
-        return decrypt(value) if is_token(value) else value
-
-    def get_db_prep_save(self, value: Any, connection: Any) -> Any:
-        if isinstance(value, Expression):
-            return super().get_db_prep_save(value, connection)  # type: ignore[misc]
-        prepared = super().get_db_prep_save(value, connection)  # type: ignore[misc]
-        if isinstance(prepared, str) and prepared:  # even one that looks like a token
-            return encrypt(prepared)
-        return prepared
-
-    def get_lookup(self, lookup_name: str) -> Any:
-        if lookup_name == "exact":
-            return OnlyEmptyExact
-        if lookup_name == "isnull":
-            return IsNull
-        return None
-
-
-class EncryptedCharField(EncryptedMixin, models.CharField):  # type: ignore[type-arg]
-    """A ``CharField`` (``max_length`` bounds the plaintext) stored encrypted, as text."""
-
-
-class EncryptedEmailField(EncryptedMixin, models.EmailField):  # type: ignore[type-arg]
-    """An ``EmailField`` stored encrypted, as text."""
-
-
-class EncryptedJSONField(models.JSONField):
-    """A ``JSONField`` whose value is stored as one token (a JSON string); an empty list or
-    object stays as it is."""
-
-    encrypted = True
-
-    def from_db_value(self, value: Any, expression: Any, connection: Any) -> Any:
-        return decrypt_json(super().from_db_value(value, expression, connection))
-
-    def get_db_prep_save(self, value: Any, connection: Any) -> Any:
-        if value is None or isinstance(value, Expression) or value in ([], {}):
-            return super().get_db_prep_save(value, connection)
-        return super().get_db_prep_save(encrypt_json(value), connection)
-
-    def get_lookup(self, lookup_name: str) -> Any:
-        return IsNull if lookup_name == "isnull" else None
-
-    def get_transform(self, lookup_name: str) -> Any:
-        return None
-
-
-ENCRYPTED_FIELDS: dict[str, Sequence[str]] = {
-    "customer": ("phone", "email"),
-    "contact": ("phones", "email", "wechat"),
-    "customermerge": ("survivor_before", "survivor_after"),
-}

@@ -17,7 +17,7 @@ from highseas.customers.choices import (
     RevenueBand,
     Source,
 )
-from highseas.customers.crypto import (
+from highseas.customers.fields import (
     EncryptedCharField,
     EncryptedEmailField,
     EncryptedJSONField,

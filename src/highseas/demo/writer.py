@@ -27,7 +27,7 @@ SQLITE_BULK_CACHE_KIB = 512 * 1024
 class TableWriter:
     """INSERTs rows of ``model`` whose values come in the order of ``fields``.
 
-    Encrypted fields (``customers.crypto``) are encrypted here, in the batch loop, by the
+    Encrypted fields (``customers.fields``) are encrypted here, in the batch loop, by the
     field itself; ``transforms`` replace the adapters of the fields they name (the blind
     duplicate keys)."""
 
