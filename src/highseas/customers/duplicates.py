@@ -219,14 +219,19 @@ def fuzzy_threshold() -> float:
 
 
 def find_matches(
-    keys: DuplicateKeys, *, exclude: Collection[int] = (), fuzzy_after_exact: bool = True
+    keys: DuplicateKeys,
+    *,
+    exclude: Collection[int] = (),
+    fuzzy_after_exact: bool = True,
+    fuzzy: bool = True,
 ) -> list[Match]:
     """Exact matches on any key, then fuzzy name matches, strongest first. Without
-    ``fuzzy_after_exact``, an exact match ends the search (a blocking policy needs no more)."""
+    ``fuzzy_after_exact``, an exact match ends the search (a blocking policy needs no more);
+    without ``fuzzy``, only exact matches are looked for."""
     exact = exact_matches(keys, _exact_found(keys, exclude))
     close = (
         fuzzy_matches(keys.name, neighbours(keys.name, exclude), threshold=fuzzy_threshold())
-        if keys.name and (fuzzy_after_exact or not exact)
+        if fuzzy and keys.name and (fuzzy_after_exact or not exact)
         else []
     )
     return merge_matches(exact, close)

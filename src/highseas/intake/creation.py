@@ -155,7 +155,8 @@ def create_pooled_customers(
     import writes them; each row is a customer or the refusal it got, in order.
 
     1. Each row is screened like a create (``pools.dedup.screen``: the pool's policy for the
-       entry point, the exact keys locked, the database's matches judged).
+       entry point, the exact keys locked, the database's matches judged); the fuzzy matches,
+       which could only warn, are not looked for.
     2. A row sharing an exact key with an earlier row of the same call is judged against that
        row as if it had been written first: under a ``block`` policy it is refused with
        ``duplicate`` naming the earlier row's customer; ``warn`` and ``allow`` let it be.
@@ -169,7 +170,7 @@ def create_pooled_customers(
     built: list[Customer] = []
     for fields in rows:
         try:
-            screening = dedup.screen(fields, pool=pool, entry_point=entry_point)
+            screening = dedup.screen(fields, pool=pool, entry_point=entry_point, warnings=False)
         except HighSeasError as refusal:
             results.append(refusal)
             continue

@@ -92,17 +92,24 @@ def screen(
     entry_point: str | EntryPoint,
     exclude: Collection[int] = (),
     only: Collection[str] | None = None,
+    warnings: bool = True,
 ) -> Screening:
     """Check ``fields`` before they are written (see the module's steps); ``only`` limits
-    the check to these keys (an edit screens the keys it changes)."""
+    the check to these keys (an edit screens the keys it changes). Without ``warnings`` the
+    matches that could only warn are not looked for (an import reports what blocks)."""
     keys = duplicates.keys_of(fields)
     action = action_of(pool, entry_point_of(entry_point))
     probe = keys if only is None else keys.only(only)
     if action is DuplicateAction.ALLOW or probe.is_empty:
         return Screening(keys)
+    if action is DuplicateAction.WARN and not warnings:
+        return Screening(keys)
     duplicates.lock_keys(probe)
     matches = duplicates.find_matches(
-        probe, exclude=exclude, fuzzy_after_exact=action is not DuplicateAction.BLOCK
+        probe,
+        exclude=exclude,
+        fuzzy_after_exact=action is not DuplicateAction.BLOCK,
+        fuzzy=warnings,
     )
     verdict = decide(action, matches)
     if verdict.blocking:
