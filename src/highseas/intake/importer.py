@@ -8,9 +8,11 @@ transaction, does to each what a manual create does:
    (``validation_error``) and the fields at fault, and the next row goes on;
 2. an owner column names a user by username or display name; the importer must be allowed to
    give customers to them (``pools.authority.require_receiver``);
-3. the customer is created by ``intake.creation.create_customer`` at the ``import`` entry
-   point, so the pool's duplicate policy screens it — against the database *and* the rows
-   of this file created before it, which are in the database by then. A blocking duplicate
+3. the customer is created at the ``import`` entry point, so the pool's duplicate policy
+   screens it against the database and every row of the file above it: rows going to the
+   pool are created together by ``intake.creation.create_pooled_customers`` (each screened
+   like a create, and against the rows before it in the batch), a row naming its owner by
+   ``create_customer`` after the pooled rows above it are written. A blocking duplicate
    becomes, per the request: ``duplicate`` (nothing written), ``skip`` (nothing written,
    reported as skipped) or ``merge`` (the row's values fill the existing customer's empty
    fields, ``pools.merge.merge_values``). A named owner's holding cap holds
