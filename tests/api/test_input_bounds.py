@@ -420,3 +420,34 @@ def test_a_valid_contact_is_stored(org: dict[str, Any], mine: Customer, api: Api
         format="json",
     )
     assert response.status_code == 201, response.content
+
+
+# --- NUL characters (PostgreSQL refuses them in text and JSON) --------------------------------
+
+
+@pytest.mark.parametrize(
+    ("field", "value"),
+    [
+        ("name", "空\x00字符有限公司"),
+        ("tags", ["a\x00b"]),
+        ("custom_fields", {"k": "a\x00b"}),
+        ("custom_fields", {"a\x00b": 1}),
+    ],
+)
+def test_a_nul_character_in_a_customer_field_is_refused(
+    org: dict[str, Any], api: Api, field: str, value: Any
+) -> None:
+    response = _create(api, org, **{field: value})
+    assert _refusal(response) == (400, "validation_error")
+    assert not Customer.objects.exists()
+
+
+@pytest.mark.parametrize("text", ["华为\x00科技", "a\x00@example.com", "138\x0000138000"])
+def test_a_nul_character_in_a_search_is_answered(org: dict[str, Any], api: Api, text: str) -> None:
+    response = api(org["rep_a"]).get("/api/v1/search/", {"q": text})
+    assert response.status_code in (200, 400)
+
+
+def test_a_nul_character_in_a_list_filter_is_answered(org: dict[str, Any], api: Api) -> None:
+    response = api(org["admin"]).get("/api/v1/customers/", {"q": "华\x00为", "city": "a\x00"})
+    assert response.status_code in (200, 400)

@@ -1,12 +1,14 @@
 """Request bodies within bounds: size before anything reads them, JSON depth before parsing.
 
-1. ``RequestSizeLimit`` (middleware, first in the chain) refuses a request whose declared
+1. ``RequestBounds`` (middleware, first in the chain) refuses a request whose declared
    ``Content-Length`` exceeds ``HIGHSEAS_MAX_REQUEST_BYTES`` with ``payload_too_large`` (413),
-   before authentication, sessions or any parser — so an anonymous 20 MB body costs nothing.
+   before authentication, sessions or any parser — so an anonymous 20 MB body costs nothing;
+   and a query string carrying a NUL character with ``validation_error`` (400).
 2. ``BoundedJSONParser`` reads at most ``DATA_UPLOAD_MAX_MEMORY_SIZE`` bytes of a JSON body
    (a body without a declared length included) and refuses more with ``payload_too_large``;
    it refuses JSON nested deeper than ``MAX_JSON_DEPTH`` with ``validation_error`` before
-   decoding it, so a 1,000-deep body is no recursion error.
+   decoding it, so a 1,000-deep body is no recursion error; and a NUL character in any text
+   or key (PostgreSQL stores none) with ``validation_error``.
 """
 
 from __future__ import annotations
@@ -22,6 +24,7 @@ from django.utils.translation import gettext as _
 from rest_framework.exceptions import ParseError
 from rest_framework.parsers import JSONParser
 
+from highseas.engine.bounds import has_nul
 from highseas.engine.errors import ErrorCode, HighSeasError, gettext_noop
 
 MAX_JSON_DEPTH = 20
@@ -43,8 +46,9 @@ def json_depth(raw: bytes) -> int:
     return deepest
 
 
-class RequestSizeLimit:
-    """Middleware: refuses a declared body over the limit before anything reads it."""
+class RequestBounds:
+    """Middleware: refuses a declared body over the limit before anything reads it, and a
+    query string with a NUL character (no database column can hold one)."""
 
     def __init__(self, get_response: Callable[[HttpRequest], HttpResponse]) -> None:
         self.get_response = get_response
@@ -60,6 +64,16 @@ class RequestSizeLimit:
                     "limit_bytes": limit,
                 },
                 status=413,
+            )
+        if "%00" in request.META.get("QUERY_STRING", "") or any(
+            "\x00" in value for values in request.GET.lists() for value in values[1]
+        ):
+            return JsonResponse(
+                {
+                    "code": ErrorCode.VALIDATION_ERROR.value,
+                    "detail": _("Text may not contain NUL characters."),
+                },
+                status=400,
             )
         return self.get_response(request)
 
@@ -84,9 +98,12 @@ class BoundedJSONParser(JSONParser):
                 _("JSON nested deeper than %(depth)d levels.") % {"depth": MAX_JSON_DEPTH}
             )
         try:
-            return json.loads(raw.decode(settings.DEFAULT_CHARSET), parse_constant=_no_constant)
+            data = json.loads(raw.decode(settings.DEFAULT_CHARSET), parse_constant=_no_constant)
         except (ValueError, RecursionError) as error:
             raise ParseError(_("JSON parse error.")) from error
+        if has_nul(data):
+            raise ParseError(_("Text may not contain NUL characters."))
+        return data
 
 
 def _no_constant(name: str) -> None:

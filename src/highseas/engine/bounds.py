@@ -175,7 +175,21 @@ def important_dates_error(dates: object) -> str | None:
     return None
 
 
+def has_nul(value: object) -> bool:
+    """Whether a NUL character is in any text or key of ``value`` (no database stores one)."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(has_nul(k) or has_nul(v) for k, v in value.items())
+    if isinstance(value, list | tuple):
+        return any(has_nul(item) for item in value)
+    return False
+
+
 def _text_errors(fields: Mapping[str, Any], errors: Errors) -> None:
+    for name, value in fields.items():
+        if has_nul(value):
+            errors[name] = ["no NUL characters"]
     for name in NAME_FIELDS:
         if name in fields and not is_visible(str(fields[name] or "")):
             errors[name] = ["visible characters"]
