@@ -328,3 +328,11 @@ def test_a_million_row_export_runs_in_bounded_memory(file_format: str) -> None:
     print(f"\n{file_format}: {written} rows in {seconds:.1f} s, peak {peak / 1e6:.1f} MB traced")
     assert written == 1_000_000
     assert peak < 40_000_000
+
+
+def test_the_api_writes_english_headers_for_an_english_request(
+    org: dict[str, Any], book: dict[str, Customer]
+) -> None:
+    response: Any = api(org["rep_a"]).get("/api/v1/exports/customers/", HTTP_ACCEPT_LANGUAGE="en")
+    header = next(csv.reader(io.StringIO(b"".join(response.streaming_content).decode()[1:])))
+    assert header[:5] == ["ID", "Name", "Kind", "Unified social credit code", "Phone"]

@@ -75,11 +75,11 @@ class ExportView(APIView):
         return http_response(export)
 
 
-@extend_schema(operation_id="exports_customers", parameters=PARAMETERS, responses=FILES)
+@extend_schema(parameters=PARAMETERS, responses=FILES)
 class CustomerExportView(ExportView):
     kind = ExportKind.CUSTOMERS
 
 
-@extend_schema(operation_id="exports_activities", parameters=PARAMETERS, responses=FILES)
+@extend_schema(parameters=PARAMETERS, responses=FILES)
 class ActivityExportView(ExportView):
     kind = ExportKind.ACTIVITIES
