@@ -51,6 +51,7 @@ from highseas.intake.models import ImportJob, ImportMapping, ImportRow
 from highseas.intake.reading import Table, read_table
 from highseas.pools.authority import is_member
 from highseas.pools.models import Pool
+from highseas.pools.rows import db_json, insert_rows
 
 __all__ = [
     "commit_import",
@@ -225,24 +226,30 @@ def _plan(
     return planned
 
 
+ROW_FIELDS = (
+    *("job", "line", "values", "action", "code", "detail", "duplicate_of", "duplicate_line"),
+    *("holder", "owner", "routed", "is_done"),
+)
+
+
 def _write_rows(job: ImportJob, spool: IO[str]) -> None:
+    """The planned rows, as plain values (``pools.rows``: a model instance per row would
+    cost more than the insert)."""
     lines = (json.loads(text) for text in spool)
     for chunk in _batches(lines, WRITE_CHUNK):
-        ImportRow.objects.bulk_create(
-            ImportRow(
-                job=job,
-                line=plan["line"],
-                values=cells,
-                action=plan["action"],
-                code=plan["code"],
-                detail=plan["detail"],
-                duplicate_of_id=None if plan["duplicate_line"] else plan["duplicate_of"],
-                duplicate_line=plan["duplicate_line"],
-                holder=plan["holder"],
-                owner_id=plan["owner_id"],
-                routed=plan["routed"],
-            )
-            for cells, plan in chunk
+        insert_rows(
+            ImportRow,
+            ROW_FIELDS,
+            [
+                (
+                    *(job.pk, plan["line"], db_json(cells), plan["action"], plan["code"]),
+                    plan["detail"],
+                    None if plan["duplicate_line"] else plan["duplicate_of"],
+                    *(plan["duplicate_line"], plan["holder"], plan["owner_id"], plan["routed"]),
+                    False,
+                )
+                for cells, plan in chunk
+            ],
         )
 
 
