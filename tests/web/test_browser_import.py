@@ -3,6 +3,7 @@ preview of every row, commit it with the progress indicator showing, and see the
 
 from __future__ import annotations
 
+import csv
 from pathlib import Path
 from typing import Any
 
@@ -90,3 +91,28 @@ def test_the_import_preview_fits_a_phone(
     phone.wait_for_selector("[data-table=import-rows]")
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(phone, "66-phone-import-preview")
+
+
+def test_a_rep_exports_my_customers_with_the_pages_search(
+    org: dict[str, Any],
+    sign_in: Any,
+    screenshot: Any,
+    live_server: Any,
+    make_customer: Any,
+    tmp_path: Path,
+) -> None:
+    kept = make_customer(org["rep_a"], owner=org["rep_a"], name="浙江甲科技有限公司")
+    make_customer(org["rep_a"], owner=org["rep_a"], name="江苏乙贸易有限公司")
+    rep = sign_in("rep_a")
+    rep.goto(f"{live_server.url}/mine/?q=浙江")
+    rep.click("[data-export] summary")
+    rep.wait_for_selector("[data-export-format=csv]")
+    screenshot(rep, "67-my-customers-export-menu")
+    with rep.expect_download() as download:
+        rep.click("[data-export-format=csv]")
+    target = tmp_path / "mine.csv"
+    download.value.save_as(target)
+    with target.open(encoding="utf-8-sig") as handle:
+        header, *rows = list(csv.reader(handle))
+    assert header[:2] == ["ID", "名称"]
+    assert [(int(row[0]), row[1]) for row in rows] == [(kept.pk, kept.name)]
