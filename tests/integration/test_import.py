@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 from django.core.management import CommandError, call_command
-from django.db import transaction
+from django.db import connection, transaction
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -606,3 +606,26 @@ def test_the_cli_refuses_a_rep(org: dict[str, Any]) -> None:
     sample = str(Path(__file__).parents[2] / "docs" / "samples" / "customers.csv")
     with pytest.raises(CommandError, match="permission_denied"):
         _cli(sample, "--pool", "华东公海", "--as", "rep_a")
+
+
+def _advisory_locks() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid()"
+        )
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="advisory locks: PostgreSQL")
+def test_a_preview_locks_no_duplicate_keys_and_the_commit_does(org: dict[str, Any]) -> None:
+    """A whole file's keys locked in one preview transaction overflow PostgreSQL's lock
+    table (out of shared memory at 100,000 rows); the commit locks each batch's keys."""
+    held: list[int] = []
+    job = preview(
+        org["admin"], org["east_pool"], progress=lambda done, total: held.append(_advisory_locks())
+    )
+    assert held == [0]
+    commit_import(
+        Viewer(org["admin"]), job.pk, progress=lambda done, total: held.append(_advisory_locks())
+    )
+    assert min(held[1:]) > 0

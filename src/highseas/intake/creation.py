@@ -65,6 +65,7 @@ def create_customer(
     route: bool = True,
     reason: str = "",
     actor_label: str = "",
+    lock_keys: bool = True,
 ) -> CreatedCustomer:
     """Create a customer owned by ``owner`` (or pooled in ``pool``), with its ledger row.
 
@@ -77,10 +78,14 @@ def create_customer(
     4. Duplicates are screened first, by the pool's policy for ``entry_point`` (manual, api,
        import): an exact match may refuse with ``duplicate``, fuzzy ones come back as
        ``warnings`` (``pools.dedup``).
+    5. An import passes ``route=False`` and routes its whole batch at once
+       (``intake.importer``), names itself in the ledger row (``reason``, ``actor_label``),
+       and does not lock the duplicate keys in its preview, which is rolled back
+       (``lock_keys=False``).
     """
     now = now or timezone.now()
     pool = pool or default_pool()
-    screening = dedup.screen(fields, pool=pool, entry_point=entry_point)
+    screening = dedup.screen(fields, pool=pool, entry_point=entry_point, lock=lock_keys)
     note, facts = "", {}
     if owner is not None and (refusal := _owner_within_cap(actor, owner, pool)):
         if owner != actor or pool is None:
@@ -150,6 +155,7 @@ def create_pooled_customers(
     entry_point: str = "import",
     reason: str = "",
     actor_label: str = "",
+    lock_keys: bool = True,
 ) -> list[Customer | HighSeasError]:
     """The batch form of ``create_customer`` for customers that go to ``pool`` unowned, as an
     import writes them; each row is a customer or the refusal it got, in order.
@@ -170,7 +176,9 @@ def create_pooled_customers(
     built: list[Customer] = []
     for fields in rows:
         try:
-            screening = dedup.screen(fields, pool=pool, entry_point=entry_point, warnings=False)
+            screening = dedup.screen(
+                fields, pool=pool, entry_point=entry_point, warnings=False, lock=lock_keys
+            )
         except HighSeasError as refusal:
             results.append(refusal)
             continue

@@ -114,8 +114,11 @@ def aware(moment: datetime | None) -> datetime | None:
 
 
 class Importer:
-    def __init__(self, job: ImportJob, actor: User, *, now: datetime | None = None) -> None:
+    def __init__(
+        self, job: ImportJob, actor: User, *, now: datetime | None = None, preview: bool = False
+    ) -> None:
         self.job = job
+        self.lock_keys = not preview  # a preview is rolled back: nothing to serialize
         self.actor = actor
         self.viewer = Viewer(actor)
         self.now = now or timezone.now()
@@ -203,6 +206,7 @@ class Importer:
             entry_point="import",
             reason=self.reason,
             actor_label=self.label,
+            lock_keys=self.lock_keys,
         )
         return [
             self.refused(line, parsed, result)
@@ -234,6 +238,7 @@ class Importer:
             route=False,
             reason=self.reason,
             actor_label=self.label,
+            lock_keys=self.lock_keys,
         )
         if given_later and owner is not None:
             assign(self.actor, created.customer.pk, owner, override_cap=True, now=self.now)

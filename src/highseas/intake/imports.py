@@ -212,7 +212,7 @@ def _plan(
     progress: Progress | None,
     now: datetime | None,
 ) -> Counter[str]:
-    importer = Importer(job, viewer.user, now=now)
+    importer = Importer(job, viewer.user, now=now, preview=True)
     planned: Counter[str] = Counter()
     with transaction.atomic():
         for index, batch in enumerate(_batches(rows, BATCH_SIZE)):

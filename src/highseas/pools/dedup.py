@@ -93,10 +93,13 @@ def screen(
     exclude: Collection[int] = (),
     only: Collection[str] | None = None,
     warnings: bool = True,
+    lock: bool = True,
 ) -> Screening:
     """Check ``fields`` before they are written (see the module's steps); ``only`` limits
     the check to these keys (an edit screens the keys it changes). Without ``warnings`` the
-    matches that could only warn are not looked for (an import reports what blocks)."""
+    matches that could only warn are not looked for (an import reports what blocks); without
+    ``lock`` the keys are not locked (a preview, rolled back, has no write to serialize, and
+    a whole file's keys would overflow PostgreSQL's lock table)."""
     keys = duplicates.keys_of(fields)
     action = action_of(pool, entry_point_of(entry_point))
     probe = keys if only is None else keys.only(only)
@@ -104,7 +107,8 @@ def screen(
         return Screening(keys)
     if action is DuplicateAction.WARN and not warnings:
         return Screening(keys)
-    duplicates.lock_keys(probe)
+    if lock:
+        duplicates.lock_keys(probe)
     matches = duplicates.find_matches(
         probe,
         exclude=exclude,
