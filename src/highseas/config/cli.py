@@ -1,4 +1,5 @@
-"""The ``highseas`` command line: ``init``, ``serve``, ``demo``, ``check`` and ``manage``.
+"""The ``highseas`` command line: ``init``, ``serve``, ``demo``, ``check``, ``import`` and
+``manage``.
 
 Each sub-command is a Django management command of ``highseas.config`` (so ``manage`` reaches
 them too); this module only sets up Django and dispatches.
@@ -29,6 +30,7 @@ def main(argv: list[str] | None = None) -> None:
             "  serve   serve web + API (+ scheduler) on 127.0.0.1:8000\n"
             "  demo    load a deterministic demo organization\n"
             "  check   verify the ownership invariants; non-zero exit when broken\n"
+            "  import  import customers from a CSV or XLSX file (preview, then commit)\n"
             "  manage  any Django management command (migrate, makemigrations, shell, …)\n\n"
             "`highseas <command> --help` shows a command's options."
         )
