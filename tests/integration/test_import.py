@@ -629,3 +629,19 @@ def test_a_preview_locks_no_duplicate_keys_and_the_commit_does(org: dict[str, An
         Viewer(org["admin"]), job.pk, progress=lambda done, total: held.append(_advisory_locks())
     )
     assert min(held[1:]) > 0
+
+
+# --- the bench -------------------------------------------------------------------------------
+
+
+def test_the_import_bench_at_a_tiny_scale_imports_every_good_row_once() -> None:
+    from highseas.bench.imports import ImportBenchOptions, run
+
+    lines = {line["path"]: line for line in run(ImportBenchOptions(rows=400, reps=3))}
+    commit, counts = lines["commit"], lines["commit"]["file"]
+    assert set(lines) == {"preview", "commit", "preview_and_commit", "raw_insert", "memory"}
+    assert commit["created"] + commit["duplicates"] + commit["errors"] == 400
+    assert commit["errors"] == counts["bad"]
+    assert commit["assigned"] == commit["created"]  # the round-robin rule routes every one
+    assert Customer.objects.count() == commit["created"]  # the raw baseline is gone again
+    assert counts["good"] + counts["duplicate"] <= lines["raw_insert"]["inserted"] <= 400
