@@ -129,6 +129,15 @@ def test_bad_rows_are_reported_by_line_with_code_and_field(org: dict[str, Any]) 
     assert errors[2]["detail"].startswith("deal_date:")
 
 
+def test_rows_are_held_to_the_bounds_of_a_manual_create(org: dict[str, Any]) -> None:
+    content = "客户名称,电话\n远航科技有限公司,12345\n\u200b,13800138000\n".encode()
+    job = preview(org["admin"], org["east_pool"], content)
+    assert [(r.line, r.code, r.detail.split(":")[0]) for r in job.rows.all()] == [
+        (2, "validation_error", "phone"),
+        (3, "validation_error", "name"),
+    ]
+
+
 def test_a_duplicate_inside_the_file_names_the_earlier_line_and_its_holder(
     org: dict[str, Any],
 ) -> None:

@@ -3,8 +3,9 @@
 ``Importer.apply_batch`` takes a batch of rows (line, cells by field) and, in the caller's
 transaction, does to each what a manual create does:
 
-1. the cells are parsed (``intake.columns``) and validated by the customer model's own field
-   rules (lengths, e-mail, choices) — a bad row becomes an ``error`` plan with a stable code
+1. the cells are parsed (``intake.columns``) and validated by the bounds of a manual create
+   (``engine.bounds.customer_errors``) and the customer model's own field rules (lengths,
+   e-mail, choices) — a bad row becomes an ``error`` plan with a stable code
    (``validation_error``) and the fields at fault, and the next row goes on;
 2. an owner column names a user by username or display name; the importer must be allowed to
    give customers to them (``pools.authority.require_receiver``);
@@ -45,6 +46,7 @@ from django.utils.translation import gettext as _
 from highseas.accounts.models import User
 from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
+from highseas.engine.bounds import customer_errors
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake.columns import CUSTOMER_FIELDS, ParsedRow, parse_row
 from highseas.intake.creation import create_customer, create_pooled_customers
@@ -157,7 +159,7 @@ class Importer:
 
     def _checked(self, line: int, parsed: ParsedRow) -> RowPlan | None:
         """Step 1: the plan of a bad row, ``None`` for a good one."""
-        errors = dict(parsed.errors)
+        errors = {**parsed.errors, **customer_errors(parsed.fields)}
         for name in CUSTOMER_FIELDS:
             value = parsed.fields.get(name)
             if value is None and name != "name":
