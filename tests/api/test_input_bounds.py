@@ -451,3 +451,30 @@ def test_a_nul_character_in_a_search_is_answered(org: dict[str, Any], api: Api, 
 def test_a_nul_character_in_a_list_filter_is_answered(org: dict[str, Any], api: Api) -> None:
     response = api(org["admin"]).get("/api/v1/customers/", {"q": "华\x00为", "city": "a\x00"})
     assert response.status_code in (200, 400)
+
+
+@pytest.mark.parametrize("resource", ["customers", "activities"])
+@pytest.mark.parametrize(
+    ("name", "value"), [("due", "217936355"), ("owner", "¹"), ("pool", "9" * 30)]
+)
+def test_an_out_of_range_export_filter_is_a_validation_error(
+    org: dict[str, Any], api: Api, resource: str, name: str, value: str
+) -> None:
+    response = api(org["admin"]).get(f"/api/v1/exports/{resource}/", {name: value, "format": "csv"})
+    assert _refusal(response) == (400, "validation_error")
+    assert name in response.json()["errors"]
+
+
+@pytest.mark.parametrize("value", [10**30, 2**63, -(2**63) - 1])
+def test_an_out_of_range_id_in_a_body_is_a_validation_error(
+    org: dict[str, Any], mine: Customer, api: Api, value: int
+) -> None:
+    client = api(org["admin"])
+    assigned = client.post(
+        f"/api/v1/customers/{mine.pk}/transfer/", {"owner": value}, format="json"
+    )
+    assert _refusal(assigned) == (400, "validation_error")
+    assert "owner" in assigned.json()["errors"]
+    created = _create(api, org, pool=value)
+    assert _refusal(created) == (400, "validation_error")
+    assert "pool" in created.json()["errors"]

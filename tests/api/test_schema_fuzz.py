@@ -30,7 +30,7 @@ from highseas.config.wsgi import application
 from highseas.customers.models import Customer
 from highseas.pools.models import Pool
 
-EXAMPLES = int(os.environ.get("HIGHSEAS_FUZZ_EXAMPLES", "6"))
+EXAMPLES = int(os.environ.get("HIGHSEAS_FUZZ_EXAMPLES", "10"))
 # Signing in is throttled per address and covered by tests of its own.
 SKIPPED = {("POST", "/api/v1/auth/token/")}
 

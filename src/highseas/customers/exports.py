@@ -40,6 +40,7 @@ from highseas.accounts.visibility import Viewer
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Activity, Customer
 from highseas.customers.timeline import shows_follow_ups
+from highseas.engine.bounds import MAX_DAYS, MAX_ID, parse_number
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools.models import Pool
 
@@ -89,9 +90,9 @@ class ExportFilters:
         numbers: dict[str, int | None] = {}
         for name in ("pool", "owner", "due"):
             raw = str(params.get(name) or "").strip()
-            if raw and not raw.isdigit():
-                raise _refuse(name, "not a number")
-            numbers[name] = int(raw) if raw else None
+            numbers[name] = parse_number(raw, limit=MAX_DAYS if name == "due" else MAX_ID)
+            if raw and numbers[name] is None:
+                raise _refuse(name, "not a number" if name != "due" else f"0 to {MAX_DAYS}")
         texts = {name: str(params.get(name) or "").strip() for name in TEXT_FILTERS}
         return cls(statuses, numbers["pool"], numbers["owner"], **texts, due=numbers["due"])
 

@@ -60,13 +60,19 @@ NOTE_FIELDS = ("notes", "note")
 _INVISIBLE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me", "Cn", "Co", "Cs"})
 
 
-def parse_id(raw: object) -> int | None:
-    """An id from text (``"42"``), or ``None`` when it is not one (``"¹"``, ``"-1"``, 10²⁰)."""
+def parse_number(raw: object, *, limit: int = MAX_ID) -> int | None:
+    """A whole number 0…``limit`` from ASCII digits, or ``None`` (``"¹"``, ``"-1"``, 10²⁰)."""
     text = str(raw)
     if not (0 < len(text) <= MAX_ID_DIGITS and text.isascii() and text.isdigit()):
         return None
     value = int(text)
-    return value if 1 <= value <= MAX_ID else None
+    return value if value <= limit else None
+
+
+def parse_id(raw: object) -> int | None:
+    """An id from text (``"42"``), or ``None`` when it is not one (``"0"``, ``"¹"``, 10²⁰)."""
+    value = parse_number(raw)
+    return value if value else None
 
 
 def limit_of(field: str) -> int | None:
