@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from highseas.accounts.models import User
 from highseas.customers.models import Customer
+from highseas.engine.bounds import parse_id
 from highseas.engine.errors import HighSeasError
 from highseas.pools import ownership, requests
 from highseas.pools.models import ClaimRequest
@@ -27,7 +28,7 @@ STATUS_VIEWS = {"held": ("owned", "frozen"), "pooled": ("pooled",), "frozen": ("
 
 
 def _int(raw: str | None) -> int | None:
-    return int(raw) if raw and raw.isdigit() else None
+    return parse_id(raw) if raw else None
 
 
 @manager_required
