@@ -493,3 +493,12 @@ def test_an_out_of_range_console_filter_is_ignored(
     client.force_login(org["east_manager"])
     response = client.get("/console/customers/", {name: value})
     assert response.status_code == 200
+
+
+@pytest.mark.parametrize("since", ["0001-01-01", "0001-01-01T00:00:00", "9999-12-31T23:59:59"])
+def test_an_audit_log_filter_far_in_time_is_a_validation_error(
+    org: dict[str, Any], api: Api, since: str
+) -> None:
+    response = api(org["admin"]).get("/api/v1/audit-log/", {"since": since})
+    assert _refusal(response) == (400, "validation_error")
+    assert "since" in response.json()["errors"]

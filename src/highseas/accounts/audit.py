@@ -95,6 +95,8 @@ def _moment(raw: str) -> datetime | None:
             moment = datetime.combine(day, time.min)
     except (ValueError, OverflowError):
         return None
+    if not 1 < moment.year < 9999:  # the first and last years overflow when moved to UTC
+        return None
     if timezone.is_naive(moment):
         moment = timezone.make_aware(moment)
     return moment
