@@ -502,3 +502,17 @@ def test_an_audit_log_filter_far_in_time_is_a_validation_error(
     response = api(org["admin"]).get("/api/v1/audit-log/", {"since": since})
     assert _refusal(response) == (400, "validation_error")
     assert "since" in response.json()["errors"]
+
+
+def test_a_freeze_until_a_far_year_is_refused(
+    org: dict[str, Any], mine: Customer, api: Api
+) -> None:
+    response = api(org["rep_a"]).post(
+        f"/api/v1/customers/{mine.pk}/freeze/",
+        {"until": "9999-12-31T00:00:00Z", "reason": "永久"},
+        format="json",
+    )
+    assert _refusal(response) == (400, "validation_error")
+    assert "until" in response.json()["errors"]
+    mine.refresh_from_db()
+    assert mine.frozen_until is None

@@ -24,6 +24,7 @@ from highseas.accounts.models import AuditLog, User
 from highseas.accounts.visibility import Viewer
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
+from highseas.engine.bounds import moment_error, require_valid
 from highseas.engine.claims import ClaimFacts, decide_claim, refuse_cap
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.limits import ClaimLimits, effective_limits
@@ -493,6 +494,8 @@ def freeze(
 
 
 def _check_freeze(limits: ClaimLimits, owner_id: int, until: datetime, now: datetime) -> None:
+    if error := moment_error(until):
+        require_valid({"until": [error]})
     if until <= now:
         raise HighSeasError(
             ErrorCode.VALIDATION_ERROR,
