@@ -61,6 +61,7 @@ def test_guessing_the_masked_digits_of_a_phone_is_stopped_at_the_limit(
     assert body["code"] == "lookup_limit_reached"
     assert body["limit"] == LIMIT
     assert body["resets_at"]
+    assert 0 < int(response["Retry-After"]) <= 3600
     assert probe(client, TARGET).status_code == 429  # the right guess is refused too
     admins_told = Notification.objects.filter(recipient=org["admin"], kind="lookup_limit")
     assert admins_told.count() == 1
