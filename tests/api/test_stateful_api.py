@@ -109,7 +109,7 @@ def _ownership_values(machine: ApiMachine, name: str) -> list[Any]:
     """Values a request might try for an ownership field: valid-looking and invalid."""
     users, pools_ = machine.users, machine.pools
     moments = [machine.now().isoformat(), (machine.now() + timedelta(days=400)).isoformat()]
-    return {
+    values: dict[str, list[Any]] = {
         "owner": [users["rep_e1"].pk, users["rep_s2"].pk, None, 999_999, "x"],
         "pool": [pools_["open"].pk, pools_["approval"].pk, None, 999_999],
         "status": ["pooled", "owned", "frozen", "gone"],
@@ -118,7 +118,8 @@ def _ownership_values(machine: ApiMachine, name: str) -> list[Any]:
         "recycle_due_at": [*moments, None],
         "warn_at": [*moments, None],
         "previous_owner": [users["rep_e2"].pk, None],
-    }[name]
+    }
+    return values[name]
 
 
 SNAPSHOT_MODELS = (
@@ -481,9 +482,9 @@ class ApiMachine(RuleBasedStateMachine):
         """Mostly a customer the caller sees, sometimes any customer or one that is not."""
         seen = sorted(visibility(self.users[who])) if who else []
         if seen and data.draw(st.integers(0, 3), label="seen") > 0:
-            return pick(data, seen, "customer")
+            return int(pick(data, seen, "customer"))
         ids = self.customer_ids()
-        return pick(data, [*ids, 999_999], "customer")
+        return int(pick(data, [*ids, 999_999], "customer"))
 
     # -- actions -------------------------------------------------------------------------
 
@@ -659,9 +660,10 @@ class ApiMachine(RuleBasedStateMachine):
         self.exchanges = []
         customer = self.pick_customer(data, who)
         value = data.draw(st.sampled_from(LEVEL_STAGE_EDITS[name]), label="value")
-        row = Customer.objects.filter(pk=customer).values("level", "stage", "owner_id").first()
+        found = Customer.objects.filter(pk=customer).values("level", "stage", "owner_id").first()
+        row: dict[str, Any] = dict(found) if found is not None else {}
         expect: dict[str, Any] = {}
-        if row is not None and row[name] != value:
+        if row and row[name] != value:
             if self.users[who].role == Role.REP and row["owner_id"] == self.users[who].pk:
                 expect["refused_with"] = "permission_denied"
             elif name == "stage" and value == "won":
