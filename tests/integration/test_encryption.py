@@ -403,3 +403,20 @@ def test_init_names_the_data_key_and_refuses_a_malformed_one(settings: Any, key_
     crypto.invalidate()
     with pytest.raises(CommandError, match="HIGHSEAS_DATA_KEY"):
         call_command("init", admin_username="admin", stdout=io.StringIO())
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_import_keeps_the_lines_it_planned_encrypted(org: dict[str, Any]) -> None:
+    from highseas.accounts.visibility import Viewer
+    from highseas.intake.imports import commit_import, import_rows, preview_import
+
+    content = "客户名称,电话,邮箱\n远航贸易有限公司,13600136000,boss@yuanhang.cn\n".encode()
+    job = preview_import(
+        Viewer(org["admin"]), file_name="客户.csv", content=content, pool_id=org["east_pool"].pk
+    )
+    raw = json.dumps([row for _, row in raw_rows()], default=str)
+    assert "13600136000" not in raw and "boss@yuanhang.cn" not in raw
+    (row,) = import_rows(Viewer(org["admin"]), job.pk)
+    assert row.values["phone"] == "13600136000"  # read back in clear through the model
+    commit_import(Viewer(org["admin"]), job.pk)
+    assert Customer.objects.get(name="远航贸易有限公司").phone == "13600136000"

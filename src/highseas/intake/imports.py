@@ -44,6 +44,7 @@ from django.utils.translation import gettext as _
 from highseas.accounts.audit import record_audit
 from highseas.accounts.models import AuditLog
 from highseas.accounts.visibility import Viewer
+from highseas.customers.crypto import encrypt_json
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake.columns import HISTORY_FIELDS, checked_mapping, guess_mapping
 from highseas.intake.importer import Importer, RowPlan
@@ -234,7 +235,7 @@ ROW_FIELDS = (
 
 def _write_rows(job: ImportJob, spool: IO[str]) -> None:
     """The planned rows, as plain values (``pools.rows``: a model instance per row would
-    cost more than the insert)."""
+    cost more than the insert); the cells encrypted as ``ImportRow.values`` stores them."""
     lines = (json.loads(text) for text in spool)
     for chunk in _batches(lines, WRITE_CHUNK):
         insert_rows(
@@ -242,7 +243,8 @@ def _write_rows(job: ImportJob, spool: IO[str]) -> None:
             ROW_FIELDS,
             [
                 (
-                    *(job.pk, plan["line"], db_json(cells), plan["action"], plan["code"]),
+                    *(job.pk, plan["line"], db_json(encrypt_json(cells) if cells else cells)),
+                    *(plan["action"], plan["code"]),
                     plan["detail"],
                     None if plan["duplicate_line"] else plan["duplicate_of"],
                     *(plan["duplicate_line"], plan["holder"], plan["owner_id"], plan["routed"]),

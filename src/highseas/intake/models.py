@@ -14,6 +14,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from highseas.customers.fields import EncryptedJSONField
+
 USER = settings.AUTH_USER_MODEL
 
 
@@ -72,7 +74,7 @@ class ImportRow(models.Model):
 
     job = models.ForeignKey(ImportJob, models.CASCADE, related_name="rows")
     line = models.PositiveIntegerField()
-    values = models.JSONField(default=empty_dict)
+    values = EncryptedJSONField(default=empty_dict)  # the line's cells: phones, e-mails
     action = models.CharField(max_length=9, choices=Action.choices)
     code = models.CharField(max_length=40, blank=True)
     detail = models.CharField(max_length=500, blank=True)

@@ -23,7 +23,7 @@ from django.db import connection, transaction
 from highseas.accounts.audit import record_audit
 from highseas.accounts.models import AuditLog, User
 from highseas.customers import crypto
-from highseas.customers.rekeying import reencrypt, stale_rows
+from highseas.customers.rekeying import EVERY_TABLE, reencrypt, stale_rows
 
 PASSES = 3  # rows written under an old key during a pass are caught by the next one
 
@@ -62,10 +62,12 @@ class Command(BaseCommand):
             self.stdout.write(f"data key {ring.current}; rows under {retiring or 'no'} old keys")
         rewritten = read = 0
         for _pass in range(PASSES):
-            for progress in reencrypt(connection, batch_size=batch_size, ring=ring):
+            for progress in reencrypt(
+                connection, batch_size=batch_size, ring=ring, tables=EVERY_TABLE
+            ):
                 read += progress.read
                 rewritten += progress.rewritten
-            if stale_rows(connection, ring) == 0:
+            if stale_rows(connection, ring, EVERY_TABLE) == 0:
                 break
         else:
             raise CommandError("rows are still written under an old key; run it again")
