@@ -136,6 +136,22 @@ def test_the_daily_quota_holds_and_reports_its_facts(
     assert error.facts == {"period": "day", "used": 2, "limit": 2}
 
 
+@pytest.mark.parametrize("local_hour", [0, 7, 12, 23])
+def test_the_daily_quota_holds_at_every_hour_of_the_org_day(
+    east: dict[str, Any], pooled: Callable[[], Customer], local_hour: int
+) -> None:
+    """Between 00:00 and 08:00 in Shanghai the UTC date is the day before: the day's start
+    must be compared as the database stores times, or the claims of the day go uncounted."""
+    moment = timezone.localtime(NOW).replace(hour=local_hour, minute=30)
+    first, second, third = pooled(), pooled(), pooled()
+    ownership.claim(east["rep_a"], first.pk, now=moment)
+    ownership.claim(east["rep_a"], second.pk, now=moment)
+    error = refused(
+        ErrorCode.CLAIM_QUOTA_EXCEEDED, lambda: ownership.claim(east["rep_a"], third.pk, now=moment)
+    )
+    assert error.facts == {"period": "day", "used": 2, "limit": 2}
+
+
 def test_the_quota_resets_the_next_day_but_the_week_still_counts(
     east: dict[str, Any], pooled: Callable[[], Customer]
 ) -> None:

@@ -23,6 +23,7 @@ from highseas.customers.models import Customer, Deal
 from highseas.engine.ownership import EventKind
 from highseas.engine.periods import day_start, week_start
 from highseas.pools.models import OwnershipEvent, Pool
+from highseas.pools.rows import db_datetime
 
 HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
 LOSSES = (EventKind.RELEASED.value, EventKind.RECYCLED.value)
@@ -185,10 +186,10 @@ def claim_counts(
     params = [
         user.pk,
         pool_id,
-        day_start(now, zone),
+        db_datetime(day_start(now, zone)),
         user.pk,
         pool_id,
-        week_start(now, zone),
+        db_datetime(week_start(now, zone)),
         user.pk,
         customer_id,
         user.pk,
