@@ -153,3 +153,45 @@ def test_quota_refs_read_back_what_they_wrote() -> None:
         assert recorded_quotas(quota_ref(limits)) == Quotas(limits.daily_quota, limits.weekly_quota)
     assert recorded_quotas("pool:3/recycle_policy") is None
     assert recorded_quotas("claim_quota day=x week=2") is None
+
+
+def test_a_cap_an_admin_lowered_below_holdings_is_no_breach(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    from highseas.pools.services import save_pool
+
+    pool = org["east_pool"]
+    _claims(org, make_customer, 3)
+    save_pool(pool, claim_policy={"holding_cap": 2}, actor=org["admin"])
+    assert run_checks().ok
+
+
+def test_a_gain_past_a_cap_after_it_was_lowered_is_a_breach(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    from highseas.pools.ledger import record_event, state_of
+    from highseas.pools.services import save_pool
+
+    pool = org["east_pool"]
+    _claims(org, make_customer, 2)
+    save_pool(pool, claim_policy={"holding_cap": 2}, actor=org["admin"])
+    assert run_checks().ok
+    # a claim that slipped past the cap (as a race would), recorded like any claim
+    sneaked = make_customer(org["admin"], pool=pool)
+    before = state_of(sneaked)
+    after = OwnershipState(Status.OWNED, org["rep_a"].pk, pool.pk)
+    Customer.objects.filter(pk=sneaked.pk).update(
+        status="owned", owner=org["rep_a"], owned_since=timezone.now()
+    )
+    recompute_pool_schedules(pool)
+    record_event(
+        sneaked,
+        EventKind.CLAIMED,
+        before,
+        after,
+        actor=org["rep_a"],
+        reason="抢",
+        at=timezone.now(),
+    )
+    report = run_checks()
+    assert report.problems.get("holding_cap_exceeded") == 1, report.examples

@@ -3,13 +3,12 @@
 1. pooled XOR exactly one owner, and every customer's ledger replays to its current state;
 2. no claim went past the daily or weekly quota in force when it was made (the quotas its
    ledger row recorded; today's for older rows);
-3. no rep holds more than their cap, unless a manager's logged override covers them;
+3. no rep holds more than their cap, unless a manager's logged override covers them or the
+   cap was tightened after the rep's last gain (``check_holding_caps``);
 4. a customer merged into another rests pooled, without owner or duplicate keys, not merged
    into itself;
 5. every stored ``recycle_due_at`` / ``warn_at`` equals what the engine computes now
    (``pools.schedule_check``).
-Holding caps are judged by today's policies: a cap tightened later flags today's holdings,
-which the report then names.
 """
 
 from __future__ import annotations
@@ -18,6 +17,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import groupby
+from typing import Any
 
 from django.db.models import Count, F, Q
 from django.utils import timezone
@@ -158,9 +158,55 @@ def check_claim_quotas(report: CheckReport) -> None:
                     )
 
 
+GAINS = (EventKind.CREATED, EventKind.CLAIMED, EventKind.ASSIGNED, EventKind.TRANSFERRED)
+
+
+def _last_gain(owner_id: int) -> datetime | None:
+    """When the rep last came to own a customer (created as theirs, claimed, assigned,
+    transferred to them)."""
+    gains = OwnershipEvent.objects.filter(
+        to_owner_id=owner_id, kind__in=[kind.value for kind in GAINS]
+    ).exclude(from_owner_id=owner_id)
+    return gains.order_by("-at").values_list("at", flat=True).first()
+
+
+def _claim_policy(side: object) -> dict[str, Any]:
+    policy = side.get("claim_policy") if isinstance(side, dict) else None
+    return policy if isinstance(policy, dict) else {}
+
+
+def _tightened(change: dict[str, Any]) -> bool:
+    """Whether a recorded policy change lowered the holding cap or began counting won
+    customers in it."""
+    before, after = _claim_policy(change.get("before")), _claim_policy(change.get("after"))
+    old_cap, new_cap = before.get("holding_cap"), after.get("holding_cap")
+    lowered = new_cap is not None and (old_cap is None or new_cap < old_cap)
+    return lowered or bool(after.get("count_won_in_cap") and not before.get("count_won_in_cap"))
+
+
+def _cap_tightened_since(pool_ids: set[int], moment: datetime | None) -> bool:
+    """Whether an admin tightened the cap of one of these pools after ``moment`` (every
+    policy change is an audit row with the policies before and after, ``save_pool``)."""
+    changes = AuditLog.objects.filter(
+        action=AuditLog.Action.POLICY_CHANGE,
+        target_type="pool",
+        target_id__in=[str(pool_id) for pool_id in pool_ids],
+    )
+    if moment is not None:
+        changes = changes.filter(at__gt=moment)
+    return any(
+        _tightened(detail)
+        for detail in changes.values_list("detail", flat=True)
+        if isinstance(detail, dict)
+    )
+
+
 def check_holding_caps(report: CheckReport) -> None:
     """No rep holds more than the loosest cap of the pools their customers belong to, unless
-    a manager's cap override is on record for them."""
+    a manager's cap override is on record for them, or an admin tightened one of those caps
+    after the rep's last gain: then the excess came from the new policy, not from a claim or
+    an assignment past the cap (a tightened cap takes nobody's customers away; the rep gains
+    none until under it). Only the reps above today's cap are looked at more closely."""
     limits = _limits_by_rep_and_pool()
     overridden = {
         int(detail["receiver"])
@@ -174,20 +220,24 @@ def check_holding_caps(report: CheckReport) -> None:
         .values("owner_id", "pool_id")
         .annotate(total=Count("id"), won=Count("id", filter=Q(stage=CustomerStage.WON)))
     )
-    by_rep: dict[int, list[tuple[ClaimLimits, int, int]]] = {}
+    by_rep: dict[int, list[tuple[int, ClaimLimits, int, int]]] = {}
     for row in held:
         by_rep.setdefault(row["owner_id"], []).append(
-            (limits(row["owner_id"], row["pool_id"]), row["total"], row["won"])
+            (row["pool_id"], limits(row["owner_id"], row["pool_id"]), row["total"], row["won"])
         )
     for owner_id, rows in by_rep.items():
-        caps = [lim.holding_cap for lim, _total, _won in rows]
+        caps = [lim.holding_cap for _pool, lim, _total, _won in rows]
         if owner_id in overridden or any(cap is None for cap in caps):
             continue
-        count_won = any(lim.count_won_in_cap for lim, _total, _won in rows)
-        holdings = sum(total - (0 if count_won else won) for _lim, total, won in rows)
+        count_won = any(lim.count_won_in_cap for _pool, lim, _total, _won in rows)
+        holdings = sum(total - (0 if count_won else won) for _pool, _lim, total, won in rows)
         cap = max(cap for cap in caps if cap is not None)
-        if holdings > cap:
-            report.add("holding_cap_exceeded", f"rep {owner_id} holds {holdings} (cap {cap})")
+        if holdings <= cap:
+            continue
+        pools = {pool_id for pool_id, *_ in rows if pool_id is not None}
+        if _cap_tightened_since(pools, _last_gain(owner_id)):
+            continue
+        report.add("holding_cap_exceeded", f"rep {owner_id} holds {holdings} (cap {cap})")
 
 
 def check_merged(report: CheckReport) -> None:
