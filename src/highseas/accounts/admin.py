@@ -5,13 +5,14 @@ from django import forms
 from django.contrib import admin
 from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
-from django.contrib.auth.forms import AdminPasswordChangeForm
+from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm
 from django.http import HttpRequest, HttpResponse
 from django.utils.translation import gettext_lazy as _
 
 from highseas.accounts import services
 from highseas.accounts.lockout import LOCKED_MESSAGE, is_locked_out
 from highseas.accounts.models import ApiToken, AuditLog, RepProfile, Team, User
+from highseas.engine.errors import HighSeasError
 
 
 class LockoutAwareAdminAuthenticationForm(AdminAuthenticationForm):
@@ -47,6 +48,21 @@ class PasswordThroughServiceForm(AdminPasswordChangeForm):
         return services.update_user(self.user, password=password, actor=_admin_actor.get())
 
 
+class DeactivationCheckedForm(UserChangeForm):
+    """Unticking "active" for a user who still owns customers is refused here, by the same
+    rule as ``update_user`` (hand their customers over first), so the admin says why."""
+
+    def clean(self) -> dict[str, Any]:
+        cleaned = super().clean()
+        user = self.instance
+        if user.pk and cleaned.get("is_active") is False and self.initial.get("is_active"):
+            try:
+                services.require_handed_over(user)
+            except HighSeasError as refusal:
+                raise forms.ValidationError(refusal.detail, code=refusal.code.value) from None
+        return cleaned
+
+
 @admin.register(User)
 class UserAdmin(BaseUserAdmin):
     list_display = ["username", "display_name", "role", "team", "is_active"]
@@ -56,6 +72,7 @@ class UserAdmin(BaseUserAdmin):
         (_("HighSeas"), {"fields": ["display_name", "role", "team"]}),
     )
     inlines = [RepProfileInline]
+    form = DeactivationCheckedForm
     change_password_form = PasswordThroughServiceForm
 
     def save_model(self, request: HttpRequest, obj: User, form: Any, change: bool) -> None:

@@ -15,6 +15,7 @@ from django.utils.translation import gettext as _
 from highseas.accounts.audit import record_audit
 from highseas.accounts.models import AuditLog, RepLevel, RepProfile, Role, Team, User
 from highseas.accounts.tokens import issue_token, revoke_token, revoke_tokens, tokens_of
+from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 
 __all__ = [
@@ -26,6 +27,7 @@ __all__ = [
     "create_user",
     "issue_token",
     "may_manage_people",
+    "require_handed_over",
     "require_people_admin",
     "revoke_token",
     "revoke_tokens",
@@ -98,6 +100,8 @@ def update_user(
         )
     for name, value in fields.items():
         setattr(user, name, value)
+    if was_active and not user.is_active:
+        require_handed_over(user)
     if "role" in fields or user.role != before_role:
         user.is_staff = user.is_superuser = user.role == Role.ADMIN
     if password:
@@ -117,6 +121,17 @@ def update_user(
     if changes:
         revoke_tokens(user, actor=actor, reason=str(changes[0][0]))
     return user
+
+
+def require_handed_over(user: User) -> None:
+    """A rep who still owns customers is handed over (离职交接) before being deactivated."""
+    owned = Customer.objects.filter(owner_id=user.pk, merged_into__isnull=True).count()
+    if owned:
+        raise HighSeasError(
+            ErrorCode.HANDOVER_REQUIRED,
+            _("Hand over this user's customers before deactivating them."),
+            owned=owned,
+        )
 
 
 def add_team(actor: User, **fields: Any) -> Team:

@@ -27,6 +27,7 @@ class ErrorCode(StrEnum):
     PAYLOAD_TOO_LARGE = "payload_too_large"
     LOOKUP_LIMIT_REACHED = "lookup_limit_reached"
     LOGIN_LOCKED = "login_locked"
+    HANDOVER_REQUIRED = "handover_required"
 
 
 def gettext_noop(message: str) -> str:

@@ -8,7 +8,8 @@
 4. a customer merged into another rests pooled, without owner or duplicate keys, not merged
    into itself;
 5. every stored ``recycle_due_at`` / ``warn_at`` equals what the engine computes now
-   (``pools.schedule_check``).
+   (``pools.schedule_check``);
+6. no customer is owned by an inactive user (``owner_inactive``).
 """
 
 from __future__ import annotations
@@ -258,6 +259,13 @@ def check_merged(report: CheckReport) -> None:
         report.add("merged_not_pooled", f"customer {customer_id}")
 
 
+def check_owners_active(report: CheckReport) -> None:
+    """No customer rests with an inactive user: a departing rep is handed over first."""
+    stranded = Customer.objects.filter(owner__is_active=False, merged_into__isnull=True)
+    for customer_id, owner_id in stranded.values_list("id", "owner_id"):
+        report.add("owner_inactive", f"customer {customer_id} (user {owner_id})")
+
+
 def run_checks(now: datetime | None = None) -> CheckReport:
     report = CheckReport()
     check_ownership(report)
@@ -265,4 +273,5 @@ def run_checks(now: datetime | None = None) -> CheckReport:
     check_claim_quotas(report)
     check_holding_caps(report)
     check_merged(report)
+    check_owners_active(report)
     return report

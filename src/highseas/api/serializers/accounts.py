@@ -3,6 +3,7 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib.auth.password_validation import validate_password
+from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from highseas.accounts import services
@@ -74,3 +75,54 @@ class UserBriefSerializer(serializers.ModelSerializer[User]):
     class Meta:
         model = User
         fields = ["id", "username", "display_name"]
+
+
+@extend_schema_field(
+    {
+        "oneOf": [
+            {"type": "integer", "description": "the colleague's user id"},
+            {"type": "string", "enum": ["rules", "pools"]},
+        ]
+    }
+)
+class HandoverTargetField(serializers.Field[Any, Any, Any, Any]):
+    """A colleague's user id, ``"rules"`` or ``"pools"``."""
+
+    default_error_messages = {"invalid": 'Give a user id, "rules" or "pools".'}
+
+    def to_internal_value(self, data: Any) -> int | str:
+        if data in ("rules", "pools"):
+            return str(data)
+        if isinstance(data, bool):
+            self.fail("invalid")
+        if isinstance(data, int) or (isinstance(data, str) and data.isdigit()):
+            return int(data)
+        self.fail("invalid")
+
+    def to_representation(self, value: Any) -> Any:
+        return value
+
+
+class HandoverInput(serializers.Serializer[None]):
+    to = HandoverTargetField()
+    dry_run = serializers.BooleanField(default=False)
+
+
+class HandoverMoveSerializer(serializers.Serializer[None]):
+    customer = serializers.IntegerField()
+    to_owner = serializers.IntegerField(allow_null=True)
+    to_pool = serializers.IntegerField(allow_null=True)
+
+
+class HandoverProblemSerializer(serializers.Serializer[None]):
+    customer = serializers.IntegerField()
+    code = serializers.CharField()
+
+
+class HandoverResultSerializer(serializers.Serializer[None]):
+    user = serializers.IntegerField()
+    to = HandoverTargetField()
+    dry_run = serializers.BooleanField()
+    moved = HandoverMoveSerializer(many=True)
+    problems = HandoverProblemSerializer(many=True)
+    remaining = serializers.IntegerField(help_text="customers the user still owns afterwards")

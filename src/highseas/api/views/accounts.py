@@ -1,12 +1,25 @@
 from __future__ import annotations
 
 from django.db.models import QuerySet
+from django.utils.translation import gettext as _
+from drf_spectacular.utils import extend_schema
 from rest_framework import mixins, viewsets
+from rest_framework.decorators import action
+from rest_framework.permissions import IsAuthenticated
+from rest_framework.request import Request
+from rest_framework.response import Response
 
 from highseas.accounts.models import Team, User
 from highseas.api.permissions import IsAdminOrReadOnly
-from highseas.api.serializers.accounts import TeamSerializer, UserSerializer
+from highseas.api.serializers.accounts import (
+    HandoverInput,
+    HandoverResultSerializer,
+    TeamSerializer,
+    UserSerializer,
+)
 from highseas.api.views.base import viewer_of
+from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.routing.handover import handover
 
 
 class TeamViewSet(
@@ -34,3 +47,21 @@ class UserViewSet(
 
     def get_queryset(self) -> QuerySet[User]:
         return viewer_of(self.request).users().select_related("profile")
+
+    @extend_schema(request=HandoverInput, responses={200: HandoverResultSerializer})
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
+    def handover(self, request: Request, pk: str) -> Response:
+        """Departure handover (离职交接): every customer the user owns goes to a colleague, through
+        the assignment rules or back to its pool; ``dry_run`` previews exactly what a run does.
+        Managers for the reps they manage, admins for anyone; rerun to resume."""
+        if not pk.isdigit():
+            raise HighSeasError(ErrorCode.NOT_FOUND, _("No such user."))
+        data = HandoverInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = handover(
+            viewer_of(request),
+            int(pk),
+            to=data.validated_data["to"],
+            dry_run=data.validated_data["dry_run"],
+        )
+        return Response(report.as_dict())
