@@ -56,6 +56,13 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("HIGHSEAS_MAX_DATA_BYTES", 2_62
 HIGHSEAS_EXACT_LOOKUPS_PER_HOUR = int(os.environ.get("HIGHSEAS_EXACT_LOOKUPS_PER_HOUR", "30"))
 # What a rep may export: "own" (their own customers) or "visible" (all they see, masked).
 HIGHSEAS_REP_EXPORT_SCOPE = os.environ.get("HIGHSEAS_REP_EXPORT_SCOPE", "own")
+# Insights (insights/): a rep hoards a customer owned longer than this many days without an
+# effective follow-up in them; the value score (engine/insights.py) reads won deals over the
+# window, reaches half its monetary part at the half-point amount, and maps to A/B/C by score.
+HIGHSEAS_HOARDING_DAYS = int(os.environ.get("HIGHSEAS_HOARDING_DAYS", "30"))
+HIGHSEAS_VALUE_WINDOW_DAYS = int(os.environ.get("HIGHSEAS_VALUE_WINDOW_DAYS", "365"))
+HIGHSEAS_VALUE_MONETARY_HALF = int(os.environ.get("HIGHSEAS_VALUE_MONETARY_HALF", "100000"))
+HIGHSEAS_VALUE_THRESHOLDS = {"A": 60.0, "B": 30.0}
 
 INSTALLED_APPS = [
     "django.contrib.admin",

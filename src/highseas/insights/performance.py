@@ -1,0 +1,322 @@
+"""Rep performance and fairness over a window, read within what the viewer sees (SPEC §10,
+"Insights").
+
+Who is counted (``reps_in_view``): admins see every active rep; a manager the active reps of
+their team subtree (``Viewer.subtree_team_ids``); a rep only their own row of ``rep_figures``
+and no team figure (``fairness`` refuses them with ``permission_denied``).
+
+A window is ``[since, until)``: ``since`` included, ``until`` excluded. Defaults: the last 30
+days up to now. Figures per rep (``rep_figures``):
+
+- ``holdings``: customers the rep holds now (owned or frozen);
+- ``claims``: ledger ``claimed`` entries to the rep in the window;
+- ``recycled``: ledger ``recycled`` entries from the rep in the window;
+- ``follow_up_rate``: of the customers the rep held at some moment of the window (the ledger
+  shows them as owner at ``since``, or an entry in the window gives them the customer), the
+  share with at least one activity of any kind written by the rep in the window; null when
+  the rep held none;
+- ``won`` / ``lost``: deals of which the rep is the owner, won (lost) in the window;
+  ``win_rate = won / (won + lost)``, null when neither; ``revenue``: the sum of the won amounts;
+- ``median_hours_to_first_contact``: for each gain in the window (a ledger entry that makes
+  the rep the owner: created, claimed, assigned, transferred), the hours from the gain to the
+  rep's first activity on that customer at or after it and before ``until``; gains not yet
+  contacted are left out; null when there is none.
+
+``fairness`` gives the Gini of the holdings and of the new customers (claims and assignments
+in the window) over the reps in view, zeros included, and the hoarders: per rep, the
+customers they own now that they have owned for more than ``HIGHSEAS_HOARDING_DAYS`` days
+(default 30) without an effective follow-up (``last_effective_activity_at``) in those days.
+Frozen customers are not hoarding: a freeze is bounded by the pool's policy.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
+from typing import Any
+
+from django.conf import settings
+from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
+from django.utils import timezone
+from django.utils.translation import gettext as _
+
+from highseas.accounts.models import Role, User
+from highseas.accounts.visibility import Viewer
+from highseas.customers.choices import CustomerStatus, DealStage
+from highseas.customers.models import Activity, Customer, Deal
+from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.engine.insights import gini, median
+from highseas.engine.ownership import EventKind
+from highseas.pools.models import OwnershipEvent
+
+DEFAULT_DAYS = 30
+LONGEST_WINDOW = timedelta(days=731)
+EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
+LATEST = datetime(2100, 1, 1, tzinfo=UTC)
+HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
+GAINS = (EventKind.CREATED, EventKind.CLAIMED, EventKind.ASSIGNED, EventKind.TRANSFERRED)
+NEW_CUSTOMERS = (EventKind.CLAIMED, EventKind.ASSIGNED)
+
+
+@dataclass(frozen=True)
+class Window:
+    since: datetime
+    until: datetime
+
+
+def _aware(moment: datetime | None) -> datetime | None:
+    if moment is None or timezone.is_aware(moment):
+        return moment
+    return timezone.make_aware(moment)
+
+
+def window(
+    since: datetime | None = None, until: datetime | None = None, *, now: datetime | None = None
+) -> Window:
+    """The window asked for, bounded: both ends between 2000 and 2100, ``since`` before
+    ``until``, at most two years long; a bad window is a ``validation_error`` naming the field."""
+    since, until = _aware(since), _aware(until)
+    errors: dict[str, list[str]] = {}
+    for name, moment in (("since", since), ("until", until)):
+        if moment is not None and not EARLIEST <= moment < LATEST:
+            errors[name] = ["between 2000-01-01 and 2100-01-01"]
+    if errors:
+        raise HighSeasError(
+            ErrorCode.VALIDATION_ERROR, _("The window is out of range."), errors=errors
+        )
+    explicit_until = until is not None
+    until = until or now or timezone.now()
+    since = since or until - timedelta(days=DEFAULT_DAYS)
+    if since >= until:
+        name = "until" if explicit_until else "since"
+        raise HighSeasError(
+            ErrorCode.VALIDATION_ERROR,
+            _("The window must end after it starts."),
+            errors={name: ["must be after since" if name == "until" else "must be before until"]},
+        )
+    if until - since > LONGEST_WINDOW:
+        raise HighSeasError(
+            ErrorCode.VALIDATION_ERROR,
+            _("The window is at most two years long."),
+            errors={"since": ["at most 731 days before until"]},
+        )
+    return Window(since, until)
+
+
+def _refuse_rep() -> HighSeasError:
+    return HighSeasError(
+        ErrorCode.PERMISSION_DENIED, _("Only a manager or an admin may read team figures.")
+    )
+
+
+def reps_in_view(viewer: Viewer, *, own_row: bool = False) -> list[User]:
+    """The reps whose figures the viewer may read (module docstring), by username."""
+    reps = User.objects.filter(role=Role.REP, is_active=True)
+    if viewer.is_admin:
+        pass
+    elif viewer.user.is_manager:
+        reps = reps.filter(team_id__in=viewer.subtree_team_ids)
+    elif own_row and viewer.user.role == Role.REP:
+        reps = reps.filter(pk=viewer.user.pk)
+    else:
+        raise _refuse_rep()
+    return list(reps.order_by("username"))
+
+
+def _counted(rows: Any) -> dict[int, int]:
+    return {owner: count for owner, count in rows}
+
+
+def holdings(ids: list[int]) -> dict[int, int]:
+    return _counted(
+        Customer.objects.filter(owner_id__in=ids, status__in=HELD, merged_into__isnull=True)
+        .values_list("owner_id")
+        .annotate(n=Count("id"))
+    )
+
+
+def _ledger(kind: str, side: str, ids: list[int], span: Window) -> dict[int, int]:
+    return _counted(
+        OwnershipEvent.objects.filter(
+            kind=kind, at__gte=span.since, at__lt=span.until, **{f"{side}_owner_id__in": ids}
+        )
+        .values_list(f"{side}_owner_id")
+        .annotate(n=Count("id"))
+    )
+
+
+def _held_in_window(ids: list[int], span: Window) -> Any:
+    """Ledger entries that show a rep as the owner of a customer at some moment of the window:
+    the customer's last entry before ``since``, or any entry inside the window."""
+    later_before_start = OwnershipEvent.objects.filter(
+        customer_id=OuterRef("customer_id"), at__lt=span.since, id__gt=OuterRef("id")
+    )
+    return OwnershipEvent.objects.filter(to_owner_id__in=ids).filter(
+        Q(at__gte=span.since, at__lt=span.until)
+        | (Q(at__lt=span.since) & ~Exists(later_before_start))
+    )
+
+
+def follow_ups(ids: list[int], span: Window) -> dict[int, tuple[int, int]]:
+    """Per rep: (customers held in the window, of which followed up by the rep in it)."""
+    touched = Activity.objects.filter(
+        customer_id=OuterRef("customer_id"),
+        author_id=OuterRef("to_owner_id"),
+        occurred_at__gte=span.since,
+        occurred_at__lt=span.until,
+    )
+    rows = (
+        _held_in_window(ids, span)
+        .annotate(touched=Exists(touched))
+        .values_list("to_owner_id")
+        .annotate(
+            held=Count("customer_id", distinct=True),
+            followed=Count("customer_id", distinct=True, filter=Q(touched=True)),
+        )
+    )
+    return {owner: (held, followed) for owner, held, followed in rows}
+
+
+def deals(ids: list[int], span: Window) -> dict[int, tuple[int, int, Decimal]]:
+    """Per rep: (won, lost, won amount) of the deals they own, closed in the window."""
+    won_in = Q(stage=DealStage.WON, won_at__gte=span.since, won_at__lt=span.until)
+    lost_in = Q(stage=DealStage.LOST, lost_at__gte=span.since, lost_at__lt=span.until)
+    rows = (
+        Deal.objects.filter(owner_id__in=ids)
+        .filter(won_in | lost_in)
+        .values_list("owner_id")
+        .annotate(
+            won=Count("id", filter=won_in),
+            lost=Count("id", filter=lost_in),
+            revenue=Sum("amount", filter=won_in),
+        )
+    )
+    return {owner: (won, lost, revenue or Decimal(0)) for owner, won, lost, revenue in rows}
+
+
+def first_contact_hours(ids: list[int], span: Window) -> dict[int, list[float]]:
+    """Per rep: hours from each gain in the window to their first activity on it."""
+    first = (
+        Activity.objects.filter(
+            customer_id=OuterRef("customer_id"),
+            author_id=OuterRef("to_owner_id"),
+            occurred_at__gte=OuterRef("at"),
+            occurred_at__lt=span.until,
+        )
+        .order_by("occurred_at")
+        .values("occurred_at")[:1]
+    )
+    gains = (
+        OwnershipEvent.objects.filter(
+            kind__in=GAINS, to_owner_id__in=ids, at__gte=span.since, at__lt=span.until
+        )
+        .annotate(first=Subquery(first))
+        .filter(first__isnull=False)
+        .values_list("to_owner_id", "at", "first")
+    )
+    hours: dict[int, list[float]] = defaultdict(list)
+    for owner, gained, contacted in gains:
+        hours[owner].append((contacted - gained).total_seconds() / 3600)
+    return hours
+
+
+def _rep(rep: User) -> dict[str, Any]:
+    return {"rep": rep.pk, "username": rep.username, "display_name": rep.label}
+
+
+def rep_figures(
+    viewer: Viewer, *, since: datetime | None = None, until: datetime | None = None
+) -> dict[str, Any]:
+    """Per rep in view, the figures of the module docstring over the window."""
+    span = window(since, until)
+    reps = reps_in_view(viewer, own_row=True)
+    ids = [rep.pk for rep in reps]
+    held = holdings(ids)
+    claims = _ledger(EventKind.CLAIMED, "to", ids, span)
+    recycled = _ledger(EventKind.RECYCLED, "from", ids, span)
+    followed = follow_ups(ids, span)
+    closed = deals(ids, span)
+    contact = first_contact_hours(ids, span)
+    rows = []
+    for rep in reps:
+        in_window, touched = followed.get(rep.pk, (0, 0))
+        won, lost, revenue = closed.get(rep.pk, (0, 0, Decimal(0)))
+        rows.append(
+            {
+                **_rep(rep),
+                "holdings": held.get(rep.pk, 0),
+                "claims": claims.get(rep.pk, 0),
+                "recycled": recycled.get(rep.pk, 0),
+                "follow_up_rate": touched / in_window if in_window else None,
+                "won": won,
+                "lost": lost,
+                "win_rate": won / (won + lost) if won + lost else None,
+                "revenue": revenue,
+                "median_hours_to_first_contact": median(contact.get(rep.pk, [])),
+            }
+        )
+    return {"since": span.since, "until": span.until, "reps": rows}
+
+
+def hoarding_days() -> int:
+    return int(getattr(settings, "HIGHSEAS_HOARDING_DAYS", 30))
+
+
+def hoarded(ids: list[int], now: datetime, days: int) -> dict[int, int]:
+    """Per rep: customers owned more than ``days`` days with no effective follow-up in them."""
+    start = now - timedelta(days=days)
+    return _counted(
+        Customer.objects.filter(
+            owner_id__in=ids,
+            status=CustomerStatus.OWNED,
+            merged_into__isnull=True,
+            owned_since__lt=start,
+        )
+        .filter(
+            Q(last_effective_activity_at__isnull=True) | Q(last_effective_activity_at__lt=start)
+        )
+        .values_list("owner_id")
+        .annotate(n=Count("id"))
+    )
+
+
+def fairness(
+    viewer: Viewer,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    now: datetime | None = None,
+) -> dict[str, Any]:
+    """Gini of holdings and of new customers, and hoarding, over the reps in view."""
+    span = window(since, until)
+    reps = reps_in_view(viewer)
+    ids = [rep.pk for rep in reps]
+    now = now or timezone.now()
+    held = holdings(ids)
+    new = _counted(
+        OwnershipEvent.objects.filter(
+            kind__in=NEW_CUSTOMERS, to_owner_id__in=ids, at__gte=span.since, at__lt=span.until
+        )
+        .values_list("to_owner_id")
+        .annotate(n=Count("id"))
+    )
+    days = hoarding_days()
+    hoards = hoarded(ids, now, days)
+    return {
+        "since": span.since,
+        "until": span.until,
+        "reps": len(reps),
+        "gini_holdings": gini([held.get(pk, 0) for pk in ids]),
+        "gini_new": gini([new.get(pk, 0) for pk in ids]),
+        "hoarding": {
+            "days": days,
+            "total": sum(hoards.values()),
+            "reps": [
+                {**_rep(rep), "holdings": held.get(rep.pk, 0), "hoarded": hoards[rep.pk]}
+                for rep in reps
+                if hoards.get(rep.pk)
+            ],
+        },
+    }
