@@ -53,7 +53,7 @@ class DeactivationCheckedForm(UserChangeForm):
     rule as ``update_user`` (hand their customers over first), so the admin says why."""
 
     def clean(self) -> dict[str, Any]:
-        cleaned = super().clean()
+        cleaned = super().clean() or self.cleaned_data
         user = self.instance
         if user.pk and cleaned.get("is_active") is False and self.initial.get("is_active"):
             try:

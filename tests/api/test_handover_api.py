@@ -1,0 +1,153 @@
+"""``POST /api/v1/users/{id}/handover/`` and the deactivation it guards (SPEC "API essentials,
+second part", "People change"): a thin adapter over ``routing.handover``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from django.test import Client
+from rest_framework.test import APIClient
+
+from highseas.accounts.models import User
+from highseas.customers.models import Customer
+from highseas.pools.models import OwnershipEvent
+
+Api = Callable[[User], APIClient]
+MakeCustomer = Callable[..., Customer]
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture
+def owned(org: dict[str, Any], make_customer: MakeCustomer) -> list[Customer]:
+    rep = org["rep_a"]
+    return [make_customer(rep, owner=rep, pool=org["east_pool"]) for _ in range(3)]
+
+
+def _url(user: User) -> str:
+    return f"/api/v1/users/{user.pk}/handover/"
+
+
+def test_a_preview_answers_the_moves_and_writes_nothing(
+    api: Api, org: dict[str, Any], owned: list[Customer]
+) -> None:
+    rows = OwnershipEvent.objects.count()
+    answer = api(org["east_manager"]).post(
+        _url(org["rep_a"]), {"to": org["rep_b"].pk, "dry_run": True}, format="json"
+    )
+    assert answer.status_code == 200, answer.json()
+    assert answer.json() == {
+        "user": org["rep_a"].pk,
+        "to": org["rep_b"].pk,
+        "dry_run": True,
+        "moved": [
+            {"customer": c.pk, "to_owner": org["rep_b"].pk, "to_pool": org["east_pool"].pk}
+            for c in owned
+        ],
+        "problems": [],
+        "remaining": 0,
+    }
+    assert OwnershipEvent.objects.count() == rows
+
+
+def test_a_run_to_the_pools_releases_them(
+    api: Api, org: dict[str, Any], owned: list[Customer]
+) -> None:
+    answer = api(org["admin"]).post(_url(org["rep_a"]), {"to": "pools"}, format="json")
+    assert answer.status_code == 200, answer.json()
+    assert [m["to_owner"] for m in answer.json()["moved"]] == [None] * 3
+    assert not Customer.objects.filter(owner=org["rep_a"]).exists()
+
+
+@pytest.mark.parametrize("to", ["nobody", True, None, -1])
+def test_a_target_that_is_neither_a_user_nor_rules_nor_pools_is_a_validation_error(
+    api: Api, org: dict[str, Any], owned: list[Customer], to: Any
+) -> None:
+    answer = api(org["admin"]).post(_url(org["rep_a"]), {"to": to}, format="json")
+    assert answer.status_code == 400
+    assert answer.json()["code"] == "validation_error"
+    assert Customer.objects.filter(owner=org["rep_a"]).count() == 3
+
+
+def test_a_rep_is_refused_and_nothing_moves(
+    api: Api, org: dict[str, Any], owned: list[Customer]
+) -> None:
+    answer = api(org["rep_b"]).post(_url(org["rep_a"]), {"to": org["rep_b"].pk}, format="json")
+    assert (answer.status_code, answer.json()["code"]) == (403, "permission_denied")
+    assert Customer.objects.filter(owner=org["rep_a"]).count() == 3
+
+
+def test_a_receiver_outside_the_managers_subtree_is_refused(
+    api: Api, org: dict[str, Any], owned: list[Customer]
+) -> None:
+    answer = api(org["east_manager"]).post(
+        _url(org["rep_a"]), {"to": org["rep_c"].pk}, format="json"
+    )
+    assert (answer.status_code, answer.json()["code"]) == (403, "permission_denied")
+    assert Customer.objects.filter(owner=org["rep_a"]).count() == 3
+
+
+def test_deactivation_answers_handover_required_until_the_rep_owns_none(
+    api: Api, org: dict[str, Any], owned: list[Customer]
+) -> None:
+    admin = api(org["admin"])
+    user_url = f"/api/v1/users/{org['rep_a'].pk}/"
+    refused = admin.patch(user_url, {"is_active": False}, format="json")
+    assert refused.status_code == 409
+    assert {k: refused.json()[k] for k in ("code", "owned")} == {
+        "code": "handover_required",
+        "owned": 3,
+    }
+    assert User.objects.get(pk=org["rep_a"].pk).is_active
+    admin.post(_url(org["rep_a"]), {"to": org["rep_b"].pk}, format="json")
+    allowed = admin.patch(user_url, {"is_active": False}, format="json")
+    assert allowed.status_code == 200, allowed.json()
+    assert not User.objects.get(pk=org["rep_a"].pk).is_active
+
+
+def _admin_deactivation(org: dict[str, Any]) -> Any:
+    client = Client()
+    client.force_login(org["admin"])
+    url = f"/admin/accounts/user/{org['rep_a'].pk}/change/"
+    form = client.get(url).context["adminform"].form
+    data = {
+        name: value
+        for name, value in form.initial.items()
+        if value is not None and name not in ("password", "groups", "user_permissions")
+    }
+    data.update(
+        {
+            "is_active": "",
+            "last_login_0": "",
+            "last_login_1": "",
+            "date_joined_0": "2026-01-01",
+            "date_joined_1": "08:00:00",
+            "profile-TOTAL_FORMS": "1",
+            "profile-INITIAL_FORMS": "1",
+            "profile-MIN_NUM_FORMS": "0",
+            "profile-MAX_NUM_FORMS": "1",
+            "profile-0-id": str(org["rep_a"].profile.pk),
+            "profile-0-user": str(org["rep_a"].pk),
+            "profile-0-level": "junior",
+            "profile-0-skills": "{}",
+            "profile-0-is_active": "on",
+        }
+    )
+    return client.post(url, {k: v for k, v in data.items() if v != ""})
+
+
+def test_the_admin_refuses_to_deactivate_a_rep_who_owns_customers(
+    org: dict[str, Any], owned: list[Customer]
+) -> None:
+    response = _admin_deactivation(org)
+    assert response.status_code == 200
+    errors = response.context["adminform"].form.non_field_errors()
+    assert errors.as_data()[0].code == "handover_required"
+    assert User.objects.get(pk=org["rep_a"].pk).is_active
+
+
+def test_the_admin_deactivates_a_rep_who_owns_none(org: dict[str, Any]) -> None:
+    assert _admin_deactivation(org).status_code == 302
+    assert not User.objects.get(pk=org["rep_a"].pk).is_active
