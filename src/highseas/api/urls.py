@@ -14,6 +14,7 @@ from highseas.api.views.imports import (
     ImportRowsView,
     ImportView,
 )
+from highseas.api.views.insights import FairnessView, RepFiguresView, RescoreView
 from highseas.api.views.me import MeView
 from highseas.api.views.notifications import NotificationViewSet
 from highseas.api.views.ownership import ClaimRequestViewSet
@@ -46,5 +47,8 @@ urlpatterns = [
     path("imports/<int:pk>/rows/", ImportRowsView.as_view(), name="import-rows"),
     path("exports/customers/", CustomerExportView.as_view(), name="export-customers"),
     path("exports/activities/", ActivityExportView.as_view(), name="export-activities"),
+    path("insights/reps/", RepFiguresView.as_view(), name="insights-reps"),
+    path("insights/fairness/", FairnessView.as_view(), name="insights-fairness"),
+    path("insights/rescore/", RescoreView.as_view(), name="insights-rescore"),
     path("", include(router.urls)),
 ]
