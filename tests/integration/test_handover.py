@@ -267,3 +267,29 @@ def test_check_reports_a_customer_owned_by_an_inactive_user(
     report = run_checks()
     assert report.problems == {"owner_inactive": 1}
     assert report.examples == [f"owner_inactive: customer {customer.pk} (user {org['rep_a'].pk})"]
+
+
+def test_a_customer_moved_away_meanwhile_is_left_with_its_new_owner(
+    org: dict[str, Any], book: list[Customer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Between listing a batch and moving it, a manager gives one customer to someone else:
+    the handover takes only what the departing rep still owns."""
+    from highseas.routing import handover as module
+
+    real_batch = module._batch
+    moved_away = book[3]
+
+    def batch_after_a_transfer(
+        viewer: Any, rep: User, receiver: Any, ids: list[int], *a: Any
+    ) -> None:
+        if moved_away.pk in ids and moved_away.owner_id == rep.pk:
+            ownership.transfer(org["admin"], moved_away.pk, org["rep_c"])
+            moved_away.owner_id = org["rep_c"].pk
+        real_batch(viewer, rep, receiver, ids, *a)
+
+    monkeypatch.setattr(module, "_batch", batch_after_a_transfer)
+    run = handover(as_viewer(org["admin"]), org["rep_a"].pk, to=org["rep_b"].pk, dry_run=False)
+    assert Customer.objects.get(pk=moved_away.pk).owner_id == org["rep_c"].pk
+    assert moved_away.pk not in {m["customer"] for m in run.moved}
+    assert ledger("transferred")[moved_away.pk] == 0
+    assert owned_by(org["rep_b"]) == REP_CUSTOMERS - 1

@@ -38,7 +38,7 @@ from highseas.accounts.visibility import Viewer
 from highseas.customers.choices import DealStage
 from highseas.customers.models import Customer, Deal, Task
 from highseas.engine.errors import ErrorCode, HighSeasError
-from highseas.pools import ownership
+from highseas.pools import facts, ownership
 from highseas.pools.authority import require_receiver
 from highseas.routing.runs import RunResult
 from highseas.routing.services import Trigger, assign_new_customers
@@ -164,10 +164,13 @@ def _walk(
     last_id, batches = 0, 0
     while True:
         with transaction.atomic():
+            # The ownership services' lock order: the reps first, then the customers.
+            facts.lock_reps(*[u.pk for u in (rep, receiver) if u is not None])
             ids = list(
                 _owned(rep)
                 .filter(pk__gt=last_id)
                 .order_by("pk")
+                .select_for_update(of=("self",))
                 .values_list("pk", flat=True)[:batch_size]
             )
             if not ids:
@@ -190,7 +193,10 @@ def _batch(
 ) -> None:
     actor, reason = viewer.user, handover_reason()
     released: list[int] = []
+    still_theirs = set(_owned(rep).filter(pk__in=ids).values_list("pk", flat=True))
     for customer_id in ids:
+        if customer_id not in still_theirs:
+            continue  # moved by someone else meanwhile: it is not the departing rep's to give
         try:
             if receiver is not None:
                 moved = ownership.transfer(actor, customer_id, receiver, reason=reason, now=now)
