@@ -43,9 +43,17 @@ def test_a_preview_answers_the_moves_and_writes_nothing(
         "to": org["rep_b"].pk,
         "dry_run": True,
         "moved": [
-            {"customer": c.pk, "to_owner": org["rep_b"].pk, "to_pool": org["east_pool"].pk}
+            {
+                "customer": c.pk,
+                "to_owner": org["rep_b"].pk,
+                "to_pool": org["east_pool"].pk,
+                "was_frozen": False,
+                "deals": 0,
+                "tasks": 0,
+            }
             for c in owned
         ],
+        "by_owner": [{"to_owner": org["rep_b"].pk, "customers": 3}],
         "problems": [],
         "remaining": 0,
     }

@@ -88,6 +88,10 @@ def test_the_run_moves_exactly_what_the_preview_showed_and_the_preview_writes_no
     assert OwnershipEvent.objects.count() == rows_before
     assert owned_by(rep_a) == REP_CUSTOMERS
     assert len(preview.moved) == CAP
+    assert preview.by_owner() == [{"to_owner": rep_b.pk, "customers": CAP}]
+    assert [m["was_frozen"] for m in preview.moved] == [i < FROZEN for i in range(CAP)]
+    followed = [(m["deals"], m["tasks"]) for m in preview.moved]
+    assert followed == [(1, 1) if FROZEN <= i < FROZEN + WITH_DEALS else (0, 0) for i in range(CAP)]
     assert preview.problems == [
         {"customer": c.pk, "code": "holding_cap_reached"} for c in book[CAP:]
     ]
@@ -162,9 +166,11 @@ def test_to_pools_releases_every_customer_into_its_own_pool(
     preview = handover(as_viewer(org["admin"]), rep_a.pk, to="pools", dry_run=True)
     run = handover(as_viewer(org["admin"]), rep_a.pk, to="pools", dry_run=False)
     assert run.moved == preview.moved
-    assert run.moved == [
-        {"customer": c.pk, "to_owner": None, "to_pool": org["east_pool"].pk} for c in book
+    assert [(m["customer"], m["to_owner"], m["to_pool"]) for m in run.moved] == [
+        (c.pk, None, org["east_pool"].pk) for c in book
     ]
+    assert [m["was_frozen"] for m in run.moved] == [i < FROZEN for i in range(REP_CUSTOMERS)]
+    assert {(m["deals"], m["tasks"]) for m in run.moved} == {(0, 0)}
     assert run.problems == []
     assert ledger("released") == Counter(c.pk for c in book)
     assert set(Customer.objects.values_list("status", flat=True)) == {"pooled"}

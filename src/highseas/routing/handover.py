@@ -24,6 +24,7 @@ back, so it says exactly who would get how many and which problems.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -35,7 +36,7 @@ from django.utils.translation import gettext as _
 
 from highseas.accounts.models import RepProfile, User
 from highseas.accounts.visibility import Viewer
-from highseas.customers.choices import DealStage
+from highseas.customers.choices import CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal, Task
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools import facts, ownership
@@ -57,12 +58,18 @@ class HandoverReport:
     problems: list[dict[str, Any]] = field(default_factory=list)
     remaining: int = 0  # customers the rep still owns afterwards (those with problems)
 
+    def by_owner(self) -> list[dict[str, Any]]:
+        """Who gets how many (``to_owner`` null: left in a pool), most first."""
+        counts = Counter(entry["to_owner"] for entry in self.moved)
+        return [{"to_owner": owner, "customers": n} for owner, n in counts.most_common()]
+
     def as_dict(self) -> dict[str, Any]:
         return {
             "user": self.rep_id,
             "to": self.to,
             "dry_run": self.dry_run,
             "moved": self.moved,
+            "by_owner": self.by_owner(),
             "problems": self.problems,
             "remaining": self.remaining,
         }
@@ -193,9 +200,10 @@ def _batch(
 ) -> None:
     actor, reason = viewer.user, handover_reason()
     released: list[int] = []
-    still_theirs = set(_owned(rep).filter(pk__in=ids).values_list("pk", flat=True))
+    statuses = dict(_owned(rep).filter(pk__in=ids).values_list("pk", "status"))
+    frozen = {pk for pk, status in statuses.items() if status == CustomerStatus.FROZEN}
     for customer_id in ids:
-        if customer_id not in still_theirs:
+        if customer_id not in statuses:
             continue  # moved by someone else meanwhile: it is not the departing rep's to give
         try:
             if receiver is not None:
@@ -205,27 +213,22 @@ def _batch(
         except HighSeasError as refusal:
             report.problems.append({"customer": customer_id, "code": refusal.code.value})
             continue
-        if receiver is not None:
-            _follow(rep, receiver.pk, [customer_id])
-            report.moved.append(
-                {
-                    "customer": customer_id,
-                    "to_owner": receiver.pk,
-                    "to_pool": moved.customer.pool_id,
-                }
-            )
-        elif report.to == "rules":
+        if report.to == "rules":
             released.append(customer_id)
         else:
-            report.moved.append(
-                {"customer": customer_id, "to_owner": None, "to_pool": moved.customer.pool_id}
-            )
+            owner_id, pool_id = moved.customer.owner_id, moved.customer.pool_id
+            report.moved.append(_moved(rep, customer_id, owner_id, pool_id, frozen))
     if released:
-        _route(viewer, rep, released, report, now)
+        _route(viewer, rep, released, report, now, frozen)
 
 
 def _route(
-    viewer: Viewer, rep: User, released: list[int], report: HandoverReport, now: datetime
+    viewer: Viewer,
+    rep: User,
+    released: list[int],
+    report: HandoverReport,
+    now: datetime,
+    frozen: set[int],
 ) -> None:
     """The released customers through the rules, in this batch's transaction."""
     result = _without(
@@ -237,12 +240,10 @@ def _route(
     outcomes = {d.customer_id: d.outcome.value for d in result.decisions} if result else {}
     rows = Customer.objects.filter(pk__in=released).values_list("pk", "owner_id", "pool_id")
     for customer_id, owner_id, pool_id in sorted(rows):
-        if owner_id is not None:
-            _follow(rep, owner_id, [customer_id])
-        else:
+        if owner_id is None:
             code = outcomes.get(customer_id, "no_rule")
             report.problems.append({"customer": customer_id, "code": code})
-        report.moved.append({"customer": customer_id, "to_owner": owner_id, "to_pool": pool_id})
+        report.moved.append(_moved(rep, customer_id, owner_id, pool_id, frozen))
 
 
 def _without(rep: User, route: Callable[[], RunResult | None]) -> RunResult | None:
@@ -257,11 +258,26 @@ def _without(rep: User, route: Callable[[], RunResult | None]) -> RunResult | No
     return result
 
 
-def _follow(rep: User, owner_id: int, customer_ids: list[int]) -> None:
-    """The departing rep's open deals and open tasks of these customers go to the new owner."""
-    Deal.objects.filter(customer_id__in=customer_ids, owner_id=rep.pk).exclude(
-        stage__in=[DealStage.WON, DealStage.LOST]
-    ).update(owner_id=owner_id)
-    Task.objects.filter(
-        customer_id__in=customer_ids, assignee_id=rep.pk, done_at__isnull=True
-    ).update(assignee_id=owner_id)
+def _moved(
+    rep: User, customer_id: int, owner_id: int | None, pool_id: int | None, frozen: set[int]
+) -> dict[str, Any]:
+    """One ``moved`` entry; with a new owner, the departing rep's open deals and open tasks of
+    the customer follow it (``deals``, ``tasks``: how many did). A freeze ends either way."""
+    deals = tasks = 0
+    if owner_id is not None:
+        deals = (
+            Deal.objects.filter(customer_id=customer_id, owner_id=rep.pk)
+            .exclude(stage__in=[DealStage.WON, DealStage.LOST])
+            .update(owner_id=owner_id)
+        )
+        tasks = Task.objects.filter(
+            customer_id=customer_id, assignee_id=rep.pk, done_at__isnull=True
+        ).update(assignee_id=owner_id)
+    return {
+        "customer": customer_id,
+        "to_owner": owner_id,
+        "to_pool": pool_id,
+        "was_frozen": customer_id in frozen,
+        "deals": deals,
+        "tasks": tasks,
+    }

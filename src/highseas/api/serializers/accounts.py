@@ -112,6 +112,14 @@ class HandoverMoveSerializer(serializers.Serializer[None]):
     customer = serializers.IntegerField()
     to_owner = serializers.IntegerField(allow_null=True)
     to_pool = serializers.IntegerField(allow_null=True)
+    was_frozen = serializers.BooleanField(help_text="the transfer or release ended a freeze")
+    deals = serializers.IntegerField(help_text="open deals that followed the customer")
+    tasks = serializers.IntegerField(help_text="open tasks that followed the customer")
+
+
+class HandoverShareSerializer(serializers.Serializer[None]):
+    to_owner = serializers.IntegerField(allow_null=True, help_text="null: left in a pool")
+    customers = serializers.IntegerField()
 
 
 class HandoverProblemSerializer(serializers.Serializer[None]):
@@ -124,5 +132,6 @@ class HandoverResultSerializer(serializers.Serializer[None]):
     to = HandoverTargetField()
     dry_run = serializers.BooleanField()
     moved = HandoverMoveSerializer(many=True)
+    by_owner = HandoverShareSerializer(many=True, help_text="who gets how many")
     problems = HandoverProblemSerializer(many=True)
     remaining = serializers.IntegerField(help_text="customers the user still owns afterwards")
