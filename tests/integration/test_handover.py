@@ -5,6 +5,7 @@ a rep who still owns customers cannot be deactivated; ``check`` reports stranded
 
 from __future__ import annotations
 
+import threading
 from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
@@ -12,6 +13,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.utils import timezone
 
 from highseas.accounts import services as accounts
@@ -299,3 +301,33 @@ def test_a_customer_moved_away_meanwhile_is_left_with_its_new_owner(
     assert moved_away.pk not in {m["customer"] for m in run.moved}
     assert ledger("transferred")[moved_away.pk] == 0
     assert owned_by(org["rep_b"]) == REP_CUSTOMERS - 1
+
+
+@pytest.mark.django_db(transaction=True)
+def test_two_handovers_racing_move_every_customer_exactly_once(
+    org: dict[str, Any], make_customer: MakeCustomer
+) -> None:
+    rep_a = org["rep_a"]
+    customers = [make_customer(rep_a, owner=rep_a, pool=org["east_pool"]) for _ in range(30)]
+    targets: list[Any] = [org["rep_b"].pk, "pools"]
+    barrier = threading.Barrier(2)
+    crashes: list[BaseException] = []
+
+    def run(to: Any) -> None:
+        try:
+            barrier.wait(timeout=30)
+            handover(as_viewer(org["admin"]), rep_a.pk, to=to, dry_run=False, batch_size=4)
+        except BaseException as crash:  # shown by the assertion below
+            crashes.append(crash)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=run, args=(to,)) for to in targets]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert crashes == []
+    assert ledger("transferred") + ledger("released") == Counter(c.pk for c in customers)
+    assert owned_by(rep_a) == 0
+    assert_clean()
