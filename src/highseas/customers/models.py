@@ -325,6 +325,12 @@ class Deal(models.Model):
         return self.name or f"{self.customer} ¥{self.amount}"
 
 
+class TaskPriority(models.TextChoices):
+    LOW = "low", _("Low")
+    NORMAL = "normal", _("Normal")
+    HIGH = "high", _("High")
+
+
 class Task(models.Model):
     customer = models.ForeignKey(
         Customer, models.CASCADE, null=True, blank=True, related_name="tasks"
@@ -336,6 +342,9 @@ class Task(models.Model):
     created_by = models.ForeignKey(USER, models.SET_NULL, null=True, related_name="+")
     due_at = models.DateTimeField(_("due at"), null=True, blank=True)
     done_at = models.DateTimeField(_("done at"), null=True, blank=True)
+    priority = models.CharField(
+        _("priority"), max_length=10, choices=TaskPriority.choices, default=TaskPriority.NORMAL
+    )
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
 
     class Meta:
