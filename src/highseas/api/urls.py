@@ -6,6 +6,7 @@ from highseas.api.routers import IdRouter
 from highseas.api.views.accounts import TeamViewSet, UserViewSet
 from highseas.api.views.audit import AuditLogView
 from highseas.api.views.auth import DeviceTokenViewSet, TokenView
+from highseas.api.views.collaboration import TaskViewSet
 from highseas.api.views.customers import CustomerViewSet
 from highseas.api.views.exports import ActivityExportView, CustomerExportView
 from highseas.api.views.imports import (
@@ -30,6 +31,7 @@ router.register("pools", PoolViewSet, basename="pool")
 router.register("customers", CustomerViewSet, basename="customer")
 router.register("claim-requests", ClaimRequestViewSet, basename="claim-request")
 router.register("notifications", NotificationViewSet, basename="notification")
+router.register("tasks", TaskViewSet, basename="task")
 router.register("assignment-rules", AssignmentRuleViewSet, basename="assignment-rule")
 router.register("assignment-runs", AssignmentRunViewSet, basename="assignment-run")
 router.register("auth/tokens", DeviceTokenViewSet, basename="auth-token-device")

@@ -15,6 +15,7 @@ from highseas.api.serializers.customers import (
     CustomerUpdateSerializer,
 )
 from highseas.api.views.base import ViewerContextMixin, viewer_of
+from highseas.api.views.collaboration import CommentActions
 from highseas.api.views.dedup import DuplicateActions
 from highseas.api.views.followups import FollowUpActions
 from highseas.api.views.ownership import OwnershipActions
@@ -45,6 +46,7 @@ LIST_FILTERS = [
     ),
 )
 class CustomerViewSet(
+    CommentActions,
     DuplicateActions,
     OwnershipActions,
     FollowUpActions,
