@@ -301,6 +301,7 @@ class Deal(models.Model):
     )
     expected_close = models.DateField(_("expected close"), null=True, blank=True)
     won_at = models.DateTimeField(_("won at"), null=True, blank=True)
+    contract_end = models.DateTimeField(_("contract end"), null=True, blank=True)
     lost_at = models.DateTimeField(_("lost at"), null=True, blank=True)
     lost_reason = models.CharField(_("lost reason"), max_length=200, blank=True)
     created_at = models.DateTimeField(_("created at"))

@@ -51,10 +51,19 @@ MAX_YEAR = 2100
 
 # Policy fields by unit; a per-level override uses the same unit as its field.
 DAY_FIELDS = frozenset(
-    {"idle_days", "no_deal_days", "warn_days", "reclaim_cooldown_days", "max_freeze_days"}
+    {
+        "idle_days",
+        "no_deal_days",
+        "warn_days",
+        "reclaim_cooldown_days",
+        "max_freeze_days",
+        "won_repurchase_days",
+    }
 )
 HOUR_FIELDS = frozenset({"first_contact_hours", "approval_expiry_hours"})
-COUNT_FIELDS = frozenset({"daily_quota", "weekly_quota", "holding_cap", "max_frozen"})
+COUNT_FIELDS = frozenset(
+    {"daily_quota", "weekly_quota", "holding_cap", "max_frozen", "daily_view_limit"}
+)
 NAME_FIELDS = ("name",)
 NOTE_FIELDS = ("notes", "note")
 _INVISIBLE = frozenset({"Cc", "Cf", "Zs", "Zl", "Zp", "Mn", "Me", "Cn", "Co", "Cs"})
@@ -250,7 +259,7 @@ def activity_errors(fields: Mapping[str, Any]) -> Errors:
 
 def deal_errors(fields: Mapping[str, Any]) -> Errors:
     errors: Errors = {}
-    _moment_errors(fields, ["expected_close"], errors)
+    _moment_errors(fields, ["expected_close", "contract_end"], errors)
     return errors
 
 

@@ -12,7 +12,13 @@ time, the warning time and the rule that sets the due time:
    effective follow-up; the no-deal limit counted from ``owned_since`` (won customers never
    hit it); the first-contact limit counted from ``owned_since`` while there has been no
    activity at all since then. The earliest candidate wins;
-5. the warning is ``warn_days`` before the due time, never before ``owned_since``.
+5. the repurchase window (``won_repurchase_days``, null = won customers stay): a won customer
+   falls due that many days after ``won_until`` -- the latest of its won deals' contract ends
+   (a won deal without one counts with its ``won_at``), so a later won deal moves it -- counted
+   from ``owned_since`` instead when the customer was taken after that moment. When
+   ``exempt_won`` is set this is the only limit a won customer has; otherwise it is one more
+   candidate. A won customer without any won deal has no window;
+6. the warning is ``warn_days`` before the due time, never before ``owned_since``.
 """
 
 from __future__ import annotations
@@ -33,6 +39,7 @@ class RecycleRules:
     exempt_open_deal: bool = False
     exempt_levels: frozenset[str] = frozenset()
     level_overrides: dict[str, dict[str, int | None]] = field(default_factory=dict)
+    won_repurchase_days: int | None = None
 
     def for_level(self, level: str) -> RecycleRules:
         override = self.level_overrides.get(level)
@@ -46,6 +53,7 @@ class RecycleRules:
             exempt_won=self.exempt_won,
             exempt_open_deal=self.exempt_open_deal,
             exempt_levels=self.exempt_levels,
+            won_repurchase_days=self.won_repurchase_days,
         )
 
 
@@ -58,6 +66,7 @@ class CustomerClock:
     owned_since: datetime | None
     last_effective_activity_at: datetime | None
     last_activity_at: datetime | None
+    won_until: datetime | None = None  # latest contract end (or won_at) of the won deals
 
 
 @dataclass(frozen=True, slots=True)
@@ -76,7 +85,7 @@ NOT_SCHEDULED = Schedule()
 
 def _is_exempt(rules: RecycleRules, clock: CustomerClock) -> bool:
     return (
-        (rules.exempt_won and clock.is_won)
+        (rules.exempt_won and clock.is_won and rules.won_repurchase_days is None)
         or (rules.exempt_open_deal and clock.has_open_deal)
         or clock.level in rules.exempt_levels
     )
@@ -101,13 +110,24 @@ def _candidates(
     return found
 
 
+def _repurchase(
+    rules: RecycleRules, clock: CustomerClock, since: datetime
+) -> list[tuple[datetime, str, int]]:
+    days = rules.won_repurchase_days
+    if days is None or not clock.is_won or clock.won_until is None:
+        return []
+    return [(max(since, clock.won_until) + timedelta(days=days), "won_repurchase", days)]
+
+
 def schedule(rules: RecycleRules | None, clock: CustomerClock) -> Schedule:
     if rules is None or clock.status is not Status.OWNED or clock.owned_since is None:
         return NOT_SCHEDULED
     rules = rules.for_level(clock.level)
     if _is_exempt(rules, clock):
         return NOT_SCHEDULED
-    candidates = _candidates(rules, clock, clock.owned_since)
+    won_only = rules.exempt_won and clock.is_won
+    candidates = [] if won_only else _candidates(rules, clock, clock.owned_since)
+    candidates += _repurchase(rules, clock, clock.owned_since)
     if not candidates:
         return NOT_SCHEDULED
     due_at, rule, limit = min(candidates)

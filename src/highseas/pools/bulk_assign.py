@@ -45,6 +45,7 @@ from highseas.pools.ledger import Entry, record_events
 from highseas.pools.models import Pool
 from highseas.pools.policies import claim_limits, recycle_rules, rep_overrides
 from highseas.pools.rows import columns, db_datetime, db_time
+from highseas.pools.schedule import won_until
 
 CHUNK = 500
 READ_CHUNK = 5_000
@@ -241,6 +242,16 @@ def _schedules(
     rules = {pool_id: recycle_rules(pool) for pool_id, pool in pools.items()}
     needs_deals = any(r is not None and r.exempt_open_deal for r in rules.values())
     open_deals = _open_deals([g.customer_id for g in granted]) if needs_deals else set()
+    needs_won_ends = any(
+        r is not None and r.won_repurchase_days is not None for r in rules.values()
+    )
+    won_ends = (
+        won_until(
+            g.customer_id for g in granted if rows[g.customer_id]["stage"] == CustomerStage.WON
+        )
+        if needs_won_ends
+        else {}
+    )
     found: dict[int, Schedule] = {}
     alike: dict[tuple[Any, ...], Schedule] = {}
     for grant in granted:
@@ -249,6 +260,7 @@ def _schedules(
             *(row["pool_id"], row["level"], row["stage"] == CustomerStage.WON),
             grant.customer_id in open_deals,
             *(row["last_effective_activity_at"], row["last_activity_at"]),
+            won_ends.get(grant.customer_id),
         )
         if key not in alike:
             clock = CustomerClock(Status.OWNED, *key[1:4], now, *key[4:])

@@ -27,6 +27,7 @@ from highseas.pools.models import DEFAULT_EFFECTIVE_KINDS
 from highseas.pools.schedule import refresh_schedule
 
 CLOCK_SKEW = timedelta(minutes=5)
+UNCHANGED: Any = object()  # a field the caller did not send
 
 
 def locked_customer(actor: User, customer_id: int) -> Customer:
@@ -111,6 +112,7 @@ def open_deal(
     stage: str = "",
     name: str = "",
     expected_close: Any = None,
+    contract_end: datetime | None = None,
     lost_reason: str = "",
     now: datetime | None = None,
 ) -> Deal:
@@ -119,7 +121,11 @@ def open_deal(
     now = now or timezone.now()
     if lost_reason and stage != DealStage.LOST:
         require_valid({"lost_reason": ["only for a deal opened as lost"]})
-    require_valid(deal_errors({"name": name, "expected_close": expected_close}))
+    require_valid(
+        deal_errors(
+            {"name": name, "expected_close": expected_close, "contract_end": contract_end}
+        )
+    )
     customer = locked_customer(actor, customer_id)
     closing = stage in (DealStage.WON, DealStage.LOST)  # created open, then closed with dates
     deal = Deal.objects.create(
@@ -129,6 +135,7 @@ def open_deal(
         stage=DealStage.QUALIFICATION if closing else stage or DealStage.QUALIFICATION,
         owner=customer.owner,
         expected_close=expected_close,
+        contract_end=contract_end,
         created_at=now,
     )
     if closing:
@@ -147,20 +154,28 @@ def close_deal(
     *,
     stage: str,
     lost_reason: str = "",
+    contract_end: Any = UNCHANGED,
     now: datetime | None = None,
 ) -> Deal:
     """Move a deal to a stage; won makes the customer a won customer (usually exempt from
-    recycling), and either outcome changes the open-deal exemption."""
+    recycling, or back to its pool after the repurchase window), and either outcome changes
+    the open-deal exemption. A deal already won stays won since its ``won_at``;
+    ``contract_end`` (when given) replaces the deal's contract end."""
     now = now or timezone.now()
+    if contract_end is not UNCHANGED:
+        require_valid(deal_errors({"contract_end": contract_end}))
     customer = locked_customer(actor, customer_id)
     deal = Deal.objects.filter(pk=deal_id, customer=customer).first()
     if deal is None:
         raise HighSeasError(ErrorCode.NOT_FOUND, _("No such deal."))
+    still_won = deal.stage == DealStage.WON and stage == DealStage.WON and deal.won_at
     deal.stage = stage
-    deal.won_at = now if stage == DealStage.WON else None
+    deal.won_at = (deal.won_at if still_won else now) if stage == DealStage.WON else None
     deal.lost_at = now if stage == DealStage.LOST else None
     deal.lost_reason = lost_reason if stage == DealStage.LOST else ""
-    deal.save(update_fields=["stage", "won_at", "lost_at", "lost_reason"])
+    if contract_end is not UNCHANGED:
+        deal.contract_end = contract_end
+    deal.save(update_fields=["stage", "won_at", "lost_at", "lost_reason", "contract_end"])
     if stage == DealStage.WON and customer.stage != CustomerStage.WON:
         customer.stage = CustomerStage.WON
         customer.save(update_fields=["stage"])

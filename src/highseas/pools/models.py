@@ -103,6 +103,9 @@ class ClaimPolicy(models.Model):
         _("most frozen customers per rep"), null=True, blank=True
     )
     max_freeze_days = models.PositiveIntegerField(_("longest freeze (days)"), null=True, blank=True)
+    daily_view_limit = models.PositiveIntegerField(
+        _("pool customers a rep may open per day"), null=True, blank=True
+    )
     updated_at = models.DateTimeField(auto_now=True)
 
     class Meta:
@@ -129,6 +132,9 @@ class RecyclePolicy(models.Model):
         _("first-contact limit (hours)"), null=True, blank=True
     )
     warn_days = models.PositiveIntegerField(_("warn days before"), null=True, blank=True)
+    won_repurchase_days = models.PositiveIntegerField(
+        _("won customers return (days after the contract ends)"), null=True, blank=True
+    )
     effective_activity_kinds = models.JSONField(
         _("effective follow-up kinds"), default=default_effective_kinds, blank=True
     )
@@ -262,3 +268,26 @@ class ClaimRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.requester} → {self.customer} ({self.state})"
+
+
+class CustomerView(models.Model):
+    """A rep opened a pooled customer in detail on an org-calendar day (``day`` is that
+    day's start); counted against the pool's ``daily_view_limit`` once per customer per day."""
+
+    viewer = models.ForeignKey(USER, models.CASCADE, related_name="+")
+    customer = models.ForeignKey("customers.Customer", models.CASCADE, related_name="+")
+    pool = models.ForeignKey(Pool, models.CASCADE, related_name="+")
+    day = models.DateTimeField(_("day"))
+    opened_at = models.DateTimeField(_("opened at"))
+
+    class Meta:
+        verbose_name = _("pool customer view")
+        verbose_name_plural = _("pool customer views")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["viewer", "day", "customer"], name="customer_view_once_a_day"
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.viewer_id} → {self.customer_id} @ {self.day:%Y-%m-%d}"

@@ -90,4 +90,11 @@ def recycle_rules(pool: Pool | None) -> RecycleRules | None:
         exempt_open_deal=policy.exempt_open_deal,
         exempt_levels=frozenset(policy.exempt_levels or ()),
         level_overrides=dict(policy.level_overrides or {}),
+        won_repurchase_days=policy.won_repurchase_days,
     )
+
+
+def daily_view_limit(pool: Pool | None) -> int | None:
+    """How many of the pool's customers a rep may open in detail per org-calendar day."""
+    policy: ClaimPolicy | None = getattr(pool, "claim_policy", None) if pool else None
+    return policy.daily_view_limit if policy is not None else None

@@ -14,13 +14,13 @@ from typing import Any
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from highseas.customers.choices import CustomerStatus, DealStage
+from highseas.customers.choices import CustomerStage, CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal
 from highseas.engine.ownership import Status
 from highseas.engine.recycle import RecycleRules, schedule
 from highseas.pools.models import Pool
 from highseas.pools.policies import recycle_rules
-from highseas.pools.schedule import clock_of
+from highseas.pools.schedule import clock_of, won_until
 from highseas.pools.sweep import REASONS
 
 RULE_FIELDS = (
@@ -32,6 +32,7 @@ RULE_FIELDS = (
     "exempt_open_deal",
     "exempt_levels",
     "level_overrides",
+    "won_repurchase_days",
 )
 
 
@@ -56,14 +57,20 @@ def proposed_rules(pool: Pool, changes: dict[str, Any]) -> RecycleRules:
 
 
 def _due_within(
-    rules: RecycleRules, customers: list[Customer], open_deals: set[int], horizon: datetime
+    rules: RecycleRules,
+    customers: list[Customer],
+    open_deals: set[int],
+    horizon: datetime,
+    won_ends: dict[int, datetime],
 ) -> list[tuple[Customer, Any]]:
     found = []
     for customer in customers:
         clock = clock_of(
             customer, status=Status.OWNED, owned_since=customer.owned_since, check_open_deal=False
         )
-        clock = replace(clock, has_open_deal=customer.pk in open_deals)
+        clock = replace(
+            clock, has_open_deal=customer.pk in open_deals, won_until=won_ends.get(customer.pk)
+        )
         plan = schedule(rules, clock)
         due = plan.due_at
         if due is not None and customer.status == CustomerStatus.FROZEN:
@@ -97,14 +104,17 @@ def preview_policy(
         .exclude(stage__in=[DealStage.WON, DealStage.LOST])
         .values_list("customer_id", flat=True)
     )
+    won_ends = won_until(c.pk for c in customers if c.stage == CustomerStage.WON)
     preview = PolicyPreview(days=days, now=now)
     current = recycle_rules(pool)
     if current is not None:
-        preview.current_rules_count = len(_due_within(current, customers, open_deals, horizon))
+        preview.current_rules_count = len(
+            _due_within(current, customers, open_deals, horizon, won_ends)
+        )
     by_owner: dict[str, int] = defaultdict(int)
     by_day: dict[str, int] = defaultdict(int)
     for customer, plan in _due_within(
-        proposed_rules(pool, changes), customers, open_deals, horizon
+        proposed_rules(pool, changes), customers, open_deals, horizon, won_ends
     ):
         owner = customer.owner.label if customer.owner else ""
         due_day = timezone.localtime(max(plan.due_at, now)).date().isoformat()

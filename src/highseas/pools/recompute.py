@@ -21,7 +21,12 @@ the policy, never on the number of customers:
    due times that apply to it; a part without candidates stays unscheduled. The split keeps
    every argument of ``Least`` / ``Greatest`` non-NULL: on SQLite they return NULL as soon as
    one argument is NULL, on PostgreSQL they ignore NULLs;
-6. ``warn_at`` is ``max(owned_since, due - warn_days)`` when ``warn_days`` is set, else NULL.
+6. ``warn_at`` is ``max(owned_since, due - warn_days)`` when ``warn_days`` is set, else NULL;
+7. with a repurchase window (``won_repurchase_days``), won customers with a won deal get the
+   candidate ``max(owned_since, latest won deal end) + days`` (the end from a subquery over
+   their won deals, ``schedule.WON_DEAL_END``): alone when ``exempt_won`` (one more UPDATE),
+   otherwise next to their other candidates (the won part is split by whether a won deal
+   exists, keeping the subquery non-NULL).
 """
 
 from __future__ import annotations
@@ -30,7 +35,17 @@ from collections.abc import Iterator
 from datetime import timedelta
 
 from django.db import transaction
-from django.db.models import DateTimeField, Exists, Expression, F, OuterRef, Q, QuerySet
+from django.db.models import (
+    DateTimeField,
+    Exists,
+    Expression,
+    F,
+    Max,
+    OuterRef,
+    Q,
+    QuerySet,
+    Subquery,
+)
 from django.db.models.expressions import Combinable, ExpressionWrapper
 from django.db.models.functions import Coalesce, Greatest, Least
 
@@ -39,6 +54,7 @@ from highseas.customers.models import Customer, Deal
 from highseas.engine.recycle import RecycleRules
 from highseas.pools.models import Pool
 from highseas.pools.policies import recycle_rules
+from highseas.pools.schedule import WON_DEAL_END
 
 WON = Q(stage=CustomerStage.WON)
 CONTACTED = Q(last_activity_at__gte=F("owned_since"))
@@ -72,32 +88,54 @@ def _level_groups(rules: RecycleRules) -> Iterator[tuple[Q, RecycleRules]]:
 
 
 def _schedule_group(customers: QuerySet[Customer], rules: RecycleRules) -> None:
-    if rules.exempt_won:
-        customers = customers.exclude(WON)
     if rules.exempt_open_deal:
         customers = customers.filter(~Exists(_open_deals()))
-    for part, is_won, contacted in _parts(rules):
+    if rules.exempt_won:
+        if rules.won_repurchase_days is not None:
+            _update(customers.filter(WON, Exists(_won_deals())), [_repurchase(rules)], rules)
+        customers = customers.exclude(WON)
+    for part, is_won, anchored, contacted in _parts(rules):
         candidates = _candidates(rules, is_won=is_won, contacted=contacted)
-        if not candidates:
-            continue
-        due = candidates[0] if len(candidates) == 1 else Least(*candidates)
-        warn_at = None
-        if rules.warn_days is not None:
-            warn_at = Greatest(F("owned_since"), _shifted(due, -timedelta(days=rules.warn_days)))
-        customers.filter(part).update(recycle_due_at=due, warn_at=warn_at)
+        if anchored:
+            candidates.append(_repurchase(rules))
+        _update(customers.filter(part), candidates, rules)
 
 
-def _parts(rules: RecycleRules) -> Iterator[tuple[Q, bool, bool]]:
-    """(filter, is_won, contacted) for each part whose candidates differ."""
-    won_split = [(EVERYONE, False)]
-    if rules.no_deal_days is not None and not rules.exempt_won:
-        won_split = [(WON, True), (~WON, False)]
+def _update(
+    customers: QuerySet[Customer], candidates: list[Expression], rules: RecycleRules
+) -> None:
+    if not candidates:
+        return
+    due = candidates[0] if len(candidates) == 1 else Least(*candidates)
+    warn_at = None
+    if rules.warn_days is not None:
+        warn_at = Greatest(F("owned_since"), _shifted(due, -timedelta(days=rules.warn_days)))
+    customers.update(recycle_due_at=due, warn_at=warn_at)
+
+
+def _parts(rules: RecycleRules) -> Iterator[tuple[Q, bool, bool, bool]]:
+    """(filter, is_won, has a repurchase anchor, contacted) for each part whose candidates
+    differ."""
+    won_split: list[tuple[Q, bool, bool]] = [(EVERYONE, False, False)]
+    if not rules.exempt_won and rules.won_repurchase_days is not None:
+        has_won_deal = Q(Exists(_won_deals()))
+        won_split = [(WON & has_won_deal, True, True), (WON & ~has_won_deal, True, False)]
+        won_split.append((~WON, False, False))
+    elif rules.no_deal_days is not None and not rules.exempt_won:
+        won_split = [(WON, True, False), (~WON, False, False)]
     contact_split = [(EVERYONE, True)]
     if rules.first_contact_hours is not None:
         contact_split = [(CONTACTED, True), (NOT_CONTACTED, False)]
-    for won_filter, is_won in won_split:
+    for won_filter, is_won, anchored in won_split:
         for contact_filter, contacted in contact_split:
-            yield won_filter & contact_filter, is_won, contacted
+            yield won_filter & contact_filter, is_won, anchored, contacted
+
+
+def _repurchase(rules: RecycleRules) -> Expression:
+    assert rules.won_repurchase_days is not None
+    ends = _won_deals().values("customer_id").annotate(until=Max(WON_DEAL_END)).values("until")
+    until = Subquery(ends, output_field=DateTimeField())
+    return _shifted(Greatest(F("owned_since"), until), timedelta(days=rules.won_repurchase_days))
 
 
 def _candidates(rules: RecycleRules, *, is_won: bool, contacted: bool) -> list[Expression]:
@@ -115,6 +153,10 @@ def _candidates(rules: RecycleRules, *, is_won: bool, contacted: bool) -> list[E
 
 def _shifted(moment: Combinable, by: timedelta) -> Expression:
     return ExpressionWrapper(moment + by, output_field=DateTimeField())
+
+
+def _won_deals() -> QuerySet[Deal]:
+    return Deal.objects.filter(customer=OuterRef("pk"), stage=DealStage.WON)
 
 
 def _open_deals() -> QuerySet[Deal]:

@@ -2,28 +2,58 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from datetime import datetime
 
-from highseas.customers.choices import CustomerStage
-from highseas.customers.models import Customer
+from django.db.models import Max
+from django.db.models.functions import Coalesce
+
+from highseas.customers.choices import CustomerStage, DealStage
+from highseas.customers.models import Customer, Deal
 from highseas.engine.ownership import Status
 from highseas.engine.recycle import CustomerClock, Schedule, schedule
 from highseas.pools.facts import has_open_deal
 from highseas.pools.models import Pool
 from highseas.pools.policies import recycle_rules
 
+# When a won deal's term ends: its contract end, or without one the moment it was won.
+WON_DEAL_END = Coalesce("contract_end", "won_at")
+
+
+def won_until(customer_ids: Iterable[int]) -> dict[int, datetime]:
+    """Each won customer's repurchase anchor (``CustomerClock.won_until``): the latest end
+    of its won deals; customers without a won deal are absent."""
+    rows = (
+        Deal.objects.filter(customer_id__in=sorted(set(customer_ids)), stage=DealStage.WON)
+        .values("customer_id")
+        .annotate(until=Max(WON_DEAL_END))
+        .values_list("customer_id", "until")
+    )
+    return {customer_id: until for customer_id, until in rows if until is not None}
+
 
 def clock_of(
-    customer: Customer, *, status: Status, owned_since: datetime | None, check_open_deal: bool
+    customer: Customer,
+    *,
+    status: Status,
+    owned_since: datetime | None,
+    check_open_deal: bool,
+    check_won_until: bool = False,
 ) -> CustomerClock:
+    is_won = customer.stage == CustomerStage.WON
     return CustomerClock(
         status=status,
         level=customer.level,
-        is_won=customer.stage == CustomerStage.WON,
+        is_won=is_won,
         has_open_deal=bool(check_open_deal and customer.pk and has_open_deal(customer.pk)),
         owned_since=owned_since,
         last_effective_activity_at=customer.last_effective_activity_at,
         last_activity_at=customer.last_activity_at,
+        won_until=(
+            won_until([customer.pk]).get(customer.pk)
+            if check_won_until and is_won and customer.pk
+            else None
+        ),
     )
 
 
@@ -37,7 +67,11 @@ def schedule_for(
     if rules is None:
         return Schedule()
     clock = clock_of(
-        customer, status=status, owned_since=owned_since, check_open_deal=rules.exempt_open_deal
+        customer,
+        status=status,
+        owned_since=owned_since,
+        check_open_deal=rules.exempt_open_deal,
+        check_won_until=rules.won_repurchase_days is not None,
     )
     return schedule(rules, clock)
 

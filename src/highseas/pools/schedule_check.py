@@ -5,8 +5,9 @@ Streamed in keyset chunks of ``CHUNK`` customers, so it runs at a million custom
 memory with a number of queries that depends on the chunk count, never on the customers:
 
 1. the pools' recycle rules are read once;
-2. each chunk is one query for the customers' clock columns, and one for those of them with
-   an open deal (a deal neither won nor lost) over the chunk's id range;
+2. each chunk is one query for the customers' clock columns, one for those of them with
+   an open deal (a deal neither won nor lost) over the chunk's id range, and one for the
+   won ones' repurchase anchors (``schedule.won_until``);
 3. each customer's clock goes through the engine; a stored value that differs is reported as
    ``schedule_mismatch`` with both values. A customer that is not owned (pooled, frozen,
    merged away) must have no schedule. A ``warn_at`` the sweep cleared after warning (its
@@ -27,6 +28,7 @@ from highseas.engine.ownership import Status
 from highseas.engine.recycle import CustomerClock, RecycleRules, Schedule, schedule
 from highseas.pools.models import Pool
 from highseas.pools.policies import recycle_rules
+from highseas.pools.schedule import won_until
 
 CHUNK = 5_000
 COLUMNS = (
@@ -69,7 +71,10 @@ def _with_open_deal(first: int, last: int) -> set[int]:
 
 
 def expected_schedule(
-    row: dict[str, Any], rules: RecycleRules | None, has_open_deal: bool
+    row: dict[str, Any],
+    rules: RecycleRules | None,
+    has_open_deal: bool,
+    won_ends: dict[int, datetime] | None = None,
 ) -> Schedule:
     if row["status"] not in Status._value2member_map_:
         return Schedule()
@@ -81,6 +86,7 @@ def expected_schedule(
         owned_since=row["owned_since"],
         last_effective_activity_at=row["last_effective_activity_at"],
         last_activity_at=row["last_activity_at"],
+        won_until=(won_ends or {}).get(row["id"]),
     )
     return schedule(rules, clock)
 
@@ -102,10 +108,11 @@ def check_schedules(report: Report, now: datetime) -> int:
     compared = 0
     for rows in _chunks():
         open_deals = _with_open_deal(rows[0]["id"], rows[-1]["id"])
+        won_ends = won_until(row["id"] for row in rows if row["stage"] == CustomerStage.WON)
         for row in rows:
             compared += 1
             pool_rules = rules.get(row["pool_id"]) if row["pool_id"] is not None else None
-            plan = expected_schedule(row, pool_rules, row["id"] in open_deals)
+            plan = expected_schedule(row, pool_rules, row["id"] in open_deals, won_ends)
             stored = (row["recycle_due_at"], row["warn_at"])
             if stored[0] != plan.due_at or not _warn_matches(stored[1], plan.warn_at, now):
                 report(

@@ -55,6 +55,7 @@ REASONS = {
     "idle_limit": "No effective follow-up for %(limit)s days",
     "no_deal_limit": "No won deal within %(limit)s days of ownership",
     "first_contact_limit": "No follow-up within %(limit)s hours of taking the customer",
+    "won_repurchase": "Won customer: no renewal %(limit)s days after the contract ended",
 }
 
 
@@ -168,7 +169,11 @@ def _plan(customer: Customer, pools: PoolCache, open_deals: set[int]) -> Schedul
     if rules is None:
         return Schedule()
     clock = clock_of(
-        customer, status=Status.OWNED, owned_since=customer.owned_since, check_open_deal=False
+        customer,
+        status=Status.OWNED,
+        owned_since=customer.owned_since,
+        check_open_deal=False,
+        check_won_until=rules.won_repurchase_days is not None,
     )
     if rules.exempt_open_deal and customer.pk in open_deals:
         clock = replace(clock, has_open_deal=True)

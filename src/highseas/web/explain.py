@@ -28,6 +28,9 @@ RULE_REASONS = {
     "first_contact_limit": gettext_noop(
         "No follow-up within %(limit)s hours of taking the customer"
     ),
+    "won_repurchase": gettext_noop(
+        "Won customer: no renewal %(limit)s days after the contract ended"
+    ),
 }
 
 

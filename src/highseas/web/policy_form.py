@@ -29,8 +29,15 @@ CLAIM_FIELDS = [
     "approval_expiry_hours",
     "max_frozen",
     "max_freeze_days",
+    "daily_view_limit",
 ]
-RECYCLE_LIMITS = ["idle_days", "no_deal_days", "first_contact_hours", "warn_days"]
+RECYCLE_LIMITS = [
+    "idle_days",
+    "no_deal_days",
+    "first_contact_hours",
+    "warn_days",
+    "won_repurchase_days",
+]
 OVERRIDE_KEYS = list(LEVEL_OVERRIDE_KEYS)  # every override the pool's rules know, per level
 LEVELS = [level.value for level in CustomerLevel]
 HORIZONS = [(7, _("7 days")), (14, _("14 days")), (30, _("30 days"))]
@@ -60,11 +67,13 @@ class PoolPolicyForm(forms.Form):
     approval_expiry_hours = _limit(_("Requests expire after (hours)"))
     max_frozen = _limit(_("Most frozen customers per rep"))
     max_freeze_days = _limit(_("Longest freeze (days)"))
+    daily_view_limit = _limit(_("Pool customers a rep may open per day"))
 
     idle_days = _limit(_("Idle limit (days)"))
     no_deal_days = _limit(_("No-deal limit (days)"))
     first_contact_hours = _limit(_("First-contact limit (hours)"))
     warn_days = _limit(_("Warn days before"))
+    won_repurchase_days = _limit(_("Won customers return after contract end (days)"))
     effective_activity_kinds = forms.MultipleChoiceField(
         label=_("Follow-ups that reset the idle clock"),
         choices=ActivityKind.choices,

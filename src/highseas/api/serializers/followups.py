@@ -44,6 +44,7 @@ class DealSerializer(serializers.ModelSerializer[Deal]):
             "stage",
             "owner",
             "expected_close",
+            "contract_end",
             "won_at",
             "lost_at",
             "lost_reason",
@@ -54,6 +55,7 @@ class DealSerializer(serializers.ModelSerializer[Deal]):
 
 class DealStageInput(serializers.Serializer[None]):
     stage = serializers.ChoiceField(choices=DealStage.choices)
+    contract_end = serializers.DateTimeField(required=False, allow_null=True)
     lost_reason = serializers.CharField(
         max_length=200, required=False, allow_blank=True, default=""
     )
