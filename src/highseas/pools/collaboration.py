@@ -94,6 +94,11 @@ def may_toggle_task(viewer: Viewer, task: Task) -> bool:
     return task.assignee_id == viewer.user.pk or may_edit_task(viewer, task)
 
 
+def may_see_team_tasks(viewer: Viewer) -> bool:
+    """Whether a "team" view of tasks means more than one's own (managers and admins)."""
+    return viewer.is_manager_or_admin
+
+
 def may_assign_on(viewer: Viewer, customer: Customer) -> bool:
     """Rule 1, for pages that offer a create form."""
     return viewer.sees_in_full(customer)

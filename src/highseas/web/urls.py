@@ -6,6 +6,7 @@ from django.urls import path
 from highseas.web.views import (
     audit,
     auth,
+    collaboration,
     console,
     create,
     customer,
@@ -45,6 +46,10 @@ urlpatterns = [
     path("customers/<int:customer_id>/freeze/", customer.freeze, name="freeze"),
     path("customers/<int:customer_id>/unfreeze/", customer.unfreeze, name="unfreeze"),
     path("customers/<int:customer_id>/give/", customer.give, name="give"),
+    path("customers/<int:customer_id>/tasks/", collaboration.add_task, name="add_task"),
+    path("customers/<int:customer_id>/comments/", collaboration.add_comment, name="add_comment"),
+    path("tasks/", collaboration.my_tasks, name="tasks"),
+    path("tasks/<int:task_id>/done/", collaboration.toggle_task, name="toggle_task"),
     path("notifications/", inbox.notifications, name="notifications"),
     path("notifications/<int:notification_id>/read/", inbox.mark_read, name="mark_read"),
     path("notifications/read-all/", inbox.mark_all_read, name="mark_all_read"),

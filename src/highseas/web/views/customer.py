@@ -33,6 +33,7 @@ from highseas.web.forms import (
 from highseas.web.present import actor_label, event_label
 from highseas.web.refusals import plain_words
 from highseas.web.responses import answer, viewer_of
+from highseas.web.views.collaboration import customer_cards
 
 TIMELINE_LENGTH = 100
 
@@ -58,7 +59,7 @@ def _ledger(viewer: Viewer, customer: Customer) -> list[dict[str, Any]]:
 def customer_page(request: HttpRequest, customer_id: int) -> HttpResponse:
     viewer = viewer_of(request)
     now = timezone.now()
-    customer = selectors.visible_customer(viewer, customer_id)
+    customer = selectors.opened_customer(viewer, customer_id, now)
     shown = selectors.present_all(viewer, [customer], now)[0]
     is_owner = customer.owner_id == viewer.user.pk
     manages = may_manage(viewer, customer)
@@ -85,6 +86,7 @@ def customer_page(request: HttpRequest, customer_id: int) -> HttpResponse:
         "pending_request": requests.pending_request(viewer, customer.pk),
         "reason_field": requests.reason_field(customer.pool_id),
         "now": now,
+        **customer_cards(viewer, customer, now),
     }
     return render(request, "web/customer.html", context)
 
