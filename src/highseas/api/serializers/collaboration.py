@@ -84,7 +84,7 @@ class TaskFilters(serializers.Serializer[None]):
 class MentionSerializer(serializers.Serializer[None]):
     id = serializers.IntegerField()
     username = serializers.CharField()
-    label = serializers.CharField()
+    name = serializers.CharField(help_text="The display name.")
 
 
 class CommentSerializer(serializers.ModelSerializer[Comment]):
@@ -103,6 +103,6 @@ class CommentSerializer(serializers.ModelSerializer[Comment]):
     @extend_schema_field(MentionSerializer(many=True))
     def get_mentions(self, comment: Comment) -> list[dict[str, object]]:
         return [
-            {"id": user.pk, "username": user.username, "label": user.label}
+            {"id": user.pk, "username": user.username, "name": user.label}
             for user in comment.mentions.all()
         ]

@@ -170,7 +170,8 @@ def my_tasks(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     may_team = collaboration.may_see_team_tasks(viewer)
     team = may_team and request.GET.get("scope") == "team"
-    show = request.GET.get("show") if request.GET.get("show") in SHOW else "open"
+    show = request.GET.get("show") or "open"
+    show = show if show in SHOW else "open"
     done = {"open": False, "done": True, "all": None}[show]
     tasks = collaboration.list_tasks(viewer, mine=not team, done=done, now=now)
     rows = task_rows(viewer, tasks, now)
