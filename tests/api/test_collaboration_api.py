@@ -68,6 +68,13 @@ def test_a_task_defaults_to_the_caller_and_normal_priority(org: dict[str, Any], 
     )
 
 
+def test_a_task_may_be_recorded_done(org: dict[str, Any], api: Api) -> None:
+    response = new_task(api, org["rep_a"], done=True)
+    assert response.status_code == 201, response.content
+    assert response.json()["done"] is True
+    assert Task.objects.get().done_at is not None
+
+
 @pytest.mark.parametrize(
     ("who", "fields", "status", "code"),
     [

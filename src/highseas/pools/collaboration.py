@@ -138,8 +138,10 @@ def create_task(
     assignee_id: int | None = None,
     due_at: datetime | None = None,
     priority: str = TaskPriority.NORMAL,
+    done: bool = False,
+    now: datetime | None = None,
 ) -> Task:
-    """Rules 1, 2 and 5."""
+    """Rules 1, 2 and 5 (a task created done is recorded done now)."""
     require_valid(_task_errors({"title": title, "due_at": due_at, "priority": priority}))
     customer = _customer_in_full(viewer, customer_id) if customer_id is not None else None
     assignee = assignable_users(viewer).filter(pk=assignee_id or viewer.user.pk).first()
@@ -156,6 +158,7 @@ def create_task(
         created_by=viewer.user,
         due_at=due_at,
         priority=priority,
+        done_at=(now or timezone.now()) if done else None,
     )
     if assignee.pk != viewer.user.pk:
         notify_after_commit(

@@ -65,6 +65,7 @@ class TaskCreateInput(serializers.Serializer[None]):
     priority = serializers.ChoiceField(
         choices=TaskPriority.choices, required=False, default=TaskPriority.NORMAL
     )
+    done = serializers.BooleanField(required=False, default=False)
 
 
 class TaskUpdateInput(serializers.Serializer[None]):

@@ -75,6 +75,7 @@ class TaskViewSet(viewsets.GenericViewSet[Task]):
             assignee_id=fields["assignee"],
             due_at=fields["due_at"],
             priority=fields["priority"],
+            done=fields["done"],
         )
         return Response(TaskSerializer(task).data, status=status.HTTP_201_CREATED)
 
