@@ -28,6 +28,7 @@ HTTP_STATUS = {
     ErrorCode.PAYLOAD_TOO_LARGE: status.HTTP_413_REQUEST_ENTITY_TOO_LARGE,
     ErrorCode.LOOKUP_LIMIT_REACHED: status.HTTP_429_TOO_MANY_REQUESTS,
     ErrorCode.LOGIN_LOCKED: status.HTTP_429_TOO_MANY_REQUESTS,
+    ErrorCode.VIEW_QUOTA_EXCEEDED: status.HTTP_429_TOO_MANY_REQUESTS,
 }
 
 _DRF_CODES: list[tuple[type[exceptions.APIException], ErrorCode]] = [

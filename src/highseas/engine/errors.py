@@ -28,6 +28,7 @@ class ErrorCode(StrEnum):
     LOOKUP_LIMIT_REACHED = "lookup_limit_reached"
     LOGIN_LOCKED = "login_locked"
     HANDOVER_REQUIRED = "handover_required"
+    VIEW_QUOTA_EXCEEDED = "view_quota_exceeded"
 
 
 def gettext_noop(message: str) -> str:

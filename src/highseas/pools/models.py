@@ -290,4 +290,4 @@ class CustomerView(models.Model):
         ]
 
     def __str__(self) -> str:
-        return f"{self.viewer_id} → {self.customer_id} @ {self.day:%Y-%m-%d}"
+        return f"{self.viewer_id} → {self.customer_id} @ {self.day.isoformat()}"

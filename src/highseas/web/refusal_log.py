@@ -23,6 +23,7 @@ STATUS = {
     ErrorCode.NOT_POOL_MEMBER: 403,
     ErrorCode.NOT_FOUND: 404,
     ErrorCode.VALIDATION_ERROR: 400,
+    ErrorCode.VIEW_QUOTA_EXCEEDED: 429,
 }
 
 

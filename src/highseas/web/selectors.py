@@ -15,9 +15,11 @@ from highseas.accounts.models import User
 from highseas.accounts.visibility import Viewer
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Activity, Customer
+from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.notify.models import Notification
 from highseas.pools.listing import listable_pools as listable_pools  # pages read it here
 from highseas.pools.policy_edits import editable_pools
+from highseas.pools.views_quota import open_customer
 from highseas.web.present import CustomerView, present
 
 HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
@@ -31,6 +33,17 @@ def visible_customer(viewer: Viewer, customer_id: int) -> Customer:
     if customer is None:
         raise Http404
     return customer
+
+
+def opened_customer(viewer: Viewer, customer_id: int, now: datetime) -> Customer:
+    """The customer page's customer: the pool view limit's door decides (it counts a rep's
+    opening of a pooled customer); an unseen customer stays a 404."""
+    try:
+        return open_customer(viewer, customer_id, now=now)
+    except HighSeasError as refusal:
+        if refusal.code is ErrorCode.NOT_FOUND:
+            raise Http404 from refusal
+        raise
 
 
 def editable_pool_ids(viewer: Viewer) -> set[int]:

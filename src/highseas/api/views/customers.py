@@ -25,6 +25,7 @@ from highseas.engine.bounds import parse_id
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake.registration import register_customer
 from highseas.pools.editing import edit_customer
+from highseas.pools.views_quota import open_customer
 
 LIST_FILTERS = [
     "status",
@@ -86,6 +87,15 @@ class CustomerViewSet(
         if customer is None:
             raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
         return customer
+
+    def retrieve(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """One customer in detail; opening a pooled customer counts against the pool's daily
+        view limit (``pools.views_quota.open_customer`` decides)."""
+        lookup = self.kwargs["pk"]
+        if not str(lookup).isdigit():
+            raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
+        customer = open_customer(viewer_of(request), int(lookup))
+        return Response(self.get_serializer(customer).data)
 
     def create(self, request: Request, *args: Any, **kwargs: Any) -> Response:
         serializer = self.get_serializer(data=request.data)

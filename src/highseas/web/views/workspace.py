@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools import ownership, requests
 from highseas.pools.quotas import standings
+from highseas.pools.views_quota import views_left
 from highseas.web import selectors
 from highseas.web.forms import PoolFilterForm
 from highseas.web.refusals import plain_words
@@ -76,6 +77,7 @@ def pool_list(request: HttpRequest) -> HttpResponse:
         context["standing"] = next(
             (s for s in standings(viewer.user, now) if s["pool"] == pool.pk), None
         )
+        context["views"] = views_left(viewer, pool.pk, now=now)
         active = [
             name
             for name in ("q", "province", "city", "industry", "level", "source", "stage")
