@@ -222,3 +222,37 @@ def test_bulk_recompute_and_the_check_equal_the_engine(
         report = run_checks(start - 365 * DAY)
         assert "schedule_mismatch" not in report.problems, report.examples
         transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_the_api_takes_a_contract_end_on_create_and_on_patch(
+    east: dict[str, Any], make_customer: Callable[..., Customer], api: Callable[..., Any]
+) -> None:
+    customer = make_customer(east["admin"], pool=east["east_pool"])
+    ownership.claim(east["rep_a"], customer.pk)
+    client = api(east["rep_a"])
+    created = client.post(
+        f"/api/v1/customers/{customer.pk}/deals/",
+        {"amount": "100", "stage": "won", "contract_end": "2031-06-30T00:00:00+08:00"},
+        format="json",
+    )
+    assert created.status_code == 201, created.content
+    assert created.json()["contract_end"] == "2031-06-30T00:00:00+08:00"
+    assert window(customer)[0] == datetime(2031, 7, 30, tzinfo=timezone.get_default_timezone())
+    patched = client.patch(
+        f"/api/v1/customers/{customer.pk}/deals/{created.json()['id']}/",
+        {"stage": "won", "contract_end": "2032-01-01T00:00:00+08:00"},
+        format="json",
+    )
+    assert patched.status_code == 200, patched.content
+    assert patched.json()["won_at"] == created.json()["won_at"]
+    assert window(customer)[0] == datetime(2032, 1, 31, tzinfo=timezone.get_default_timezone())
+    refused = client.patch(
+        f"/api/v1/customers/{customer.pk}/deals/{created.json()['id']}/",
+        {"stage": "won", "contract_end": "9999-01-01T00:00:00+08:00"},
+        format="json",
+    )
+    assert refused.status_code == 400
+    assert Deal.objects.get(customer=customer).contract_end == datetime(
+        2032, 1, 1, tzinfo=timezone.get_default_timezone()
+    )
