@@ -51,6 +51,11 @@ def test_a_manager_assigns_a_task_and_the_rep_completes_it(
     rep.click('.tabs a[href*="show=done"]')
     rep.locator(f'[data-task="{task.pk}"].is-done').wait_for()
     screenshot(rep, "72-my-tasks-done-phone")
+    rep.goto(f"{base}/customers/{customer.pk}/")
+    rep.click("#tasks summary")
+    options = rep.locator("#tasks select[name=assignee] option").all_inner_texts()
+    assert options == ["REP_A"]  # a rep gives tasks only to themselves
+    screenshot(rep, "77-customer-task-form-phone")
 
     manager.click('nav.topnav a[href="/tasks/"]')
     manager.click("[data-team-tasks]")

@@ -38,7 +38,9 @@ class UserChoice(forms.ModelChoiceField):  # type: ignore[type-arg]
 
 class TaskForm(forms.Form):
     title = forms.CharField(label=gettext_lazy("Task"), max_length=200)
-    assignee = UserChoice(queryset=User.objects.none(), label=gettext_lazy("Assignee"))
+    assignee = UserChoice(
+        queryset=User.objects.none(), label=gettext_lazy("Assignee"), empty_label=None
+    )
     due_at = LocalDateTimeField(label=gettext_lazy("Due"), required=False)
     priority = forms.ChoiceField(
         label=gettext_lazy("Priority"), choices=TaskPriority.choices, initial=TaskPriority.NORMAL
