@@ -193,3 +193,12 @@ def test_a_manager_switches_to_the_teams_tasks(org: dict[str, Any], given: dict[
     assert "data-team-tasks" not in html(signed_in(org["rep_b"]).get("/tasks/"))
     assert "已逾期回访" in html(signed_in(org["rep_b"]).get("/tasks/?scope=team"))
     assert "下周拜访" not in html(signed_in(org["rep_a"]).get("/tasks/?scope=team"))
+
+
+def test_a_task_about_a_customer_the_assignee_cannot_open_is_not_linked(
+    org: dict[str, Any], given: dict[str, Task], owned: Customer
+) -> None:
+    link = f'href="/customers/{owned.pk}/"'
+    page = html(signed_in(org["rep_b"]).get("/tasks/"))
+    assert "东方贸易有限公司" in page and link not in page
+    assert link in html(signed_in(org["east_manager"]).get("/tasks/?scope=team"))

@@ -267,6 +267,13 @@ def is_overdue(task: Task, now: datetime) -> bool:
     return task.done_at is None and task.due_at is not None and task.due_at < now
 
 
+def openable_customer_ids(viewer: Viewer, tasks: list[Task]) -> set[int]:
+    """Which of the tasks' customers this viewer may open (a task given by a manager may be
+    about a customer its assignee does not see: its name is shown, its page is not linked)."""
+    ids = {task.customer_id for task in tasks if task.customer_id is not None}
+    return set(viewer.customers().filter(pk__in=ids).values_list("pk", flat=True))
+
+
 def customer_tasks(viewer: Viewer, customer_id: int) -> list[Task]:
     """The tasks on one customer that this viewer reads (none for a masked viewer)."""
     customer = visible_customer(viewer, customer_id)

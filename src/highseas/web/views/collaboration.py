@@ -62,9 +62,11 @@ class CommentForm(forms.Form):
 
 
 def task_rows(viewer: Viewer, tasks: list[Task], now: datetime) -> list[dict[str, Any]]:
+    openable = collaboration.openable_customer_ids(viewer, tasks)
     return [
         {
             "task": task,
+            "customer_link": task.customer_id in openable,
             "overdue": collaboration.is_overdue(task, now),
             "may_toggle": collaboration.may_toggle_task(viewer, task),
         }
