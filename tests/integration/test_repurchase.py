@@ -256,3 +256,20 @@ def test_the_api_takes_a_contract_end_on_create_and_on_patch(
     assert Deal.objects.get(customer=customer).contract_end == datetime(
         2032, 1, 1, tzinfo=timezone.get_default_timezone()
     )
+
+
+@pytest.mark.django_db
+def test_the_explanation_names_the_window_and_no_longer_calls_won_customers_exempt(
+    won: Customer,
+) -> None:
+    from django.utils import translation
+
+    from highseas.web.explain import recycle_explanation
+
+    with translation.override("en"):
+        explained = recycle_explanation(won)
+    assert explained is not None
+    assert explained.due_at == T0 + 130 * DAY + timedelta(seconds=17)
+    assert "30" in explained.rule_text and "contract" in explained.rule_text
+    assert any("contract" in line for line in explained.policy_lines)
+    assert "won customers" not in explained.exemptions

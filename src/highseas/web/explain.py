@@ -96,6 +96,11 @@ def _policy_lines(policy: RecyclePolicy) -> list[str]:
             _("First follow-up due within %(n)s hours of taking the customer")
             % {"n": policy.first_contact_hours}
         )
+    if policy.won_repurchase_days is not None:
+        lines.append(
+            _("Won customers return %(n)s days after their last contract ends without a renewal")
+            % {"n": policy.won_repurchase_days}
+        )
     if policy.warn_days is not None:
         lines.append(_("The owner is warned %(n)s days before") % {"n": policy.warn_days})
     return lines
@@ -103,7 +108,7 @@ def _policy_lines(policy: RecyclePolicy) -> list[str]:
 
 def _exemptions(policy: RecyclePolicy) -> list[str]:
     found = []
-    if policy.exempt_won:
+    if policy.exempt_won and policy.won_repurchase_days is None:
         found.append(_("won customers"))
     if policy.exempt_open_deal:
         found.append(_("customers with an open deal"))
