@@ -273,3 +273,28 @@ def test_the_explanation_names_the_window_and_no_longer_calls_won_customers_exem
     assert "30" in explained.rule_text and "contract" in explained.rule_text
     assert any("contract" in line for line in explained.policy_lines)
     assert "won customers" not in explained.exemptions
+
+
+@pytest.mark.django_db
+def test_a_rule_assigning_a_pooled_won_customer_schedules_its_window(
+    east: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    from highseas.pools.authority import RuleAuthority
+    from highseas.pools.bulk_assign import Grant, assign_many
+
+    customer = make_customer(east["admin"], pool=east["east_pool"], now=T0)
+    end = T0 + 50 * DAY + timedelta(seconds=3)
+    Deal.objects.create(
+        customer=customer,
+        amount=1,
+        stage=DealStage.WON,
+        won_at=T0 - 300 * DAY,
+        contract_end=end,
+        created_at=T0 - 300 * DAY,
+    )
+    Customer.objects.filter(pk=customer.pk).update(stage=CustomerStage.WON)
+    authority = RuleAuthority(1, "华东", east["east_pool"].pk, frozenset([east["rep_a"].pk]))
+    grant = Grant(authority, customer.pk, east["rep_a"].pk, "由规则分配")
+    assert assign_many([grant], now=T0) == [grant]
+    assert window(customer) == (end + 30 * DAY, end + 27 * DAY)
+    assert run_checks(T0).ok
