@@ -122,9 +122,7 @@ def open_deal(
     if lost_reason and stage != DealStage.LOST:
         require_valid({"lost_reason": ["only for a deal opened as lost"]})
     require_valid(
-        deal_errors(
-            {"name": name, "expected_close": expected_close, "contract_end": contract_end}
-        )
+        deal_errors({"name": name, "expected_close": expected_close, "contract_end": contract_end})
     )
     customer = locked_customer(actor, customer_id)
     closing = stage in (DealStage.WON, DealStage.LOST)  # created open, then closed with dates
