@@ -34,14 +34,13 @@ from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from highseas.accounts.models import RepProfile, User
+from highseas.accounts.models import User
 from highseas.accounts.visibility import Viewer
 from highseas.customers.choices import CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal, Task
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools import facts, ownership
 from highseas.pools.authority import require_receiver
-from highseas.routing.runs import RunResult
 from highseas.routing.services import Trigger, assign_new_customers
 
 BATCH_SIZE = 50
@@ -231,11 +230,14 @@ def _route(
     frozen: set[int],
 ) -> None:
     """The released customers through the rules, in this batch's transaction."""
-    result = _without(
-        rep,
-        lambda: assign_new_customers(
-            viewer.user, released, trigger=Trigger.MANUAL, now=now, seed=rep.pk
-        ),
+    # the departing rep is out of the rules' reach, so no customer goes back to them
+    result = assign_new_customers(
+        viewer.user,
+        released,
+        trigger=Trigger.MANUAL,
+        now=now,
+        seed=rep.pk,
+        excluded_reps=frozenset({rep.pk}),
     )
     outcomes = {d.customer_id: d.outcome.value for d in result.decisions} if result else {}
     rows = Customer.objects.filter(pk__in=released).values_list("pk", "owner_id", "pool_id")
@@ -244,18 +246,6 @@ def _route(
             code = outcomes.get(customer_id, "no_rule")
             report.problems.append({"customer": customer_id, "code": code})
         report.moved.append(_moved(rep, customer_id, owner_id, pool_id, frozen))
-
-
-def _without(rep: User, route: Callable[[], RunResult | None]) -> RunResult | None:
-    """Run ``route`` with the departing rep out of the rules' reach (their profile marked
-    unavailable inside this transaction only), so the rules never hand a customer back."""
-    profile = RepProfile.objects.filter(user_id=rep.pk)
-    was_available = profile.filter(is_active=True).exists()
-    profile.update(is_active=False)
-    result = route()
-    if was_available:
-        profile.update(is_active=True)
-    return result
 
 
 def _moved(

@@ -97,6 +97,7 @@ class RunOptions:
     batch_size: int = DEFAULT_BATCH
     apply_mode: str | None = None
     progress: Progress | None = None
+    excluded_reps: frozenset[int] = frozenset()  # reps the rules may not give anything to
 
 
 def first_rule(rule_set: RuleSet, vendor: str) -> Case | Value:
@@ -238,7 +239,12 @@ class Runner:
         if self.real or pool_id not in self.rosters:
             given = self.assigned_today.read() if self.locks_reps else None
             roster = build_roster(
-                self.rule_set, self.reps_by_team, self.pools[pool_id], self.options.now, given
+                self.rule_set,
+                self.reps_by_team,
+                self.pools[pool_id],
+                self.options.now,
+                given,
+                excluded=self.options.excluded_reps,
             )
             self.rosters[pool_id] = roster
             if self.real:

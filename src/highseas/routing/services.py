@@ -40,6 +40,7 @@ def run_assignment(
     batch_size: int = DEFAULT_BATCH,
     apply_mode: str | None = None,
     progress: Progress | None = None,
+    excluded_reps: frozenset[int] = frozenset(),
 ) -> RunResult:
     """Route the pooled backlog of ``pool`` (or of every pool; or only ``customer_ids``)
     through the active rules, and log the run. With ``dry_run`` nothing but the run's log row
@@ -58,6 +59,7 @@ def run_assignment(
         batch_size=batch_size,
         apply_mode=apply_mode,
         progress=progress,
+        excluded_reps=excluded_reps,
     )
     return Runner(actor, options).execute()
 
@@ -82,6 +84,7 @@ def assign_new_customers(
     trigger: str = Trigger.IMPORT,
     now: datetime | None = None,
     seed: int | None = None,
+    excluded_reps: frozenset[int] = frozenset(),
 ) -> RunResult | None:
     """Route customers just created or imported, right away (near real time): a real run over
     exactly these customers. ``None`` — and no run logged — when no active rule applies to
@@ -90,7 +93,13 @@ def assign_new_customers(
     if not customer_ids or not rules_apply_to(customer_ids):
         return None
     return run_assignment(
-        actor, dry_run=False, now=now, seed=seed, customer_ids=customer_ids, trigger=trigger
+        actor,
+        dry_run=False,
+        now=now,
+        seed=seed,
+        customer_ids=customer_ids,
+        trigger=trigger,
+        excluded_reps=excluded_reps,
     )
 
 

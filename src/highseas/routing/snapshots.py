@@ -192,9 +192,11 @@ def build_roster(
     pool: Pool | None,
     now: datetime,
     given: Mapping[int, int] | None = None,
+    excluded: frozenset[int] = frozenset(),
 ) -> Roster:
     """Snapshots of every rep the rules can reach, with the limits of ``pool``; ``given``
-    (what each rep was given today) is counted here unless the caller keeps it."""
+    (what each rep was given today) is counted here unless the caller keeps it; the reps in
+    ``excluded`` are in the roster but unavailable (a departing rep, during their handover)."""
     rep_ids = sorted({*rule_set.user_ids, *(r for reps in reps_by_team.values() for r in reps)})
     users = {u.pk: u for u in User.objects.filter(pk__in=rep_ids).select_related("profile")}
     held = holdings_of(rep_ids)
@@ -210,7 +212,9 @@ def build_roster(
         candidates[rep_id] = Candidate(
             rep_id=rep_id,
             name=user.label,
-            is_active=user.is_active and (profile is None or profile.is_active),
+            is_active=(
+                user.is_active and (profile is None or profile.is_active) and rep_id not in excluded
+            ),
             on_leave=profile is not None and on_leave(profile, today),
             holdings=open_held,
             won_holdings=won_held,
