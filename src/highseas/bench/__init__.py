@@ -7,8 +7,11 @@ so that every figure comes with the yardstick it is judged against.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
-from typing import TypeVar
+import json
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any, TypeVar
+
+from django.core.management.base import BaseCommand, CommandError
 
 T = TypeVar("T")
 
@@ -21,3 +24,20 @@ def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """Consecutive slices of at most ``size`` items."""
     for start in range(0, len(items), size):
         yield items[start : start + size]
+
+
+Lines = list[dict[str, Any]]
+
+
+def report(
+    command: BaseCommand, measure: Callable[[], Lines], summary: Callable[[Lines], str]
+) -> None:
+    """What every ``highseas bench …`` does with its figures: one JSON line each on stdout, the
+    human summary on stderr; a benchmark that cannot run is the command's error."""
+    try:
+        lines = measure()
+    except BenchError as error:
+        raise CommandError(str(error)) from error
+    for line in lines:
+        command.stdout.write(json.dumps(line, ensure_ascii=False))
+    command.stderr.write(summary(lines))

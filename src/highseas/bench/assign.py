@@ -18,7 +18,6 @@ same rows to the same owners.
 
 from __future__ import annotations
 
-import json
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -28,13 +27,13 @@ from typing import Any
 
 from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from django.db.models import F
 from django.utils import timezone
 
 from highseas.accounts.models import RepLevel, RepProfile, Role, Team, User
-from highseas.bench import BenchError, chunked
+from highseas.bench import BenchError, chunked, report
 from highseas.bench.dataset import INDUSTRIES, PROVINCES, insert_customers
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
@@ -524,10 +523,4 @@ def run_from_command(command: BaseCommand, options: dict[str, Any]) -> None:
         seed=options["seed"],
         force=options["force"],
     )
-    try:
-        lines = run(bench_options)
-    except BenchError as error:
-        raise CommandError(str(error)) from error
-    for line in lines:
-        command.stdout.write(json.dumps(line, ensure_ascii=False))
-    command.stderr.write(summary(lines))
+    report(command, lambda: run(bench_options), summary)

@@ -21,7 +21,6 @@ against the claim bench's dataset (1,000,000 customers by default), beside raw S
 
 from __future__ import annotations
 
-import json
 import random
 import sys
 import time
@@ -30,12 +29,12 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from django.db.models import Max, Min
 from tqdm import tqdm
 
-from highseas.bench import BenchError
+from highseas.bench import BenchError, report
 from highseas.bench.dataset import Dataset, prepare
 from highseas.bench.timing import Timings
 from highseas.customers.duplicates import backfill_keys, column_value
@@ -321,10 +320,4 @@ def run_from_command(command: BaseCommand, benchmark: str, options: dict[str, An
         seed=options["seed"],
         force=options["force"],
     )
-    try:
-        lines = run(benchmark, bench_options)
-    except BenchError as error:
-        raise CommandError(str(error)) from error
-    for line in lines:
-        command.stdout.write(json.dumps(line, ensure_ascii=False))
-    command.stderr.write(summary(lines))
+    report(command, lambda: run(benchmark, bench_options), summary)

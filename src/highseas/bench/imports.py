@@ -25,23 +25,21 @@ from __future__ import annotations
 
 import csv
 import io
-import json
 import random
 import resource
-import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC
 from typing import Any
 
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from django.utils import timezone
 
 from highseas.accounts.models import Role, Team, User
 from highseas.accounts.visibility import Viewer
-from highseas.bench import BenchError
+from highseas.bench import BenchError, report
 from highseas.bench.dataset import CITIES, PROVINCES, SYLLABLES, TRADES, _fast_user
 from highseas.customers.models import Customer
 from highseas.intake.imports import commit_import, import_summary, preview_import
@@ -341,10 +339,4 @@ def run_from_command(command: BaseCommand, options: dict[str, Any]) -> None:
         seed=options["seed"],
         force=options["force"],
     )
-    try:
-        lines = run(bench_options)
-    except BenchError as error:
-        raise CommandError(str(error)) from error
-    for line in lines:
-        command.stdout.write(json.dumps(line, ensure_ascii=False))
-    print(summary_text(lines), file=sys.stderr)
+    report(command, lambda: run(bench_options), summary_text)

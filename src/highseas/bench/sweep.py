@@ -28,7 +28,6 @@ One run:
 
 from __future__ import annotations
 
-import json
 import os
 import statistics
 import sys
@@ -39,14 +38,14 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from django.core.management import call_command
-from django.core.management.base import BaseCommand, CommandError
+from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from django.db.models import Count, Max, Min
 from tqdm import tqdm
 
 from highseas.accounts import services as accounts
 from highseas.accounts.models import RepProfile, Role, Team, User
-from highseas.bench import BenchError, chunked
+from highseas.bench import BenchError, chunked, report
 from highseas.bench.dataset import (
     CITIES,
     INDUSTRIES,
@@ -698,10 +697,4 @@ def run_from_command(command: BaseCommand, options: dict[str, Any]) -> None:
         reps=options["reps"],
         force=options["force"],
     )
-    try:
-        lines = run(bench_options)
-    except BenchError as error:
-        raise CommandError(str(error)) from error
-    for line in lines:
-        command.stdout.write(json.dumps(line, ensure_ascii=False))
-    command.stderr.write(summary(lines))
+    report(command, lambda: run(bench_options), summary)
