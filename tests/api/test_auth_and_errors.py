@@ -15,6 +15,7 @@ from django.utils import timezone
 from rest_framework.test import APIClient
 
 from highseas.accounts.models import ApiToken, AuditLog, Role, User
+from tests.admin_forms import deactivate_in_admin
 
 Api = Callable[[User], APIClient]
 
@@ -332,35 +333,7 @@ def test_a_deactivation_in_the_admin_revokes_the_tokens_and_is_audited(
     org: dict[str, Any],
 ) -> None:
     token = _login("rep_a", "pw-rep_a").json()["token"]
-    client = Client()
-    client.force_login(org["admin"])
-    page = client.get(f"/admin/accounts/user/{org['rep_a'].pk}/change/")
-    form = page.context["adminform"].form
-    data = {
-        name: value
-        for name, value in form.initial.items()
-        if value is not None and name not in ("password", "groups", "user_permissions")
-    }
-    data.update(
-        {
-            "is_active": "",
-            "last_login_0": "",
-            "last_login_1": "",
-            "date_joined_0": "2026-01-01",
-            "date_joined_1": "08:00:00",
-            "profile-TOTAL_FORMS": "1",
-            "profile-INITIAL_FORMS": "1",
-            "profile-MIN_NUM_FORMS": "0",
-            "profile-MAX_NUM_FORMS": "1",
-            "profile-0-id": str(org["rep_a"].profile.pk),
-            "profile-0-user": str(org["rep_a"].pk),
-            "profile-0-level": "junior",
-            "profile-0-skills": "{}",
-            "profile-0-is_active": "on",
-        }
-    )
-    data = {k: v for k, v in data.items() if v != ""}
-    response = client.post(f"/admin/accounts/user/{org['rep_a'].pk}/change/", data)
+    response = deactivate_in_admin(org["admin"], org["rep_a"])
     assert response.status_code == 302, response.context["adminform"].form.errors
     assert APIClient(HTTP_AUTHORIZATION=f"Token {token}").get("/api/v1/me/").status_code == 401
     row = AuditLog.objects.get(action=AuditLog.Action.USER_DEACTIVATED)

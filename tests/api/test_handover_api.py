@@ -7,12 +7,12 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.test import Client
 from rest_framework.test import APIClient
 
 from highseas.accounts.models import User
 from highseas.customers.models import Customer
 from highseas.pools.models import OwnershipEvent
+from tests.admin_forms import deactivate_in_admin
 
 Api = Callable[[User], APIClient]
 MakeCustomer = Callable[..., Customer]
@@ -116,34 +116,7 @@ def test_deactivation_answers_handover_required_until_the_rep_owns_none(
 
 
 def _admin_deactivation(org: dict[str, Any]) -> Any:
-    client = Client()
-    client.force_login(org["admin"])
-    url = f"/admin/accounts/user/{org['rep_a'].pk}/change/"
-    form = client.get(url).context["adminform"].form
-    data = {
-        name: value
-        for name, value in form.initial.items()
-        if value is not None and name not in ("password", "groups", "user_permissions")
-    }
-    data.update(
-        {
-            "is_active": "",
-            "last_login_0": "",
-            "last_login_1": "",
-            "date_joined_0": "2026-01-01",
-            "date_joined_1": "08:00:00",
-            "profile-TOTAL_FORMS": "1",
-            "profile-INITIAL_FORMS": "1",
-            "profile-MIN_NUM_FORMS": "0",
-            "profile-MAX_NUM_FORMS": "1",
-            "profile-0-id": str(org["rep_a"].profile.pk),
-            "profile-0-user": str(org["rep_a"].pk),
-            "profile-0-level": "junior",
-            "profile-0-skills": "{}",
-            "profile-0-is_active": "on",
-        }
-    )
-    return client.post(url, {k: v for k, v in data.items() if v != ""})
+    return deactivate_in_admin(org["admin"], org["rep_a"])
 
 
 def test_the_admin_refuses_to_deactivate_a_rep_who_owns_customers(
