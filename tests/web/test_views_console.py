@@ -13,6 +13,7 @@ from highseas.customers.models import Customer
 from highseas.intake import creation as intake
 from highseas.pools import services as pools
 from highseas.pools.models import ClaimPolicy, ClaimRequest, RecyclePolicy
+from tests.web.pages import html, messages_of, signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -23,21 +24,6 @@ CONSOLE = [
     "/console/pools/",
     "/console/sweep/",
 ]
-
-
-def signed_in(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def html(response: Any) -> str:
-    assert response.status_code == 200, response.status_code
-    return str(response.content.decode())
-
-
-def messages_of(response: Any) -> list[str]:
-    return [str(m) for m in response.context["messages"]]
 
 
 @pytest.mark.parametrize("url", CONSOLE)

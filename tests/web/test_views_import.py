@@ -15,6 +15,7 @@ from django.test import Client
 from highseas.accounts.models import AuditLog
 from highseas.customers.models import Customer
 from highseas.intake.models import ImportJob
+from tests.web.pages import signed_in
 
 pytestmark = pytest.mark.django_db
 
@@ -25,12 +26,6 @@ SMALL = (
     "丁戊己贸易有限公司,13800000002,苏州\n"
     ",13800000003,\n"
 )
-
-
-def signed_in(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 def _upload(client: Client, pool: Any, text: str = SMALL, name: str = "客户.csv") -> Any:

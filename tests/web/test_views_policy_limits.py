@@ -6,7 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from highseas.pools.models import ClaimPolicy, RecyclePolicy
-from tests.web.test_views_console import _policy_form, html, signed_in
+from tests.web.pages import html, signed_in
+from tests.web.test_views_console import _policy_form
 
 
 def test_the_policy_editor_offers_and_saves_the_view_limit_and_the_repurchase_window(

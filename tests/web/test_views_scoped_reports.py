@@ -8,7 +8,6 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.test import Client
 from django.utils import timezone
 
 from highseas.accounts.models import User
@@ -18,14 +17,9 @@ from highseas.pools import services as pools
 from highseas.pools.models import RecyclePolicy
 from highseas.pools.policies import LEVEL_OVERRIDE_KEYS
 from highseas.web.policy_form import PoolPolicyForm
+from tests.web.pages import signed_in
 
 pytestmark = pytest.mark.django_db
-
-
-def signed_in(user: User) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
 
 
 @pytest.fixture

@@ -15,26 +15,12 @@ from highseas.notify.models import Notification
 from highseas.pools import services as pools
 from highseas.pools.models import ClaimPolicy, ClaimRequest, OwnershipEvent
 from highseas.web.selectors import keyset_page
+from tests.web.pages import html, messages_of, signed_in
 
 pytestmark = pytest.mark.django_db
 
 ASYNC = {"HTTP_X_HIGHSEAS_ASYNC": "1"}
 PAGES = ["/", "/pool/", "/mine/", "/notifications/", "/customers/new/"]
-
-
-def signed_in(user: Any) -> Client:
-    client = Client()
-    client.force_login(user)
-    return client
-
-
-def html(response: Any) -> str:
-    assert response.status_code == 200, response.status_code
-    return str(response.content.decode())
-
-
-def messages_of(response: Any) -> list[str]:
-    return [str(m) for m in response.context["messages"]]
 
 
 @pytest.mark.parametrize("url", [*PAGES, "/customers/1/", "/console/"])
