@@ -45,6 +45,14 @@ def require_manager_of(viewer: Viewer, customer: Customer) -> None:
         )
 
 
+def may_work_on(viewer: Viewer, customer: Customer) -> bool:
+    """The owner and the customer's managers follow a customer up and move it; for a pooled
+    customer that is nobody (it is claimed or assigned first)."""
+    if customer.owner_id is None:
+        return False
+    return customer.owner_id == viewer.user.pk or may_manage(viewer, customer)
+
+
 def require_owner_or_manager(viewer: Viewer, customer: Customer) -> None:
     if customer.owner_id == viewer.user.pk or may_manage(viewer, customer):
         return

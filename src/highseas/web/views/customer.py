@@ -18,7 +18,7 @@ from highseas.customers import timeline
 from highseas.customers.models import Customer
 from highseas.engine.errors import HighSeasError
 from highseas.pools import followups, ownership, requests
-from highseas.pools.authority import may_manage
+from highseas.pools.authority import may_manage, may_work_on
 from highseas.web import explain, selectors
 from highseas.web.forms import (
     ActivityForm,
@@ -68,7 +68,7 @@ def customer_page(request: HttpRequest, customer_id: int) -> HttpResponse:
         "c": shown,
         "is_owner": is_owner,
         "manages": manages,
-        "may_act": is_owner or (manages and customer.owner_id is not None),
+        "may_act": may_work_on(viewer, customer),
         "acquisition": explain.acquisition(customer),
         "recycle": explain.recycle_explanation(customer),
         "ledger": _ledger(viewer, customer),
