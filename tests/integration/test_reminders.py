@@ -1,5 +1,6 @@
 """Reminders (SPEC §6): each kind fires once, at its moment, to the right person; the optional
-e-mail and webhook channels deliver after commit and never break the caller."""
+e-mail and webhook channels are queued with the notification and sent by the outbox's worker,
+never on the caller's path."""
 
 from __future__ import annotations
 
@@ -19,7 +20,8 @@ from django.utils import translation
 from pytest_django.fixtures import Settings
 
 from highseas.customers.models import Activity, Contact, Customer, Task
-from highseas.notify.models import Notification
+from highseas.notify.models import Delivery, Notification
+from highseas.notify.outbox import FIRST_RETRY, deliver_due
 from highseas.notify.reminders import send_due_reminders
 from highseas.notify.services import notify
 
@@ -228,7 +230,7 @@ def emailing(settings: Settings, mailoutbox: list[mail.EmailMessage]) -> None:
     settings.HIGHSEAS_WEBHOOK_URL = ""
 
 
-def test_a_reminder_is_e_mailed_once_after_commit(
+def test_a_reminder_is_e_mailed_once_by_the_outbox_worker(
     org: dict[str, Any],
     owned: Customer,
     emailing: None,
@@ -240,9 +242,10 @@ def test_a_reminder_is_e_mailed_once_after_commit(
     Contact.objects.create(customer=owned, name="韩梅梅", birthday=date(1990, 3, 10))
     with django_capture_on_commit_callbacks(execute=True):
         send_due_reminders(NOW)
-        assert mailoutbox == []
-    with django_capture_on_commit_callbacks(execute=True):
         send_due_reminders(NOW)
+    assert mailoutbox == []  # the caller sends nothing
+    assert deliver_due() == {"delivered": 1, "retrying": 0, "failed": 0}
+    assert deliver_due() == {"delivered": 0, "retrying": 0, "failed": 0}
     assert [(m.to, m.subject) for m in mailoutbox] == [
         (["rep_a@example.com"], "今天生日：韩梅梅（星辰科技）")
     ]
@@ -263,8 +266,9 @@ def test_no_e_mail_without_an_address_or_when_disabled(
     org["rep_b"].save(update_fields=["email"])
     with django_capture_on_commit_callbacks(execute=True):
         notify(org["rep_b"].pk, "test", "未开启")
+    deliver_due()
     assert mailoutbox == []
-    assert Notification.objects.count() == 2
+    assert (Notification.objects.count(), Delivery.objects.count()) == (2, 0)
 
 
 def test_a_deduplicated_repeat_delivers_nothing(
@@ -279,16 +283,19 @@ def test_a_deduplicated_repeat_delivers_nothing(
         first = notify(org["rep_a"].pk, "test", "一次", dedupe_key="once")
         second = notify(org["rep_a"].pk, "test", "一次", dedupe_key="once")
     assert first is not None and second is None
+    assert Delivery.objects.count() == 1
+    deliver_due()
     assert len(mailoutbox) == 1
 
 
 class Receiver(BaseHTTPRequestHandler):
-    received: list[tuple[str, str, Any]]
+    received: list[tuple[str, str, str, Any]]
 
     def do_POST(self) -> None:
         length = int(self.headers["Content-Length"])
         body = json.loads(self.rfile.read(length).decode())
-        self.received.append((self.path, self.headers["Content-Type"], body))
+        key = self.headers["Idempotency-Key"]
+        self.received.append((self.path, self.headers["Content-Type"], key, body))
         self.send_response(204)
         self.end_headers()
 
@@ -297,8 +304,8 @@ class Receiver(BaseHTTPRequestHandler):
 
 
 @pytest.fixture
-def webhook_server() -> Iterator[tuple[str, list[tuple[str, str, Any]]]]:
-    received: list[tuple[str, str, Any]] = []
+def webhook_server() -> Iterator[tuple[str, list[tuple[str, str, str, Any]]]]:
+    received: list[tuple[str, str, str, Any]] = []
     handler = type("RecordingReceiver", (Receiver,), {"received": received})
     server = HTTPServer(("127.0.0.1", 0), handler)
     thread = threading.Thread(target=server.serve_forever, daemon=True)
@@ -315,7 +322,7 @@ def test_a_webhook_receives_the_notification_as_json(
     org: dict[str, Any],
     owned: Customer,
     settings: Settings,
-    webhook_server: tuple[str, list[tuple[str, str, Any]]],
+    webhook_server: tuple[str, list[tuple[str, str, str, Any]]],
     django_capture_on_commit_callbacks: CaptureOnCommit,
 ) -> None:
     url, received = webhook_server
@@ -324,11 +331,15 @@ def test_a_webhook_receives_the_notification_as_json(
     with django_capture_on_commit_callbacks(execute=True):
         send_due_reminders(NOW)
         send_due_reminders(NOW)
+    assert received == []
+    deliver_due()
+    deliver_due()
     notification = Notification.objects.get()
     assert received == [
         (
             "/hooks/crm",
             "application/json; charset=utf-8",
+            f"highseas-delivery-{Delivery.objects.get().pk}",
             {
                 "kind": "task_due",
                 "title": "任务到期：寄送合同",
@@ -348,19 +359,23 @@ def closed_port() -> int:
     return port
 
 
-def test_a_failing_webhook_is_logged_not_raised(
+def test_a_failing_webhook_is_logged_and_retried_later_not_raised(
     org: dict[str, Any],
     settings: Settings,
     caplog: pytest.LogCaptureFixture,
     django_capture_on_commit_callbacks: CaptureOnCommit,
 ) -> None:
     settings.HIGHSEAS_WEBHOOK_URL = f"http://127.0.0.1:{closed_port()}/hook"
-    with (
-        caplog.at_level(logging.WARNING, logger="highseas.notify"),
-        django_capture_on_commit_callbacks(execute=True),
-    ):
+    with django_capture_on_commit_callbacks(execute=True):
         created = notify(org["rep_a"].pk, "test", "无人接收")
     assert created is not None
+    moment = created.created_at
+    with caplog.at_level(logging.WARNING, logger="highseas.notify"):
+        assert deliver_due(moment) == {"delivered": 0, "retrying": 1, "failed": 0}
+    delivery = Delivery.objects.get()
+    assert (delivery.state, delivery.attempts) == ("pending", 1)
+    assert delivery.next_attempt_at == moment + FIRST_RETRY
+    assert "Connection refused" in delivery.last_error
     assert Notification.objects.filter(pk=created.pk).exists()
     failures = [r for r in caplog.records if r.name == "highseas.notify"]
     assert len(failures) == 1

@@ -1,7 +1,10 @@
-"""The optional channels of a notification that already exists in the app: e-mail and webhook.
+"""The optional channels of a notification: e-mail and webhook, one ``Delivery`` of the outbox
+at a time (``notify.outbox`` decides when; this module only sends).
 
-A channel that fails is logged on ``highseas.notify`` and never raised: the in-app row is the
-record, and a mail server or a receiver being down must not break the work that notified.
+``send`` never raises: it returns what went wrong, so that the outbox can retry it later and
+the worker goes on with the next one. Each message carries its delivery's id so that a receiver
+can recognise a repeat (an e-mail's ``Message-ID``, a webhook's ``Idempotency-Key``): a worker
+killed between sending and recording it leaves the delivery to be sent again.
 """
 
 from __future__ import annotations
@@ -14,13 +17,24 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
-from django.core.mail import send_mail
+from django.core.mail import EmailMessage
+from django.core.mail.utils import DNS_NAME
 
-from highseas.notify.models import Notification
+from highseas.notify.models import Delivery, Notification
 
 logger = logging.getLogger("highseas.notify")
 
 WEBHOOK_TIMEOUT_SECONDS = 5
+
+
+def channels_for(email: str) -> list[tuple[str, str]]:
+    """The ``(channel, target)`` pairs the deployment enables for a recipient with ``email``."""
+    found = []
+    if settings.HIGHSEAS_EMAIL_NOTIFICATIONS and email:
+        found.append((Delivery.Channel.EMAIL.value, email))
+    if url := settings.HIGHSEAS_WEBHOOK_URL:
+        found.append((Delivery.Channel.WEBHOOK.value, url))
+    return found
 
 
 def has_channels() -> bool:
@@ -28,22 +42,32 @@ def has_channels() -> bool:
     return bool(settings.HIGHSEAS_EMAIL_NOTIFICATIONS or settings.HIGHSEAS_WEBHOOK_URL)
 
 
-def deliver(notification: Notification) -> None:
-    """Send ``notification`` on every channel the deployment enabled."""
-    if settings.HIGHSEAS_EMAIL_NOTIFICATIONS:
-        send_email(notification)
-    if url := settings.HIGHSEAS_WEBHOOK_URL:
-        post_webhook(notification, url)
+def idempotency_key(delivery: Delivery) -> str:
+    return f"highseas-delivery-{delivery.pk}"
 
 
-def send_email(notification: Notification) -> None:
-    address = notification.recipient.email
-    if not address:
-        return
+def send(delivery: Delivery) -> str | None:
+    """Send one delivery; ``None`` when it went through, else what failed."""
+    if delivery.channel == Delivery.Channel.EMAIL:
+        return send_email(delivery)
+    return post_webhook(delivery)
+
+
+def send_email(delivery: Delivery) -> str | None:
+    notification = delivery.notification
+    message = EmailMessage(
+        notification.title,
+        notification.body or notification.title,
+        None,
+        [delivery.target],
+        headers={"Message-ID": f"<{idempotency_key(delivery)}@{DNS_NAME}>"},
+    )
     try:
-        send_mail(notification.title, notification.body or notification.title, None, [address])
-    except Exception:
-        logger.exception("e-mail for notification %s to %s failed", notification.pk, address)
+        message.send()
+    except Exception as error:  # any mail backend's failure is retried, never raised
+        logger.warning("e-mail for notification %s failed: %s", notification.pk, error)
+        return f"{type(error).__name__}: {error}"
+    return None
 
 
 def webhook_payload(notification: Notification) -> dict[str, Any]:
@@ -57,16 +81,18 @@ def webhook_payload(notification: Notification) -> dict[str, Any]:
     }
 
 
-def post_webhook(notification: Notification, url: str) -> None:
+def post_webhook(delivery: Delivery) -> str | None:
+    notification, url = delivery.notification, delivery.target
     if urlsplit(url).scheme not in ("http", "https"):
-        logger.warning(
-            "webhook URL %r is not http(s); notification %s not posted", url, notification.pk
-        )
-        return
+        return f"the webhook URL {url!r} is not http(s)"
     request = urllib.request.Request(
         url,
         data=json.dumps(webhook_payload(notification), ensure_ascii=False).encode(),
-        headers={"Content-Type": "application/json; charset=utf-8", "User-Agent": "HighSeas"},
+        headers={
+            "Content-Type": "application/json; charset=utf-8",
+            "User-Agent": "HighSeas",
+            "Idempotency-Key": idempotency_key(delivery),
+        },
         method="POST",
     )
     try:
@@ -74,3 +100,5 @@ def post_webhook(notification: Notification, url: str) -> None:
             response.read()
     except (OSError, ValueError, http.client.HTTPException) as error:
         logger.warning("webhook for notification %s to %s failed: %s", notification.pk, url, error)
+        return f"{type(error).__name__}: {error}"
+    return None

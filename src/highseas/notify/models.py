@@ -28,3 +28,50 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+
+class Delivery(models.Model):
+    """The outbox: one notification to send on one channel (e-mail or webhook), written in the
+    transaction that wrote the notification and sent later by a worker (``notify.outbox``).
+    ``next_attempt_at`` is when it may be taken next: a worker that takes it pushes it a lease
+    ahead, so no other worker takes it while it is being sent."""
+
+    class Channel(models.TextChoices):
+        EMAIL = "email", _("e-mail")
+        WEBHOOK = "webhook", _("webhook")
+
+    class State(models.TextChoices):
+        PENDING = "pending", _("pending")
+        SENT = "sent", _("sent")
+        FAILED = "failed", _("failed")
+
+    notification = models.ForeignKey(Notification, models.CASCADE, related_name="deliveries")
+    channel = models.CharField(_("channel"), max_length=10, choices=Channel.choices)
+    target = models.CharField(_("target"), max_length=1000)  # the address or the URL
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.PENDING
+    )
+    attempts = models.PositiveIntegerField(_("attempts"), default=0)
+    next_attempt_at = models.DateTimeField(_("next attempt at"))
+    sent_at = models.DateTimeField(_("sent at"), null=True, blank=True)
+    last_error = models.TextField(_("last error"), blank=True)
+    created_at = models.DateTimeField(_("created at"), auto_now_add=True)
+
+    class Meta:
+        verbose_name = _("delivery")
+        verbose_name_plural = _("deliveries")
+        constraints = [
+            models.UniqueConstraint(
+                fields=["notification", "channel"], name="delivery_once_per_channel"
+            )
+        ]
+        indexes = [
+            models.Index(
+                fields=["next_attempt_at", "id"],
+                condition=models.Q(state="pending"),
+                name="delivery_due",
+            )
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.channel} → {self.target}"

@@ -1,19 +1,20 @@
 """Sending and reading notifications. Callers inside a business transaction queue them with
 ``notify_after_commit`` so that nothing is announced for a change that rolled back; e-mail and
-webhook go out only once the row is committed."""
+webhook deliveries are written to the outbox with the row (``notify.outbox``) and sent by a
+worker once committed, never on the caller's path."""
 
 from __future__ import annotations
 
 from datetime import datetime
-from functools import partial
 
 from django.db import IntegrityError, transaction
 from django.utils.translation import gettext as _
 
 from highseas.accounts.models import User
 from highseas.engine.errors import ErrorCode, HighSeasError
-from highseas.notify.delivery import deliver, has_channels
+from highseas.notify.delivery import has_channels
 from highseas.notify.models import Notification
+from highseas.notify.outbox import enqueue
 
 
 def notify(
@@ -24,8 +25,9 @@ def notify(
     customer_id: int | None = None,
     dedupe_key: str | None = None,
 ) -> Notification | None:
-    """Create one in-app notification and deliver it on the optional channels after commit;
-    with ``dedupe_key``, at most once ever (a repeat returns None and delivers nothing)."""
+    """Create one in-app notification and queue it on the optional channels in the same
+    transaction; with ``dedupe_key``, at most once ever (a repeat returns None and queues
+    nothing)."""
     try:
         with transaction.atomic():
             notification = Notification.objects.create(
@@ -36,12 +38,12 @@ def notify(
                 customer_id=customer_id,
                 dedupe_key=dedupe_key,
             )
+            if has_channels():
+                enqueue(notification)
     except IntegrityError:
         if dedupe_key is None:
             raise
         return None
-    if has_channels():
-        transaction.on_commit(partial(deliver, notification), robust=True)
     return notification
 
 
