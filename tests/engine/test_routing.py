@@ -503,7 +503,7 @@ def test_planning_in_batches_decides_as_planning_in_one_go(
             {"team": 2},
             [
                 "$.strategy: Unknown strategy None; use one of round_robin, weighted, "
-                "least_loaded, capacity, performance, skill."
+                "least_loaded, capacity, performance, skill, smart."
             ],
         ),
         (
@@ -522,6 +522,5 @@ def test_target_validation(target: Mapping[str, Any], problems: list[str]) -> No
     assert [str(p) for p in validate_target(target)] == problems
 
 
-def test_smart_assignment_is_refused_until_a_model_exists() -> None:
-    (problem,) = validate_target({"team": 1, "strategy": "smart"})
-    assert problem.path == "$.strategy" and "not available" in problem.message
+def test_smart_assignment_is_a_team_strategy() -> None:
+    assert validate_target({"team": 1, "strategy": "smart"}) == []

@@ -12,7 +12,11 @@ For each customer, in the order given:
 4. a team target checks every rep of the team, in the team's order, and lets the strategy
    choose among the eligible; with nobody eligible it stays pooled (``nobody_eligible``);
 5. the chosen rep's load grows at once, so a later customer of the same plan sees it: a plan
-   never takes a rep past their holding cap or daily quota.
+   never takes a rep past their holding cap or daily quota;
+6. a team target with the ``smart`` strategy queues its customers instead; once every customer
+   of the call is read, each smart rule's queue is matched at once (``engine.smart``) from
+   the loads as they then stand, in rule order, and its decisions take their places in the
+   plan. A plan planned in batches therefore matches batch by batch.
 
 A customer may carry a ``hint``: the first rule whose database pre-filter it passed. The
 pre-filter is a superset of the rule's conditions, so the rules before the hint cannot match;
@@ -39,6 +43,7 @@ from enum import StrEnum
 from typing import Any
 
 from highseas.engine.conditions import Fields, Predicate, predicate
+from highseas.engine.matching import UNPLACED, bound, match, slots
 from highseas.engine.routing import (
     Candidate,
     Load,
@@ -47,6 +52,7 @@ from highseas.engine.routing import (
     daily_capacity,
     eligibility,
 )
+from highseas.engine.smart import Fallback, Scoring, facts, fullness, room
 from highseas.engine.strategies import Context, CursorState, choose
 from highseas.engine.targets import PoolTarget, Strategy, Target, TeamTarget, UserTarget
 
@@ -63,6 +69,8 @@ KEPT_IN_POOL = "kept_in_pool"
 NOBODY_ELIGIBLE = "nobody_eligible"
 EMPTY_TEAM = "empty_team"
 UNKNOWN_USER = "unknown_user"
+PENDING = "pending"  # a smart rule's customer, until its queue is matched
+NO_MODEL = Fallback("no_model")
 
 
 @dataclass(frozen=True, slots=True)
@@ -186,6 +194,8 @@ class _Route:
         ]
         self.context = Context(state.loads, self.capacities, self.weights, state.rng)
         self.cursor_key = (rule.rule_id, target.team_id) if isinstance(target, TeamTarget) else None
+        self.above_mean = target.above_mean if isinstance(target, TeamTarget) else 0.0
+        self.queue: list[tuple[int, RoutedCustomer, dict[str, Any]]] = []
 
 
 def _quota(target: Target, rep_id: int) -> int | None:
@@ -201,11 +211,14 @@ class _Planner:
         candidates_by_team: Mapping[int, Sequence[Candidate]],
         users: Mapping[int, Candidate],
         state: PlanState,
+        scoring: Scoring,
     ) -> None:
         ordered = sorted(rules, key=lambda r: (r.position, r.rule_id))
         self.routes = [_Route(rule, candidates_by_team, users, state) for rule in ordered]
         self.by_pool: dict[int | None, tuple[list[_Route], dict[int, int]]] = {}
         self.state = state
+        self.scoring = scoring
+        self.position = 0  # the place in the plan of the customer being decided
 
     def routes_for(self, pool_id: int | None) -> tuple[list[_Route], dict[int, int]]:
         """The rules of a pool in order, and each one's place in that order."""
@@ -248,9 +261,21 @@ class _Planner:
         if route.strategy is None or route.cursor_key is None:
             explanation["eligible"] = {route.keys[eligible[0].rep_id]: None}
             return self.give(customer, rule, eligible[0], explanation)
+        strategy = route.strategy
+        if strategy is Strategy.SMART:
+            if not isinstance(self.scoring, Fallback):
+                route.queue.append((self.position, customer, explanation))
+                return Decision(
+                    customer.customer_id, customer.pool_id, Outcome.UNASSIGNED, PENDING, explanation
+                )
+            explanation["fallback"] = {
+                "strategy": Strategy.PERFORMANCE.value,
+                "reason": self.scoring.reason,
+            }
+            strategy = Strategy.PERFORMANCE
         cursor = self.state.cursors.setdefault(route.cursor_key, {})
         self.state.touched.add(route.cursor_key)
-        choice = choose(route.strategy, eligible, cursor, route.context, customer.fields)
+        choice = choose(strategy, eligible, cursor, route.context, customer.fields)
         scores = choice.scores
         keys = route.keys
         explanation["eligible"] = (
@@ -284,6 +309,77 @@ class _Planner:
             else:
                 rejected[key] = _rejection(verdict)
         return eligible, rejected
+
+    def settle(self, decisions: list[Decision]) -> None:
+        """Match every smart rule's queue, in rule order, and put its decisions in place."""
+        for route in self.routes:
+            if route.queue:
+                queue, route.queue = route.queue, []
+                for position, decision in self.match(route, queue):
+                    decisions[position] = decision
+
+    def match(
+        self, route: _Route, queue: list[tuple[int, RoutedCustomer, dict[str, Any]]]
+    ) -> list[tuple[int, Decision]]:
+        assert not isinstance(self.scoring, Fallback)
+        rule = route.rule
+        eligible, rejected = self.sort_out(route)
+        for _, _, explanation in queue:
+            explanation.pop("rejected", None)
+            if rejected:
+                explanation["rejected"] = rejected
+        if not eligible:
+            return [
+                (at, _leave(customer, rule, explanation, Outcome.UNASSIGNED, NOBODY_ELIGIBLE))
+                for at, customer, explanation in queue
+            ]
+        loads = self.state.loads
+        rooms = [room(c, loads[c.rep_id], route.capacities[c.rep_id], len(queue)) for c in eligible]
+        fair = bound(rooms, len(queue), route.above_mean)
+        room_left = slots(rooms, fair)
+        matrix = self.scoring.probabilities([customer.fields for _, customer, _ in queue], eligible)
+        placed = match(matrix, room_left, self.state.rng)
+        used = [0] * len(eligible)
+        for rep in placed:
+            if rep != UNPLACED:
+                used[rep] += 1
+        full = {eligible[i].rep_id: why for i, why in enumerate(fullness(rooms, room_left, used))}
+        keys = route.keys
+        decided = []
+        for (at, customer, explanation), rep, row in zip(
+            queue, placed, matrix.tolist(), strict=True
+        ):
+            explanation["eligible"] = {
+                keys[c.rep_id]: round(p, 4) for c, p in zip(eligible, row, strict=True)
+            }
+            if rep == UNPLACED:
+                decided.append(
+                    (at, _leave(customer, rule, explanation, Outcome.UNASSIGNED, NOBODY_ELIGIBLE))
+                )
+                continue
+            chosen = eligible[rep]
+            capacity = route.capacities[chosen.rep_id]
+            load = loads[chosen.rep_id]
+            if eligibility(chosen, load, capacity) is not None:  # never: the slots forbid it
+                raise AssertionError(f"smart matching overfilled rep {chosen.rep_id}")
+            explanation["smart"] = {
+                "model": self.scoring.version,
+                **facts(row, rep, eligible, full),
+                "record": self.scoring.record(customer.fields, chosen),
+                "capacity": {
+                    "given_today": load.assigned_today + 1,
+                    "quota": capacity,
+                    "holdings": load.counted_holdings(chosen) + 1,
+                    "cap": chosen.holding_cap,
+                },
+                "fairness": {
+                    "most": fair.most,
+                    "even": round(fair.even, 2),
+                    "above_mean": route.above_mean,
+                },
+            }
+            decided.append((at, self.give(customer, rule, chosen, explanation)))
+        return decided
 
     def give(
         self,
@@ -325,9 +421,16 @@ def plan(
     *,
     users: Mapping[int, Candidate] | None = None,
     state: PlanState | None = None,
+    scoring: Scoring = NO_MODEL,
 ) -> Plan:
     """Decide every customer in order. ``users`` are the reps named by user targets;
-    ``state`` continues an earlier plan (its random source then replaces ``seed``)."""
+    ``state`` continues an earlier plan (its random source then replaces ``seed``);
+    ``scoring`` is the win model of smart rules (without one they fall back, saying so)."""
     state = state or PlanState.fresh(seed)
-    planner = _Planner(rules, candidates_by_team, users or {}, state)
-    return Plan([planner.decide(customer) for customer in customers], state)
+    planner = _Planner(rules, candidates_by_team, users or {}, state, scoring)
+    decisions: list[Decision] = []
+    for customer in customers:
+        planner.position = len(decisions)
+        decisions.append(planner.decide(customer))
+    planner.settle(decisions)
+    return Plan(decisions, state)

@@ -7,7 +7,9 @@
 - ``{"pool": id}``: nobody: the customer stays in its pool, and later rules are not tried.
 
 A user target may also carry ``"daily_quota"``. The ``capacity`` strategy needs a daily
-quota, since it fills reps in proportion to what is left of it.
+quota, since it fills reps in proportion to what is left of it. The ``smart`` strategy takes
+``"fairness"``: how far above an even split of the day's customers a rep may go (0.25, the
+default, is 25%; 0 is an even split), set by the manager.
 """
 
 from __future__ import annotations
@@ -30,11 +32,13 @@ class Strategy(StrEnum):
     SMART = "smart"
 
 
-AVAILABLE = tuple(s.value for s in Strategy if s is not Strategy.SMART)
+AVAILABLE = tuple(s.value for s in Strategy)
+DEFAULT_FAIRNESS = 0.25  # smart: no rep more than 25% above an even split of the day
+MAX_FAIRNESS = 10.0
 _KEYS = {
     "user": {"user", "daily_quota"},
     "pool": {"pool"},
-    "team": {"team", "strategy", "weights", "daily_quota", "quotas"},
+    "team": {"team", "strategy", "weights", "daily_quota", "quotas", "fairness"},
 }
 
 
@@ -56,6 +60,7 @@ class TeamTarget:
     weights: Mapping[int, int] = field(default_factory=dict)
     daily_quota: int | None = None
     quotas: Mapping[int, int] = field(default_factory=dict)
+    above_mean: float = DEFAULT_FAIRNESS  # smart: the fairness bound
 
     def quota_for(self, rep_id: int) -> int | None:
         return self.quotas.get(rep_id, self.daily_quota)
@@ -110,14 +115,6 @@ def validate_target(target: object) -> list[Problem]:
 
 def _team_problems(target: Mapping[str, Any]) -> list[Problem]:
     strategy = target.get("strategy")
-    if strategy == Strategy.SMART.value:
-        return [
-            Problem(
-                "$.strategy",
-                "Smart assignment needs a trained model, which is not available yet; "
-                f"use one of {', '.join(AVAILABLE)}.",
-            )
-        ]
     if strategy not in AVAILABLE:
         return [
             Problem(
@@ -131,7 +128,24 @@ def _team_problems(target: Mapping[str, Any]) -> list[Problem]:
     has_quota = target.get("daily_quota") is not None or bool(target.get("quotas"))
     if strategy == Strategy.CAPACITY.value and not has_quota:
         problems.append(Problem("$.daily_quota", 'The "capacity" strategy needs a daily quota.'))
+    if "fairness" in target:
+        problems += _fairness_problems(strategy, target["fairness"])
     return problems
+
+
+def _fairness_problems(strategy: object, value: object) -> list[Problem]:
+    if strategy != Strategy.SMART.value:
+        return [Problem("$.fairness", 'Only the "smart" strategy takes a fairness bound.')]
+    number = isinstance(value, int | float) and not isinstance(value, bool)
+    if not number or not 0 <= value <= MAX_FAIRNESS:  # type: ignore[operator]
+        return [
+            Problem(
+                "$.fairness",
+                f"Expected a number from 0 to {MAX_FAIRNESS:g}: how far above an even split "
+                "a rep may go (0.25 is 25%).",
+            )
+        ]
+    return []
 
 
 def parse_target(target: Mapping[str, Any]) -> Target:
@@ -146,4 +160,5 @@ def parse_target(target: Mapping[str, Any]) -> Target:
         weights={int(k): int(v) for k, v in (target.get("weights") or {}).items()},
         daily_quota=target.get("daily_quota"),
         quotas={int(k): int(v) for k, v in (target.get("quotas") or {}).items()},
+        above_mean=float(target.get("fairness", DEFAULT_FAIRNESS)),
     )
