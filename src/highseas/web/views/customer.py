@@ -69,6 +69,7 @@ def customer_page(request: HttpRequest, customer_id: int) -> HttpResponse:
         "is_owner": is_owner,
         "manages": manages,
         "may_act": may_work_on(viewer, customer),
+        "may_reveal": viewer.may_reveal(customer),
         "acquisition": explain.acquisition(customer),
         "recycle": explain.recycle_explanation(customer),
         "ledger": _ledger(viewer, customer),
