@@ -30,7 +30,7 @@ from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.limits import ClaimLimits, effective_limits
 from highseas.engine.ownership import EventKind, OwnershipState, Status
 from highseas.notify.services import notify_after_commit
-from highseas.pools import facts
+from highseas.pools import claim_statements, facts
 from highseas.pools.authority import (
     is_member,
     require_manager_of,
@@ -173,12 +173,7 @@ def claim_facts(
 
 def _require_reason(pool: Pool | None, reason: str) -> None:
     policy: ClaimPolicy | None = getattr(pool, "claim_policy", None) if pool else None
-    if policy is not None and policy.requires_reason and not reason:
-        raise HighSeasError(
-            ErrorCode.VALIDATION_ERROR,
-            _("This pool asks why you claim the customer."),
-            errors={"reason": ["required"]},
-        )
+    claim_statements.require_reason(policy is not None and policy.requires_reason, reason)
 
 
 def claim_for(
@@ -243,13 +238,14 @@ def claim(
     """A rep takes a pooled customer; in an approval pool the claim becomes a request."""
     now = now or timezone.now()
     reason = reason.strip()
+    ledger_reason = reason or _("Claimed from the pool")
+    claimed = claim_statements.claim(
+        actor, customer_id, reason=ledger_reason, rep_reason=reason, now=now
+    )
+    if claimed is not None:  # the rush path: a few precompiled statements
+        return Outcome(claimed)
     customer, limits = claim_for(
-        actor,
-        customer_id,
-        actor=actor,
-        reason=reason or _("Claimed from the pool"),
-        now=now,
-        rep_reason=reason,
+        actor, customer_id, actor=actor, reason=ledger_reason, now=now, rep_reason=reason
     )
     if customer.status == CustomerStatus.POOLED:
         return Outcome(customer, request=open_request(actor, customer, reason, limits, now))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from highseas.accounts.models import RepProfile
@@ -50,21 +51,30 @@ def require_bounded_policies(
     require_valid(errors)
 
 
+# The columns of each policy the engine reads, in the order of its dataclass's fields (the claim
+# statements of ``pools.claim_statements`` select exactly these).
+CLAIM_LIMIT_FIELDS = tuple(ClaimLimits.__dataclass_fields__)
+RECYCLE_RULE_FIELDS = tuple(RecycleRules.__dataclass_fields__)
+
+
+def limits_from(values: Mapping[str, Any]) -> ClaimLimits:
+    """A claim policy's limits from its column values (``CLAIM_LIMIT_FIELDS``)."""
+    return ClaimLimits(**{name: values[name] for name in CLAIM_LIMIT_FIELDS})
+
+
+def rules_from(values: Mapping[str, Any]) -> RecycleRules:
+    """A recycle policy's rules from its column values (``RECYCLE_RULE_FIELDS``)."""
+    found = {name: values[name] for name in RECYCLE_RULE_FIELDS}
+    found["exempt_levels"] = frozenset(found["exempt_levels"] or ())
+    found["level_overrides"] = dict(found["level_overrides"] or {})
+    return RecycleRules(**found)
+
+
 def claim_limits(pool: Pool | None) -> ClaimLimits:
     policy: ClaimPolicy | None = getattr(pool, "claim_policy", None) if pool else None
     if policy is None:
         return ClaimLimits()
-    return ClaimLimits(
-        daily_quota=policy.daily_quota,
-        weekly_quota=policy.weekly_quota,
-        holding_cap=policy.holding_cap,
-        count_won_in_cap=policy.count_won_in_cap,
-        reclaim_cooldown_days=policy.reclaim_cooldown_days,
-        requires_approval=policy.requires_approval,
-        approval_expiry_hours=policy.approval_expiry_hours,
-        max_frozen=policy.max_frozen,
-        max_freeze_days=policy.max_freeze_days,
-    )
+    return limits_from(vars(policy))
 
 
 def rep_overrides(profile: RepProfile | None) -> RepOverrides:
@@ -81,17 +91,7 @@ def recycle_rules(pool: Pool | None) -> RecycleRules | None:
     policy: RecyclePolicy | None = getattr(pool, "recycle_policy", None) if pool else None
     if policy is None:
         return None
-    return RecycleRules(
-        idle_days=policy.idle_days,
-        no_deal_days=policy.no_deal_days,
-        first_contact_hours=policy.first_contact_hours,
-        warn_days=policy.warn_days,
-        exempt_won=policy.exempt_won,
-        exempt_open_deal=policy.exempt_open_deal,
-        exempt_levels=frozenset(policy.exempt_levels or ()),
-        level_overrides=dict(policy.level_overrides or {}),
-        won_repurchase_days=policy.won_repurchase_days,
-    )
+    return rules_from(vars(policy))
 
 
 def daily_view_limit(pool: Pool | None) -> int | None:

@@ -1,0 +1,340 @@
+"""The claim as a few statements built once per process (SPEC §4–5, §12).
+
+When the pool refills, a whole sales floor claims at once. Through the ORM a claim compiled five
+querysets and built five model instances, ten times the database's own work; this path runs the
+same rules with plain SQL built once per process and connection vendor:
+
+1. lock the rep: on PostgreSQL ``SELECT … FOR UPDATE`` on their profile row (created first when
+   missing); on SQLite the ``BEGIN IMMEDIATE`` write transaction already serializes writers;
+2. read, in ONE statement, the customer (not merged away), both policies of its pool, the rep's
+   overrides and every count the rules need: claims today and this week from that pool,
+   holdings, the rep's last loss of this customer, pool membership, open and won deals;
+3. the engine decides (``decide_claim``, then the pool's reason rule) and schedules the
+   customer's recycling (``schedule``), exactly as on the ORM path;
+4. compare-and-set ``UPDATE … WHERE id AND status = 'pooled' AND owner IS NULL AND pool AND
+   not merged``: exactly one row, else a typed error naming the holder;
+5. the ``claimed`` ledger row, with the quotas the claim was judged by (``quota_ref``).
+A pool that asks for approval is answered ``None`` after step 3: the claim becomes a request on
+the ORM path (``ownership.claim``), which is not the rush path.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from functools import cache
+from typing import Any
+
+from django.db import connection
+from django.utils import timezone
+from django.utils.dateparse import parse_datetime
+from django.utils.translation import gettext as _
+
+from highseas.accounts.models import RepProfile, Team, User
+from highseas.customers.choices import CustomerStage, DealStage
+from highseas.customers.models import Customer, Deal
+from highseas.engine.claims import ClaimFacts, decide_claim
+from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.engine.limits import ClaimLimits, RepOverrides, effective_limits
+from highseas.engine.ownership import EventKind, Status
+from highseas.engine.periods import day_start, week_start
+from highseas.engine.recycle import CustomerClock, Schedule, schedule
+from highseas.pools import facts
+from highseas.pools.models import ClaimPolicy, OwnershipEvent, Pool, RecyclePolicy
+from highseas.pools.policies import CLAIM_LIMIT_FIELDS, RECYCLE_RULE_FIELDS, limits_from, rules_from
+from highseas.pools.quotas import quota_ref
+from highseas.pools.rows import columns, db_datetime, db_time
+
+POOLED, OWNED = Status.POOLED.value, Status.OWNED.value
+CUSTOMER_FIELDS = (
+    *("name", "status", "owner_id", "pool_id", "stage", "level"),
+    *("last_effective_activity_at", "last_activity_at"),
+)
+OVERRIDES = ("holding_cap_override", "daily_quota_override", "weekly_quota_override")
+COUNTS = ("today", "week", "held", "held_open", "lost_at", "is_member", "open_deal", "won_until")
+# What the result row holds, in order: the customer, its holder, the claim policy (``cp_``),
+# the recycle policy (``rp_``), the rep's profile (``p_``) and the counts.
+ROW = (
+    *CUSTOMER_FIELDS,
+    *("holder_display_name", "holder_username", "cp_id"),
+    *(f"cp_{name}" for name in (*CLAIM_LIMIT_FIELDS, "requires_reason")),
+    "rp_id",
+    *(f"rp_{name}" for name in RECYCLE_RULE_FIELDS),
+    "p_id",
+    *(f"p_{name}" for name in OVERRIDES),
+    *COUNTS,
+)
+
+
+def _table(model: Any) -> str:
+    return str(connection.ops.quote_name(model._meta.db_table))
+
+
+@cache
+def _facts_sql(vendor: str) -> str:
+    """Step 2: everything the rules read, in one statement (named parameters ``customer``,
+    ``rep``, ``day``, ``week``)."""
+    event, customer, deal = _table(OwnershipEvent), _table(Customer), _table(Deal)
+    members = _table(Pool.member_users.through)
+    admins = _table(Pool.admins.through)
+    teams = _table(Pool.member_teams.through)
+    won, open_deal = CustomerStage.WON.value, (DealStage.WON.value, DealStage.LOST.value)
+    claims = (
+        f"SELECT COUNT(*) FROM {event} e WHERE e.to_owner_id = %(rep)s AND e.kind = "
+        f"'{EventKind.CLAIMED.value}' AND e.from_pool_id = c.pool_id AND e.at >= "
+    )
+    rep_path = (
+        f"(SELECT tp.path FROM {_table(Team)} tp JOIN {_table(User)} u ON u.team_id = tp.id "
+        "WHERE u.id = %(rep)s)"
+    )
+    selected = (
+        *(f"c.{name}" for name in CUSTOMER_FIELDS),
+        "o.display_name",
+        "o.username",
+        "cp.id",
+        *(f"cp.{name}" for name in (*CLAIM_LIMIT_FIELDS, "requires_reason")),
+        "rp.id",
+        *(f"rp.{name}" for name in RECYCLE_RULE_FIELDS),
+        "p.id",
+        *(f"p.{name}" for name in OVERRIDES),
+        f"({claims}%(day)s)",
+        f"({claims}%(week)s)",
+        f"(SELECT COUNT(*) FROM {customer} h WHERE h.owner_id = %(rep)s "
+        "AND h.status IN ('owned', 'frozen'))",
+        f"(SELECT COUNT(*) FROM {customer} h WHERE h.owner_id = %(rep)s "
+        f"AND h.status IN ('owned', 'frozen') AND h.stage <> '{won}')",
+        f"(SELECT MAX(e.at) FROM {event} e WHERE e.customer_id = c.id "
+        "AND e.from_owner_id = %(rep)s "
+        f"AND e.kind IN ('{facts.LOSSES[0]}', '{facts.LOSSES[1]}'))",
+        f"(EXISTS (SELECT 1 FROM {members} m WHERE m.pool_id = c.pool_id AND m.user_id = %(rep)s)"
+        f" OR EXISTS (SELECT 1 FROM {admins} a WHERE a.pool_id = c.pool_id "
+        "AND a.user_id = %(rep)s)"
+        f" OR EXISTS (SELECT 1 FROM {teams} t JOIN {_table(Team)} tt ON tt.id = t.team_id "
+        f"WHERE t.pool_id = c.pool_id AND {rep_path} LIKE tt.path || '%%'))",
+        f"EXISTS (SELECT 1 FROM {deal} d WHERE d.customer_id = c.id "
+        f"AND d.stage NOT IN ('{open_deal[0]}', '{open_deal[1]}'))",
+        f"(SELECT MAX(COALESCE(d.contract_end, d.won_at)) FROM {deal} d "
+        f"WHERE d.customer_id = c.id AND d.stage = '{DealStage.WON.value}')",
+    )
+    assert len(selected) == len(ROW), (len(selected), len(ROW))
+    return (
+        f"SELECT {', '.join(selected)} FROM {customer} c "
+        f"LEFT JOIN {_table(User)} o ON o.id = c.owner_id "
+        f"LEFT JOIN {_table(ClaimPolicy)} cp ON cp.pool_id = c.pool_id "
+        f"LEFT JOIN {_table(RecyclePolicy)} rp ON rp.pool_id = c.pool_id "
+        f"LEFT JOIN {_table(RepProfile)} p ON p.user_id = %(rep)s "
+        "WHERE c.id = %(customer)s AND c.merged_into_id IS NULL"
+    )
+
+
+@cache
+def _lock_sql(vendor: str) -> str:
+    return f"SELECT 1 FROM {_table(RepProfile)} WHERE user_id = %s FOR UPDATE"
+
+
+@cache
+def _claim_sql(vendor: str) -> str:
+    """Step 4, the compare-and-set (parameters: owner, owned_since, due, warn, id, pool)."""
+    return (
+        f"UPDATE {_table(Customer)} SET status = '{OWNED}', owner_id = %s, owned_since = %s, "
+        "frozen_until = NULL, recycle_due_at = %s, warn_at = %s "
+        f"WHERE id = %s AND status = '{POOLED}' AND owner_id IS NULL AND pool_id = %s "
+        "AND merged_into_id IS NULL"
+    )
+
+
+LEDGER_FIELDS = (
+    *("customer", "kind", "from_status", "from_owner", "from_pool", "to_status", "to_owner"),
+    *("to_pool", "actor", "actor_label", "reason", "policy_ref", "at"),
+)
+
+
+@cache
+def _ledger_sql(vendor: str) -> str:
+    """Step 5, the ledger row (parameters in the order of ``LEDGER_FIELDS``)."""
+    table, quoted = columns(OwnershipEvent, *LEDGER_FIELDS)
+    marks = ", ".join(["%s"] * len(quoted))
+    return f"INSERT INTO {table} ({', '.join(quoted)}) VALUES ({marks})"
+
+
+def _aware(value: Any) -> datetime | None:
+    """A datetime column as an aware datetime (SQLite answers naive UTC, or text for an
+    expression column)."""
+    moment = value if isinstance(value, datetime) or value is None else parse_datetime(str(value))
+    if moment is None:
+        return None
+    return moment if timezone.is_aware(moment) else moment.replace(tzinfo=UTC)
+
+
+def _json(value: Any) -> Any:
+    return json.loads(value) if isinstance(value, str | bytes) else value
+
+
+def require_reason(requires_reason: bool, reason: str) -> None:
+    if requires_reason and not reason:
+        raise HighSeasError(
+            ErrorCode.VALIDATION_ERROR,
+            _("This pool asks why you claim the customer."),
+            errors={"reason": ["required"]},
+        )
+
+
+def _read(claimant: User, customer_id: int, now: datetime) -> dict[str, Any]:
+    """Steps 1 and 2: lock the rep, then read the facts."""
+    zone = timezone.get_default_timezone()
+    vendor = connection.vendor
+    with connection.cursor() as cursor:
+        if vendor != "sqlite":
+            cursor.execute(_lock_sql(vendor), [claimant.pk])
+            if cursor.fetchone() is None:
+                facts.lock_reps(claimant.pk)  # creates the missing profile, then locks it
+        params = {
+            "customer": customer_id,
+            "rep": claimant.pk,
+            "day": db_datetime(day_start(now, zone)),
+            "week": db_datetime(week_start(now, zone)),
+        }
+        cursor.execute(_facts_sql(vendor), params)
+        found = cursor.fetchone()
+    if found is None:
+        raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
+    row = dict(zip(ROW, found, strict=True))
+    if row["p_id"] is None and vendor == "sqlite":
+        facts.lock_reps(claimant.pk)  # every rep who ever claimed has a profile row
+    return row
+
+
+def _limits(claimant: User, row: dict[str, Any]) -> ClaimLimits:
+    """The pool's limits under the rep's overrides (the strictest wins)."""
+    pool = ClaimLimits()
+    if row["cp_id"] is not None:
+        values = {name: row[f"cp_{name}"] for name in CLAIM_LIMIT_FIELDS}
+        for flag in ("count_won_in_cap", "requires_approval"):
+            values[flag] = bool(values[flag])
+        pool = limits_from(values)
+    overrides = RepOverrides(*(row[f"p_{name}"] for name in OVERRIDES))
+    return effective_limits(pool, overrides)
+
+
+def _facts(claimant: User, row: dict[str, Any], limits: ClaimLimits) -> ClaimFacts:
+    holder = row["holder_display_name"] or row["holder_username"]
+    return ClaimFacts(
+        status=Status(row["status"]),
+        is_member=bool(row["is_member"]) or bool(claimant.is_admin),
+        holder_name=holder if row["owner_id"] is not None else None,
+        holdings=int(row["held"] if limits.count_won_in_cap else row["held_open"]),
+        claims_today=int(row["today"]),
+        claims_this_week=int(row["week"]),
+        lost_at=_aware(row["lost_at"]),
+    )
+
+
+def _schedule(row: dict[str, Any], now: datetime) -> Schedule:
+    """The claimed customer's recycle schedule under its pool's rules (``schedule_for``)."""
+    if row["rp_id"] is None:
+        return Schedule()
+    values = {name: row[f"rp_{name}"] for name in RECYCLE_RULE_FIELDS}
+    for name in ("exempt_levels", "level_overrides"):
+        values[name] = _json(values[name])
+    for flag in ("exempt_won", "exempt_open_deal"):
+        values[flag] = bool(values[flag])
+    rules = rules_from(values)
+    is_won = row["stage"] == CustomerStage.WON
+    clock = CustomerClock(
+        status=Status.OWNED,
+        level=row["level"],
+        is_won=is_won,
+        has_open_deal=rules.exempt_open_deal and bool(row["open_deal"]),
+        owned_since=now,
+        last_effective_activity_at=_aware(row["last_effective_activity_at"]),
+        last_activity_at=_aware(row["last_activity_at"]),
+        won_until=(
+            _aware(row["won_until"]) if is_won and rules.won_repurchase_days is not None else None
+        ),
+    )
+    return schedule(rules, clock)
+
+
+def _conflict(customer_id: int) -> HighSeasError:
+    """The compare-and-set found the customer changed since step 2 (another rep's claim)."""
+    sql = (
+        f"SELECT u.display_name, u.username, c.status FROM {_table(Customer)} c "
+        f"JOIN {_table(User)} u ON u.id = c.owner_id WHERE c.id = %s"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [customer_id])
+        holder = cursor.fetchone()
+    if holder is not None:
+        return HighSeasError(
+            ErrorCode.ALREADY_OWNED,
+            _("This customer already has an owner."),
+            holder=holder[0] or holder[1],
+            status=holder[2],
+        )
+    return HighSeasError(
+        ErrorCode.STATE_CONFLICT, _("The customer changed meanwhile; reload and try again.")
+    )
+
+
+def _claimed_customer(
+    claimant: User, customer_id: int, row: dict[str, Any], now: datetime, plan: Schedule
+) -> Customer:
+    """The customer as the claim left it; fields not read here load on first use."""
+    known = {
+        "id": customer_id,
+        **{name: row[name] for name in CUSTOMER_FIELDS},
+        "status": OWNED,
+        "owner_id": claimant.pk,
+        "owned_since": now,
+        "frozen_until": None,
+        "recycle_due_at": plan.due_at,
+        "warn_at": plan.warn_at,
+        "last_effective_activity_at": _aware(row["last_effective_activity_at"]),
+        "last_activity_at": _aware(row["last_activity_at"]),
+    }
+    fields = [f.attname for f in Customer._meta.concrete_fields if f.attname in known]
+    customer = Customer.from_db(connection.alias, fields, [known[name] for name in fields])
+    customer.owner = claimant
+    return customer
+
+
+def claim(
+    claimant: User, customer_id: int, *, reason: str, rep_reason: str, now: datetime
+) -> Customer | None:
+    """The claim of a pooled customer by ``claimant`` (who acts for themselves), every rule
+    re-checked under the rep's lock; ``None`` when the pool asks for approval (nothing was
+    written). Call inside a transaction; a refusal raises and leaves no trace."""
+    row = _read(claimant, customer_id, now)
+    limits = _limits(claimant, row)
+    refusal = decide_claim(limits, _facts(claimant, row, limits), now)
+    if refusal is not None:
+        raise refusal
+    require_reason(bool(row["cp_requires_reason"]), rep_reason)
+    if limits.requires_approval:
+        return None
+    plan = _schedule(row, now)
+    vendor = connection.vendor
+    with connection.cursor() as cursor:
+        cursor.execute(
+            _claim_sql(vendor),
+            [
+                claimant.pk,
+                db_datetime(now),
+                db_time(plan.due_at),
+                db_time(plan.warn_at),
+                customer_id,
+                row["pool_id"],
+            ],
+        )
+        if cursor.rowcount != 1:
+            raise _conflict(customer_id)
+        pool_id = row["pool_id"]
+        cursor.execute(
+            _ledger_sql(vendor),
+            [
+                *(customer_id, EventKind.CLAIMED.value, POOLED, None, pool_id),
+                *(OWNED, claimant.pk, pool_id, claimant.pk, claimant.username, reason),
+                *(quota_ref(limits), db_datetime(now)),
+            ],
+        )
+    return _claimed_customer(claimant, customer_id, row, now, plan)
