@@ -84,8 +84,9 @@ def test_an_old_window_leaves_the_recent_claim_out(
 def test_a_bad_window_is_a_validation_error_naming_the_field(
     org: dict[str, Any], api: Api, query: dict[str, str], field: str
 ) -> None:
-    for path in ("/api/v1/insights/reps/", "/api/v1/insights/fairness/"):
-        response = api(org["admin"]).get(path, query)
+    paths = {"reps/": {}, "fairness/": {}, "claims/": {}, "breakdown/": {"by": "source"}}
+    for path, extra in paths.items():
+        response = api(org["admin"]).get(f"/api/v1/insights/{path}", query | extra)
         assert response.status_code == 400, response.content
         assert response.json()["code"] == "validation_error"
         assert list(response.json()["errors"]) == [field]
@@ -98,6 +99,8 @@ def test_fairness_for_a_manager(org: dict[str, Any], won: Customer, api: Api) ->
     # holdings [1, 0] and new customers [1, 0]: one of two reps has everything
     assert (body["reps"], body["gini_holdings"], body["gini_new"]) == (2, 0.5, 0.5)
     assert body["hoarding"] == {"days": 30, "total": 0, "reps": []}
+    assert body["gini_claims"] == 0.5
+    assert body["bouncing"] == {"min_returns": 2, "total": 0, "customers": []}
 
 
 def test_fairness_refuses_a_rep(org: dict[str, Any], api: Api) -> None:
@@ -135,3 +138,77 @@ def test_a_rep_may_not_rescore(org: dict[str, Any], won: Customer, api: Api) -> 
     assert response.status_code == 403
     assert response.json()["code"] == "permission_denied"
     assert Customer.objects.get(pk=won.pk).level == "C"
+
+
+def test_a_breakdown_by_rep(org: dict[str, Any], won: Customer, api: Api) -> None:
+    response = api(org["east_manager"]).get("/api/v1/insights/breakdown/", {"by": "rep"})
+    assert response.status_code == 200, response.content
+    assert response.json()["groups"] == [
+        {
+            "key": "rep_a",
+            "gains": 1,
+            "won": 1,
+            "conversion": 1.0,
+            "revenue": "50000.00",
+            "median_hours_to_first_contact": None,
+        }
+    ]
+
+
+def test_a_breakdown_needs_a_known_grouping(org: dict[str, Any], api: Api) -> None:
+    response = api(org["admin"]).get("/api/v1/insights/breakdown/", {"by": "colour"})
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["by"]
+
+
+@pytest.mark.parametrize("path", ["breakdown/?by=rep", "claims/"])
+def test_a_rep_may_not_read_team_breakdowns(org: dict[str, Any], api: Api, path: str) -> None:
+    response = api(org["rep_a"]).get(f"/api/v1/insights/{path}")
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
+
+
+def test_claim_effectiveness_for_a_manager(org: dict[str, Any], won: Customer, api: Api) -> None:
+    response = api(org["east_manager"]).get("/api/v1/insights/claims/")
+    assert response.status_code == 200, response.content
+    rows = {row["username"]: row for row in response.json()["reps"]}
+    assert {k: rows["rep_a"][k] for k in ("claims", "contacted", "won", "returned")} == {
+        "claims": 1,
+        "contacted": 0,
+        "won": 1,
+        "returned": 0,
+    }
+
+
+def test_a_manager_locks_a_level_and_rescore_leaves_it(
+    org: dict[str, Any], won: Customer, api: Api
+) -> None:
+    client = api(org["east_manager"])
+    path = f"/api/v1/insights/levels/{won.pk}/lock/"
+    response = client.post(path, {"level": "A", "reason": "战略客户"}, format="json")
+    assert response.status_code == 200, response.content
+    assert response.json() == {"customer": won.pk, "level": "A", "locked": True} | {
+        "reason": "战略客户"
+    }
+    rescored = client.post("/api/v1/insights/rescore/", {}, format="json")
+    assert rescored.json()["changes"] == []
+    assert Customer.objects.get(pk=won.pk).level == "A"
+    unlocked = client.delete(path)
+    assert unlocked.json()["locked"] is False
+    assert [c["to"] for c in client.post("/api/v1/insights/rescore/").json()["changes"]] == ["B"]
+
+
+def test_a_rep_may_not_lock_a_level(org: dict[str, Any], won: Customer, api: Api) -> None:
+    path = f"/api/v1/insights/levels/{won.pk}/lock/"
+    response = api(org["rep_a"]).post(path, {"level": "A"}, format="json")
+    assert response.status_code == 403
+    assert response.json()["code"] == "permission_denied"
+    assert Customer.objects.get(pk=won.pk).level == "C"
+    assert api(org["rep_a"]).delete(path).status_code == 403
+
+
+def test_an_unknown_level_is_refused(org: dict[str, Any], won: Customer, api: Api) -> None:
+    path = f"/api/v1/insights/levels/{won.pk}/lock/"
+    response = api(org["admin"]).post(path, {"level": "Z"}, format="json")
+    assert response.status_code == 400
+    assert list(response.json()["errors"]) == ["level"]

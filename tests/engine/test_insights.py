@@ -3,13 +3,22 @@ the value score never falls when a customer's wins grow."""
 
 from __future__ import annotations
 
+import functools
 from decimal import Decimal
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from highseas.engine.insights import WinHistory, gini, level_for, median, value_score
+from highseas.engine.insights import (
+    Potential,
+    WinHistory,
+    gini,
+    level_for,
+    median,
+    potential_share,
+    value_score,
+)
 
 counts = st.lists(st.integers(0, 10_000), max_size=40)
 amounts = st.decimals(0, 10_000_000, places=2, allow_nan=False, allow_infinity=False)
@@ -100,3 +109,39 @@ def test_a_higher_score_never_gets_a_lower_level(low: float, high: float) -> Non
 def test_levels_at_the_thresholds() -> None:
     thresholds = {"A": 60.0, "B": 30.0}
     assert [level_for(s, thresholds) for s in (60.0, 59.99, 30.0, 29.99)] == ["A", "B", "B", "C"]
+
+
+sizes = st.one_of(st.none(), st.integers(0, 1_000_000))
+bands = st.sampled_from(["", "lt1m", "1m-10m", "10m-100m", "100m-1b", "gt1b"])
+
+
+@given(st.integers(0, 50), amounts, st.floats(0, 365), sizes, st.integers(0, 100_000), bands)
+def test_a_bigger_company_never_scores_lower(
+    wins: int, amount: Decimal, days: float, employees: int | None, more: int, band: str
+) -> None:
+    history = WinHistory(wins, amount, days)
+    smaller = Potential(employees, band)
+    bigger = Potential((employees or 0) + more, band)
+    score = functools.partial(value_score, history, window_days=365, monetary_half=HALF)
+    assert score(potential=bigger) >= score(potential=smaller)
+    assert 0.0 <= score(potential=bigger) <= 100.0
+
+
+def test_potential_of_a_known_company() -> None:
+    # size 600/800 = 0.75, revenue 10m-100m = 0.5, industry 1: 0.4*0.75 + 0.4*0.5 + 0.2*1 = 0.7
+    assert potential_share(Potential(600, "10m-100m", 1.0)) == Decimal("0.7")
+    history = WinHistory(2, Decimal(100_000), 73.0)
+    score = value_score(
+        history,
+        window_days=365,
+        monetary_half=HALF,
+        potential=Potential(600, "10m-100m", 1.0),
+        potential_points=20,
+    )
+    assert score == 59.0 + 14.0
+
+
+def test_potential_never_lifts_a_score_past_a_hundred() -> None:
+    history = WinHistory(1000, Decimal(10**9), 0.0)
+    top = Potential(10**6, "gt1b", 1.0)
+    assert value_score(history, window_days=365, monetary_half=HALF, potential=top) == 100.0

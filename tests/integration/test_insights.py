@@ -4,18 +4,19 @@ through the edit service (audit row, schedule recomputed) and a dry run writes n
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from highseas.accounts.models import AuditLog
 from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.insights.breakdowns import breakdown, claim_effectiveness
 from highseas.insights.performance import fairness, rep_figures, window
 from highseas.insights.value import rescore
 from highseas.pools import followups, ownership
@@ -203,7 +204,14 @@ def by_hand_score(wins: int, amount: int, days: float) -> float:
     )
 
 
+@pytest.fixture
+def english() -> Iterator[None]:
+    with translation.override("en"):
+        yield
+
+
 @pytest.mark.django_db
+@pytest.mark.usefixtures("english")
 class TestRescore:
     def expected(self, book: dict[str, Any], names: list[str]) -> list[dict[str, Any]]:
         # c1: A -> B (one win of 50000, 8 days ago); c3: C -> B (20000, 3 days ago);
@@ -211,8 +219,15 @@ class TestRescore:
         scores = {"c1": by_hand_score(1, 50_000, 8), "c3": by_hand_score(1, 20_000, 3)}
         scores |= {"c6": 0.0, "c8": by_hand_score(1, 10_000, 4)}
         moves = {"c1": ("A", "B"), "c3": ("C", "B"), "c6": ("A", "C"), "c8": ("C", "B")}
+        reasons = {
+            "c1": "1 win in the last 12 months, ¥50,000 in all",
+            "c3": "1 win in the last 12 months, ¥20,000 in all",
+            "c6": "no win in the last 12 months",
+            "c8": "1 win in the last 12 months, ¥10,000 in all",
+        }
         return [
             {"customer": book[n].pk, "from": moves[n][0], "to": moves[n][1], "score": scores[n]}
+            | {"reason": reasons[n]}
             for n in names
         ]
 
@@ -252,3 +267,136 @@ class TestRescore:
             rescore(Viewer(book["rep_a"]), now=NOW)
         assert refused.value.code == ErrorCode.PERMISSION_DENIED
         assert dict(Customer.objects.values_list("pk", "level")) == levels
+
+
+@pytest.mark.django_db
+class TestBreakdowns:
+    """Gains in [day 20, day 1): rep_a c2 (6 h, lost), c3 (30 h, won 20000), c4 (never
+    contacted), c7 (1 h); rep_b c7 by transfer (2 h); rep_c c8 (never contacted, won 10000)."""
+
+    def label(self, book: dict[str, Any]) -> None:
+        for name, source, industry, province in (
+            ("c2", "website", "制造业", "浙江"),
+            ("c3", "website", "制造业", "上海"),
+            ("c4", "referral", "", "浙江"),
+            ("c7", "exhibition", "零售", "浙江"),
+            ("c8", "website", "零售", "广东"),
+        ):
+            Customer.objects.filter(pk=book[name].pk).update(
+                source=source, industry=industry, province=province
+            )
+
+    def test_by_rep_matches_the_book(self, book: dict[str, Any]) -> None:
+        found = breakdown(Viewer(book["admin"]), by="rep", since=SINCE, until=UNTIL)
+        assert found["groups"] == [
+            {
+                "key": "rep_a",
+                "gains": 4,
+                "won": 1,
+                "conversion": 0.25,
+                "revenue": Decimal(20_000),
+                "median_hours_to_first_contact": 6.0,
+            },
+            {
+                "key": "rep_b",
+                "gains": 1,
+                "won": 0,
+                "conversion": 0.0,
+                "revenue": Decimal(0),
+                "median_hours_to_first_contact": 2.0,
+            },
+            {
+                "key": "rep_c",
+                "gains": 1,
+                "won": 1,
+                "conversion": 1.0,
+                "revenue": Decimal(10_000),
+                "median_hours_to_first_contact": None,
+            },
+        ]
+
+    def test_by_first_touch_channel(self, book: dict[str, Any]) -> None:
+        self.label(book)
+        found = breakdown(Viewer(book["admin"]), by="source", since=SINCE, until=UNTIL)
+        # website: c2 c3 c8 (won c3 c8); exhibition: c7 twice (rep_a and rep_b); referral: c4
+        assert [(g["key"], g["gains"], g["won"], g["revenue"]) for g in found["groups"]] == [
+            ("website", 3, 2, Decimal(30_000)),
+            ("exhibition", 2, 0, Decimal(0)),
+            ("referral", 1, 0, Decimal(0)),
+        ]
+        assert found["groups"][0]["median_hours_to_first_contact"] == 18.0  # 6 h and 30 h
+
+    def test_by_industry_and_region(self, book: dict[str, Any]) -> None:
+        self.label(book)
+        admin = Viewer(book["admin"])
+        industry = breakdown(admin, by="industry", since=SINCE, until=UNTIL)["groups"]
+        region = breakdown(admin, by="region", since=SINCE, until=UNTIL)["groups"]
+        assert [(g["key"], g["gains"], g["won"]) for g in industry] == [
+            ("零售", 3, 1),
+            ("制造业", 2, 1),
+            ("", 1, 0),
+        ]
+        assert [(g["key"], g["gains"], g["won"]) for g in region] == [
+            ("浙江", 4, 0),
+            ("上海", 1, 1),
+            ("广东", 1, 1),
+        ]
+
+    def test_by_team_within_a_managers_subtree(self, book: dict[str, Any]) -> None:
+        found = breakdown(Viewer(book["east_manager"]), by="team", since=SINCE, until=UNTIL)
+        assert [(g["key"], g["gains"], g["won"]) for g in found["groups"]] == [
+            (book["east"].name, 5, 1)
+        ]
+
+    def test_an_unknown_grouping_names_by(self, book: dict[str, Any]) -> None:
+        with pytest.raises(HighSeasError) as refused:
+            breakdown(Viewer(book["admin"]), by="colour", since=SINCE, until=UNTIL)
+        assert list(refused.value.facts["errors"]) == ["by"]
+
+    def test_a_rep_is_refused(self, book: dict[str, Any]) -> None:
+        with pytest.raises(HighSeasError) as refused:
+            breakdown(Viewer(book["rep_a"]), by="rep", since=SINCE, until=UNTIL)
+        assert refused.value.code == ErrorCode.PERMISSION_DENIED
+
+
+@pytest.mark.django_db
+class TestClaimEffectiveness:
+    def test_each_claims_fate_matches_the_book(self, book: dict[str, Any]) -> None:
+        found = rows(claim_effectiveness(Viewer(book["admin"]), since=SINCE, until=UNTIL))
+        # rep_a claimed c2 (contacted, lost), c4 (never contacted, recycled), c7 (contacted,
+        # transferred: not a return); rep_c claimed c8 (never contacted, won)
+        pick = ("claims", "contacted", "won", "returned", "contact_rate", "return_rate")
+        assert {k: found["rep_a"][k] for k in pick} == dict(
+            zip(pick, (3, 2, 0, 1, 2 / 3, 1 / 3), strict=True)
+        )
+        assert found["rep_b"]["claims"] == 0 and found["rep_b"]["win_rate"] is None
+        assert {k: found["rep_c"][k] for k in pick} == dict(
+            zip(pick, (1, 0, 1, 0, 0.0, 0.0), strict=True)
+        )
+
+    def test_a_rep_is_refused(self, book: dict[str, Any]) -> None:
+        with pytest.raises(HighSeasError) as refused:
+            claim_effectiveness(Viewer(book["rep_a"]), since=SINCE, until=UNTIL)
+        assert refused.value.code == ErrorCode.PERMISSION_DENIED
+
+
+@pytest.mark.django_db
+class TestFairnessMore:
+    def test_the_gini_of_claims(self, book: dict[str, Any]) -> None:
+        found = fairness(Viewer(book["admin"]), since=SINCE, until=UNTIL)
+        assert found["gini_claims"] == pytest.approx(by_hand_gini([3, 0, 1]), abs=1e-12)
+
+    def test_a_customer_bouncing_between_pool_and_reps(
+        self, book: dict[str, Any], make_customer: Callable[..., Customer]
+    ) -> None:
+        ball = make_customer(book["admin"], pool=book["east_pool"], now=day(30), name="皮球公司")
+        for rep, start in ((book["rep_a"], 17), (book["rep_b"], 15), (book["rep_b"], 2)):
+            ownership.claim(rep, ball.pk, now=day(start))
+            ownership.release(rep, ball.pk, reason="没有需求", now=day(start - 0.5))
+        found = fairness(Viewer(book["east_manager"]), since=SINCE, until=UNTIL)["bouncing"]
+        # three returns in the window (day 16.5, 14.5, 1.5) from two reps; c4's one does not count
+        assert found == {
+            "min_returns": 2,
+            "total": 1,
+            "customers": [{"customer": ball.pk, "name": "皮球公司", "returns": 3, "reps": 2}],
+        }

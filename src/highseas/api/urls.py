@@ -15,7 +15,14 @@ from highseas.api.views.imports import (
     ImportRowsView,
     ImportView,
 )
-from highseas.api.views.insights import FairnessView, RepFiguresView, RescoreView
+from highseas.api.views.insights import (
+    BreakdownView,
+    ClaimEffectivenessView,
+    FairnessView,
+    LevelLockView,
+    RepFiguresView,
+    RescoreView,
+)
 from highseas.api.views.me import MeView
 from highseas.api.views.notifications import NotificationViewSet
 from highseas.api.views.ownership import ClaimRequestViewSet
@@ -52,5 +59,8 @@ urlpatterns = [
     path("insights/reps/", RepFiguresView.as_view(), name="insights-reps"),
     path("insights/fairness/", FairnessView.as_view(), name="insights-fairness"),
     path("insights/rescore/", RescoreView.as_view(), name="insights-rescore"),
+    path("insights/breakdown/", BreakdownView.as_view(), name="insights-breakdown"),
+    path("insights/claims/", ClaimEffectivenessView.as_view(), name="insights-claims"),
+    path("insights/levels/<int:pk>/lock/", LevelLockView.as_view(), name="insights-level-lock"),
     path("", include(router.urls)),
 ]

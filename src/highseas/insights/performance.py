@@ -22,9 +22,12 @@ days up to now. Figures per rep (``rep_figures``):
   rep's first activity on that customer at or after it and before ``until``; gains not yet
   contacted are left out; null when there is none.
 
-``fairness`` gives the Gini of the holdings and of the new customers (claims and assignments
-in the window) over the reps in view, zeros included, and the hoarders: per rep, the
-customers they own now that they have owned for more than ``HIGHSEAS_HOARDING_DAYS`` days
+``fairness`` gives the Gini of the holdings, of the new customers (claims and assignments
+in the window) and of the claims alone over the reps in view, zeros included; the customers
+bouncing between the pool and the reps (``bouncing``: back to a pool — released or recycled —
+from reps in view at least ``MIN_RETURNS`` times in the window; the total and the
+``MOST_BOUNCING`` with most returns, named where the viewer sees them); and the hoarders: per
+rep, the customers they own now that they have owned for more than ``HIGHSEAS_HOARDING_DAYS`` days
 (default 30) without an effective follow-up (``last_effective_activity_at``) in those days.
 Frozen customers are not hoarding: a freeze is bounded by the pool's policy.
 """
@@ -58,6 +61,9 @@ LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
 GAINS = (EventKind.CREATED, EventKind.CLAIMED, EventKind.ASSIGNED, EventKind.TRANSFERRED)
 NEW_CUSTOMERS = (EventKind.CLAIMED, EventKind.ASSIGNED)
+RETURNS = (EventKind.RELEASED, EventKind.RECYCLED)
+MIN_RETURNS = 2
+MOST_BOUNCING = 20
 
 
 @dataclass(frozen=True)
@@ -282,6 +288,29 @@ def hoarded(ids: list[int], now: datetime, days: int) -> dict[int, int]:
     )
 
 
+def bouncing(viewer: Viewer, ids: list[int], span: Window) -> dict[str, Any]:
+    """Customers back in a pool from reps in view ``MIN_RETURNS`` times or more in the window."""
+    rows = list(
+        OwnershipEvent.objects.filter(
+            kind__in=RETURNS, from_owner_id__in=ids, at__gte=span.since, at__lt=span.until
+        )
+        .values_list("customer_id")
+        .annotate(returns=Count("id"), reps=Count("from_owner_id", distinct=True))
+        .filter(returns__gte=MIN_RETURNS)
+        .order_by("-returns", "customer_id")
+    )
+    top = rows[:MOST_BOUNCING]
+    names = dict(viewer.customers().filter(pk__in=[r[0] for r in top]).values_list("pk", "name"))
+    return {
+        "min_returns": MIN_RETURNS,
+        "total": len(rows),
+        "customers": [
+            {"customer": pk, "name": names.get(pk, ""), "returns": returns, "reps": reps}
+            for pk, returns, reps in top
+        ],
+    }
+
+
 def fairness(
     viewer: Viewer,
     *,
@@ -302,6 +331,7 @@ def fairness(
         .values_list("to_owner_id")
         .annotate(n=Count("id"))
     )
+    claims = _ledger(EventKind.CLAIMED, "to", ids, span)
     days = hoarding_days()
     hoards = hoarded(ids, now, days)
     return {
@@ -310,6 +340,8 @@ def fairness(
         "reps": len(reps),
         "gini_holdings": gini([held.get(pk, 0) for pk in ids]),
         "gini_new": gini([new.get(pk, 0) for pk in ids]),
+        "gini_claims": gini([claims.get(pk, 0) for pk in ids]),
+        "bouncing": bouncing(viewer, ids, span),
         "hoarding": {
             "days": days,
             "total": sum(hoards.values()),

@@ -1,53 +1,96 @@
-"""Customer value: a score from won-deal history mapped to level A/B/C (SPEC §10,
-``POST /api/v1/insights/rescore/``).
+"""Customer value: a score from won-deal history and potential mapped to level A/B/C (SPEC §9,
+§10 ``POST /api/v1/insights/rescore/``).
 
-The score is ``engine.insights.value_score`` over the customer's deals won in the
-``HIGHSEAS_VALUE_WINDOW_DAYS`` days before ``now`` (default 365; any owner's deals count: it
-is the customer's history), with the monetary half-point ``HIGHSEAS_VALUE_MONETARY_HALF``
-(default 100000 yuan); the level follows from ``HIGHSEAS_VALUE_THRESHOLDS`` (default
-``{"A": 60, "B": 30}``). A customer without a win in the window scores 0 and is C.
-
-Who may rescore: admins (every customer) and managers (the customers held by their team
-subtree); reps are refused. Each level change goes through the customer edit service
-(``pools.editing.edit_customer``): the viewer's permission is checked again on the locked
-row, the change is audit-logged with before and after, and the recycle schedule is
-recomputed, all in the rescore's one transaction. A dry run computes the same changes and
-writes nothing.
+1. The score is ``engine.insights.value_score`` over the customer's deals won in the window
+   before ``now`` (any owner's deals count: it is the customer's history) plus its potential
+   (employees, revenue band, the organization's weight for its industry).
+2. The organization's settings (``ValueSettings``, one row; without it the
+   ``HIGHSEAS_VALUE_*`` settings, then the engine's defaults) give the thresholds, the window,
+   the monetary half-point, the points potential may add, the industry weights and how often
+   the scheduler re-evaluates.
+3. A level locked by hand (``LevelLock``) is never changed by a re-evaluation, on demand or on
+   schedule; only unlocking hands the customer back to the score.
+4. Who may rescore or lock: admins (every customer) and managers (the customers held by their
+   team subtree, and for a lock any customer they may edit); reps are refused.
+5. Each level change is a ``LevelChange`` row with its reason (the figures it was scored on),
+   an audit row with before and after, and a recomputed recycle schedule, in the change's
+   transaction. On demand, changes go through the customer edit service
+   (``pools.editing.edit_customer``, which checks the viewer again on the locked row); on
+   schedule, through the same schedule refresh with the actor ``system:rescore``, a
+   compare-and-set on the level read, in bounded batches. A dry run writes nothing.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import Count, Max, QuerySet, Sum
+from django.db.models import Count, Exists, Max, OuterRef, QuerySet, Sum
 from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
 
+from highseas.accounts.models import AuditLog
 from highseas.accounts.visibility import Viewer
-from highseas.customers.choices import CustomerStatus, DealStage
+from highseas.customers.choices import CustomerLevel, CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal
 from highseas.engine.errors import ErrorCode, HighSeasError
-from highseas.engine.insights import DEFAULT_THRESHOLDS, WinHistory, level_for, value_score
-from highseas.pools.editing import edit_customer
+from highseas.engine.insights import (
+    DEFAULT_POTENTIAL_POINTS,
+    DEFAULT_THRESHOLDS,
+    Potential,
+    WinHistory,
+    level_for,
+    value_score,
+)
+from highseas.insights.models import LevelChange, LevelLock, ValueSettings
+from highseas.pools.editing import edit_customer, may_edit
+from highseas.pools.schedule import refresh_schedule
 
 HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
+SYSTEM_ACTOR = "system:rescore"
 
 
-def thresholds() -> Mapping[str, float]:
+@dataclass(frozen=True)
+class Scoring:
+    thresholds: Mapping[str, float]
+    window_days: int
+    monetary_half: Decimal
+    potential_points: float = DEFAULT_POTENTIAL_POINTS
+    industry_weights: Mapping[str, float] = field(default_factory=dict)
+    every_hours: int = 24
+    last_rescored_at: datetime | None = None
+
+
+def value_settings() -> Scoring:
+    """The organization's scoring settings (module docstring, step 2)."""
+    row = ValueSettings.objects.first()
+    if row is not None:
+        return Scoring(
+            {"A": row.threshold_a, "B": row.threshold_b},
+            row.window_days,
+            row.monetary_half,
+            row.potential_points,
+            {str(k): float(v) for k, v in (row.industry_weights or {}).items()},
+            row.rescore_every_hours,
+            row.last_rescored_at,
+        )
     configured = getattr(settings, "HIGHSEAS_VALUE_THRESHOLDS", None) or DEFAULT_THRESHOLDS
-    return {"A": float(configured["A"]), "B": float(configured["B"])}
+    return Scoring(
+        {"A": float(configured["A"]), "B": float(configured["B"])},
+        int(getattr(settings, "HIGHSEAS_VALUE_WINDOW_DAYS", 365)),
+        Decimal(str(getattr(settings, "HIGHSEAS_VALUE_MONETARY_HALF", 100_000))),
+    )
 
 
-def window_days() -> int:
-    return int(getattr(settings, "HIGHSEAS_VALUE_WINDOW_DAYS", 365))
-
-
-def monetary_half() -> Decimal:
-    return Decimal(str(getattr(settings, "HIGHSEAS_VALUE_MONETARY_HALF", 100_000)))
+def _refuse() -> HighSeasError:
+    return HighSeasError(
+        ErrorCode.PERMISSION_DENIED, _("Only a manager or an admin may re-evaluate levels.")
+    )
 
 
 def rescored_customers(viewer: Viewer) -> QuerySet[Customer]:
@@ -60,18 +103,18 @@ def rescored_customers(viewer: Viewer) -> QuerySet[Customer]:
             status__in=HELD,
             owner__team_id__in=viewer.subtree_team_ids,
         )
-    raise HighSeasError(
-        ErrorCode.PERMISSION_DENIED, _("Only a manager or an admin may re-evaluate levels.")
-    )
+    raise _refuse()
 
 
-def histories(customers: QuerySet[Customer], now: datetime) -> dict[int, WinHistory]:
+def histories(
+    customers: QuerySet[Customer], now: datetime, window_days: int
+) -> dict[int, WinHistory]:
     """Per customer with a win in the window: wins, amount and days since the last win."""
     rows = (
         Deal.objects.filter(
             customer__in=customers,
             stage=DealStage.WON,
-            won_at__gt=now - timedelta(days=window_days()),
+            won_at__gt=now - timedelta(days=window_days),
             won_at__lte=now,
         )
         .values_list("customer_id")
@@ -83,28 +126,230 @@ def histories(customers: QuerySet[Customer], now: datetime) -> dict[int, WinHist
     }
 
 
-def scored_changes(viewer: Viewer, now: datetime) -> list[dict[str, Any]]:
-    """The level each customer in scope would get, where it differs from the stored one."""
-    customers = rescored_customers(viewer)
-    wins = histories(customers, now)
-    limits, days, half = thresholds(), window_days(), monetary_half()
-    changes = []
-    for customer_id, level in customers.order_by("id").values_list("id", "level"):
-        score = value_score(
-            wins.get(customer_id, WinHistory()), window_days=days, monetary_half=half
-        )
-        target = level_for(score, limits)
+def reason_of(
+    history: WinHistory, scoring: Scoring, employees: int | None, band: str, industry: str
+) -> dict[str, Any]:
+    """The figures a score stands on, as a ``LevelChange.reason`` keeps them."""
+    return {
+        "wins": history.wins,
+        "amount": f"{history.amount:.2f}",
+        "window_days": scoring.window_days,
+        "employees": employees,
+        "revenue_band": band,
+        "industry": industry,
+        "industry_weight": scoring.industry_weights.get(industry, 0.0),
+    }
+
+
+def score_of(history: WinHistory, scoring: Scoring, reason: Mapping[str, Any]) -> float:
+    potential = Potential(reason["employees"], reason["revenue_band"], reason["industry_weight"])
+    return value_score(
+        history,
+        window_days=scoring.window_days,
+        monetary_half=scoring.monetary_half,
+        potential=potential,
+        potential_points=scoring.potential_points,
+    )
+
+
+def reason_text(reason: Mapping[str, Any]) -> str:
+    """A short reason: "近 12 个月成交 3 次，合计 ¥…；规模 500 人" (in the active language)."""
+    months = max(round(reason["window_days"] / 30.4), 1)
+    wins = int(reason["wins"])
+    if wins:
+        amount = f"{Decimal(reason['amount']):,.0f}"
+        parts = [
+            ngettext(
+                "%(wins)d win in the last %(months)d months, ¥%(amount)s in all",
+                "%(wins)d wins in the last %(months)d months, ¥%(amount)s in all",
+                wins,
+            )
+            % {"wins": wins, "months": months, "amount": amount}
+        ]
+    else:
+        parts = [_("no win in the last %(months)d months") % {"months": months}]
+    if reason.get("employees"):
+        parts.append(_("%(n)d employees") % {"n": reason["employees"]})
+    if reason.get("revenue_band"):
+        labels = dict(Customer._meta.get_field("revenue_band").choices or [])
+        band = labels.get(reason["revenue_band"], reason["revenue_band"])
+        parts.append(_("revenue %(band)s") % {"band": band})
+    if reason.get("industry_weight"):
+        parts.append(_("industry %(industry)s") % {"industry": reason["industry"]})
+    return _("; ").join(parts)
+
+
+def _unlocked(customers: QuerySet[Customer]) -> QuerySet[Customer]:
+    return customers.exclude(Exists(LevelLock.objects.filter(customer_id=OuterRef("pk"))))
+
+
+def scored_changes(
+    customers: QuerySet[Customer], now: datetime, scoring: Scoring
+) -> Iterator[dict[str, Any]]:
+    """The level each unlocked customer would get, where it differs from the stored one."""
+    customers = _unlocked(customers)
+    wins = histories(customers, now, scoring.window_days)
+    rows = customers.order_by("id").values_list(
+        "id", "level", "employees", "revenue_band", "industry"
+    )
+    for customer_id, level, employees, band, industry in rows.iterator(chunk_size=5000):
+        history = wins.get(customer_id, WinHistory())
+        reason = reason_of(history, scoring, employees, band, industry)
+        score = score_of(history, scoring, reason)
+        target = level_for(score, scoring.thresholds)
         if target != level:
-            changes.append({"customer": customer_id, "from": level, "to": target, "score": score})
-    return changes
+            yield {"customer": customer_id, "from": level, "to": target, "score": score} | {
+                "reason": reason
+            }
+
+
+def _shown(change: dict[str, Any]) -> dict[str, Any]:
+    return {**change, "reason": reason_text(change["reason"])}
+
+
+def _log(change: Mapping[str, Any], now: datetime, trigger: str, actor: Any) -> LevelChange:
+    return LevelChange(
+        customer_id=change["customer"],
+        at=now,
+        from_level=change["from"],
+        to_level=change["to"],
+        score=change.get("score"),
+        trigger=trigger,
+        actor=actor,
+        reason=change.get("reason", {}),
+    )
 
 
 def rescore(viewer: Viewer, *, now: datetime, dry_run: bool = False) -> dict[str, Any]:
-    """Re-evaluate value → level for the customers in scope; returns ``{changes: [...]}``."""
+    """Re-evaluate value → level for the unlocked customers in scope; returns the changes,
+    each with its reason."""
+    scoring = value_settings()
     if dry_run:
-        return {"dry_run": True, "changes": scored_changes(viewer, now)}
+        changes = list(scored_changes(rescored_customers(viewer), now, scoring))
+        return {"dry_run": True, "changes": [_shown(change) for change in changes]}
     with transaction.atomic():
-        changes = scored_changes(viewer, now)
+        changes = list(scored_changes(rescored_customers(viewer), now, scoring))
         for change in changes:
             edit_customer(viewer, change["customer"], {"level": change["to"]})
-    return {"dry_run": False, "changes": changes}
+        LevelChange.objects.bulk_create(
+            _log(change, now, LevelChange.Trigger.RESCORE, viewer.user) for change in changes
+        )
+    return {"dry_run": False, "changes": [_shown(change) for change in changes]}
+
+
+def _apply_scheduled(change: dict[str, Any], now: datetime) -> bool:
+    """Compare-and-set one scheduled change on the locked row; False when the customer moved
+    on (its level changed, it was locked or merged) since it was scored."""
+    customer = (
+        _unlocked(Customer.objects.filter(pk=change["customer"], merged_into__isnull=True))
+        .select_for_update(of=("self",))
+        .select_related("pool__recycle_policy")
+        .first()
+    )
+    if customer is None or customer.level != change["from"]:
+        return False
+    Customer.objects.filter(pk=customer.pk, level=change["from"]).update(level=change["to"])
+    customer.level = change["to"]
+    refresh_schedule(customer)
+    AuditLog.objects.create(
+        actor=None,
+        action=AuditLog.Action.CUSTOMER_EDIT,
+        target_type="customer",
+        target_id=str(customer.pk),
+        detail={"field": "level", "before": change["from"], "after": change["to"]}
+        | {"by": SYSTEM_ACTOR},
+    )
+    _log(change, now, LevelChange.Trigger.SCHEDULED, None).save()
+    return True
+
+
+def is_rescore_due(scoring: Scoring, now: datetime) -> bool:
+    last = scoring.last_rescored_at
+    return last is None or now - last >= timedelta(hours=scoring.every_hours)
+
+
+def scheduled_rescore(
+    now: datetime, *, batch_size: int = 500, force: bool = False
+) -> dict[str, Any]:
+    """The scheduler's re-evaluation of every customer, at most once per
+    ``rescore_every_hours``: bounded batches, each its own transaction (module docstring)."""
+    scoring = value_settings()
+    if not force and not is_rescore_due(scoring, now):
+        return {"rescored": 0}
+    changes = list(scored_changes(Customer.objects.filter(merged_into__isnull=True), now, scoring))
+    applied = 0
+    for start in range(0, len(changes), batch_size):
+        with transaction.atomic():
+            applied += sum(_apply_scheduled(c, now) for c in changes[start : start + batch_size])
+    row = ValueSettings.objects.first() or ValueSettings()
+    row.last_rescored_at = now
+    row.save()
+    return {"rescored": applied}
+
+
+def _customer_for_lock(viewer: Viewer, customer_id: int) -> Customer:
+    if not (viewer.is_admin or viewer.user.is_manager):
+        raise HighSeasError(
+            ErrorCode.PERMISSION_DENIED, _("Only a manager or an admin may lock a level.")
+        )
+    customer = viewer.customers().filter(pk=customer_id).first()
+    if customer is None:
+        raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
+    if not may_edit(viewer, customer):
+        raise HighSeasError(ErrorCode.NOT_OWNER, _("Only the owner or their manager may edit."))
+    return customer
+
+
+@transaction.atomic
+def lock_level(
+    viewer: Viewer, customer_id: int, *, level: str, reason: str = "", now: datetime
+) -> dict[str, Any]:
+    """Set a customer's level by hand and keep it there: re-evaluation leaves it alone."""
+    if level not in CustomerLevel.values:
+        raise HighSeasError(
+            ErrorCode.VALIDATION_ERROR,
+            _("Unknown level."),
+            errors={"level": [f"one of {', '.join(CustomerLevel.values)}"]},
+        )
+    before = _customer_for_lock(viewer, customer_id).level
+    edit_customer(viewer, customer_id, {"level": level})
+    LevelLock.objects.update_or_create(
+        customer_id=customer_id,
+        defaults={"level": level, "reason": reason[:200], "locked_by": viewer.user}
+        | {"locked_at": now},
+    )
+    if before != level:
+        change = {"customer": customer_id, "from": before, "to": level, "score": None}
+        _log(change | {"reason": {"lock": reason[:200]}}, now, "lock", viewer.user).save()
+    return {"customer": customer_id, "level": level, "locked": True, "reason": reason[:200]}
+
+
+@transaction.atomic
+def unlock_level(viewer: Viewer, customer_id: int) -> dict[str, Any]:
+    """Hand the customer's level back to the score (the next re-evaluation may change it)."""
+    customer = _customer_for_lock(viewer, customer_id)
+    LevelLock.objects.filter(customer_id=customer_id).delete()
+    return {"customer": customer_id, "level": customer.level, "locked": False, "reason": ""}
+
+
+def level_explanation(viewer: Viewer, customer: Customer, *, now: datetime) -> dict[str, Any]:
+    """Why the customer has its level, for its page: the lock (who set it and why) or the
+    figures the score stands on today, and the score. The caller has already opened the
+    customer through the viewer's door."""
+    lock = LevelLock.objects.filter(customer_id=customer.pk).select_related("locked_by").first()
+    scoring = value_settings()
+    one = Customer.objects.filter(pk=customer.pk)
+    history = histories(one, now, scoring.window_days).get(customer.pk, WinHistory())
+    reason = reason_of(
+        history, scoring, customer.employees, customer.revenue_band, customer.industry
+    )
+    score = score_of(history, scoring, reason)
+    return {
+        "level": customer.level,
+        "score": score,
+        "scored_level": level_for(score, scoring.thresholds),
+        "text": reason_text(reason),
+        "locked": lock is not None,
+        "lock_reason": lock.reason if lock else "",
+        "locked_by": lock.locked_by.label if lock and lock.locked_by else "",
+    }

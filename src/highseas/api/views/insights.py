@@ -1,5 +1,6 @@
-"""``/api/v1/insights/`` (SPEC §10, "Insights"): rep figures, fairness and value rescoring,
-each read or written by its ``insights`` service for the caller; these views parse and render."""
+"""``/api/v1/insights/`` (SPEC §10, "Insights"): rep figures, fairness, breakdowns, claim
+effectiveness, value rescoring and level locks, each read or written by its ``insights``
+service for the caller; these views parse and render."""
 
 from __future__ import annotations
 
@@ -13,8 +14,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from highseas.api.views.base import viewer_of
+from highseas.insights.breakdowns import GROUPINGS, breakdown, claim_effectiveness
 from highseas.insights.performance import fairness, rep_figures
-from highseas.insights.value import rescore
+from highseas.insights.value import lock_level, rescore, unlock_level
 
 
 class WindowInput(serializers.Serializer[None]):
@@ -67,13 +69,79 @@ class Hoarding(serializers.Serializer[Any]):
     reps = Hoarder(many=True)
 
 
+class BouncingCustomer(serializers.Serializer[Any]):
+    customer = serializers.IntegerField()
+    name = serializers.CharField(help_text="empty where the caller does not see the customer")
+    returns = serializers.IntegerField(help_text="released or recycled from reps in the window")
+    reps = serializers.IntegerField(help_text="distinct reps it came back from")
+
+
+class Bouncing(serializers.Serializer[Any]):
+    min_returns = serializers.IntegerField()
+    total = serializers.IntegerField()
+    customers = BouncingCustomer(many=True)
+
+
 class Fairness(serializers.Serializer[Any]):
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()
     reps = serializers.IntegerField(help_text="reps counted, those with nothing included")
     gini_holdings = serializers.FloatField()
     gini_new = serializers.FloatField(help_text="of claims and assignments in the window")
+    gini_claims = serializers.FloatField(help_text="of claims alone in the window")
     hoarding = Hoarding()
+    bouncing = Bouncing()
+
+
+class BreakdownInput(WindowInput):
+    by = serializers.ChoiceField(choices=sorted(GROUPINGS))
+
+
+class BreakdownGroup(serializers.Serializer[Any]):
+    key = serializers.CharField(help_text="source, industry, province, username or team name")
+    gains = serializers.IntegerField()
+    won = serializers.IntegerField()
+    conversion = serializers.FloatField(allow_null=True)
+    revenue = serializers.DecimalField(max_digits=20, decimal_places=2)
+    median_hours_to_first_contact = serializers.FloatField(allow_null=True)
+
+
+class Breakdown(serializers.Serializer[Any]):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    by = serializers.CharField()
+    groups = BreakdownGroup(many=True)
+
+
+class ClaimRow(serializers.Serializer[Any]):
+    rep = serializers.IntegerField()
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+    claims = serializers.IntegerField()
+    contacted = serializers.IntegerField()
+    won = serializers.IntegerField()
+    returned = serializers.IntegerField()
+    contact_rate = serializers.FloatField(allow_null=True)
+    win_rate = serializers.FloatField(allow_null=True)
+    return_rate = serializers.FloatField(allow_null=True)
+
+
+class ClaimEffectiveness(serializers.Serializer[Any]):
+    since = serializers.DateTimeField()
+    until = serializers.DateTimeField()
+    reps = ClaimRow(many=True)
+
+
+class LockInput(serializers.Serializer[None]):
+    level = serializers.CharField()
+    reason = serializers.CharField(required=False, allow_blank=True, default="", max_length=200)
+
+
+class LockOutput(serializers.Serializer[Any]):
+    customer = serializers.IntegerField()
+    level = serializers.CharField()
+    locked = serializers.BooleanField()
+    reason = serializers.CharField()
 
 
 class RescoreInput(serializers.Serializer[None]):
@@ -84,6 +152,7 @@ class LevelChange(serializers.Serializer[Any]):
     customer = serializers.IntegerField()
     to = serializers.CharField()
     score = serializers.FloatField()
+    reason = serializers.CharField(help_text="the figures the score stands on, in words")
 
     def get_fields(self) -> dict[str, serializers.Field[Any, Any, Any, Any]]:
         fields: dict[str, serializers.Field[Any, Any, Any, Any]] = super().get_fields()
@@ -126,3 +195,42 @@ class RescoreView(APIView):
         data.is_valid(raise_exception=True)
         report = rescore(viewer_of(request), now=timezone.now(), **data.validated_data)
         return Response(RescoreOutput(report).data)
+
+
+class BreakdownView(APIView):
+    """The gains of the reps the caller sees over ``[since, until)``, grouped ``by`` first-touch
+    source, industry, region, rep or team: gains, won, conversion, revenue, median hours to
+    first contact (admins and managers)."""
+
+    @extend_schema(parameters=[BreakdownInput], responses={200: Breakdown})
+    def get(self, request: Request) -> Response:
+        data = BreakdownInput(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        report = breakdown(viewer_of(request), **data.validated_data)
+        return Response(Breakdown(report).data)
+
+
+class ClaimEffectivenessView(APIView):
+    """Per rep the caller sees, what became of their claims in ``[since, until)``: contacted,
+    won, returned to a pool (admins and managers)."""
+
+    @extend_schema(parameters=[WindowInput], responses={200: ClaimEffectiveness})
+    def get(self, request: Request) -> Response:
+        report = claim_effectiveness(viewer_of(request), **window_of(request))
+        return Response(ClaimEffectiveness(report).data)
+
+
+class LevelLockView(APIView):
+    """Lock a customer's level by hand (re-evaluation leaves it alone) or unlock it (managers
+    of the owner and admins)."""
+
+    @extend_schema(request=LockInput, responses={200: LockOutput})
+    def post(self, request: Request, pk: int) -> Response:
+        data = LockInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        report = lock_level(viewer_of(request), pk, now=timezone.now(), **data.validated_data)
+        return Response(LockOutput(report).data)
+
+    @extend_schema(responses={200: LockOutput})
+    def delete(self, request: Request, pk: int) -> Response:
+        return Response(LockOutput(unlock_level(viewer_of(request), pk)).data)
