@@ -1,21 +1,33 @@
-"""The database objects behind public search, per vendor (no model imports: migrations use it).
+"""The database objects behind search, per vendor (no model imports: migrations use it).
 
-SQLite: an FTS5 table with the trigram tokenizer over ``customers_customer.name`` (external
-content, so the names are not stored twice), kept in sync by three triggers, so every writer —
-the services, the demo loader, the bench's raw ``INSERT``s — is indexed alike.
+Three indexes, each kept by the database itself (triggers or expression indexes), so every
+writer — the services, the demo loader, the bench's raw ``INSERT``s, ``COPY`` — is indexed
+alike:
+
+1. **names, by trigram** (queries of 3 characters or more): SQLite's FTS5 table with the
+   trigram tokenizer over ``customers_customer.name`` (external content); PostgreSQL's
+   ``pg_trgm`` GIN index, which serves ``name ILIKE '%…%'``;
+2. **names, by character pairs** (1- and 2-character queries, which trigrams cannot serve:
+   科技, 杭州, 华为 in the middle of a name): SQLite, a contentless FTS5 table
+   (``unicode61``, ``detail=none``) holding each name as its overlapping pairs — 科技有限
+   → ``科技 技有 有限 限`` — cut by the triggers with a table of positions; a pair is one token,
+   a single character is a token prefix. PostgreSQL, a GIN index on
+   ``highseas_name_grams(name)``: the name's single characters and pairs, lower-cased;
+3. **contacts by name** (``contact_search_name``), for a contact's name, exact or prefix;
+4. **pinyin of core names** (``customers_core_pinyin``: core, syllables, initials): a trigger
+   queues each new ``name_key`` (the core name, ``engine.normalize``) with empty pinyin;
+   ``fill_pinyin`` computes the pending ones in Python (pypinyin), and search calls it before
+   a pinyin query, so a customer created a moment ago is found by ``huawei`` too.
 
 Only names are indexed: phones and e-mails are encrypted at rest (``customers.crypto``) and
 are found by their blind duplicate keys, never through these indexes.
 
-PostgreSQL: the ``pg_trgm`` extension and a GIN trigram index on the name, which serves
-``name ILIKE '%…%'``.
-
 Django rebuilds a SQLite table to alter one of its columns, which drops the table's triggers;
-``ensure_search_index`` puts them back (and rebuilds the index) when they are missing.
+``ensure_search_index`` puts them back (and rebuilds the indexes) when they are missing.
 
-Indexing row by row through the triggers costs about 0.15 ms an insert; a bulk loader (demo,
-bench, large imports) can wrap its load in ``search_index_suspended``, which drops the
-triggers and rebuilds the index once at the end, several times faster.
+Indexing row by row through the triggers costs a fraction of a millisecond an insert; a bulk
+loader (demo, bench, large imports) can wrap its load in ``search_index_suspended``, which
+drops the SQLite triggers and rebuilds the indexes once at the end, several times faster.
 """
 
 from __future__ import annotations
@@ -23,14 +35,32 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 from django.db import transaction
 from django.db.backends.base.base import BaseDatabaseWrapper
+
+from highseas.engine.pinyin import pinyin_keys
 
 log = logging.getLogger(__name__)
 
 TABLE = "customers_customer"
 FTS_TABLE = "customers_customer_fts"
+GRAMS_TABLE = "customers_customer_grams"
+POSITIONS_TABLE = "customers_search_positions"
+PINYIN_TABLE = "customers_core_pinyin"
+MAX_NAME = 200  # Customer.name's max_length: one position per character
+
+
+def _pairs(name: str) -> str:
+    """SQL for the pairs document of a name expression (see the module's index 2)."""
+    return (
+        f"(SELECT group_concat(substr({name}, i, 2), ' ') FROM {POSITIONS_TABLE} "
+        f"WHERE i <= length({name}))"
+    )
+
+
+_QUEUE_PINYIN = f"INSERT OR IGNORE INTO {PINYIN_TABLE}(core) VALUES (new.name_key)"
 TRIGGERS = {
     f"{FTS_TABLE}_ai": f"AFTER INSERT ON {TABLE} BEGIN "
     f"INSERT INTO {FTS_TABLE}(rowid, name) VALUES (new.id, new.name); END",
@@ -40,8 +70,66 @@ TRIGGERS = {
     f"{FTS_TABLE}_au": f"AFTER UPDATE OF name ON {TABLE} BEGIN "
     f"INSERT INTO {FTS_TABLE}({FTS_TABLE}, rowid, name) VALUES ('delete', old.id, old.name); "
     f"INSERT INTO {FTS_TABLE}(rowid, name) VALUES (new.id, new.name); END",
+    f"{GRAMS_TABLE}_ai": f"AFTER INSERT ON {TABLE} BEGIN "
+    f"INSERT INTO {GRAMS_TABLE}(rowid, grams) VALUES (new.id, {_pairs('new.name')}); END",
+    f"{GRAMS_TABLE}_ad": f"AFTER DELETE ON {TABLE} BEGIN "
+    f"INSERT INTO {GRAMS_TABLE}({GRAMS_TABLE}, rowid, grams) "
+    f"VALUES ('delete', old.id, {_pairs('old.name')}); END",
+    f"{GRAMS_TABLE}_au": f"AFTER UPDATE OF name ON {TABLE} BEGIN "
+    f"INSERT INTO {GRAMS_TABLE}({GRAMS_TABLE}, rowid, grams) "
+    f"VALUES ('delete', old.id, {_pairs('old.name')}); "
+    f"INSERT INTO {GRAMS_TABLE}(rowid, grams) VALUES (new.id, {_pairs('new.name')}); END",
+    f"{PINYIN_TABLE}_ai": f"AFTER INSERT ON {TABLE} WHEN new.name_key IS NOT NULL BEGIN "
+    f"{_QUEUE_PINYIN}; END",
+    f"{PINYIN_TABLE}_au": f"AFTER UPDATE OF name_key ON {TABLE} "
+    f"WHEN new.name_key IS NOT NULL BEGIN {_QUEUE_PINYIN}; END",
 }
 TRGM_INDEX = "customer_name_trgm"
+GRAMS_INDEX = "customer_name_grams"
+GRAMS_FUNCTION = "highseas_name_grams"
+QUEUE_FUNCTION = "highseas_queue_core_pinyin"
+QUEUE_TRIGGER = "customers_core_pinyin_queue"
+PINYIN_BATCH = 5000
+CONTACT_TABLE = "customers_contact"
+CONTACT_INDEX = "contact_search_name"
+
+
+def _create_pinyin_table(cursor: Any) -> None:
+    execute = cursor.execute
+    execute(
+        f"CREATE TABLE IF NOT EXISTS {PINYIN_TABLE} "
+        "(core varchar(200) PRIMARY KEY, pinyin varchar(200), initials varchar(200))"
+    )
+    execute(f"CREATE INDEX IF NOT EXISTS {PINYIN_TABLE}_pinyin ON {PINYIN_TABLE} (pinyin)")
+    execute(f"CREATE INDEX IF NOT EXISTS {PINYIN_TABLE}_initials ON {PINYIN_TABLE} (initials)")
+    execute(
+        f"CREATE INDEX IF NOT EXISTS {PINYIN_TABLE}_pending ON {PINYIN_TABLE} (core) "
+        "WHERE pinyin IS NULL"
+    )
+
+
+def _create_contact_index(cursor: Any) -> None:
+    """Contacts by name (exact and prefix), for search by a contact's name."""
+    cursor.execute(f"CREATE INDEX IF NOT EXISTS {CONTACT_INDEX} ON {CONTACT_TABLE} (name)")
+
+
+def _queue_every_core(cursor: Any) -> None:
+    cursor.execute(
+        f"INSERT INTO {PINYIN_TABLE}(core) SELECT DISTINCT name_key FROM {TABLE} "
+        "WHERE name_key IS NOT NULL ON CONFLICT DO NOTHING"
+    )
+
+
+def _sqlite_rebuild(connection: BaseDatabaseWrapper) -> None:
+    with connection.cursor() as cursor:
+        cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
+        cursor.execute(f"INSERT INTO {GRAMS_TABLE}({GRAMS_TABLE}) VALUES ('delete-all')")
+        cursor.execute(
+            f"INSERT INTO {GRAMS_TABLE}(rowid, grams) "
+            f"SELECT c.id, group_concat(substr(c.name, p.i, 2), ' ') FROM {TABLE} c "
+            f"JOIN {POSITIONS_TABLE} p ON p.i <= length(c.name) GROUP BY c.id"
+        )
+        _queue_every_core(cursor)
 
 
 def _sqlite_create(connection: BaseDatabaseWrapper) -> None:
@@ -50,9 +138,20 @@ def _sqlite_create(connection: BaseDatabaseWrapper) -> None:
             f"CREATE VIRTUAL TABLE IF NOT EXISTS {FTS_TABLE} USING fts5("
             f"name, content='{TABLE}', content_rowid='id', tokenize='trigram', columnsize=0)"
         )
+        cursor.execute(
+            f"CREATE VIRTUAL TABLE IF NOT EXISTS {GRAMS_TABLE} USING fts5(grams, content='', "
+            "tokenize='unicode61 remove_diacritics 0', columnsize=0, detail=none)"
+        )
+        cursor.execute(f"CREATE TABLE IF NOT EXISTS {POSITIONS_TABLE} (i integer PRIMARY KEY)")
+        cursor.execute(
+            f"INSERT OR IGNORE INTO {POSITIONS_TABLE}(i) VALUES "
+            + ", ".join(f"({i})" for i in range(1, MAX_NAME + 1))
+        )
+        _create_pinyin_table(cursor)
+        _create_contact_index(cursor)
         for name, body in TRIGGERS.items():
             cursor.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {body}")
-        cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
+    _sqlite_rebuild(connection)
 
 
 def _sqlite_drop_triggers(connection: BaseDatabaseWrapper) -> None:
@@ -64,10 +163,34 @@ def _sqlite_drop_triggers(connection: BaseDatabaseWrapper) -> None:
 def _sqlite_drop(connection: BaseDatabaseWrapper) -> None:
     _sqlite_drop_triggers(connection)
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TABLE IF EXISTS {FTS_TABLE}")
+        for table in (FTS_TABLE, GRAMS_TABLE, POSITIONS_TABLE, PINYIN_TABLE):
+            cursor.execute(f"DROP TABLE IF EXISTS {table}")
+        cursor.execute(f"DROP INDEX IF EXISTS {CONTACT_INDEX}")
 
 
-def _postgresql_create(connection: BaseDatabaseWrapper) -> None:
+POSTGRESQL_GRAMS = f"""
+CREATE OR REPLACE FUNCTION {GRAMS_FUNCTION}(name text) RETURNS text[]
+LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
+  SELECT coalesce(array_agg(DISTINCT gram), '{{}}') FROM (
+    SELECT lower(substr(name, i, 2)) FROM generate_series(1, char_length(name)) AS i
+    UNION ALL
+    SELECT lower(substr(name, i, 1)) FROM generate_series(1, char_length(name)) AS i
+  ) AS grams(gram)
+$$
+"""
+POSTGRESQL_QUEUE = f"""
+CREATE OR REPLACE FUNCTION {QUEUE_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+  IF NEW.name_key IS NOT NULL THEN
+    INSERT INTO {PINYIN_TABLE}(core) VALUES (NEW.name_key) ON CONFLICT DO NOTHING;
+  END IF;
+  RETURN NULL;
+END
+$$
+"""
+
+
+def _postgresql_trigram(connection: BaseDatabaseWrapper) -> None:
     """The extension needs the right to create it (trusted since PostgreSQL 13: the database
     owner has it). Without it, search still works, by a sequential scan."""
     try:
@@ -80,8 +203,33 @@ def _postgresql_create(connection: BaseDatabaseWrapper) -> None:
         log.warning("public search runs without a trigram index: %s", error)
 
 
+def _postgresql_create(connection: BaseDatabaseWrapper) -> None:
+    _postgresql_trigram(connection)
+    with connection.cursor() as cursor:
+        cursor.execute(POSTGRESQL_GRAMS)
+        cursor.execute(
+            f"CREATE INDEX IF NOT EXISTS {GRAMS_INDEX} ON {TABLE} "
+            f"USING gin ({GRAMS_FUNCTION}(name))"
+        )
+        _create_pinyin_table(cursor)
+        _create_contact_index(cursor)
+        cursor.execute(POSTGRESQL_QUEUE)
+        cursor.execute(f"DROP TRIGGER IF EXISTS {QUEUE_TRIGGER} ON {TABLE}")
+        cursor.execute(
+            f"CREATE TRIGGER {QUEUE_TRIGGER} AFTER INSERT OR UPDATE OF name_key ON {TABLE} "
+            f"FOR EACH ROW EXECUTE FUNCTION {QUEUE_FUNCTION}()"
+        )
+        _queue_every_core(cursor)
+
+
 def _postgresql_drop(connection: BaseDatabaseWrapper) -> None:
     with connection.cursor() as cursor:
+        cursor.execute(f"DROP TRIGGER IF EXISTS {QUEUE_TRIGGER} ON {TABLE}")
+        cursor.execute(f"DROP FUNCTION IF EXISTS {QUEUE_FUNCTION}()")
+        cursor.execute(f"DROP TABLE IF EXISTS {PINYIN_TABLE}")
+        cursor.execute(f"DROP INDEX IF EXISTS {CONTACT_INDEX}")
+        cursor.execute(f"DROP INDEX IF EXISTS {GRAMS_INDEX}")
+        cursor.execute(f"DROP FUNCTION IF EXISTS {GRAMS_FUNCTION}(text)")
         cursor.execute(f"DROP INDEX IF EXISTS {TRGM_INDEX}")
 
 
@@ -103,26 +251,45 @@ def sqlite_index_is_complete(connection: BaseDatabaseWrapper) -> bool:
     with connection.cursor() as cursor:
         cursor.execute(
             "SELECT name FROM sqlite_master "
-            "WHERE name = %s OR (type = 'trigger' AND tbl_name = %s)",
-            [FTS_TABLE, TABLE],
+            "WHERE name IN (%s, %s, %s) OR (type = 'trigger' AND tbl_name = %s)",
+            [FTS_TABLE, GRAMS_TABLE, PINYIN_TABLE, TABLE],
         )
         present = {row[0] for row in cursor.fetchall()}
-    return FTS_TABLE in present and set(TRIGGERS) <= present
+    return {FTS_TABLE, GRAMS_TABLE, PINYIN_TABLE} <= present and set(TRIGGERS) <= present
 
 
 def ensure_search_index(connection: BaseDatabaseWrapper) -> bool:
     """Create what is missing; ``True`` when something had to be (re)built."""
     if connection.vendor != "sqlite" or sqlite_index_is_complete(connection):
         return False
-    log.warning("rebuilding the public search index (its triggers were missing)")
+    log.warning("rebuilding the search indexes (their triggers were missing)")
     _sqlite_create(connection)
     return True
+
+
+def fill_pinyin(connection: BaseDatabaseWrapper, *, limit: int | None = None) -> int:
+    """Compute the pinyin of queued core names (all of them, or at most ``limit``), a batch
+    per statement; returns how many were filled."""
+    filled = 0
+    while limit is None or filled < limit:
+        size = PINYIN_BATCH if limit is None else min(PINYIN_BATCH, limit - filled)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT core FROM {PINYIN_TABLE} WHERE pinyin IS NULL LIMIT %s", [size])
+            cores = [row[0] for row in cursor.fetchall()]
+            if not cores:
+                break
+            cursor.executemany(
+                f"UPDATE {PINYIN_TABLE} SET pinyin = %s, initials = %s WHERE core = %s",
+                [(*pinyin_keys(core), core) for core in cores],
+            )
+        filled += len(cores)
+    return filled
 
 
 @contextmanager
 def search_index_suspended(connection: BaseDatabaseWrapper) -> Iterator[None]:
     """On SQLite, no per-row indexing inside the block, one rebuild after it (whatever
-    happened inside, so the index always ends complete). Elsewhere, nothing changes."""
+    happened inside, so the indexes always end complete). Elsewhere, nothing changes."""
     if connection.vendor != "sqlite":
         yield
         return

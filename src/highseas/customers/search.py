@@ -1,66 +1,77 @@
-"""Public search (公共检索, SPEC §8): every customer, one interface on SQLite and PostgreSQL.
+"""Search (公共检索, SPEC §8): every customer, one service on SQLite and PostgreSQL.
+
+Entry point: ``search(text, *, before=None, limit=20) -> SearchPage`` (public views, the
+viewer-independent part; ``pools.lookups.public_search`` adds the viewer's lookup limit).
+Lists that filter by a name (the pool page, my customers, the console and the API's
+customer lists) use ``name_filter(text)``, the same match as a queryset filter.
 
 What the query text is taken for:
-
-(The phone, e-mail and credit-code keys are blind indexes: ``customers.duplicates.lookup_values``.)
 
 1. an e-mail (it has an ``@``) → the e-mail key, exactly;
 2. a phone number (only digits and phone punctuation, and it normalizes to E.164) → the
    phone key, exactly;
 3. a valid unified social credit code → the credit-code key, exactly;
-4. otherwise a name, at least ``MIN_NAME_LENGTH`` characters once folded:
-   a. names containing the query's core (or, when that is under 3 characters, the text
-      itself), from 3 characters: SQLite's FTS5 trigram index (``MATCH``), PostgreSQL's
-      pg_trgm GIN index (``ILIKE``) — see ``customers.fts``;
-   b. names whose core (region and legal form stripped, ``engine.normalize``) starts with
-      the query's core: a range on the ``name_key`` index. So 2-character queries work
-      (华为 finds 华为技术有限公司), and 北京字节跳动 finds 字节跳动科技（北京）有限公司.
+   (these keys are blind indexes: ``customers.duplicates.lookup_values``; newest first)
+4. otherwise a name, two characters at least (one Chinese character will do), matched in
+   tiers — exact, prefix, contains (``customers.matching``): full names, brands without
+   region and legal form (华为, 字节跳动), two characters anywhere in a name (科技, 杭州),
+   pinyin and initials (``huawei``, ``hw``), contact names.
+
+Ranking: tier (exact > prefix > contains), then status (in the pool first — a rep can act on
+those —, then owned, then frozen), then newest first. Every (tier, status) group is read by
+its own indexed statements, newest first, a page at a time by keyset: the cursor
+(``before``) is ``group × GROUP_SPAN + id`` of the page's last row, so page 1 and page
+10,000 cost the same. A plain id (below ``GROUP_SPAN``) reads as a cursor of the first group.
 
 Every path excludes merged-away customers and applies the scope
 (``HIGHSEAS_PUBLIC_SEARCH_SCOPE``: ``prospects`` leaves won customers out,
-``prospects_and_won`` — the default — keeps them). Results come newest first, a page at a
-time by keyset: the next page is the ids below the last one (``before``), so page 1 and page
-10,000 cost the same.
+``prospects_and_won`` — the default — keeps them).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
 from django.db.models import Q, QuerySet
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
-from highseas.customers.choices import CustomerStage
-from highseas.customers.duplicates import live_customers, lookup_values
-from highseas.customers.fts import FTS_TABLE, TABLE, ensure_search_index
+from highseas.customers.choices import CustomerStage, CustomerStatus
+from highseas.customers.duplicates import lookup_values
+from highseas.customers.fts import TABLE, ensure_search_index, fill_pinyin
+from highseas.customers.matching import (
+    Clause,
+    NameQuery,
+    Source,
+    Tier,
+    is_long_enough,
+    source_ids_sql,
+)
 from highseas.customers.models import Customer
 from highseas.customers.public import public_rows
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.normalize import (
     fold,
-    normalize_company_name,
     normalize_credit_code,
     normalize_email,
     normalize_phone,
 )
 
-MIN_NAME_LENGTH = 2
-MIN_CONTAINS_LENGTH = 3  # trigram indexes need three characters
 PHONE_TEXT = re.compile(r"^[\d\s\-+()]+(?:(?:转|ext\.?|x|#)\s*\d+)?$")
 SCOPES = ("prospects", "prospects_and_won")
-
-NameIndex = Callable[[str, int | None, int, bool], list[int]]
+STATUS_ORDER = (CustomerStatus.POOLED, CustomerStatus.OWNED, CustomerStatus.FROZEN)
+GROUP_SPAN = 10**12  # a cursor is group × GROUP_SPAN + id
+PENDING_PINYIN = 2000  # cores whose pinyin a search computes before it reads (normally few)
 
 
 @dataclass(frozen=True)
 class SearchPage:
-    rows: list[dict[str, Any]]  # public views (``customers.public``), newest first
-    next_before: int | None
+    rows: list[dict[str, Any]]  # public views (``customers.public``), best first
+    next_before: int | None  # the cursor of the next page
 
 
 def prospects_only() -> bool:
@@ -68,74 +79,11 @@ def prospects_only() -> bool:
     return scope == "prospects"
 
 
-def in_scope() -> QuerySet[Customer]:
-    customers = live_customers()
-    return customers.exclude(stage=CustomerStage.WON) if prospects_only() else customers
-
-
 def keyed_in_scope() -> QuerySet[Customer]:
     """For lookups on a duplicate key: merged-away customers have none, so the lookup needs
-    no filter on them, and the prefix scan stays inside the ``name_key`` index."""
+    no filter on them."""
     customers = Customer.objects.all()
     return customers.exclude(stage=CustomerStage.WON) if prospects_only() else customers
-
-
-def _sqlite_containing(text: str, before: int | None, limit: int, prospects: bool) -> list[int]:
-    ensure_search_index(connection)
-    phrase = '"' + text.replace('"', '""') + '"'
-    sql = (
-        f"SELECT c.id FROM {FTS_TABLE} JOIN {TABLE} c ON c.id = {FTS_TABLE}.rowid "
-        f"WHERE {FTS_TABLE} MATCH %s AND {FTS_TABLE}.rowid < %s AND c.merged_into_id IS NULL"
-        + (" AND c.stage <> %s" if prospects else "")
-        + f" ORDER BY {FTS_TABLE}.rowid DESC LIMIT %s"
-    )
-    params: list[Any] = [phrase, before or 2**62]
-    params += [CustomerStage.WON.value] if prospects else []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, limit])
-        return [row[0] for row in cursor.fetchall()]
-
-
-def _like_pattern(text: str) -> str:
-    return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
-
-
-def _postgresql_containing(text: str, before: int | None, limit: int, prospects: bool) -> list[int]:
-    sql = (
-        f"SELECT id FROM {TABLE} WHERE name ILIKE %s AND id < %s AND merged_into_id IS NULL"
-        + (" AND stage <> %s" if prospects else "")
-        + " ORDER BY id DESC LIMIT %s"
-    )
-    params: list[Any] = [_like_pattern(text), before or 2**62]
-    params += [CustomerStage.WON.value] if prospects else []
-    with connection.cursor() as cursor:
-        cursor.execute(sql, [*params, limit])
-        return [row[0] for row in cursor.fetchall()]
-
-
-def _portable_containing(text: str, before: int | None, limit: int, prospects: bool) -> list[int]:
-    """Other databases: no index, the same answer."""
-    customers = in_scope().filter(name__icontains=text)
-    if before is not None:
-        customers = customers.filter(pk__lt=before)
-    return list(customers.order_by("-pk").values_list("pk", flat=True)[:limit])
-
-
-def name_index() -> NameIndex:
-    return {"sqlite": _sqlite_containing, "postgresql": _postgresql_containing}.get(
-        connection.vendor, _portable_containing
-    )
-
-
-def _page_ids(customers: QuerySet[Customer], before: int | None, limit: int) -> list[int]:
-    if before is not None:
-        customers = customers.filter(pk__lt=before)
-    return list(customers.order_by("-pk").values_list("pk", flat=True)[:limit])
-
-
-def _core_prefix(core: str) -> Q:
-    upper = core[:-1] + chr(ord(core[-1]) + 1)
-    return Q(name_key__gte=core, name_key__lt=upper)
 
 
 def exact_filter(text: str) -> Q | None:
@@ -150,38 +98,129 @@ def exact_filter(text: str) -> Q | None:
     return None
 
 
-def matching_ids(text: str, *, before: int | None, limit: int) -> list[int]:
-    """Up to ``limit`` ids below ``before``, newest first."""
-    if (exact := exact_filter(text)) is not None:
-        return _page_ids(keyed_in_scope().filter(exact), before, limit)
-    folded = fold(text)
-    if len(folded) < MIN_NAME_LENGTH:
+def name_query(text: str) -> NameQuery:
+    """Rule 4's query, refused when too short; indexes made ready for it."""
+    query = NameQuery.of(text)
+    if not is_long_enough(query.folded):
         raise HighSeasError(
             ErrorCode.VALIDATION_ERROR,
             _("Type at least two characters of a name, or a phone, e-mail or credit code."),
             errors={"q": ["too short"]},
         )
+    ensure_search_index(connection)
+    if query.pinyin:
+        fill_pinyin(connection, limit=PENDING_PINYIN)
+    return query
+
+
+# --- ranked pages ---------------------------------------------------------------------------
+
+GROUPS = [(tier, status) for tier in Tier for status in STATUS_ORDER]
+
+
+def _scope_sql() -> Clause:
+    sql = "c.merged_into_id IS NULL AND c.status = %s AND c.id < %s"
+    return Clause(sql + (" AND c.stage <> %s" if prospects_only() else ""))
+
+
+def _source_ids(source: Source, stronger: Clause, status: str, bound: int, limit: int) -> list[int]:
+    scope = _scope_sql()
+    params: list[Any] = [status, bound, *([CustomerStage.WON.value] if prospects_only() else [])]
+    where = f"{source.where.sql} AND {scope.sql} AND NOT {stronger.sql}"
+    if source.fts is not None:
+        table = source.fts.sql.split()[0]
+        sql = (
+            f"SELECT c.id FROM {table} JOIN {TABLE} c ON c.id = {table}.rowid "
+            f"WHERE {source.fts.sql} AND {table}.rowid < %s AND {where} "
+            f"ORDER BY {table}.rowid DESC LIMIT %s"
+        )
+        values = [*source.fts.params, bound, *source.where.params, *params, *stronger.params]
+    else:
+        sql = f"SELECT c.id FROM {TABLE} c WHERE {where} ORDER BY c.id DESC LIMIT %s"
+        values = [*source.where.params, *params, *stronger.params]
+    with connection.cursor() as cursor:
+        cursor.execute(sql, [*values, limit])
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _stronger(query: NameQuery, tier: Tier) -> Clause:
+    """Rows of the tiers above ``tier`` (each tier's row test includes the ones above)."""
+    if tier is Tier.EXACT:
+        return Clause("(1 = 0)")
+    above = Tier.EXACT if tier is Tier.PREFIX or query.is_single else Tier.PREFIX
+    return query.member(above)
+
+
+def group_ids(query: NameQuery, group: int, bound: int, limit: int) -> list[int]:
+    """Up to ``limit`` ids of one (tier, status) group below ``bound``, newest first."""
+    tier, status = GROUPS[group]
+    if tier not in query.tiers():
+        return []
+    stronger = _stronger(query, tier)
     found: set[int] = set()
-    core = normalize_company_name(folded)
-    if core:
-        found.update(_page_ids(keyed_in_scope().filter(_core_prefix(core)), before, limit))
-    # Names containing the query's core: 上海华信科技有限公司 looks for 华信科技, which also
-    # finds 华信科技（上海）有限公司, and spares the index the trigrams of 有限公司 that
-    # every name has. A core too short for trigrams falls back to the text as typed.
-    variants = {core} if len(core) >= MIN_CONTAINS_LENGTH else {text, folded}
-    for variant in variants:
-        if len(variant) >= MIN_CONTAINS_LENGTH:
-            found.update(name_index()(variant, before, limit, prospects_only()))
+    for source in query.sources(tier):
+        found.update(_source_ids(source, stronger, status.value, bound, limit))
     return sorted(found, reverse=True)[:limit]
 
 
+def ranked_ids(query: NameQuery, *, before: int | None, limit: int) -> list[tuple[int, int]]:
+    """Up to ``limit`` (group, id) pairs after the cursor, in rank order."""
+    first, bound = divmod(before, GROUP_SPAN) if before else (0, GROUP_SPAN)
+    found: list[tuple[int, int]] = []
+    for group in range(first, len(GROUPS)):
+        ids = group_ids(query, group, bound if group == first else GROUP_SPAN, limit - len(found))
+        found += [(group, customer_id) for customer_id in ids]
+        if len(found) >= limit:
+            break
+    return found
+
+
+def _exact_ids(exact: Q, before: int | None, limit: int) -> list[tuple[int, int]]:
+    customers = keyed_in_scope().filter(exact)
+    if before is not None:
+        customers = customers.filter(pk__lt=before % GROUP_SPAN)
+    return [(0, pk) for pk in customers.order_by("-pk").values_list("pk", flat=True)[:limit]]
+
+
+def matching_ids(text: str, *, before: int | None, limit: int) -> list[tuple[int, int]]:
+    """Up to ``limit`` (group, id) pairs after the cursor ``before``, best first."""
+    if (exact := exact_filter(text)) is not None:
+        return _exact_ids(exact, before, limit)
+    return ranked_ids(name_query(text), before=before, limit=limit)
+
+
 def search(text: str, *, before: int | None = None, limit: int = 20) -> SearchPage:
-    """One page of public views (basic fields and status; not the holder)."""
-    ids = matching_ids(text.strip(), before=before, limit=limit + 1)
+    """One page of public views (basic fields and status; not the holder), best first."""
+    ranked = matching_ids(text.strip(), before=before, limit=limit + 1)
+    ids = [customer_id for _, customer_id in ranked]
     found = public_rows(ids[:limit])
     page = [
         {name: value for name, value in found[customer_id].items() if name != "holder"}
         for customer_id in ids[:limit]
         if customer_id in found
     ]
-    return SearchPage(page, ids[limit - 1] if len(ids) > limit else None)
+    last_group, last_id = ranked[limit - 1] if len(ranked) > limit else (0, 0)
+    return SearchPage(page, last_group * GROUP_SPAN + last_id if len(ranked) > limit else None)
+
+
+# --- the same match as a filter ---------------------------------------------------------------
+
+
+def name_filter(text: str) -> Q:
+    """Customers whose name, pinyin or contact matches ``text`` (rule 4, every tier), as a
+    filter for lists that keep their own order and scope; a text too short matches by its
+    core name only (no refusal: a list's filter box is not a search)."""
+    query = NameQuery.of(text)
+    if not query.folded:
+        return Q()
+    if not is_long_enough(query.folded):
+        return Q(name_key__startswith=query.core)
+    ensure_search_index(connection)
+    if query.pinyin:
+        fill_pinyin(connection, limit=PENDING_PINYIN)
+    match = Q()
+    for tier in query.tiers():
+        for source in query.sources(tier):
+            ids = source_ids_sql(source)
+            match |= Q(pk__in=RawSQL(ids.sql, ids.params))
+    return match
