@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
-from django.utils import timezone
+from django.utils import timezone, translation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from openpyxl import Workbook
@@ -184,7 +184,8 @@ def test_imported_customers_are_normalized_like_a_manual_create(org: dict[str, A
 
 
 def test_the_ledger_says_imported_and_names_the_job(org: dict[str, Any]) -> None:
-    job = commit_import(Viewer(org["admin"]), preview(org["admin"], org["east_pool"]).pk)
+    with translation.override("en"):  # the reason is stored in the importer's language
+        job = commit_import(Viewer(org["admin"]), preview(org["admin"], org["east_pool"]).pk)
     created = OwnershipEvent.objects.filter(kind="created")
     assert created.count() == len(SAMPLE_CREATED)
     assert set(created.values_list("actor_label", "reason", "actor")) == {

@@ -31,6 +31,7 @@ from highseas.pools.facts import holdings, lock_reps
 from highseas.pools.ledger import Entry, label_of, record_event, record_events, state_of
 from highseas.pools.models import Pool
 from highseas.pools.policies import claim_limits, rep_overrides
+from highseas.pools.rows import insert_instances
 from highseas.pools.schedule import schedule_for
 from highseas.pools.services import default_pool
 from highseas.routing.services import Trigger, assign_new_customers
@@ -160,9 +161,10 @@ def create_pooled_customers(
     """The batch form of ``create_customer`` for customers that go to ``pool`` unowned, as an
     import writes them; each row is a customer or the refusal it got, in order.
 
-    1. Each row is screened like a create (``pools.dedup.screen``: the pool's policy for the
-       entry point, the exact keys locked, the database's matches judged); the fuzzy matches,
-       which could only warn, are not looked for.
+    1. Each row is screened like a create against the database as it was before the call
+       (``pools.dedup.screen_many``: the pool's policy for the entry point, the exact keys
+       locked, the database's matches judged — one statement for the batch); the fuzzy
+       matches, which could only warn, are not looked for.
     2. A row sharing an exact key with an earlier row of the same call is judged against that
        row as if it had been written first: under a ``block`` policy it is refused with
        ``duplicate`` naming the earlier row's customer; ``warn`` and ``allow`` let it be.
@@ -174,13 +176,10 @@ def create_pooled_customers(
     results: list[Customer | HighSeasError | tuple[int, tuple[str, ...]]] = []
     seen: dict[tuple[str, str], int] = {}
     built: list[Customer] = []
-    for fields in rows:
-        try:
-            screening = dedup.screen(
-                fields, pool=pool, entry_point=entry_point, warnings=False, lock=lock_keys
-            )
-        except HighSeasError as refusal:
-            results.append(refusal)
+    screenings = dedup.screen_many(list(rows), pool=pool, entry_point=entry_point, lock=lock_keys)
+    for fields, screening in zip(rows, screenings, strict=True):
+        if isinstance(screening, HighSeasError):
+            results.append(screening)
             continue
         pairs = _key_pairs(screening.keys)
         earlier = [seen[pair] for pair in pairs if pair in seen] if blocks else []
@@ -200,7 +199,7 @@ def create_pooled_customers(
         )
         results.append(customer)
         built.append(customer)
-    Customer.objects.bulk_create(built)
+    insert_instances(built)
     label = label_of(actor.username, actor_label)
     record_events(
         [

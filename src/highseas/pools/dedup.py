@@ -32,6 +32,8 @@ from highseas.engine.duplicates import (
     Match,
     action_for,
     decide,
+    exact_matches,
+    merge_matches,
 )
 from highseas.engine.errors import ErrorCode, HighSeasError, gettext_noop
 from highseas.pools.models import Pool, default_duplicate_policy
@@ -119,6 +121,33 @@ def screen(
     if verdict.blocking:
         raise refusal(describe(verdict.blocking))
     return Screening(keys, describe(verdict.warnings))
+
+
+def screen_many(
+    rows: list[dict[str, Any]],
+    *,
+    pool: Pool | None,
+    entry_point: str | EntryPoint,
+    lock: bool = True,
+) -> list[Screening | HighSeasError]:
+    """``screen(fields, warnings=False)`` for each row of a batch (an import's), against the
+    database as it was before the batch: the keys locked and the exact matches found in one
+    statement each instead of one per row. Each row gets its screening or the ``duplicate``
+    refusal ``screen`` would have raised for it alone."""
+    keys = [duplicates.keys_of(fields) for fields in rows]
+    action = action_of(pool, entry_point_of(entry_point))
+    if action is not DuplicateAction.BLOCK:  # allow looks for nothing; warn only warns
+        return [Screening(k) for k in keys]
+    probed = [i for i, k in enumerate(keys) if not k.is_empty]
+    if lock:
+        duplicates.lock_keys_many([keys[i] for i in probed])
+    found = duplicates.exact_found_many([keys[i] for i in probed])
+    results: list[Screening | HighSeasError] = [Screening(k) for k in keys]
+    for i, candidates in zip(probed, found, strict=True):
+        verdict = decide(action, merge_matches(exact_matches(keys[i], candidates), []))
+        if verdict.blocking:
+            results[i] = refusal(describe(verdict.blocking))
+    return results
 
 
 @dataclass(frozen=True)

@@ -1,0 +1,70 @@
+"""The batch screening of an import (``dedup.screen_many``) answers every row exactly as
+``dedup.screen`` answers it alone, against the same database."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from highseas.engine.errors import HighSeasError
+from highseas.intake.creation import create_customer
+from highseas.pools import dedup
+from highseas.pools.models import Pool
+
+pytestmark = pytest.mark.django_db
+
+NAMES = ["北京星辰科技有限公司", "星辰科技（北京）有限公司", "杭州云帆网络有限公司", "云帆网络"]
+NAMES += ["张伟"]
+PHONES = ["13800138000", "+86 138 0013 8000", "13912345678", "０７５５-２８７８０８０８", ""]
+EMAILS = ["sales@xingchen.cn", "SALES@xingchen.cn ", "hi@yunfan.com", ""]
+CREDITS = ["91110108MA01ABCD1X", "91330106MA2CDEF01Y", ""]
+
+row = st.fixed_dictionaries(
+    {
+        "name": st.sampled_from(NAMES),
+        "kind": st.sampled_from(["company", "company", "person"]),
+        "phone": st.sampled_from(PHONES),
+        "email": st.sampled_from(EMAILS),
+        "credit_code": st.sampled_from(CREDITS),
+    }
+)
+
+
+def outcome(result: Any) -> Any:
+    if isinstance(result, HighSeasError):
+        return (result.code, result.facts["holder"], [m["id"] for m in result.facts["matches"]])
+    return (result.keys, result.warnings)
+
+
+def screened_alone(fields: dict[str, Any], pool: Pool) -> Any:
+    try:
+        return dedup.screen(fields, pool=pool, entry_point="import", warnings=False)
+    except HighSeasError as refusal:
+        return refusal
+
+
+@settings(
+    max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture]
+)
+@given(
+    existing=st.lists(row, max_size=6),
+    batch=st.lists(row, min_size=1, max_size=12),
+    policy=st.sampled_from(["block", "warn", "allow"]),
+)
+def test_a_batch_is_screened_row_by_row_alike(
+    org: dict[str, Any], existing: list[dict[str, Any]], batch: list[dict[str, Any]], policy: str
+) -> None:
+    pool = org["east_pool"]
+    with transaction.atomic():
+        pool.duplicate_policy = {"manual": "allow", "api": "allow", "import": policy}
+        pool.save(update_fields=["duplicate_policy"])
+        for fields in existing:
+            create_customer(actor=org["admin"], fields=dict(fields), pool=pool, route=False)
+        together = dedup.screen_many([dict(f) for f in batch], pool=pool, entry_point="import")
+        alone = [screened_alone(dict(f), pool) for f in batch]
+        assert [outcome(r) for r in together] == [outcome(r) for r in alone]
+        transaction.set_rollback(True)
