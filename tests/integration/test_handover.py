@@ -32,10 +32,10 @@ from highseas.routing.models import AssignmentRule
 pytestmark = pytest.mark.django_db
 
 MakeCustomer = Callable[..., Customer]
-REP_CUSTOMERS = 60
-FROZEN = 5
-WITH_DEALS = 7
-CAP = 45
+REP_CUSTOMERS = 300
+FROZEN = 20
+WITH_DEALS = 30
+CAP = 250
 
 
 def set_cap(pool: Pool, cap: int | None) -> None:
@@ -45,8 +45,8 @@ def set_cap(pool: Pool, cap: int | None) -> None:
 
 @pytest.fixture
 def book(org: dict[str, Any], make_customer: MakeCustomer) -> list[Customer]:
-    """rep_a's 60 customers: the first five frozen, the next seven with an open deal and an
-    open task (and one won deal, which stays theirs)."""
+    """rep_a's 300 customers: the first 20 frozen, the next 30 with an open deal and an open
+    task (and one won deal, which stays theirs)."""
     rep = org["rep_a"]
     customers = [make_customer(rep, owner=rep, pool=org["east_pool"]) for _ in range(REP_CUSTOMERS)]
     until = timezone.now() + timedelta(days=10)
@@ -57,6 +57,13 @@ def book(org: dict[str, Any], make_customer: MakeCustomer) -> list[Customer]:
         Task.objects.create(customer=customer, title="回访", assignee=rep)
     open_deal(rep, customers[-1].pk, amount=Decimal("500"), stage="won")
     return customers
+
+
+@pytest.fixture
+def few(org: dict[str, Any], make_customer: MakeCustomer) -> list[Customer]:
+    """rep_a's five customers, for the refusals (which move none)."""
+    rep = org["rep_a"]
+    return [make_customer(rep, owner=rep, pool=org["east_pool"]) for _ in range(5)]
 
 
 def ledger(kind: str) -> Counter[int]:
@@ -100,7 +107,7 @@ def test_the_run_moves_exactly_what_the_preview_showed_and_the_preview_writes_no
     ]
     run = handover(as_viewer(manager), rep_a.pk, to=rep_b.pk, dry_run=False)
     assert (run.moved, run.problems) == (preview.moved, preview.problems)
-    assert (owned_by(rep_b), owned_by(rep_a), run.remaining) == (CAP, REP_CUSTOMERS - CAP, 15)
+    assert (owned_by(rep_b), owned_by(rep_a), run.remaining) == (CAP, REP_CUSTOMERS - CAP, 50)
     assert ledger("transferred") == Counter(c.pk for c in book[:CAP])
     assert_clean()
 
@@ -139,7 +146,7 @@ def test_a_run_killed_halfway_resumes_and_moves_every_customer_exactly_once(
             batch_size=10,
             after_batch=killed_after_three,
         )
-    assert (owned_by(rep_b), owned_by(rep_a)) == (30, 30)
+    assert (owned_by(rep_b), owned_by(rep_a)) == (30, REP_CUSTOMERS - 30)
     resumed = handover(as_viewer(manager), rep_a.pk, to=rep_b.pk, dry_run=False, batch_size=10)
     assert [m["customer"] for m in resumed.moved] == [c.pk for c in book[30:]]
     assert ledger("transferred") == Counter(c.pk for c in book)
@@ -199,6 +206,34 @@ def test_to_rules_routes_the_released_customers_never_back_to_the_departing_rep(
     assert_clean()
 
 
+def test_to_rules_fills_a_receiver_up_to_their_cap_and_gives_the_rest_to_the_others(
+    org: dict[str, Any],
+    book: list[Customer],
+    make_user: Callable[..., User],
+    make_customer: MakeCustomer,
+) -> None:
+    """One receiver the rules reach holds 8 of a cap of 10: they get exactly 2, as previewed."""
+    rep_a, rep_b = org["rep_a"], org["rep_b"]
+    rep_d = make_user("rep", "rep_d", team=org["east"], holding_cap_override=10)
+    for _ in range(8):
+        make_customer(rep_d, owner=rep_d, pool=org["east_pool"])
+    AssignmentRule.objects.create(
+        name="华东", target={"team": org["east"].pk, "strategy": "round_robin"}, conditions={}
+    )
+    preview = handover(as_viewer(org["admin"]), rep_a.pk, to="rules", dry_run=True)
+    run = handover(as_viewer(org["admin"]), rep_a.pk, to="rules", dry_run=False)
+    assert (run.moved, run.problems, run.remaining) == (preview.moved, preview.problems, 0)
+    receivers = Counter(m["to_owner"] for m in run.moved)
+    assert receivers[rep_d.pk] == 2 and owned_by(rep_d) == 10
+    assert rep_a.pk not in receivers and None not in receivers
+    assert receivers[rep_b.pk] + receivers[org["east_manager"].pk] == REP_CUSTOMERS - 2
+    moved_deals = sum(m["deals"] for m in run.moved)
+    moved_tasks = sum(m["tasks"] for m in run.moved)
+    assert (moved_deals, moved_tasks) == (WITH_DEALS, WITH_DEALS)
+    assert sum(m["was_frozen"] for m in run.moved) == FROZEN
+    assert_clean()
+
+
 def test_to_rules_with_no_rule_leaves_the_customers_pooled_and_says_so(
     org: dict[str, Any], book: list[Customer]
 ) -> None:
@@ -219,27 +254,27 @@ def _refused(viewer: User, user: User, to: Any) -> HighSeasError:
     return refused.value
 
 
-def test_a_rep_may_not_hand_over_anyone(org: dict[str, Any], book: list[Customer]) -> None:
+def test_a_rep_may_not_hand_over_anyone(org: dict[str, Any], few: list[Customer]) -> None:
     refusal = _refused(org["rep_b"], org["rep_a"], org["rep_b"].pk)
     assert refusal.code is ErrorCode.PERMISSION_DENIED
 
 
 def test_a_manager_may_not_hand_over_a_rep_outside_their_subtree(
-    org: dict[str, Any], book: list[Customer]
+    org: dict[str, Any], few: list[Customer]
 ) -> None:
     refusal = _refused(org["south_manager"], org["rep_a"], "pools")
     assert refusal.code is ErrorCode.NOT_FOUND
 
 
 def test_a_manager_may_not_give_to_a_receiver_outside_their_subtree(
-    org: dict[str, Any], book: list[Customer]
+    org: dict[str, Any], few: list[Customer]
 ) -> None:
     refusal = _refused(org["east_manager"], org["rep_a"], org["rep_c"].pk)
     assert refusal.code is ErrorCode.PERMISSION_DENIED
-    assert owned_by(org["rep_a"]) == REP_CUSTOMERS
+    assert owned_by(org["rep_a"]) == len(few)
 
 
-def test_an_inactive_receiver_is_refused(org: dict[str, Any], book: list[Customer]) -> None:
+def test_an_inactive_receiver_is_refused(org: dict[str, Any], few: list[Customer]) -> None:
     accounts.update_user(org["rep_b"], is_active=False)
     refusal = _refused(org["admin"], org["rep_a"], org["rep_b"].pk)
     assert refusal.code is ErrorCode.VALIDATION_ERROR

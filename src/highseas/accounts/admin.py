@@ -7,6 +7,8 @@ from django.contrib.admin.forms import AdminAuthenticationForm
 from django.contrib.auth.admin import UserAdmin as BaseUserAdmin
 from django.contrib.auth.forms import AdminPasswordChangeForm, UserChangeForm
 from django.http import HttpRequest, HttpResponse
+from django.urls import reverse
+from django.utils.html import format_html
 from django.utils.translation import gettext_lazy as _
 
 from highseas.accounts import services
@@ -48,6 +50,16 @@ class PasswordThroughServiceForm(AdminPasswordChangeForm):
         return services.update_user(self.user, password=password, actor=_admin_actor.get())
 
 
+def _handover_pointer(refusal: HighSeasError, user: User) -> str:
+    """The refusal with a link to the console's departure handover of that user."""
+    url = reverse("web:departure", args=[user.pk])
+    owned = refusal.facts.get("owned", 0)
+    link = format_html(
+        '<a href="{}">{}</a>', url, _("Hand over their %(n)s customers") % {"n": owned}
+    )
+    return format_html("{} {}", refusal.detail, link)
+
+
 class DeactivationCheckedForm(UserChangeForm):
     """Unticking "active" for a user who still owns customers is refused here, by the same
     rule as ``update_user`` (hand their customers over first), so the admin says why."""
@@ -59,7 +71,9 @@ class DeactivationCheckedForm(UserChangeForm):
             try:
                 services.require_handed_over(user)
             except HighSeasError as refusal:
-                raise forms.ValidationError(refusal.detail, code=refusal.code.value) from None
+                raise forms.ValidationError(
+                    _handover_pointer(refusal, user), code=refusal.code.value
+                ) from None
         return cleaned
 
 

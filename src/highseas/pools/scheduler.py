@@ -7,6 +7,7 @@ import logging
 import threading
 from collections.abc import Callable
 from datetime import datetime
+from functools import partial
 from typing import Any
 
 from django.db import close_old_connections, connection
@@ -19,6 +20,14 @@ from highseas.pools.sweep import sweep
 log = logging.getLogger("highseas.scheduler")
 
 JOBS = ("sweep", "expire_requests", "reminders")
+
+# Jobs of the layers above ``pools`` (which this module may not import), registered by their
+# app's ``ready()``: name → action(now) returning its figures (empty when it had nothing to do).
+LATER_JOBS: dict[str, Callable[[datetime], dict[str, Any]]] = {}
+
+
+def register_job(name: str, action: Callable[[datetime], dict[str, Any]]) -> None:
+    LATER_JOBS[name] = action
 
 
 def _sweep_figures(now: datetime, batch_size: int) -> dict[str, Any]:
@@ -52,6 +61,8 @@ def run_periodic_jobs(now: datetime | None = None, *, batch_size: int = 500) -> 
     _run("sweep", lambda: _sweep_figures(now, batch_size), figures)
     _run("expire_requests", lambda: {"expired_requests": expire_requests(now)}, figures)
     _run("reminders", lambda: {"reminders": send_due_reminders(now)}, figures)
+    for name, action in LATER_JOBS.items():
+        _run(name, partial(action, now), figures)
     if connection.vendor == "sqlite":  # keep the planner's statistics fresh (cheap, incremental)
         try:
             with connection.cursor() as cursor:

@@ -86,7 +86,7 @@ def handover_reason() -> str:
     return _("Departure handover")
 
 
-def _departing(viewer: Viewer, user_id: int) -> User:
+def departing_rep(viewer: Viewer, user_id: int) -> User:
     """Admins hand over anyone's customers; a manager those of the users of their subtree."""
     if not viewer.is_manager_or_admin:
         raise HighSeasError(
@@ -104,7 +104,7 @@ def _departing(viewer: Viewer, user_id: int) -> User:
     return rep
 
 
-def _receiver(viewer: Viewer, rep: User, to: Target) -> User | None:
+def receiver_of(viewer: Viewer, rep: User, to: Target) -> User | None:
     if isinstance(to, str):
         if to not in TARGETS:
             raise HighSeasError(
@@ -141,8 +141,8 @@ def handover(
     """Hand over every customer ``user_id`` owns (see the module). ``after_batch`` is called
     with the number of batches done after each committed batch."""
     now = now or timezone.now()
-    rep = _departing(viewer, user_id)
-    receiver = _receiver(viewer, rep, to)
+    rep = departing_rep(viewer, user_id)
+    receiver = receiver_of(viewer, rep, to)
     report = HandoverReport(rep_id=rep.pk, to=to, dry_run=dry_run)
     if not dry_run:
         return _walk(viewer, rep, receiver, report, now, batch_size, after_batch)

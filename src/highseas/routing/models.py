@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from django.conf import settings
 from django.db import models
@@ -153,3 +153,77 @@ class AssignmentDecision(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.run_id} customer {self.customer_id}: {self.outcome}"
+
+
+class ScheduledHandover(models.Model):
+    """A departure handover set for a later moment (离职交接 "at a date"): who, where to, when
+    and by whom. The scheduler runs it at ``run_at`` as the same resumable handover job, acting
+    as ``created_by``; until then it may be cancelled. ``to`` is ``"rules"``, ``"pools"`` or
+    ``"user"`` (then ``receiver`` is the colleague)."""
+
+    class State(models.TextChoices):
+        SCHEDULED = "scheduled", _("Scheduled")
+        RUNNING = "running", _("Running")
+        DONE = "done", _("Done")
+        FAILED = "failed", _("Failed")
+        CANCELLED = "cancelled", _("Cancelled")
+
+    class To(models.TextChoices):
+        USER = "user", _("A colleague")
+        RULES = "rules", _("The assignment rules")
+        POOLS = "pools", _("Their pools")
+
+    rep = models.ForeignKey(
+        USER, models.CASCADE, related_name="scheduled_handovers", verbose_name=_("rep")
+    )
+    to = models.CharField(_("destination"), max_length=10, choices=To.choices)
+    receiver = models.ForeignKey(
+        USER, models.PROTECT, null=True, blank=True, related_name="+", verbose_name=_("receiver")
+    )
+    run_at = models.DateTimeField(_("run at"))
+    state = models.CharField(
+        _("state"), max_length=10, choices=State.choices, default=State.SCHEDULED
+    )
+    created_by = models.ForeignKey(
+        USER, models.PROTECT, related_name="+", verbose_name=_("scheduled by")
+    )
+    created_at = models.DateTimeField(_("scheduled at"))
+    started_at = models.DateTimeField(_("started at"), null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished at"), null=True, blank=True)
+    cancelled_by = models.ForeignKey(
+        USER,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        verbose_name=_("cancelled by"),
+    )
+    attempts = models.PositiveIntegerField(default=0)
+    result = models.JSONField(default=dict, blank=True)
+
+    class Meta:
+        verbose_name = _("scheduled handover")
+        verbose_name_plural = _("scheduled handovers")
+        ordering = ["run_at", "id"]
+        indexes = [models.Index(fields=["state", "run_at"], name="handover_due")]
+        constraints = [
+            models.UniqueConstraint(
+                fields=["rep"],
+                condition=Q(state__in=["scheduled", "running"]),
+                name="one_pending_handover_per_rep",
+            ),
+            models.CheckConstraint(
+                condition=Q(to="user", receiver__isnull=False)
+                | (~Q(to="user") & Q(receiver__isnull=True)),
+                name="handover_receiver_iff_user",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.rep} → {self.to} @ {self.run_at:%Y-%m-%d %H:%M}"
+
+    @property
+    def target(self) -> int | Literal["rules", "pools"]:
+        if self.receiver_id is not None:
+            return int(self.receiver_id)
+        return "rules" if self.to == self.To.RULES else "pools"

@@ -11,6 +11,7 @@ from highseas.web.views import (
     create,
     customer,
     dashboard,
+    departures,
     edit,
     exports,
     imports,
@@ -78,4 +79,12 @@ urlpatterns = [
     path("console/imports/<int:job_id>/commit/", imports.commit, name="import_commit"),
     path("console/imports/<int:job_id>/progress/", imports.progress, name="import_progress"),
     path("console/audit/", audit.audit_log, name="audit_log"),
+    path("console/departures/", departures.departures_page, name="departures"),
+    path("console/departures/<int:user_id>/", departures.departure, name="departure"),
+    path("console/departures/<int:user_id>/run/", departures.run_departure, name="run_departure"),
+    path(
+        "console/departures/scheduled/<int:handover_id>/cancel/",
+        departures.cancel_departure,
+        name="cancel_departure",
+    ),
 ]
