@@ -4,8 +4,9 @@
    all pools at once, a manager a pool they belong to, named (``validation_error`` without
    one, ``not_pool_member`` for another).
 2. A real run at a moment other than the present needs time travel (``pools.moments``).
-3. The run history: admins see every run; a manager the runs of their pools and the runs
-   they triggered.
+3. The run history: admins see every run; a manager the runs of their pools, the runs
+   they triggered, and the runs over every pool (a new customer's, an import's) that
+   decided about a customer of their pools.
 4. Explaining a customer: the latest rule decision about a customer the viewer sees
    (``not_found`` otherwise, and when no rule has decided yet); a rep sees their own standing
    among the candidates, not their colleagues'.
@@ -16,7 +17,7 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.db.models import Q, QuerySet
+from django.db.models import Exists, OuterRef, Q, QuerySet
 from django.utils.translation import gettext as _
 
 from highseas.accounts.visibility import Viewer
@@ -25,7 +26,7 @@ from highseas.pools.models import Pool
 from highseas.pools.moments import require_allowed_moment
 from highseas.routing import rules
 from highseas.routing.explain import render, rep_names
-from highseas.routing.models import AssignmentRun
+from highseas.routing.models import AssignmentDecision, AssignmentRun
 from highseas.routing.runs import RunResult
 from highseas.routing.services import latest_decision, run_assignment
 
@@ -35,7 +36,15 @@ def runs_visible_to(viewer: Viewer) -> QuerySet[AssignmentRun]:
     runs = AssignmentRun.objects.all()
     if viewer.is_admin:
         return runs
-    return runs.filter(Q(pool_id__in=viewer.member_pool_ids) | Q(triggered_by=viewer.user))
+    # a run over every pool (a new customer's, an import's) shows where it decided in theirs
+    decided_here = AssignmentDecision.objects.filter(
+        run=OuterRef("pk"), customer__pool_id__in=viewer.member_pool_ids
+    )
+    return runs.filter(
+        Q(pool_id__in=viewer.member_pool_ids)
+        | Q(triggered_by=viewer.user)
+        | Q(pool__isnull=True, dry_run=False) & Exists(decided_here)
+    )
 
 
 def run_pool(viewer: Viewer, pool: Pool | None) -> Pool | None:
