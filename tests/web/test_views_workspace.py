@@ -128,17 +128,22 @@ def test_my_customers_show_the_countdown_and_the_warning_badge(world: dict[str, 
     assert "data-warned" not in calm[: calm.index("</tr>")]
 
 
-def test_a_rep_gets_404_for_another_reps_customer(world: dict[str, Any]) -> None:
-    response = signed_in(world["rep_a"]).get(f"/customers/{world['held_b'][0].pk}/")
-    assert response.status_code == 404
-    assert "REP_B" not in response.content.decode()
+def test_a_rep_sees_only_who_holds_another_reps_customer(world: dict[str, Any]) -> None:
+    customer = world["held_b"][0]
+    page = html(signed_in(world["rep_a"]).get(f"/customers/{customer.pk}/"))
+    assert "data-public-card" in page and "REP_B" in page
+    assert customer.phone and customer.phone not in page
+    assert "data-timeline" not in page and 'id="deals"' not in page
 
 
-def test_a_rep_gets_404_for_a_customer_outside_their_pools(world: dict[str, Any]) -> None:
+def test_a_customer_outside_the_reps_pools_shows_its_pool(world: dict[str, Any]) -> None:
     south = intake.create_customer(
-        actor=world["admin"], fields={"name": "深圳南山科技有限公司"}, pool=world["south_pool"]
+        actor=world["admin"],
+        fields={"name": "深圳南山科技有限公司", "phone": "13600136999"},
+        pool=world["south_pool"],
     ).customer
-    assert signed_in(world["rep_a"]).get(f"/customers/{south.pk}/").status_code == 404
+    page = html(signed_in(world["rep_a"]).get(f"/customers/{south.pk}/"))
+    assert "data-public-card" in page and "华南公海" in page and "13600136999" not in page
 
 
 def test_the_customer_page_says_why_it_is_mine_and_when_it_goes_back(

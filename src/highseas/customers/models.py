@@ -377,3 +377,21 @@ class Comment(models.Model):
 
     def __str__(self) -> str:
         return self.body[:40]
+
+
+class PublicSearchSettings(models.Model):
+    """The organization's 公共检索 settings (SPEC §8), one row, edited by admins on the
+    console. Without the row, the deployment's settings apply (``customers.public``)."""
+
+    fields = models.JSONField(_("public fields"), default=list)
+    scope = models.CharField(_("scope"), max_length=20, default="prospects_and_won")
+    statuses = models.JSONField(_("statuses shown"), default=list)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+    updated_by = models.ForeignKey(USER, models.SET_NULL, null=True, blank=True, related_name="+")
+
+    class Meta:
+        verbose_name = _("public search settings")
+        verbose_name_plural = _("public search settings")
+
+    def __str__(self) -> str:
+        return str(_("public search settings"))

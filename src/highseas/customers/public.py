@@ -9,21 +9,43 @@ pool), without building model instances: both callers are on hot paths.
 from __future__ import annotations
 
 from collections.abc import Collection
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Any
 
 from django.conf import settings
 from django.db import connection
+from django.utils.translation import gettext_lazy, pgettext_lazy
 
 from highseas.accounts.models import User
-from highseas.customers.choices import CustomerStatus
-from highseas.customers.models import Customer
+from highseas.customers.choices import CustomerStage, CustomerStatus
+from highseas.customers.models import Customer, PublicSearchSettings
 from highseas.pools.models import Pool
 
 DEFAULT_PUBLIC_FIELDS = ("name", "province", "city", "industry", "level")
+PROSPECTS, PROSPECTS_AND_WON = "prospects", "prospects_and_won"
+SCOPES = (PROSPECTS, PROSPECTS_AND_WON)
 # Fields that may never be public, whatever the settings say.
 PRIVATE_FIELDS = frozenset(
     {"phone", "email", "credit_code", "address", "custom_fields", "tags", "campaign"}
+)
+# Bookkeeping columns, never offered: keys, ownership times, merge marks.
+NEVER_PUBLIC = frozenset(
+    {
+        "id",
+        "phone_key",
+        "email_key",
+        "credit_key",
+        "name_key",
+        "owned_since",
+        "frozen_until",
+        "recycle_due_at",
+        "warn_at",
+        "last_effective_activity_at",
+        "last_activity_at",
+        "merged_at",
+        "status",
+    }
 )
 
 
@@ -34,11 +56,58 @@ class PublicStatus(StrEnum):
     RECYCLED = "recycled"
 
 
+def allowed_fields() -> tuple[str, ...]:
+    """The customer fields that may be made public: plain columns, never a private one."""
+    return tuple(
+        f.name
+        for f in Customer._meta.concrete_fields
+        if not f.is_relation and f.name not in PRIVATE_FIELDS and f.name not in NEVER_PUBLIC
+    )
+
+
+@dataclass(frozen=True)
+class PublicSettings:
+    fields: tuple[str, ...]
+    scope: str  # ``prospects`` or ``prospects_and_won``
+    statuses: tuple[PublicStatus, ...]  # the statuses a search lists
+
+    @property
+    def prospects_only(self) -> bool:
+        return self.scope == PROSPECTS
+
+
+def _defaults() -> PublicSettings:
+    """The deployment's settings (``HIGHSEAS_PUBLIC_FIELDS``, ``HIGHSEAS_PUBLIC_SEARCH_SCOPE``),
+    or the built-in defaults: what applies until an admin saves the settings."""
+    fields = getattr(settings, "HIGHSEAS_PUBLIC_FIELDS", DEFAULT_PUBLIC_FIELDS)
+    scope = getattr(settings, "HIGHSEAS_PUBLIC_SEARCH_SCOPE", PROSPECTS_AND_WON)
+    return PublicSettings(tuple(fields), scope, tuple(PublicStatus))
+
+
+def public_settings() -> PublicSettings:
+    """The settings in the database (``PublicSearchSettings``) win over the deployment's;
+    unknown or private fields and unknown statuses are dropped whatever their source."""
+    row = PublicSearchSettings.objects.order_by("pk").first()
+    chosen = (
+        PublicSettings(tuple(row.fields), row.scope, tuple(row.statuses))
+        if row is not None
+        else _defaults()
+    )
+    allowed = allowed_fields()
+    return PublicSettings(
+        tuple(name for name in chosen.fields if name in allowed),
+        chosen.scope if chosen.scope in SCOPES else PROSPECTS_AND_WON,
+        tuple(s for s in PublicStatus if s in chosen.statuses),
+    )
+
+
 def public_fields() -> tuple[str, ...]:
-    """``HIGHSEAS_PUBLIC_FIELDS`` without private fields or relations."""
-    configured = getattr(settings, "HIGHSEAS_PUBLIC_FIELDS", DEFAULT_PUBLIC_FIELDS)
-    plain = {f.name for f in Customer._meta.concrete_fields if not f.is_relation}
-    return tuple(name for name in configured if name in plain and name not in PRIVATE_FIELDS)
+    return public_settings().fields
+
+
+def search_scope() -> str:
+    """``prospects`` (won customers are left out of public search) or ``prospects_and_won``."""
+    return public_settings().scope
 
 
 def public_status(status: str, previous_owner_id: int | None) -> PublicStatus:
@@ -88,3 +157,42 @@ def public_rows(ids: Collection[int]) -> dict[int, dict[str, Any]]:
             "holder": (display_name or username) if username else pool_name,
         }
     return found
+
+
+def public_card(customer_id: int) -> dict[str, Any] | None:
+    """What anyone signed in may learn about one customer on its page: its public view, who
+    holds it (the owner's display name and team, or the pool) and nothing else. ``None`` when
+    public search would not list it (merged away, out of scope, a status not shown)."""
+    customer = (
+        Customer.objects.select_related("owner__team", "pool")
+        .filter(pk=customer_id, merged_into__isnull=True)
+        .first()
+    )
+    if customer is None:
+        return None
+    current = public_settings()
+    status = public_status(customer.status, customer.previous_owner_id)
+    if status not in current.statuses or (
+        current.prospects_only and customer.stage == CustomerStage.WON
+    ):
+        return None
+    owner = customer.owner
+    return {
+        "id": customer.pk,
+        **{name: getattr(customer, name) for name in current.fields},
+        "status": status.value,
+        "holder": owner.label if owner else (customer.pool.name if customer.pool else ""),
+        "team": owner.team.name if owner and owner.team else "",
+    }
+
+
+STATUS_LABELS = {
+    PublicStatus.UNASSIGNED: pgettext_lazy("public status", "Unassigned"),
+    PublicStatus.OWNED: pgettext_lazy("public status", "Assigned"),
+    PublicStatus.FROZEN: pgettext_lazy("public status", "Frozen"),
+    PublicStatus.RECYCLED: pgettext_lazy("public status", "Recycled by the system"),
+}
+SCOPE_LABELS = {
+    PROSPECTS: gettext_lazy("Prospects only"),
+    PROSPECTS_AND_WON: gettext_lazy("Prospects and won customers"),
+}

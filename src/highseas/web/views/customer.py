@@ -6,7 +6,7 @@ from collections.abc import Callable
 from typing import Any
 
 from django.contrib.auth.decorators import login_required
-from django.http import HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
 from django.utils import timezone
@@ -34,6 +34,7 @@ from highseas.web.present import actor_label, event_label
 from highseas.web.refusals import plain_words
 from highseas.web.responses import answer, viewer_of
 from highseas.web.views.collaboration import customer_cards
+from highseas.web.views.public import public_card_page
 
 TIMELINE_LENGTH = 100
 
@@ -59,7 +60,10 @@ def _ledger(viewer: Viewer, customer: Customer) -> list[dict[str, Any]]:
 def customer_page(request: HttpRequest, customer_id: int) -> HttpResponse:
     viewer = viewer_of(request)
     now = timezone.now()
-    customer = selectors.opened_customer(viewer, customer_id, now)
+    try:
+        customer = selectors.opened_customer(viewer, customer_id, now)
+    except Http404:
+        return public_card_page(request, customer_id)  # who holds it, the public fields
     shown = selectors.present_all(viewer, [customer], now)[0]
     is_owner = customer.owner_id == viewer.user.pk
     manages = may_manage(viewer, customer)
