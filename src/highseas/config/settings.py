@@ -81,6 +81,7 @@ INSTALLED_APPS = [
     "highseas.customers",
     "highseas.pools",
     "highseas.routing",
+    "highseas.smart",
     "highseas.insights",
     "highseas.notify",
     "highseas.intake",

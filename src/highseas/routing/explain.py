@@ -76,6 +76,89 @@ def _candidates(explanation: dict[str, Any], names: dict[int, str]) -> list[dict
     return sorted(found, key=lambda entry: entry["rep"])
 
 
+SMART = {
+    "p": gettext_noop("P(win) with %(owner)s: %(p)s; team median %(median)s."),
+    "segment": gettext_noop(
+        "%(segment)s customers in the last %(months)s months: won %(won)s of %(decided)s."
+    ),
+    "whole": gettext_noop(
+        "All customers in the last %(months)s months: won %(won)s of %(decided)s."
+    ),
+    "room": gettext_noop(
+        "Given %(given)s customers today (daily quota %(quota)s); holds %(holdings)s (cap %(cap)s)."
+    ),
+    "capacity": gettext_noop(
+        "%(rep)s (P(win) %(p)s) was not chosen: their cap or daily quota was full."
+    ),
+    "fairness": gettext_noop(
+        "%(rep)s (P(win) %(p)s) was not chosen: they reached the fairness bound of %(most)s "
+        "customers today."
+    ),
+    "lower": gettext_noop("The next best, %(rep)s, has a lower P(win) (%(p)s)."),
+    "placed_elsewhere": gettext_noop(
+        "%(rep)s (P(win) %(p)s) was not chosen: their room went to customers where they make "
+        "a bigger difference."
+    ),
+    "fallback": gettext_noop("Smart assignment used the performance strategy: %(why)s."),
+}
+FALLBACKS = {
+    "no_model": gettext_noop("no win model has been trained yet"),
+    "thin_data": gettext_noop("too little history to train the win model"),
+    "artefact_missing": gettext_noop("the win model's file is missing"),
+}
+NO_LIMIT = gettext_noop("none")
+
+
+def _percent(value: float) -> str:
+    return f"{value:.0%}"
+
+
+def smart_sentences(explanation: dict[str, Any], names: dict[int, str]) -> list[str]:
+    """A smart decision in words: P(win) of the chosen rep and the team median, the record
+    behind it, the room used, and why the next best rep was not chosen — or the fallback."""
+    if fallback := explanation.get("fallback"):
+        why = FALLBACKS.get(fallback.get("reason", ""), fallback.get("reason", ""))
+        return [_(SMART["fallback"]) % {"why": _(why)}]
+    smart = explanation.get("smart")
+    if not smart:
+        return []
+    owner = explanation.get("owner") or 0
+    sentences = [
+        _(SMART["p"])
+        % {
+            "owner": names.get(owner, owner),
+            "p": _percent(smart["p"]),
+            "median": _percent(smart["team_median"]),
+        }
+    ]
+    if record := smart.get("record"):
+        facts = {"months": record["months"], "won": record["won"], "decided": record["decided"]}
+        segment = "".join(record["segment"].get(k, "") for k in ("province", "industry"))
+        if segment:
+            sentences.append(_(SMART["segment"]) % {**facts, "segment": segment})
+        else:
+            sentences.append(_(SMART["whole"]) % facts)
+    room = smart.get("capacity") or {}
+    none = _(NO_LIMIT)
+    sentences.append(
+        _(SMART["room"])
+        % {
+            "given": room.get("given_today"),
+            "quota": none if room.get("quota") is None else room["quota"],
+            "holdings": room.get("holdings"),
+            "cap": none if room.get("cap") is None else room["cap"],
+        }
+    )
+    if nxt := smart.get("next_best"):
+        facts = {
+            "rep": names.get(nxt["rep"], nxt["rep"]),
+            "p": _percent(nxt["p"]),
+            "most": (smart.get("fairness") or {}).get("most"),
+        }
+        sentences.append(_(SMART[nxt["why"]]) % facts)
+    return sentences
+
+
 def render(explanation: dict[str, Any], names: dict[int, str]) -> dict[str, Any]:
     """The explanation with rep names, each candidate's verdict, and a summary sentence."""
     rule = explanation.get("rule")
@@ -102,6 +185,9 @@ def render(explanation: dict[str, Any], names: dict[int, str]) -> dict[str, Any]
         "reason": explanation.get("reason", ""),
         "owner": owner,
         "summary": summary,
+        "smart": explanation.get("smart"),
+        "fallback": explanation.get("fallback"),
+        "smart_summary": smart_sentences(explanation, names),
     }
 
 

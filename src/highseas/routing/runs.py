@@ -12,10 +12,12 @@
    then that customer, inside ``pools.bulk_assign.assign_many`` — reps before customers, the
    order every writer of ownership takes.
 3. The engine plans the batch with the run's seeded random source, pointers and loads carried
-   from the previous batch; a real run applies it through ``pools.bulk_assign.assign_many``
-   (``apply.py``), which re-checks caps and quotas under the receivers' locks and refuses what
-   would pass them. On the small path a refusal at the cap or quota re-reads the loads and
-   plans that customer again, so it falls through to the next rep or stays pooled, saying why.
+   from the previous batch (a smart rule's customers matched at once by the win model that
+   is current when the run starts, ``smart.services.scoring``); a real run applies it
+   through ``pools.bulk_assign.assign_many`` (``apply.py``), which re-checks caps and
+   quotas under the receivers' locks and refuses what would pass them. On the small path a
+   refusal at the cap or quota re-reads the loads and plans that customer again, so it falls
+   through to the next rep or stays pooled, saying why.
    The run then writes the pointers back with compare-and-set and logs every decision.
 4. A preview does the same without locks or writes, carrying loads and pointers in memory, so
    with the same seed and data it decides exactly what the real run will.
@@ -40,7 +42,7 @@ from highseas.accounts.models import User
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode
-from highseas.engine.planner import Decision, Outcome, PlanState, RoutedCustomer, plan
+from highseas.engine.planner import NO_MODEL, Decision, Outcome, PlanState, RoutedCustomer, plan
 from highseas.pools.facts import lock_reps
 from highseas.pools.models import Pool
 from highseas.pools.rows import db_datetime, db_json, insert_rows
@@ -58,6 +60,7 @@ from highseas.routing.snapshots import (
     routed_customer,
     team_reps,
 )
+from highseas.smart.services import scoring
 
 DEFAULT_BATCH = 5_000
 DECISION_FIELDS = ("run", "customer", "rule", "owner", "outcome", "reason", "explanation", "at")
@@ -140,6 +143,7 @@ class Runner:
         self.applier = Applier(self.rule_set.rules, self.reps_by_team, self.result.run.pk)
         self.cursor_rows: dict[cursors.Key, RoutingCursor] = {}
         self.assigned_today = AssignedToday(self.rep_ids, options.now)
+        self.scoring = scoring(options.now) if self.rule_set.has_smart else NO_MODEL
 
     @property
     def real(self) -> bool:
@@ -272,6 +276,7 @@ class Runner:
             roster.by_team,
             users=roster.users,
             state=self.state,
+            scoring=self.scoring,
         ).decisions
         if self.real:
             self._apply(decided, customers, {row["id"]: row for row in rows})
@@ -325,6 +330,7 @@ class Runner:
                 roster.by_team,
                 users=roster.users,
                 state=self.state,
+                scoring=self.scoring,
             ).decisions[0]
             if again.outcome is Outcome.ASSIGNED and again.owner_id in refused:
                 return decision  # the loads say they could, the re-check said no: stay pooled

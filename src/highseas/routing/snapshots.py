@@ -72,6 +72,7 @@ class RuleSet:
     user_ids: set[int] = field(default_factory=set)
     cursor_keys: list[tuple[int, int]] = field(default_factory=list)
     needs_win_rate: bool = False
+    has_smart: bool = False  # a rule scores with the win model
 
     @property
     def by_id(self) -> dict[int, AssignmentRule]:
@@ -92,7 +93,9 @@ def active_rules(pool: Pool | None) -> RuleSet:
         if isinstance(target, TeamTarget):
             rule_set.team_ids.add(target.team_id)
             rule_set.cursor_keys.append((row.pk, target.team_id))
-            rule_set.needs_win_rate |= target.strategy is Strategy.PERFORMANCE
+            # smart falls back to performance without a usable model
+            rule_set.needs_win_rate |= target.strategy in (Strategy.PERFORMANCE, Strategy.SMART)
+            rule_set.has_smart |= target.strategy is Strategy.SMART
         elif isinstance(target, UserTarget):
             rule_set.user_ids.add(target.user_id)
     return rule_set
