@@ -33,8 +33,13 @@ admin.site.login_form = LockoutAwareAdminAuthenticationForm
 
 
 class RepProfileInline(admin.StackedInline):
+    """The leave (dates and cover) is shown, not edited, here: recording one recomputes the
+    recycle schedules of the rep's customers (``pools.leave.record_leave``)."""
+
     model = RepProfile
+    fk_name = "user"
     can_delete = False
+    readonly_fields = ("leave_from", "leave_until", "leave_cover")
 
 
 # Who is changing a password in the admin (its form gets no request); set per request.

@@ -113,6 +113,15 @@ class RepProfile(models.Model):
     is_active = models.BooleanField(_("active"), default=True)
     leave_from = models.DateField(_("on leave from"), null=True, blank=True)
     leave_until = models.DateField(_("on leave until"), null=True, blank=True)
+    leave_cover = models.ForeignKey(
+        User,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="covering_for",
+        verbose_name=_("covered during the leave by"),
+        help_text=_("Follows up the rep's customers during the leave, in pools that name one."),
+    )
     holding_cap_override = models.PositiveIntegerField(
         _("holding cap override"), null=True, blank=True
     )

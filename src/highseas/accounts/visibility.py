@@ -13,7 +13,9 @@ Rules:
 5. ``HIGHSEAS_ROLE_MASKED_FIELDS`` (``{"rep": ["phone"]}``) masks fields for a role even
    where it sees a customer in full, until revealed;
 6. revealing a masked value (``may_reveal``): admins; the owner and the managers above the
-   owner; for a pooled customer, the pool's admins. Reps never reveal a pooled customer.
+   owner; for a pooled customer, the pool's admins. Reps never reveal a pooled customer;
+7. leave cover: while a rep's recorded leave lasts, the colleague named to cover it sees the
+   rep's customers in full in the pools whose recycle policy says ``leave_mode: cover``.
 """
 
 from __future__ import annotations
@@ -23,12 +25,13 @@ from typing import Any, Protocol
 
 from django.conf import settings
 from django.db.models import Q, QuerySet
+from django.utils import timezone
 
-from highseas.accounts.models import Role, Team, User
+from highseas.accounts.models import RepProfile, Role, Team, User
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
 from highseas.engine.masking import mask_value
-from highseas.pools.models import Pool
+from highseas.pools.models import LeaveMode, Pool
 
 
 def ancestor_team_ids(team: Team | None) -> list[int]:
@@ -85,6 +88,24 @@ class Viewer:
     def admin_pool_ids(self) -> set[int]:
         return set(Pool.objects.filter(admins=self.user).values_list("id", flat=True))
 
+    @cached_property
+    def covered_owner_ids(self) -> frozenset[int]:
+        """Rule 7: the reps on leave today whose leave this user covers."""
+        today = timezone.localdate()
+        return frozenset(
+            RepProfile.objects.filter(
+                leave_cover_id=self.user.pk, leave_from__lte=today, leave_until__gte=today
+            ).values_list("user_id", flat=True)
+        )
+
+    def covers(self, customer: Customer) -> bool:
+        """Rule 7 for one customer: its owner's leave is covered by this user, in a pool whose
+        policy names a cover."""
+        if customer.owner_id is None or customer.owner_id not in self.covered_owner_ids:
+            return False
+        policy = getattr(customer.pool, "recycle_policy", None) if customer.pool else None
+        return policy is not None and policy.leave_mode == LeaveMode.COVER
+
     def customers(self) -> QuerySet[Customer]:
         base = Customer.objects.select_related("owner", "pool").filter(merged_into__isnull=True)
         if self.is_admin:
@@ -94,10 +115,17 @@ class Viewer:
         )
         if self.subtree_team_ids:
             visible |= Q(owner__team_id__in=self.subtree_team_ids)
+        if self.covered_owner_ids:
+            visible |= Q(
+                owner_id__in=sorted(self.covered_owner_ids),
+                pool__recycle_policy__leave_mode=LeaveMode.COVER,
+            )
         return base.filter(visible)
 
     def sees_in_full(self, customer: Customer) -> bool:
         if self.is_admin or (customer.owner_id is not None and customer.owner_id == self.user.pk):
+            return True
+        if self.covers(customer):
             return True
         if customer.owner is not None:
             return customer.owner.team_id in self.subtree_team_ids

@@ -18,7 +18,14 @@ time, the warning time and the rule that sets the due time:
    from ``owned_since`` instead when the customer was taken after that moment. When
    ``exempt_won`` is set this is the only limit a won customer has; otherwise it is one more
    candidate. A won customer without any won deal has no window;
-6. the warning is ``warn_days`` before the due time, never before ``owned_since``.
+6. the warning is ``warn_days`` before the due time, never before ``owned_since``;
+7. leave (``leave_mode == "pause"``, the default): the owner's recorded leaves
+   (``CustomerClock.pauses``, each ``[start, end)``) stop every clock. A candidate counted from
+   ``anchor`` that would fall due at or after a leave's start is pushed by the part of the
+   leave after the anchor (``end - max(start, anchor)``); a leave that ended before the anchor
+   or starts after the due time changes nothing. So nothing falls due during a leave and the
+   countdown resumes where it stopped. A warning that would fall inside a leave moves to its
+   end. With ``leave_mode == "cover"`` leaves change nothing (a colleague follows up).
 """
 
 from __future__ import annotations
@@ -40,6 +47,7 @@ class RecycleRules:
     exempt_levels: frozenset[str] = frozenset()
     level_overrides: dict[str, dict[str, int | None]] = field(default_factory=dict)
     won_repurchase_days: int | None = None
+    leave_mode: str = "pause"
 
     def for_level(self, level: str) -> RecycleRules:
         override = self.level_overrides.get(level)
@@ -54,6 +62,7 @@ class RecycleRules:
             exempt_open_deal=self.exempt_open_deal,
             exempt_levels=self.exempt_levels,
             won_repurchase_days=self.won_repurchase_days,
+            leave_mode=self.leave_mode,
         )
 
 
@@ -67,6 +76,7 @@ class CustomerClock:
     last_effective_activity_at: datetime | None
     last_activity_at: datetime | None
     won_until: datetime | None = None  # latest contract end (or won_at) of the won deals
+    pauses: tuple[tuple[datetime, datetime], ...] = ()  # the owner's leaves, [start, end)
 
 
 @dataclass(frozen=True, slots=True)
@@ -91,21 +101,46 @@ def _is_exempt(rules: RecycleRules, clock: CustomerClock) -> bool:
     )
 
 
+Pauses = tuple[tuple[datetime, datetime], ...]
+
+
+def paused_due(anchor: datetime, length: timedelta, pauses: Pauses) -> datetime:
+    """When a clock started at ``anchor`` has run ``length`` outside the pauses (rule 7)."""
+    due = anchor + length
+    for start, end in sorted(pauses):
+        if end <= anchor or due < start:
+            continue
+        due += end - max(start, anchor)
+    return due
+
+
+def _warn_outside(warn_at: datetime, pauses: Pauses) -> datetime:
+    for start, end in pauses:
+        if start <= warn_at < end:
+            return end
+    return warn_at
+
+
+def _pauses(rules: RecycleRules, clock: CustomerClock) -> Pauses:
+    return clock.pauses if rules.leave_mode == "pause" else ()
+
+
 def _candidates(
     rules: RecycleRules, clock: CustomerClock, since: datetime
 ) -> list[tuple[datetime, str, int]]:
     """Each limit that applies, as (due time, rule, the limit's number)."""
     found: list[tuple[datetime, str, int]] = []
+    pauses = _pauses(rules, clock)
     if rules.idle_days is not None:
         idle_from = max(since, clock.last_effective_activity_at or since)
-        due = idle_from + timedelta(days=rules.idle_days)
+        due = paused_due(idle_from, timedelta(days=rules.idle_days), pauses)
         found.append((due, "idle_limit", rules.idle_days))
     if rules.no_deal_days is not None and not clock.is_won:
-        due = since + timedelta(days=rules.no_deal_days)
+        due = paused_due(since, timedelta(days=rules.no_deal_days), pauses)
         found.append((due, "no_deal_limit", rules.no_deal_days))
     contacted = clock.last_activity_at is not None and clock.last_activity_at >= since
     if rules.first_contact_hours is not None and not contacted:
-        due = since + timedelta(hours=rules.first_contact_hours)
+        due = paused_due(since, timedelta(hours=rules.first_contact_hours), pauses)
         found.append((due, "first_contact_limit", rules.first_contact_hours))
     return found
 
@@ -116,7 +151,9 @@ def _repurchase(
     days = rules.won_repurchase_days
     if days is None or not clock.is_won or clock.won_until is None:
         return []
-    return [(max(since, clock.won_until) + timedelta(days=days), "won_repurchase", days)]
+    anchor = max(since, clock.won_until)
+    due = paused_due(anchor, timedelta(days=days), _pauses(rules, clock))
+    return [(due, "won_repurchase", days)]
 
 
 def schedule(rules: RecycleRules | None, clock: CustomerClock) -> Schedule:
@@ -134,4 +171,5 @@ def schedule(rules: RecycleRules | None, clock: CustomerClock) -> Schedule:
     warn_at = None
     if rules.warn_days is not None:
         warn_at = max(clock.owned_since, due_at - timedelta(days=rules.warn_days))
+        warn_at = _warn_outside(warn_at, _pauses(rules, clock))
     return Schedule(due_at, warn_at, rule, limit)

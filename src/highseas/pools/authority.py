@@ -46,11 +46,33 @@ def require_manager_of(viewer: Viewer, customer: Customer) -> None:
 
 
 def may_work_on(viewer: Viewer, customer: Customer) -> bool:
-    """The owner and the customer's managers follow a customer up and move it; for a pooled
-    customer that is nobody (it is claimed or assigned first)."""
+    """The owner and the customer's managers follow a customer up and move it; so does, for
+    follow-ups only, the colleague covering the owner's leave where the pool names a cover
+    (``viewer.covers``). For a pooled customer that is nobody (it is claimed or assigned
+    first)."""
     if customer.owner_id is None:
         return False
-    return customer.owner_id == viewer.user.pk or may_manage(viewer, customer)
+    return (
+        customer.owner_id == viewer.user.pk
+        or may_manage(viewer, customer)
+        or viewer.covers(customer)
+    )
+
+
+def may_move(viewer: Viewer, customer: Customer) -> bool:
+    """Release, freeze and transfer: the owner and the managers, never a leave's cover."""
+    return customer.owner_id is not None and (
+        customer.owner_id == viewer.user.pk or may_manage(viewer, customer)
+    )
+
+
+def require_follow_up(viewer: Viewer, customer: Customer) -> None:
+    """Follow-ups (activities, deals, contacts): the owner, the managers, the leave's cover."""
+    if customer.owner_id == viewer.user.pk or may_manage(viewer, customer):
+        return
+    if viewer.covers(customer):
+        return
+    raise HighSeasError(ErrorCode.NOT_OWNER, _("You do not own this customer."))
 
 
 def require_owner_or_manager(viewer: Viewer, customer: Customer) -> None:

@@ -45,7 +45,7 @@ from highseas.pools.ledger import Entry, record_events
 from highseas.pools.models import Pool
 from highseas.pools.policies import claim_limits, recycle_rules, rep_overrides
 from highseas.pools.rows import columns, db_datetime, db_time
-from highseas.pools.schedule import won_until
+from highseas.pools.schedule import leave_pauses, won_until
 
 CHUNK = 500
 READ_CHUNK = 5_000
@@ -254,6 +254,7 @@ def _schedules(
     )
     found: dict[int, Schedule] = {}
     alike: dict[tuple[Any, ...], Schedule] = {}
+    leaves = leave_pauses(g.receiver_id for g in granted)  # a receiver's recorded leave
     for grant in granted:
         row = rows[grant.customer_id]
         key = (
@@ -261,9 +262,10 @@ def _schedules(
             grant.customer_id in open_deals,
             *(row["last_effective_activity_at"], row["last_activity_at"]),
             won_ends.get(grant.customer_id),
+            leaves.get(grant.receiver_id, ()),
         )
         if key not in alike:
-            clock = CustomerClock(Status.OWNED, *key[1:4], now, *key[4:])
+            clock = CustomerClock(Status.OWNED, *key[1:4], now, *key[4:7], pauses=key[7])
             alike[key] = schedule(rules.get(row["pool_id"]), clock)
         found[grant.customer_id] = alike[key]
     return found

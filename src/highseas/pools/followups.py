@@ -22,7 +22,7 @@ from highseas.customers.choices import CustomerStage, DealStage
 from highseas.customers.models import Activity, Contact, Customer, Deal
 from highseas.engine.bounds import activity_errors, contact_errors, deal_errors, require_valid
 from highseas.engine.errors import ErrorCode, HighSeasError
-from highseas.pools.authority import require_owner_or_manager
+from highseas.pools.authority import require_follow_up
 from highseas.pools.models import DEFAULT_EFFECTIVE_KINDS
 from highseas.pools.schedule import refresh_schedule
 
@@ -39,7 +39,7 @@ def locked_customer(actor: User, customer_id: int) -> Customer:
     )
     if customer is None:
         raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
-    require_owner_or_manager(Viewer(actor), customer)
+    require_follow_up(Viewer(actor), customer)
     return customer
 
 

@@ -122,6 +122,13 @@ class RecycleDestination(models.TextChoices):
     REASSIGN_QUEUE = "reassign_queue", _("To the manager's reassign queue")
 
 
+class LeaveMode(models.TextChoices):
+    """What a rep's recorded leave does to the recycle clocks of their customers."""
+
+    PAUSE = "pause", _("Clocks pause during the leave")
+    COVER = "cover", _("A cover colleague follows up; clocks run")
+
+
 class RecyclePolicy(models.Model):
     """Recycle rules of one pool (SPEC §6); a null limit means "no limit"."""
 
@@ -148,6 +155,12 @@ class RecyclePolicy(models.Model):
         default=dict,
         blank=True,
         help_text=_('{"A": {"idle_days": 30}}'),
+    )
+    leave_mode = models.CharField(
+        _("during a rep's leave"),
+        max_length=10,
+        choices=LeaveMode.choices,
+        default=LeaveMode.PAUSE,
     )
     destination = models.CharField(
         _("destination"),

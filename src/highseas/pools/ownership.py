@@ -103,7 +103,13 @@ def move(
     changes_owner = after.owner_id != before.owner_id
     owned_since = (now if changes_owner else customer.owned_since) if after.owner_id else None
     pool = customer.pool if after.pool_id == customer.pool_id else _pool(after.pool_id)
-    plan = schedule_for(customer, status=after.status, owned_since=owned_since, pool=pool)
+    plan = schedule_for(
+        customer,
+        status=after.status,
+        owned_since=owned_since,
+        pool=pool,
+        owner_id=after.owner_id,
+    )
     fields: dict[str, Any] = {
         "status": after.status.value,
         "owner_id": after.owner_id,

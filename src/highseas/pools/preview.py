@@ -17,10 +17,10 @@ from django.utils.translation import gettext as _
 from highseas.customers.choices import CustomerStage, CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal
 from highseas.engine.ownership import Status
-from highseas.engine.recycle import RecycleRules, schedule
+from highseas.engine.recycle import Pauses, RecycleRules, schedule
 from highseas.pools.models import Pool
 from highseas.pools.policies import recycle_rules
-from highseas.pools.schedule import clock_of, won_until
+from highseas.pools.schedule import clock_of, leave_pauses, won_until
 from highseas.pools.sweep import REASONS
 
 RULE_FIELDS = (
@@ -33,6 +33,7 @@ RULE_FIELDS = (
     "exempt_levels",
     "level_overrides",
     "won_repurchase_days",
+    "leave_mode",
 )
 
 
@@ -62,6 +63,7 @@ def _due_within(
     open_deals: set[int],
     horizon: datetime,
     won_ends: dict[int, datetime],
+    leaves: dict[int, Pauses],
 ) -> list[tuple[Customer, Any]]:
     found = []
     for customer in customers:
@@ -69,7 +71,10 @@ def _due_within(
             customer, status=Status.OWNED, owned_since=customer.owned_since, check_open_deal=False
         )
         clock = replace(
-            clock, has_open_deal=customer.pk in open_deals, won_until=won_ends.get(customer.pk)
+            clock,
+            has_open_deal=customer.pk in open_deals,
+            won_until=won_ends.get(customer.pk),
+            pauses=leaves.get(customer.owner_id or 0, ()),
         )
         plan = schedule(rules, clock)
         due = plan.due_at
@@ -105,16 +110,17 @@ def preview_policy(
         .values_list("customer_id", flat=True)
     )
     won_ends = won_until(c.pk for c in customers if c.stage == CustomerStage.WON)
+    leaves = leave_pauses(c.owner_id for c in customers)
     preview = PolicyPreview(days=days, now=now)
     current = recycle_rules(pool)
     if current is not None:
         preview.current_rules_count = len(
-            _due_within(current, customers, open_deals, horizon, won_ends)
+            _due_within(current, customers, open_deals, horizon, won_ends, leaves)
         )
     by_owner: dict[str, int] = defaultdict(int)
     by_day: dict[str, int] = defaultdict(int)
     for customer, plan in _due_within(
-        proposed_rules(pool, changes), customers, open_deals, horizon, won_ends
+        proposed_rules(pool, changes), customers, open_deals, horizon, won_ends, leaves
     ):
         owner = customer.owner.label if customer.owner else ""
         due_day = timezone.localtime(max(plan.due_at, now)).date().isoformat()

@@ -26,7 +26,11 @@ the policy, never on the number of customers:
    candidate ``max(owned_since, latest won deal end) + days`` (the end from a subquery over
    their won deals, ``schedule.WON_DEAL_END``): alone when ``exempt_won`` (one more UPDATE),
    otherwise next to their other candidates (the won part is split by whether a won deal
-   exists, keeping the subquery non-NULL).
+   exists, keeping the subquery non-NULL);
+8. with ``leave_mode: pause``, the customers of reps with a recorded leave are then
+   recomputed one by one through the engine (``pools.leave.reschedule_on_leave``): their
+   clocks stand still during the leave, which the set-based UPDATEs do not model. Their number
+   is bounded by those reps' holdings.
 """
 
 from __future__ import annotations
@@ -52,7 +56,8 @@ from django.db.models.functions import Coalesce, Greatest, Least
 from highseas.customers.choices import CustomerLevel, CustomerStage, CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal
 from highseas.engine.recycle import RecycleRules
-from highseas.pools.models import Pool
+from highseas.pools.leave import reschedule_on_leave
+from highseas.pools.models import LeaveMode, Pool
 from highseas.pools.policies import recycle_rules
 from highseas.pools.schedule import WON_DEAL_END
 
@@ -75,6 +80,8 @@ def recompute_pool_schedules(pool: Pool) -> int:
             return count
         for group, group_rules in _level_groups(rules):
             _schedule_group(owned.filter(group), group_rules)
+        if rules.leave_mode == LeaveMode.PAUSE:
+            reschedule_on_leave(owned)
         return count
 
 

@@ -3,15 +3,17 @@
 from __future__ import annotations
 
 from collections.abc import Iterable
-from datetime import datetime
+from datetime import date, datetime, time, timedelta
 
 from django.db.models import Max
 from django.db.models.functions import Coalesce
+from django.utils import timezone
 
+from highseas.accounts.models import RepProfile
 from highseas.customers.choices import CustomerStage, DealStage
 from highseas.customers.models import Customer, Deal
 from highseas.engine.ownership import Status
-from highseas.engine.recycle import CustomerClock, Schedule, schedule
+from highseas.engine.recycle import CustomerClock, Pauses, RecycleRules, Schedule, schedule
 from highseas.pools.facts import has_open_deal
 from highseas.pools.models import Pool
 from highseas.pools.policies import recycle_rules
@@ -32,6 +34,30 @@ def won_until(customer_ids: Iterable[int]) -> dict[int, datetime]:
     return {customer_id: until for customer_id, until in rows if until is not None}
 
 
+def leave_span(
+    leave_from: date | None, leave_until: date | None
+) -> tuple[datetime, datetime] | None:
+    """A recorded leave as the moments it covers: from the start of its first day to the end
+    of its last, in the organization's time zone; a leave missing either date is none."""
+    if leave_from is None or leave_until is None:
+        return None
+    start = timezone.make_aware(datetime.combine(leave_from, time.min))
+    end = timezone.make_aware(datetime.combine(leave_until + timedelta(days=1), time.min))
+    return start, end
+
+
+def leave_pauses(owner_ids: Iterable[int | None]) -> dict[int, Pauses]:
+    """The owners' leaves as the engine's clock pauses (``CustomerClock.pauses``); owners
+    without a recorded leave are absent. One query."""
+    wanted = sorted({owner for owner in owner_ids if owner is not None})
+    if not wanted:
+        return {}
+    rows = RepProfile.objects.filter(
+        user_id__in=wanted, leave_from__isnull=False, leave_until__isnull=False
+    ).values_list("user_id", "leave_from", "leave_until")
+    return {user: (span,) for user, start, end in rows if (span := leave_span(start, end))}
+
+
 def clock_of(
     customer: Customer,
     *,
@@ -39,6 +65,7 @@ def clock_of(
     owned_since: datetime | None,
     check_open_deal: bool,
     check_won_until: bool = False,
+    pauses: Pauses = (),
 ) -> CustomerClock:
     is_won = customer.stage == CustomerStage.WON
     return CustomerClock(
@@ -54,13 +81,20 @@ def clock_of(
             if check_won_until and is_won and customer.pk
             else None
         ),
+        pauses=pauses,
     )
 
 
 def schedule_for(
-    customer: Customer, *, status: Status, owned_since: datetime | None, pool: Pool | None
+    customer: Customer,
+    *,
+    status: Status,
+    owned_since: datetime | None,
+    pool: Pool | None,
+    owner_id: int | None = None,
 ) -> Schedule:
-    """The schedule the customer will have in its new state."""
+    """The schedule the customer will have in its new state, owned by ``owner_id`` (by
+    default its current owner), whose recorded leave pauses the clocks where the pool says so."""
     if status is not Status.OWNED:
         return Schedule()
     rules = recycle_rules(pool)
@@ -72,8 +106,15 @@ def schedule_for(
         owned_since=owned_since,
         check_open_deal=rules.exempt_open_deal,
         check_won_until=rules.won_repurchase_days is not None,
+        pauses=_owner_pauses(rules, owner_id or customer.owner_id),
     )
     return schedule(rules, clock)
+
+
+def _owner_pauses(rules: RecycleRules, owner_id: int | None) -> Pauses:
+    if rules.leave_mode != "pause" or owner_id is None:
+        return ()
+    return leave_pauses([owner_id]).get(owner_id, ())
 
 
 def refresh_schedule(customer: Customer) -> Schedule:

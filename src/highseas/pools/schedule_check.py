@@ -6,8 +6,9 @@ memory with a number of queries that depends on the chunk count, never on the cu
 
 1. the pools' recycle rules are read once;
 2. each chunk is one query for the customers' clock columns, one for those of them with
-   an open deal (a deal neither won nor lost) over the chunk's id range, and one for the
-   won ones' repurchase anchors (``schedule.won_until``);
+   an open deal (a deal neither won nor lost) over the chunk's id range, one for the
+   won ones' repurchase anchors (``schedule.won_until``) and one for their owners' recorded
+   leaves (``schedule.leave_pauses``: the clocks a pool pauses during a leave);
 3. each customer's clock goes through the engine; a stored value that differs is reported as
    ``schedule_mismatch`` with both values. A customer that is not owned (pooled, frozen,
    merged away) must have no schedule. A ``warn_at`` the sweep cleared after warning (its
@@ -25,10 +26,10 @@ from django.db.models import Q
 from highseas.customers.choices import CustomerStage, DealStage
 from highseas.customers.models import Customer, Deal
 from highseas.engine.ownership import Status
-from highseas.engine.recycle import CustomerClock, RecycleRules, Schedule, schedule
+from highseas.engine.recycle import CustomerClock, Pauses, RecycleRules, Schedule, schedule
 from highseas.pools.models import Pool
 from highseas.pools.policies import recycle_rules
-from highseas.pools.schedule import won_until
+from highseas.pools.schedule import leave_pauses, won_until
 
 CHUNK = 5_000
 COLUMNS = (
@@ -42,6 +43,7 @@ COLUMNS = (
     "last_activity_at",
     "recycle_due_at",
     "warn_at",
+    "owner_id",
 )
 
 Report = Callable[[str, str], None]
@@ -75,6 +77,7 @@ def expected_schedule(
     rules: RecycleRules | None,
     has_open_deal: bool,
     won_ends: dict[int, datetime] | None = None,
+    pauses: Pauses = (),
 ) -> Schedule:
     if row["status"] not in Status._value2member_map_:
         return Schedule()
@@ -87,6 +90,7 @@ def expected_schedule(
         last_effective_activity_at=row["last_effective_activity_at"],
         last_activity_at=row["last_activity_at"],
         won_until=(won_ends or {}).get(row["id"]),
+        pauses=pauses,
     )
     return schedule(rules, clock)
 
@@ -109,10 +113,12 @@ def check_schedules(report: Report, now: datetime) -> int:
     for rows in _chunks():
         open_deals = _with_open_deal(rows[0]["id"], rows[-1]["id"])
         won_ends = won_until(row["id"] for row in rows if row["stage"] == CustomerStage.WON)
+        leaves = leave_pauses(row["owner_id"] for row in rows if row["status"] == "owned")
         for row in rows:
             compared += 1
             pool_rules = rules.get(row["pool_id"]) if row["pool_id"] is not None else None
-            plan = expected_schedule(row, pool_rules, row["id"] in open_deals, won_ends)
+            pauses = leaves.get(row["owner_id"], ())
+            plan = expected_schedule(row, pool_rules, row["id"] in open_deals, won_ends, pauses)
             stored = (row["recycle_due_at"], row["warn_at"])
             if stored[0] != plan.due_at or not _warn_matches(stored[1], plan.warn_at, now):
                 report(

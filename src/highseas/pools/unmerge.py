@@ -105,7 +105,13 @@ def restore_other(
     pool = Pool.objects.select_related("recycle_policy").filter(pk=state["pool_id"]).first()
     if owner is not None:
         _allow_over_cap(actor, owner, other, pool)
-    plan = schedule_for(other, status=state["status"], owned_since=state["owned_since"], pool=pool)
+    plan = schedule_for(
+        other,
+        status=state["status"],
+        owned_since=state["owned_since"],
+        pool=pool,
+        owner_id=owner.pk if owner is not None else None,
+    )
     keys = duplicates.key_values(duplicates.apply_keys(other))
     written = Customer.objects.filter(
         pk=other.pk, status=CustomerStatus.POOLED, merged_into_id=record.survivor_id

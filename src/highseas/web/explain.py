@@ -16,6 +16,7 @@ from django.utils.translation import gettext_noop
 from highseas.customers.models import Customer
 from highseas.engine.ownership import Status
 from highseas.pools.models import OwnershipEvent, RecycleDestination, RecyclePolicy
+from highseas.pools.leave import LeaveNote, leave_note
 from highseas.pools.schedule import schedule_for
 from highseas.web.present import actor_label, event_label
 
@@ -53,6 +54,7 @@ class RecycleExplanation:
     policy_lines: list[str] = field(default_factory=list)
     exemptions: list[str] = field(default_factory=list)
     destination: str = ""
+    leave: LeaveNote | None = None  # the owner is on leave today: paused, or covered
 
 
 def acquisition(customer: Customer) -> Acquisition | None:
@@ -143,4 +145,5 @@ def recycle_explanation(customer: Customer) -> RecycleExplanation | None:
         policy_lines=_policy_lines(policy) if policy else [],
         exemptions=_exemptions(policy) if policy else [],
         destination=_destination(policy) if policy else "",
+        leave=leave_note(customer),
     )

@@ -15,7 +15,7 @@ from django.core.serializers.json import DjangoJSONEncoder
 from django.utils.translation import gettext_lazy as _
 
 from highseas.customers.choices import ActivityKind, CustomerLevel
-from highseas.pools.models import ClaimPolicy, Pool, RecycleDestination, RecyclePolicy
+from highseas.pools.models import ClaimPolicy, LeaveMode, Pool, RecycleDestination, RecyclePolicy
 from highseas.pools.policies import LEVEL_OVERRIDE_KEYS
 
 CLAIM_FIELDS = [
@@ -90,6 +90,12 @@ class PoolPolicyForm(forms.Form):
         required=False,
         widget=forms.CheckboxSelectMultiple,
     )
+    leave_mode = forms.ChoiceField(
+        label=_("During a rep's recorded leave"),
+        choices=LeaveMode.choices,
+        initial=LeaveMode.PAUSE,
+        widget=forms.RadioSelect,
+    )
     destination = forms.ChoiceField(
         label=_("Recycled customers go"), choices=RecycleDestination.choices
     )
@@ -138,6 +144,7 @@ class PoolPolicyForm(forms.Form):
             "exempt_open_deal": data["exempt_open_deal"],
             "exempt_levels": list(data["exempt_levels"]),
             "level_overrides": self._overrides(),
+            "leave_mode": data["leave_mode"],
             "destination": destination,
             "destination_pool": data["destination_pool"]
             if destination == RecycleDestination.OTHER_POOL
@@ -191,6 +198,7 @@ def initial_values(pool: Pool) -> dict[str, Any]:
         exempt_levels=list(recycle.exempt_levels),
         destination=recycle.destination,
         destination_pool=recycle.destination_pool_id,
+        leave_mode=recycle.leave_mode,
         days=7,
     )
     for level, override in (recycle.level_overrides or {}).items():
