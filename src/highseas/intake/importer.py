@@ -130,6 +130,7 @@ class Importer:
         self.label = f"import:{job.pk}"
         self.created_lines: dict[int, int] = {}  # customer id → the line that created it
         self._owners: dict[str, User | HighSeasError] = {}
+        self._cleaned: dict[tuple[str, Any], list[str]] = {}
 
     # --- one row ------------------------------------------------------------------------
 
@@ -164,10 +165,8 @@ class Importer:
             value = parsed.fields.get(name)
             if value is None and name != "name":
                 continue
-            try:
-                MODEL_FIELDS[name].clean("" if value is None else value, None)
-            except ValidationError as invalid:
-                errors[name] = [str(m) for m in invalid.messages]
+            if messages := self._field_errors(name, "" if value is None else value):
+                errors[name] = messages
         for name, moment in (
             ("deal_date", (parsed.deal or {}).get("at")),
             ("activity_at", (parsed.activity or {}).get("at")),
@@ -175,6 +174,23 @@ class Importer:
             if moment is not None and aware(moment) > self.now:  # type: ignore[operator]
                 errors[name] = [_("in the future")]
         return _invalid(line, errors) if errors else None
+
+    def _field_errors(self, name: str, value: Any) -> list[str]:
+        """The model field's own rules for one value (``Field.clean``), remembered per value:
+        a file repeats its provinces, industries, sources and levels on every row."""
+        memo_key = (name, value) if isinstance(value, str | int) else None
+        if memo_key is not None and (known := self._cleaned.get(memo_key)) is not None:
+            return known
+        try:
+            MODEL_FIELDS[name].clean(value, None)
+            messages: list[str] = []
+        except ValidationError as invalid:
+            messages = [str(m) for m in invalid.messages]
+        if memo_key is not None:
+            if len(self._cleaned) >= 50_000:
+                self._cleaned.clear()
+            self._cleaned[memo_key] = messages
+        return messages
 
     def parsed_row(self, line: int, cells: dict[str, str]) -> tuple[ParsedRow, RowPlan | None]:
         """Steps 1–2: the row's values, and its plan when it is a bad row."""
