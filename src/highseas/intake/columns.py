@@ -14,6 +14,7 @@ and refused with the field's name otherwise.
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from collections.abc import Callable, Sequence
@@ -22,6 +23,7 @@ from datetime import date, datetime
 from decimal import Decimal, InvalidOperation
 from typing import Any
 
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from highseas.customers.choices import (
@@ -200,16 +202,24 @@ CHOICES = {
 
 
 def _choice(name: str, value: str) -> str:
-    folded = value.casefold()
+    found = _choice_of(name, value.casefold(), translation.get_language())
+    if found is None:
+        raise ValueError(_("not one of the known values"))
+    return found
+
+
+@functools.lru_cache(maxsize=4096)
+def _choice_of(name: str, folded: str, language: str | None) -> str | None:
+    """The stored value a cell names (its word, value or label in ``language``); remembered,
+    since a file names the same few values on every row."""
     words = CHOICE_WORDS[name]
     if folded in words:
         return words[folded]
-    choices = CHOICES[name]
-    for choice in choices:
+    for choice in CHOICES[name]:
         choice_value = str(getattr(choice, "value", choice))
         if folded in (choice_value.casefold(), str(getattr(choice, "label", "")).casefold()):
             return choice_value
-    raise ValueError(_("not one of the known values"))
+    return None
 
 
 def _int(value: str) -> int:

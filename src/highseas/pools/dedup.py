@@ -60,10 +60,14 @@ def action_of(pool: Pool | None, entry_point: EntryPoint) -> DuplicateAction:
     return action_for(pool.duplicate_policy if pool else default_duplicate_policy(), entry_point)
 
 
-def describe(matches: Iterable[Match]) -> list[dict[str, Any]]:
-    """Each match as its customer's public view, holder and how it matched."""
+def describe(
+    matches: Iterable[Match], found: dict[int, dict[str, Any]] | None = None
+) -> list[dict[str, Any]]:
+    """Each match as its customer's public view (read now, or taken from ``found``), holder
+    and how it matched."""
     matches = list(matches)
-    found = public_rows([m.customer_id for m in matches])
+    if found is None:
+        found = public_rows([m.customer_id for m in matches])
     return [
         {
             **found[match.customer_id],
@@ -143,10 +147,14 @@ def screen_many(
         duplicates.lock_keys_many([keys[i] for i in probed])
     found = duplicates.exact_found_many([keys[i] for i in probed])
     results: list[Screening | HighSeasError] = [Screening(k) for k in keys]
+    blocked = {}
     for i, candidates in zip(probed, found, strict=True):
         verdict = decide(action, merge_matches(exact_matches(keys[i], candidates), []))
         if verdict.blocking:
-            results[i] = refusal(describe(verdict.blocking))
+            blocked[i] = verdict.blocking
+    views = public_rows(sorted({m.customer_id for ms in blocked.values() for m in ms}))
+    for i, blocking in blocked.items():
+        results[i] = refusal(describe(blocking, views))
     return results
 
 
