@@ -13,6 +13,10 @@
    than a batch of sends can take (each send times out). Only a worker killed between sending
    and recording leaves one to be sent again when the lease ends; the message carries its
    idempotency key (``delivery.idempotency_key``) so that the receiver can drop the repeat.
+
+Our own table rather than a queue library: procrastinate is PostgreSQL-only and django-q2 runs
+its own cluster and broker, while this must also work on SQLite for the embedded server, in
+the transaction of the notification, with the claim-by-lease pattern the sweep already uses.
 """
 
 from __future__ import annotations

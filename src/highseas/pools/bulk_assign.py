@@ -27,7 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import transaction
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -44,10 +44,10 @@ from highseas.pools.authority import RuleAuthority, rule_refusal
 from highseas.pools.ledger import Entry, record_events
 from highseas.pools.models import Pool
 from highseas.pools.policies import claim_limits, recycle_rules, rep_overrides
-from highseas.pools.rows import columns, db_datetime, db_time
+from highseas.pools.rows import db_datetime, db_time
 from highseas.pools.schedule import leave_pauses, won_until
+from highseas.pools.set_update import update_rows
 
-CHUNK = 500
 READ_CHUNK = 5_000
 COLUMNS = (
     *("id", "name", "pool_id", "status", "owner_id", "merged_into_id", "level", "stage"),
@@ -56,6 +56,11 @@ COLUMNS = (
 
 
 Rows = Mapping[int, Mapping[str, Any]]  # customer rows by id
+_STILL_POOLED = (
+    ("status", "=", CustomerStatus.POOLED.value),
+    ("owner", "is null", None),
+    ("merged_into", "is null", None),
+)
 
 
 @dataclass
@@ -279,46 +284,39 @@ def _open_deals(customer_ids: list[int]) -> set[int]:
     )
 
 
-def _cas_sql(size: int) -> str:
-    """Compare-and-set ``size`` pooled customers of a pool to one owner and schedule."""
-    table, (status, owner, since, due, warn, pk, pool, merged) = columns(
-        Customer,
-        *("status", "owner", "owned_since", "recycle_due_at", "warn_at", "id", "pool"),
-        "merged_into",
-    )
-    marks = ", ".join(["%s"] * size)
-    return (
-        f"UPDATE {table} SET {status} = %s, {owner} = %s, {since} = %s, {due} = %s, "
-        f"{warn} = %s WHERE {pk} IN ({marks}) AND {status} = %s AND {owner} IS NULL "
-        f"AND {pool} = %s AND {merged} IS NULL"
-    )
-
-
 def _write(
     granted: list[Grant],
     rows: Rows,
     pools: dict[int, Pool],
     now: datetime,
 ) -> None:
+    """One compare-and-set ``UPDATE … FROM (VALUES …)`` per 500 customers, each to its owner
+    and schedule (``set_update``), then the ledger rows in one statement."""
     plans = _schedules(granted, rows, pools, now)
-    groups: dict[tuple[Any, ...], list[int]] = defaultdict(list)
-    for g in granted:
-        plan = plans[g.customer_id]
-        key = (rows[g.customer_id]["pool_id"], g.receiver_id, plan.due_at, plan.warn_at)
-        groups[key].append(g.customer_id)
-    owned, pooled = CustomerStatus.OWNED.value, CustomerStatus.POOLED.value
-    with connection.cursor() as cursor:
-        for (pool_id, owner_id, due_at, warn_at), ids in groups.items():
-            times = [db_datetime(now), db_time(due_at), db_time(warn_at)]
-            for start in range(0, len(ids), CHUNK):
-                chunk = ids[start : start + CHUNK]
-                cursor.execute(
-                    _cas_sql(len(chunk)), [owned, owner_id, *times, *chunk, pooled, pool_id]
-                )
-                if cursor.rowcount != len(chunk):
-                    raise RuntimeError(
-                        f"assignment changed {cursor.rowcount} of {len(chunk)} locked rows"
-                    )
+    adapted: dict[datetime | None, Any] = {}  # most of a batch shares a handful of times
+
+    def at(moment: datetime | None) -> Any:
+        if moment not in adapted:
+            adapted[moment] = db_time(moment)
+        return adapted[moment]
+
+    values = [
+        (
+            *(g.customer_id, rows[g.customer_id]["pool_id"], g.receiver_id),
+            *(at(plans[g.customer_id].due_at), at(plans[g.customer_id].warn_at)),
+        )
+        for g in granted
+    ]
+    written = update_rows(
+        Customer,
+        ("owner", "recycle_due_at", "warn_at"),
+        values,
+        match=("pool",),
+        same={"status": CustomerStatus.OWNED.value, "owned_since": db_datetime(now)},
+        guard=_STILL_POOLED,
+    )
+    if written != len(values):
+        raise RuntimeError(f"assignment changed {written} of {len(values)} locked rows")
     states: dict[tuple[int | None, int | None], OwnershipState] = {}
 
     def state(owner_id: int | None, pool_id: int | None) -> OwnershipState:

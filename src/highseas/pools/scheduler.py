@@ -1,10 +1,13 @@
-"""Periodic jobs: expire claim requests, sweep, remind. ``highseas serve`` runs them on a
-background thread (embedded default); ``highseas worker`` runs them for scale-out."""
+"""Periodic jobs: expire claim requests, sweep, remind, deliver. ``highseas serve`` runs them
+on a background thread (embedded default); ``highseas worker`` runs them for scale-out.
+Between two runs of the jobs the outbox of e-mail and webhook deliveries is drained every
+``DELIVERY_INTERVAL`` seconds, so a notification goes out soon after it was written."""
 
 from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable
 from datetime import datetime
 from functools import partial
@@ -13,13 +16,15 @@ from typing import Any
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from highseas.notify.outbox import deliver_due
 from highseas.notify.reminders import send_due_reminders
 from highseas.pools.requests import expire_requests
 from highseas.pools.sweep import sweep
 
 log = logging.getLogger("highseas.scheduler")
 
-JOBS = ("sweep", "expire_requests", "reminders")
+JOBS = ("sweep", "expire_requests", "reminders", "deliveries")
+DELIVERY_INTERVAL = 5.0
 
 # Jobs of the layers above ``pools`` (which this module may not import), registered by their
 # app's ``ready()``: name → action(now) returning its figures (empty when it had nothing to do).
@@ -63,6 +68,7 @@ def run_periodic_jobs(now: datetime | None = None, *, batch_size: int = 500) -> 
     _run("reminders", lambda: {"reminders": send_due_reminders(now)}, figures)
     for name, action in LATER_JOBS.items():
         _run(name, partial(action, now), figures)
+    _run("deliveries", lambda: {"deliveries": deliver_due(now)}, figures)
     if connection.vendor == "sqlite":  # keep the planner's statistics fresh (cheap, incremental)
         try:
             with connection.cursor() as cursor:
@@ -76,18 +82,31 @@ def run_periodic_jobs(now: datetime | None = None, *, batch_size: int = 500) -> 
     return figures
 
 
-def run_forever(interval: float, stop: threading.Event, *, batch_size: int = 500) -> None:
-    """Run the jobs every ``interval`` seconds until ``stop`` is set; a failing job or run is
-    logged and the next one goes ahead."""
+def run_forever(
+    interval: float,
+    stop: threading.Event,
+    *,
+    batch_size: int = 500,
+    delivery_interval: float = DELIVERY_INTERVAL,
+) -> None:
+    """Run the jobs every ``interval`` seconds until ``stop`` is set, draining the outbox
+    every ``delivery_interval`` seconds in between; a failing job or run is logged and the
+    next one goes ahead."""
+    next_jobs = time.monotonic()
     while not stop.is_set():
         close_old_connections()
+        due = time.monotonic() >= next_jobs
         try:
-            run_periodic_jobs(batch_size=batch_size)
+            if due:
+                next_jobs = time.monotonic() + interval
+                run_periodic_jobs(batch_size=batch_size)
+            else:
+                deliver_due()
         except Exception:
             log.exception("periodic jobs failed; retrying at the next interval")
         finally:
             connection.close()
-        stop.wait(interval)
+        stop.wait(max(0.0, min(delivery_interval, next_jobs - time.monotonic())))
 
 
 def start_in_background(interval: float = 60.0) -> threading.Event:

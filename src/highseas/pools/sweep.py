@@ -28,7 +28,7 @@ from __future__ import annotations
 import time
 from collections import defaultdict
 from collections.abc import Iterator
-from dataclasses import asdict, dataclass, field, replace
+from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from functools import partial
 from typing import Any
@@ -38,18 +38,22 @@ from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from highseas.customers.choices import CustomerStatus, DealStage
+from highseas.accounts.models import User
+from highseas.customers.choices import CustomerStage, CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.ownership import EventKind, OwnershipState, Status
-from highseas.engine.recycle import Schedule, schedule
+from highseas.engine.recycle import CustomerClock, Pauses, Schedule, schedule
 from highseas.notify.services import notify
 from highseas.pools.destinations import destination_pool_id, queue_name, tell_queue_admins
 from highseas.pools.ledger import Entry, record_events
 from highseas.pools.models import Pool
 from highseas.pools.ownership import unfreeze
 from highseas.pools.policies import recycle_rules
-from highseas.pools.schedule import clock_of
+from highseas.pools.rows import db_time
+from highseas.pools.schedule import leave_pauses, won_until
+from highseas.pools.set_update import update_rows
+from highseas.pools.sweep_rows import DueRow, read_rows
 
 REASONS = {
     "idle_limit": "No effective follow-up for %(limit)s days",
@@ -130,11 +134,22 @@ class Scope:
 
 
 class PoolCache:
-    """Pools with their policies, loaded once per sweep."""
+    """Pools with their policies, and owners' labels, loaded once per sweep."""
 
     def __init__(self, *, create_queues: bool) -> None:
         self._pools: dict[int, Pool] = {}
         self._create_queues = create_queues
+        self._owners: dict[int, str] = {}
+
+    def owner_labels(self, owner_ids: set[int]) -> dict[int, str]:
+        """The owners' display labels (``User.label``), read once per sweep."""
+        missing = owner_ids - self._owners.keys()
+        if missing:
+            for pk, display_name, username in User.objects.filter(pk__in=missing).values_list(
+                "pk", "display_name", "username"
+            ):
+                self._owners[pk] = display_name or username
+        return self._owners
 
     def get(self, pool_id: int) -> Pool:
         if pool_id not in self._pools:
@@ -161,46 +176,68 @@ def _open_deals(customer_ids: list[int]) -> set[int]:
     )
 
 
-def _plan(customer: Customer, pools: PoolCache, open_deals: set[int]) -> Schedule:
-    """The engine's schedule for the customer as owned, under today's policy."""
-    if customer.pool_id is None:
+@dataclass(frozen=True)
+class BatchFacts:
+    """What a batch's schedules need beyond its rows, read in one query each."""
+
+    open_deals: set[int]
+    won_ends: dict[int, datetime]
+    leaves: dict[int, Pauses]
+
+
+def _plan(row: DueRow, pools: PoolCache, facts: BatchFacts) -> Schedule:
+    """The engine's schedule for the customer as owned, under today's policy (the clock
+    ``schedule.schedule_for`` builds, from the batch's facts read at once)."""
+    if row.pool_id is None:
         return Schedule()
-    rules = recycle_rules(pools.get(customer.pool_id))
+    rules = recycle_rules(pools.get(row.pool_id))
     if rules is None:
         return Schedule()
-    clock = clock_of(
-        customer,
+    clock = CustomerClock(
         status=Status.OWNED,
-        owned_since=customer.owned_since,
-        check_open_deal=False,
-        check_won_until=rules.won_repurchase_days is not None,
+        level=row.level,
+        is_won=row.stage == CustomerStage.WON,
+        has_open_deal=rules.exempt_open_deal and row.pk in facts.open_deals,
+        owned_since=row.owned_since,
+        last_effective_activity_at=row.last_effective_activity_at,
+        last_activity_at=row.last_activity_at,
+        won_until=facts.won_ends.get(row.pk) if rules.won_repurchase_days is not None else None,
+        pauses=(
+            facts.leaves.get(row.owner_id, ())
+            if rules.leave_mode == "pause" and row.owner_id is not None
+            else ()
+        ),
     )
-    if rules.exempt_open_deal and customer.pk in open_deals:
-        clock = replace(clock, has_open_deal=True)
     return schedule(rules, clock)
 
 
 def _decide(
-    customers: list[Customer], now: datetime, pools: PoolCache
+    rows: list[DueRow], now: datetime, pools: PoolCache
 ) -> tuple[list[Recycled], list[tuple[int, Schedule]]]:
     """Split a batch into customers really due and stale rows whose time must be corrected."""
-    open_deals = _open_deals([c.pk for c in customers])
+    owner_ids = {row.owner_id for row in rows if row.owner_id is not None}
+    facts = BatchFacts(
+        open_deals=_open_deals([row.pk for row in rows]),
+        won_ends=won_until(row.pk for row in rows if row.stage == CustomerStage.WON),
+        leaves=leave_pauses(owner_ids),
+    )
+    owners = pools.owner_labels(owner_ids)
     due: list[Recycled] = []
     stale: list[tuple[int, Schedule]] = []
-    for customer in customers:
-        plan = _plan(customer, pools, open_deals)
+    for row in rows:
+        plan = _plan(row, pools, facts)
         if not plan.is_due(now):
-            stale.append((customer.pk, plan))
+            stale.append((row.pk, plan))
             continue
-        assert customer.pool_id is not None and customer.owner is not None
-        to_pool, to_pool_name = pools.destination(pools.get(customer.pool_id))
+        assert row.pool_id is not None and row.owner_id is not None
+        to_pool, to_pool_name = pools.destination(pools.get(row.pool_id))
         due.append(
             Recycled(
-                customer=customer.pk,
-                customer_name=customer.name,
-                from_owner=customer.owner.pk,
-                from_owner_name=customer.owner.label,
-                from_pool=customer.pool_id,
+                customer=row.pk,
+                customer_name=row.name,
+                from_owner=row.owner_id,
+                from_owner_name=owners[row.owner_id],
+                from_pool=row.pool_id,
                 to_pool=to_pool,
                 to_pool_name=to_pool_name,
                 rule=plan.rule,
@@ -213,7 +250,7 @@ def _decide(
 
 def _due_batches(
     now: datetime, scope: Scope, batch_size: int, lock: bool
-) -> Iterator[list[Customer]]:
+) -> Iterator[list[DueRow]]:
     """Due customers in keyset order, one bounded batch at a time (caller holds the
     transaction)."""
     after: tuple[datetime, int] | None = None
@@ -225,10 +262,10 @@ def _due_batches(
             due = due.filter(
                 Q(recycle_due_at__gt=after[0]) | Q(recycle_due_at=after[0], pk__gt=after[1])
             )
-        due = due.select_related("owner").order_by("recycle_due_at", "pk")
+        due = due.order_by("recycle_due_at", "pk")
         if lock:
             due = due.select_for_update(skip_locked=True, of=("self",))
-        batch = list(due[:batch_size])
+        batch = read_rows(due[:batch_size])
         if not batch:
             return
         yield batch
@@ -238,11 +275,14 @@ def _due_batches(
 
 
 def _apply(items: list[Recycled], stale: list[tuple[int, Schedule]], now: datetime) -> None:
-    """Compare-and-set the batch, destination by destination, then write its ledger rows."""
-    for customer_id, plan in stale:
-        Customer.objects.filter(pk=customer_id, status=CustomerStatus.OWNED).update(
-            recycle_due_at=plan.due_at, warn_at=plan.warn_at
-        )
+    """Correct the stale rows' times in one statement, compare-and-set the due ones
+    destination by destination, then write their ledger rows in one statement."""
+    update_rows(
+        Customer,
+        ("recycle_due_at", "warn_at"),
+        [(pk, db_time(plan.due_at), db_time(plan.warn_at)) for pk, plan in stale],
+        guard=[("status", "=", CustomerStatus.OWNED.value)],
+    )
     by_destination: dict[int | None, list[int]] = defaultdict(list)
     for item in items:
         by_destination[item.to_pool].append(item.customer)
@@ -317,23 +357,16 @@ def _preview_expired_freezes(report: SweepReport, scope: Scope) -> None:
     pools = PoolCache(create_queues=False)
     expired = scope.apply(
         Customer.objects.filter(status=CustomerStatus.FROZEN, frozen_until__lte=report.now)
-    ).select_related("owner")
-    for customer in expired.order_by("frozen_until", "pk").iterator(chunk_size=500):
-        assert customer.owner is not None
-        report.unfrozen.append(customer.pk)
-        items, stale = _decide([customer], report.now, pools)
+    ).order_by("frozen_until", "pk")
+    for row in read_rows(expired):
+        assert row.owner_id is not None
+        report.unfrozen.append(row.pk)
+        items, stale = _decide([row], report.now, pools)
         report.recycled.extend(items)
         for _customer_id, plan in stale:
             if plan.warn_at is not None and plan.due_at and plan.warn_at <= report.now:
-                report.warned.append(
-                    Warned(
-                        customer.pk,
-                        customer.name,
-                        customer.owner.pk,
-                        customer.owner.label,
-                        plan.due_at,
-                    )
-                )
+                owner = pools.owner_labels({row.owner_id})[row.owner_id]
+                report.warned.append(Warned(row.pk, row.name, row.owner_id, owner, plan.due_at))
 
 
 def _claim_batch(

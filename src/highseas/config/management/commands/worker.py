@@ -11,13 +11,14 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from highseas.config.management.commands.sweep import parse_moment
 from highseas.engine.errors import HighSeasError
 from highseas.pools.moments import require_allowed_moment
-from highseas.pools.scheduler import run_forever, run_periodic_jobs
+from highseas.pools.scheduler import DELIVERY_INTERVAL, run_forever, run_periodic_jobs
 
 
 class Command(BaseCommand):
     help = (
-        "Run sweeps, claim-request expiry and reminders periodically (scale-out: run several "
-        "on PostgreSQL; they share the work). A failed job is logged and the others still run."
+        "Run sweeps, claim-request expiry, reminders and the other periodic jobs, and send "
+        "e-mail and webhook notifications from the outbox (scale-out: run several on "
+        "PostgreSQL; they share the work). A failed job is logged and the others still run."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
@@ -36,6 +37,12 @@ class Command(BaseCommand):
         parser.add_argument(
             "--batch-size", type=int, default=500, help="customers per sweep transaction"
         )
+        parser.add_argument(
+            "--delivery-interval",
+            type=float,
+            default=DELIVERY_INTERVAL,
+            help="seconds between two drains of the notification outbox",
+        )
 
     def handle(
         self,
@@ -44,6 +51,7 @@ class Command(BaseCommand):
         once: bool,
         now: datetime | None,
         batch_size: int,
+        delivery_interval: float,
         **options: Any,
     ) -> None:
         if batch_size < 1:
@@ -64,4 +72,4 @@ class Command(BaseCommand):
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
         self.stdout.write(f"HighSeas worker: jobs every {interval:.0f}s (Ctrl+C to stop)")
-        run_forever(interval, stop, batch_size=batch_size)
+        run_forever(interval, stop, batch_size=batch_size, delivery_interval=delivery_interval)

@@ -1,0 +1,74 @@
+"""One ``UPDATE`` for a batch of rows that each get their own values (set-based writes of the
+sweep and of assignment runs): ``UPDATE t SET a = v.column2, … FROM (VALUES (…), …) AS v
+WHERE t.id = v.column1 AND <guard>``, a compare-and-set whose guard is the state every row must
+still be in; the caller checks the count.
+
+Both SQLite (3.33+) and PostgreSQL name the columns of a bare ``VALUES`` ``column1, column2,
+…``. PostgreSQL infers a ``VALUES`` column's type from its rows, so the first row carries
+casts to the fields' types (a column of NULLs would otherwise be text); SQLite needs none.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from django.db import connection
+from django.db.models import Model
+
+from highseas.pools.rows import columns
+
+ROWS_PER_STATEMENT = 500
+GUARDS = {"=": "= %s", "<=": "<= %s", "is null": "IS NULL"}
+
+
+def update_rows(
+    model: type[Model],
+    assign: Sequence[str],
+    rows: Sequence[tuple[Any, ...]],
+    *,
+    match: Sequence[str] = (),
+    same: Mapping[str, Any] | None = None,
+    guard: Sequence[tuple[str, str, Any]] = (),
+) -> int:
+    """For each ``(id, *matched, *values)`` of ``rows``: where the row's fields ``match`` still
+    equal ``matched`` and every ``(field, op, value)`` of ``guard`` holds (``op``: ``=``,
+    ``<=``, ``is null``), set the fields ``assign`` to ``values`` (adapted for the database)
+    and the fields of ``same`` to one value for all. Returns how many rows changed,
+    ``ROWS_PER_STATEMENT`` rows per statement."""
+    same = same or {}
+    names = ["id", *match, *assign, *same, *(name for name, _op, _v in guard)]
+    table, quoted = columns(model, *names)
+    keys, rest = quoted[: 1 + len(match)], quoted[1 + len(match) :]
+    targets, constants, guarded = (
+        rest[: len(assign)],
+        rest[len(assign) : len(assign) + len(same)],
+        rest[len(assign) + len(same) :],
+    )
+    sets = [f"{column} = v.column{i + len(keys) + 1}" for i, column in enumerate(targets)]
+    sets += [f"{column} = %s" for column in constants]
+    wheres = [f"{table}.{column} = v.column{i + 1}" for i, column in enumerate(keys)]
+    wheres += [f"{table}.{c} {GUARDS[op]}" for c, (_n, op, _v) in zip(guarded, guard, strict=True)]
+    guard_params = [value for _name, op, value in guard if op != "is null"]
+    first, plain = _row_marks(model, ["id", *match, *assign])
+    changed = 0
+    with connection.cursor() as cursor:
+        for start in range(0, len(rows), ROWS_PER_STATEMENT):
+            chunk = rows[start : start + ROWS_PER_STATEMENT]
+            values = ", ".join([first, *[plain] * (len(chunk) - 1)])
+            cursor.execute(
+                f"UPDATE {table} SET {', '.join(sets)} FROM (VALUES {values}) AS v "
+                f"WHERE {' AND '.join(wheres)}",
+                [*same.values(), *(value for row in chunk for value in row), *guard_params],
+            )
+            changed += cursor.rowcount
+    return changed
+
+
+def _row_marks(model: type[Model], names: Sequence[str]) -> tuple[str, str]:
+    plain = "(" + ", ".join(["%s"] * len(names)) + ")"
+    if connection.vendor != "postgresql":
+        return plain, plain
+    fields: dict[str, Any] = {field.name: field for field in model._meta.concrete_fields}
+    types = [fields[name].cast_db_type(connection) for name in names]
+    return "(" + ", ".join(f"%s::{kind}" for kind in types) + ")", plain
