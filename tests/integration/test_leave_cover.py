@@ -292,3 +292,30 @@ def test_the_api_shows_and_changes_the_leave_mode_and_refuses_another_value(
     rep = api(org["rep_a"]).patch(url, {"recycle_policy": {"leave_mode": "pause"}}, format="json")
     assert rep.status_code == 403
     assert RecyclePolicy.objects.get(pool=org["east_pool"]).leave_mode == "cover"
+
+
+def test_a_claim_by_a_rep_with_a_recorded_leave_is_scheduled_around_it(
+    org: dict[str, Any], east: Pool, make_customer: MakeCustomer
+) -> None:
+    from highseas.pools import ownership
+
+    pooled = make_customer(org["admin"], pool=east, now=T0)
+    on_leave(org, LEAVE_FROM, LEAVE_UNTIL)
+    ownership.claim(org["rep_a"], pooled.pk, now=T0)
+    assert due(pooled) == (T0 + 13 * DAY, T0 + 11 * DAY)
+    assert_clean(T0)
+
+
+def test_rules_assigning_to_a_rep_with_a_recorded_leave_schedule_around_it(
+    org: dict[str, Any], east: Pool, make_customer: MakeCustomer
+) -> None:
+    from highseas.routing.models import AssignmentRule
+    from highseas.routing.services import Trigger, assign_new_customers
+
+    pooled = make_customer(org["admin"], pool=east, now=T0)
+    on_leave(org, LEAVE_FROM, LEAVE_UNTIL)
+    AssignmentRule.objects.create(name="给 A", target={"user": org["rep_a"].pk}, conditions={})
+    assign_new_customers(org["admin"], [pooled.pk], trigger=Trigger.MANUAL, now=T0, seed=1)
+    assert Customer.objects.get(pk=pooled.pk).owner_id == org["rep_a"].pk
+    assert due(pooled)[0] == T0 + 13 * DAY
+    assert_clean(T0)

@@ -21,7 +21,7 @@ the ORM path (``ownership.claim``), which is not the rush path.
 from __future__ import annotations
 
 import json
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
 
@@ -44,6 +44,7 @@ from highseas.pools.models import ClaimPolicy, OwnershipEvent, Pool, RecyclePoli
 from highseas.pools.policies import CLAIM_LIMIT_FIELDS, RECYCLE_RULE_FIELDS, limits_from, rules_from
 from highseas.pools.quotas import quota_ref
 from highseas.pools.rows import columns, db_datetime, db_time
+from highseas.pools.schedule import leave_span
 
 POOLED, OWNED = Status.POOLED.value, Status.OWNED.value
 CUSTOMER_FIELDS = (
@@ -51,6 +52,7 @@ CUSTOMER_FIELDS = (
     *("last_effective_activity_at", "last_activity_at"),
 )
 OVERRIDES = ("holding_cap_override", "daily_quota_override", "weekly_quota_override")
+LEAVE = ("leave_from", "leave_until")  # the claimant's recorded leave pauses the clocks
 COUNTS = ("today", "week", "held", "held_open", "lost_at", "is_member", "open_deal", "won_until")
 # What the result row holds, in order: the customer, its holder, the claim policy (``cp_``),
 # the recycle policy (``rp_``), the rep's profile (``p_``) and the counts.
@@ -62,6 +64,7 @@ ROW = (
     *(f"rp_{name}" for name in RECYCLE_RULE_FIELDS),
     "p_id",
     *(f"p_{name}" for name in OVERRIDES),
+    *(f"p_{name}" for name in LEAVE),
     *COUNTS,
 )
 
@@ -97,6 +100,7 @@ def _facts_sql(vendor: str) -> str:
         *(f"rp.{name}" for name in RECYCLE_RULE_FIELDS),
         "p.id",
         *(f"p.{name}" for name in OVERRIDES),
+        *(f"p.{name}" for name in LEAVE),
         f"({claims}%(day)s)",
         f"({claims}%(week)s)",
         f"(SELECT COUNT(*) FROM {customer} h WHERE h.owner_id = %(rep)s "
@@ -229,6 +233,15 @@ def _facts(claimant: User, row: dict[str, Any], limits: ClaimLimits) -> ClaimFac
     )
 
 
+def _leave(row: dict[str, Any]) -> tuple[tuple[datetime, datetime], ...]:
+    """The claimant's recorded leave as clock pauses (``schedule.leave_span``)."""
+    first, last = (row[f"p_{name}"] for name in LEAVE)
+    first = date.fromisoformat(first) if isinstance(first, str) else first
+    last = date.fromisoformat(last) if isinstance(last, str) else last
+    span = leave_span(first, last)
+    return (span,) if span else ()
+
+
 def _schedule(row: dict[str, Any], now: datetime) -> Schedule:
     """The claimed customer's recycle schedule under its pool's rules (``schedule_for``)."""
     if row["rp_id"] is None:
@@ -251,6 +264,7 @@ def _schedule(row: dict[str, Any], now: datetime) -> Schedule:
         won_until=(
             _aware(row["won_until"]) if is_won and rules.won_repurchase_days is not None else None
         ),
+        pauses=_leave(row),
     )
     return schedule(rules, clock)
 
