@@ -44,6 +44,7 @@ NEVER_PUBLIC = frozenset(
         "last_effective_activity_at",
         "last_activity_at",
         "merged_at",
+        "updated_at",
         "status",
     }
 )

@@ -38,6 +38,7 @@ from highseas.accounts.models import AuditLog, User
 from highseas.accounts.visibility import Viewer
 from highseas.customers.choices import CustomerStage, DealStage
 from highseas.customers.models import Customer, Deal
+from highseas.customers.regions import normalize_region
 from highseas.engine.bounds import customer_errors, require_valid
 from highseas.engine.duplicates import EntryPoint
 from highseas.engine.errors import ErrorCode, HighSeasError
@@ -238,6 +239,7 @@ def edit_customer(
     viewer = _as_viewer(viewer_or_actor)
     customer = _locked(viewer, customer_id)
     _check_names(changes)
+    changes = normalize_region(dict(changes))  # 浙江省 and 浙江 are one province
     require_valid(customer_errors(changes))
     changed = _cleaned(customer, changes)
     _check_roles(viewer, changed)

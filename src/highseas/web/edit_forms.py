@@ -17,6 +17,7 @@ from highseas.customers.choices import CustomerKind, RevenueBand
 from highseas.customers.models import Contact, Customer
 from highseas.pools.editing import EDITABLE_FIELDS, may_change
 from highseas.web.forms import DateInput
+from highseas.web.region_fields import use_region_pickers
 
 FREE_FORM = frozenset({"tags", "custom_fields"})  # edited through the API
 CSRF = "csrfmiddlewaretoken"
@@ -32,6 +33,7 @@ class CustomerEditForm(forms.Form):
         self.fields.update(fields_for_model(Customer, fields=offered_fields(viewer)))
         self.fields["kind"].choices = CustomerKind.choices  # type: ignore[attr-defined]
         self.fields["revenue_band"].choices = [("", "—"), *RevenueBand.choices]  # type: ignore[attr-defined]
+        use_region_pickers(self, customer.province)
 
     def changes(self, posted: Any) -> dict[str, Any]:
         """The offered fields as cleaned, and any other field the post carries, as sent: the

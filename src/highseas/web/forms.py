@@ -19,6 +19,7 @@ from highseas.customers.choices import (
 )
 from highseas.customers.models import Customer
 from highseas.pools.models import Pool
+from highseas.web.region_fields import use_region_pickers
 
 LOCAL_MINUTE = "%Y-%m-%dT%H:%M"
 ANY = [("", _("All"))]
@@ -222,6 +223,7 @@ class CustomerForm(forms.ModelForm):  # type: ignore[type-arg]
         self.fields["pool"].queryset = pools  # type: ignore[attr-defined]
         self.fields["kind"].choices = CustomerKind.choices  # type: ignore[attr-defined]
         self.fields["revenue_band"].choices = [("", "—"), *RevenueBand.choices]  # type: ignore[attr-defined]
+        use_region_pickers(self)
         if receivers is None:
             del self.fields["owner"]
         else:

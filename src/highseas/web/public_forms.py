@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.utils.text import capfirst
 from django.utils.translation import gettext_lazy as _
 
 from highseas.customers.models import Customer
@@ -17,7 +18,7 @@ from highseas.customers.public import (
 
 
 def field_label(name: str) -> str:
-    return str(getattr(Customer._meta.get_field(name), "verbose_name", name))
+    return capfirst(str(getattr(Customer._meta.get_field(name), "verbose_name", name)))
 
 
 class PublicSearchForm(forms.Form):

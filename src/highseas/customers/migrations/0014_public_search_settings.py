@@ -6,26 +6,44 @@ from django.db import migrations, models
 
 
 class Migration(migrations.Migration):
-
     dependencies = [
-        ('customers', '0013_search_pairs_pinyin_contacts'),
+        ("customers", "0013_search_pairs_pinyin_contacts"),
         migrations.swappable_dependency(settings.AUTH_USER_MODEL),
     ]
 
     operations = [
         migrations.CreateModel(
-            name='PublicSearchSettings',
+            name="PublicSearchSettings",
             fields=[
-                ('id', models.BigAutoField(auto_created=True, primary_key=True, serialize=False, verbose_name='ID')),
-                ('fields', models.JSONField(default=list, verbose_name='public fields')),
-                ('scope', models.CharField(default='prospects_and_won', max_length=20, verbose_name='scope')),
-                ('statuses', models.JSONField(default=list, verbose_name='statuses shown')),
-                ('updated_at', models.DateTimeField(auto_now=True, verbose_name='updated at')),
-                ('updated_by', models.ForeignKey(blank=True, null=True, on_delete=django.db.models.deletion.SET_NULL, related_name='+', to=settings.AUTH_USER_MODEL)),
+                (
+                    "id",
+                    models.BigAutoField(
+                        auto_created=True, primary_key=True, serialize=False, verbose_name="ID"
+                    ),
+                ),
+                ("fields", models.JSONField(default=list, verbose_name="public fields")),
+                (
+                    "scope",
+                    models.CharField(
+                        default="prospects_and_won", max_length=20, verbose_name="scope"
+                    ),
+                ),
+                ("statuses", models.JSONField(default=list, verbose_name="statuses shown")),
+                ("updated_at", models.DateTimeField(auto_now=True, verbose_name="updated at")),
+                (
+                    "updated_by",
+                    models.ForeignKey(
+                        blank=True,
+                        null=True,
+                        on_delete=django.db.models.deletion.SET_NULL,
+                        related_name="+",
+                        to=settings.AUTH_USER_MODEL,
+                    ),
+                ),
             ],
             options={
-                'verbose_name': 'public search settings',
-                'verbose_name_plural': 'public search settings',
+                "verbose_name": "public search settings",
+                "verbose_name_plural": "public search settings",
             },
         ),
     ]

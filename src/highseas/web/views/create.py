@@ -17,6 +17,7 @@ from highseas.intake.registration import may_name_owner, register_customer
 from highseas.web import selectors
 from highseas.web.forms import CustomerForm
 from highseas.web.refusals import plain_words
+from highseas.web.region_fields import region_options
 from highseas.web.responses import viewer_of
 
 
@@ -69,4 +70,5 @@ def new_customer(request: HttpRequest) -> HttpResponse:
             if created.customer is not None:
                 return HttpResponseRedirect(reverse("web:customer", args=[created.customer.pk]))
             return HttpResponseRedirect(reverse("web:mine"))
-    return render(request, "web/customer_new.html", {"section": "new", "form": form})
+    context = {"section": "new", "form": form, "region_options": region_options()}
+    return render(request, "web/customer_new.html", context)

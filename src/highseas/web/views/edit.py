@@ -23,6 +23,7 @@ from highseas.pools.editing import edit_customer, may_edit
 from highseas.web import selectors
 from highseas.web.edit_forms import ContactEditForm, CustomerEditForm
 from highseas.web.refusals import plain_words
+from highseas.web.region_fields import region_options
 from highseas.web.responses import viewer_of
 
 
@@ -66,7 +67,13 @@ def edit_customer_page(request: HttpRequest, customer_id: int) -> HttpResponse:
                 messages.warning(request, _("Saved, but it may duplicate another customer."))
             messages.success(request, _("Saved.") if edited.changed else _("Nothing changed."))
             return HttpResponseRedirect(to)
-    context = {"section": "mine", "c": customer, "form": form, "refused": refused}
+    context = {
+        "section": "mine",
+        "c": customer,
+        "form": form,
+        "refused": refused,
+        "region_options": region_options(),
+    }
     return render(request, "web/customer_edit.html", context, status=400 if form.errors else 200)
 
 
