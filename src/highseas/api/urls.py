@@ -29,6 +29,13 @@ from highseas.api.views.ownership import ClaimRequestViewSet
 from highseas.api.views.pools import PoolViewSet
 from highseas.api.views.routing import AssignmentRuleViewSet, AssignmentRunViewSet
 from highseas.api.views.search import SearchView
+from highseas.api.views.smart import (
+    CurrentModelView,
+    ModelListView,
+    SimulationDetailView,
+    SimulationView,
+    TrainView,
+)
 from highseas.api.views.sweeps import SweepView
 
 router = IdRouter()
@@ -50,6 +57,11 @@ urlpatterns = [
     path("audit-log/", AuditLogView.as_view(), name="audit-log"),
     path("sweeps/", SweepView.as_view(), name="sweeps"),
     path("search/", SearchView.as_view(), name="search"),
+    path("models/", ModelListView.as_view(), name="models"),
+    path("models/train/", TrainView.as_view(), name="model-train"),
+    path("models/current/", CurrentModelView.as_view(), name="model-current"),
+    path("simulations/", SimulationView.as_view(), name="simulations"),
+    path("simulations/<int:pk>/", SimulationDetailView.as_view(), name="simulation"),
     path("imports/", ImportView.as_view(), name="imports"),
     path("imports/<int:pk>/", ImportDetailView.as_view(), name="import"),
     path("imports/<int:pk>/commit/", ImportCommitView.as_view(), name="import-commit"),

@@ -18,9 +18,11 @@ customers. It is solved exactly by ``scipy.optimize.linear_sum_assignment`` on c
 3. Columns are shuffled by the seeded random source first, so reps with equal probabilities
    are separated by the seed, never by id.
 4. A large batch is solved in chunks of ``CHUNK`` customers (``linear_sum_assignment`` grows
-   faster than linearly); each chunk gets each rep's remaining slots in proportion to the
-   customers left, so the chunks share the reps' room as the whole batch would. Every chunk
-   is solved exactly; the bounds hold over the batch whatever the chunking.
+   faster than linearly, and much faster when every customer wants the same few reps); each
+   chunk gets each rep's remaining slots in proportion to the customers left, so the chunks
+   share the reps' room as the whole batch would. Every chunk is solved exactly; the bounds
+   hold over the batch whatever the chunking. On the benchmark's world, chunks of 100 reach
+   99.6% of the expected wins of solving 5,000 customers at once, ten times as fast.
 5. A batch of one (a single new customer) is the same problem: the rep with the highest
    probability among those with a slot, the seed breaking ties.
 
@@ -39,7 +41,7 @@ import numpy as np
 from numpy.typing import NDArray
 from scipy.optimize import linear_sum_assignment
 
-CHUNK = 500
+CHUNK = 100
 UNPLACED = -1
 Matrix = NDArray[np.float64]
 
@@ -74,16 +76,16 @@ def bound(rooms: Sequence[Room], customers: int, above_mean: float) -> Bound:
 def even_level(rooms: Sequence[Room], placed: int) -> float:
     """The level ``L`` at which ``Σ clamp(L, given_r, given_r + limit_r)`` counts the day's
     customers (what was given today and ``placed`` more): the even split, by bisection."""
-    target = sum(room.given_today for room in rooms) + placed
-    low = float(min(room.given_today for room in rooms))
-    high = float(max(room.given_today + min(room.limit, placed) for room in rooms))
+    given = np.array([room.given_today for room in rooms], dtype=np.float64)
+    top = given + np.minimum(np.array([room.limit for room in rooms], dtype=np.float64), placed)
+    target = given.sum() + placed
+    low, high = float(given.min()), float(top.max())
     for _ in range(60):
         middle = (low + high) / 2
-        reached = sum(
-            min(max(middle, room.given_today), room.given_today + min(room.limit, placed))
-            for room in rooms
-        )
-        low, high = (middle, high) if reached < target else (low, middle)
+        if np.clip(middle, given, top).sum() < target:
+            low = middle
+        else:
+            high = middle
     return high
 
 

@@ -252,22 +252,22 @@ class _Planner:
         if not route.members:
             reason = UNKNOWN_USER if isinstance(rule.target, UserTarget) else EMPTY_TEAM
             return _leave(customer, rule, explanation, Outcome.UNASSIGNED, reason)
+        strategy = route.strategy
+        if strategy is Strategy.SMART and not isinstance(self.scoring, Fallback):
+            route.queue.append((self.position, customer, explanation))  # matched in settle()
+            return Decision(
+                customer.customer_id, customer.pool_id, Outcome.UNASSIGNED, PENDING, explanation
+            )
         eligible, rejected = self.sort_out(route)
         if rejected:
             explanation["rejected"] = rejected
         if not eligible:
             reason = NOBODY_ELIGIBLE if route.strategy else next(iter(rejected.values()))["reason"]
             return _leave(customer, rule, explanation, Outcome.UNASSIGNED, reason)
-        if route.strategy is None or route.cursor_key is None:
+        if strategy is None or route.cursor_key is None:
             explanation["eligible"] = {route.keys[eligible[0].rep_id]: None}
             return self.give(customer, rule, eligible[0], explanation)
-        strategy = route.strategy
-        if strategy is Strategy.SMART:
-            if not isinstance(self.scoring, Fallback):
-                route.queue.append((self.position, customer, explanation))
-                return Decision(
-                    customer.customer_id, customer.pool_id, Outcome.UNASSIGNED, PENDING, explanation
-                )
+        if strategy is Strategy.SMART and isinstance(self.scoring, Fallback):
             explanation["fallback"] = {
                 "strategy": Strategy.PERFORMANCE.value,
                 "reason": self.scoring.reason,
@@ -324,9 +324,8 @@ class _Planner:
         assert not isinstance(self.scoring, Fallback)
         rule = route.rule
         eligible, rejected = self.sort_out(route)
-        for _, _, explanation in queue:
-            explanation.pop("rejected", None)
-            if rejected:
+        if rejected:
+            for _, _, explanation in queue:
                 explanation["rejected"] = rejected
         if not eligible:
             return [
@@ -344,15 +343,15 @@ class _Planner:
             if rep != UNPLACED:
                 used[rep] += 1
         full = {eligible[i].rep_id: why for i, why in enumerate(fullness(rooms, room_left, used))}
-        keys = route.keys
+        keys = [route.keys[c.rep_id] for c in eligible]
+        rounded = matrix.round(4).tolist()
+        explained = facts(matrix, placed, eligible, full)
         decided = []
-        for (at, customer, explanation), rep, row in zip(
-            queue, placed, matrix.tolist(), strict=True
+        for (at, customer, explanation), rep, row, said in zip(
+            queue, placed, rounded, explained, strict=True
         ):
-            explanation["eligible"] = {
-                keys[c.rep_id]: round(p, 4) for c, p in zip(eligible, row, strict=True)
-            }
-            if rep == UNPLACED:
+            explanation["eligible"] = dict(zip(keys, row, strict=True))
+            if rep == UNPLACED or said is None:
                 decided.append(
                     (at, _leave(customer, rule, explanation, Outcome.UNASSIGNED, NOBODY_ELIGIBLE))
                 )
@@ -364,7 +363,7 @@ class _Planner:
                 raise AssertionError(f"smart matching overfilled rep {chosen.rep_id}")
             explanation["smart"] = {
                 "model": self.scoring.version,
-                **facts(row, rep, eligible, full),
+                **said,
                 "record": self.scoring.record(customer.fields, chosen),
                 "capacity": {
                     "given_today": load.assigned_today + 1,

@@ -21,10 +21,11 @@ An assigned customer's explanation gains ``"smart"``::
 
 from __future__ import annotations
 
-import statistics
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
+
+import numpy as np
 
 from highseas.engine.conditions import Fields
 from highseas.engine.matching import Matrix, Room
@@ -89,28 +90,31 @@ def fullness(rooms: Sequence[Room], slots: Sequence[int], used: Sequence[int]) -
 
 
 def facts(
-    row: Sequence[float],
-    chosen: int,
+    matrix: Matrix,
+    placed: Sequence[int],
     eligible: Sequence[Candidate],
     full: Mapping[int, str | None],
-) -> dict[str, Any]:
-    """The probabilities behind one decision: the chosen rep's, the team median, and the next
-    best rep with why they were not chosen."""
-    p_chosen = row[chosen]
-    others = sorted(
-        (i for i in range(len(eligible)) if i != chosen),
-        key=lambda i: (-row[i], eligible[i].rep_id),
-    )
-    found: dict[str, Any] = {
-        "p": round(p_chosen, 4),
-        "team_median": round(statistics.median(row), 4),
-    }
-    if others:
-        best = others[0]
-        rep = eligible[best].rep_id
-        found["next_best"] = {
-            "rep": rep,
-            "p": round(row[best], 4),
-            "why": why_not(rep, row[best], p_chosen, full),
-        }
+) -> list[dict[str, Any] | None]:
+    """For each placed customer, the probabilities behind the decision: the chosen rep's, the
+    team median, and the next best rep with why they were not chosen (``None`` unplaced)."""
+    order = np.argsort(-matrix, axis=1, kind="stable")[:, :2].tolist()
+    medians = np.median(matrix, axis=1).round(4).tolist()
+    rounded = matrix.round(4).tolist()
+    found: list[dict[str, Any] | None] = []
+    for row, chosen in enumerate(placed):
+        if chosen < 0:
+            found.append(None)
+            continue
+        p_chosen = rounded[row][chosen]
+        item: dict[str, Any] = {"p": p_chosen, "team_median": medians[row]}
+        best = next((i for i in order[row] if i != chosen), None)
+        if best is not None:
+            rep = eligible[best].rep_id
+            p_next = rounded[row][best]
+            item["next_best"] = {
+                "rep": rep,
+                "p": p_next,
+                "why": why_not(rep, p_next, p_chosen, full),
+            }
+        found.append(item)
     return found

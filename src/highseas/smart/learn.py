@@ -105,32 +105,41 @@ class WinModel:
 
     # --- scores ------------------------------------------------------------------------------
 
-    def logits(self, customers: Sequence[tuple[str, ...]], reps: Sequence[RepFacts]) -> Array:
-        """One row per customer, one column per rep."""
-        c = self.customer_codes(customers)
+    def rep_part(self, reps: Sequence[RepFacts]) -> tuple[dict[str, Codes], Array]:
+        """The reps' codes and the part of the logit that depends on the rep alone (the same
+        for every customer: worth keeping when the same reps are scored again)."""
         r = self.rep_codes(reps)
-        by_customer = np.full(len(customers), self.intercept)
-        for name in DIMENSIONS:
-            by_customer += self.blocks[f"c:{name}"][c[name]]
         by_rep = np.zeros(len(reps))
         for term in REP_TERMS:
             by_rep += self.blocks[f"r:{term}"][r[term]]
+        return r, by_rep
+
+    def logits(
+        self,
+        customers: Sequence[tuple[str, ...]],
+        reps: Sequence[RepFacts],
+        rep_part: tuple[dict[str, Codes], Array] | None = None,
+    ) -> Array:
+        """One row per customer, one column per rep."""
+        c = self.customer_codes(customers)
+        r, by_rep = rep_part or self.rep_part(reps)
+        by_customer = np.full(len(customers), self.intercept)
+        for name in DIMENSIONS:
+            by_customer += self.blocks[f"c:{name}"][c[name]]
         total = by_customer[:, None] + by_rep[None, :]
-        for prefix, owner, names in (
-            ("rx", "rep", REP_DIMENSIONS),
-            ("tx", "team", TEAM_DIMENSIONS),
-        ):
+        for prefix, owner, names in INTERACTIONS:
             for name in names:
-                width = self.vocabularies[name].size
-                total += self.blocks[f"{prefix}:{name}"][
-                    r[owner][None, :] * width + c[name][:, None]
-                ]
+                codes = r[owner][None, :] * self.vocabularies[name].size + c[name][:, None]
+                total += self.blocks[f"{prefix}:{name}"][codes]
         return total
 
     def probabilities(
-        self, customers: Sequence[tuple[str, ...]], reps: Sequence[RepFacts]
+        self,
+        customers: Sequence[tuple[str, ...]],
+        reps: Sequence[RepFacts],
+        rep_part: tuple[dict[str, Codes], Array] | None = None,
     ) -> Array:
-        probabilities: Array = 1.0 / (1.0 + np.exp(-self.logits(customers, reps)))
+        probabilities: Array = 1.0 / (1.0 + np.exp(-self.logits(customers, reps, rep_part)))
         return probabilities
 
     def predict(self, examples: Sequence[Example]) -> Array:

@@ -35,6 +35,7 @@ class ModelScorer:
         self.reps = dict(reps or {})
         self.history = record or Record()
         self.load = load
+        self.parts: dict[tuple[int, ...], Any] = {}  # the rep part of the logits, per roster
 
     @property
     def version(self) -> int:
@@ -49,9 +50,11 @@ class ModelScorer:
     def probabilities(self, customers: Sequence[Fields], reps: Sequence[Candidate]) -> Array:
         if not customers or not reps:
             return np.zeros((len(customers), len(reps)))
-        return self.model.probabilities(
-            [customer_values(c) for c in customers], self.facts([r.rep_id for r in reps])
-        )
+        ids = tuple(r.rep_id for r in reps)
+        part = self.parts.get(ids)
+        if part is None:
+            part = self.parts[ids] = self.model.rep_part(self.facts(list(ids)))
+        return self.model.probabilities([customer_values(c) for c in customers], [], part)
 
     def record(self, customer: Fields, rep: Candidate) -> dict[str, Any] | None:
         return self.history.of_rep(rep.rep_id, customer_values(customer))

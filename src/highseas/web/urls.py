@@ -4,6 +4,7 @@ from django.contrib.auth.views import LogoutView
 from django.urls import path
 
 from highseas.web.views import (
+    smart,
     audit,
     auth,
     collaboration,
@@ -79,6 +80,7 @@ urlpatterns = [
     path("console/pools/", policies.pools, name="pools"),
     path("console/pools/<int:pool_id>/", policies.pool_policy, name="pool_policy"),
     path("console/sweep/", sweep.sweep_preview, name="sweep_preview"),
+    path("console/smart/", smart.smart_page, name="smart"),
     path("console/rules/", rules.rule_list, name="rules"),
     path("console/rules/new/", rules.rule_edit, name="rule_new"),
     path("console/rules/<int:rule_id>/", rules.rule_edit, name="rule_edit"),

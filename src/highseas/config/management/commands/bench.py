@@ -8,6 +8,7 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from highseas.bench import BenchError
 from highseas.bench import assign as assign_bench
 from highseas.bench import imports as import_bench
+from highseas.bench import smart as smart_bench
 from highseas.bench import sweep as sweep_bench
 from highseas.bench.claim import ClaimBenchOptions, run
 from highseas.bench.dedup import DEDUP_BENCHMARKS, DedupBenchOptions, run_from_command
@@ -30,7 +31,7 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "benchmark", choices=["claim", *DEDUP_BENCHMARKS, "assign", "sweep", "import"]
+            "benchmark", choices=["claim", *DEDUP_BENCHMARKS, "assign", "sweep", "import", "smart"]
         )
         defaults = ClaimBenchOptions()
         parser.add_argument("--customers", type=positive, default=defaults.customers)
@@ -64,6 +65,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--rules", type=positive, default=assign_defaults.rules)
         parser.add_argument(
+            "--deals",
+            type=positive,
+            default=smart_bench.SmartBenchOptions().deals,
+            help="smart: historical deals the model is trained on",
+        )
+        parser.add_argument(
             "--service-sample",
             type=positive,
             default=assign_defaults.service_sample,
@@ -84,6 +91,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, benchmark: str, **options: Any) -> None:
+        if benchmark == "smart":  # the win model and the solver: bench/smart.py
+            smart_bench.run_from_command(self, options)
+            return
         if benchmark == "import":  # a generated file through the import: bench/imports.py
             import_bench.run_from_command(self, options)
             return
