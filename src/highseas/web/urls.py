@@ -4,7 +4,6 @@ from django.contrib.auth.views import LogoutView
 from django.urls import path
 
 from highseas.web.views import (
-    smart,
     audit,
     auth,
     collaboration,
@@ -22,6 +21,7 @@ from highseas.web.views import (
     public,
     reveal,
     rules,
+    smart,
     sweep,
     workspace,
 )
