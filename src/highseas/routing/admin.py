@@ -1,5 +1,7 @@
 from django.contrib import admin
+from django.utils.translation import gettext_lazy as _
 
+from highseas.accounts.admin_labels import labelled, shown, titled
 from highseas.routing.models import (
     AssignmentDecision,
     AssignmentRule,
@@ -16,10 +18,15 @@ class AssignmentRuleAdmin(admin.ModelAdmin):
     ordering = ["position", "id"]
 
 
+CURSOR = {"rule": _("rule"), "team": _("team"), "state": _("state"), "version": _("version")}
+
+
 @admin.register(RoutingCursor)
+@labelled(CURSOR)
 class RoutingCursorAdmin(admin.ModelAdmin):
-    list_display = ["rule", "team", "state", "version", "updated_at"]
-    readonly_fields = ["rule", "team", "state", "version", "updated_at"]
+    list_display = (*(shown(name) for name in CURSOR), "updated_at")
+    readonly_fields = tuple([*(shown(name) for name in CURSOR), "updated_at"])
+    fields = readonly_fields
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False
@@ -50,10 +57,25 @@ class AssignmentRunAdmin(ReadOnlyAdmin):
         "triggered_by",
     ]
     list_filter = ["trigger", "dry_run"]
+    exclude = ["batches"]
+
+
+DECISION = {
+    "at": _("at"),
+    "run": _("run"),
+    "customer": _("customer"),
+    "rule": _("rule"),
+    "owner": _("owner"),
+    "outcome": _("outcome"),
+    "reason": _("reason"),
+    "explanation": _("explanation"),
+}
 
 
 @admin.register(AssignmentDecision)
+@labelled(DECISION)
 class AssignmentDecisionAdmin(ReadOnlyAdmin):
-    list_display = ["id", "at", "run", "customer", "rule", "owner", "outcome", "reason"]
-    list_filter = ["outcome"]
-    raw_id_fields = ["run", "customer", "rule", "owner"]
+    list_display = ("id", *(shown(name) for name in DECISION if name != "explanation"))
+    list_filter = [("outcome", titled(_("outcome")))]
+    readonly_fields = tuple([shown(name) for name in DECISION])
+    fields = readonly_fields

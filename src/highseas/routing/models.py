@@ -34,7 +34,7 @@ class AssignmentRule(models.Model):
         verbose_name=_("pool"),
         help_text=_("The pool whose customers this rule routes; empty for every pool."),
     )
-    is_active = models.BooleanField(_("active"), default=True)
+    is_active = models.BooleanField(_("switched on"), default=True)
     conditions = models.JSONField(_("conditions"), default=match_everything, blank=True)
     target = models.JSONField(_("target"))
     created_by = models.ForeignKey(
@@ -117,7 +117,7 @@ class AssignmentRun(models.Model):
         ordering = ["-id"]
 
     def __str__(self) -> str:
-        return f"#{self.pk} {self.trigger} {self.started_at:%Y-%m-%d %H:%M}"
+        return f"#{self.pk} {self.get_trigger_display()} {self.started_at:%Y-%m-%d %H:%M}"
 
 
 class AssignmentDecision(models.Model):
