@@ -7,9 +7,11 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from highseas.insights.limits import recompute_due_plans
 from highseas.insights.value import scheduled_rescore
 
 
 def run_insight_jobs(now: datetime) -> dict[str, Any]:
-    figures: dict[str, Any] = dict(scheduled_rescore(now))
-    return figures
+    """The figures of the work done; empty when there was nothing to do."""
+    figures = scheduled_rescore(now) | recompute_due_plans(now)
+    return {name: value for name, value in figures.items() if value}

@@ -39,10 +39,11 @@ from highseas.engine.limits import ClaimLimits, RepOverrides, effective_limits
 from highseas.engine.ownership import EventKind, Status
 from highseas.engine.periods import day_start, week_start
 from highseas.engine.recycle import CustomerClock, Schedule, schedule
+from highseas.insights.models import LimitPlan, RepLimitFactor
 from highseas.pools import facts
 from highseas.pools.models import ClaimPolicy, OwnershipEvent, Pool, RecyclePolicy
 from highseas.pools.policies import CLAIM_LIMIT_FIELDS, RECYCLE_RULE_FIELDS, limits_from, rules_from
-from highseas.pools.quotas import quota_ref
+from highseas.pools.quotas import TIER_FIELDS, quota_ref, tiered_limits
 from highseas.pools.rows import columns, db_datetime, db_time
 from highseas.pools.schedule import leave_span
 
@@ -54,6 +55,8 @@ CUSTOMER_FIELDS = (
 OVERRIDES = ("holding_cap_override", "daily_quota_override", "weekly_quota_override")
 LEAVE = ("leave_from", "leave_until")  # the claimant's recorded leave pauses the clocks
 COUNTS = ("today", "week", "held", "held_open", "lost_at", "is_member", "open_deal", "won_until")
+# The rep's performance tier in the pool (``pools.quotas.tiered_limits``): factor, ceilings.
+TIER = ("lf_multiplier", *(f"lp_{name}" for name in TIER_FIELDS))
 # What the result row holds, in order: the customer, its holder, the claim policy (``cp_``),
 # the recycle policy (``rp_``), the rep's profile (``p_``) and the counts.
 ROW = (
@@ -66,6 +69,7 @@ ROW = (
     *(f"p_{name}" for name in OVERRIDES),
     *(f"p_{name}" for name in LEAVE),
     *COUNTS,
+    *TIER,
 )
 
 
@@ -119,6 +123,8 @@ def _facts_sql(vendor: str) -> str:
         f"AND d.stage NOT IN ('{open_deal[0]}', '{open_deal[1]}'))",
         f"(SELECT MAX(COALESCE(d.contract_end, d.won_at)) FROM {deal} d "
         f"WHERE d.customer_id = c.id AND d.stage = '{DealStage.WON.value}')",
+        "lf.multiplier",
+        *(f"lp.{name}" for name in TIER_FIELDS),
     )
     assert len(selected) == len(ROW), (len(selected), len(ROW))
     return (
@@ -127,6 +133,9 @@ def _facts_sql(vendor: str) -> str:
         f"LEFT JOIN {_table(ClaimPolicy)} cp ON cp.pool_id = c.pool_id "
         f"LEFT JOIN {_table(RecyclePolicy)} rp ON rp.pool_id = c.pool_id "
         f"LEFT JOIN {_table(RepProfile)} p ON p.user_id = %(rep)s "
+        f"LEFT JOIN {_table(LimitPlan)} lp ON lp.pool_id = c.pool_id AND lp.is_active "
+        f"LEFT JOIN {_table(RepLimitFactor)} lf ON lf.pool_id = lp.pool_id "
+        "AND lf.rep_id = %(rep)s "
         "WHERE c.id = %(customer)s AND c.merged_into_id IS NULL"
     )
 
@@ -209,13 +218,14 @@ def _read(claimant: User, customer_id: int, now: datetime) -> dict[str, Any]:
 
 
 def _limits(claimant: User, row: dict[str, Any]) -> ClaimLimits:
-    """The pool's limits under the rep's overrides (the strictest wins)."""
+    """The pool's limits after the rep's performance tier (read in the same statement),
+    under the rep's overrides (the strictest wins)."""
     pool = ClaimLimits()
     if row["cp_id"] is not None:
         values = {name: row[f"cp_{name}"] for name in CLAIM_LIMIT_FIELDS}
         for flag in ("count_won_in_cap", "requires_approval"):
             values[flag] = bool(values[flag])
-        pool = limits_from(values)
+        pool = tiered_limits(limits_from(values), *(row[name] for name in TIER))
     overrides = RepOverrides(*(row[f"p_{name}"] for name in OVERRIDES))
     return effective_limits(pool, overrides)
 

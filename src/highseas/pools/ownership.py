@@ -41,7 +41,7 @@ from highseas.pools.destinations import home_pool_id
 from highseas.pools.ledger import record_event, state_of
 from highseas.pools.models import ClaimPolicy, ClaimRequest, OwnershipEvent, Pool
 from highseas.pools.policies import claim_limits, rep_overrides
-from highseas.pools.quotas import quota_ref
+from highseas.pools.quotas import performance_limits, quota_ref
 from highseas.pools.schedule import schedule_for
 
 
@@ -152,7 +152,8 @@ def move(
 
 
 def limits_for(user_id: int, pool: Pool | None, profiles: dict[int, Any]) -> ClaimLimits:
-    return effective_limits(claim_limits(pool), rep_overrides(profiles.get(user_id)))
+    pool_limits = performance_limits(claim_limits(pool), pool.pk if pool else None, user_id)
+    return effective_limits(pool_limits, rep_overrides(profiles.get(user_id)))
 
 
 def claim_facts(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import datetime
+from decimal import Decimal
 from typing import Any
 
 from django.utils import timezone
@@ -17,6 +18,8 @@ from django.utils import timezone
 from highseas.accounts.models import RepProfile, User
 from highseas.accounts.visibility import member_pools
 from highseas.engine.limits import ClaimLimits, effective_limits
+from highseas.engine.tiers import Ceilings, scaled_limits
+from highseas.insights.models import RepLimitFactor
 from highseas.pools import facts
 from highseas.pools.policies import claim_limits, rep_overrides
 
@@ -38,6 +41,7 @@ class PoolStanding:
     claimed_this_week: int
     weekly_left: int | None
     requires_approval: bool
+    count_won_in_cap: bool  # whether won customers count in ``holdings``
 
 
 def standings(user: User, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -46,7 +50,8 @@ def standings(user: User, now: datetime | None = None) -> list[dict[str, Any]]:
     profile = RepProfile.objects.filter(user=user).first()
     result = []
     for pool in member_pools(user).select_related("claim_policy").order_by("name"):
-        limits = effective_limits(claim_limits(pool), rep_overrides(profile))
+        pool_limits = performance_limits(claim_limits(pool), pool.pk, user.pk)
+        limits = effective_limits(pool_limits, rep_overrides(profile))
         today, week = facts.claims_in_periods(user.pk, pool.pk, now, zone)
         held = facts.holdings(user.pk, count_won=limits.count_won_in_cap)
         result.append(
@@ -63,10 +68,41 @@ def standings(user: User, now: datetime | None = None) -> list[dict[str, Any]]:
                     claimed_this_week=week,
                     weekly_left=_left(limits.weekly_quota, week),
                     requires_approval=limits.requires_approval,
+                    count_won_in_cap=limits.count_won_in_cap,
                 )
             )
         )
     return result
+
+
+TIER_FIELDS = ("ceiling_daily_quota", "ceiling_weekly_quota", "ceiling_holding_cap")
+
+
+def tiered_limits(
+    limits: ClaimLimits, multiplier: Any, daily: Any, weekly: Any, cap: Any
+) -> ClaimLimits:
+    """The pool's limits after a rep's performance multiplier (None: no plan on, or no
+    factor for the rep) and the plan's ceilings."""
+    if multiplier is None:
+        return limits
+    return scaled_limits(limits, Decimal(str(multiplier)), Ceilings(daily, weekly, cap))
+
+
+def performance_limits(limits: ClaimLimits, pool_id: int | None, rep_id: int) -> ClaimLimits:
+    """The pool's limits for one rep after their performance tier, where the pool has a
+    performance-linked plan on (``insights.limits``): one indexed lookup of the precomputed
+    factor; the pool's limits unchanged otherwise. Rep overrides still tighten the result.
+    (The rush claim path reads the same factor in its one statement.)"""
+    if pool_id is None:
+        return limits
+    row = (
+        RepLimitFactor.objects.filter(
+            pool_id=pool_id, rep_id=rep_id, pool__limit_plan__is_active=True
+        )
+        .values_list("multiplier", *(f"pool__limit_plan__{name}" for name in TIER_FIELDS))
+        .first()
+    )
+    return limits if row is None else tiered_limits(limits, *row)
 
 
 QUOTA_REF = "claim_quota"

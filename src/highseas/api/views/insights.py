@@ -15,6 +15,7 @@ from rest_framework.views import APIView
 
 from highseas.api.views.base import viewer_of
 from highseas.insights.breakdowns import GROUPINGS, breakdown, claim_effectiveness
+from highseas.insights.limits import explain_limits, plan_report, preview_plan, save_plan
 from highseas.insights.performance import fairness, rep_figures
 from highseas.insights.value import lock_level, rescore, unlock_level
 
@@ -234,3 +235,95 @@ class LevelLockView(APIView):
     @extend_schema(responses={200: LockOutput})
     def delete(self, request: Request, pk: int) -> Response:
         return Response(LockOutput(unlock_level(viewer_of(request), pk)).data)
+
+
+class LimitValues(serializers.Serializer[Any]):
+    daily_quota = serializers.IntegerField(allow_null=True)
+    weekly_quota = serializers.IntegerField(allow_null=True)
+    holding_cap = serializers.IntegerField(allow_null=True)
+
+
+class PlanRep(serializers.Serializer[Any]):
+    rep = serializers.IntegerField()
+    username = serializers.CharField()
+    display_name = serializers.CharField()
+    measured = serializers.FloatField(allow_null=True)
+    top_percent = serializers.FloatField(allow_null=True)
+    multiplier = serializers.DecimalField(max_digits=5, decimal_places=2)
+    before = LimitValues()
+    after = LimitValues()
+
+
+class Tier(serializers.Serializer[Any]):
+    top_percent = serializers.FloatField()
+    multiplier = serializers.FloatField()
+
+
+class PlanInput(serializers.Serializer[None]):
+    is_active = serializers.BooleanField(required=False)
+    measure = serializers.CharField(required=False)
+    window_days = serializers.IntegerField(required=False)
+    tiers = serializers.JSONField(required=False, help_text="[{top_percent, multiplier}, …]")
+    ceiling_daily_quota = serializers.IntegerField(required=False, allow_null=True)
+    ceiling_weekly_quota = serializers.IntegerField(required=False, allow_null=True)
+    ceiling_holding_cap = serializers.IntegerField(required=False, allow_null=True)
+
+
+class Plan(serializers.Serializer[Any]):
+    pool = serializers.IntegerField()
+    is_active = serializers.BooleanField()
+    measure = serializers.CharField()
+    window_days = serializers.IntegerField()
+    tiers = Tier(many=True)
+    ceiling_daily_quota = serializers.IntegerField(allow_null=True)
+    ceiling_weekly_quota = serializers.IntegerField(allow_null=True)
+    ceiling_holding_cap = serializers.IntegerField(allow_null=True)
+    computed_at = serializers.DateTimeField(allow_null=True)
+    reps = PlanRep(many=True)
+
+
+class MyLimit(serializers.Serializer[Any]):
+    pool = serializers.IntegerField()
+    pool_name = serializers.CharField()
+    multiplier = serializers.DecimalField(max_digits=5, decimal_places=2)
+    limits = LimitValues()
+    text = serializers.CharField()
+
+
+def _plan_fields(request: Request) -> dict[str, Any]:
+    data = PlanInput(data=request.data)
+    data.is_valid(raise_exception=True)
+    return dict(data.validated_data)
+
+
+class LimitPlanView(APIView):
+    """A pool's performance-linked limits: the plan and each rep's multiplier and limits
+    (GET); save it (PUT; audited, recomputed at once when on). Managers and admins."""
+
+    @extend_schema(responses={200: Plan})
+    def get(self, request: Request, pk: int) -> Response:
+        return Response(Plan(plan_report(viewer_of(request), pk, now=timezone.now())).data)
+
+    @extend_schema(request=PlanInput, responses={200: Plan})
+    def put(self, request: Request, pk: int) -> Response:
+        fields = _plan_fields(request)
+        report = save_plan(viewer_of(request), pk, fields, now=timezone.now())
+        return Response(Plan(report).data)
+
+
+class LimitPlanPreviewView(APIView):
+    """Who would gain or lose how much under a plan, before it is saved (writes nothing)."""
+
+    @extend_schema(request=PlanInput, responses={200: Plan})
+    def post(self, request: Request, pk: int) -> Response:
+        fields = _plan_fields(request)
+        report = preview_plan(viewer_of(request), pk, fields, now=timezone.now())
+        return Response(Plan(report).data)
+
+
+class MyLimitsView(APIView):
+    """The caller's limits changed by a performance tier, each with why."""
+
+    @extend_schema(responses={200: MyLimit(many=True)})
+    def get(self, request: Request) -> Response:
+        return Response(MyLimit(explain_limits(viewer_of(request).user), many=True).data)
