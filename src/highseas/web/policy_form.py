@@ -93,7 +93,7 @@ class PoolPolicyForm(forms.Form):
     leave_mode = forms.ChoiceField(
         label=_("During a rep's recorded leave"),
         choices=LeaveMode.choices,
-        initial=LeaveMode.PAUSE,
+        required=False,
         widget=forms.RadioSelect,
     )
     destination = forms.ChoiceField(
@@ -144,7 +144,7 @@ class PoolPolicyForm(forms.Form):
             "exempt_open_deal": data["exempt_open_deal"],
             "exempt_levels": list(data["exempt_levels"]),
             "level_overrides": self._overrides(),
-            "leave_mode": data["leave_mode"],
+            "leave_mode": data["leave_mode"] or self.initial.get("leave_mode", LeaveMode.PAUSE),
             "destination": destination,
             "destination_pool": data["destination_pool"]
             if destination == RecycleDestination.OTHER_POOL

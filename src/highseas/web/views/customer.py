@@ -18,7 +18,7 @@ from highseas.customers import timeline
 from highseas.customers.models import Customer
 from highseas.engine.errors import HighSeasError
 from highseas.pools import followups, ownership, requests
-from highseas.pools.authority import may_manage, may_work_on
+from highseas.pools.authority import may_manage, may_move, may_work_on
 from highseas.web import explain, selectors
 from highseas.web.forms import (
     ActivityForm,
@@ -73,6 +73,7 @@ def customer_page(request: HttpRequest, customer_id: int) -> HttpResponse:
         "is_owner": is_owner,
         "manages": manages,
         "may_act": may_work_on(viewer, customer),
+        "may_move": may_move(viewer, customer),  # not a leave's cover
         "may_reveal": viewer.may_reveal(customer),
         "acquisition": explain.acquisition(customer),
         "recycle": explain.recycle_explanation(customer),
