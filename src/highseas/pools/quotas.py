@@ -41,7 +41,6 @@ class PoolStanding:
     claimed_this_week: int
     weekly_left: int | None
     requires_approval: bool
-    count_won_in_cap: bool  # whether won customers count in ``holdings``
 
 
 def standings(user: User, now: datetime | None = None) -> list[dict[str, Any]]:
@@ -68,7 +67,6 @@ def standings(user: User, now: datetime | None = None) -> list[dict[str, Any]]:
                     claimed_this_week=week,
                     weekly_left=_left(limits.weekly_quota, week),
                     requires_approval=limits.requires_approval,
-                    count_won_in_cap=limits.count_won_in_cap,
                 )
             )
         )

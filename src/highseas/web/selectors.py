@@ -13,7 +13,7 @@ from django.http import Http404
 
 from highseas.accounts.models import User
 from highseas.accounts.visibility import Viewer
-from highseas.customers.choices import CustomerStatus
+from highseas.customers.choices import CustomerStage, CustomerStatus
 from highseas.customers.models import Activity, Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.notify.models import Notification
@@ -24,6 +24,8 @@ from highseas.web.present import CustomerView, present
 
 HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
 OPTIONS_SECONDS = 600
+DUE_SOON_DAYS = 7  # the home card, its list and the my-customers tab count the same
+OVERDUE_DAYS = 30
 
 
 def visible_customer(viewer: Viewer, customer_id: int) -> Customer:
@@ -149,7 +151,9 @@ def my_customers(viewer: Viewer) -> QuerySet[Customer]:
 
 def holding_counts(viewer: Viewer) -> dict[str, int]:
     counts: dict[str, int] = viewer.user.customers.aggregate(
-        holdings=Count("id"), frozen=Count("id", filter=Q(status=CustomerStatus.FROZEN))
+        holdings=Count("id"),
+        frozen=Count("id", filter=Q(status=CustomerStatus.FROZEN)),
+        won=Count("id", filter=Q(stage=CustomerStage.WON)),
     )
     return counts
 
@@ -158,19 +162,31 @@ def due_within(viewer: Viewer, now: datetime, days: int) -> QuerySet[Customer]:
     return my_customers(viewer).filter(recycle_due_at__lte=now + timedelta(days=days))
 
 
-def upcoming_contacts(user: User, now: datetime, days: int) -> QuerySet[Activity]:
-    """Planned next contacts on the user's own customers, overdue ones included; a plan is
-    shown only while it is the customer's latest follow-up's plan."""
+def _planned_contacts(user: User) -> QuerySet[Activity]:
+    """Planned next contacts on the user's own customers; a plan is shown only while it is
+    the customer's latest follow-up's plan."""
     return (
         Activity.objects.filter(
             customer__owner=user,
             next_contact_at__isnull=False,
-            next_contact_at__lte=now + timedelta(days=days),
-            next_contact_at__gte=now - timedelta(days=7),
             customer__last_activity_at=F("occurred_at"),
         )
         .select_related("customer")
         .order_by("next_contact_at")
+    )
+
+
+def upcoming_contacts(user: User, now: datetime, days: int) -> QuerySet[Activity]:
+    """Planned contacts from now to ``days`` ahead (overdue ones are ``overdue_contacts``)."""
+    return _planned_contacts(user).filter(
+        next_contact_at__gte=now, next_contact_at__lte=now + timedelta(days=days)
+    )
+
+
+def overdue_contacts(user: User, now: datetime) -> QuerySet[Activity]:
+    """Planned contacts whose time has passed, in the last ``OVERDUE_DAYS``."""
+    return _planned_contacts(user).filter(
+        next_contact_at__lt=now, next_contact_at__gte=now - timedelta(days=OVERDUE_DAYS)
     )
 
 

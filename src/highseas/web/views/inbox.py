@@ -34,6 +34,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
         "show": show,
         "unread": selectors.unread_count(viewer.user),
         "contacts": selectors.upcoming_contacts(viewer.user, now, days=7)[:15],
+        "overdue_contacts": selectors.overdue_contacts(viewer.user, now)[:15],
         "due_soon": selectors.present_all(
             viewer, list(selectors.due_within(viewer, now, days=3)[:20]), now
         ),

@@ -31,17 +31,19 @@ MINE_PAGE_SIZE = 30
 def home(request: HttpRequest) -> HttpResponse:
     viewer = viewer_of(request)
     now = timezone.now()
-    due_soon = list(selectors.due_within(viewer, now, days=3)[:6])
+    due_soon = list(selectors.due_within(viewer, now, days=selectors.DUE_SOON_DAYS)[:6])
     context = {
         "section": "home",
         **selectors.holding_counts(viewer),
-        "due_soon_count": selectors.due_within(viewer, now, days=3).count(),
+        "due_soon_count": selectors.due_within(viewer, now, days=selectors.DUE_SOON_DAYS).count(),
+        "due_days": selectors.DUE_SOON_DAYS,
         "visible": viewer.customers().count(),
         "pools": selectors.listable_pools(viewer),
         "standings": standings(viewer.user, now),
         "team": viewer.user.team,
         "due_soon": selectors.present_all(viewer, due_soon, now),
         "contacts": selectors.upcoming_contacts(viewer.user, now, days=2)[:6],
+        "overdue_contacts": selectors.overdue_contacts(viewer.user, now)[:6],
         "recent": viewer.customers().filter(owner=viewer.user).order_by("-owned_since")[:6],
         "now": now,
     }
@@ -163,7 +165,7 @@ def my_customers(request: HttpRequest) -> HttpResponse:
     customers = selectors.my_customers(viewer)
     view = request.GET.get("view", "")
     if view == "due":
-        customers = selectors.due_within(viewer, now, days=7)
+        customers = selectors.due_within(viewer, now, days=selectors.DUE_SOON_DAYS)
     elif view == "frozen":
         customers = customers.filter(status="frozen")
     if query := request.GET.get("q", "").strip():
@@ -176,6 +178,7 @@ def my_customers(request: HttpRequest) -> HttpResponse:
         "view": view,
         "q": query,
         **selectors.holding_counts(viewer),
-        "due_count": selectors.due_within(viewer, now, days=7).count(),
+        "due_count": selectors.due_within(viewer, now, days=selectors.DUE_SOON_DAYS).count(),
+        "due_days": selectors.DUE_SOON_DAYS,
     }
     return render(request, "web/mine.html", context)
