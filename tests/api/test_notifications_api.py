@@ -47,6 +47,10 @@ def test_the_inbox_lists_only_my_notifications_newest_first(org: dict[str, Any],
         "created_at",
         "read_at",
         "is_read",
+        "shown_title",
+        "shown_body",
+        "title_template",
+        "params",
     }
     assert first["is_read"] is True
 

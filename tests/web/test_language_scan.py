@@ -186,6 +186,36 @@ def findings(pages: dict[str, str], language: str, data: list[str]) -> dict[str,
     return found
 
 
+PROVINCES = {
+    "云南",
+    "内蒙古",
+    "北京",
+    "台湾",
+    "吉林",
+    "四川",
+    "天津",
+    "宁夏",
+    "山西",
+    "广东",
+    "广西",
+    "新疆",
+    "河北",
+    "河南",
+    "海南",
+    "湖北",
+    "湖南",
+    "澳门",
+    "甘肃",
+    "西藏",
+    "贵州",
+    "辽宁",
+    "重庆",
+    "陕西",
+    "青海",
+    "香港",
+    "黑龙江",
+}
+
 # What the scan finds today outside the rule pages (each for its area's engineer).
 KNOWN: dict[str, dict[str, set[str]]] = {
     "zh-hans": {
@@ -235,17 +265,13 @@ KNOWN: dict[str, dict[str, set[str]]] = {
         ),
     },
     "en": {
-        # stored Chinese: the sweep's warnings and a reminder written by the world, and the
-        # ownership ledger's reasons
-        "/notifications/": {
-            "以免被回收",
-            "前跟进",
-            "即将被回收到公海",
-            "计划今天回访",
-            "请在",
-            "请跟进客户",
-        },
+        # stored Chinese: a reminder the world writes as plain text, and the ownership
+        # ledger's reasons
+        "/notifications/": {"计划今天回访", "请跟进客户"},  # the world's own plain reminder
         "/customers/N/": {"创建", "负责人自行登记"},
+        # the province picker offers the provinces by their Chinese names (stored as such)
+        "/customers/new/": PROVINCES,
+        "/customers/N/edit/": PROVINCES,
     },
 }
 
@@ -308,6 +334,9 @@ KNOWN_ADMIN: dict[str, dict[str, set[str]]] = {
             "type",
         },
         "/admin/accounts/auditlog/N/change/": {
+            "leave",
+            "mode",
+            "pause",
             "Action",
             "Actor",
             "Address",

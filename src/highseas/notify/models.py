@@ -4,6 +4,8 @@ from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
+from highseas.notify.texts import render
+
 
 class Notification(models.Model):
     """An in-app message. ``dedupe_key`` makes "sent once" a database fact."""
@@ -20,6 +22,11 @@ class Notification(models.Model):
     dedupe_key = models.CharField(max_length=200, null=True, blank=True, unique=True)
     created_at = models.DateTimeField(_("created at"), auto_now_add=True)
     read_at = models.DateTimeField(_("read at"), null=True, blank=True)
+    # a system text's English template and facts (``notify.texts``); title/body keep the
+    # text as written, in the organisation's language
+    title_template = models.CharField(_("title template"), max_length=200, blank=True)
+    body_template = models.CharField(_("body template"), max_length=200, blank=True)
+    params = models.JSONField(_("parameters"), default=dict, blank=True)
 
     class Meta:
         verbose_name = _("notification")
@@ -28,6 +35,20 @@ class Notification(models.Model):
 
     def __str__(self) -> str:
         return self.title
+
+    @property
+    def shown_title(self) -> str:
+        """The title in the reader's (active) language."""
+        if not self.title_template:
+            return self.title
+        return render(self.title_template, self.params.get("title", {}))
+
+    @property
+    def shown_body(self) -> str:
+        if not self.body_template:
+            return self.body
+        facts = self.params.get("body", {})
+        return render(self.body_template, facts, self.params.get("body_extra", ""))
 
 
 class Delivery(models.Model):

@@ -36,14 +36,14 @@ from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from highseas.customers.models import Activity, Contact, Task
+from highseas.notify import texts
 from highseas.notify.models import Notification
-from highseas.notify.services import notify
+from highseas.notify.services import Text, notify
 
 logger = logging.getLogger("highseas.notify")
 
 LOOKBACK = timedelta(days=7)
 BATCH_SIZE = 500
-TITLE_LENGTH = Notification._meta.get_field("title").max_length or 200
 LABEL_KEY_LENGTH = 120
 
 M = TypeVar("M", bound=Model)
@@ -52,8 +52,8 @@ M = TypeVar("M", bound=Model)
 @dataclass(frozen=True)
 class Reminder:
     recipient_id: int
-    title: str
-    body: str
+    title: Text
+    body: Text
     customer_id: int | None
     dedupe_key: str
 
@@ -85,7 +85,7 @@ def _send(kind: str, batches: Iterable[list[Reminder]]) -> int:
             created = notify(
                 reminder.recipient_id,
                 kind,
-                _clip(reminder.title, TITLE_LENGTH),
+                reminder.title,
                 reminder.body,
                 reminder.customer_id,
                 dedupe_key=reminder.dedupe_key,
@@ -100,10 +100,6 @@ def _batches(queryset: QuerySet[M]) -> Iterator[list[M]]:
     while batch := list(queryset.filter(pk__gt=last_pk).order_by("pk")[:BATCH_SIZE]):
         yield batch
         last_pk = batch[-1].pk
-
-
-def _clip(text: str, length: int) -> str:
-    return text if len(text) <= length else text[: length - 1] + "…"
 
 
 def _when(moment: datetime) -> str:
@@ -138,12 +134,12 @@ def next_contact_reminders(now: datetime, lookback: timedelta) -> Iterator[list[
 def _next_contact(activity: Activity) -> Reminder:
     customer = activity.customer
     assert customer.owner_id is not None and activity.next_contact_at is not None
-    body = _("Next contact planned for %(when)s.") % {"when": _when(activity.next_contact_at)}
-    if activity.note:
-        body = f"{body}\n{activity.note}"
+    body = texts.SystemText(
+        texts.NEXT_CONTACT, {"when": _when(activity.next_contact_at)}, activity.note or ""
+    )
     return Reminder(
         recipient_id=customer.owner_id,
-        title=_("Follow up with %(customer)s") % {"customer": customer.name},
+        title=texts.SystemText(texts.FOLLOW_UP_WITH, {"customer": customer.name}),
         body=body,
         customer_id=customer.pk,
         dedupe_key=f"next_contact:{activity.pk}",
@@ -167,8 +163,8 @@ def _birthday(contact: Contact, today: date) -> Reminder:
     names = {"contact": contact.name, "customer": customer.name}
     return Reminder(
         recipient_id=customer.owner_id,
-        title=_("Birthday today: %(contact)s (%(customer)s)") % names,
-        body=_("Today is the birthday of %(contact)s of %(customer)s.") % names,
+        title=texts.SystemText(texts.BIRTHDAY, names),
+        body=texts.SystemText(texts.BIRTHDAY_BODY, names),
         customer_id=customer.pk,
         dedupe_key=f"birthday:{contact.pk}:{today.year}",
     )
@@ -237,12 +233,11 @@ def task_due_reminders(now: datetime, lookback: timedelta) -> Iterator[list[Remi
 
 def _task_due(task: Task) -> Reminder:
     assert task.due_at is not None
-    body = _("Due at %(when)s.") % {"when": _when(task.due_at)}
-    if task.customer is not None:
-        body = f"{body}\n{task.customer.name}"
+    extra = task.customer.name if task.customer is not None else ""
+    body = texts.SystemText(texts.DUE_AT, {"when": _when(task.due_at)}, extra)
     return Reminder(
         recipient_id=task.assignee_id,
-        title=_("Task due: %(task)s") % {"task": task.title},
+        title=texts.SystemText(texts.TASK_DUE, {"task": task.title}),
         body=body,
         customer_id=task.customer_id,
         dedupe_key=f"task_due:{task.pk}",

@@ -6,8 +6,11 @@ worker once committed, never on the caller's path."""
 from __future__ import annotations
 
 from datetime import datetime
+from typing import Any
 
+from django.conf import settings
 from django.db import IntegrityError, transaction
+from django.utils import translation
 from django.utils.translation import gettext as _
 
 from highseas.accounts.models import User
@@ -15,28 +18,54 @@ from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.notify.delivery import has_channels
 from highseas.notify.models import Notification
 from highseas.notify.outbox import enqueue
+from highseas.notify.texts import SystemText
+
+TITLE_LENGTH = Notification._meta.get_field("title").max_length or 200
+
+
+Text = str | SystemText
+
+
+def _stored(text: Text) -> tuple[str, str, dict[str, Any], str]:
+    """(the text in the organisation's language, its template, its facts, the extra)."""
+    if isinstance(text, str):
+        return text, "", {}, ""
+    with translation.override(settings.LANGUAGE_CODE):
+        written = text.render()
+    return written, text.template, dict(text.params), text.extra
 
 
 def notify(
     recipient_id: int,
     kind: str,
-    title: str,
-    body: str = "",
+    title: Text,
+    body: Text = "",
     customer_id: int | None = None,
     dedupe_key: str | None = None,
 ) -> Notification | None:
     """Create one in-app notification and queue it on the optional channels in the same
     transaction; with ``dedupe_key``, at most once ever (a repeat returns None and queues
-    nothing)."""
+    nothing). A ``SystemText`` title or body is kept as its template and facts as well, so
+    that it reads in each reader's language (``notify.texts``)."""
+    title_text, title_template, title_params, _title_extra = _stored(title)
+    body_text, body_template, body_params, body_extra = _stored(body)
+    params: dict[str, Any] = {}
+    if title_template:
+        params["title"] = title_params
+    if body_template:
+        params.update(body=body_params, body_extra=body_extra)
     try:
         with transaction.atomic():
             notification = Notification.objects.create(
                 recipient_id=recipient_id,
                 kind=kind,
-                title=title,
-                body=body,
+                title=title_text[:TITLE_LENGTH],
+                body=body_text,
                 customer_id=customer_id,
                 dedupe_key=dedupe_key,
+                title_template=title_template,
+                body_template=body_template,
+                params=params,
             )
             if has_channels():
                 enqueue(notification)
@@ -48,7 +77,7 @@ def notify(
 
 
 def notify_after_commit(
-    recipient_id: int, kind: str, title: str, body: str = "", customer_id: int | None = None
+    recipient_id: int, kind: str, title: Text, body: Text = "", customer_id: int | None = None
 ) -> None:
     transaction.on_commit(lambda: notify(recipient_id, kind, title, body, customer_id))
 

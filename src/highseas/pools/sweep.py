@@ -45,6 +45,7 @@ from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.ownership import EventKind, OwnershipState, Status
 from highseas.engine.recycle import CustomerClock, Pauses, Schedule, schedule
 from highseas.notify.services import notify
+from highseas.notify.texts import FOLLOW_UP_BEFORE, RECYCLED, WILL_RECYCLE, SystemText
 from highseas.pools.destinations import destination_pool_id, queue_name, tell_queue_admins
 from highseas.pools.ledger import Entry, record_events
 from highseas.pools.models import Pool
@@ -326,7 +327,7 @@ def _tell_owners(items: list[Recycled]) -> None:
         notify(
             owner_id,
             "recycled",
-            _("%(count)s of your customers went back to the pool") % {"count": len(lost)},
+            SystemText(RECYCLED, {"count": len(lost)}),
             names + ("…" if len(lost) > 5 else ""),
             customer_id=lost[0].customer if len(lost) == 1 else None,
         )
@@ -440,9 +441,11 @@ def _tell_warned(items: list[Warned]) -> None:
         notify(
             item.owner,
             "recycle_warning",
-            _("%(customer)s will go back to the pool") % {"customer": item.customer_name},
-            _("Follow it up before %(due)s to keep it.")
-            % {"due": timezone.localtime(item.due_at).strftime("%Y-%m-%d %H:%M")},
+            SystemText(WILL_RECYCLE, {"customer": item.customer_name}),
+            SystemText(
+                FOLLOW_UP_BEFORE,
+                {"due": timezone.localtime(item.due_at).strftime("%Y-%m-%d %H:%M")},
+            ),
             customer_id=item.customer,
             dedupe_key=f"recycle_warning:{item.customer}:{item.due_at.isoformat()}",
         )

@@ -7,10 +7,26 @@ from highseas.notify.models import Notification
 
 class NotificationSerializer(serializers.ModelSerializer[Notification]):
     is_read = serializers.SerializerMethodField()
+    # title/body as written (the organisation's language); shown_* in the caller's language
+    shown_title = serializers.CharField(read_only=True)
+    shown_body = serializers.CharField(read_only=True)
 
     class Meta:
         model = Notification
-        fields = ["id", "kind", "title", "body", "customer", "created_at", "read_at", "is_read"]
+        fields = [
+            "id",
+            "kind",
+            "title",
+            "body",
+            "shown_title",
+            "shown_body",
+            "title_template",
+            "params",
+            "customer",
+            "created_at",
+            "read_at",
+            "is_read",
+        ]
         read_only_fields = fields
 
     def get_is_read(self, notification: Notification) -> bool:
