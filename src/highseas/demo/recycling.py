@@ -35,7 +35,10 @@ class RecycleTimer:
         is_won: bool = False,
         has_open_deal: bool = False,
         status: Status = Status.OWNED,
+        leave: tuple[int, int] | None = None,
     ) -> RecyclePlan:
+        """``leave``: the owner's recorded leave, ``[first second, last second]``, which
+        pauses the clocks where the pool says so (``CustomerClock.pauses``)."""
         clock = CustomerClock(
             status=status,
             level=self.level,
@@ -44,6 +47,7 @@ class RecycleTimer:
             owned_since=to_datetime(owned_since),
             last_effective_activity_at=_moment(last_effective_at),
             last_activity_at=_moment(last_activity_at),
+            pauses=((to_datetime(leave[0]), to_datetime(leave[1] + 1)),) if leave else (),
         )
         plan = schedule(self.rules, clock)
         return RecyclePlan(_seconds(plan.due_at), _seconds(plan.warn_at), plan.rule, plan.limit)

@@ -212,6 +212,7 @@ class _CustomerStory(OwnershipPeriods):
             is_won=outcome == "won",
             has_open_deal=outcome == "open",
             status=Status(self.ledger.status),
+            leave=_leave_of(current.owner),
         )
         contacted = (follow_ups.last_activity_at or 0) >= owned_since
         if outcome == "won":
@@ -314,3 +315,10 @@ class _CustomerStory(OwnershipPeriods):
             activities=follow_ups.activities,
             deals=follow_ups.deals,
         )
+
+
+def _leave_of(rep: Rep) -> tuple[int, int] | None:
+    """The rep's recorded leave (first and last second), which pauses their clocks."""
+    if rep.leave_from is None or rep.leave_until is None:
+        return None
+    return rep.leave_from, rep.leave_until
