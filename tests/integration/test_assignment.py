@@ -598,3 +598,18 @@ def test_the_assign_benchmark_reports_its_figures_and_leaves_the_backlog_pooled(
     assert not OwnershipEvent.objects.filter(policy_ref="bench:baseline").exists()
     assert not AssignmentDecision.objects.exists()
     assert_invariants()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_assign_benchmark_profiles_a_further_run_and_puts_it_back() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    args = ("--backlog", "200", "--reps", "10", "--service-sample", "10", "--profile", "1")
+    call_command("bench", "assign", *args, stdout=out, stderr=err)
+    lines = {line["path"]: line for line in map(json.loads, out.getvalue().splitlines())}
+    profile = lines["run_profile"]
+    assert profile["profiled_seconds"] > 0 and len(profile["top_self_time"]) == 10
+    assert "HighSeas services and engine" in profile["self_seconds_by_layer"]
+    assert "profiled run" in err.getvalue()
+    assert not Customer.objects.exclude(status="pooled").exists()
+    assert not AssignmentDecision.objects.exists()
+    assert_invariants()

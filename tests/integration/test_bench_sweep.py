@@ -114,3 +114,16 @@ def test_it_refuses_a_database_with_real_customers(
         _bench(*SMALL)
     assert not Pool.objects.filter(name=sweep_bench.POOL_NAME).exists()
     assert Customer.objects.count() == 1
+
+
+def test_the_profile_breaks_a_further_sweep_down_and_leaves_the_dataset_armed() -> None:
+    lines = _bench("--customers", "300", "--due-percent", "10", "--reps", "3", "--profile", "1")
+    assert set(lines) == {*PATHS, "sweep_profile"}
+    profile = lines["sweep_profile"]
+    layers = profile["self_seconds_by_layer"]
+    assert "HighSeas services and engine" in layers and profile["profiled_seconds"] > 0
+    assert sum(layers.values()) <= profile["profiled_seconds"] * 1.05
+    assert len(profile["top_self_time"]) == 10
+    assert len(_due()) == 30  # re-armed after the profiled sweep too
+    assert not OwnershipEvent.objects.exclude(kind="created").exists()
+    assert run_checks().ok

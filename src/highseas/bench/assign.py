@@ -34,6 +34,7 @@ from django.utils import timezone
 
 from highseas.accounts.models import RepLevel, RepProfile, Role, Team, User
 from highseas.bench import BenchError, chunked, report
+from highseas.bench.breakdown import describe, profiled
 from highseas.bench.dataset import INDUSTRIES, PROVINCES, insert_customers
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
@@ -67,6 +68,7 @@ class AssignBenchOptions:
     batch_size: int = DEFAULT_BATCH
     seed: int = 1
     force: bool = False
+    profile: bool = False  # one more real run under cProfile, for the breakdown
 
 
 @dataclass(frozen=True)
@@ -409,7 +411,15 @@ def measure(org: Org, options: AssignBenchOptions) -> dict[str, Any]:
     )
     drop_decisions(service)
     release_all(org.pool, timezone.now())
+    breakdown = None
+    if options.profile:
+        profiled_run, breakdown = profiled(
+            lambda: _timed_run(org, options, dry_run=False, apply_mode=ApplyMode.BULK)[0]
+        )
+        drop_decisions(profiled_run)
+        release_all(org.pool, timezone.now())
     return {
+        "breakdown": breakdown,
         "preview": (preview, preview_seconds),
         "run_bulk": (real, real_seconds),
         "run_service": (service, service_seconds),
@@ -454,7 +464,10 @@ def figures(
         "meets_target": real["per_second"] >= TARGET_PER_SECOND,
         "preview_matches_real": measured["preview_matches_real"],
     }
+    breakdown = measured["breakdown"]
+    profile = [{**common, "path": "run_profile", **breakdown}] if breakdown else []
     return [
+        *profile,
         {
             **common,
             "path": "dataset",
@@ -509,6 +522,10 @@ def summary(lines: list[dict[str, Any]]) -> str:
         f"target ≥ {real['target_per_second']:,} customers/s: {verdict}; "
         f"preview {'matches' if real['preview_matches_real'] else 'DIFFERS FROM'} the real run"
     )
+    if profile := by_path.get("run_profile"):
+        text.append(
+            f"  profiled run {profile['profiled_seconds']:.2f} s, self time: {describe(profile)}"
+        )
     return "\n".join(text)
 
 
@@ -522,5 +539,6 @@ def run_from_command(command: BaseCommand, options: dict[str, Any]) -> None:
         service_sample=options.get("service_sample") or defaults.service_sample,
         seed=options["seed"],
         force=options["force"],
+        profile=bool(options.get("profile")),
     )
     report(command, lambda: run(bench_options), summary)

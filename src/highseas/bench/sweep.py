@@ -46,6 +46,7 @@ from tqdm import tqdm
 from highseas.accounts import services as accounts
 from highseas.accounts.models import RepProfile, Role, Team, User
 from highseas.bench import BenchError, chunked, report
+from highseas.bench.breakdown import describe, profiled
 from highseas.bench.dataset import (
     CITIES,
     INDUSTRIES,
@@ -107,6 +108,7 @@ class SweepBenchOptions:
     batch_size: int = 500
     idle_runs: int = IDLE_RUNS
     force: bool = False
+    profile: bool = False  # one more real sweep under cProfile, for the breakdown
 
 
 @dataclass(frozen=True)
@@ -502,6 +504,7 @@ class Measured:
     ledger_customers: int
     select_due: Timed
     raw: Timed
+    breakdown: dict[str, Any] | None = None
 
 
 def measure(dataset: Dataset, options: SweepBenchOptions) -> Measured:
@@ -526,6 +529,12 @@ def measure(dataset: Dataset, options: SweepBenchOptions) -> Measured:
         counted = events.aggregate(rows=Count("id"), customers=Count("customer", distinct=True))
         set_state(pool, due, armed_activity)
         baseline = raw.recycle(NOW)
+        set_state(pool, due, armed_activity)
+        breakdown = None
+        if options.profile:
+            _report, breakdown = profiled(
+                lambda: sweep(NOW, batch_size=options.batch_size, scope=dataset.scope)
+            )
     finally:
         set_state(pool, due, armed_activity)
     return Measured(
@@ -539,6 +548,7 @@ def measure(dataset: Dataset, options: SweepBenchOptions) -> Measured:
         counted["customers"],
         select_due,
         baseline,
+        breakdown,
     )
 
 
@@ -576,7 +586,9 @@ def figures(dataset: Dataset, options: SweepBenchOptions, m: Measured) -> list[d
             "ratio": round(seconds / baseline_seconds, 2) if baseline_seconds else None,
         }
 
+    profile = [{**common, "path": "sweep_profile", **m.breakdown}] if m.breakdown else []
     return [
+        *profile,
         {
             **common,
             "path": "dataset",
@@ -666,6 +678,12 @@ def summary(lines: list[dict[str, Any]]) -> str:
     def verdict(line: dict[str, Any]) -> str:
         return "met" if line["meets_target"] else "missed"
 
+    profile = by_path.get("sweep_profile")
+    profiled_line = (
+        [f"  profiled sweep {profile['profiled_seconds']:.2f} s, self time: {describe(profile)}"]
+        if profile
+        else []
+    )
     return "\n".join(
         [
             f"sweep bench on {real['db']}: {real['customers']:,} owned customers ({built}), "
@@ -685,6 +703,7 @@ def summary(lines: list[dict[str, Any]]) -> str:
             f"raw SELECT {idle['baseline_seconds'] * 1000:.2f} ms",
             f"targets: sweep < {real['target_seconds']} s: {verdict(real)}; nothing due < "
             f"{idle['target_seconds'] * 1000:.0f} ms: {verdict(idle)}",
+            *profiled_line,
         ]
     )
 
@@ -696,5 +715,6 @@ def run_from_command(command: BaseCommand, options: dict[str, Any]) -> None:
         due_percent=options.get("due_percent") or SweepBenchOptions.due_percent,
         reps=options["reps"],
         force=options["force"],
+        profile=bool(options.get("profile")),
     )
     report(command, lambda: run(bench_options), summary)
