@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from highseas.demo import data
+from highseas.demo import data, talent
 from highseas.demo.book import OwnershipBook
 from highseas.demo.clock import DAY, HOUR, MINUTE, DemoClock
 from highseas.demo.followups import FollowUps
@@ -58,13 +58,22 @@ class OwnershipPeriods:
         self.lost_reason = ""
 
     def _pick_owner(
-        self, moment: int, excluded: set[int], *, counts: bool, freezing: bool = False
+        self,
+        moment: int,
+        excluded: set[int],
+        *,
+        counts: bool,
+        freezing: bool = False,
+        winning: bool = False,
     ) -> Rep | None:
-        """A random employed rep of the pool's team who is free to take one more customer."""
+        """A random employed rep of the pool's team who is free to take one more customer;
+        for a customer that will be won (``winning``), a rep strong with it is likelier."""
         reps, limits = self.pool.reps, self.pool.claim
-        for _ in range(8):
+        for attempt in range(8):
             rep = reps[int(self.rng.random() * len(reps))]
             if rep.index in excluded or not rep.can_take_customer_at(moment):
+                continue
+            if winning and attempt < 6 and self.rng.random() > self._chance(rep):
                 continue
             if counts and not self.book.has_room(rep, limits):
                 continue
@@ -72,6 +81,9 @@ class OwnershipPeriods:
                 continue
             return rep
         return None
+
+    def _chance(self, rep: Rep) -> float:
+        return talent.win_chance(rep.index, self.profile.industry, self.profile.province)
 
     def _past_periods(self, since: int, limit: int, excluded: set[int]) -> None:
         moment = since
@@ -117,7 +129,8 @@ class OwnershipPeriods:
     ) -> None:
         """The follow-ups of an earlier period, the deal lost on the way, and the release."""
         rng, lost_reason = self.rng, ""
-        if len(times) >= 2 and chance(rng, 0.25):
+        # a deal lost on the way: likelier where the rep is weak (talent.py)
+        if len(times) >= 2 and chance(rng, 0.5 * (1 - self._chance(owner))):
             opened, lost = times[0] + 30 * MINUTE, times[-1] + 10 * MINUTE
             lost_reason = self.follow_ups.lost_deal(owner.user_id, opened, lost)
             self.lost_reason = lost_reason

@@ -138,7 +138,9 @@ class _CustomerStory(OwnershipPeriods):
         if longest < shortest:
             return None
         start, how, leaver = self._start_of_current(created, longest, shortest, is_frozen)
-        owner = self._pick_owner(start, set(), counts=False, freezing=is_frozen)
+        owner = self._pick_owner(
+            start, set(), counts=False, freezing=is_frozen, winning=outcome == "won"
+        )
         if owner is None:
             return None
         if outcome == "won" and not self._can_win(owner, start):
@@ -265,6 +267,11 @@ class _CustomerStory(OwnershipPeriods):
         if outcome == "open" and times:
             opened = min(times[len(times) // 2] + 30 * MINUTE, self.now)
             return "open", follow_ups.open_deal(owner.user_id, opened)
+        # a deal already lost with this owner, who keeps trying: likelier where they are weak
+        if len(times) >= 2 and chance(self.rng, 0.6 * (1 - self._chance(owner))):
+            opened, lost = times[0] + 30 * MINUTE, times[-1] + 10 * MINUTE
+            if lost < self.now:
+                follow_ups.lost_deal(owner.user_id, opened, lost)
         return "none", ""
 
     def _freeze(self, owner: Rep, owned_since: int) -> int:
