@@ -60,3 +60,9 @@ def test_overdue_plans_are_not_listed_as_upcoming(world: dict[str, Any]) -> None
     overdue = page[page.index("data-overdue-contacts") : page.index("data-upcoming-contacts")]
     assert soon.name in upcoming and late.name not in upcoming
     assert late.name in overdue
+
+
+def test_the_favicon_is_a_local_file(client: Any) -> None:
+    response = client.get("/favicon.ico")
+    assert response.status_code == 301
+    assert response["Location"].startswith("/static/highseas/favicon")

@@ -4,6 +4,7 @@ from django.contrib.auth.views import LogoutView
 from django.urls import path
 
 from highseas.web.views import (
+    assets,
     audit,
     auth,
     collaboration,
@@ -29,6 +30,7 @@ from highseas.web.views import (
 app_name = "web"
 urlpatterns = [
     path("", workspace.home, name="home"),
+    path("favicon.ico", assets.favicon, name="favicon"),
     path("login/", auth.SignInView.as_view(), name="login"),
     path("logout/", LogoutView.as_view(), name="logout"),
     path("pool/", workspace.pool_list, name="pool"),
