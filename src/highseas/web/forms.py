@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from highseas.accounts.models import User
@@ -18,6 +19,7 @@ from highseas.customers.choices import (
     Source,
 )
 from highseas.customers.models import Customer
+from highseas.customers.search import name_filter
 from highseas.pools.models import Pool
 from highseas.web.region_fields import use_region_pickers
 
@@ -64,19 +66,21 @@ class PoolFilterForm(forms.Form):
         self.fields["pool"].choices = [(p.pk, p.name) for p in pools]  # type: ignore[attr-defined]
 
     def narrowing(self) -> dict[str, Any]:
-        """Field filters on the customer table for the chosen values."""
+        """Field filters on the customer table for the chosen values (the name: ``match``)."""
         data = self.cleaned_data
         found = {
             name: data[name]
             for name in ("province", "city", "industry", "level", "source", "stage")
             if data.get(name)
         }
-        if data.get("q"):
-            found["name__icontains"] = data["q"]
         status = data.get("status") or "pooled"
         if status != "all":
             found["status"] = status
         return found
+
+    def match(self) -> Q:
+        """The name box: what search finds for it (``customers.search.name_filter``)."""
+        return name_filter(self.cleaned_data.get("q") or "")
 
 
 class ActivityForm(forms.Form):

@@ -21,6 +21,7 @@ from highseas.api.views.followups import FollowUpActions
 from highseas.api.views.ownership import OwnershipActions
 from highseas.api.views.routing import ExplainActions
 from highseas.customers.models import Customer
+from highseas.customers.search import name_filter
 from highseas.engine.bounds import parse_id
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake.registration import register_customer
@@ -78,7 +79,7 @@ class CustomerViewSet(
                     errors={key[:-3]: ["not a number"]},
                 )
         if query := params.get("q"):
-            customers = customers.filter(name__icontains=query)
+            customers = customers.filter(name_filter(query))
         return customers.filter(**filters)
 
     def get_object(self) -> Customer:

@@ -14,6 +14,7 @@ from django.views.decorators.http import require_POST
 
 from highseas.accounts.models import User
 from highseas.customers.models import Customer
+from highseas.customers.search import name_filter
 from highseas.engine.bounds import parse_id
 from highseas.engine.errors import HighSeasError
 from highseas.pools import ownership, requests
@@ -47,7 +48,7 @@ def team_customers(request: HttpRequest) -> HttpResponse:
     if level := params.get("level", ""):
         customers = customers.filter(level=level)
     if query := params.get("q", "").strip():
-        customers = customers.filter(name__icontains=query)
+        customers = customers.filter(name_filter(query))
     if params.get("due") == "7":
         customers = customers.filter(recycle_due_at__lte=now + timedelta(days=7))
     receivers = selectors.assignable_users(viewer)

@@ -15,6 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
+from highseas.customers.search import name_filter
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools import ownership, requests
 from highseas.pools.quotas import standings
@@ -62,7 +63,7 @@ def pool_list(request: HttpRequest) -> HttpResponse:
     pool = pool or (pools[0] if pools else None)
     context: dict[str, object] = {"section": "pool", "form": form, "pool": pool, "pools": pools}
     if pool is not None:
-        customers = viewer.customers().filter(pool=pool, **form.narrowing())
+        customers = viewer.customers().filter(form.match(), pool=pool, **form.narrowing())
         page = selectors.page_of(
             viewer,
             customers,
@@ -169,7 +170,7 @@ def my_customers(request: HttpRequest) -> HttpResponse:
     elif view == "frozen":
         customers = customers.filter(status="frozen")
     if query := request.GET.get("q", "").strip():
-        customers = customers.filter(name__icontains=query)
+        customers = customers.filter(name_filter(query))
     page = Paginator(customers, MINE_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "section": "mine",

@@ -6,6 +6,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from highseas.bench import BenchError
+from highseas.bench import pages as pages_bench
 from highseas.bench import assign as assign_bench
 from highseas.bench import imports as import_bench
 from highseas.bench import smart as smart_bench
@@ -31,7 +32,8 @@ class Command(BaseCommand):
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
-            "benchmark", choices=["claim", *DEDUP_BENCHMARKS, "assign", "sweep", "import", "smart"]
+            "benchmark",
+            choices=["claim", *DEDUP_BENCHMARKS, "assign", "sweep", "import", "smart", "pages"],
         )
         defaults = ClaimBenchOptions()
         parser.add_argument("--customers", type=positive, default=defaults.customers)
@@ -40,6 +42,12 @@ class Command(BaseCommand):
         )
         parser.add_argument("--reps", type=positive, default=defaults.reps)
         parser.add_argument("--seed", type=int, default=defaults.seed)
+        parser.add_argument(
+            "--requests",
+            type=positive,
+            default=pages_bench.PagesBenchOptions().requests,
+            help="pages: timed requests per page",
+        )
         parser.add_argument(
             "--profile",
             type=int,
@@ -91,6 +99,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, benchmark: str, **options: Any) -> None:
+        if benchmark == "pages":  # every page and list over HTTP: bench/pages.py
+            pages_bench.run_from_command(self, options)
+            return
         if benchmark == "smart":  # the win model and the solver: bench/smart.py
             smart_bench.run_from_command(self, options)
             return
