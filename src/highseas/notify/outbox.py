@@ -27,7 +27,7 @@ from datetime import datetime, timedelta
 
 from django.conf import settings
 from django.db import transaction
-from django.db.models import F
+from django.db.models import F, QuerySet
 from django.utils import timezone
 
 from highseas.accounts.models import User
@@ -73,16 +73,20 @@ def retry_delay(attempts: int) -> timedelta:
     return min(delay, LONGEST_RETRY)
 
 
-@transaction.atomic
 def take_due(now: datetime, batch_size: int = BATCH_SIZE) -> list[Delivery]:
     """Take up to ``batch_size`` due deliveries: count the attempt, lease them until
-    ``now + LEASE``; they are this caller's to send and record."""
-    due = (
-        Delivery.objects.filter(state=PENDING, next_attempt_at__lte=now)
-        .order_by("next_attempt_at", "pk")
-        .select_for_update(skip_locked=True)
-    )
-    ids = list(due.values_list("pk", flat=True)[:batch_size])
+    ``now + LEASE``; they are this caller's to send and record. With nothing due it opens
+    no write transaction (on SQLite that would take the database's write lock)."""
+    due = Delivery.objects.filter(state=PENDING, next_attempt_at__lte=now)
+    if not due.exists():
+        return []
+    with transaction.atomic():
+        return _take(due, now, batch_size)
+
+
+def _take(due: QuerySet[Delivery], now: datetime, batch_size: int) -> list[Delivery]:
+    locked = due.order_by("next_attempt_at", "pk").select_for_update(skip_locked=True)
+    ids = list(locked.values_list("pk", flat=True)[:batch_size])
     if not ids:
         return []
     Delivery.objects.filter(pk__in=ids, state=PENDING).update(
