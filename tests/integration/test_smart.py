@@ -12,7 +12,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
-from django.utils import timezone
+from django.utils import timezone, translation
 
 from highseas.accounts.models import Role, User
 from highseas.accounts.visibility import viewer_for
@@ -112,7 +112,8 @@ def test_with_no_history_the_version_says_so_and_smart_falls_back(
             "strategy": "performance",
             "reason": "thin_data",
         }
-    rendered, _names = render_decisions(result.decisions)
+    with translation.override("en"):
+        rendered, _names = render_decisions(result.decisions)
     assert "performance" in rendered[0]["smart_summary"][0]
     assert {c.pk for c in customers} == {d.customer_id for d in result.decisions}
 
@@ -167,9 +168,12 @@ def test_smart_gives_customers_to_the_rep_who_wins_them_within_the_fairness_boun
     decision = next(d for d in result.decisions if d.owner_id == org["rep_a"].pk)
     smart = decision.explanation["smart"]
     assert smart["p"] > smart["team_median"] and smart["record"]["segment"]
-    rendered, _names = render_decisions([decision])
+    with translation.override("en"):
+        rendered, _names = render_decisions([decision])
     words = rendered[0]["smart_summary"]
     assert "REP_A" in words[0] and "won" in words[1]
+    rendered, _names = render_decisions([decision])  # in Chinese by default
+    assert "近 12 个月广东" in rendered[0]["smart_summary"][1]
 
 
 @pytest.mark.parametrize("size", [3, 50])
@@ -189,3 +193,15 @@ def test_a_smart_preview_and_the_real_run_with_the_same_seed_decide_the_same(
     assert [(d.customer_id, d.owner_id, d.explanation) for d in preview.decisions] == [
         (d.customer_id, d.owner_id, d.explanation) for d in real.decisions
     ]
+
+
+def test_the_schedule_retrains_daily_once_deals_were_decided(
+    org: dict[str, Any], east_reps: list[User]
+) -> None:
+    assert services.retrain_if_due(NOW) == {}  # nothing decided yet
+    history(org, east_reps)
+    assert services.retrain_if_due(NOW) == {"win_model_version": 1}
+    assert services.retrain_if_due(NOW + timedelta(hours=2)) == {}  # not a day old
+    version = WinModelVersion.objects.get()
+    assert version.trigger == WinModelVersion.Trigger.SCHEDULE and version.cutoff == NOW
+    assert services.retrain_if_due(NOW + timedelta(days=2)) == {}  # nothing decided since

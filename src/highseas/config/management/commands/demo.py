@@ -7,9 +7,12 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import timezone
 
+from highseas.config.management.commands.train import describe
 from highseas.demo.generator import DemoError, DemoOptions, DemoReport, generate_demo
 from highseas.demo.reset import DemoDataInUse
 from highseas.demo.roster import DEMO_PASSWORD
+from highseas.smart.models import WinModelVersion
+from highseas.smart.services import train_model
 
 
 def _positive(value: str) -> int:
@@ -26,6 +29,9 @@ def _moment(value: str) -> datetime:
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"not an ISO date or datetime: {value}") from exc
     return moment if timezone.is_aware(moment) else timezone.make_aware(moment)
+
+
+TRAIN_UP_TO = 200_000  # customers: a larger demo's first model comes from the schedule
 
 
 class Command(BaseCommand):
@@ -77,7 +83,18 @@ class Command(BaseCommand):
         except (DemoError, DemoDataInUse) as exc:
             raise CommandError(str(exc)) from exc
         self._print_summary(report)
+        self._train(report)
         self._print_logins(report)
+
+    def _train(self, report: DemoReport) -> None:
+        """A first version of the win model on the demo's deals, so smart rules and the
+        console's smart assignment page work at once (a large demo leaves it to the schedule
+        or ``highseas train``)."""
+        if sum(report.tally.statuses.values()) > TRAIN_UP_TO:
+            self.stdout.write("  win model      not trained yet (highseas train)")
+            return
+        version = train_model(None, now=report.now, trigger=WinModelVersion.Trigger.DEMO)
+        self.stdout.write(f"  win model      {describe(version)}")
 
     def _print_summary(self, report: DemoReport) -> None:
         tally = report.tally
