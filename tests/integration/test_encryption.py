@@ -326,7 +326,7 @@ def test_an_interrupted_rotation_resumes_with_its_key(
 
 
 @pytest.mark.skipif(
-    settings.DATABASES["default"]["ENGINE"] != "django.db.backends.sqlite3",
+    settings.DATABASES["default"]["ENGINE"] != "highseas.config.sqlite",
     reason="the SQLite file",
 )
 @pytest.mark.django_db

@@ -6,9 +6,10 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from highseas.bench import BenchError
-from highseas.bench import pages as pages_bench
 from highseas.bench import assign as assign_bench
+from highseas.bench import http as http_bench
 from highseas.bench import imports as import_bench
+from highseas.bench import pages as pages_bench
 from highseas.bench import smart as smart_bench
 from highseas.bench import sweep as sweep_bench
 from highseas.bench.claim import ClaimBenchOptions, run
@@ -33,7 +34,16 @@ class Command(BaseCommand):
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument(
             "benchmark",
-            choices=["claim", *DEDUP_BENCHMARKS, "assign", "sweep", "import", "smart", "pages"],
+            choices=[
+                "claim",
+                *DEDUP_BENCHMARKS,
+                "assign",
+                "sweep",
+                "import",
+                "smart",
+                "pages",
+                "http",
+            ],
         )
         defaults = ClaimBenchOptions()
         parser.add_argument("--customers", type=positive, default=defaults.customers)
@@ -98,12 +108,47 @@ class Command(BaseCommand):
             help="import: rows in the generated file",
         )
 
+        http_defaults = http_bench.HttpBenchOptions()
+        parser.add_argument(
+            "--clients", type=positive, default=http_defaults.clients, help="http: clients"
+        )
+        parser.add_argument(
+            "--contention",
+            type=positive,
+            default=http_defaults.contention,
+            help="http: clients offered each customer at once",
+        )
+        parser.add_argument(
+            "--production",
+            action="store_true",
+            help="http: the scale-out server (PostgreSQL, --workers processes, a worker beside)",
+        )
+        parser.add_argument(
+            "--workers", type=positive, default=http_defaults.workers, help="http: web processes"
+        )
+        parser.add_argument("--threads", type=positive, default=None, help="http: per process")
+        parser.add_argument(
+            "--due",
+            type=int,
+            default=http_defaults.due,
+            help="http: owned customers due for recycling while the clients claim",
+        )
+        parser.add_argument(
+            "--interval",
+            type=float,
+            default=http_defaults.interval,
+            help="http: seconds between the scheduler's runs",
+        )
+
     def handle(self, *args: Any, benchmark: str, **options: Any) -> None:
         if benchmark == "pages":  # every page and list over HTTP: bench/pages.py
             pages_bench.run_from_command(self, options)
             return
         if benchmark == "smart":  # the win model and the solver: bench/smart.py
             smart_bench.run_from_command(self, options)
+            return
+        if benchmark == "http":  # claims over HTTP from concurrent clients: bench/http.py
+            http_bench.run_from_command(self, options)
             return
         if benchmark == "import":  # a generated file through the import: bench/imports.py
             import_bench.run_from_command(self, options)

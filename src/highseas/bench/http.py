@@ -1,0 +1,523 @@
+"""``highseas bench http``: claims over HTTP from N concurrent clients (SPEC §12), beside the
+same claims through the service layer and as raw SQL, with the same clients, in the same run.
+
+1. Prepare the claim bench's dataset (``dataset.prepare``) and an API token for each rep.
+2. Optionally make ``due`` owned customers due for recycling (claimed through the service a
+   month ago), so that the scheduler's sweep has real work while the clients claim.
+3. Start the server itself: the embedded one (``highseas serve``: waitress and the in-process
+   scheduler every ``interval`` seconds), or with ``production`` the scale-out one
+   (``highseas serve --production --workers N``, else gunicorn) beside a ``highseas worker``.
+4. Offer every target customer to ``contention`` clients at once (the 9:00 rush: everyone
+   grabs the same fresh customers): each client posts ``/customers/{id}/claim/`` with its
+   rep's token on a kept-alive connection and records the latency and the answer.
+5. Stop the server; run the same offer pattern with the same number of threads through
+   ``ownership.claim`` in this process (``service``) and as raw compare-and-set UPDATE +
+   ledger INSERT transactions (``raw_update_and_ledger``, undone afterwards).
+6. Verify: every target was claimed exactly once (one 200 and ``contention - 1`` refusals
+   ``already_owned``), the database names the answered rep as its owner and its ledger holds
+   exactly one ``claimed`` row for the run; any other answer is an error. ``double_claims``
+   must be 0.
+"""
+
+from __future__ import annotations
+
+import http.client
+import json
+import os
+import random
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable, Sequence
+from contextlib import suppress
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import connection
+from django.db.models import Count
+from django.utils import timezone
+
+from highseas.accounts.models import User
+from highseas.accounts.tokens import issue_token
+from highseas.bench import BenchError, report
+from highseas.bench.baselines import RawClaims
+from highseas.bench.claim import pooled_sample
+from highseas.bench.dataset import Dataset, prepare
+from highseas.customers.models import Customer
+from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.engine.ownership import EventKind
+from highseas.pools import ownership
+from highseas.pools.models import OwnershipEvent
+
+STALL_MS = 200
+TARGET_P99_MS = {"embedded": 100.0, "production": 50.0}
+
+
+@dataclass(frozen=True)
+class HttpBenchOptions:
+    customers: int = 200_000
+    claims: int = 3_000
+    clients: int = 32
+    reps: int = 100
+    contention: int = 2
+    production: bool = False
+    workers: int = 4
+    threads: int | None = None
+    due: int = 0
+    interval: float = 2.0
+    seed: int = 1
+    force: bool = False
+
+
+@dataclass
+class Answers:
+    """What one path's clients got: latencies, and per customer the reps answered 200."""
+
+    path: str
+    latencies: list[float] = field(default_factory=list)
+    won: dict[int, list[int]] = field(default_factory=dict)
+    refused: int = 0
+    errors: Counter[str] = field(default_factory=Counter)
+    elapsed: float = 0.0
+
+    def percentile_ms(self, percent: float) -> float:
+        ordered = sorted(self.latencies)
+        if not ordered:
+            return 0.0
+        rank = min(len(ordered) - 1, max(0, round(percent / 100 * len(ordered)) - 1))
+        return ordered[rank] * 1000
+
+    def figure(self) -> dict[str, Any]:
+        claims = sum(len(reps) for reps in self.won.values())
+        return {
+            "path": self.path,
+            "requests": len(self.latencies),
+            "claims": claims,
+            "refused": self.refused,
+            "errors": sum(self.errors.values()),
+            "error_kinds": dict(self.errors),
+            "claims_per_second": round(claims / self.elapsed, 1) if self.elapsed else 0.0,
+            "requests_per_second": round(len(self.latencies) / self.elapsed, 1)
+            if self.elapsed
+            else 0.0,
+            "p50_ms": round(self.percentile_ms(50), 2),
+            "p95_ms": round(self.percentile_ms(95), 2),
+            "p99_ms": round(self.percentile_ms(99), 2),
+            "max_ms": round(max(self.latencies, default=0.0) * 1000, 2),
+            f"over_{STALL_MS}ms": sum(1 for s in self.latencies if s * 1000 > STALL_MS),
+            "double_answers": sum(1 for reps in self.won.values() if len(reps) > 1),
+        }
+
+
+# One attempt: "won", "refused" (already owned), or an error kind.
+ClaimOne = Callable[[int, User, int], str]
+
+
+def offers(customer_ids: Sequence[int], contention: int) -> list[int]:
+    """Each customer ``contention`` times in a row, so that that many clients take it at once."""
+    return [customer_id for customer_id in customer_ids for _ in range(contention)]
+
+
+def run_clients(
+    answers: Answers,
+    clients: int,
+    reps: Sequence[User],
+    offered: Sequence[int],
+    claim_one: ClaimOne,
+    on_exit: Callable[[], None] | None = None,
+) -> None:
+    """``clients`` threads take the offered ids in turn from one shared cursor (client ``i``
+    acts as rep ``i``); each records its latency and answer."""
+    lock = threading.Lock()
+    position = iter(range(len(offered)))
+    start = threading.Barrier(clients + 1)
+
+    def client(index: int) -> None:
+        rep = reps[index % len(reps)]
+        start.wait()
+        try:
+            while True:
+                with lock:
+                    at = next(position, None)
+                if at is None:
+                    return
+                customer_id = offered[at]
+                before = time.perf_counter()
+                outcome = claim_one(index, rep, customer_id)
+                took = time.perf_counter() - before
+                with lock:
+                    answers.latencies.append(took)
+                    if outcome == "won":
+                        answers.won.setdefault(customer_id, []).append(rep.pk)
+                    elif outcome == "refused":
+                        answers.refused += 1
+                    else:
+                        answers.errors[outcome] += 1
+        finally:
+            if on_exit is not None:
+                on_exit()
+
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
+    for thread in threads:
+        thread.start()
+    start.wait()
+    began = time.perf_counter()
+    for thread in threads:
+        thread.join()
+    answers.elapsed = time.perf_counter() - began
+
+
+class HttpClaims:
+    """One kept-alive HTTP connection per client, each with its rep's API token."""
+
+    def __init__(self, port: int, tokens: dict[int, str], clients: int) -> None:
+        self.port = port
+        self.tokens = tokens
+        self.connections: list[http.client.HTTPConnection | None] = [None] * clients
+
+    def _connection(self, index: int) -> http.client.HTTPConnection:
+        found = self.connections[index]
+        if found is None:
+            found = http.client.HTTPConnection("127.0.0.1", self.port, timeout=60)
+            self.connections[index] = found
+        return found
+
+    def claim(self, index: int, rep: User, customer_id: int) -> str:
+        headers = {
+            "Authorization": f"Token {self.tokens[rep.pk]}",
+            "Content-Type": "application/json",
+            "Connection": "keep-alive",
+        }
+        try:
+            conn = self._connection(index)
+            conn.request("POST", f"/api/v1/customers/{customer_id}/claim/", b"{}", headers)
+            response = conn.getresponse()
+            body = response.read()
+        except (OSError, http.client.HTTPException) as error:
+            self.connections[index] = None
+            return f"connection: {type(error).__name__}"
+        if response.status == 200:
+            owner = json.loads(body).get("owner")
+            owner_id = owner.get("id") if isinstance(owner, dict) else owner
+            return "won" if owner_id == rep.pk else f"200 naming owner {owner_id}"
+        code = json.loads(body).get("code") if body.startswith(b"{") else None
+        if response.status == 409 and code == ErrorCode.ALREADY_OWNED.value:
+            return "refused"
+        return f"{response.status} {code}"
+
+
+def service_claim(index: int, rep: User, customer_id: int) -> str:
+    try:
+        outcome = ownership.claim(rep, customer_id)
+    except HighSeasError as refusal:
+        return "refused" if refusal.code == ErrorCode.ALREADY_OWNED else refusal.code.value
+    return "won" if outcome.customer.owner_id == rep.pk else "request"
+
+
+class RawPerThread:
+    """``RawClaims`` on each thread's own connection; undone by ``restore_all``."""
+
+    def __init__(self, pool_id: int) -> None:
+        self.pool_id = pool_id
+        self.local = threading.local()
+        self.claimed: list[int] = []
+        self.lock = threading.Lock()
+
+    def claim(self, index: int, rep: User, customer_id: int) -> str:
+        raw = getattr(self.local, "raw", None)
+        if raw is None:
+            raw = self.local.raw = RawClaims(self.pool_id)
+        try:
+            raw.update_and_ledger(rep, customer_id)
+        except BenchError:
+            return "refused"
+        except Exception as error:  # a driver error (busy, serialization) is an answer too
+            return f"driver: {type(error).__name__}"
+        with self.lock:
+            self.claimed.append(customer_id)
+        return "won"
+
+    def finish_thread(self) -> None:
+        raw = getattr(self.local, "raw", None)
+        if raw is not None:
+            raw.close()
+        connection.close()
+
+    def restore_all(self) -> None:
+        undo = RawClaims(self.pool_id)
+        undo.claimed = list(self.claimed)
+        try:
+            undo.restore()
+        finally:
+            undo.close()
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+def _has_production_serve() -> bool:
+    shown = subprocess.run(
+        [sys.executable, "-m", "highseas.config.cli", "serve", "--help"],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return "--production" in shown.stdout
+
+
+def server_commands(options: HttpBenchOptions, port: int) -> list[list[str]]:
+    """The processes to start: the server, and in production a ``highseas worker`` too."""
+    cli = [sys.executable, "-m", "highseas.config.cli"]
+    if not options.production:
+        threads = ["--threads", str(options.threads)] if options.threads else []
+        return [[*cli, "serve", "--port", str(port), "--interval", str(options.interval), *threads]]
+    per_process = str(options.threads or 4)
+    if _has_production_serve():
+        web = [*cli, "serve", "--production", "--port", str(port)]
+        web += ["--workers", str(options.workers), "--threads", per_process]
+    else:
+        web = [sys.executable, "-m", "gunicorn", "highseas.config.wsgi:application"]
+        web += ["-b", f"127.0.0.1:{port}", "-w", str(options.workers), "-k", "gthread"]
+        web += ["--threads", per_process]
+    return [web, [*cli, "worker", "--interval", str(options.interval)]]
+
+
+class Server:
+    """The server processes, started and stopped by this bench."""
+
+    def __init__(self, commands: list[list[str]], port: int) -> None:
+        self.port = port
+        env = {**os.environ, "DJANGO_SETTINGS_MODULE": "highseas.config.settings"}
+        self.processes = [
+            subprocess.Popen(
+                command,
+                env=env,
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+                start_new_session=True,
+            )
+            for command in commands
+        ]
+
+    def wait_ready(self, seconds: float = 60.0) -> None:
+        deadline = time.monotonic() + seconds
+        while time.monotonic() < deadline:
+            if any(process.poll() is not None for process in self.processes):
+                raise BenchError("the server exited before answering")
+            with suppress(OSError, http.client.HTTPException):
+                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                conn.request("GET", "/api/v1/me/")
+                conn.getresponse().read()
+                conn.close()
+                return
+            time.sleep(0.2)
+        raise BenchError(f"the server did not answer on port {self.port} in {seconds:.0f} s")
+
+    def stop(self) -> None:
+        for process in self.processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in self.processes:
+            try:
+                process.wait(timeout=20)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+
+def make_due(dataset: Dataset, count: int, rng: random.Random, now: datetime) -> list[int]:
+    """``count`` customers claimed through the service 30 days ago, past the bench pool's idle
+    limit, so that the next sweep recycles them (customers an earlier run recycled are still in
+    their reps' cooldown and are passed over)."""
+    if not count:
+        return []
+    past = now - timedelta(days=30)
+    due: list[int] = []
+    for position, customer_id in enumerate(pooled_sample(dataset.pool.pk, 2 * count, rng)):
+        rep = dataset.reps[position % len(dataset.reps)]
+        try:
+            ownership.claim(rep, customer_id, reason="bench: due for the sweep", now=past)
+        except HighSeasError:
+            continue
+        due.append(customer_id)
+        if len(due) == count:
+            return due
+    raise BenchError(f"could make only {len(due)} of {count} customers due")
+
+
+def tokens_for(reps: Sequence[User]) -> dict[int, str]:
+    return {
+        rep.pk: issue_token(rep, device="highseas bench http", audited=False)[1] for rep in reps
+    }
+
+
+def verify(answers: Answers, targets: Sequence[int], since: datetime) -> dict[str, Any]:
+    """Each target claimed once, by the rep that was answered 200, with one ledger row."""
+    owners = dict(Customer.objects.filter(pk__in=targets).values_list("pk", "owner_id"))
+    rows = dict(
+        OwnershipEvent.objects.filter(
+            customer_id__in=targets, kind=EventKind.CLAIMED.value, at__gte=since
+        )
+        .values("customer_id")
+        .annotate(n=Count("id"))
+        .values_list("customer_id", "n")
+    )
+    doubles = [c for c in targets if rows.get(c, 0) > 1 or len(answers.won.get(c, [])) > 1]
+    wrong_owner = [
+        c for c, reps in answers.won.items() if len(reps) == 1 and owners.get(c) != reps[0]
+    ]
+    unanswered = [c for c in targets if c not in answers.won]
+    return {
+        "double_claims": len(doubles),
+        "owner_mismatches": len(wrong_owner),
+        "ledger_rows": sum(rows.values()),
+        "targets_unclaimed": len(unanswered),
+    }
+
+
+def _sampled(dataset: Dataset, options: HttpBenchOptions, rng: random.Random) -> list[list[int]]:
+    n = options.claims
+    ids = pooled_sample(dataset.pool.pk, 3 * n, rng)
+    return [ids[:n], ids[n : 2 * n], ids[2 * n :]]
+
+
+def _http_path(
+    dataset: Dataset, options: HttpBenchOptions, targets: list[int], clients: int
+) -> tuple[Answers, dict[str, Any]]:
+    tokens = tokens_for(dataset.reps[:clients])
+    port = free_port()
+    server = Server(server_commands(options, port), port)
+    answers = Answers("http")
+    since = timezone.now()
+    try:
+        server.wait_ready()
+        runner = HttpClaims(port, tokens, clients)
+        run_clients(
+            answers, clients, dataset.reps, offers(targets, options.contention), runner.claim
+        )
+    finally:
+        server.stop()
+    return answers, verify(answers, targets, since)
+
+
+def measure(options: HttpBenchOptions) -> list[dict[str, Any]]:
+    rng = random.Random(options.seed)
+    if options.production and connection.vendor != "postgresql":
+        raise BenchError("--production runs the scale-out server, which needs PostgreSQL")
+    clients = options.clients
+    dataset = prepare(
+        customers=options.customers, reps=max(options.reps, clients), force=options.force
+    )
+    http_ids, service_ids, raw_ids = _sampled(dataset, options, rng)
+    due = make_due(dataset, options.due, rng, timezone.now())
+    connection.close()  # the server and the client threads open their own
+    http_answers, http_check = _http_path(dataset, options, http_ids, clients)
+    recycled = Customer.objects.filter(pk__in=due, owner__isnull=True).count()
+    service = Answers("service")
+    since = timezone.now()
+    run_clients(
+        service,
+        clients,
+        dataset.reps,
+        offers(service_ids, options.contention),
+        service_claim,
+        on_exit=connection.close,
+    )
+    service_check = verify(service, service_ids, since)
+    raw = Answers("raw_update_and_ledger")
+    raw_claims = RawPerThread(dataset.pool.pk)
+    try:
+        run_clients(
+            raw,
+            clients,
+            dataset.reps,
+            offers(raw_ids, options.contention),
+            raw_claims.claim,
+            on_exit=raw_claims.finish_thread,
+        )
+    finally:
+        raw_claims.restore_all()
+    server = "production" if options.production else "embedded"
+    common = {
+        "bench": "http",
+        "db": connection.vendor,
+        "server": server,
+        "clients": clients,
+        "contention": options.contention,
+        "customers": dataset.customers,
+    }
+    if options.production:
+        common["workers"] = options.workers
+    http_figure = {**common, **http_answers.figure(), **http_check}
+    http_figure |= {
+        "due_for_sweep": len(due),
+        "recycled_during_run": recycled,
+        "baseline": raw.path,
+        "baseline_claims_per_second": raw.figure()["claims_per_second"],
+        "target_p99_ms": TARGET_P99_MS[server],
+        "meets_target": http_figure["p99_ms"] < TARGET_P99_MS[server]
+        and http_figure["errors"] == 0
+        and http_check["double_claims"] == 0
+        and (options.production or http_figure[f"over_{STALL_MS}ms"] == 0),
+    }
+    return [
+        http_figure,
+        {**common, **service.figure(), **service_check},
+        {**common, **raw.figure()},
+    ]
+
+
+def _line(line: dict[str, Any]) -> str:
+    return (
+        f"  {line['path']:<22} {line['claims_per_second']:>8,.0f} claims/s  "
+        f"p50 {line['p50_ms']:.1f} ms  p95 {line['p95_ms']:.1f} ms  p99 {line['p99_ms']:.1f} ms  "
+        f"max {line['max_ms']:.0f} ms  >{STALL_MS} ms: {line[f'over_{STALL_MS}ms']}  "
+        f"errors {line['errors']}"
+    )
+
+
+def summary(lines: list[dict[str, Any]]) -> str:
+    http_line = lines[0]
+    workers = f", {http_line['workers']} workers" if "workers" in http_line else ""
+    verdict = "met" if http_line["meets_target"] else "missed"
+    return "\n".join(
+        [
+            f"http claim bench, {http_line['server']} server on {http_line['db']}{workers}: "
+            f"{http_line['clients']} clients, each customer offered to "
+            f"{http_line['contention']} at once, {http_line['customers']:,} customers; "
+            f"{http_line['due_for_sweep']} due for the sweep, "
+            f"{http_line['recycled_during_run']} recycled during the run",
+            *(_line(line) for line in lines),
+            f"double claims: http {http_line['double_claims']}, "
+            f"service {lines[1]['double_claims']}; "
+            f"target p99 < {http_line['target_p99_ms']:.0f} ms"
+            + ("" if http_line["server"] == "production" else f", no stall > {STALL_MS} ms")
+            + f": {verdict}",
+        ]
+    )
+
+
+def run_from_command(command: BaseCommand, options: dict[str, Any]) -> None:
+    chosen = HttpBenchOptions(
+        customers=options["customers"],
+        claims=options["claims"],
+        clients=options["clients"],
+        reps=options["reps"],
+        contention=options["contention"],
+        production=options["production"],
+        workers=options["workers"],
+        threads=options["threads"],
+        due=options["due"],
+        interval=options["interval"],
+        seed=options["seed"],
+        force=options["force"],
+    )
+    report(command, lambda: measure(chosen), summary)

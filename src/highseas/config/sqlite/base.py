@@ -1,0 +1,166 @@
+"""Django's SQLite backend with a write gate: the writers of one process queue in Python.
+
+SQLite lets one writer at a time. A write transaction that finds the database locked waits in
+SQLite's busy handler, which sleeps and retries on a growing schedule (1, 2, 5, … then 100 ms
+per try): under a burst of claims a writer can sleep for hundreds of milliseconds while other
+writers come and go, though each holds the lock for a fraction of a millisecond. Here every
+write transaction of the process (``BEGIN IMMEDIATE``, which ``atomic`` issues) first takes the
+process's gate, and gives it back on commit, rollback or close:
+
+1. a waiting writer wakes the moment the gate is free, instead of at its next retry;
+2. a writer of a request goes first: the periodic jobs' thread (``highseas-jobs``) gets the
+   gate only after every request writer waiting for it, so a claim waits for at most one
+   of the jobs' transactions, never for a run of them;
+3. a write statement outside a transaction (an implicit one) takes the gate as well;
+4. waiting longer than the connection's ``timeout`` raises ``database is locked``, as SQLite
+   itself would;
+5. a transaction of the jobs' thread that held the gate longer than ``SLOW_MS`` is logged with
+   its duration, so a job whose batches are too large for the embedded server shows itself.
+Other processes on the same file (``highseas worker``, ``manage`` commands) still meet SQLite's
+own busy handler.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from django.db.backends.sqlite3 import base
+from django.db.utils import OperationalError
+
+log = logging.getLogger("highseas.sqlite")
+
+JOBS_THREAD = "highseas-jobs"
+SLOW_MS = 200.0
+
+
+class WriteGate:
+    """One writer at a time in this process, handed over in turn: writers of requests first,
+    in arrival order, then the jobs' thread. A release wakes exactly the next writer."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._held = False
+        self._requests: deque[threading.Event] = deque()
+        self._jobs: deque[threading.Event] = deque()
+
+    def acquire(self, timeout: float) -> bool:
+        is_job = threading.current_thread().name == JOBS_THREAD
+        turn = threading.Event()
+        with self._lock:
+            if not self._held:
+                self._held = True
+                return True
+            queue = self._jobs if is_job else self._requests
+            queue.append(turn)
+        if turn.wait(timeout):
+            return True
+        with self._lock:
+            if turn.is_set():  # handed over just as the wait ran out
+                return True
+            queue.remove(turn)
+            return False
+
+    def release(self) -> None:
+        with self._lock:
+            queue = self._requests or self._jobs
+            if queue:
+                queue.popleft().set()  # the gate stays held: it passes to that writer
+            else:
+                self._held = False
+
+
+GATE = WriteGate()
+WRITES = ("INSERT", "UPDATE", "DELETE", "REPLACE")
+
+
+class GatedCursor(base.SQLiteCursorWrapper):
+    """A write statement outside a transaction (an implicit one, such as a token's or a
+    session's refresh) takes the gate too: waiting in SQLite's busy handler, it would lose to
+    every gated writer until its timeout."""
+
+    timeout: float = 5.0
+
+    def execute(self, query: str, params: Any = None) -> Any:
+        if not self._needs_gate(query):
+            return super().execute(query, params)
+        with _gate(self.timeout):
+            return super().execute(query, params)
+
+    def executemany(self, query: str, param_list: Any) -> Any:
+        if not self._needs_gate(query):
+            return super().executemany(query, param_list)
+        with _gate(self.timeout):
+            return super().executemany(query, param_list)
+
+    def _needs_gate(self, query: str) -> bool:
+        return not self.connection.in_transaction and query.lstrip()[:7].upper().startswith(WRITES)
+
+
+@contextmanager
+def _gate(timeout: float) -> Iterator[None]:
+    if not GATE.acquire(timeout):
+        raise OperationalError("database is locked")
+    try:
+        yield
+    finally:
+        GATE.release()
+
+
+class DatabaseWrapper(base.DatabaseWrapper):
+    _gate_taken_at: float | None = None
+
+    @property
+    def _timeout(self) -> float:
+        return float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
+
+    def create_cursor(self, name: str | None = None) -> Any:
+        cursor = self.connection.cursor(factory=GatedCursor)
+        cursor.timeout = self._timeout
+        return cursor
+
+    def _start_transaction_under_autocommit(self) -> None:
+        if not GATE.acquire(self._timeout):
+            raise OperationalError("database is locked")
+        self._gate_taken_at = time.perf_counter()
+        try:
+            super()._start_transaction_under_autocommit()  # type: ignore[misc]
+        except BaseException:
+            self._open_gate()
+            raise
+
+    def _open_gate(self) -> None:
+        taken = self._gate_taken_at
+        if taken is None:
+            return
+        self._gate_taken_at = None
+        GATE.release()
+        held_ms = (time.perf_counter() - taken) * 1000
+        if held_ms > SLOW_MS and threading.current_thread().name == JOBS_THREAD:
+            log.warning("a periodic job held the write lock for %.0f ms", held_ms)
+
+    def _commit(self) -> Any:
+        try:
+            return super()._commit()  # type: ignore[misc]
+        finally:
+            self._open_gate()
+
+    def _rollback(self) -> Any:
+        try:
+            return super()._rollback()  # type: ignore[misc]
+        finally:
+            self._open_gate()
+
+    def _close(self) -> Any:
+        try:
+            return super()._close()  # type: ignore[misc]
+        finally:
+            self._open_gate()
+
+
+__all__ = ["DatabaseWrapper"]
