@@ -207,7 +207,7 @@ def _profile_lines(profile: dict[str, Any]) -> list[str]:
 
 
 def _verdict(service: dict[str, Any]) -> str:
-    targets = [f"≤ {service['target_ratio']}× the raw UPDATE"]
+    targets = [f"≤ {service['target_ratio']}× the raw UPDATE + ledger INSERT"]
     if service["target_per_second"]:
         targets.insert(0, f"≥ {service['target_per_second']:,} claims/s")
     verdict = "met" if service["meets_target"] else "missed"
