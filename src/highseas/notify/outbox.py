@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import logging
 from collections import Counter
+from collections.abc import Sequence
 from datetime import datetime, timedelta
 
 from django.conf import settings
@@ -50,10 +51,16 @@ PENDING, SENT, FAILED = (Delivery.State.PENDING, Delivery.State.SENT, Delivery.S
 def enqueue(notification: Notification) -> int:
     """Queue the notification on every channel the deployment enables (e-mail to the
     recipient's address, when they have one); call it in the transaction that wrote it."""
-    email = ""
+    return enqueue_many([notification])
+
+
+def enqueue_many(notifications: Sequence[Notification]) -> int:
+    """``enqueue`` for many notifications: the recipients' addresses in one query, the
+    deliveries in one statement."""
+    emails: dict[int, str] = {}
     if settings.HIGHSEAS_EMAIL_NOTIFICATIONS:
-        recipient = User.objects.filter(pk=notification.recipient_id)
-        email = recipient.values_list("email", flat=True).first() or ""
+        recipients = {n.recipient_id for n in notifications}
+        emails = dict(User.objects.filter(pk__in=recipients).values_list("pk", "email"))
     queued = [
         Delivery(
             notification=notification,
@@ -61,7 +68,8 @@ def enqueue(notification: Notification) -> int:
             target=target,
             next_attempt_at=notification.created_at,
         )
-        for channel, target in channels_for(email)
+        for notification in notifications
+        for channel, target in channels_for(emails.get(notification.recipient_id) or "")
     ]
     Delivery.objects.bulk_create(queued)
     return len(queued)

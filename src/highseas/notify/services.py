@@ -5,6 +5,7 @@ worker once committed, never on the caller's path."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
@@ -17,7 +18,7 @@ from highseas.accounts.models import User
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.notify.delivery import has_channels
 from highseas.notify.models import Notification
-from highseas.notify.outbox import enqueue
+from highseas.notify.outbox import enqueue, enqueue_many
 from highseas.notify.texts import SystemText
 
 TITLE_LENGTH = Notification._meta.get_field("title").max_length or 200
@@ -47,26 +48,11 @@ def notify(
     transaction; with ``dedupe_key``, at most once ever (a repeat returns None and queues
     nothing). A ``SystemText`` title or body is kept as its template and facts as well, so
     that it reads in each reader's language (``notify.texts``)."""
-    title_text, title_template, title_params, _title_extra = _stored(title)
-    body_text, body_template, body_params, body_extra = _stored(body)
-    params: dict[str, Any] = {}
-    if title_template:
-        params["title"] = title_params
-    if body_template:
-        params.update(body=body_params, body_extra=body_extra)
     try:
         with transaction.atomic():
-            notification = Notification.objects.create(
-                recipient_id=recipient_id,
-                kind=kind,
-                title=title_text[:TITLE_LENGTH],
-                body=body_text,
-                customer_id=customer_id,
-                dedupe_key=dedupe_key,
-                title_template=title_template,
-                body_template=body_template,
-                params=params,
-            )
+            notification = _build(recipient_id, kind, title, body, customer_id)
+            notification.dedupe_key = dedupe_key
+            notification.save(force_insert=True)
             if has_channels():
                 enqueue(notification)
     except IntegrityError:
@@ -74,6 +60,42 @@ def notify(
             raise
         return None
     return notification
+
+
+def _build(
+    recipient_id: int, kind: str, title: Text, body: Text, customer_id: int | None
+) -> Notification:
+    title_text, title_template, title_params, _title_extra = _stored(title)
+    body_text, body_template, body_params, body_extra = _stored(body)
+    params: dict[str, Any] = {}
+    if title_template:
+        params["title"] = title_params
+    if body_template:
+        params.update(body=body_params, body_extra=body_extra)
+    return Notification(
+        recipient_id=recipient_id,
+        kind=kind,
+        title=title_text[:TITLE_LENGTH],
+        body=body_text,
+        customer_id=customer_id,
+        title_template=title_template,
+        body_template=body_template,
+        params=params,
+    )
+
+
+Draft = tuple[int, str, Text, Text, int | None]  # recipient, kind, title, body, customer
+
+
+def notify_many(drafts: Sequence[Draft]) -> list[Notification]:
+    """Create many notifications (without dedupe keys) in one transaction and one statement,
+    with their deliveries queued: what a sweep batch tells its owners at once."""
+    built = [_build(*draft) for draft in drafts]
+    with transaction.atomic():
+        created = Notification.objects.bulk_create(built)
+        if has_channels():
+            enqueue_many(created)
+    return created
 
 
 def notify_after_commit(

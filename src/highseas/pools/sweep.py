@@ -44,7 +44,7 @@ from highseas.customers.models import Customer, Deal
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.ownership import EventKind, OwnershipState, Status
 from highseas.engine.recycle import CustomerClock, Pauses, Schedule, schedule
-from highseas.notify.services import notify
+from highseas.notify.services import notify, notify_many
 from highseas.notify.texts import FOLLOW_UP_BEFORE, RECYCLED, WILL_RECYCLE, SystemText
 from highseas.pools.destinations import destination_pool_id, queue_name, tell_queue_admins
 from highseas.pools.ledger import Entry, record_events
@@ -322,15 +322,18 @@ def _tell_owners(items: list[Recycled]) -> None:
     by_owner: dict[int, list[Recycled]] = defaultdict(list)
     for item in items:
         by_owner[item.from_owner].append(item)
-    for owner_id, lost in by_owner.items():
-        names = "、".join(item.customer_name for item in lost[:5])
-        notify(
-            owner_id,
-            "recycled",
-            SystemText(RECYCLED, {"count": len(lost)}),
-            names + ("…" if len(lost) > 5 else ""),
-            customer_id=lost[0].customer if len(lost) == 1 else None,
-        )
+    notify_many(
+        [
+            (
+                owner_id,
+                "recycled",
+                SystemText(RECYCLED, {"count": len(lost)}),
+                "、".join(item.customer_name for item in lost[:5]) + ("…" if len(lost) > 5 else ""),
+                lost[0].customer if len(lost) == 1 else None,
+            )
+            for owner_id, lost in by_owner.items()
+        ]
+    )
 
 
 def _recycle(report: SweepReport, scope: Scope, batch_size: int) -> None:
