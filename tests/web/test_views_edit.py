@@ -181,3 +181,29 @@ def test_another_rep_may_not_edit_a_contact(org: dict[str, Any], held: Customer)
     assert response.status_code == 404
     contact.refresh_from_db()
     assert contact.name == "王经理"
+
+
+def test_a_field_the_viewer_sees_masked_is_not_on_the_form(
+    org: dict[str, Any], held: Customer, settings: Any
+) -> None:
+    settings.HIGHSEAS_ROLE_MASKED_FIELDS = {"rep": ["phone"]}
+    page = html(signed_in(org["rep_a"]).get(f"/customers/{held.pk}/edit/"))
+    assert 'name="phone"' not in page and "13800138001" not in page
+    contact = _contact(org, held)
+    page = html(signed_in(org["rep_a"]).get(f"/customers/{held.pk}/contacts/{contact.pk}/edit/"))
+    assert 'name="phones"' not in page and "13900139000" not in page
+
+
+def test_a_forged_masked_contact_field_is_refused(
+    org: dict[str, Any], held: Customer, settings: Any
+) -> None:
+    settings.HIGHSEAS_ROLE_MASKED_FIELDS = {"rep": ["phone"]}
+    contact = _contact(org, held)
+    data = {"name": "王经理", "phones": "13700137000"}
+    response = signed_in(org["rep_a"]).post(
+        f"/customers/{held.pk}/contacts/{contact.pk}/edit/", data
+    )
+    assert response.status_code == 400
+    assert 'data-refusal="permission_denied"' in response.content.decode()
+    contact.refresh_from_db()
+    assert contact.phones == ["13900139000"]

@@ -12,7 +12,9 @@ customer's row lock:
 4. each value is checked like a new contact's (phones are phone numbers, dates are dates,
    the name has visible characters) and like its model field;
 5. only values that differ from the stored ones are written; a contact made primary makes
-   the customer's other contacts not primary.
+   the customer's other contacts not primary;
+6. a viewer who sees the customer's contacts masked may not write the masked fields
+   (``permission_denied`` naming them).
 A refused edit changes nothing.
 """
 
@@ -46,6 +48,16 @@ CONTACT_FIELDS = (
     "legal_basis",
 )
 JSON_FIELDS = frozenset({"phones", "important_dates"})
+# What ``customers.timeline.contacts`` masks for a viewer who sees the customer masked.
+PERSONAL_FIELDS = frozenset({"phones", "email", "wechat", "birthday", "important_dates"})
+
+
+def editable_fields(viewer: Viewer, contact: Contact) -> tuple[str, ...]:
+    """A viewer who sees the customer's contacts masked (a role's masked fields) does not
+    edit what they cannot see: rule 6."""
+    if viewer.masked_fields(contact.customer):
+        return tuple(name for name in CONTACT_FIELDS if name not in PERSONAL_FIELDS)
+    return CONTACT_FIELDS
 
 
 def _check_names(changes: Mapping[str, Any]) -> None:
@@ -87,6 +99,12 @@ def edit_contact(
     if contact is None:
         raise HighSeasError(ErrorCode.NOT_FOUND, _("No such contact."))
     _check_names(changes)
+    if hidden := sorted(set(changes) - set(editable_fields(viewer, contact))):
+        raise HighSeasError(
+            ErrorCode.PERMISSION_DENIED,
+            _("You see these details masked and may not change them."),
+            fields=hidden,
+        )
     require_valid(contact_errors(changes))
     changed = _cleaned(contact, changes)
     if not changed:

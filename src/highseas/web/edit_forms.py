@@ -23,14 +23,21 @@ FREE_FORM = frozenset({"tags", "custom_fields"})  # edited through the API
 CSRF = "csrfmiddlewaretoken"
 
 
-def offered_fields(viewer: Viewer) -> list[str]:
-    return [name for name in EDITABLE_FIELDS if name not in FREE_FORM and may_change(viewer, name)]
+def offered_fields(viewer: Viewer, customer: Customer) -> list[str]:
+    """The fields the viewer may change and sees unmasked."""
+    masked = viewer.masked_fields(customer)
+    return [
+        name
+        for name in EDITABLE_FIELDS
+        if name not in FREE_FORM and name not in masked and may_change(viewer, name)
+    ]
 
 
 class CustomerEditForm(forms.Form):
     def __init__(self, data: Any, *, viewer: Viewer, customer: Customer) -> None:
-        super().__init__(data, initial={n: getattr(customer, n) for n in offered_fields(viewer)})
-        self.fields.update(fields_for_model(Customer, fields=offered_fields(viewer)))
+        offered = offered_fields(viewer, customer)
+        super().__init__(data, initial={n: getattr(customer, n) for n in offered})
+        self.fields.update(fields_for_model(Customer, fields=offered))
         self.fields["kind"].choices = CustomerKind.choices  # type: ignore[attr-defined]
         self.fields["revenue_band"].choices = [("", "—"), *RevenueBand.choices]  # type: ignore[attr-defined]
         use_region_pickers(self, customer.province)
@@ -61,12 +68,17 @@ class ContactEditForm(forms.Form):
     do_not_contact = forms.BooleanField(label=_("Do not contact"), required=False)
 
     @classmethod
-    def of(cls, data: Any, contact: Contact) -> ContactEditForm:
-        initial = {name: getattr(contact, name) for name in cls.base_fields}
-        initial["phones"] = "\n".join(contact.phones or [])
-        return cls(data, initial=initial)
+    def of(cls, data: Any, contact: Contact, offered: tuple[str, ...]) -> ContactEditForm:
+        """The form of the fields ``offered`` (``pools.contact_edits.editable_fields``)."""
+        initial = {name: getattr(contact, name) for name in cls.base_fields if name in offered}
+        if "phones" in offered:
+            initial["phones"] = "\n".join(contact.phones or [])
+        form = cls(data, initial=initial)
+        for name in [n for n in form.fields if n not in offered]:
+            del form.fields[name]
+        return form
 
-    def clean_phones(self) -> list[str]:
+    def clean_phones(self) -> list[str]:  # one per line or comma-separated
         text = str(self.cleaned_data.get("phones") or "")
         return [
             part.strip()

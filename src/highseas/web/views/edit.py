@@ -18,7 +18,7 @@ from django.utils.translation import gettext as _
 
 from highseas.engine.duplicates import EntryPoint
 from highseas.engine.errors import ErrorCode, HighSeasError
-from highseas.pools.contact_edits import edit_contact, editable_contact
+from highseas.pools.contact_edits import edit_contact, editable_contact, editable_fields
 from highseas.pools.editing import edit_customer, may_edit
 from highseas.web import selectors
 from highseas.web.edit_forms import ContactEditForm, CustomerEditForm
@@ -91,7 +91,7 @@ def edit_contact_page(request: HttpRequest, customer_id: int, contact_id: int) -
         return HttpResponseRedirect(to)
     posted = request.POST if request.method == "POST" else None
     refused = ""
-    form = ContactEditForm.of(posted, contact)
+    form = ContactEditForm.of(posted, contact, editable_fields(viewer, contact))
     if posted is not None and form.is_valid():
         try:
             edit_contact(viewer, customer.pk, contact.pk, form.changes(posted))
