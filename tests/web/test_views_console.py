@@ -52,7 +52,7 @@ def test_a_rep_cannot_post_console_actions(world: dict[str, Any]) -> None:
 
 def test_the_dashboard_draws_its_charts_inline(world: dict[str, Any]) -> None:
     page = html(signed_in(world["east_manager"]).get("/console/"))
-    assert page.count('<svg class="chart') == 4
+    assert page.count('<svg class="chart') == 8  # each chart for a laptop and a phone
     assert "<polyline" in page and "华东公海" in page
     assert "REP_A" in page and "REP_B" in page
 

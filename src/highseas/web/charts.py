@@ -1,15 +1,19 @@
 """Chart geometry for inline SVG: numbers in, shapes out; the templates draw them.
 
-Every chart scales to a fixed ``viewBox`` and stretches to its container's width, so the same
-markup serves a laptop and a phone. No script and no external asset is involved.
+Every chart scales to a fixed ``viewBox`` and stretches to its container's width. A page
+draws each chart twice (``responsive``): a laptop geometry and a narrow phone geometry whose
+text stays legible at a phone's width, and the stylesheet shows the one that fits, so nothing
+is clipped or scrolled. Each bar and point carries its tooltip (``<title>``) and may link to
+the customers behind it. No script and no external asset is involved.
 """
 
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 PALETTE = ["#1456d9", "#12b76a", "#f79009", "#7a5af8", "#ee46bc", "#06aed4", "#667085"]
 
@@ -49,6 +53,7 @@ class Bar:
     width: float
     height: float
     color: str = PALETTE[0]
+    href: str = ""
 
     @property
     def end(self) -> float:
@@ -89,9 +94,10 @@ def bars(
     percent: bool = False,
     full_scale: float | None = None,
     color: str = PALETTE[0],
+    hrefs: Sequence[str] = (),
 ) -> BarChart:
     """Horizontal bars, one per item, scaled to ``full_scale`` (or a round number above the
-    longest); ``percent`` only changes how values are written."""
+    longest); ``percent`` only changes how values are written; ``hrefs`` links each bar."""
     top = max([value for _, value in items] + [0])
     scale_max = full_scale or nice_ceiling(top)
     plot = width - label_width - 56
@@ -100,8 +106,9 @@ def bars(
         y = 4 + index * row
         length = plot * value / scale_max if scale_max else 0
         text = f"{value:.0f}%" if percent else f"{value:g}"
+        href = hrefs[index] if index < len(hrefs) else ""
         chart.bars.append(
-            Bar(label, value, text, label_width, y + 6, max(length, 2), row - 12, color)
+            Bar(label, value, text, label_width, y + 6, max(length, 2), row - 12, color, href)
         )
         chart.labels.append((label, y + row / 2 + 4))
     return chart
@@ -131,8 +138,9 @@ def grouped_bars(
     *,
     width: int = 560,
     label_width: int = 96,
+    hrefs: Sequence[str] = (),
 ) -> GroupedChart:
-    """Horizontal bars grouped per label, one bar per series."""
+    """Horizontal bars grouped per label, one bar per series; ``hrefs`` links each group."""
     top = max([v for _, values in rows for v in values] + [0])
     scale_max = nice_ceiling(top)
     plot = width - label_width - 48
@@ -160,6 +168,7 @@ def grouped_bars(
                     max(length, 2),
                     bar_height - 2,
                     color,
+                    hrefs[index] if index < len(hrefs) else "",
                 )
             )
         chart.labels.append((label, top_y + bar_height * len(series) / 2 + 4))
@@ -200,12 +209,21 @@ def columns(
 
 
 @dataclass(frozen=True)
+class Point:
+    x: float
+    y: float
+    title: str
+
+
+@dataclass(frozen=True)
 class Series:
     name: str
     color: str
     points: str
     area: str
     last: float
+    marks: tuple[Point, ...] = ()
+    href: str = ""
 
 
 @dataclass
@@ -238,8 +256,10 @@ def lines(
     width: int = 1120,
     height: int = 250,
     left: int = 48,
+    hrefs: Mapping[str, str] | None = None,
 ) -> LineChart:
-    """One polyline per named series over the same days, with 4 y ticks and ~6 x ticks."""
+    """One polyline per named series over the same days, with 4 y ticks and ~6 x ticks (3 on
+    a narrow chart); each day's value is a point with its tooltip."""
     top = 4 * tick_step(max([v for series in values.values() for v in series] + [0]))
     bottom = height - 24.0
     plot_w, plot_h = width - left - 12, bottom - 10
@@ -257,8 +277,41 @@ def lines(
         points = " ".join(f"{x_of(i):.1f},{y_of(v):.1f}" for i, v in enumerate(series))
         area = f"{x_of(0):.1f},{bottom:.1f} {points} {x_of(len(series) - 1):.1f},{bottom:.1f}"
         last = series[-1] if series else 0
-        chart.series.append(Series(name, PALETTE[index % len(PALETTE)], points, area, last))
+        marks = tuple(
+            Point(round(x_of(i), 1), round(y_of(v), 1), f"{name} {days[i]:%m-%d}: {v:g}")
+            for i, v in enumerate(series)
+        )
+        href = (hrefs or {}).get(name, "")
+        color = PALETTE[index % len(PALETTE)]
+        chart.series.append(Series(name, color, points, area, last, marks, href))
     chart.y_ticks = [(f"{top * i / 4:g}", y_of(top * i / 4)) for i in range(5)]
-    step = max(1, (len(days) - 1) // 5)
+    step = max(1, (len(days) - 1) // (5 if width >= 600 else 2))
     chart.x_ticks = [(days[i].strftime("%m-%d"), x_of(i)) for i in range(0, len(days), step)]
     return chart
+
+
+PHONE_WIDTH = 360
+
+
+@dataclass(frozen=True)
+class Responsive:
+    """One chart in two geometries: ``laptop`` and ``phone`` (module docstring)."""
+
+    laptop: Any
+    phone: Any
+
+    @property
+    def is_empty(self) -> bool:
+        return bool(self.laptop.is_empty)
+
+
+def responsive(
+    draw: Callable[..., Any], *args: Any, phone: Mapping[str, Any], **kwargs: Any
+) -> Responsive:
+    """The chart ``draw(*args, **kwargs)`` for a laptop, and with ``phone`` overriding its
+    geometry for a phone."""
+    return Responsive(draw(*args, **kwargs), draw(*args, **{**kwargs, **phone}))
+
+
+PHONE_BARS = {"width": PHONE_WIDTH, "label_width": 84}
+PHONE_LINES = {"width": PHONE_WIDTH, "height": 220, "left": 34}

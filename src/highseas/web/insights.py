@@ -38,7 +38,7 @@ def shown_pools(viewer: Viewer) -> list[Pool]:
 
 def pool_sizes(
     pools: list[Pool], now: datetime, days: int
-) -> tuple[list[date], dict[str, list[int]]]:
+) -> tuple[list[date], dict[str, list[int]]]:  # series by pool name, in the pools' order
     """Pooled customers per pool at the end of each of the last ``days`` days, replayed
     backwards from today's count through the ledger's entries into and exits from each pool."""
     zone = timezone.get_current_timezone()
@@ -67,7 +67,7 @@ def pool_sizes(
     return axis, series
 
 
-def claims_and_recycles(reps: list[User], since: datetime) -> list[tuple[str, list[float]]]:
+def claims_and_recycles(reps: list[User], since: datetime) -> list[tuple[str, list[float], int]]:
     """Per rep: claims they made and customers recycled from them since ``since``."""
     ids = [rep.pk for rep in reps]
     events = OwnershipEvent.objects.filter(at__gte=since)
@@ -82,13 +82,16 @@ def claims_and_recycles(reps: list[User], since: datetime) -> list[tuple[str, li
         .annotate(n=Count("id"))
     )
     rows = [
-        (rep.label, [float(claimed.get(rep.pk, 0)), float(recycled.get(rep.pk, 0))]) for rep in reps
+        (rep.label, [float(claimed.get(rep.pk, 0)), float(recycled.get(rep.pk, 0))], rep.pk)
+        for rep in reps
     ]
     rows.sort(key=lambda row: (-sum(row[1]), row[0]))
     return rows[:MOST_REPS]
 
 
-def follow_up_rates(viewer: Viewer, reps: list[User], since: datetime) -> list[tuple[str, float]]:
+def follow_up_rates(
+    viewer: Viewer, reps: list[User], since: datetime
+) -> list[tuple[str, float, int]]:
     """Per rep: the share of their held customers with an effective follow-up since ``since``."""
     counts = {
         owner: (total, followed)
@@ -101,7 +104,7 @@ def follow_up_rates(viewer: Viewer, reps: list[User], since: datetime) -> list[t
         )
     }
     rows = [
-        (rep.label, 100.0 * counts[rep.pk][1] / counts[rep.pk][0])
+        (rep.label, 100.0 * counts[rep.pk][1] / counts[rep.pk][0], rep.pk)
         for rep in reps
         if counts.get(rep.pk, (0, 0))[0]
     ]
@@ -114,6 +117,7 @@ class SourceConversion:
     source: str
     total: int
     won: int
+    code: str = ""
 
     @property
     def rate(self) -> float:
@@ -127,7 +131,7 @@ def conversion_by_source(viewer: Viewer) -> list[SourceConversion]:
         .annotate(total=Count("id"), won=Count("id", filter=Q(stage=CustomerStage.WON)))
     )
     labels = dict(Source.choices)
-    found = [SourceConversion(str(labels.get(s, s)), total, won) for s, total, won in rows]
+    found = [SourceConversion(str(labels.get(s, s)), total, won, s) for s, total, won in rows]
     return sorted(found, key=lambda row: (-row.rate, row.source))
 
 
