@@ -319,3 +319,36 @@ def test_rules_assigning_to_a_rep_with_a_recorded_leave_schedule_around_it(
     assert Customer.objects.get(pk=pooled.pk).owner_id == org["rep_a"].pk
     assert due(pooled)[0] == T0 + 13 * DAY
     assert_clean(T0)
+
+
+def test_the_api_records_a_leave_and_reschedules(
+    org: dict[str, Any], held: Customer, api: Callable[[User], APIClient]
+) -> None:
+    url = f"/api/v1/users/{org['rep_a'].pk}/leave/"
+    body = {"leave_from": "2026-11-05", "leave_until": "2026-11-07", "cover": org["rep_b"].pk}
+    answer = api(org["east_manager"]).post(url, body, format="json")
+    assert answer.status_code == 200, answer.json()
+    assert answer.json() == {"user": org["rep_a"].pk, **body}
+    assert due(held)[0] == T0 + 13 * DAY
+    refused = api(org["rep_b"]).post(url, {"leave_from": None, "leave_until": None}, format="json")
+    assert (refused.status_code, refused.json()["code"]) == (403, "permission_denied")
+    assert RepProfile.objects.get(user=org["rep_a"]).leave_from == LEAVE_FROM
+    bad = api(org["admin"]).post(url, {"leave_from": "2026-11-07", "leave_until": "2026-11-05"})
+    assert (bad.status_code, bad.json()["code"]) == (400, "validation_error")
+    assert due(held)[0] == T0 + 13 * DAY
+
+
+@pytest.mark.parametrize(
+    "dates",
+    [(date(2026, 1, 1), date(2027, 6, 1)), (date(9999, 12, 30), date(9999, 12, 31))],
+    ids=["longer-than-a-year", "end-of-time"],
+)
+def test_a_leave_too_long_or_out_of_range_is_refused(
+    org: dict[str, Any], held: Customer, dates: tuple[date, date]
+) -> None:
+    with pytest.raises(HighSeasError) as refused:
+        record_leave(
+            Viewer(org["admin"]), org["rep_a"].pk, leave_from=dates[0], leave_until=dates[1]
+        )
+    assert refused.value.code is ErrorCode.VALIDATION_ERROR
+    assert RepProfile.objects.get(user=org["rep_a"]).leave_from is None

@@ -18,7 +18,7 @@ same transaction, so the stored ``recycle_due_at`` / ``warn_at`` never lag behin
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 
 from django.db import transaction
 from django.db.models import QuerySet
@@ -33,6 +33,9 @@ from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools import facts
 from highseas.pools.authority import require_receiver
 from highseas.pools.schedule import refresh_schedule
+
+EARLIEST, LATEST = date(2000, 1, 1), date(2100, 12, 31)
+LONGEST = timedelta(days=366)
 
 
 @dataclass(frozen=True)
@@ -109,11 +112,15 @@ def record_leave(
         raise HighSeasError(ErrorCode.NOT_FOUND, _("No such user."))
     _require_manager_of(viewer, rep)
     if (leave_from is None) != (leave_until is None) or (
-        leave_from and leave_until and leave_from > leave_until
+        leave_from
+        and leave_until
+        and not (
+            EARLIEST <= leave_from <= leave_until <= LATEST and leave_until - leave_from <= LONGEST
+        )
     ):
         raise HighSeasError(
             ErrorCode.VALIDATION_ERROR,
-            _("A leave has a first and a last day, the first not after the last."),
+            _("A leave has a first and a last day, the first not after the last, at most a year."),
             errors={"leave_until": ["invalid"]},
         )
     cover = _cover(viewer, rep, cover_id)

@@ -7,7 +7,7 @@ from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from highseas.accounts import services
-from highseas.accounts.models import RepLevel, Team, User
+from highseas.accounts.models import RepLevel, RepProfile, Team, User
 
 
 class TeamSerializer(serializers.ModelSerializer[Team]):
@@ -135,3 +135,19 @@ class HandoverResultSerializer(serializers.Serializer[None]):
     by_owner = HandoverShareSerializer(many=True, help_text="who gets how many")
     problems = HandoverProblemSerializer(many=True)
     remaining = serializers.IntegerField(help_text="customers the user still owns afterwards")
+
+
+class LeaveInput(serializers.Serializer[None]):
+    """A rep's leave: both days, or both null to clear it; ``cover`` names the colleague who
+    follows up the customers in pools whose policy says ``leave_mode: cover``."""
+
+    leave_from = serializers.DateField(allow_null=True)
+    leave_until = serializers.DateField(allow_null=True)
+    cover = serializers.IntegerField(allow_null=True, required=False, min_value=1)
+
+
+class LeaveSerializer(serializers.Serializer[RepProfile]):
+    user = serializers.IntegerField(source="user_id")
+    leave_from = serializers.DateField(allow_null=True)
+    leave_until = serializers.DateField(allow_null=True)
+    cover = serializers.IntegerField(source="leave_cover_id", allow_null=True)

@@ -14,11 +14,14 @@ from highseas.api.permissions import IsAdminOrReadOnly
 from highseas.api.serializers.accounts import (
     HandoverInput,
     HandoverResultSerializer,
+    LeaveInput,
+    LeaveSerializer,
     TeamSerializer,
     UserSerializer,
 )
 from highseas.api.views.base import viewer_of
 from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.pools.leave import record_leave
 from highseas.routing.handover import handover
 
 
@@ -65,3 +68,21 @@ class UserViewSet(
             dry_run=data.validated_data["dry_run"],
         )
         return Response(report.as_dict())
+
+    @extend_schema(request=LeaveInput, responses={200: LeaveSerializer})
+    @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
+    def leave(self, request: Request, pk: str) -> Response:
+        """Record a rep's leave (休假) and its cover colleague; their customers' recycle
+        schedules follow in the same transaction. The rep's manager or an admin."""
+        if not pk.isdigit():
+            raise HighSeasError(ErrorCode.NOT_FOUND, _("No such user."))
+        data = LeaveInput(data=request.data)
+        data.is_valid(raise_exception=True)
+        profile = record_leave(
+            viewer_of(request),
+            int(pk),
+            leave_from=data.validated_data["leave_from"],
+            leave_until=data.validated_data["leave_until"],
+            cover_id=data.validated_data.get("cover"),
+        )
+        return Response(LeaveSerializer(profile).data)
