@@ -20,6 +20,9 @@ from highseas.api.views.insights import (
     ClaimEffectivenessView,
     FairnessView,
     LevelLockView,
+    LimitPlanPreviewView,
+    LimitPlanView,
+    MyLimitsView,
     RepFiguresView,
     RescoreView,
 )
@@ -74,5 +77,12 @@ urlpatterns = [
     path("insights/breakdown/", BreakdownView.as_view(), name="insights-breakdown"),
     path("insights/claims/", ClaimEffectivenessView.as_view(), name="insights-claims"),
     path("insights/levels/<int:pk>/lock/", LevelLockView.as_view(), name="insights-level-lock"),
+    path("insights/limit-plans/<int:pk>/", LimitPlanView.as_view(), name="insights-limit-plan"),
+    path(
+        "insights/limit-plans/<int:pk>/preview/",
+        LimitPlanPreviewView.as_view(),
+        name="insights-limit-plan-preview",
+    ),
+    path("insights/limits/mine/", MyLimitsView.as_view(), name="insights-my-limits"),
     path("", include(router.urls)),
 ]
