@@ -158,3 +158,35 @@ def test_the_pages_fit_and_a_handover_at_a_date_is_listed_and_cancelled(
     row.refresh_from_db()
     assert row.state == "cancelled"
     assert Customer.objects.filter(owner=rep_a).exists()  # nothing moved
+
+
+@pytest.mark.parametrize("mode", ["pause", "cover"])
+def test_the_customer_page_says_what_the_leave_does_to_the_countdown(
+    world: dict[str, Any], sign_in: Any, live_server: Any, mode: str
+) -> None:
+    from highseas.accounts.visibility import Viewer
+    from highseas.pools.leave import record_leave
+    from highseas.pools.models import RecyclePolicy
+
+    rep_a, rep_b = world["rep_a"], world["rep_b"]
+    RecyclePolicy.objects.filter(pool=world["east_pool"]).update(leave_mode=mode)
+    today = timezone.localdate()
+    record_leave(
+        Viewer(world["east_manager"]),
+        rep_a.pk,
+        leave_from=today - timedelta(days=1),
+        leave_until=today + timedelta(days=4),
+        cover_id=rep_b.pk,
+    )
+    customer = Customer.objects.filter(owner=rep_a, status="owned").order_by("pk").first()
+    assert customer is not None
+    viewer = "rep_a" if mode == "pause" else "rep_b"  # the cover opens the rep's customer
+    page = sign_in(viewer, **PHONE)
+    page.goto(f"{live_server.url}/customers/{customer.pk}/")
+    note = page.locator(f"[data-leave={mode}]")
+    note.wait_for()
+    until = (today + timedelta(days=4)).isoformat()
+    expected = f"休假中，回收计时暂停至 {until}" if mode == "pause" else "休假中，由 REP_B 代为跟进"
+    assert expected in note.inner_text()
+    fits(page)
+    shoot(page, f"20-customer-leave-{mode}-zh-phone")
