@@ -47,3 +47,9 @@ def _has_public_search_page() -> bool:
     except NoReverseMatch:
         return False
     return True
+
+
+def test_the_search_cases_pass_on_the_demo(demo: None) -> None:
+    lines = pages.search_case_lines(pages.people(), runs=1)
+    assert [line["query"] for line in lines if not line["passed"]] == []
+    assert pages.planted_ids(pages.people()) == pages.planted_ids(pages.people())  # reused

@@ -10,11 +10,15 @@
    one after the other on a kept-alive connection; p50 / p95 / max of the whole request.
 4. Stop the server and load each page once more in this process through Django's test
    client, counting its SQL statements and naming the slowest (its time and its text).
-5. Baseline, in the same run: the raw SQL of a 25-row newest-first page of customers on the
+5. The search case table (``bench.search_cases``): plant its customers (once), run every
+   case through ``customers.search.search`` ``--requests`` times, and report its p50 and
+   whether the first page meets the case.
+6. Baseline, in the same run: the raw SQL of a 25-row newest-first page of customers on the
    DB-API cursor (what a list page needs at least), p50 over the same number of runs.
 
 One JSON line per page (``page``, ``user``, ``status``, ``p50_ms``, ``p95_ms``,
-``target_ms``, ``meets_target``, ``queries``, ``slowest_sql_ms``, ``slowest_sql``).
+``target_ms``, ``meets_target``, ``queries``, ``slowest_sql_ms``, ``slowest_sql``), and one
+per search case (``case``, ``query``, ``expect``, ``passed``, ``p50_ms``, ``hits``).
 """
 
 from __future__ import annotations
@@ -41,10 +45,14 @@ from django.test.utils import CaptureQueriesContext
 
 from highseas.accounts.models import Role, User
 from highseas.accounts.tokens import issue_token
+from highseas.accounts.visibility import Viewer
 from highseas.bench import BenchError, report
+from highseas.bench.search_cases import CASES, PLANTED, plant, verdict
 from highseas.bench.timing import Timings
 from highseas.customers.models import Customer
+from highseas.customers.search import search
 from highseas.demo.generator import DemoOptions, generate_demo
+from highseas.pools.listing import listable_pools
 
 WARM_UP = 2
 PAGE_TARGET_MS = 300.0
@@ -236,6 +244,45 @@ def slowest_sql(page: Page, user: User, secret_headers: dict[str, str]) -> dict[
     }
 
 
+def planted_ids(users: dict[str, User]) -> dict[str, int]:
+    """The case table's customers: found by name when an earlier run planted them."""
+    on_file = dict(
+        Customer.objects.filter(name__in=[spec.name for spec in PLANTED], merged_into=None)
+        .order_by("pk")
+        .values_list("name", "pk")
+    )
+    if len(on_file) == len(PLANTED):
+        return {spec.key: on_file[spec.name] for spec in PLANTED}
+    pool = listable_pools(Viewer(users["rep"])).first()
+    if pool is None:
+        raise BenchError("the rep has no pool to plant the search cases in")
+    return plant(users["admin"], pool)
+
+
+def search_case_lines(users: dict[str, User], runs: int) -> list[dict[str, Any]]:
+    planted = planted_ids(users)
+    lines = []
+    for case in CASES:
+        timings = Timings(case.query)
+        for _ in range(WARM_UP + runs):
+            started = time.perf_counter()
+            rows = search(case.query).rows
+            timings.latencies.append(time.perf_counter() - started)
+        ids, names = [row["id"] for row in rows], [row["name"] for row in rows]
+        lines.append(
+            {
+                "case": case.kind,
+                "query": case.query,
+                "expect": case.expect,
+                "passed": verdict(case, names, planted.get(case.key), ids),
+                "p50_ms": round(Timings("", timings.latencies[WARM_UP:]).percentile_ms(50), 1),
+                "p95_ms": round(Timings("", timings.latencies[WARM_UP:]).percentile_ms(95), 1),
+                "hits": len(ids),
+            }
+        )
+    return lines
+
+
 def raw_page_ms(runs: int) -> float:
     connection.ensure_connection()
     cursor: Any = connection.connection.cursor()
@@ -256,6 +303,7 @@ def raw_page_ms(runs: int) -> float:
 def run(options: PagesBenchOptions) -> list[dict[str, Any]]:
     customers, build_seconds = ensure_demo(options)
     users = people()
+    cases = search_case_lines(users, options.requests)
     headers = credentials(users)
     port = free_port()
     server = Server(port)
@@ -287,7 +335,7 @@ def run(options: PagesBenchOptions) -> list[dict[str, Any]]:
                 "baseline_p50_ms": baseline,
             }
         )
-    return lines
+    return lines + [{**common, **case} for case in cases]
 
 
 def summary(lines: list[dict[str, Any]]) -> str:
@@ -300,6 +348,13 @@ def summary(lines: list[dict[str, Any]]) -> str:
         for line in pages
     ]
     text.append(f"baseline: raw 25 newest customers p50 {pages[0]['baseline_p50_ms']} ms")
+    text += [
+        f"  search {line['case']:<36} {line['query']:<26} {line['expect']:<8} "
+        f"{'passed' if line['passed'] else 'FAILED'}  p50 {line['p50_ms']:6.1f} ms"
+        f"  p95 {line['p95_ms']:6.1f} ms  {line['hits']} hits"
+        for line in lines
+        if "case" in line
+    ]
     return "\n".join(text)
 
 
