@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from highseas.engine.ownership import Status
-from highseas.engine.recycle import CustomerClock, RecycleRules, schedule
+from highseas.engine.recycle import CustomerClock, RecycleRules, schedule, warning_time
 
 T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 
@@ -72,6 +72,22 @@ def test_pooled_and_frozen_customers_are_not_scheduled() -> None:
     assert schedule(rules, clock(status=Status.FROZEN)).due_at is None
 
 
-def test_a_warning_never_comes_before_the_claim() -> None:
+def test_a_due_time_inside_the_warning_window_is_warned_half_way_not_at_the_claim() -> None:
     plan = schedule(RecycleRules(idle_days=2, warn_days=5), clock())
-    assert plan.warn_at == T0
+    assert plan.warn_at == T0 + timedelta(days=1)
+
+
+def test_the_late_warning_fraction_is_a_parameter() -> None:
+    rules = RecycleRules(first_contact_hours=48, warn_days=3, late_warning_fraction=0.75)
+    assert schedule(rules, clock()).warn_at == T0 + timedelta(hours=36)
+
+
+def test_a_warning_window_that_fits_is_unchanged() -> None:
+    plan = schedule(RecycleRules(idle_days=10, warn_days=3), clock())
+    assert plan.warn_at == T0 + timedelta(days=7)
+
+
+def test_a_due_time_at_the_claim_warns_at_the_claim() -> None:
+    rules = RecycleRules(idle_days=10, warn_days=3)
+    assert warning_time(T0, T0, rules) == T0
+    assert warning_time(T0, T0 - timedelta(hours=1), rules) == T0

@@ -185,7 +185,8 @@ def test_pooled_and_frozen_customers_are_not_touched(idle_pool: Pool, owner: Use
 
     got = schedules(idle_pool)
     assert [got[c.pk] for c in others] == [(stale, stale), (stale, stale)]
-    assert got[owned.pk] == (START + timedelta(hours=5), START)
+    # due 5 hours after the claim, inside the 2-day warning window: warned half-way
+    assert got[owned.pk] == (START + timedelta(hours=5), START + timedelta(hours=2.5))
 
 
 def test_an_activity_at_the_moment_of_ownership_counts_as_first_contact(
@@ -286,5 +287,6 @@ def test_the_number_of_queries_does_not_grow_with_the_customers(
 
     assert len(many) == len(few)
     # the reset, then per level: A (4 parts: won or not × contacted or not), B (2 parts: won or
-    # not, its override drops the first-contact limit), C exempt
-    assert updates(many) == updates(few) == 7
+    # not, its override drops the first-contact limit), C exempt; then the late warnings of
+    # customers whose due time was inside the warning window at the claim, in one bulk write
+    assert updates(many) == updates(few) == 8

@@ -18,7 +18,11 @@ time, the warning time and the rule that sets the due time:
    from ``owned_since`` instead when the customer was taken after that moment. When
    ``exempt_won`` is set this is the only limit a won customer has; otherwise it is one more
    candidate. A won customer without any won deal has no window;
-6. the warning is ``warn_days`` before the due time, never before ``owned_since``;
+6. the warning is ``warn_days`` before the due time. When that moment is not after
+   ``owned_since`` (the due time was already closer than the warning window when the
+   customer was taken), the owner is warned ``late_warning_fraction`` of the way from
+   ``owned_since`` to the due time instead (half-way by default), never at the claim itself;
+   a due time not after ``owned_since`` warns at ``owned_since``;
 7. leave (``leave_mode == "pause"``, the default): the owner's recorded leaves
    (``CustomerClock.pauses``, each ``[start, end)``) stop every clock. A candidate counted from
    ``anchor`` that would fall due at or after a leave's start is pushed by the part of the
@@ -48,6 +52,7 @@ class RecycleRules:
     level_overrides: dict[str, dict[str, int | None]] = field(default_factory=dict)
     won_repurchase_days: int | None = None
     leave_mode: str = "pause"
+    late_warning_fraction: float = 0.5  # a deployment setting, not a policy column
 
     def for_level(self, level: str) -> RecycleRules:
         override = self.level_overrides.get(level)
@@ -63,6 +68,7 @@ class RecycleRules:
             exempt_levels=self.exempt_levels,
             won_repurchase_days=self.won_repurchase_days,
             leave_mode=self.leave_mode,
+            late_warning_fraction=self.late_warning_fraction,
         )
 
 
@@ -156,6 +162,21 @@ def _repurchase(
     return [(due, "won_repurchase", days)]
 
 
+def warning_time(owned_since: datetime, due_at: datetime, rules: RecycleRules) -> datetime:
+    """When the owner is warned of ``due_at`` (rule 6; ``rules.warn_days`` is set)."""
+    ahead = due_at - timedelta(days=rules.warn_days or 0)
+    if ahead > owned_since:
+        return ahead
+    return late_warning_time(owned_since, due_at, rules.late_warning_fraction)
+
+
+def late_warning_time(owned_since: datetime, due_at: datetime, fraction: float) -> datetime:
+    """The warning of a due time closer than the warning window at ``owned_since``."""
+    if due_at <= owned_since:
+        return owned_since
+    return owned_since + (due_at - owned_since) * fraction
+
+
 def schedule(rules: RecycleRules | None, clock: CustomerClock) -> Schedule:
     if rules is None or clock.status is not Status.OWNED or clock.owned_since is None:
         return NOT_SCHEDULED
@@ -170,6 +191,6 @@ def schedule(rules: RecycleRules | None, clock: CustomerClock) -> Schedule:
     due_at, rule, limit = min(candidates)
     warn_at = None
     if rules.warn_days is not None:
-        warn_at = max(clock.owned_since, due_at - timedelta(days=rules.warn_days))
+        warn_at = warning_time(clock.owned_since, due_at, rules)
         warn_at = _warn_outside(warn_at, _pauses(rules, clock))
     return Schedule(due_at, warn_at, rule, limit)

@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
+from django.conf import settings
+
 from highseas.accounts.models import RepProfile
 from highseas.customers.choices import CustomerLevel
 from highseas.engine.bounds import policy_errors, policy_value_error, require_valid
@@ -54,7 +56,16 @@ def require_bounded_policies(
 # The columns of each policy the engine reads, in the order of its dataclass's fields (the claim
 # statements of ``pools.claim_statements`` select exactly these).
 CLAIM_LIMIT_FIELDS = tuple(ClaimLimits.__dataclass_fields__)
-RECYCLE_RULE_FIELDS = tuple(RecycleRules.__dataclass_fields__)
+RECYCLE_RULE_FIELDS = tuple(
+    name for name in RecycleRules.__dataclass_fields__ if name != "late_warning_fraction"
+)
+
+
+def late_warning_fraction() -> float:
+    """How far from the claim to a due time closer than the warning window the owner is
+    warned (``HIGHSEAS_LATE_WARNING_FRACTION``, 0 < f < 1; half-way by default)."""
+    fraction = float(getattr(settings, "HIGHSEAS_LATE_WARNING_FRACTION", 0.5))
+    return fraction if 0 < fraction < 1 else 0.5
 
 
 def limits_from(values: Mapping[str, Any]) -> ClaimLimits:
@@ -67,7 +78,7 @@ def rules_from(values: Mapping[str, Any]) -> RecycleRules:
     found = {name: values[name] for name in RECYCLE_RULE_FIELDS}
     found["exempt_levels"] = frozenset(found["exempt_levels"] or ())
     found["level_overrides"] = dict(found["level_overrides"] or {})
-    return RecycleRules(**found)
+    return RecycleRules(**found, late_warning_fraction=late_warning_fraction())
 
 
 def claim_limits(pool: Pool | None) -> ClaimLimits:

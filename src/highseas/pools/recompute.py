@@ -21,7 +21,9 @@ the policy, never on the number of customers:
    due times that apply to it; a part without candidates stays unscheduled. The split keeps
    every argument of ``Least`` / ``Greatest`` non-NULL: on SQLite they return NULL as soon as
    one argument is NULL, on PostgreSQL they ignore NULLs;
-6. ``warn_at`` is ``max(owned_since, due - warn_days)`` when ``warn_days`` is set, else NULL;
+6. ``warn_at`` is ``due - warn_days`` when ``warn_days`` is set, else NULL; where that is not
+   after ``owned_since`` (a due time closer than the warning window at the claim), the
+   engine's ``warning_time`` afterwards, for the whole pool in one read and one bulk write;
 7. with a repurchase window (``won_repurchase_days``), won customers with a won deal get the
    candidate ``max(owned_since, latest won deal end) + days`` (the end from a subquery over
    their won deals, ``schedule.WON_DEAL_END``): alone when ``exempt_won`` (one more UPDATE),
@@ -55,7 +57,7 @@ from django.db.models.functions import Coalesce, Greatest, Least
 
 from highseas.customers.choices import CustomerLevel, CustomerStage, CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal
-from highseas.engine.recycle import RecycleRules
+from highseas.engine.recycle import RecycleRules, late_warning_time
 from highseas.pools.leave import reschedule_on_leave
 from highseas.pools.models import LeaveMode, Pool
 from highseas.pools.policies import recycle_rules
@@ -80,6 +82,7 @@ def recompute_pool_schedules(pool: Pool) -> int:
             return count
         for group, group_rules in _level_groups(rules):
             _schedule_group(owned.filter(group), group_rules)
+        _late_warnings(owned, rules)
         if rules.leave_mode == LeaveMode.PAUSE:
             reschedule_on_leave(owned)
         return count
@@ -118,6 +121,23 @@ def _update(
     if rules.warn_days is not None:
         warn_at = Greatest(F("owned_since"), _shifted(due, -timedelta(days=rules.warn_days)))
     customers.update(recycle_due_at=due, warn_at=warn_at)
+
+
+def _late_warnings(owned: QuerySet[Customer], rules: RecycleRules) -> None:
+    """Step 6's exception, for the whole pool at once: a warning that fell on ``owned_since``
+    (the due time was closer than the warning window at the claim) moves part of the way to
+    the due time (``engine.recycle.late_warning_time``), in one read and one bulk write."""
+    late = list(
+        owned.filter(warn_at=F("owned_since"), recycle_due_at__isnull=False).only(
+            "pk", "owned_since", "recycle_due_at", "warn_at"
+        )
+    )
+    for customer in late:
+        assert customer.owned_since is not None and customer.recycle_due_at is not None
+        customer.warn_at = late_warning_time(
+            customer.owned_since, customer.recycle_due_at, rules.late_warning_fraction
+        )
+    Customer.objects.bulk_update(late, ["warn_at"], batch_size=1000)
 
 
 def _parts(rules: RecycleRules) -> Iterator[tuple[Q, bool, bool, bool]]:
