@@ -32,6 +32,7 @@ from django.utils.translation import gettext as _
 
 from highseas.accounts.models import Role, Team, User
 from highseas.accounts.visibility import Viewer
+from highseas.engine.bounds import MIN_YEAR
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.insights import gini
 from highseas.engine.limits import effective_limits
@@ -39,7 +40,13 @@ from highseas.engine.ownership import EventKind
 from highseas.engine.planner import PlanState, RoutedCustomer, Rule, plan
 from highseas.engine.routing import Candidate, Load, smoothed_win_rate
 from highseas.engine.smart import Fallback, Scoring
-from highseas.engine.targets import AVAILABLE, DEFAULT_FAIRNESS, Strategy, TeamTarget
+from highseas.engine.targets import (
+    AVAILABLE,
+    DEFAULT_FAIRNESS,
+    MAX_FAIRNESS,
+    Strategy,
+    TeamTarget,
+)
 from highseas.pools.facts import on_leave
 from highseas.pools.models import OwnershipEvent
 from highseas.pools.policies import claim_limits, rep_overrides
@@ -297,6 +304,12 @@ def simulate(
     now = now or timezone.now()
     if not since < until <= now + timedelta(days=1):
         raise _refuse(_("The period must end after it starts, and not in the future."))
+    if not 0 <= fairness <= MAX_FAIRNESS:  # NaN fails too
+        raise _refuse(
+            _("The fairness bound is a number from 0 to %(most)s.") % {"most": MAX_FAIRNESS}
+        )
+    if since.year < MIN_YEAR:
+        raise _refuse(_("The period must start in %(year)s or later.") % {"year": MIN_YEAR})
     unknown = [s for s in strategies if s not in SIMULATED]
     if not strategies or unknown:
         raise _refuse(

@@ -14,6 +14,7 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from highseas.api.views.base import viewer_of
+from highseas.engine.bounds import MAX_ID
 from highseas.engine.targets import DEFAULT_FAIRNESS, MAX_FAIRNESS
 from highseas.smart import services
 from highseas.smart.models import Simulation, WinModelVersion
@@ -108,7 +109,9 @@ class SimulationInput(serializers.Serializer[None]):
     strategies = serializers.ListField(
         child=serializers.ChoiceField(choices=list(SIMULATED)), min_length=1, max_length=10
     )
-    team = serializers.IntegerField(required=False, allow_null=True, default=None, min_value=1)
+    team = serializers.IntegerField(
+        required=False, allow_null=True, default=None, min_value=1, max_value=MAX_ID
+    )
     fairness = serializers.FloatField(
         required=False, default=DEFAULT_FAIRNESS, min_value=0, max_value=MAX_FAIRNESS
     )
