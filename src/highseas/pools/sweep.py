@@ -16,7 +16,8 @@ One sweep at ``now``:
 4. applies a batch with one compare-and-set UPDATE per destination (``… AND status = 'owned'
    AND recycle_due_at <= now``), checks the row count, and appends the ``recycled`` ledger rows
    (actor ``system:<rule>``); owners, and the admins of a reassign queue that
-   received customers, are told after commit, once per batch;
+   received customers, are told once per batch, in the batch's transaction (a notification
+   exists if and only if the batch committed; e-mail and webhook leave later, by the outbox);
 5. warns owners whose ``warn_at`` has passed, once per due cycle, and clears ``warn_at``, in
    locked batches like step 1, so concurrent workers warn disjoint customers.
 A killed sweep loses at most its open batch, which rolls back; the next run picks it up.
@@ -30,7 +31,6 @@ from collections import defaultdict
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field
 from datetime import datetime
-from functools import partial
 from typing import Any
 
 from django.db import transaction
@@ -347,9 +347,8 @@ def _recycle(report: SweepReport, scope: Scope, batch_size: int) -> None:
             items, stale = _decide(batch, report.now, pools)
             if not report.dry_run:
                 _apply(items, stale, report.now)
-                transaction.on_commit(lambda items=items: _tell_owners(items))  # type: ignore[misc]
-                arrivals = [(item.to_pool, item.customer_name) for item in items]
-                transaction.on_commit(partial(tell_queue_admins, arrivals))
+                _tell_owners(items)  # in the batch's transaction: told iff it commits
+                tell_queue_admins([(item.to_pool, item.customer_name) for item in items])
         report.batches += 1
         report.recycled.extend(items)
         report.corrected += len(stale)
