@@ -13,7 +13,10 @@ same rules with plain SQL built once per process and connection vendor:
    customer's recycling (``schedule``), exactly as on the ORM path;
 4. compare-and-set ``UPDATE … WHERE id AND status = 'pooled' AND owner IS NULL AND pool AND
    not merged``: exactly one row, else a typed error naming the holder;
-5. the ``claimed`` ledger row, with the quotas the claim was judged by (``quota_ref``).
+5. the ``claimed`` ledger row, with the quotas the claim was judged by (``quota_ref``); on
+   PostgreSQL steps 4 and 5 are one statement (``WITH moved AS (UPDATE … RETURNING id)
+   INSERT … SELECT … FROM moved``), so a claim there is three round trips besides BEGIN and
+   COMMIT, as on SQLite.
 A pool that asks for approval is answered ``None`` after step 3: the claim becomes a request on
 the ORM path (``ownership.claim``), which is not the rush path.
 """
@@ -160,6 +163,18 @@ LEDGER_FIELDS = (
     *("customer", "kind", "from_status", "from_owner", "from_pool", "to_status", "to_owner"),
     *("to_pool", "actor", "actor_label", "reason", "policy_ref", "at"),
 )
+
+
+@cache
+def _claim_and_ledger_sql(vendor: str) -> str:
+    """Steps 4 and 5 in one statement on PostgreSQL: the compare-and-set, and the ledger row
+    inserted from what it changed (one row, or none when the customer moved meanwhile)."""
+    table, quoted = columns(OwnershipEvent, *LEDGER_FIELDS)
+    values = ", ".join(["%s"] * len(quoted))
+    return (
+        f"WITH moved AS ({_claim_sql(vendor)} RETURNING id) "
+        f"INSERT INTO {table} ({', '.join(quoted)}) SELECT {values} FROM moved"
+    )
 
 
 @cache
@@ -337,28 +352,25 @@ def claim(
     if limits.requires_approval:
         return None
     plan = _schedule(row, now)
+    pool_id = row["pool_id"]
+    moved = [
+        *(claimant.pk, db_datetime(now), db_time(plan.due_at), db_time(plan.warn_at)),
+        *(customer_id, pool_id),
+    ]
+    entry = [
+        *(customer_id, EventKind.CLAIMED.value, POOLED, None, pool_id),
+        *(OWNED, claimant.pk, pool_id, claimant.pk, claimant.username, reason),
+        *(quota_ref(limits), db_datetime(now)),
+    ]
     vendor = connection.vendor
     with connection.cursor() as cursor:
-        cursor.execute(
-            _claim_sql(vendor),
-            [
-                claimant.pk,
-                db_datetime(now),
-                db_time(plan.due_at),
-                db_time(plan.warn_at),
-                customer_id,
-                row["pool_id"],
-            ],
-        )
-        if cursor.rowcount != 1:
-            raise _conflict(customer_id)
-        pool_id = row["pool_id"]
-        cursor.execute(
-            _ledger_sql(vendor),
-            [
-                *(customer_id, EventKind.CLAIMED.value, POOLED, None, pool_id),
-                *(OWNED, claimant.pk, pool_id, claimant.pk, claimant.username, reason),
-                *(quota_ref(limits), db_datetime(now)),
-            ],
-        )
+        if vendor == "postgresql":  # one round trip: the ledger row only if the row moved
+            cursor.execute(_claim_and_ledger_sql(vendor), [*moved, *entry])
+            if cursor.rowcount != 1:
+                raise _conflict(customer_id)
+        else:
+            cursor.execute(_claim_sql(vendor), moved)
+            if cursor.rowcount != 1:
+                raise _conflict(customer_id)
+            cursor.execute(_ledger_sql(vendor), entry)
     return _claimed_customer(claimant, customer_id, row, now, plan)
