@@ -429,7 +429,7 @@ def measure(options: HttpBenchOptions) -> list[dict[str, Any]]:
         dataset.reps,
         offers(service_ids, options.contention),
         service_claim,
-        on_exit=connection.close,
+        on_exit=lambda: connection.close(),  # each thread closes its own connection
     )
     service_check = verify(service, service_ids, since)
     raw = Answers("raw_update_and_ledger")
