@@ -15,8 +15,8 @@ from django.utils.translation import gettext_noop
 
 from highseas.customers.models import Customer
 from highseas.engine.ownership import Status
-from highseas.pools.models import OwnershipEvent, RecycleDestination, RecyclePolicy
 from highseas.pools.leave import LeaveNote, leave_note
+from highseas.pools.models import OwnershipEvent, RecycleDestination, RecyclePolicy
 from highseas.pools.schedule import schedule_for
 from highseas.web.present import actor_label, event_label
 
