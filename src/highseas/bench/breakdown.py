@@ -12,10 +12,18 @@ from collections import defaultdict
 from collections.abc import Callable
 from typing import Any, TypeVar
 
-from highseas.bench.profile import _label, _layer
+from highseas.bench.profile import SQLITE, _label, _layer
 
 T = TypeVar("T")
 TOP = 10
+
+
+def layer_of(code: Any) -> str:
+    """``profile._layer``, and the SQLite backend's gated cursor (``config.sqlite``), whose
+    C-level ``execute`` is the sqlite3 driver's time, as the database's."""
+    if isinstance(code, str) and "GatedCursor" in code:
+        return SQLITE
+    return _layer(code)
 
 
 def profiled(action: Callable[[], T]) -> tuple[T, dict[str, Any]]:
@@ -31,7 +39,7 @@ def profiled(action: Callable[[], T]) -> tuple[T, dict[str, Any]]:
     layers: dict[str, float] = defaultdict(float)
     top: list[tuple[float, str, int]] = []
     for entry in profiler.getstats():
-        layers[_layer(entry.code)] += entry.inlinetime
+        layers[layer_of(entry.code)] += entry.inlinetime
         top.append((entry.inlinetime, _label(entry.code), entry.callcount))
     top.sort(reverse=True)
     return result, {
