@@ -4,6 +4,9 @@ holds it instead of a 404."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
@@ -132,3 +135,28 @@ def test_a_merged_away_customer_is_still_a_404(
 ) -> None:
     Customer.objects.filter(pk=south_customer.pk).update(merged_into=south_customer)
     assert signed_in(org["rep_a"]).get(f"/customers/{south_customer.pk}/").status_code == 404
+
+
+def test_the_deployment_scope_applies_until_the_settings_are_saved(
+    org: dict[str, Any], settings: Any
+) -> None:
+    settings.HIGHSEAS_PUBLIC_SEARCH_SCOPE = "prospects"
+    assert public_settings().prospects_only
+    save_public_settings(
+        Viewer(org["admin"]), fields=["name"], scope="prospects_and_won", statuses=["owned"]
+    )
+    assert not public_settings().prospects_only
+
+
+def test_the_environment_names_the_default_public_fields() -> None:
+    code = (
+        "import highseas.config.settings as s;"
+        "print(s.HIGHSEAS_PUBLIC_FIELDS, s.HIGHSEAS_PUBLIC_SEARCH_SCOPE)"
+    )
+    env = {
+        **os.environ,
+        "HIGHSEAS_PUBLIC_FIELDS": "name, city",
+        "HIGHSEAS_PUBLIC_SEARCH_SCOPE": "prospects",
+    }
+    out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
+    assert out.stdout.strip() == "['name', 'city'] prospects"

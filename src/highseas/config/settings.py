@@ -56,6 +56,11 @@ DATA_UPLOAD_MAX_MEMORY_SIZE = int(os.environ.get("HIGHSEAS_MAX_DATA_BYTES", 2_62
 HIGHSEAS_EXACT_LOOKUPS_PER_HOUR = int(os.environ.get("HIGHSEAS_EXACT_LOOKUPS_PER_HOUR", "30"))
 # What a rep may export: "own" (their own customers) or "visible" (all they see, masked).
 HIGHSEAS_REP_EXPORT_SCOPE = os.environ.get("HIGHSEAS_REP_EXPORT_SCOPE", "own")
+# Public search (SPEC §8): the defaults until an admin saves 公共检索 settings on the console,
+# which are kept in the database and win (customers.public).
+if _public_fields := os.environ.get("HIGHSEAS_PUBLIC_FIELDS", ""):
+    HIGHSEAS_PUBLIC_FIELDS = [name.strip() for name in _public_fields.split(",") if name.strip()]
+HIGHSEAS_PUBLIC_SEARCH_SCOPE = os.environ.get("HIGHSEAS_PUBLIC_SEARCH_SCOPE", "prospects_and_won")
 # Insights (insights/): a rep hoards a customer owned longer than this many days without an
 # effective follow-up in them; the value score (engine/insights.py) reads won deals over the
 # window, reaches half its monetary part at the half-point amount, and maps to A/B/C by score.
