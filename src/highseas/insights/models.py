@@ -151,3 +151,21 @@ class LimitFactorLog(models.Model):
 
     def __str__(self) -> str:
         return f"pool {self.pool_id} rep {self.rep_id} {self.before}→{self.after}"
+
+
+class PoolSizeDay(models.Model):
+    """Pooled customers per pool at the end of a day (the organization's calendar): the
+    dashboard's pool-size line reads these instead of replaying the ledger each time. Written
+    by the scheduler (``insights.snapshots``): today's row is refreshed, missing past days are
+    backfilled once from the ledger."""
+
+    pool = models.ForeignKey("pools.Pool", models.CASCADE, related_name="+")
+    day = models.DateField()
+    pooled = models.PositiveIntegerField()
+    updated_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["pool", "day"], name="pool_size_day_unique")]
+
+    def __str__(self) -> str:
+        return f"pool {self.pool_id} {self.day}: {self.pooled}"

@@ -6,17 +6,15 @@ People come from ``Viewer.users()`` (the manager's subtree), customers from
 
 from __future__ import annotations
 
-from collections import defaultdict
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 
 from django.db.models import Count, Q
-from django.db.models.functions import TruncDate
-from django.utils import timezone
 
 from highseas.accounts.models import Role, User
 from highseas.accounts.visibility import Viewer
 from highseas.customers.choices import CustomerStage, CustomerStatus, Source
+from highseas.insights import snapshots
 from highseas.pools.models import OwnershipEvent, Pool
 
 HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
@@ -38,33 +36,10 @@ def shown_pools(viewer: Viewer) -> list[Pool]:
 
 def pool_sizes(
     pools: list[Pool], now: datetime, days: int
-) -> tuple[list[date], dict[str, list[int]]]:  # series by pool name, in the pools' order
-    """Pooled customers per pool at the end of each of the last ``days`` days, replayed
-    backwards from today's count through the ledger's entries into and exits from each pool."""
-    zone = timezone.get_current_timezone()
-    today = timezone.localtime(now, zone).date()
-    axis = [today - timedelta(days=offset) for offset in range(days - 1, -1, -1)]
-    start = datetime.combine(axis[1] if len(axis) > 1 else today, datetime.min.time(), zone)
-    ids = [pool.pk for pool in pools]
-    net: dict[tuple[int, date], int] = defaultdict(int)
-    recent = OwnershipEvent.objects.filter(at__gte=start).annotate(day=TruncDate("at", tzinfo=zone))
-    for side, sign in (("to", 1), ("from", -1)):
-        moved = (
-            recent.filter(**{f"{side}_status": CustomerStatus.POOLED, f"{side}_pool_id__in": ids})
-            .values_list(f"{side}_pool_id", "day")
-            .annotate(n=Count("id"))
-        )
-        for pool_id, day, count in moved:
-            net[(pool_id, day)] += sign * count
-    series: dict[str, list[int]] = {}
-    for pool in pools:
-        size = pool.customers.filter(status=CustomerStatus.POOLED).count()
-        values = [size]
-        for day in reversed(axis[1:]):
-            size -= net[(pool.pk, day)]
-            values.append(size)
-        series[pool.name] = list(reversed(values))
-    return axis, series
+) -> tuple[list[date], dict[str, list[int]]]:
+    """Pooled customers per pool at the end of each of the last ``days`` days, by pool name
+    (precomputed days where the scheduler stored them: ``insights.snapshots``)."""
+    return snapshots.pool_sizes(pools, now, days)
 
 
 def claims_and_recycles(reps: list[User], since: datetime) -> list[tuple[str, list[float], int]]:

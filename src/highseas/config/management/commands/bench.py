@@ -9,6 +9,7 @@ from highseas.bench import BenchError
 from highseas.bench import assign as assign_bench
 from highseas.bench import http as http_bench
 from highseas.bench import imports as import_bench
+from highseas.bench import insights as insights_bench
 from highseas.bench import pages as pages_bench
 from highseas.bench import smart as smart_bench
 from highseas.bench import sweep as sweep_bench
@@ -43,6 +44,7 @@ class Command(BaseCommand):
                 "smart",
                 "pages",
                 "http",
+                "insights",
             ],
         )
         defaults = ClaimBenchOptions()
@@ -141,6 +143,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, benchmark: str, **options: Any) -> None:
+        if benchmark == "insights":  # the dashboard and insight endpoints: bench/insights.py
+            insights_bench.run_from_command(self, options)
+            return
         if benchmark == "pages":  # every page and list over HTTP: bench/pages.py
             pages_bench.run_from_command(self, options)
             return

@@ -1,0 +1,194 @@
+"""``highseas bench insights``: the manager dashboard and the insight endpoints at scale
+(SPEC §12: 1M customers and 10M activities, p95 < 500 ms).
+
+1. Reuse the demo organization in the database (``highseas demo --customers …`` first); the
+   figures name how many customers, activities and ledger rows it holds.
+2. For a manager (the one whose subtree holds the most customers) and for an admin, load
+   each of ``PATHS`` through Django's test client in this process (the whole view: session,
+   permission, queries, template): ``WARM_UP`` loads, then ``--requests`` timed loads; p50,
+   p95, max, and the SQL statements of one load.
+3. Baseline, in the same run: the raw SQL of the aggregates the dashboard needs at least —
+   held customers per rep of the manager's team, claims and recycles per rep over 30 days,
+   pooled customers per pool — on the DB-API cursor, timed the same way.
+
+One JSON line per path and user (``path``, ``user``, ``p50_ms``, ``p95_ms``, ``max_ms``,
+``queries``, ``target_ms``, ``meets_target``, ``baseline_p95_ms``, ``ratio_p95``) and one
+for the baseline.
+"""
+
+from __future__ import annotations
+
+import statistics
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any
+
+from django.core.management.base import BaseCommand
+from django.db import connection
+from django.db.models import Count, Q
+from django.test import Client
+from django.utils import timezone
+
+from highseas.accounts.models import Role, User
+from highseas.accounts.visibility import Viewer
+from highseas.bench import BenchError, Lines, report
+from highseas.customers.models import Activity, Customer
+from highseas.pools.models import OwnershipEvent
+
+WARM_UP = 1
+TARGET_MS = 500.0
+PATHS = ("/console/", "/console/insights/", "/api/v1/insights/reps/", "/api/v1/insights/fairness/")
+
+
+@dataclass(frozen=True)
+class InsightsBenchOptions:
+    requests: int = 10
+
+
+def _percentiles(latencies: list[float]) -> dict[str, float]:
+    ordered = sorted(latencies)
+    if len(ordered) == 1:
+        p50 = p95 = ordered[0]
+    else:
+        cuts = statistics.quantiles(ordered, n=100, method="inclusive")
+        p50, p95 = cuts[49], cuts[94]
+    return {
+        "p50_ms": round(p50 * 1000, 1),
+        "p95_ms": round(p95 * 1000, 1),
+        "max_ms": round(ordered[-1] * 1000, 1),
+    }
+
+
+def _timed(action: Callable[[], Any], runs: int) -> list[float]:
+    for _ in range(WARM_UP):
+        action()
+    latencies = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        action()
+        latencies.append(time.perf_counter() - started)
+    return latencies
+
+
+def _counting(queries: list[str]) -> Callable[..., Any]:
+    """An execute wrapper that notes each statement (the request signals reset Django's own
+    query log, so it cannot count a whole request)."""
+
+    def wrapper(execute: Callable[..., Any], sql: str, *args: Any) -> Any:
+        queries.append(sql)
+        return execute(sql, *args)
+
+    return wrapper
+
+
+def _manager() -> User:
+    managers = User.objects.filter(role=Role.MANAGER, is_active=True)
+    sized = [(Viewer(m).users().filter(role=Role.REP).count(), m.username, m) for m in managers]
+    if not sized:
+        raise BenchError("no manager: run `highseas demo --customers 1000000` first")
+    return max(sized, key=lambda row: row[:2])[2]
+
+
+def _baseline(manager: User) -> Callable[[], None]:
+    """The aggregates the dashboard needs at least, in raw SQL (module docstring, step 3)."""
+    reps = list(Viewer(manager).users().filter(role=Role.REP).values_list("pk", flat=True))
+    marks = ", ".join(["%s"] * len(reps))
+    customer, event = Customer._meta.db_table, OwnershipEvent._meta.db_table
+    since = timezone.now() - timedelta(days=30)
+    statements: list[tuple[str, list[Any]]] = [
+        (
+            f"SELECT owner_id, COUNT(*) FROM {customer} WHERE owner_id IN ({marks}) "
+            "AND status IN ('owned', 'frozen') GROUP BY owner_id",
+            reps,
+        ),
+        (
+            f"SELECT to_owner_id, COUNT(*) FROM {event} WHERE kind = 'claimed' AND at >= %s "
+            f"AND to_owner_id IN ({marks}) GROUP BY to_owner_id",
+            [since, *reps],
+        ),
+        (
+            f"SELECT from_owner_id, COUNT(*) FROM {event} WHERE kind = 'recycled' AND at >= %s "
+            f"AND from_owner_id IN ({marks}) GROUP BY from_owner_id",
+            [since, *reps],
+        ),
+        (
+            f"SELECT pool_id, COUNT(*) FROM {customer} WHERE status = 'pooled' GROUP BY pool_id",
+            [],
+        ),
+    ]
+
+    def run() -> None:
+        with connection.cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                cursor.fetchall()
+
+    return run
+
+
+def _loader(client: Client, path: str) -> Callable[[], Any]:
+    return lambda: client.get(path)
+
+
+def measure(options: InsightsBenchOptions) -> Lines:
+    customers = Customer.objects.count()
+    if customers == 0:
+        raise BenchError("no customers: run `highseas demo --customers 1000000` first")
+    manager = _manager()
+    admin = User.objects.filter(role=Role.ADMIN, is_active=True).order_by("pk").first()
+    scale = {
+        "customers": customers,
+        "activities": Activity.objects.count(),
+        "ledger_rows": OwnershipEvent.objects.count(),
+        "reps_in_view": Viewer(manager).users().filter(role=Role.REP).count(),
+        "held_in_view": Customer.objects.filter(
+            Q(owner__in=Viewer(manager).users()), status__in=("owned", "frozen")
+        ).aggregate(n=Count("id"))["n"],
+    }
+    baseline = _percentiles(_timed(_baseline(manager), options.requests))
+    lines: Lines = [{"path": "raw_sql_dashboard_aggregates", "user": manager.username, **baseline}]
+    for user in (manager, admin):
+        if user is None:
+            continue
+        client = Client()
+        client.force_login(user)
+        for path in PATHS:
+            response = client.get(path)
+            if response.status_code != 200:
+                raise BenchError(f"{path} answered {response.status_code} for {user.username}")
+            queries: list[str] = []
+            with connection.execute_wrapper(_counting(queries)):
+                client.get(path)
+            found = _percentiles(_timed(_loader(client, path), options.requests))
+            lines.append(
+                {
+                    "path": path,
+                    "user": user.username,
+                    **found,
+                    "queries": len(queries),
+                    "target_ms": TARGET_MS,
+                    "meets_target": found["p95_ms"] < TARGET_MS,
+                    "baseline_p95_ms": baseline["p95_ms"],
+                    "ratio_p95": round(found["p95_ms"] / max(baseline["p95_ms"], 0.001), 1),
+                    **scale,
+                }
+            )
+    return lines
+
+
+def summary(lines: Lines) -> str:
+    rows = []
+    for line in lines:
+        ratio = f"  ×{line['ratio_p95']} raw" if "ratio_p95" in line else ""
+        rows.append(
+            f"{line['path']:<34} {line['user']:<14} p50 {line['p50_ms']:>9} ms  "
+            f"p95 {line['p95_ms']:>9} ms{ratio}"
+        )
+    return "\n".join(rows)
+
+
+def run_from_command(command: BaseCommand, options: dict[str, Any]) -> None:
+    chosen = InsightsBenchOptions(requests=options.get("requests") or 10)
+    report(command, lambda: measure(chosen), summary)
