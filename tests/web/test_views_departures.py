@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.conf import settings
 from django.utils import timezone
 
 from highseas.accounts.models import User
@@ -45,12 +46,13 @@ def test_the_preview_says_who_gets_how_many_and_writes_nothing(
 ) -> None:
     rows = OwnershipEvent.objects.count()
     client = signed_in(org["east_manager"])
+    client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     response = client.get(_url(org["rep_a"]), {"to": "user", "receiver": org["rep_b"].pk})
     page = html(response)
     plan = response.context["plan"]
     assert (plan.moved, plan.problem_count, plan.dry_run) == (4, 0, True)
     assert [(r.user_id, r.customers) for r in plan.receivers] == [(org["rep_b"].pk, 4)]
-    assert "data-run-departure" in page and "交给 REP_B" in page
+    assert "data-run-departure" in page and "To REP_B" in page
     assert OwnershipEvent.objects.count() == rows
     assert Customer.objects.filter(owner=org["rep_a"]).count() == 4
 
