@@ -31,9 +31,17 @@ def bucket(value: int | None, buckets: tuple[tuple[int, str], ...], top: str) ->
 
 def customer_values(fields: Mapping[str, object]) -> tuple[str, ...]:
     """The customer's value on each of ``DIMENSIONS`` ("" when unknown)."""
-    employees = fields.get("employees")
-    size = bucket(employees if isinstance(employees, int) else None, SIZE_BUCKETS, "2000+")
-    return tuple(size if name == "size" else str(fields.get(name) or "") for name in DIMENSIONS)
+    get = fields.get
+    employees = get("employees")
+    size = bucket(employees, SIZE_BUCKETS, "2000+") if isinstance(employees, int) else ""
+    return (
+        str(get("industry") or ""),
+        str(get("province") or ""),
+        size,
+        str(get("revenue_band") or ""),
+        str(get("source") or ""),
+        str(get("level") or ""),
+    )
 
 
 @dataclass(frozen=True, slots=True)

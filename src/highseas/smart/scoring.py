@@ -36,6 +36,7 @@ class ModelScorer:
         self.history = record or Record()
         self.load = load
         self.parts: dict[tuple[int, ...], Any] = {}  # the rep part of the logits, per roster
+        self.values: dict[int, tuple[str, ...]] = {}  # the last batch's customers, by id()
 
     @property
     def version(self) -> int:
@@ -54,10 +55,13 @@ class ModelScorer:
         part = self.parts.get(ids)
         if part is None:
             part = self.parts[ids] = self.model.rep_part(self.facts(list(ids)))
-        return self.model.probabilities([customer_values(c) for c in customers], [], part)
+        values = [customer_values(c) for c in customers]
+        self.values = {id(c): v for c, v in zip(customers, values, strict=True)}
+        return self.model.probabilities(values, [], part)
 
     def record(self, customer: Fields, rep: Candidate) -> dict[str, Any] | None:
-        return self.history.of_rep(rep.rep_id, customer_values(customer))
+        values = self.values.get(id(customer)) or customer_values(customer)
+        return self.history.of_rep(rep.rep_id, values)
 
 
 class TruthScorer:
