@@ -157,12 +157,13 @@ def _builder() -> Callable[[dict[str, Any]], Customer]:
     blank = Customer()
     defaults = {f.attname: getattr(blank, f.attname) for f in fields}
     fresh = {name for name, value in defaults.items() if isinstance(value, list | dict)}
+    positional: Any = Customer  # every concrete field's value in order, as ``from_db`` passes
 
     def build(values: dict[str, Any]) -> Customer:
         unknown = values.keys() - defaults.keys()
         if unknown:
             raise TypeError(f"Customer has no field {sorted(unknown)}")
-        return Customer(
+        customer: Customer = positional(
             *(
                 values[name]
                 if name in values
@@ -172,6 +173,7 @@ def _builder() -> Callable[[dict[str, Any]], Customer]:
                 for name in defaults
             )
         )
+        return customer
 
     return build
 
