@@ -190,6 +190,10 @@ RULE_LABELS = {
     "no_deal_limit": lambda: _("no-deal limit"),
     "first_contact_limit": lambda: _("first-contact limit"),
     "freeze_ended": lambda: _("freeze ended"),
+    "won_repurchase": lambda: _("repurchase window"),
+    "web_form": lambda: _("web form"),
+    "ad_leads": lambda: _("ad leads"),
+    "rescore": lambda: _("value rescoring"),
 }
 
 
