@@ -132,3 +132,42 @@ def test_the_admin_refuses_to_deactivate_a_rep_who_owns_customers(
 def test_the_admin_deactivates_a_rep_who_owns_none(org: dict[str, Any]) -> None:
     assert _admin_deactivation(org).status_code == 302
     assert not User.objects.get(pk=org["rep_a"].pk).is_active
+
+
+def test_a_handover_at_a_date_is_scheduled_and_nothing_moves_yet(
+    api: Api, org: dict[str, Any], owned: list[Customer]
+) -> None:
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from highseas.routing.models import ScheduledHandover
+
+    at = (timezone.now() + timedelta(days=3)).replace(microsecond=0)
+    body = {"to": org["rep_b"].pk, "at": at.isoformat()}
+    refused = api(org["rep_b"]).post(_url(org["rep_a"]), body, format="json")
+    assert (refused.status_code, refused.json()["code"]) == (403, "permission_denied")
+    preview = api(org["east_manager"]).post(
+        _url(org["rep_a"]), {**body, "dry_run": True}, format="json"
+    )
+    assert preview.status_code == 200 and len(preview.json()["moved"]) == 3
+    assert not ScheduledHandover.objects.exists()
+    answer = api(org["east_manager"]).post(_url(org["rep_a"]), body, format="json")
+    assert answer.status_code == 202, answer.json()
+    row = ScheduledHandover.objects.get()
+    assert answer.json() == {
+        "scheduled": {
+            "id": row.pk,
+            "user": org["rep_a"].pk,
+            "to": org["rep_b"].pk,
+            "at": answer.json()["scheduled"]["at"],
+            "state": "scheduled",
+            "created_by": org["east_manager"].pk,
+        }
+    }
+    assert row.run_at == at
+    assert Customer.objects.filter(owner=org["rep_a"]).count() == 3
+    past = {"to": "pools", "at": (timezone.now() - timedelta(hours=1)).isoformat()}
+    late = api(org["admin"]).post(_url(org["rep_b"]), past, format="json")
+    assert (late.status_code, late.json()["code"]) == (400, "validation_error")
+    assert ScheduledHandover.objects.count() == 1

@@ -106,6 +106,23 @@ class HandoverTargetField(serializers.Field[Any, Any, Any, Any]):
 class HandoverInput(serializers.Serializer[None]):
     to = HandoverTargetField()
     dry_run = serializers.BooleanField(default=False)
+    at = serializers.DateTimeField(
+        required=False,
+        allow_null=True,
+        help_text="run it then (within a year) instead of now; a dry run previews it now",
+    )
+
+
+class ScheduledHandoverSerializer(serializers.Serializer[Any]):
+    id = serializers.IntegerField()
+    user = serializers.IntegerField(source="rep_id")
+    to = serializers.SerializerMethodField()
+    at = serializers.DateTimeField(source="run_at")
+    state = serializers.CharField()
+    created_by = serializers.IntegerField(source="created_by_id")
+
+    def get_to(self, row: Any) -> int | str:
+        return row.target  # type: ignore[no-any-return]
 
 
 class HandoverMoveSerializer(serializers.Serializer[None]):

@@ -16,6 +16,7 @@ from highseas.api.serializers.accounts import (
     HandoverResultSerializer,
     LeaveInput,
     LeaveSerializer,
+    ScheduledHandoverSerializer,
     TeamSerializer,
     UserSerializer,
 )
@@ -23,6 +24,7 @@ from highseas.api.views.base import viewer_of
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools.leave import record_leave
 from highseas.routing.handover import handover
+from highseas.routing.scheduled import schedule_handover
 
 
 class TeamViewSet(
@@ -51,16 +53,26 @@ class UserViewSet(
     def get_queryset(self) -> QuerySet[User]:
         return viewer_of(self.request).users().select_related("profile")
 
-    @extend_schema(request=HandoverInput, responses={200: HandoverResultSerializer})
+    @extend_schema(
+        request=HandoverInput,
+        responses={200: HandoverResultSerializer, 202: ScheduledHandoverSerializer},
+    )
     @action(detail=True, methods=["post"], permission_classes=[IsAuthenticated])
     def handover(self, request: Request, pk: str) -> Response:
         """Departure handover (离职交接): every customer the user owns goes to a colleague, through
         the assignment rules or back to its pool; ``dry_run`` previews exactly what a run does.
-        Managers for the reps they manage, admins for anyone; rerun to resume."""
+        With ``at``, the run is scheduled for then (202, ``{"scheduled": …}``). Managers for the
+        reps they manage, admins for anyone; rerun to resume."""
         if not pk.isdigit():
             raise HighSeasError(ErrorCode.NOT_FOUND, _("No such user."))
         data = HandoverInput(data=request.data)
         data.is_valid(raise_exception=True)
+        at = data.validated_data.get("at")
+        if at is not None and not data.validated_data["dry_run"]:
+            row = schedule_handover(
+                viewer_of(request), int(pk), to=data.validated_data["to"], at=at
+            )
+            return Response({"scheduled": ScheduledHandoverSerializer(row).data}, status=202)
         report = handover(
             viewer_of(request),
             int(pk),
