@@ -67,3 +67,19 @@ def test_an_unknown_grouping_falls_back_to_the_source(world: dict[str, Any]) -> 
     page = html(signed_in(world["east_manager"]).get("/console/insights/?by=colour&days=5"))
     assert 'class="active" data-by="source"' in page
     assert 'href="?days=30&by=source" class="active"' in page
+
+
+def test_the_customer_page_says_why_it_has_its_level(world: dict[str, Any]) -> None:
+    from django.utils import timezone
+
+    from highseas.customers.models import Customer
+    from highseas.insights.value import level_explanation
+
+    rep = world["rep_a"]
+    customer = Customer.objects.filter(owner=rep).order_by("pk").first()
+    assert customer is not None
+    page = html(signed_in(rep).get(f"/customers/{customer.pk}/"))
+    found = re.search(r"<p class=\"muted small\" data-level-reason>([^<]+)</p>", page)
+    assert found
+    text = level_explanation(Viewer(rep), customer, now=timezone.now())["text"]
+    assert found.group(1).endswith(text)

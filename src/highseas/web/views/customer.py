@@ -17,6 +17,7 @@ from highseas.accounts.visibility import Viewer
 from highseas.customers import timeline
 from highseas.customers.models import Customer
 from highseas.engine.errors import HighSeasError
+from highseas.insights.value import level_explanation
 from highseas.pools import followups, ownership, requests
 from highseas.pools.authority import may_manage, may_move, may_work_on
 from highseas.web import explain, selectors
@@ -77,6 +78,7 @@ def customer_page(request: HttpRequest, customer_id: int) -> HttpResponse:
         "may_reveal": viewer.may_reveal(customer),
         "acquisition": explain.acquisition(customer),
         "recycle": explain.recycle_explanation(customer),
+        "level_reason": level_explanation(viewer, customer, now=now),
         "ledger": _ledger(viewer, customer),
         "contacts": timeline.contacts(viewer, customer.pk),
         "follow_ups_shown": timeline.shows_follow_ups(viewer, customer),
