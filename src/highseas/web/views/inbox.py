@@ -13,7 +13,7 @@ from django.views.decorators.http import require_POST
 
 from highseas.engine.errors import HighSeasError
 from highseas.notify import services
-from highseas.notify.inbox import notifications_of
+from highseas.notify.inbox import by_day, notifications_of
 from highseas.web import selectors
 from highseas.web.refusals import plain_words
 from highseas.web.responses import answer, back_to, viewer_of
@@ -31,6 +31,7 @@ def notifications(request: HttpRequest) -> HttpResponse:
     context = {
         "section": "inbox",
         "page": page,
+        "days": by_day(page.object_list, timezone.localdate(now)),
         "show": show,
         "unread": selectors.unread_count(viewer.user),
         "contacts": selectors.upcoming_contacts(viewer.user, now, days=7)[:15],
