@@ -47,7 +47,7 @@ from highseas.accounts.models import Role, User
 from highseas.accounts.tokens import issue_token
 from highseas.accounts.visibility import Viewer
 from highseas.bench import BenchError, report
-from highseas.bench.search_cases import CASES, PLANTED, plant, verdict
+from highseas.bench.search_cases import CASES, plant, verdict
 from highseas.bench.timing import Timings
 from highseas.customers.models import Customer
 from highseas.customers.search import search
@@ -245,14 +245,7 @@ def slowest_sql(page: Page, user: User, secret_headers: dict[str, str]) -> dict[
 
 
 def planted_ids(users: dict[str, User]) -> dict[str, int]:
-    """The case table's customers: found by name when an earlier run planted them."""
-    on_file = dict(
-        Customer.objects.filter(name__in=[spec.name for spec in PLANTED], merged_into=None)
-        .order_by("pk")
-        .values_list("name", "pk")
-    )
-    if len(on_file) == len(PLANTED):
-        return {spec.key: on_file[spec.name] for spec in PLANTED}
+    """The case table's customers, planted in the rep's first pool (kept from earlier runs)."""
     pool = listable_pools(Viewer(users["rep"])).first()
     if pool is None:
         raise BenchError("the rep has no pool to plant the search cases in")

@@ -17,6 +17,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from highseas.accounts.models import User
+from highseas.customers.models import Customer
 from highseas.intake.creation import create_customer
 from highseas.pools.followups import add_contact
 from highseas.pools.models import Pool
@@ -83,15 +84,16 @@ def verdict(case: Case, names: list[str], planted_id: int | None, ids: list[int]
 
 
 def plant(actor: User, pool: Pool) -> dict[str, int]:
-    """Create the planted customers through the services (pooled, with their contacts);
-    their ids by key."""
+    """Create the planted customers through the services (pooled, with their contacts); their
+    ids by key. Idempotent: a customer or contact planted by an earlier run is kept."""
     planted: dict[str, int] = {}
     for spec in PLANTED:
-        fields = {"name": spec.name, "phone": spec.phone, "email": spec.email}
-        created = create_customer(
-            actor=actor, fields={k: v for k, v in fields.items() if v}, pool=pool, route=False
-        )
-        if spec.contact:
-            add_contact(actor, created.customer.pk, name=spec.contact)
-        planted[spec.key] = created.customer.pk
+        earlier = Customer.objects.filter(name=spec.name, merged_into=None).order_by("pk").first()
+        if earlier is None:
+            fields = {"name": spec.name, "phone": spec.phone, "email": spec.email}
+            fields = {name: value for name, value in fields.items() if value}
+            earlier = create_customer(actor=actor, fields=fields, pool=pool, route=False).customer
+        if spec.contact and not earlier.contacts.filter(name=spec.contact).exists():
+            add_contact(actor, earlier.pk, name=spec.contact)
+        planted[spec.key] = earlier.pk
     return planted

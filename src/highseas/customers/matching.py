@@ -65,6 +65,8 @@ class Source:
 
     where: Clause
     fts: Clause | None = None  # SQLite: drive from this FTS table's MATCH, newest first
+    by_name_key: bool = False  # driven by the name_key index (SQLite is told so: see below)
+    by_contact: bool = False  # driven by the contacts' name index, joined to their customer
 
 
 def upper_bound(prefix: str) -> str:
@@ -122,20 +124,21 @@ class NameQuery:
     def sources(self, tier: Tier) -> list[Source]:
         """The indexed statements that together give the rows of ``tier``."""
         if tier is Tier.EXACT:
-            found = [Source(Clause("c.name_key = %s", [self.core]))]
+            found = [Source(Clause("c.name_key = %s", [self.core]), by_name_key=True)]
             if self.pinyin:
                 sql = f"c.name_key IN ({_pinyin_cores(exact=True)})"
-                found.append(Source(Clause(sql, [self.pinyin] * 2)))
+                found.append(Source(Clause(sql, [self.pinyin] * 2), by_name_key=True))
             if not self.is_single:
-                found.append(Source(Clause(f"c.id IN ({_contacts(exact=True)})", [self.text])))
+                found.append(Source(Clause("ct.name = %s", [self.text]), by_contact=True))
             return found
         if tier is Tier.PREFIX:
-            found = [Source(Clause("c.name_key >= %s AND c.name_key < %s", _range(self.core)))]
+            sql = "c.name_key >= %s AND c.name_key < %s"
+            found = [Source(Clause(sql, _range(self.core)), by_name_key=True)]
             if self.pinyin:
                 sql = f"c.name_key IN ({_pinyin_cores(exact=False)})"
-                found.append(Source(Clause(sql, _range(self.pinyin) * 2)))
-            sql = f"c.id IN ({_contacts(exact=False)})"
-            return [*found, Source(Clause(sql, _range(self.text)))]
+                found.append(Source(Clause(sql, _range(self.pinyin) * 2), by_name_key=True))
+            sql = "ct.name >= %s AND ct.name < %s"
+            return [*found, Source(Clause(sql, _range(self.text)), by_contact=True)]
         return self._containing()
 
     def _containing(self) -> list[Source]:
@@ -198,9 +201,33 @@ def like_pattern(text: str) -> str:
     return "%" + re.sub(r"([\\%_])", r"\\\1", text) + "%"
 
 
+NAME_KEY_INDEX = "customer_name_key"
+
+
+def customers_from(source: Source) -> str:
+    """The ``FROM`` of a source on the customers table. SQLite, without statistics, would
+    rather walk the whole table newest first (the ``ORDER BY id DESC LIMIT``) than read the
+    few rows the ``name_key`` index holds for the key: it is told which index to use; and a
+    contact's name drives the join to its customer (``CROSS JOIN`` keeps that order)."""
+    if source.by_contact:
+        return f"{CONTACT_TABLE} ct CROSS JOIN {TABLE} c"
+    if source.by_name_key and connection.vendor == "sqlite":
+        return f"{TABLE} c INDEXED BY {NAME_KEY_INDEX}"
+    return f"{TABLE} c"
+
+
 def source_ids_sql(source: Source) -> Clause:
     """The ids a source gives, as a subquery (for filters that keep their own order)."""
     if source.fts is not None:
         table = source.fts.sql.split()[0]
         return Clause(f"SELECT rowid FROM {table} WHERE {source.fts.sql}", source.fts.params)
-    return Clause(f"SELECT c.id FROM {TABLE} c WHERE {source.where.sql}", source.where.params)
+    return Clause(
+        f"SELECT c.id FROM {customers_from(source)} WHERE {joined(source)}", source.where.params
+    )
+
+
+def joined(source: Source) -> str:
+    """The source's condition, with the join to the contact's customer when it has one."""
+    return (
+        f"c.id = ct.customer_id AND {source.where.sql}" if source.by_contact else source.where.sql
+    )

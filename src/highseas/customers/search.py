@@ -48,7 +48,9 @@ from highseas.customers.matching import (
     NameQuery,
     Source,
     Tier,
+    customers_from,
     is_long_enough,
+    joined,
     source_ids_sql,
 )
 from highseas.customers.models import Customer
@@ -126,7 +128,7 @@ def _scope_sql() -> Clause:
 def _source_ids(source: Source, stronger: Clause, status: str, bound: int, limit: int) -> list[int]:
     scope = _scope_sql()
     params: list[Any] = [status, bound, *([CustomerStage.WON.value] if prospects_only() else [])]
-    where = f"{source.where.sql} AND {scope.sql} AND NOT {stronger.sql}"
+    where = f"{joined(source)} AND {scope.sql} AND NOT {stronger.sql}"
     if source.fts is not None:
         table = source.fts.sql.split()[0]
         sql = (
@@ -136,7 +138,7 @@ def _source_ids(source: Source, stronger: Clause, status: str, bound: int, limit
         )
         values = [*source.fts.params, bound, *source.where.params, *params, *stronger.params]
     else:
-        sql = f"SELECT c.id FROM {TABLE} c WHERE {where} ORDER BY c.id DESC LIMIT %s"
+        sql = f"SELECT c.id FROM {customers_from(source)} WHERE {where} ORDER BY c.id DESC LIMIT %s"
         values = [*source.where.params, *params, *stronger.params]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*values, limit])
