@@ -10,6 +10,7 @@ from django.utils.translation import gettext_lazy as _
 from highseas.accounts.models import Team
 from highseas.engine.targets import DEFAULT_FAIRNESS, MAX_FAIRNESS
 from highseas.smart.simulate import ACTUAL
+from highseas.web.forms import DateInput
 
 STRATEGY_LABELS = [
     (ACTUAL, _("What happened")),
@@ -21,10 +22,6 @@ STRATEGY_LABELS = [
     ("skill", _("Skill match")),
     ("smart", _("Smart")),
 ]
-
-
-class DateInput(forms.DateInput):
-    input_type = "date"
 
 
 class SimulationForm(forms.Form):
