@@ -37,6 +37,14 @@ def _int(text: str | None) -> int | None:
     return int(text) if text.isdigit() else None
 
 
+def _number(text: str) -> float | str:
+    """A number as typed, or the text itself for the validation to name."""
+    try:
+        return float(text)
+    except ValueError:
+        return text
+
+
 @dataclass
 class TargetChoice:
     kind: str = "team"
@@ -46,6 +54,7 @@ class TargetChoice:
     strategy: str = Strategy.ROUND_ROBIN.value
     daily_quota: str = ""
     weights: dict[int, str] = field(default_factory=dict)
+    fairness: str = ""  # smart: how far above an even split a rep may go
 
     @classmethod
     def of(cls, target: Mapping[str, Any]) -> TargetChoice:
@@ -59,6 +68,7 @@ class TargetChoice:
             strategy=str(target.get("strategy", Strategy.ROUND_ROBIN.value)),
             daily_quota="" if quota is None else str(quota),
             weights={int(k): str(v) for k, v in (target.get("weights") or {}).items()},
+            fairness="" if target.get("fairness") is None else str(target["fairness"]),
         )
 
     @classmethod
@@ -76,6 +86,7 @@ class TargetChoice:
                 for key, value in data.items()
                 if key.startswith("weight-") and key.removeprefix("weight-").isdigit()
             },
+            fairness=data.get("fairness", "").strip(),
         )
 
     def target(self) -> dict[str, Any]:
@@ -95,6 +106,8 @@ class TargetChoice:
             found["weights"] = {
                 str(rep): int(w) if w.isdigit() else w for rep, w in self.weights.items() if w
             }
+        if self.strategy == Strategy.SMART.value and self.fairness:
+            found["fairness"] = _number(self.fairness)
         return found
 
 
