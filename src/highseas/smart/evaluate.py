@@ -20,7 +20,7 @@ from __future__ import annotations
 import math
 import random
 import time
-from collections import Counter, defaultdict
+from collections import Counter
 from collections.abc import Callable
 from dataclasses import asdict, dataclass
 from datetime import UTC, datetime, timedelta
@@ -32,7 +32,7 @@ from highseas.engine.planner import NO_MODEL, PlanState, RoutedCustomer, Rule, p
 from highseas.engine.routing import Candidate, smoothed_win_rate
 from highseas.engine.smart import Scoring
 from highseas.engine.targets import parse_target
-from highseas.smart.features import Example, RepFacts
+from highseas.smart.features import Example
 from highseas.smart.record import Record
 from highseas.smart.scoring import ModelScorer, TruthScorer
 from highseas.smart.synthetic import World
@@ -183,9 +183,6 @@ def _against_truth(
     rows = np.arange(len(customers))
     outcomes = np.array([rng.random() < p for p in true_p[rows, pick]], dtype=np.int8)
     measured = measure(outcomes, model_p[rows, pick])
-    by_rep = defaultdict(list)
-    for row, column in zip(rows.tolist(), pick.tolist(), strict=True):
-        by_rep[column].append(row)
     return {
         "auc": measured["auc"],
         "auc_of_truth": measure(outcomes, true_p[rows, pick])["auc"],
@@ -204,7 +201,3 @@ def _within(model_p: np.ndarray, true_p: np.ndarray) -> float:
     denominator = np.sqrt((a * a).sum(axis=1) * (b * b).sum(axis=1))
     valid = denominator > 0
     return float(((a * b).sum(axis=1)[valid] / denominator[valid]).mean())
-
-
-def facts_of(world: World, at: datetime) -> dict[int, RepFacts]:
-    return {rep.rep_id: rep.facts(at) for rep in world.reps}

@@ -14,7 +14,6 @@
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -143,8 +142,3 @@ def train(examples: Sequence[Example]) -> Trained:
     trained.strength = strength
     trained.model = fit(examples, strength)
     return trained
-
-
-def logit(p: float) -> float:
-    p = min(max(p, 1e-6), 1 - 1e-6)
-    return math.log(p / (1 - p))
