@@ -3,13 +3,18 @@ its charts; reps are kept out."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
+from highseas.customers.models import Customer
+from highseas.routing.models import AssignmentRule
+from highseas.routing.services import run_assignment
 from highseas.smart.models import Simulation, WinModelVersion
+from highseas.smart.services import train_model
 from tests.integration.test_smart import history
 from tests.web.pages import html, messages_of, signed_in
 
@@ -52,3 +57,18 @@ def test_a_simulation_shows_its_table_and_charts(org: dict[str, Any]) -> None:
 
 def test_a_rep_is_kept_out(org: dict[str, Any]) -> None:
     assert signed_in(org["rep_a"]).get("/console/smart/").status_code == 403
+
+
+def test_a_smart_run_says_why_in_words_on_the_run_page(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    history(org, [org["rep_a"], org["rep_b"]])
+    train_model(None)
+    make_customer(org["admin"], pool=org["east_pool"], industry="金融", province="广东")
+    AssignmentRule.objects.create(
+        name="智能", position=1, conditions={}, target={"team": org["east"].pk, "strategy": "smart"}
+    )
+    run = run_assignment(org["admin"], pool=org["east_pool"], dry_run=False, seed=1).run
+    page = html(signed_in(org["east_manager"]).get(f"/console/runs/{run.pk}/"))
+    why = page.split("data-smart-why>")[1].split("</ul>")[0]
+    assert "成交概率" in why and "团队中位数" in why
