@@ -226,7 +226,7 @@ def time_page(port: int, page: Page, headers: dict[str, str], requests: int) -> 
 
 
 def slowest_sql(page: Page, user: User, secret_headers: dict[str, str]) -> dict[str, Any]:
-    client = Client(HTTP_HOST="127.0.0.1")
+    client = Client(HTTP_HOST="127.0.0.1", raise_request_exception=False)  # a 500 is a figure
     if page.api:
         client.defaults["HTTP_AUTHORIZATION"] = secret_headers["Authorization"]
     else:
