@@ -15,7 +15,8 @@ caller's), set-based whatever the number of customers:
    AND owner_id IS NULL AND pool_id = ?`` per pool, owner and schedule, checking that every
    row changed (they are locked: anything else is a defect, and rolls back);
 4. appends the ``assigned`` ledger rows in one statement (``ledger.record_events``: no actor,
-   ``actor_label`` ``system:rule:<id>``) and tells each receiver once after commit.
+   ``actor_label`` ``system:rule:<id>``) and tells each receiver once, in one statement of
+   the same transaction.
 When every grant is refused the savepoint is rolled back, so nothing stays locked for them.
 """
 
@@ -38,7 +39,7 @@ from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.limits import ClaimLimits, effective_limits, strictest
 from highseas.engine.ownership import EventKind, OwnershipState, Status
 from highseas.engine.recycle import CustomerClock, Schedule, schedule
-from highseas.notify.services import notify_after_commit
+from highseas.notify.services import Draft, notify_many
 from highseas.pools import facts
 from highseas.pools.authority import RuleAuthority, rule_refusal
 from highseas.pools.ledger import Entry, record_events
@@ -343,9 +344,13 @@ def _write(
 
 
 def _tell_receivers(granted: list[Grant], rows: Rows) -> None:
+    """One notification per receiver, written with the grants in one statement: in their
+    transaction, so a receiver is told if and only if the grants commit (e-mail and webhook
+    leave later, by the outbox)."""
     by_owner: dict[int, list[Grant]] = defaultdict(list)
     for grant in granted:
         by_owner[grant.receiver_id].append(grant)
+    drafts: list[Draft] = []
     for owner_id, given in by_owner.items():
         if len(given) == 1:
             title, customer_id = _("A customer was given to you"), given[0].customer_id
@@ -354,4 +359,5 @@ def _tell_receivers(granted: list[Grant], rows: Rows) -> None:
             customer_id = None
         listed = "、".join(rows[g.customer_id]["name"] for g in given[:5])
         body = listed + ("…" if len(given) > 5 else "")
-        notify_after_commit(owner_id, EventKind.ASSIGNED.value, title, body, customer_id)
+        drafts.append((owner_id, EventKind.ASSIGNED.value, title, body, customer_id))
+    notify_many(drafts)
