@@ -3,9 +3,9 @@ sweep and of assignment runs): ``UPDATE t SET a = v.column2, … FROM (VALUES (�
 WHERE t.id = v.column1 AND <guard>``, a compare-and-set whose guard is the state every row must
 still be in; the caller checks the count.
 
-Both SQLite (3.33+) and PostgreSQL name the columns of a bare ``VALUES`` ``column1, column2,
-…``. PostgreSQL infers a ``VALUES`` column's type from its rows, so the first row carries
-casts to the fields' types (a column of NULLs would otherwise be text); SQLite needs none.
+SQLite (3.33+) names the columns of a bare ``VALUES`` ``column1, column2, …``; on PostgreSQL
+the rows travel as one array per column, typed with the fields' types, unnested under the same
+names (a multi-row ``VALUES`` would be a statement the driver parses anew each time).
 """
 
 from __future__ import annotations
@@ -50,25 +50,29 @@ def update_rows(
     wheres = [f"{table}.{column} = v.column{i + 1}" for i, column in enumerate(keys)]
     wheres += [f"{table}.{c} {GUARDS[op]}" for c, (_n, op, _v) in zip(guarded, guard, strict=True)]
     guard_params = [value for _name, op, value in guard if op != "is null"]
-    first, plain = _row_marks(model, ["id", *match, *assign])
+    head = f"UPDATE {table} SET {', '.join(sets)} FROM "
+    tail = f" WHERE {' AND '.join(wheres)}"
     changed = 0
     with connection.cursor() as cursor:
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start : start + ROWS_PER_STATEMENT]
-            values = ", ".join([first, *[plain] * (len(chunk) - 1)])
-            cursor.execute(
-                f"UPDATE {table} SET {', '.join(sets)} FROM (VALUES {values}) AS v "
-                f"WHERE {' AND '.join(wheres)}",
-                [*same.values(), *(value for row in chunk for value in row), *guard_params],
-            )
+            source, params = _source(model, ["id", *match, *assign], chunk)
+            cursor.execute(head + source + tail, [*same.values(), *params, *guard_params])
             changed += cursor.rowcount
     return changed
 
 
-def _row_marks(model: type[Model], names: Sequence[str]) -> tuple[str, str]:
-    plain = "(" + ", ".join(["%s"] * len(names)) + ")"
-    if connection.vendor != "postgresql":
-        return plain, plain
-    fields: dict[str, Any] = {field.name: field for field in model._meta.concrete_fields}
-    types = [fields[name].cast_db_type(connection) for name in names]
-    return "(" + ", ".join(f"%s::{kind}" for kind in types) + ")", plain
+def _source(
+    model: type[Model], names: Sequence[str], rows: Sequence[tuple[Any, ...]]
+) -> tuple[str, list[Any]]:
+    """The rows as the table ``v(column1, …)``: on PostgreSQL one typed array per column
+    (``unnest``): a short statement whose parsing the driver caches, where a ``VALUES`` of
+    thousands of placeholders is split anew every time; elsewhere a multi-row ``VALUES``."""
+    if connection.vendor == "postgresql":
+        fields: dict[str, Any] = {field.name: field for field in model._meta.concrete_fields}
+        arrays = ", ".join(f"%s::{fields[name].cast_db_type(connection)}[]" for name in names)
+        aliases = ", ".join(f"column{i + 1}" for i in range(len(names)))
+        columns_ = [list(column) for column in zip(*rows, strict=True)]
+        return f"unnest({arrays}) AS v({aliases})", columns_
+    marks = "(" + ", ".join(["%s"] * len(names)) + ")"
+    return f"(VALUES {', '.join([marks] * len(rows))}) AS v", [v for row in rows for v in row]
