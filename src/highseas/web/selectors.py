@@ -24,6 +24,7 @@ from highseas.web.present import CustomerView, present
 
 HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
 OPTIONS_SECONDS = 600
+VISIBLE_COUNT_SECONDS = 300
 DUE_SOON_DAYS = 7  # the home card, its list and the my-customers tab count the same
 OVERDUE_DAYS = 30
 
@@ -147,6 +148,15 @@ def my_customers(viewer: Viewer) -> QuerySet[Customer]:
         .filter(owner=viewer.user, status__in=HELD)
         .order_by(F("recycle_due_at").asc(nulls_last=True), "pk")
     )
+
+
+def visible_count(viewer: Viewer) -> int:
+    """How many customers the viewer sees: a count over the pools they belong to (hundreds of
+    thousands of rows at scale), so cached for ``VISIBLE_COUNT_SECONDS``; the lists it leads
+    to are exact."""
+    key = f"web:visible-count:{viewer.user.pk}"
+    count = cache.get_or_set(key, lambda: viewer.customers().count(), VISIBLE_COUNT_SECONDS)
+    return count if isinstance(count, int) else viewer.customers().count()
 
 
 def holding_counts(viewer: Viewer) -> dict[str, int]:

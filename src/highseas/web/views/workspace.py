@@ -38,7 +38,7 @@ def home(request: HttpRequest) -> HttpResponse:
         **selectors.holding_counts(viewer),
         "due_soon_count": selectors.due_within(viewer, now, days=selectors.DUE_SOON_DAYS).count(),
         "due_days": selectors.DUE_SOON_DAYS,
-        "visible": viewer.customers().count(),
+        "visible": selectors.visible_count(viewer),
         "pools": selectors.listable_pools(viewer),
         "standings": standings(viewer.user, now),
         "team": viewer.user.team,
