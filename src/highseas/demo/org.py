@@ -138,9 +138,9 @@ def _save_pool(team: TeamSpec, department: Team, manager: User) -> Pool:
         Pool(name=team.pool_name, description=team.pool_description),
         claim_policy=asdict(team.claim),
         recycle_policy={
-            **asdict(team.recycle),
+            **{k: v for k, v in asdict(team.recycle).items() if k != "late_warning_fraction"},
             "exempt_levels": sorted(team.recycle.exempt_levels),
-        },
+        },  # the late-warning fraction is a deployment setting, not a policy column
         member_teams=[department],
         admins=[manager],
     )
