@@ -160,3 +160,19 @@ def test_the_environment_names_the_default_public_fields() -> None:
     }
     out = subprocess.run([sys.executable, "-c", code], env=env, capture_output=True, text=True)
     assert out.stdout.strip() == "['name', 'city'] prospects"
+
+
+def test_the_search_api_keeps_the_saved_scope_too(
+    org: dict[str, Any], south_customer: Customer
+) -> None:
+    followups.open_deal(org["rep_c"], south_customer.pk, amount=1000, stage="won")
+    client = signed_in(org["rep_a"])
+
+    def found() -> list[int]:
+        answer = client.get("/api/v1/search/", {"q": "珠江电子"})
+        assert answer.status_code == 200
+        return [row["id"] for row in answer.json()["results"]]
+
+    assert south_customer.pk in found()
+    save_public_settings(Viewer(org["admin"]), **SETTINGS)
+    assert south_customer.pk not in found()

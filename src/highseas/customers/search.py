@@ -34,7 +34,6 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
-from django.conf import settings
 from django.db import connection
 from django.db.models import Q, QuerySet
 from django.db.models.expressions import RawSQL
@@ -54,7 +53,7 @@ from highseas.customers.matching import (
     source_ids_sql,
 )
 from highseas.customers.models import Customer
-from highseas.customers.public import public_rows
+from highseas.customers.public import public_rows, search_scope
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.normalize import (
     fold,
@@ -77,8 +76,9 @@ class SearchPage:
 
 
 def prospects_only() -> bool:
-    scope = getattr(settings, "HIGHSEAS_PUBLIC_SEARCH_SCOPE", "prospects_and_won")
-    return scope == "prospects"
+    """Whether won customers are left out: the scope an admin saved on the public search
+    settings page (``customers.public.search_scope``; the deployment setting is its default)."""
+    return search_scope() == "prospects"
 
 
 def keyed_in_scope() -> QuerySet[Customer]:
