@@ -91,7 +91,11 @@ def test_a_pool_round_trips_its_policies(org: dict[str, Any], api: Api) -> None:
     assert created.status_code == 201, created.content
     fetched = api(org["admin"]).get(f"/api/v1/pools/{created.json()['id']}/").json()
     assert fetched["claim_policy"] == POOL_BODY["claim_policy"]
-    assert fetched["recycle_policy"] == {**POOL_BODY["recycle_policy"], "destination_pool": None}
+    assert fetched["recycle_policy"] == {
+        **POOL_BODY["recycle_policy"],
+        "destination_pool": None,
+        "leave_mode": "pause",  # the default: a rep's recorded leave pauses the clocks
+    }
     assert fetched["member_teams"] == [org["east"].pk]
 
 

@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 from django.core.cache import cache
-from django.db import connection
+from django.db import OperationalError, connection
 from django.test import Client
 from django.utils import timezone
 from rest_framework.test import APIClient
@@ -81,7 +81,14 @@ def _raw_database_text() -> str:
     chunks = []
     with connection.cursor() as cursor:
         for table in connection.introspection.table_names():
-            cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            try:
+                cursor.execute(f"SELECT * FROM {connection.ops.quote_name(table)}")
+            except OperationalError as error:
+                # A contentless full-text index keeps no rows of its own: what it stores lies
+                # in its shadow tables, which are read like any other.
+                if "does not support scanning" in str(error):
+                    continue
+                raise
             chunks.extend(repr(row) for row in cursor.fetchall())
     return "\n".join(chunks)
 
