@@ -78,6 +78,6 @@ def test_a_manager_approves_a_claim_and_previews_a_sweep(
 def test_the_console_fits_a_phone(world: dict[str, Any], sign_in: Any, screenshot: Any) -> None:
     phone = sign_in("mgr_east", width=390, height=844)
     phone.click("nav.topnav >> text=管理台")
-    phone.wait_for_selector("svg.chart")
+    phone.wait_for_selector("svg.chart >> visible=true")  # the phone drawing of each chart
     assert phone.evaluate("document.documentElement.scrollWidth") <= 390
     screenshot(phone, "43-phone-console-dashboard")
