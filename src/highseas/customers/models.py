@@ -141,7 +141,9 @@ class Customer(models.Model):
                 condition=Q(merged_into__isnull=False),
             ),
             models.Index(fields=["status", "pool", "id"], name="customer_pool_list"),
-            models.Index(fields=["owner", "status"], name="customer_owner_status"),
+            # A rep's holdings by status and stage, counted from the index alone (the routing
+            # roster and every batch of a large import count them for all the team's reps).
+            models.Index(fields=["owner", "status", "stage"], name="customer_owner_held"),
             # The sweep's scans: status, then the time it walks, then id (its keyset order),
             # so the planner takes them even before the table has statistics.
             models.Index(
