@@ -122,7 +122,8 @@ def test_the_profile_breaks_a_further_sweep_down_and_leaves_the_dataset_armed() 
     profile = lines["sweep_profile"]
     layers = profile["self_seconds_by_layer"]
     assert "HighSeas services and engine" in layers and profile["profiled_seconds"] > 0
-    assert sum(layers.values()) <= profile["profiled_seconds"] * 1.05
+    rounding = 0.0005 * (len(layers) + 1)  # each figure is rounded to the millisecond
+    assert sum(layers.values()) <= profile["profiled_seconds"] * 1.05 + rounding
     assert len(profile["top_self_time"]) == 10
     assert len(_due()) == 30  # re-armed after the profiled sweep too
     assert not OwnershipEvent.objects.exclude(kind="created").exists()

@@ -60,7 +60,9 @@ def test_a_rep_claims_follows_up_and_the_countdown_resets(
     rep_a.click("nav.topnav >> text=我的客户")
     row = _row(rep_a, target.name)
     assert row.locator("[data-countdown]").inner_text() == "剩 1 天 23 小时"
-    assert row.locator("[data-warned]").is_visible()
+    # due sooner than the 3-day warning window at the claim: the warning comes half-way there,
+    # not at once
+    assert row.locator("[data-warned]").count() == 0
     screenshot(rep_a, "15-my-customers")
 
     row.locator("a", has_text=target.name).click()
