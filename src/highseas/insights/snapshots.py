@@ -109,7 +109,8 @@ def record_pool_sizes(now: datetime, days: int = DAYS) -> dict[str, int]:
         PoolSizeDay(pool_id=pk, day=day, pooled=sizes[pk][axis.index(day)], updated_at=now)
         for pk, day in missing
     ]
-    PoolSizeDay.objects.bulk_create(rows, batch_size=1000)
+    # several workers may backfill the same days at once; they replay the same ledger
+    PoolSizeDay.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
     today = live_sizes(ids)
     for pk in ids:
         PoolSizeDay.objects.update_or_create(
