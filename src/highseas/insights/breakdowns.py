@@ -29,11 +29,18 @@ from django.utils.translation import gettext as _
 
 from highseas.accounts.visibility import Viewer
 from highseas.customers.choices import DealStage
-from highseas.customers.models import Activity, Deal
+from highseas.customers.models import Deal
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.insights import median
 from highseas.engine.ownership import EventKind
-from highseas.insights.performance import GAINS, RETURNS, Window, reps_in_view, window
+from highseas.insights.performance import (
+    GAINS,
+    RETURNS,
+    Window,
+    first_contact,
+    reps_in_view,
+    window,
+)
 from highseas.pools.models import OwnershipEvent
 
 GROUPINGS = {
@@ -55,19 +62,6 @@ def _won_after(span: Window) -> QuerySet[Deal]:
     )
 
 
-def _first_contact(span: Window) -> QuerySet[Activity, Any]:
-    return (
-        Activity.objects.filter(
-            customer_id=OuterRef("customer_id"),
-            author_id=OuterRef("to_owner_id"),
-            occurred_at__gte=OuterRef("at"),
-            occurred_at__lt=span.until,
-        )
-        .order_by("occurred_at")
-        .values("occurred_at")[:1]
-    )
-
-
 def gains(ids: list[int], span: Window, kinds: tuple[str, ...] = GAINS) -> QuerySet[Any]:
     """The gains of the reps ``ids`` in the window, each with whether it was won, the won
     amount and the first contact."""
@@ -79,7 +73,7 @@ def gains(ids: list[int], span: Window, kinds: tuple[str, ...] = GAINS) -> Query
         revenue=Subquery(
             won.values("customer_id").annotate(total=Sum("amount")).values("total")[:1]
         ),
-        first=Subquery(_first_contact(span)),
+        first=Subquery(first_contact(span)),
     )
 
 

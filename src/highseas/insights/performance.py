@@ -41,7 +41,7 @@ from decimal import Decimal
 from typing import Any
 
 from django.conf import settings
-from django.db.models import Count, Exists, OuterRef, Q, Subquery, Sum
+from django.db.models import Count, Exists, OuterRef, Q, QuerySet, Subquery, Sum
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -202,9 +202,10 @@ def deals(ids: list[int], span: Window) -> dict[int, tuple[int, int, Decimal]]:
     return {owner: (won, lost, revenue or Decimal(0)) for owner, won, lost, revenue in rows}
 
 
-def first_contact_hours(ids: list[int], span: Window) -> dict[int, list[float]]:
-    """Per rep: hours from each gain in the window to their first activity on it."""
-    first = (
+def first_contact(span: Window) -> QuerySet[Activity, Any]:
+    """For a gain (a ledger row, the outer query): the moment of the new owner's first
+    activity on the customer after it, within the window."""
+    return (
         Activity.objects.filter(
             customer_id=OuterRef("customer_id"),
             author_id=OuterRef("to_owner_id"),
@@ -214,6 +215,11 @@ def first_contact_hours(ids: list[int], span: Window) -> dict[int, list[float]]:
         .order_by("occurred_at")
         .values("occurred_at")[:1]
     )
+
+
+def first_contact_hours(ids: list[int], span: Window) -> dict[int, list[float]]:
+    """Per rep: hours from each gain in the window to their first activity on it."""
+    first = first_contact(span)
     gains = (
         OwnershipEvent.objects.filter(
             kind__in=GAINS, to_owner_id__in=ids, at__gte=span.since, at__lt=span.until
