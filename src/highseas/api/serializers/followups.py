@@ -7,6 +7,7 @@ from rest_framework import serializers
 from highseas.customers.choices import DealStage
 from highseas.customers.models import Activity, Contact, Deal
 from highseas.engine.masking import mask_value
+from highseas.pools.contact_edits import CONTACT_FIELDS
 
 
 class ActivitySerializer(serializers.ModelSerializer[Activity]):
@@ -66,19 +67,7 @@ class ContactSerializer(serializers.ModelSerializer[Contact]):
 
     class Meta:
         model = Contact
-        fields = [
-            "id",
-            "name",
-            "title",
-            "phones",
-            "email",
-            "wechat",
-            "birthday",
-            "important_dates",
-            "is_primary",
-            "do_not_contact",
-            "legal_basis",
-        ]
+        fields = ["id", *CONTACT_FIELDS]  # the contact's own fields, as its edit service has them
 
     def validate_phones(self, phones: Any) -> list[str]:
         if not isinstance(phones, list) or not all(isinstance(p, str) for p in phones):
