@@ -2,31 +2,20 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from hypothesis import given
 from hypothesis import strategies as st
 
-from highseas.engine.ownership import Status
 from highseas.engine.recycle import CustomerClock, RecycleRules, paused_due, schedule
+from tests.engine.clocks import T0, owned_clock
 
-T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
 DAY = timedelta(days=1)
 LEAVE = ((T0 + 3 * DAY, T0 + 6 * DAY),)  # three days, starting three days after T0
 
 
 def clock(**overrides: object) -> CustomerClock:
-    base: dict[str, object] = dict(
-        status=Status.OWNED,
-        level="C",
-        is_won=False,
-        has_open_deal=False,
-        owned_since=T0,
-        last_effective_activity_at=None,
-        last_activity_at=None,
-        pauses=LEAVE,
-    )
-    return CustomerClock(**{**base, **overrides})  # type: ignore[arg-type]
+    return owned_clock(**{"pauses": LEAVE, **overrides})
 
 
 def test_a_leave_inside_the_countdown_pushes_the_due_time_by_its_length() -> None:

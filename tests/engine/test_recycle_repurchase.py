@@ -8,24 +8,12 @@ from datetime import UTC, datetime, timedelta
 from hypothesis import given
 from hypothesis import strategies as st
 
-from highseas.engine.ownership import Status
 from highseas.engine.recycle import CustomerClock, RecycleRules, schedule
-
-T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
+from tests.engine.clocks import T0, owned_clock
 
 
 def clock(**overrides: object) -> CustomerClock:
-    base: dict[str, object] = dict(
-        status=Status.OWNED,
-        level="C",
-        is_won=False,
-        has_open_deal=False,
-        owned_since=T0,
-        last_effective_activity_at=None,
-        last_activity_at=None,
-        won_until=None,
-    )
-    return CustomerClock(**{**base, **overrides})  # type: ignore[arg-type]
+    return owned_clock(**{"won_until": None, **overrides})
 
 
 def test_without_a_window_a_won_customer_stays_exempt() -> None:

@@ -2,25 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import timedelta
 
 from highseas.engine.ownership import Status
-from highseas.engine.recycle import CustomerClock, RecycleRules, schedule, warning_time
+from highseas.engine.recycle import RecycleRules, schedule, warning_time
+from tests.engine.clocks import T0, owned_clock
 
-T0 = datetime(2026, 11, 1, 9, 0, tzinfo=UTC)
-
-
-def clock(**overrides: object) -> CustomerClock:
-    base: dict[str, object] = dict(
-        status=Status.OWNED,
-        level="C",
-        is_won=False,
-        has_open_deal=False,
-        owned_since=T0,
-        last_effective_activity_at=None,
-        last_activity_at=None,
-    )
-    return CustomerClock(**{**base, **overrides})  # type: ignore[arg-type]
+clock = owned_clock
 
 
 def test_idle_limit_counts_from_the_claim() -> None:
