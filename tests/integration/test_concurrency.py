@@ -4,13 +4,11 @@ every race has exactly the winners the rules allow, and the invariants hold afte
 from __future__ import annotations
 
 import random
-import threading
 from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
 
 from highseas.accounts.models import Role, User
 from highseas.customers.models import Customer
@@ -18,33 +16,9 @@ from highseas.engine.errors import HighSeasError
 from highseas.pools import ownership
 from highseas.pools.invariants import run_checks
 from highseas.pools.models import ClaimPolicy, OwnershipEvent, Pool
+from tests.races import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def race(count: int, action: Callable[[int], Any]) -> Counter[str]:
-    """Run ``action(i)`` on ``count`` threads released together; tally the outcomes."""
-    barrier = threading.Barrier(count)
-    outcomes: list[str] = ["not run"] * count
-
-    def run(index: int) -> None:
-        try:
-            barrier.wait(timeout=30)
-            action(index)
-            outcomes[index] = "ok"
-        except HighSeasError as refusal:
-            outcomes[index] = refusal.code.value
-        except Exception as crash:  # reported, never swallowed: the assertion shows it
-            outcomes[index] = f"crash: {crash!r}"
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return Counter(outcomes)
 
 
 @pytest.fixture

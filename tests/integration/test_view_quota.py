@@ -3,14 +3,11 @@ in detail per org-calendar day, through the API and the web page alike."""
 
 from __future__ import annotations
 
-import threading
-from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.test import Client
 from django.utils import timezone
 
@@ -19,6 +16,7 @@ from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools.models import ClaimPolicy, CustomerView
 from highseas.pools.views_quota import open_customer, views_left
+from tests.races import race
 
 ZONE = timezone.get_default_timezone()
 NOON = datetime(2026, 11, 2, 12, 0, tzinfo=ZONE)
@@ -162,31 +160,6 @@ class TestAdapters:
         assert refused.status_code == 429
         assert limited["pooled"][2].name not in refused.content.decode()
         assert 'data-quota="views">0/2<' in client.get(pool_url).content.decode()
-
-
-def race(count: int, action: Callable[[int], Any]) -> Counter[str]:
-    barrier = threading.Barrier(count)
-    outcomes = ["not run"] * count
-
-    def run(index: int) -> None:
-        try:
-            connection.ensure_connection()  # connected before the start, so they truly race
-            barrier.wait(timeout=30)
-            action(index)
-            outcomes[index] = "ok"
-        except HighSeasError as refused:
-            outcomes[index] = refused.code.value
-        except Exception as crash:  # shown by the assertion, never swallowed
-            outcomes[index] = f"crash: {crash!r}"
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=run, args=(i,)) for i in range(count)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    return Counter(outcomes)
 
 
 @pytest.mark.django_db(transaction=True)
