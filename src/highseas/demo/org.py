@@ -14,6 +14,7 @@ from highseas.demo.clock import DAY, HOUR, DemoClock, to_datetime
 from highseas.demo.roster import DEMO_PASSWORD, TEAMS, RepSpec, TeamSpec, group_name
 from highseas.demo.world import Actor, DemoWorld, PoolWorld, Rep
 from highseas.pools.models import Pool
+from highseas.pools.policies import RECYCLE_RULE_FIELDS
 from highseas.pools.services import save_pool
 
 
@@ -138,9 +139,9 @@ def _save_pool(team: TeamSpec, department: Team, manager: User) -> Pool:
         Pool(name=team.pool_name, description=team.pool_description),
         claim_policy=asdict(team.claim),
         recycle_policy={
-            **{k: v for k, v in asdict(team.recycle).items() if k != "late_warning_fraction"},
+            **{name: getattr(team.recycle, name) for name in RECYCLE_RULE_FIELDS},
             "exempt_levels": sorted(team.recycle.exempt_levels),
-        },  # the late-warning fraction is a deployment setting, not a policy column
+        },
         member_teams=[department],
         admins=[manager],
     )
