@@ -195,3 +195,80 @@ def test_a_gain_past_a_cap_after_it_was_lowered_is_a_breach(
     )
     report = run_checks()
     assert report.problems.get("holding_cap_exceeded") == 1, report.examples
+
+
+def _tier(org: dict[str, Any], multiplier: str, ceiling_cap: int) -> None:
+    """A plan on for the east pool that gives rep_a ``multiplier`` on the holding cap."""
+    from highseas.insights.models import LimitPlan, RepLimitFactor
+
+    pool = org["east_pool"]
+    LimitPlan.objects.create(
+        pool=pool,
+        is_active=True,
+        tiers=[{"top_percent": 50, "multiplier": float(multiplier)}],
+        ceiling_holding_cap=ceiling_cap,
+    )
+    RepLimitFactor.objects.create(
+        pool=pool,
+        rep=org["rep_a"],
+        multiplier=Decimal(multiplier),
+        top_percent=10,
+        computed_at=timezone.now(),
+    )
+
+
+def _sneak_claim(org: dict[str, Any], make_customer: Callable[..., Customer]) -> None:
+    """A claim recorded like any claim, past every limit (as a race would slip one in)."""
+    from highseas.pools.ledger import record_event, state_of
+
+    pool = org["east_pool"]
+    sneaked = make_customer(org["admin"], pool=pool)
+    before = state_of(sneaked)
+    Customer.objects.filter(pk=sneaked.pk).update(
+        status="owned", owner=org["rep_a"], owned_since=timezone.now()
+    )
+    recompute_pool_schedules(Pool.objects.get(pk=pool.pk))
+    after = OwnershipState(Status.OWNED, org["rep_a"].pk, pool.pk)
+    record_event(
+        sneaked,
+        EventKind.CLAIMED,
+        before,
+        after,
+        actor=org["rep_a"],
+        reason="抢",
+        at=timezone.now(),
+    )
+
+
+def test_holdings_above_the_base_cap_within_the_tiered_cap_are_no_breach(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    ClaimPolicy.objects.filter(pool=org["east_pool"]).update(holding_cap=2)
+    _tier(org, "1.5", ceiling_cap=3)
+    _claims(org, make_customer, 3)  # the claim service lets the tier's third one through
+    assert Customer.objects.filter(owner=org["rep_a"]).count() == 3
+    assert run_checks().ok
+
+
+def test_holdings_above_the_tiered_cap_are_a_breach(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    ClaimPolicy.objects.filter(pool=org["east_pool"]).update(holding_cap=2)
+    _tier(org, "1.5", ceiling_cap=3)
+    _claims(org, make_customer, 3)
+    _sneak_claim(org, make_customer)
+    report = run_checks()
+    assert report.problems == {"holding_cap_exceeded": 1}, report.examples
+    assert "holds 4 (cap 3)" in report.examples[0]
+
+
+def test_a_tier_below_one_tightens_the_cap_the_check_judges_by(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    ClaimPolicy.objects.filter(pool=org["east_pool"]).update(holding_cap=4)
+    _claims(org, make_customer, 3)
+    _tier(org, "0.5", ceiling_cap=4)
+    _sneak_claim(org, make_customer)  # a gain after the tier: 4 held against a cap of 2
+    report = run_checks()
+    assert report.problems == {"holding_cap_exceeded": 1}, report.examples
+    assert "cap 2" in report.examples[0]

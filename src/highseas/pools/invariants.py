@@ -2,9 +2,10 @@
 
 1. pooled XOR exactly one owner, and every customer's ledger replays to its current state;
 2. no claim went past the daily or weekly quota in force when it was made (the quotas its
-   ledger row recorded; today's for older rows);
-3. no rep holds more than their cap, unless a manager's logged override covers them or the
-   cap was tightened after the rep's last gain (``check_holding_caps``);
+   ledger row recorded; today's, tier included, for older rows);
+3. no rep holds more than their cap (the pool's, scaled by the rep's performance tier where
+   the pool's plan is on, ``insights.limits``), unless a manager's logged override covers
+   them or the cap was tightened after the rep's last gain (``check_holding_caps``);
 4. a customer merged into another rests pooled, without owner or duplicate keys, not merged
    into itself;
 5. every stored ``recycle_due_at`` / ``warn_at`` equals what the engine computes now
@@ -29,10 +30,11 @@ from highseas.customers.models import Customer
 from highseas.engine.limits import ClaimLimits, RepOverrides, effective_limits
 from highseas.engine.ownership import EventKind, LedgerBreak, OwnershipState, Status, replay
 from highseas.engine.periods import day_start, week_start
+from highseas.insights.models import RepLimitFactor
 from highseas.pools.ledger import as_ledger_event, iter_ledger_rows
 from highseas.pools.models import OwnershipEvent, Pool
 from highseas.pools.policies import claim_limits, rep_overrides
-from highseas.pools.quotas import Quotas, recorded_quotas
+from highseas.pools.quotas import TIER_FIELDS, Quotas, recorded_quotas, tiered_limits
 from highseas.pools.schedule_check import check_schedules
 
 EXAMPLES_KEPT = 20
@@ -102,12 +104,26 @@ def check_ownership(report: CheckReport) -> None:
             )
 
 
+def _tier_factors() -> dict[tuple[int, int], tuple[Any, ...]]:
+    """Per (pool, rep) with a performance-linked plan on: the rep's multiplier and the plan's
+    ceilings, as the claim path reads them (``pools.quotas.performance_limits``). One query."""
+    rows = RepLimitFactor.objects.filter(pool__limit_plan__is_active=True).values_list(
+        "pool_id", "rep_id", "multiplier", *(f"pool__limit_plan__{name}" for name in TIER_FIELDS)
+    )
+    return {(pool, rep): tuple(rest) for pool, rep, *rest in rows}
+
+
 def _limits_by_rep_and_pool() -> Callable[[int, int | None], ClaimLimits]:
+    """The limits in force now for a rep in a pool: the pool's, scaled by the rep's
+    performance tier where the pool's plan is on, then tightened by the rep's overrides."""
     pools = {pool.pk: claim_limits(pool) for pool in Pool.objects.select_related("claim_policy")}
     reps = {p.user_id: rep_overrides(p) for p in RepProfile.objects.all()}
+    tiers = _tier_factors()
 
     def limits(user_id: int, pool_id: int | None) -> ClaimLimits:
         pool = pools.get(pool_id) if pool_id is not None else None
+        if pool is not None and (factor := tiers.get((pool_id, user_id))) is not None:
+            pool = tiered_limits(pool, *factor)
         return effective_limits(pool or ClaimLimits(), reps.get(user_id, RepOverrides()))
 
     return limits
