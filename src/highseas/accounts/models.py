@@ -229,6 +229,11 @@ class AuditLog(models.Model):
         TOKEN_REVOKE = "token_revoke", _("Revoked API tokens")
         LOGIN_LOCKED = "login_locked", _("Sign-in locked after failed attempts")
         KEY_ROTATION = "key_rotation", _("Rotated the encryption key")
+        USER_CREATE = "user_create", _("Created a user")
+        USER_CHANGE = "user_change", _("Changed a user")
+        TEAM_CREATE = "team_create", _("Created a team")
+        TEAM_CHANGE = "team_change", _("Changed a team")
+        PROFILE_CHANGE = "profile_change", _("Changed a rep profile")
 
     actor = models.ForeignKey(
         User, models.SET_NULL, null=True, blank=True, related_name="audit_entries"

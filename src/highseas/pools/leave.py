@@ -25,7 +25,8 @@ from django.db.models import QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from highseas.accounts.models import RepProfile, User
+from highseas.accounts.audit import record_audit
+from highseas.accounts.models import AuditLog, RepProfile, User
 from highseas.accounts.visibility import Viewer
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
@@ -125,12 +126,30 @@ def record_leave(
         )
     cover = _cover(viewer, rep, cover_id)
     with transaction.atomic():
-        facts.lock_reps(rep.pk)
+        was = facts.lock_reps(rep.pk)[rep.pk]
         RepProfile.objects.filter(user_id=rep.pk).update(
             leave_from=leave_from, leave_until=leave_until, leave_cover=cover
         )
         reschedule(Customer.objects.filter(owner_id=rep.pk, merged_into__isnull=True))
+        _audit(viewer, rep, was, RepProfile.objects.get(user_id=rep.pk))
     return RepProfile.objects.get(user_id=rep.pk)
+
+
+def _audit(viewer: Viewer, rep: User, was: RepProfile, now: RepProfile) -> None:
+    """A changed leave is a ``profile_change`` audit row with its values before and after."""
+    names = ("leave_from", "leave_until", "leave_cover_id")
+    before = {name.removesuffix("_id"): getattr(was, name) for name in names}
+    after = {name.removesuffix("_id"): getattr(now, name) for name in names}
+    if before == after:
+        return
+    record_audit(
+        viewer.user,
+        AuditLog.Action.PROFILE_CHANGE,
+        target_type="user",
+        target_id=rep.pk,
+        before={k: v.isoformat() if isinstance(v, date) else v for k, v in before.items()},
+        after={k: v.isoformat() if isinstance(v, date) else v for k, v in after.items()},
+    )
 
 
 def _cover(viewer: Viewer, rep: User, cover_id: int | None) -> User | None:
