@@ -1,7 +1,8 @@
 """The insights' periodic work, run by the scheduler (``pools.scheduler.register_job``): the
 value re-evaluation (at most once per ``ValueSettings.rescore_every_hours``), the
-performance-linked limit factors of the pools with a plan on (at most once a day), and the
-daily pool sizes the dashboard reads (at most once an hour)."""
+performance-linked limit factors of the pools with a plan on (at most once a day), the
+daily pool sizes the dashboard reads (at most once an hour), the per-rep days of each day
+closed since the last roll-up, and the refresh of the cached figures being read."""
 
 from __future__ import annotations
 
@@ -9,12 +10,13 @@ from datetime import datetime
 from typing import Any
 
 from highseas.insights.limits import recompute_due_plans
-from highseas.insights.snapshots import record_pool_sizes
+from highseas.insights.snapshots import record_pool_sizes, roll_up
 from highseas.insights.value import scheduled_rescore
 
 
 def run_insight_jobs(now: datetime) -> dict[str, Any]:
     """The figures of the work done; empty when there was nothing to do."""
     record_pool_sizes(now)  # bookkeeping for the dashboard, not a figure of the run
+    roll_up(now)
     figures = scheduled_rescore(now) | recompute_due_plans(now)
     return {name: value for name, value in figures.items() if value}

@@ -169,3 +169,51 @@ class PoolSizeDay(models.Model):
 
     def __str__(self) -> str:
         return f"pool {self.pool_id} {self.day}: {self.pooled}"
+
+
+class RepDay(models.Model):
+    """One rep's day (the organization's calendar), rolled up from the ownership ledger
+    (``insights.snapshots``): what came to and left the rep that day, and what they held at
+    its end. The ledger is append-only, so a rolled day never changes; a rep's days stay
+    theirs when they move teams (the figures follow the rep, as the live ones do)."""
+
+    rep = models.ForeignKey(USER, models.CASCADE, related_name="+")
+    day = models.DateField()
+    claims = models.PositiveIntegerField(default=0)
+    assigned = models.PositiveIntegerField(default=0)
+    gains = models.PositiveIntegerField(default=0)  # created, claimed, assigned, transferred
+    recycled = models.PositiveIntegerField(default=0)
+    released = models.PositiveIntegerField(default=0)
+    holdings = models.PositiveIntegerField(default=0)  # owned or frozen at the end of the day
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["rep", "day"], name="rep_day_unique")]
+        indexes = [models.Index(fields=["day", "rep"], name="rep_day_by_day")]
+
+    def __str__(self) -> str:
+        return f"rep {self.rep_id} {self.day}"
+
+
+class RolledDay(models.Model):
+    """A day whose ``RepDay`` rows are complete (a rep without a row had nothing that day and
+    held nothing at its end)."""
+
+    day = models.DateField(primary_key=True)
+    rolled_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"rolled {self.day}"
+
+
+class FigureCache(models.Model):
+    """An expensive figure as computed for one viewer at ``computed_at`` (``insights.cache``):
+    served until it is ``STALE`` old, refreshed by the scheduler while it is being read; the
+    exact live figure is a click away (``?exact=1``)."""
+
+    key = models.CharField(max_length=200, unique=True)
+    value = models.JSONField()
+    computed_at = models.DateTimeField()
+    read_at = models.DateTimeField()
+
+    def __str__(self) -> str:
+        return f"{self.key} @ {self.computed_at:%Y-%m-%d %H:%M}"

@@ -52,6 +52,7 @@ from highseas.customers.models import Activity, Customer, Deal
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.insights import gini, median
 from highseas.engine.ownership import EventKind
+from highseas.insights import snapshots
 from highseas.pools.models import OwnershipEvent
 
 DEFAULT_DAYS = 30
@@ -245,9 +246,8 @@ def rep_figures(
     span = window(since, until)
     reps = reps_in_view(viewer, own_row=True)
     ids = [rep.pk for rep in reps]
-    held = holdings(ids)
-    claims = _ledger(EventKind.CLAIMED, "to", ids, span)
-    recycled = _ledger(EventKind.RECYCLED, "from", ids, span)
+    held = snapshots.holdings_now(ids)
+    counted = snapshots.window_counts(ids, span.since, span.until)
     followed = follow_ups(ids, span)
     closed = deals(ids, span)
     contact = first_contact_hours(ids, span)
@@ -259,8 +259,8 @@ def rep_figures(
             {
                 **_rep(rep),
                 "holdings": held.get(rep.pk, 0),
-                "claims": claims.get(rep.pk, 0),
-                "recycled": recycled.get(rep.pk, 0),
+                "claims": counted[rep.pk].claims,
+                "recycled": counted[rep.pk].recycled,
                 "follow_up_rate": touched / in_window if in_window else None,
                 "won": won,
                 "lost": lost,
@@ -329,15 +329,8 @@ def fairness(
     reps = reps_in_view(viewer)
     ids = [rep.pk for rep in reps]
     now = now or timezone.now()
-    held = holdings(ids)
-    new = _counted(
-        OwnershipEvent.objects.filter(
-            kind__in=NEW_CUSTOMERS, to_owner_id__in=ids, at__gte=span.since, at__lt=span.until
-        )
-        .values_list("to_owner_id")
-        .annotate(n=Count("id"))
-    )
-    claims = _ledger(EventKind.CLAIMED, "to", ids, span)
+    held = snapshots.holdings_now(ids)
+    counted = snapshots.window_counts(ids, span.since, span.until)
     days = hoarding_days()
     hoards = hoarded(ids, now, days)
     return {
@@ -345,8 +338,8 @@ def fairness(
         "until": span.until,
         "reps": len(reps),
         "gini_holdings": gini([held.get(pk, 0) for pk in ids]),
-        "gini_new": gini([new.get(pk, 0) for pk in ids]),
-        "gini_claims": gini([claims.get(pk, 0) for pk in ids]),
+        "gini_new": gini([counted[pk].new for pk in ids]),
+        "gini_claims": gini([counted[pk].claims for pk in ids]),
         "bouncing": bouncing(viewer, ids, span),
         "hoarding": {
             "days": days,

@@ -1,5 +1,7 @@
-"""Daily pool sizes, precomputed (``PoolSizeDay``) so the dashboard's pool-size line does not
-replay the ledger on every load.
+"""Daily figures, precomputed so the dashboard and the insights do not replay the ledger on
+every load: pool sizes (``PoolSizeDay``) and per-rep days (``RepDay``).
+
+Pool sizes:
 
 1. ``replayed_sizes`` is the truth: pooled customers per pool at the end of each of the last
    ``days`` days, replayed backwards from today's count through the ledger's entries into and
@@ -13,14 +15,19 @@ replay the ledger on every load.
 from __future__ import annotations
 
 from collections import defaultdict
-from datetime import date, datetime, timedelta
+from dataclasses import dataclass
+from datetime import UTC, date, datetime, timedelta
+from typing import Any
 
-from django.db.models import Count, Q
+from django.db import transaction
+from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
 
 from highseas.customers.choices import CustomerStatus
-from highseas.insights.models import PoolSizeDay
+from highseas.customers.models import Customer
+from highseas.engine.ownership import EventKind
+from highseas.insights.models import PoolSizeDay, RepDay, RolledDay
 from highseas.pools.models import OwnershipEvent, Pool
 
 DAYS = 60
@@ -117,3 +124,263 @@ def record_pool_sizes(now: datetime, days: int = DAYS) -> dict[str, int]:
             pool_id=pk, day=axis[-1], defaults={"pooled": today.get(pk, 0), "updated_at": now}
         )
     return {"pool_size_days": len(rows) + len(ids)}
+
+
+# Per-rep days (``RepDay``).
+#
+# 1. ``ledger_counts(start, end)`` is the truth: per rep, the ledger entries of ``[start, end)``
+#    that came to them (claims, assignments, gains) or left them (recycled, released), and the
+#    net change of their holdings: +1 for an entry that leaves them owning or freezing the
+#    customer, -1 for one that takes a held customer from them. One read of the range on the
+#    ledger's ``at`` index.
+# 2. ``roll_up`` (the scheduler) stores each closed day ``GRACE`` after its midnight, with the
+#    holdings at its end chained from the day before (or the day after, or else today's live
+#    count less the ledger since), and marks it rolled (``RolledDay``) in the same transaction.
+#    ``backfill`` rolls the missing days of a horizon, newest first, one transaction a day, so
+#    an interrupted run resumes where it stopped.
+# 3. ``window_counts`` sums a window's rolled full days and reads the rest — the partial first
+#    day, today since midnight and any day not rolled — live from the ledger (step 1), so a
+#    window's figures equal the live count exactly; ``holdings_now`` is the last rolled day's
+#    end plus the ledger since.
+
+COUNTERS = ("claims", "assigned", "gains", "recycled", "released")
+GRACE = timedelta(minutes=10)
+BACKFILL_DAYS = 400
+FOREVER = datetime(2100, 1, 1, tzinfo=UTC)  # "since then": the live count holds every entry
+_HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
+_TO = {
+    EventKind.CLAIMED: ("claims", "gains"),
+    EventKind.ASSIGNED: ("assigned", "gains"),
+    EventKind.CREATED: ("gains",),
+    EventKind.TRANSFERRED: ("gains",),
+}
+_FROM = {EventKind.RECYCLED: ("recycled",), EventKind.RELEASED: ("released",)}
+
+
+@dataclass
+class RepCounts:
+    claims: int = 0
+    assigned: int = 0
+    gains: int = 0
+    recycled: int = 0
+    released: int = 0
+    held: int = 0  # net change of the holdings (a level at the end of a stored day)
+
+    def add(self, other: RepCounts) -> None:
+        for name in (*COUNTERS, "held"):
+            setattr(self, name, getattr(self, name) + getattr(other, name))
+
+    @property
+    def new(self) -> int:
+        """Claims and assignments: the new customers of ``performance.fairness``."""
+        return self.claims + self.assigned
+
+
+def _zone() -> Any:
+    return timezone.get_current_timezone()
+
+
+def day_of(moment: datetime) -> date:
+    return timezone.localtime(moment, _zone()).date()
+
+
+def midnight(day: date) -> datetime:
+    return datetime.combine(day, datetime.min.time(), _zone())
+
+
+def ledger_counts(start: datetime, end: datetime) -> dict[int, RepCounts]:
+    """Per rep, the ledger of ``[start, end)`` (step 1)."""
+    counts: dict[int, RepCounts] = defaultdict(RepCounts)
+    if start >= end:
+        return counts
+    rows = (
+        OwnershipEvent.objects.filter(at__gte=start, at__lt=end)
+        .values_list("kind", "from_owner_id", "from_status", "to_owner_id", "to_status")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    for kind, from_owner, from_status, to_owner, to_status, n in rows:
+        if to_owner is not None:
+            row = counts[to_owner]
+            for name in _TO.get(kind, ()):
+                setattr(row, name, getattr(row, name) + n)
+            row.held += n if to_status in _HELD else 0
+        if from_owner is not None:
+            row = counts[from_owner]
+            for name in _FROM.get(kind, ()):
+                setattr(row, name, getattr(row, name) + n)
+            row.held -= n if from_status in _HELD else 0
+    return counts
+
+
+def live_holdings() -> dict[int, int]:
+    rows = (
+        Customer.objects.filter(status__in=_HELD, merged_into__isnull=True, owner__isnull=False)
+        .values_list("owner_id")
+        .annotate(n=Count("id"))
+        .order_by()
+    )
+    return dict(rows)
+
+
+def stored_holdings(day: date) -> dict[int, int]:
+    return dict(RepDay.objects.filter(day=day).values_list("rep_id", "holdings"))
+
+
+def _shifted(levels: dict[int, int], moves: dict[int, RepCounts], sign: int) -> dict[int, int]:
+    shifted = dict(levels)
+    for rep, row in moves.items():
+        shifted[rep] = shifted.get(rep, 0) + sign * row.held
+    return shifted
+
+
+def rolled_days(first: date, last: date) -> set[date]:
+    return set(
+        RolledDay.objects.filter(day__gte=first, day__lte=last).values_list("day", flat=True)
+    )
+
+
+def _end_holdings(day: date, now: datetime, counts: dict[int, RepCounts]) -> dict[int, int]:
+    """Held per rep at the end of ``day`` (step 2), ``counts`` being that day's ledger."""
+    before, after = day - timedelta(days=1), day + timedelta(days=1)
+    rolled = rolled_days(before, after)
+    if before in rolled:
+        return _shifted(stored_holdings(before), counts, 1)
+    if after in rolled:
+        next_day = ledger_counts(midnight(after), midnight(after + timedelta(days=1)))
+        return _shifted(stored_holdings(after), next_day, -1)
+    return _shifted(live_holdings(), ledger_counts(midnight(after), FOREVER), -1)
+
+
+@transaction.atomic
+def roll_day(day: date, now: datetime) -> int:
+    """Store one closed day's rows and mark it rolled; the number of rows written."""
+    if RolledDay.objects.select_for_update().filter(day=day).exists():
+        return 0
+    counts = ledger_counts(midnight(day), midnight(day + timedelta(days=1)))
+    held = _end_holdings(day, now, counts)
+    reps = {rep for rep, row in counts.items() if any(getattr(row, n) for n in COUNTERS)}
+    reps |= {rep for rep, n in held.items() if n}
+    rows = [
+        RepDay(
+            rep_id=rep,
+            day=day,
+            holdings=held.get(rep, 0),
+            **{name: getattr(counts[rep], name) for name in COUNTERS},
+        )
+        for rep in sorted(reps)
+    ]
+    RepDay.objects.filter(day=day).delete()
+    RepDay.objects.bulk_create(rows, batch_size=2000)
+    _, made = RolledDay.objects.get_or_create(day=day, defaults={"rolled_at": now})
+    return len(rows) if made else 0
+
+
+def closed_through(now: datetime) -> date:
+    """The last day closed ``GRACE`` ago (a transaction begun before midnight has ended)."""
+    return day_of(now - GRACE) - timedelta(days=1)
+
+
+def roll_up(now: datetime) -> dict[str, int]:
+    """The scheduler's roll-up: the closed days after the last rolled one (yesterday alone on
+    a fresh install: older days are ``backfill``'s)."""
+    last = closed_through(now)
+    latest = RolledDay.objects.order_by("-day").values_list("day", flat=True).first()
+    first = last if latest is None else latest + timedelta(days=1)
+    written = days = 0
+    day = first
+    while day <= last:
+        written += roll_day(day, now)
+        days += 1
+        day += timedelta(days=1)
+    return {"rep_days": written} if days else {}
+
+
+def backfill(now: datetime, days: int = BACKFILL_DAYS, progress: Any = None) -> dict[str, int]:
+    """Roll the missing closed days of the last ``days``, newest first (step 2)."""
+    last = closed_through(now)
+    first = last - timedelta(days=days - 1)
+    earliest = OwnershipEvent.objects.order_by("at").values_list("at", flat=True).first()
+    if earliest is not None:
+        first = max(first, day_of(earliest) - timedelta(days=1))
+    have = rolled_days(first, last)
+    written = rolled = 0
+    day = last
+    while day >= first:
+        if day not in have:
+            written += roll_day(day, now)
+            rolled += 1
+            if progress is not None:
+                progress(day)
+        day -= timedelta(days=1)
+    return {"rolled_days": rolled, "rep_days": written}
+
+
+def _segments(
+    since: datetime, until: datetime
+) -> tuple[list[date], list[tuple[datetime, datetime]]]:
+    """The rolled full days of ``[since, until)`` and the live ranges around them."""
+    first = day_of(since)
+    if midnight(first) < since:
+        first += timedelta(days=1)
+    # the day before the one ``until`` falls in, and never past yesterday
+    last = min(day_of(until), day_of(timezone.now())) - timedelta(days=1)
+    full = []
+    day = first
+    while day <= last and midnight(day + timedelta(days=1)) <= until:
+        full.append(day)
+        day += timedelta(days=1)
+    rolled = rolled_days(full[0], full[-1]) if full else set()
+    stored = [day for day in full if day in rolled]
+    live: list[tuple[datetime, datetime]] = []
+    cursor = since
+    for day in stored:
+        if midnight(day) > cursor:
+            live.append((cursor, midnight(day)))
+        cursor = midnight(day + timedelta(days=1))
+    if cursor < until:
+        live.append((cursor, until))
+    return stored, live
+
+
+def window_counts(ids: list[int], since: datetime, until: datetime) -> dict[int, RepCounts]:
+    """Per rep of ``ids``, the ledger counts of ``[since, until)`` (step 3)."""
+    stored, live = _segments(since, until)
+    wanted = set(ids)
+    totals: dict[int, RepCounts] = {rep: RepCounts() for rep in ids}
+    if stored:
+        rows = (
+            RepDay.objects.filter(rep_id__in=ids, day__in=stored)
+            .values_list("rep_id")
+            .annotate(*(Sum(name) for name in COUNTERS))
+            .order_by()
+        )
+        for rep, *sums in rows:
+            totals[rep].add(RepCounts(*sums))
+    for start, end in live:
+        for rep, row in ledger_counts(start, end).items():
+            if rep in wanted:
+                totals[rep].add(RepCounts(*(getattr(row, n) for n in COUNTERS)))
+    return totals
+
+
+def holdings_now(ids: list[int]) -> dict[int, int]:
+    """Per rep of ``ids``, held now: the last rolled day's end plus the ledger since; the live
+    count when no day is rolled."""
+    latest = RolledDay.objects.order_by("-day").values_list("day", flat=True).first()
+    if latest is None:
+        held = live_holdings()
+        return {rep: held.get(rep, 0) for rep in ids}
+    stored = dict(
+        RepDay.objects.filter(day=latest, rep_id__in=ids).values_list("rep_id", "holdings")
+    )
+    since = ledger_counts(midnight(latest + timedelta(days=1)), FOREVER)
+    return {rep: stored.get(rep, 0) + (since[rep].held if rep in since else 0) for rep in ids}
+
+
+def rebuild(now: datetime, days: int = BACKFILL_DAYS, progress: Any = None) -> dict[str, int]:
+    """Forget every rolled day and backfill again: after the ledger itself was replaced (the
+    demo deletes its earlier organization and writes a new history)."""
+    RolledDay.objects.all().delete()
+    RepDay.objects.all().delete()
+    return backfill(now, days, progress)

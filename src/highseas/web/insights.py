@@ -15,7 +15,7 @@ from highseas.accounts.models import Role, User
 from highseas.accounts.visibility import Viewer
 from highseas.customers.choices import CustomerStage, CustomerStatus, Source
 from highseas.insights import snapshots
-from highseas.pools.models import OwnershipEvent, Pool
+from highseas.pools.models import Pool
 
 HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
 MOST_REPS = 12
@@ -44,20 +44,9 @@ def pool_sizes(
 
 def claims_and_recycles(reps: list[User], since: datetime) -> list[tuple[str, list[float], int]]:
     """Per rep: claims they made and customers recycled from them since ``since``."""
-    ids = [rep.pk for rep in reps]
-    events = OwnershipEvent.objects.filter(at__gte=since)
-    claimed = dict(
-        events.filter(kind="claimed", to_owner_id__in=ids)
-        .values_list("to_owner_id")
-        .annotate(n=Count("id"))
-    )
-    recycled = dict(
-        events.filter(kind="recycled", from_owner_id__in=ids)
-        .values_list("from_owner_id")
-        .annotate(n=Count("id"))
-    )
+    counted = snapshots.window_counts([rep.pk for rep in reps], since, snapshots.FOREVER)
     rows = [
-        (rep.label, [float(claimed.get(rep.pk, 0)), float(recycled.get(rep.pk, 0))], rep.pk)
+        (rep.label, [float(counted[rep.pk].claims), float(counted[rep.pk].recycled)], rep.pk)
         for rep in reps
     ]
     rows.sort(key=lambda row: (-sum(row[1]), row[0]))
@@ -113,12 +102,12 @@ def conversion_by_source(viewer: Viewer) -> list[SourceConversion]:
 def headline(viewer: Viewer, reps: list[User], now: datetime) -> dict[str, int]:
     week = now - timedelta(days=7)
     ids = [rep.pk for rep in reps]
-    events = OwnershipEvent.objects.filter(at__gte=week)
     team = viewer.customers().filter(owner_id__in=ids, status__in=HELD)
+    counted = snapshots.window_counts(ids, week, snapshots.FOREVER).values()
     return {
-        "held": team.count(),
+        "held": sum(snapshots.holdings_now(ids).values()),
         "due_week": team.filter(recycle_due_at__lte=now + timedelta(days=7)).count(),
         "pooled": viewer.customers().filter(status=CustomerStatus.POOLED).count(),
-        "claims_week": events.filter(kind="claimed", to_owner_id__in=ids).count(),
-        "recycled_week": events.filter(kind="recycled", from_owner_id__in=ids).count(),
+        "claims_week": sum(row.claims for row in counted),
+        "recycled_week": sum(row.recycled for row in counted),
     }

@@ -11,6 +11,7 @@ from highseas.config.management.commands.train import describe
 from highseas.demo.generator import DemoError, DemoOptions, DemoReport, generate_demo
 from highseas.demo.reset import DemoDataInUse
 from highseas.demo.roster import DEMO_PASSWORD
+from highseas.insights import snapshots
 from highseas.smart.models import WinModelVersion
 from highseas.smart.services import train_model
 
@@ -82,6 +83,7 @@ class Command(BaseCommand):
             report = generate_demo(demo_options)
         except (DemoError, DemoDataInUse) as exc:
             raise CommandError(str(exc)) from exc
+        snapshots.rebuild(timezone.now())  # the dashboard's per-rep days of the new history
         self._print_summary(report)
         self._train(report)
         self._print_logins(report)

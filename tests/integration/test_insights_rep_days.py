@@ -1,0 +1,203 @@
+"""Per-rep days (``insights.snapshots``): on a random book built through the services, with
+some closed days rolled up (in gaps), moves made today after the roll-up and a rep moved to
+another team, every figure read from the days equals the live count from the ledger and the
+customer table: the window counts, the holdings now, the reps' figures, fairness and the
+dashboard. A rep's days follow them to their new team, as the live figures do. The roll-up
+is idempotent, resumes after a gap, and the job writes yesterday once."""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from datetime import datetime, timedelta
+from typing import Any
+
+import pytest
+from django.db import transaction
+from django.db.models import Count
+from django.utils import timezone
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from highseas.accounts.visibility import Viewer
+from highseas.customers.models import Customer
+from highseas.engine.errors import HighSeasError
+from highseas.engine.insights import gini
+from highseas.engine.ownership import EventKind
+from highseas.insights import snapshots
+from highseas.insights.models import RepDay, RolledDay
+from highseas.insights.performance import GAINS, fairness, holdings, rep_figures
+from highseas.pools import ownership
+from highseas.pools.models import OwnershipEvent
+from highseas.web import insights as dashboard
+
+NOW = timezone.now().replace(microsecond=0)
+TODAY = snapshots.midnight(snapshots.day_of(NOW))
+DAYS = 9
+
+
+def live(
+    ids: list[int], kinds: tuple[str, ...], side: str, since: datetime, until: datetime
+) -> dict[int, int]:
+    """Ledger entries of ``kinds`` to (from) each rep in ``[since, until)``, counted here."""
+    rows = (
+        OwnershipEvent.objects.filter(
+            kind__in=kinds, at__gte=since, at__lt=until, **{f"{side}_owner_id__in": ids}
+        )
+        .values_list(f"{side}_owner_id")
+        .annotate(n=Count("id"))
+    )
+    return dict(rows)
+
+
+def moment(rng: random.Random, first: datetime, last: datetime) -> datetime:
+    return first + timedelta(seconds=rng.randrange(max(1, int((last - first).total_seconds()))))
+
+
+def act(org: dict[str, Any], rng: random.Random, customers: list[Customer], at: datetime) -> None:
+    """One random move through the services; a refusal (cap, cooldown, state) is skipped."""
+    reps = [org["rep_a"], org["rep_b"], org["rep_c"]]
+    rep, other = rng.sample(reps, 2)
+    customer = rng.choice(customers)
+    pool = org["south_pool"] if rep == org["rep_c"] else org["east_pool"]
+    manager = org["admin"]
+    moves: list[Callable[[], Any]] = [
+        lambda: ownership.claim(rep, customer.pk, now=at),
+        lambda: ownership.release(rep, customer.pk, reason="暂无需求", to_pool=pool, now=at),
+        lambda: ownership.assign(manager, customer.pk, rep, now=at),
+        lambda: ownership.transfer(manager, customer.pk, other, now=at),
+        lambda: ownership.release(manager, customer.pk, reason="回收", now=at),
+    ]
+    try:
+        with transaction.atomic():
+            rng.choice(moves)()
+    except HighSeasError:
+        pass
+
+
+def book(org: dict[str, Any], rng: random.Random, make_customer: Callable[..., Customer]) -> None:
+    start = TODAY - timedelta(days=DAYS)
+    customers = [
+        make_customer(
+            org["admin"],
+            pool=rng.choice([org["east_pool"], org["south_pool"]]),
+            owner=rng.choice([None, org["rep_a"], org["rep_b"]]),
+            now=moment(rng, start - timedelta(days=2), start),
+        )
+        for _ in range(12)
+    ]
+    for at in sorted(moment(rng, start, TODAY) for _ in range(45)):
+        act(org, rng, customers, at)
+    # the days rolled so far: some, with gaps (a new install, a worker that was down)
+    rolled = [d for d in range(1, DAYS + 1) if rng.random() < 0.6]
+    for back in sorted(rolled, reverse=rng.random() < 0.5):
+        snapshots.roll_day(snapshots.day_of(TODAY) - timedelta(days=back), NOW)
+    # today, after the roll-up, and a rep moving team (their history goes with them)
+    for at in sorted(moment(rng, TODAY, NOW) for _ in range(10)):
+        act(org, rng, customers, at)
+    if rng.random() < 0.5:
+        org["rep_b"].team = org["south"]
+        org["rep_b"].save(update_fields=["team"])
+
+
+@pytest.mark.django_db
+@settings(
+    max_examples=12,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(seed=st.integers(0, 100_000))
+def test_figures_from_days_equal_the_live_figures(
+    org: dict[str, Any], make_customer: Callable[..., Customer], seed: int
+) -> None:
+    rng = random.Random(seed)
+    for name in ("rep_a", "rep_b", "rep_c"):
+        org[name].refresh_from_db()
+    with transaction.atomic():
+        book(org, rng, make_customer)
+        ids = [org[name].pk for name in ("rep_a", "rep_b", "rep_c")]
+        assert snapshots.holdings_now(ids) == {pk: holdings(ids).get(pk, 0) for pk in ids}
+        for _ in range(6):
+            since = moment(rng, TODAY - timedelta(days=DAYS + 1), NOW)
+            until = moment(rng, since + timedelta(seconds=1), NOW + timedelta(hours=2))
+            found = snapshots.window_counts(ids, since, until)
+            expected = {
+                "claims": live(ids, (EventKind.CLAIMED,), "to", since, until),
+                "assigned": live(ids, (EventKind.ASSIGNED,), "to", since, until),
+                "gains": live(ids, GAINS, "to", since, until),
+                "recycled": live(ids, (EventKind.RECYCLED,), "from", since, until),
+                "released": live(ids, (EventKind.RELEASED,), "from", since, until),
+            }
+            for name, counts in expected.items():
+                assert {pk: getattr(found[pk], name) for pk in ids} == {
+                    pk: counts.get(pk, 0) for pk in ids
+                }, (name, since, until)
+            for viewer in (org["admin"], org["east_manager"], org["south_manager"]):
+                figures = rep_figures(Viewer(viewer), since=since, until=until)
+                for row in figures["reps"]:
+                    pk = row["rep"]
+                    assert (row["holdings"], row["claims"], row["recycled"]) == (
+                        holdings(ids).get(pk, 0),
+                        expected["claims"].get(pk, 0),
+                        expected["recycled"].get(pk, 0),
+                    )
+                shown = [row["rep"] for row in figures["reps"]]
+                fair = fairness(Viewer(viewer), since=since, until=until)
+                new = live(ids, (EventKind.CLAIMED, EventKind.ASSIGNED), "to", since, until)
+                assert fair["gini_holdings"] == gini([holdings(ids).get(pk, 0) for pk in shown])
+                assert fair["gini_new"] == gini([new.get(pk, 0) for pk in shown])
+                assert fair["gini_claims"] == gini([expected["claims"].get(pk, 0) for pk in shown])
+        for viewer in (org["admin"], org["east_manager"], org["south_manager"]):
+            view = Viewer(viewer)
+            reps = dashboard.team_reps(view)
+            team = [rep.pk for rep in reps]
+            week = NOW - timedelta(days=7)
+            kpi = dashboard.headline(view, reps, NOW)
+            claims = live(team, (EventKind.CLAIMED,), "to", week, snapshots.FOREVER)
+            recycled = live(team, (EventKind.RECYCLED,), "from", week, snapshots.FOREVER)
+            assert kpi["held"] == (
+                view.customers().filter(owner_id__in=team, status__in=("owned", "frozen")).count()
+            )
+            assert (kpi["claims_week"], kpi["recycled_week"]) == (
+                sum(claims.values()),
+                sum(recycled.values()),
+            )
+            month = NOW - timedelta(days=30)
+            claimed = live(team, (EventKind.CLAIMED,), "to", month, snapshots.FOREVER)
+            assert {
+                pk: values[0] for _label, values, pk in dashboard.claims_and_recycles(reps, month)
+            } == {pk: float(claimed.get(pk, 0)) for pk in team}
+        transaction.set_rollback(True)
+
+
+@pytest.mark.django_db
+def test_the_roll_up_is_idempotent_and_the_job_writes_yesterday_once(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    yesterday = TODAY - timedelta(hours=12)
+    customer = make_customer(org["admin"], pool=org["east_pool"], now=yesterday - timedelta(days=3))
+    ownership.claim(org["rep_a"], customer.pk, now=yesterday)
+    now = TODAY + timedelta(hours=1)
+    assert snapshots.roll_up(now) == {"rep_days": 1}
+    assert snapshots.roll_up(now) == {}
+    row = RepDay.objects.get()
+    assert (row.rep_id, row.day, row.claims, row.gains, row.holdings) == (
+        org["rep_a"].pk,
+        snapshots.day_of(yesterday),
+        1,
+        1,
+        1,
+    )
+    # the backfill rolls the older days (the customer's creation day among them), once
+    first = snapshots.backfill(now, days=5)
+    assert first["rolled_days"] == 4 and snapshots.backfill(now, days=5)["rolled_days"] == 0
+    assert RolledDay.objects.count() == 5
+    assert snapshots.roll_day(snapshots.day_of(yesterday), now) == 0
+
+
+@pytest.mark.django_db
+def test_a_day_closes_only_after_the_grace(org: dict[str, Any]) -> None:
+    assert snapshots.roll_up(TODAY + snapshots.GRACE - timedelta(seconds=1)) == {"rep_days": 0}
+    assert (
+        RolledDay.objects.filter(day=snapshots.day_of(TODAY) - timedelta(days=1)).exists() is False
+    )
