@@ -406,9 +406,13 @@ def test_a_manager_renames_their_team_but_cannot_hand_it_to_someone_else(
     client = signed_in(manager)
     body = {"name": "华东大区", "parent": org["head"].pk, "manager": manager.pk}
     assert client.post(f"/console/teams/{east.pk}/", body).status_code == 302
-    response = client.post(f"/console/teams/{east.pk}/", {**body, "manager": other.pk})
-    assert response.status_code == 400
-    assert response.context["refused"] == "permission_denied"
+    page = html(client.get(f"/console/teams/{east.pk}/"))
+    assert 'name="manager" disabled' in page or "disabled" in page.split('name="manager"')[1][:200]
+    forged = client.post(f"/console/teams/{east.pk}/", {**body, "manager": other.pk})
+    assert forged.status_code == 302  # the disabled field keeps its value
+    with pytest.raises(HighSeasError) as refused:
+        services.change_team(manager, east, manager=other)
+    assert refused.value.code is ErrorCode.PERMISSION_DENIED
     east.refresh_from_db()
     assert (east.name, east.manager) == ("华东大区", manager)
     assert AuditLog.objects.filter(action=AuditLog.Action.TEAM_CHANGE).count() == 1

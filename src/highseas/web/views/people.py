@@ -279,6 +279,8 @@ def team(request: HttpRequest, team_id: int) -> HttpResponse:
     if found is None:
         raise Http404
     form = _team_form(request, actor, found)
+    if services.managed_team_ids(actor) is not None and found.manager_id == actor.pk:
+        form.fields["manager"].disabled = True  # only an admin hands a manager's team on
     refused = ""
     if form.is_bound and form.is_valid():
         fields = form.service_fields()
