@@ -19,8 +19,10 @@ from urllib.parse import urlsplit
 from django.conf import settings
 from django.core.mail import EmailMessage
 from django.core.mail.utils import DNS_NAME
+from django.utils import translation
 
 from highseas.notify.models import Delivery, Notification
+from highseas.notify.preferences import preferences_for
 
 logger = logging.getLogger("highseas.notify")
 
@@ -55,9 +57,12 @@ def send(delivery: Delivery) -> str | None:
 
 def send_email(delivery: Delivery) -> str | None:
     notification = delivery.notification
+    reader = preferences_for([notification.recipient_id])[notification.recipient_id]
+    with translation.override(reader.reader_language):  # in the recipient's chosen language
+        subject, text = notification.shown_title, notification.shown_body
     message = EmailMessage(
-        notification.title,
-        notification.body or notification.title,
+        subject,
+        text or subject,
         None,
         [delivery.target],
         headers={"Message-ID": f"<{idempotency_key(delivery)}@{DNS_NAME}>"},

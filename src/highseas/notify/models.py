@@ -1,10 +1,12 @@
 from __future__ import annotations
 
+import datetime
+
 from django.conf import settings
 from django.db import models
 from django.utils.translation import gettext_lazy as _
 
-from highseas.notify.texts import render
+from highseas.notify.texts import render, render_lines
 
 
 class Notification(models.Model):
@@ -45,6 +47,8 @@ class Notification(models.Model):
 
     @property
     def shown_body(self) -> str:
+        if "lines" in self.params:  # a digest: one line per group (``notify.digest``)
+            return render_lines(self.params["lines"])
         if not self.body_template:
             return self.body
         facts = self.params.get("body", {})
@@ -96,3 +100,49 @@ class Delivery(models.Model):
 
     def __str__(self) -> str:
         return f"{self.channel} → {self.target}"
+
+
+def default_time_zone() -> str:
+    return str(settings.TIME_ZONE)
+
+
+def default_language() -> str:
+    return str(settings.LANGUAGE_CODE)
+
+
+def default_digest_categories() -> list[str]:
+    return ["recycle_warnings"]
+
+
+class NotificationPreference(models.Model):
+    """How one user hears of each category of notification (``notify.digest.CATEGORIES``):
+    at once (inbox, and e-mail/webhook where enabled), or in one daily digest at
+    ``digest_time`` in ``time_zone`` (inbox at once, unread; no e-mail or webhook of its own).
+    ``next_digest_at`` is the next digest's moment (UTC); the digest job moves it on with a
+    compare-and-set, so that one worker only sends each digest."""
+
+    user = models.OneToOneField(
+        settings.AUTH_USER_MODEL,
+        models.CASCADE,
+        primary_key=True,
+        related_name="notification_preference",
+    )
+    digest_categories = models.JSONField(
+        _("categories in the daily digest"), default=default_digest_categories, blank=True
+    )
+    digest_time = models.TimeField(_("digest time"), default=datetime.time(8, 30))
+    time_zone = models.CharField(_("time zone"), max_length=64, default=default_time_zone)
+    language = models.CharField(_("language"), max_length=10, default=default_language)
+    email = models.BooleanField(_("e-mail"), default=True)
+    webhook = models.BooleanField(_("webhook"), default=True)
+    last_digest_at = models.DateTimeField(_("last digest at"), null=True, blank=True)
+    next_digest_at = models.DateTimeField(_("next digest at"), null=True, blank=True)
+    updated_at = models.DateTimeField(_("updated at"), auto_now=True)
+
+    class Meta:
+        verbose_name = _("notification preference")
+        verbose_name_plural = _("notification preferences")
+        indexes = [models.Index(fields=["next_digest_at"], name="notification_digest_due")]
+
+    def __str__(self) -> str:
+        return str(self.user)

@@ -34,6 +34,7 @@ from django.utils import timezone
 from highseas.accounts.models import User
 from highseas.notify.delivery import channels_for, send
 from highseas.notify.models import Delivery, Notification
+from highseas.notify.preferences import channel_allowed, is_held, preferences_for
 
 logger = logging.getLogger("highseas.notify")
 
@@ -55,11 +56,13 @@ def enqueue(notification: Notification) -> int:
 
 
 def enqueue_many(notifications: Sequence[Notification]) -> int:
-    """``enqueue`` for many notifications: the recipients' addresses in one query, the
-    deliveries in one statement."""
+    """``enqueue`` for many notifications: the recipients' addresses and preferences in one
+    query each, the deliveries in one statement. A notification its recipient takes in the
+    daily digest, or a channel they turned off, queues nothing (``notify.preferences``)."""
+    recipients = {n.recipient_id for n in notifications}
+    chosen = preferences_for(recipients)
     emails: dict[int, str] = {}
     if settings.HIGHSEAS_EMAIL_NOTIFICATIONS:
-        recipients = {n.recipient_id for n in notifications}
         emails = dict(User.objects.filter(pk__in=recipients).values_list("pk", "email"))
     queued = [
         Delivery(
@@ -69,7 +72,9 @@ def enqueue_many(notifications: Sequence[Notification]) -> int:
             next_attempt_at=notification.created_at,
         )
         for notification in notifications
+        if not is_held(chosen[notification.recipient_id], notification.kind)
         for channel, target in channels_for(emails.get(notification.recipient_id) or "")
+        if channel_allowed(chosen[notification.recipient_id], channel)
     ]
     Delivery.objects.bulk_create(queued)
     return len(queued)

@@ -19,7 +19,7 @@ from typing import Any
 
 from django.utils import translation
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
+from django.utils.translation import gettext_noop, ngettext_lazy
 
 RECYCLED = gettext_noop("%(count)s of your customers went back to the pool")
 WILL_RECYCLE = gettext_noop("%(customer)s will go back to the pool")
@@ -42,6 +42,7 @@ KNOWN = (
     DUE_AT,
 )
 LANGUAGES = ("zh-hans", "en")
+MORE = "…"  # a list of items that goes on
 
 
 @dataclass(frozen=True)
@@ -61,6 +62,64 @@ def render(template: str, params: Mapping[str, Any], extra: str = "") -> str:
     except (KeyError, TypeError, ValueError):
         text = template
     return f"{text}\n{extra}" if extra else text
+
+
+# counted lines of a digest (``notify.digest``), stored by their key with their facts
+LINES = {
+    "recycle_within": ngettext_lazy(
+        "%(n)s customer will go back to the pool within %(days)s days: %(items)s",
+        "%(n)s customers will go back to the pool within %(days)s days: %(items)s",
+        "n",
+    ),
+    "recycle_soon": ngettext_lazy(
+        "%(n)s customer will go back to the pool soon: %(items)s",
+        "%(n)s customers will go back to the pool soon: %(items)s",
+        "n",
+    ),
+    "assignments": ngettext_lazy(
+        "%(n)s assignment or ownership change: %(items)s",
+        "%(n)s assignments and ownership changes: %(items)s",
+        "n",
+    ),
+    "mentions": ngettext_lazy("%(n)s mention: %(items)s", "%(n)s mentions: %(items)s", "n"),
+    "tasks": ngettext_lazy(
+        "%(n)s task notice or reminder: %(items)s",
+        "%(n)s task notices and reminders: %(items)s",
+        "n",
+    ),
+    "claim_requests": ngettext_lazy(
+        "%(n)s claim request decision: %(items)s",
+        "%(n)s claim request decisions: %(items)s",
+        "n",
+    ),
+    "system": ngettext_lazy(
+        "%(n)s system notice: %(items)s", "%(n)s system notices: %(items)s", "n"
+    ),
+}
+
+
+def render_lines(lines: Iterable[Mapping[str, Any]]) -> str:
+    """Counted lines (a digest's groups) in the active language, one a line: each is
+    ``{"line": a key of LINES, "n": count, "params": facts}``."""
+    shown = []
+    for line in lines:
+        facts = {name: _listed(value) for name, value in line.get("params", {}).items()}
+        facts["n"] = line.get("n", 0)
+        try:
+            shown.append(str(LINES[line["line"]] % facts))
+        except (KeyError, TypeError, ValueError):
+            shown.append(str(line.get("line", "")))
+    return "\n".join(shown)
+
+
+def _listed(value: Any) -> Any:
+    """A list of items as one text in the active language ("甲、乙…"; "a, b…")."""
+    if not isinstance(value, list):
+        return value
+    more = bool(value) and value[-1] == MORE
+    items = [str(item) for item in (value[:-1] if more else value)]
+    separator = "、" if (translation.get_language() or "").startswith("zh") else ", "
+    return separator.join(items) + (MORE if more else "")
 
 
 def _pattern(translated: str) -> re.Pattern[str]:

@@ -16,6 +16,7 @@ from typing import Any
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from highseas.notify.digest import send_due_digests
 from highseas.notify.outbox import deliver_due
 from highseas.notify.reminders import send_due_reminders
 from highseas.pools.requests import expire_requests
@@ -23,7 +24,7 @@ from highseas.pools.sweep import sweep
 
 log = logging.getLogger("highseas.scheduler")
 
-JOBS = ("sweep", "expire_requests", "reminders", "deliveries")
+JOBS = ("sweep", "expire_requests", "reminders", "digests", "deliveries")
 DELIVERY_INTERVAL = 5.0
 
 # Jobs of the layers above ``pools`` (which this module may not import), registered by their
@@ -66,6 +67,7 @@ def run_periodic_jobs(now: datetime | None = None, *, batch_size: int = 500) -> 
     _run("sweep", lambda: _sweep_figures(now, batch_size), figures)
     _run("expire_requests", lambda: {"expired_requests": expire_requests(now)}, figures)
     _run("reminders", lambda: {"reminders": send_due_reminders(now)}, figures)
+    _run("digests", lambda: {"digests": send_due_digests(now)}, figures)
     for name, action in LATER_JOBS.items():
         _run(name, partial(action, now), figures)
     _run("deliveries", lambda: {"deliveries": deliver_due(now)}, figures)
