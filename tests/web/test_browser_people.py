@@ -50,6 +50,8 @@ def test_an_admin_adds_a_team_and_a_rep_and_the_manager_sets_their_profile(
         admin.click("[data-save-team]")
     team = Team.objects.get(name="华东二组")
     admin.locator(f"[data-team='{team.pk}']").wait_for()
+    fits(admin)
+    shoot(admin, "00-admin-team-tree-zh-laptop")
     assert (team.parent, team.manager) == (east, manager)
 
     admin.click("[data-new-user]")
@@ -84,6 +86,7 @@ def test_an_admin_adds_a_team_and_a_rep_and_the_manager_sets_their_profile(
         boss.click("[data-save-leave]")
     boss.locator("[data-fact=leave]").wait_for()
     assert until.isoformat() in boss.locator("[data-fact=leave]").inner_text()
+    shoot(boss, "00-manager-profile-saved-zh-laptop")
 
     profile = RepProfile.objects.get(user=rep)
     assert (profile.level, profile.daily_quota_override) == ("senior", 2)
@@ -99,6 +102,7 @@ def test_an_admin_adds_a_team_and_a_rep_and_the_manager_sets_their_profile(
     mine = sign_in("rep_new", **LAPTOP)
     mine.goto(f"{live_server.url}/pool/")
     assert mine.locator("[data-quota=daily]").inner_text() == "2/2"
+    shoot(mine, "00-rep-pool-quota-zh-laptop")
     assert mine.goto(f"{live_server.url}/console/people/").status == 403
 
 
