@@ -145,9 +145,11 @@ def lock_keys_many(probes: Collection[DuplicateKeys]) -> None:
         int.from_bytes(hashlib.blake2b(value.encode(), digest_size=4).digest()) - 2**31
         for value in values
     ]
-    calls = ", ".join(["pg_advisory_xact_lock(%s, %s)"] * len(objects))
-    with connection.cursor() as cursor:  # one round trip; a select list runs left to right
-        cursor.execute(f"SELECT {calls}", [v for o in objects for v in (ADVISORY_LOCK_CLASS, o)])
+    with connection.cursor() as cursor:  # one round trip, in the array's order
+        cursor.execute(
+            "SELECT count(pg_advisory_xact_lock(%s, o)) FROM unnest(%s::integer[]) AS o",
+            [ADVISORY_LOCK_CLASS, objects],
+        )
 
 
 # The two lookups below run on every create, so they are plain SQL on the Django cursor: the
@@ -210,12 +212,17 @@ def exact_found_many(
     terms = [(column, sorted(values)) for column, values in wanted.items() if values]
     if not terms:
         return [[] for _ in probes]
-    where = " OR ".join(f"{column} IN ({', '.join(['%s'] * len(v))})" for column, v in terms)
+    if connection.vendor == "postgresql":  # one array each: a statement the driver caches
+        where = " OR ".join(f"{column} = ANY(%s::text[])" for column, _v in terms)
+        params: list[Any] = [values for _, values in terms]
+    else:
+        where = " OR ".join(f"{column} IN ({', '.join(['%s'] * len(v))})" for column, v in terms)
+        params = [value for _, values in terms for value in values]
     with connection.cursor() as cursor:
         cursor.execute(
             f"SELECT id, {', '.join(KEY_COLUMNS.values())} FROM {Customer._meta.db_table} "
             f"WHERE {where}",
-            [value for _, values in terms for value in values],
+            params,
         )
         rows = cursor.fetchall()
     by_value: dict[tuple[str, str], list[tuple[int, dict[str, Any]]]] = {}

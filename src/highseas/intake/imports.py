@@ -53,6 +53,7 @@ from highseas.intake.reading import Table, read_table
 from highseas.pools.authority import is_member
 from highseas.pools.models import Pool
 from highseas.pools.rows import db_json, insert_rows
+from highseas.pools.set_update import update_rows
 
 __all__ = [
     "commit_import",
@@ -405,8 +406,15 @@ def _commit_batch(
 
 
 def _mark_done(rows: list[ImportRow]) -> None:
-    """The rows done with their customers: one statement executed per row (a ``bulk_update``
-    builds a ``CASE`` over the batch that costs more than the rows' work)."""
+    """The rows done with their customers: on SQLite one statement executed per row (a
+    ``bulk_update`` builds a ``CASE`` over the batch that costs more than the rows' work);
+    elsewhere one set-based ``UPDATE`` (``pools.set_update``), since a driver's
+    ``executemany`` there still sends a statement per row."""
+    if connection.vendor != "sqlite":
+        update_rows(
+            ImportRow, ["is_done", "customer"], [(row.pk, True, row.customer_id) for row in rows]
+        )
+        return
     table = ImportRow._meta.db_table
     with connection.cursor() as cursor:
         cursor.executemany(

@@ -3,12 +3,19 @@
 ``bulk_create`` builds a model instance and prepares every field of every row, which costs more
 than the database's own work at the scale of a backlog run; the rows written here are plain
 tuples of already-adapted values, in the order of the named fields.
+
+On PostgreSQL the rows go by ``COPY … FROM STDIN`` (one statement a batch, the values
+formatted by the driver's C code). A multi-row ``VALUES`` of thousands of placeholders costs
+more on the client than the server's work: Django's client-side binding splits and
+interpolates the statement anew on every call (a third of an import batch's time), and the
+server plans it anew. ``COPY`` returns no ids, so ``insert_instances`` takes its ids from the
+table's sequence first (one statement), as many as it writes.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from enum import Enum
 from typing import Any, TypeVar
@@ -39,11 +46,31 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: list[tuple[Any,
         if connection.vendor == "sqlite":
             cursor.executemany(head + row_marks, rows)
             return
+        if connection.vendor == "postgresql":
+            _copy(cursor, table, quoted, rows)
+            return
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start : start + ROWS_PER_STATEMENT]
             cursor.execute(
                 head + ", ".join([row_marks] * len(chunk)), [v for row in chunk for v in row]
             )
+
+
+def _copy(cursor: Any, table: str, quoted: Sequence[str], rows: Iterable[Sequence[Any]]) -> None:
+    """``COPY table (columns) FROM STDIN`` of the rows (PostgreSQL; values adapted as for
+    ``execute``). Row triggers fire as for an ``INSERT``."""
+    with cursor.cursor.copy(f"COPY {table} ({', '.join(quoted)}) FROM STDIN") as copy:
+        for row in rows:
+            copy.write_row(row)
+
+
+def _next_ids(cursor: Any, model: type[Model], count: int) -> list[int]:
+    """``count`` new primary keys from the table's sequence, in order (PostgreSQL)."""
+    cursor.execute(
+        "SELECT nextval(pg_get_serial_sequence(%s, %s)) FROM generate_series(1, %s) ORDER BY 1",
+        [model._meta.db_table, model._meta.pk.column, count],
+    )
+    return [row[0] for row in cursor.fetchall()]
 
 
 def db_datetime(moment: datetime) -> Any:
@@ -126,6 +153,14 @@ def insert_instances(objects: list[_M], *, rows_per_statement: int = 500) -> lis
     pk = connection.ops.quote_name(model._meta.pk.column)
     row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
     with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for obj, new_id in zip(objects, _next_ids(cursor, model, len(objects)), strict=True):
+                obj.pk = new_id
+                obj._state.adding = False
+                obj._state.db = connection.alias
+            rows = ((obj.pk, *(read(obj) for read in readers)) for obj in objects)
+            _copy(cursor, table, [pk, *quoted], rows)
+            return objects
         for start in range(0, len(objects), rows_per_statement):
             chunk = objects[start : start + rows_per_statement]
             cursor.execute(
