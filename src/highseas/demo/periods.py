@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from highseas.demo import data, talent
+from highseas.demo import data, habits, talent
 from highseas.demo.book import OwnershipBook
 from highseas.demo.clock import DAY, HOUR, MINUTE, DemoClock
 from highseas.demo.followups import FollowUps
@@ -66,11 +66,12 @@ class OwnershipPeriods:
         freezing: bool = False,
         winning: bool = False,
     ) -> Rep | None:
-        """A random employed rep of the pool's team who is free to take one more customer;
-        for a customer that will be won (``winning``), a rep strong with it is likelier."""
-        reps, limits = self.pool.reps, self.pool.claim
+        """A random employed rep of the pool's team who is free to take one more customer,
+        a grabbing rep more often (``habits``); for a customer that will be won
+        (``winning``), a rep strong with it is likelier."""
+        limits, grab = self.pool.claim, habits.picker(self.pool)
         for attempt in range(8):
-            rep = reps[int(self.rng.random() * len(reps))]
+            rep = grab.pick(self.rng)
             if rep.index in excluded or not rep.can_take_customer_at(moment):
                 continue
             if winning and attempt < 6 and self.rng.random() > self._chance(rep):
@@ -117,7 +118,8 @@ class OwnershipPeriods:
             end = plan.due_at + between(rng, MINUTE, 10 * MINUTE)  # the sweep runs often
         if end > limit:
             return None
-        self._acquire(owner, start, "claimed" if chance(rng, 0.75) else "assigned")
+        claims = habits.claims(rng, self.pool, owner, 0.75)
+        self._acquire(owner, start, "claimed" if claims else "assigned")
         self._write_past_follow_ups(owner, times, end, releases)
         if not releases:
             self._recycle(plan, end)

@@ -22,7 +22,7 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from highseas.demo import data
+from highseas.demo import data, habits
 from highseas.demo.book import OwnershipBook
 from highseas.demo.clock import DAY, HOUR, MINUTE
 from highseas.demo.followups import ActivityRecord, DealRecord
@@ -138,16 +138,21 @@ class _CustomerStory(OwnershipPeriods):
         if longest < shortest:
             return None
         start, how, leaver = self._start_of_current(created, longest, shortest, is_frozen)
+        counts = outcome != "won" or self.pool.claim.count_won_in_cap
         owner = self._pick_owner(
-            start, set(), counts=False, freezing=is_frozen, winning=outcome == "won"
+            start, set(), counts=counts, freezing=is_frozen, winning=outcome == "won"
         )
         if owner is None:
             return None
         if outcome == "won" and not self._can_win(owner, start):
             outcome = "open"
+        if outcome == "none" and self._parks(owner, is_frozen):
+            outcome = "open"  # a hoarder opens a deal to keep the customer (habits)
         counts = outcome != "won" or self.pool.claim.count_won_in_cap
         if counts and not self.book.has_room(owner, self.pool.claim):
             return None
+        if how in ("claimed", "assigned"):
+            how = "claimed" if habits.claims(self.rng, self.pool, owner, 0.7) else "assigned"
         if how == "claimed" and not self.book.can_claim(owner, start, self.pool.claim):
             how = "assigned"
         self.book.hold(owner, counts_toward_cap=counts, frozen=is_frozen)
@@ -175,7 +180,7 @@ class _CustomerStory(OwnershipPeriods):
             return created, "registered", None
         duration = shortest + int((longest - shortest) * rng.random() ** 1.6)
         start = self.clock.in_office_hours(rng, now - duration, now - longest, now - shortest)
-        return start, "claimed" if chance(rng, 0.7) else "assigned", None
+        return start, "claimed", None  # or assigned: who takes it decides (habits.claims)
 
     def _win_window(self, owner: Rep, since: int) -> tuple[int, int]:
         """When a deal can be won: after three days, before the no-deal limit and ``now``."""
@@ -204,7 +209,9 @@ class _CustomerStory(OwnershipPeriods):
 
     def _owned_story(self, created: int, created_by: int | None, current: _Current) -> Story:
         owned_since = self._take_over(current, created)
-        outcome, open_stage = self._current_follow_ups(current.owner, owned_since, current.outcome)
+        outcome, open_stage = self._current_follow_ups(
+            current.owner, owned_since, current.outcome, current.is_frozen
+        )
         frozen_until = self._freeze(current.owner, owned_since) if current.is_frozen else None
         follow_ups = self.follow_ups
         plan = self.timer.plan(
@@ -244,7 +251,9 @@ class _CustomerStory(OwnershipPeriods):
             )
         return self._acquire(owner, current.start, current.how)
 
-    def _current_follow_ups(self, owner: Rep, since: int, outcome: str) -> tuple[str, str]:
+    def _current_follow_ups(
+        self, owner: Rep, since: int, outcome: str, is_frozen: bool = False
+    ) -> tuple[str, str]:
         """Follow-ups and the deal of the current owner; returns the outcome that fitted and
         the open deal's stage."""
         follow_ups = self.follow_ups
@@ -259,9 +268,12 @@ class _CustomerStory(OwnershipPeriods):
             product = follow_ups.won_deal(owner.user_id, opened, won_at)
             follow_ups.record(owner.user_id, times, won_at)
             follow_ups.record_signing(owner.user_id, won_at, product)
-            later = follow_ups.maintenance_times(won_at, horizon)
+            hoards = chance(self.rng, habits.hoarding(owner))
+            later = [] if hoards else follow_ups.maintenance_times(won_at, horizon)
             follow_ups.record(owner.user_id, later, horizon, plans_next=0.6)
             return "won", ""
+        if outcome == "open" and self._parks(owner, is_frozen):
+            return self._parked(owner, since, horizon)
         times = self._follow_up_times(since, horizon)
         follow_ups.record(owner.user_id, times, horizon, plans_next=0.6)
         if outcome == "open" and times:
@@ -273,6 +285,19 @@ class _CustomerStory(OwnershipPeriods):
             if lost < self.now:
                 follow_ups.lost_deal(owner.user_id, opened, lost)
         return "none", ""
+
+    def _parks(self, owner: Rep, is_frozen: bool) -> bool:
+        """Whether a hoarding owner keeps this customer behind an open deal: only where the
+        pool exempts customers with an open deal from recycling (``habits``)."""
+        exempt = self.pool.recycle.exempt_open_deal and not is_frozen
+        return exempt and chance(self.rng, habits.hoarding(owner))
+
+    def _parked(self, owner: Rep, since: int, horizon: int) -> tuple[str, str]:
+        """The hoarder's first contact and an open deal right after it; nothing since."""
+        times = self._follow_up_times(since, horizon, 1)
+        self.follow_ups.record(owner.user_id, times, horizon)
+        opened = min((times[0] if times else since) + 30 * MINUTE, self.now)
+        return "open", self.follow_ups.open_deal(owner.user_id, opened)
 
     def _freeze(self, owner: Rep, owned_since: int) -> int:
         """Freeze for 7 days up to the pool's longest freeze, ending after ``now``."""

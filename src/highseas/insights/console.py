@@ -2,20 +2,34 @@
 reps' gains ``by`` a grouping, what became of their claims, fairness (Gini of holdings, new
 customers and claims; hoarders; customers bouncing between pool and reps), the value levels
 of the team's customers, and the pools' performance-linked limit plans. Admins and managers
-(their subtree); reps are refused by each part."""
+(their subtree); reps are refused by each part.
+
+The reading the console gives of fairness (``reading``):
+
+- per top-level team of the reps in view, the Gini of its reps' claims in the window; a team
+  whose Gini reaches ``HIGHSEAS_UNFAIR_GINI`` (default 0.3) is unfair, and the rep with most
+  of its claims is named with their share;
+- a rep with at least ``HIGHSEAS_HOARDER_MIN`` (default 5) hoarded customers (held beyond the
+  hoarding days without an effective follow-up) is a hoarder.
+"""
 
 from __future__ import annotations
 
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.db.models import Count
 
-from highseas.accounts.visibility import Viewer
+from highseas.accounts.models import Team, User
+from highseas.accounts.visibility import Viewer, ancestor_team_ids
 from highseas.customers.choices import CustomerLevel, CustomerStatus
+from highseas.engine.insights import gini
+from highseas.engine.ownership import EventKind
 from highseas.insights.breakdowns import breakdown, claim_effectiveness
 from highseas.insights.models import LimitPlan
 from highseas.insights.performance import fairness, reps_in_view
+from highseas.pools.models import OwnershipEvent
 
 WINDOWS = (7, 30, 90)
 HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
@@ -49,6 +63,76 @@ def limit_plans(viewer: Viewer) -> list[dict[str, Any]]:
     ]
 
 
+def unfair_gini() -> float:
+    return float(getattr(settings, "HIGHSEAS_UNFAIR_GINI", 0.3))
+
+
+def hoarder_min() -> int:
+    return int(getattr(settings, "HIGHSEAS_HOARDER_MIN", 5))
+
+
+def team_claims(reps: list[User], since: datetime, until: datetime) -> list[dict[str, Any]]:
+    """Per top-level team of ``reps``: the claims of its reps in ``[since, until)``, their
+    Gini, whether it is unfair, and the rep with most claims and their share (module
+    docstring)."""
+    claims = dict(
+        OwnershipEvent.objects.filter(
+            kind=EventKind.CLAIMED.value,
+            to_owner_id__in=[rep.pk for rep in reps],
+            at__gte=since,
+            at__lt=until,
+        )
+        .values_list("to_owner_id")
+        .annotate(n=Count("id"))
+    )
+    roots = {
+        team.pk: ancestor_team_ids(team)[0]
+        for team in Team.objects.filter(pk__in={rep.team_id for rep in reps}).only("path")
+        if ancestor_team_ids(team)
+    }
+    teams: dict[int, list[User]] = {}
+    for rep in reps:
+        if rep.team_id in roots:
+            teams.setdefault(roots[rep.team_id], []).append(rep)
+    names = dict(Team.objects.filter(pk__in=teams).values_list("pk", "name"))
+    found = []
+    for team_id, members in sorted(teams.items(), key=lambda item: names.get(item[0], "")):
+        counts = [claims.get(rep.pk, 0) for rep in members]
+        total, value = sum(counts), gini(counts)
+        top = max(members, key=lambda rep: (claims.get(rep.pk, 0), -rep.pk))
+        found.append(
+            {
+                "team": team_id,
+                "name": names.get(team_id, ""),
+                "reps": len(members),
+                "claims": total,
+                "gini_claims": value,
+                "unfair": len(members) > 1 and value >= unfair_gini(),
+                "top_rep": top.pk,
+                "top_rep_name": top.label,
+                "top_claims": claims.get(top.pk, 0),
+                "top_share": claims.get(top.pk, 0) / total if total else 0.0,
+            }
+        )
+    return found
+
+
+def reading(
+    viewer: Viewer, figures: dict[str, Any], since: datetime, until: datetime
+) -> dict[str, Any]:
+    """What the fairness figures mean (module docstring): the teams, which are unfair and
+    who takes most of their claims, and the hoarders."""
+    teams = team_claims(reps_in_view(viewer), since, until)
+    hoarders = [row for row in figures["hoarding"]["reps"] if row["hoarded"] >= hoarder_min()]
+    return {
+        "unfair_gini": unfair_gini(),
+        "hoarder_min": hoarder_min(),
+        "teams": teams,
+        "unfair": [team for team in teams if team["unfair"]],
+        "hoarders": sorted(hoarders, key=lambda row: -row["hoarded"]),
+    }
+
+
 def console_figures(viewer: Viewer, *, days: int, by: str, now: datetime) -> dict[str, Any]:
     days = days if days in WINDOWS else 30
     window = {"since": now - timedelta(days=days), "until": now}
@@ -57,7 +141,8 @@ def console_figures(viewer: Viewer, *, days: int, by: str, now: datetime) -> dic
         "by": by,
         "breakdown": breakdown(viewer, by=by, **window),
         "claims": claim_effectiveness(viewer, **window),
-        "fairness": fairness(viewer, now=now, **window),
+        "fairness": (fair := fairness(viewer, now=now, **window)),
+        "reading": reading(viewer, fair, **window),
         "levels": level_counts(viewer),
         "plans": limit_plans(viewer),
     }

@@ -72,6 +72,26 @@ def pool_for(viewer: Viewer, pool_id: int) -> Pool:
     return pool
 
 
+def plans_overview(viewer: Viewer) -> list[dict[str, Any]]:
+    """The pools whose plan the viewer may change, each with its plan's state (none yet,
+    off, on), for the console's list (module docstring, step 5)."""
+    if not (viewer.is_admin or viewer.user.is_manager):
+        pool_for(viewer, 0)  # refuses
+    plans = {plan.pool_id: plan for plan in LimitPlan.objects.filter(pool__in=viewer.pools())}
+    return [
+        {
+            "pool": pool.pk,
+            "name": pool.name,
+            "plan": pool.pk in plans,
+            "is_active": pool.pk in plans and plans[pool.pk].is_active,
+            "measure": plans[pool.pk].get_measure_display() if pool.pk in plans else "",
+            "window_days": plans[pool.pk].window_days if pool.pk in plans else None,
+            "computed_at": plans[pool.pk].computed_at if pool.pk in plans else None,
+        }
+        for pool in viewer.pools().order_by("name")
+    ]
+
+
 def pool_reps(pool: Pool) -> list[User]:
     """The active reps who belong to the pool: directly, or through a team or one above it."""
     teams = set(pool.member_teams.values_list("pk", flat=True))

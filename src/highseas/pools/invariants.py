@@ -121,7 +121,9 @@ def _limits_by_rep_and_pool() -> Callable[[int, int | None], ClaimLimits]:
     tiers = _tier_factors()
 
     def limits(user_id: int, pool_id: int | None) -> ClaimLimits:
-        pool = pools.get(pool_id) if pool_id is not None else None
+        if pool_id is None:
+            return effective_limits(ClaimLimits(), reps.get(user_id, RepOverrides()))
+        pool = pools.get(pool_id)
         if pool is not None and (factor := tiers.get((pool_id, user_id))) is not None:
             pool = tiered_limits(pool, *factor)
         return effective_limits(pool or ClaimLimits(), reps.get(user_id, RepOverrides()))
