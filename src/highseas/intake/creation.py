@@ -28,11 +28,12 @@ from highseas.engine.duplicates import DuplicateAction, DuplicateKeys, Match, Ma
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.limits import effective_limits
 from highseas.engine.ownership import EventKind, Status
-from highseas.pools import dedup
+from highseas.pools import dedup, reasons
 from highseas.pools.facts import holdings, lock_reps
 from highseas.pools.ledger import Entry, label_of, record_event, record_events, state_of
 from highseas.pools.models import Pool
 from highseas.pools.policies import claim_limits, rep_overrides
+from highseas.pools.reasons import Reason
 from highseas.pools.rows import insert_instances
 from highseas.pools.schedule import schedule_for
 from highseas.pools.services import default_pool
@@ -66,7 +67,7 @@ def create_customer(
     now: datetime | None = None,
     entry_point: str = "api",
     route: bool = True,
-    reason: str = "",
+    reason: Reason | str = "",
     actor_label: str = "",
     lock_keys: bool = True,
 ) -> CreatedCustomer:
@@ -119,7 +120,7 @@ def create_customer(
     )
     customer.recycle_due_at, customer.warn_at = plan.due_at, plan.warn_at
     customer.save(force_insert=True)
-    reason = reason or (_("Registered by the owner") if owner == actor else _("Created"))
+    reason = reason or Reason(reasons.REGISTERED if owner == actor else reasons.CREATED)
     record_event(
         customer,
         EventKind.CREATED,
@@ -186,7 +187,7 @@ def create_pooled_customers(
     pool: Pool,
     now: datetime,
     entry_point: str = "import",
-    reason: str = "",
+    reason: Reason | str = "",
     actor_label: str = "",
     lock_keys: bool = True,
 ) -> list[Customer | HighSeasError]:
@@ -240,7 +241,8 @@ def create_pooled_customers(
     record_events(
         [
             Entry(
-                c.pk, EventKind.CREATED, None, state_of(c), reason or _("Created"), actor.pk, label
+                *(c.pk, EventKind.CREATED, None, state_of(c)),
+                *(reason or Reason(reasons.CREATED), actor.pk, label),
             )
             for c in built
         ],

@@ -51,10 +51,11 @@ from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake.columns import CUSTOMER_FIELDS, ParsedRow, parse_row
 from highseas.intake.creation import create_customer, create_pooled_customers
 from highseas.intake.models import ImportJob, ImportRow
-from highseas.pools import followups
+from highseas.pools import followups, reasons
 from highseas.pools.authority import require_receiver
 from highseas.pools.merge import merge_values
 from highseas.pools.ownership import assign
+from highseas.pools.reasons import Reason
 from highseas.routing.models import AssignmentRun
 from highseas.routing.services import assign_new_customers
 
@@ -126,7 +127,7 @@ class Importer:
         self.now = now or timezone.now()
         self.history = bool(job.options.get("history"))
         self.override_cap = bool(job.options.get("override_cap"))
-        self.reason = _("Imported from %(file)s") % {"file": job.file_name}
+        self.reason = Reason(reasons.IMPORTED, {"file": job.file_name})
         self.label = f"import:{job.pk}"
         self.created_lines: dict[int, int] = {}  # customer id → the line that created it
         self._owners: dict[str, User | HighSeasError] = {}

@@ -40,7 +40,6 @@ LEDGER = {
     "to_pool": _("pool after"),
     "actor": _("by"),
     "actor_label": _("acting as"),
-    "reason": _("reason"),
     "policy_ref": _("policy"),
     "related_customer": _("related customer"),
 }
@@ -80,8 +79,13 @@ class OwnershipEventAdmin(admin.ModelAdmin):
         for name in ("at", "customer", "kind", "from_owner", "to_owner", "actor_label", "reason")
     )
     list_filter = [EventKindFilter]
-    readonly_fields = tuple([shown(name) for name in LEDGER])
+    readonly_fields = (*[shown(name) for name in LEDGER], shown("reason"))
     fields = readonly_fields
+
+    @admin.display(description=_("reason"))
+    def reason_shown(self, event: OwnershipEvent) -> str:
+        """In the reader's language (``pools.reasons``)."""
+        return event.reason_text
 
     @admin.display(description=_("event"), ordering="kind")
     def kind_shown(self, event: OwnershipEvent) -> object:
@@ -100,7 +104,6 @@ class OwnershipEventAdmin(admin.ModelAdmin):
 CLAIM_REQUEST = {
     "customer": _("customer"),
     "requester": _("requester"),
-    "reason": _("reason"),
     "state": _("state"),
     "created_at": _("created at"),
     "expires_at": _("expires at"),
@@ -118,7 +121,13 @@ class ClaimRequestAdmin(admin.ModelAdmin):
     )
     list_filter = [("state", titled(_("state")))]
     readonly_fields = tuple([shown(name) for name in CLAIM_REQUEST])
+    readonly_fields = (*readonly_fields[:2], shown("reason"), *readonly_fields[2:])
     fields = readonly_fields
+
+    @admin.display(description=_("reason"))
+    def reason_shown(self, request: ClaimRequest) -> str:
+        """What the rep typed, or "Claim request" in the reader's language."""
+        return request.reason_text
 
     def has_add_permission(self, request):  # type: ignore[no-untyped-def]
         return False

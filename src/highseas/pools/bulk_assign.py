@@ -45,6 +45,7 @@ from highseas.pools.authority import RuleAuthority, rule_refusal
 from highseas.pools.ledger import Entry, record_events
 from highseas.pools.models import Pool
 from highseas.pools.policies import claim_limits, recycle_rules, rep_overrides
+from highseas.pools.reasons import Reason
 from highseas.pools.rows import db_datetime, db_time
 from highseas.pools.schedule import leave_pauses, won_until
 from highseas.pools.set_update import update_rows
@@ -73,7 +74,7 @@ class Grant:
     authority: RuleAuthority
     customer_id: int
     receiver_id: int
-    reason: str
+    reason: Reason | str
     daily_quota: int | None = None
     refusal: HighSeasError | None = None
 

@@ -44,9 +44,11 @@ from highseas.engine.periods import day_start, week_start
 from highseas.engine.recycle import CustomerClock, Schedule, schedule
 from highseas.insights.models import LimitPlan, RepLimitFactor
 from highseas.pools import facts
+from highseas.pools.ledger import reason_values
 from highseas.pools.models import ClaimPolicy, OwnershipEvent, Pool, RecyclePolicy
 from highseas.pools.policies import CLAIM_LIMIT_FIELDS, RECYCLE_RULE_FIELDS, limits_from, rules_from
 from highseas.pools.quotas import TIER_FIELDS, quota_ref, tiered_limits
+from highseas.pools.reasons import Reason
 from highseas.pools.rows import columns, db_datetime, db_time
 from highseas.pools.schedule import leave_span
 
@@ -161,7 +163,8 @@ def _claim_sql(vendor: str) -> str:
 
 LEDGER_FIELDS = (
     *("customer", "kind", "from_status", "from_owner", "from_pool", "to_status", "to_owner"),
-    *("to_pool", "actor", "actor_label", "reason", "policy_ref", "at"),
+    *("to_pool", "actor", "actor_label", "reason", "reason_code", "reason_params"),
+    *("policy_ref", "at"),
 )
 
 
@@ -338,7 +341,7 @@ def _claimed_customer(
 
 
 def claim(
-    claimant: User, customer_id: int, *, reason: str, rep_reason: str, now: datetime
+    claimant: User, customer_id: int, *, reason: Reason | str, rep_reason: str, now: datetime
 ) -> Customer | None:
     """The claim of a pooled customer by ``claimant`` (who acts for themselves), every rule
     re-checked under the rep's lock; ``None`` when the pool asks for approval (nothing was
@@ -359,7 +362,7 @@ def claim(
     ]
     entry = [
         *(customer_id, EventKind.CLAIMED.value, POOLED, None, pool_id),
-        *(OWNED, claimant.pk, pool_id, claimant.pk, claimant.username, reason),
+        *(OWNED, claimant.pk, pool_id, claimant.pk, claimant.username, *reason_values(reason)),
         *(quota_ref(limits), db_datetime(now)),
     ]
     vendor = connection.vendor

@@ -5,6 +5,8 @@ statement (``pools.rows``), for the set-based paths — assignment runs and the 
 the same columns by the same rules: an event done by a person names them as ``actor`` and their
 username as ``actor_label``; an event done by the system (a rule, the sweep) has no ``actor``
 and says which rule acted in ``actor_label`` (``system:rule:<id>``, ``system:idle_limit``).
+A ``reason`` the system gives is a ``pools.reasons.Reason`` (a code and its parameters, read in
+the reader's language); a plain ``str`` is a person's own words, kept as typed.
 """
 
 from __future__ import annotations
@@ -17,7 +19,8 @@ from highseas.accounts.models import User
 from highseas.customers.models import Customer
 from highseas.engine.ownership import EventKind, LedgerEvent, OwnershipState, Status
 from highseas.pools.models import OwnershipEvent
-from highseas.pools.rows import db_datetime, insert_rows
+from highseas.pools.reasons import Reason, columns
+from highseas.pools.rows import db_datetime, db_json, insert_rows
 
 
 def state_of(customer: Customer) -> OwnershipState:
@@ -31,7 +34,7 @@ def record_event(
     after: OwnershipState,
     *,
     actor: User | None,
-    reason: str,
+    reason: Reason | str,
     at: datetime,
     actor_label: str = "",
     policy_ref: str = "",
@@ -39,6 +42,7 @@ def record_event(
 ) -> OwnershipEvent:
     """Append one ledger row; call it inside the transaction that made the change.
     ``related_customer`` names the other side of a merge."""
+    text, code, params = columns(reason)
     return OwnershipEvent.objects.create(
         customer=customer,
         kind=kind.value,
@@ -50,7 +54,9 @@ def record_event(
         to_pool_id=after.pool_id,
         actor=actor,
         actor_label=label_of(actor.username if actor else None, actor_label),
-        reason=reason,
+        reason=text,
+        reason_code=code,
+        reason_params=params,
         policy_ref=policy_ref,
         related_customer=related_customer,
         at=at,
@@ -70,7 +76,7 @@ class Entry:
     kind: EventKind
     before: OwnershipState | None
     after: OwnershipState
-    reason: str
+    reason: Reason | str
     actor_id: int | None = None
     actor_label: str = ""
     policy_ref: str = ""
@@ -78,7 +84,8 @@ class Entry:
 
 ENTRY_FIELDS = (
     *("customer", "kind", "from_status", "from_owner", "from_pool"),
-    *("to_status", "to_owner", "to_pool", "actor", "actor_label", "reason", "policy_ref", "at"),
+    *("to_status", "to_owner", "to_pool", "actor", "actor_label", "reason"),
+    *("reason_code", "reason_params", "policy_ref", "at"),
 )
 
 
@@ -88,19 +95,36 @@ def record_events(entries: Sequence[Entry], *, at: datetime) -> None:
     and their username) or the system rule (``system:…``)."""
     when = db_datetime(at)
     rows = []
+    coded: dict[object, tuple[str, str, object]] = {}  # a run's rows share a few reasons
     for e in entries:
         before, after = e.before, e.after
         if not e.actor_label or (e.actor_id is None and not e.actor_label.startswith("system:")):
             raise ValueError(f"ledger row for customer {e.customer_id} names no actor")
         was = (before.status.value, before.owner_id, before.pool_id) if before else ("", None, None)
+        key = _key(e.reason)
+        if key not in coded:
+            coded[key] = reason_values(e.reason)
         rows.append(
             (
                 *(e.customer_id, e.kind.value, *was),
                 *(after.status.value, after.owner_id, after.pool_id),
-                *(e.actor_id, e.actor_label, e.reason, e.policy_ref, when),
+                *(e.actor_id, e.actor_label, *coded[key], e.policy_ref, when),
             )
         )
     insert_rows(OwnershipEvent, ENTRY_FIELDS, rows)
+
+
+def reason_values(reason: Reason | str) -> tuple[str, str, object]:
+    """The ``reason``, ``reason_code`` and ``reason_params`` values of a ledger row written in
+    SQL (here, and by the claim's fast path)."""
+    text, code, params = columns(reason)
+    return text, code, None if params is None else db_json(params)
+
+
+def _key(reason: Reason | str) -> object:
+    if isinstance(reason, str):
+        return reason
+    return (reason.code, *sorted(reason.params.items()))
 
 
 _ROW = tuple[int, int, str, str, int | None, int | None, str, int | None, int | None]

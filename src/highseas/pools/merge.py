@@ -45,9 +45,11 @@ from highseas.customers.models import (
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.ownership import EventKind, OwnershipState, Status
 from highseas.notify.services import notify_after_commit
+from highseas.pools import reasons
 from highseas.pools.authority import require_manager_of
 from highseas.pools.ledger import record_event, state_of
 from highseas.pools.models import ClaimRequest, Pool
+from highseas.pools.reasons import Reason
 from highseas.pools.schedule import refresh_schedule
 
 MERGEABLE_FIELDS = (
@@ -226,7 +228,7 @@ def retire(other: Customer, survivor: Customer, *, actor: User, now: datetime) -
         raise HighSeasError(
             ErrorCode.STATE_CONFLICT, _("The customer changed meanwhile; reload and try again.")
         )
-    reason = _("Merged into customer #%(id)s %(name)s") % {"id": survivor.pk, "name": survivor.name}
+    reason = Reason(reasons.MERGED_INTO, {"id": survivor.pk, "name": survivor.name})
     record_event(
         other,
         EventKind.MERGED,
@@ -243,10 +245,7 @@ def mark_survivor(survivor: Customer, other: Customer, *, actor: User, now: date
     """The survivor's ``merged`` ledger event (its state unchanged), and a word after commit
     to the other's owner when the merge took their customer away."""
     state = state_of(survivor)
-    reason = _("Customer #%(id)s %(name)s merged into this one") % {
-        "id": other.pk,
-        "name": other.name,
-    }
+    reason = Reason(reasons.MERGED_FROM, {"id": other.pk, "name": other.name})
     record_event(
         survivor,
         EventKind.MERGED,

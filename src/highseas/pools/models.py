@@ -9,6 +9,7 @@ from django.utils.translation import gettext_lazy as _
 
 from highseas.customers.choices import CustomerStatus
 from highseas.engine.ownership import EventKind
+from highseas.pools import reasons
 
 USER = settings.AUTH_USER_MODEL
 
@@ -214,7 +215,10 @@ class OwnershipEvent(models.Model):
     actor_label = models.CharField(
         max_length=100, help_text=_("the user's username, or system:<rule>")
     )
-    reason = models.CharField(max_length=300)
+    reason = models.CharField(max_length=300)  # as written; read it as ``reason_text``
+    # a system reason's code and parameters (``pools.reasons``); empty for a person's words
+    reason_code = models.CharField(max_length=40, blank=True, default="", db_default="")
+    reason_params = models.JSONField(null=True, blank=True)
     policy_ref = models.CharField(max_length=100, blank=True)
     related_customer = models.ForeignKey(
         "customers.Customer", models.PROTECT, null=True, blank=True, related_name="+"
@@ -245,6 +249,11 @@ class OwnershipEvent(models.Model):
     def delete(self, *args: Any, **kwargs: Any) -> Any:
         raise AppendOnlyError("ownership events are append-only")
 
+    @property
+    def reason_text(self) -> str:
+        """The reason in the active language (``pools.reasons``)."""
+        return reasons.text(self.reason_code, self.reason_params, self.reason)
+
 
 class ClaimRequest(models.Model):
     """A claim waiting for a manager's approval when the pool requires it."""
@@ -260,7 +269,8 @@ class ClaimRequest(models.Model):
         "customers.Customer", models.CASCADE, related_name="claim_requests"
     )
     requester = models.ForeignKey(USER, models.CASCADE, related_name="claim_requests")
-    reason = models.CharField(_("reason"), max_length=300)
+    # what the rep typed, or empty: read it as ``reason_text`` ("Claim request" when empty)
+    reason = models.CharField(_("reason"), max_length=300, blank=True)
     state = models.CharField(max_length=10, choices=State.choices, default=State.PENDING)
     decided_by = models.ForeignKey(USER, models.SET_NULL, null=True, blank=True, related_name="+")
     decided_at = models.DateTimeField(null=True, blank=True)
@@ -281,6 +291,10 @@ class ClaimRequest(models.Model):
 
     def __str__(self) -> str:
         return f"{self.requester} → {self.customer} ({self.state})"
+
+    @property
+    def reason_text(self) -> str:
+        return reasons.request_text(self.reason)
 
 
 class CustomerView(models.Model):

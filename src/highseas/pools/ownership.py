@@ -30,7 +30,7 @@ from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.limits import ClaimLimits, effective_limits
 from highseas.engine.ownership import EventKind, OwnershipState, Status
 from highseas.notify.services import notify_after_commit
-from highseas.pools import claim_statements, facts
+from highseas.pools import claim_statements, facts, reasons
 from highseas.pools.authority import (
     is_member,
     require_manager_of,
@@ -42,6 +42,7 @@ from highseas.pools.ledger import record_event, state_of
 from highseas.pools.models import ClaimPolicy, ClaimRequest, OwnershipEvent, Pool
 from highseas.pools.policies import claim_limits, rep_overrides
 from highseas.pools.quotas import performance_limits, quota_ref
+from highseas.pools.reasons import Reason
 from highseas.pools.schedule import schedule_for
 
 
@@ -90,7 +91,7 @@ def move(
     after: OwnershipState,
     *,
     actor: User | None,
-    reason: str,
+    reason: Reason | str,
     now: datetime,
     actor_label: str = "",
     policy_ref: str = "",
@@ -188,7 +189,7 @@ def claim_for(
     customer_id: int,
     *,
     actor: User,
-    reason: str,
+    reason: Reason | str,
     now: datetime,
     rep_reason: str | None = None,
 ) -> tuple[Customer, ClaimLimits]:
@@ -232,7 +233,7 @@ def open_request(
     return ClaimRequest.objects.create(
         customer=customer,
         requester=requester,
-        reason=reason or _("Claim request"),
+        reason=reason,  # empty when the rep typed none: read as "Claim request"
         created_at=now,
         expires_at=now + timedelta(hours=expiry) if expiry else None,
     )
@@ -245,7 +246,7 @@ def claim(
     """A rep takes a pooled customer; in an approval pool the claim becomes a request."""
     now = now or timezone.now()
     reason = reason.strip()
-    ledger_reason = reason or _("Claimed from the pool")
+    ledger_reason = reason or Reason(reasons.CLAIMED)
     claimed = claim_statements.claim(
         actor, customer_id, reason=ledger_reason, rep_reason=reason, now=now
     )
@@ -264,12 +265,12 @@ def release(
     actor: User,
     customer_id: int,
     *,
-    reason: str,
+    reason: Reason | str,
     to_pool: Pool | None = None,
     now: datetime | None = None,
 ) -> Outcome:
     now = now or timezone.now()
-    if not reason.strip():
+    if isinstance(reason, str) and not reason.strip():
         raise HighSeasError(
             ErrorCode.VALIDATION_ERROR,
             _("Say why you release the customer."),
@@ -328,7 +329,7 @@ def _end_freeze_for_transfer(
     their own limits): an ``unfrozen`` row by the manager, just before the ``transferred`` one,
     in the same transaction."""
     after = OwnershipState(Status.OWNED, customer.owner_id, customer.pool_id)
-    reason = _("The freeze ended with the transfer to %(receiver)s") % {"receiver": receiver.label}
+    reason = Reason(reasons.FREEZE_ENDED_BY_TRANSFER, {"receiver": receiver.label})
     move(
         customer,
         EventKind.UNFROZEN,
@@ -354,7 +355,7 @@ def _give(
     receiver: User,
     *,
     override_cap: bool,
-    reason: str,
+    reason: Reason | str,
     now: datetime,
     actor_label: str = "",
 ) -> Customer:
@@ -433,7 +434,7 @@ def assign(
             customer_id,
             receiver,
             override_cap=override_cap,
-            reason=reason or _("Assigned by a manager"),
+            reason=reason or Reason(reasons.ASSIGNED_BY_MANAGER),
             now=now or timezone.now(),
         )
     )
@@ -446,7 +447,7 @@ def transfer(
     receiver: User,
     *,
     override_cap: bool = False,
-    reason: str = "",
+    reason: Reason | str = "",
     now: datetime | None = None,
 ) -> Outcome:
     """A manager moves an owned (or frozen) customer from one rep to another. A freeze ends
@@ -458,7 +459,7 @@ def transfer(
         customer_id,
         receiver,
         override_cap=override_cap,
-        reason=reason or _("Transferred by a manager"),
+        reason=reason or Reason(reasons.TRANSFERRED_BY_MANAGER),
         now=now,
     )
     return Outcome(customer, facts={"unfrozen": _freeze_ended(customer.pk, now)})
@@ -489,7 +490,7 @@ def freeze(
         EventKind.FROZEN,
         after,
         actor=actor,
-        reason=reason or _("Frozen"),
+        reason=reason or Reason(reasons.FROZEN),
         now=now,
         frozen_until=until,
     )
@@ -529,7 +530,7 @@ def unfreeze(
     actor: User | None,
     customer_id: int,
     *,
-    reason: str = "",
+    reason: Reason | str = "",
     now: datetime | None = None,
     actor_label: str = "",
 ) -> Outcome:
@@ -545,7 +546,7 @@ def unfreeze(
         EventKind.UNFROZEN,
         after,
         actor=actor,
-        reason=reason or _("Unfrozen"),
+        reason=reason or Reason(reasons.UNFROZEN),
         now=now,
         actor_label=actor_label,
     )

@@ -17,9 +17,11 @@ from highseas.accounts.models import User
 from highseas.accounts.visibility import Viewer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.notify.services import notify_after_commit
+from highseas.pools import reasons
 from highseas.pools.authority import require_manager_of
 from highseas.pools.models import ClaimPolicy, ClaimRequest
 from highseas.pools.ownership import claim_for, load_customer
+from highseas.pools.reasons import Reason, is_claim_request_text
 
 State = ClaimRequest.State
 
@@ -58,13 +60,13 @@ def _decide(
         setattr(request, name, value)
 
 
-def approval_reason(request: ClaimRequest, approver: User) -> str:
-    """The ledger reason of an approved claim: who asked, who approved, and why."""
-    return _("Requested by %(requester)s, approved by manager %(manager)s: %(reason)s") % {
-        "requester": request.requester.label,
-        "manager": approver.label,
-        "reason": request.reason,
-    }
+def approval_reason(request: ClaimRequest, approver: User) -> Reason:
+    """The ledger reason of an approved claim: who asked, who approved, and why (the rep's
+    own words, when they gave any)."""
+    who = {"requester": request.requester.label, "manager": approver.label}
+    if not request.reason or is_claim_request_text(request.reason):
+        return Reason(reasons.CLAIM_APPROVED_PLAIN, who)
+    return Reason(reasons.CLAIM_APPROVED, {**who, "reason": request.reason})
 
 
 @transaction.atomic
@@ -78,7 +80,7 @@ def approve(
         request.requester,
         request.customer_id,
         actor=actor,
-        reason=approval_reason(request, actor)[:300],
+        reason=approval_reason(request, actor),
         now=now,
     )
     _decide(request, actor, State.APPROVED, note, now)

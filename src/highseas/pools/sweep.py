@@ -46,11 +46,13 @@ from highseas.engine.ownership import EventKind, OwnershipState, Status
 from highseas.engine.recycle import CustomerClock, Pauses, Schedule, schedule
 from highseas.notify.services import notify, notify_many
 from highseas.notify.texts import FOLLOW_UP_BEFORE, RECYCLED, WILL_RECYCLE, SystemText
+from highseas.pools import reasons
 from highseas.pools.destinations import destination_pool_id, queue_name, tell_queue_admins
 from highseas.pools.ledger import Entry, record_events
 from highseas.pools.models import Pool
 from highseas.pools.ownership import unfreeze
 from highseas.pools.policies import recycle_rules
+from highseas.pools.reasons import Reason
 from highseas.pools.rows import db_time
 from highseas.pools.schedule import leave_pauses, won_until
 from highseas.pools.set_update import update_rows
@@ -76,6 +78,7 @@ class Recycled:
     rule: str
     due_at: datetime
     reason: str
+    limit: int | None = None  # the rule's limit, for the ledger's reason
 
 
 @dataclass(frozen=True)
@@ -244,6 +247,7 @@ def _decide(
                 rule=plan.rule,
                 due_at=plan.due_at or now,
                 reason=_reason(plan),
+                limit=plan.limit,
             )
         )
     return due, stale
@@ -308,7 +312,7 @@ def _apply(items: list[Recycled], stale: list[tuple[int, Schedule]], now: dateti
                 EventKind.RECYCLED,
                 OwnershipState(Status.OWNED, item.from_owner, item.from_pool),
                 OwnershipState(Status.POOLED, None, item.to_pool),
-                item.reason,
+                reasons.recycled(item.rule, item.limit),
                 actor_label=f"system:{item.rule}",
                 policy_ref=f"pool:{item.from_pool}/recycle_policy",
             )
@@ -404,7 +408,7 @@ def _end_freeze(customer_id: int, now: datetime) -> bool:
             customer_id,
             now=now,
             actor_label="system:freeze_ended",
-            reason=_("The freeze ended"),
+            reason=Reason(reasons.FREEZE_ENDED),
         )
     except HighSeasError as refusal:
         if refusal.code in {ErrorCode.STATE_CONFLICT, ErrorCode.ALREADY_OWNED, ErrorCode.NOT_FOUND}:

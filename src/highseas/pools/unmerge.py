@@ -35,12 +35,13 @@ from highseas.customers.models import Comment, Customer, CustomerMerge
 from highseas.engine.claims import refuse_cap
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.ownership import EventKind, OwnershipState, Status
-from highseas.pools import facts
+from highseas.pools import facts, reasons
 from highseas.pools.authority import require_manager_of
 from highseas.pools.ledger import record_event, state_of
 from highseas.pools.merge import CLOCK_FIELDS, MERGEABLE_FIELDS, MOVED, locked_pair, snapshot
 from highseas.pools.models import Pool
 from highseas.pools.ownership import limits_for
+from highseas.pools.reasons import Reason
 from highseas.pools.schedule import refresh_schedule, schedule_for
 
 
@@ -139,7 +140,7 @@ def restore_other(
         before,
         after,
         actor=actor,
-        reason=_("Merge into customer #%(id)s undone") % {"id": record.survivor_id},
+        reason=Reason(reasons.UNMERGED_INTO, {"id": record.survivor_id}),
         at=now,
         related_customer=record.survivor,
     )
@@ -200,7 +201,7 @@ def unmerge(
         here,
         here,
         actor=actor,
-        reason=_("Merge of customer #%(id)s undone") % {"id": other.pk},
+        reason=Reason(reasons.UNMERGED_FROM, {"id": other.pk}),
         at=now,
         related_customer=other,
     )

@@ -14,14 +14,14 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from django.utils.translation import gettext as _
-
 from highseas.engine.errors import HighSeasError
 from highseas.engine.planner import Decision, Outcome, Rule
 from highseas.engine.targets import TeamTarget, UserTarget
+from highseas.pools import reasons
 from highseas.pools.authority import RuleAuthority
 from highseas.pools.bulk_assign import Grant, assign_many
 from highseas.pools.models import Pool
+from highseas.pools.reasons import Reason
 
 
 def authorities(
@@ -41,8 +41,8 @@ def authorities(
     return found
 
 
-def ledger_reason(rule_name: str, run_id: int) -> str:
-    return _("Assigned by rule «%(rule)s» (run #%(run)s)") % {"rule": rule_name, "run": run_id}
+def ledger_reason(rule_name: str, run_id: int) -> Reason:
+    return Reason(reasons.RULE_ASSIGNED, {"rule": rule_name, "run": run_id})
 
 
 def _rule_quota(rule: Rule, rep_id: int) -> int | None:

@@ -41,6 +41,7 @@ from highseas.customers.models import Customer, Deal, Task
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools import facts, ownership
 from highseas.pools.authority import require_receiver
+from highseas.pools.reasons import HANDOVER, Reason
 from highseas.routing.services import Trigger, assign_new_customers
 
 BATCH_SIZE = 50
@@ -82,8 +83,8 @@ class _Rollback(Exception):
         self.report = report
 
 
-def handover_reason() -> str:
-    return _("Departure handover")
+def handover_reason() -> Reason:
+    return Reason(HANDOVER)
 
 
 def departing_rep(viewer: Viewer, user_id: int) -> User:

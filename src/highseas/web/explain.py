@@ -78,7 +78,7 @@ def acquisition(customer: Customer) -> Acquisition | None:
         actor=actor_label(event.actor.label if event.actor else None, event.actor_label),
         from_owner=event.from_owner.label if event.from_owner else "",
         from_pool=event.from_pool.name if event.from_pool else "",
-        reason=event.reason,
+        reason=event.reason_text,
     )
 
 

@@ -42,8 +42,10 @@ def _name(user: User | None) -> str | None:
 
 
 class OwnershipEventSerializer(serializers.ModelSerializer[OwnershipEvent]):
-    """One ledger row as a timeline entry, with names beside the ids."""
+    """One ledger row as a timeline entry, with names beside the ids; ``reason`` in the
+    request's language, with its code and parameters (empty for a person's own words)."""
 
+    reason = serializers.CharField(source="reason_text", read_only=True)
     from_owner_name = serializers.SerializerMethodField()
     to_owner_name = serializers.SerializerMethodField()
     from_pool_name = serializers.SerializerMethodField()
@@ -69,6 +71,8 @@ class OwnershipEventSerializer(serializers.ModelSerializer[OwnershipEvent]):
             "actor",
             "actor_name",
             "reason",
+            "reason_code",
+            "reason_params",
             "policy_ref",
             "at",
         ]
@@ -93,6 +97,7 @@ class OwnershipEventSerializer(serializers.ModelSerializer[OwnershipEvent]):
 class ClaimRequestSerializer(serializers.ModelSerializer[ClaimRequest]):
     customer_name = serializers.CharField(source="customer.name", read_only=True)
     requester_name = serializers.SerializerMethodField()
+    reason = serializers.CharField(source="reason_text", read_only=True)
 
     class Meta:
         model = ClaimRequest

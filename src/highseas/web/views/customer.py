@@ -51,7 +51,7 @@ def _ledger(viewer: Viewer, customer: Customer) -> list[dict[str, Any]]:
             "to_owner": e.to_owner.label if e.to_owner else "",
             "from_pool": e.from_pool.name if e.from_pool else "",
             "to_pool": e.to_pool.name if e.to_pool else "",
-            "reason": e.reason,
+            "reason": e.reason_text,
         }
         for e in reversed(list(timeline.ownership_history(viewer, customer.pk)))
     ]
