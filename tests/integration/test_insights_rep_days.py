@@ -29,7 +29,7 @@ from highseas.insights.models import RepDay, RolledDay
 from highseas.insights.performance import GAINS, fairness, holdings, rep_figures
 from highseas.pools import ownership
 from highseas.pools.models import OwnershipEvent
-from highseas.web import insights as dashboard
+from highseas.insights import dashboard
 
 NOW = timezone.now().replace(microsecond=0)
 TODAY = snapshots.midnight(snapshots.day_of(NOW))

@@ -26,6 +26,7 @@ from highseas.accounts.visibility import Viewer, ancestor_team_ids
 from highseas.customers.choices import CustomerLevel, CustomerStatus
 from highseas.engine.insights import gini
 from highseas.engine.ownership import EventKind
+from highseas.insights import cache
 from highseas.insights.breakdowns import breakdown, claim_effectiveness
 from highseas.insights.models import LimitPlan
 from highseas.insights.performance import fairness, reps_in_view
@@ -141,8 +142,28 @@ def console_figures(viewer: Viewer, *, days: int, by: str, now: datetime) -> dic
         "by": by,
         "breakdown": breakdown(viewer, by=by, **window),
         "claims": claim_effectiveness(viewer, **window),
-        "fairness": (fair := fairness(viewer, now=now, **window)),
+        "fairness": (fair := fairness(viewer, now=now, since=window["since"], until=now)),
         "reading": reading(viewer, fair, **window),
         "levels": level_counts(viewer),
         "plans": limit_plans(viewer),
     }
+
+
+@cache.figure("insights_page")
+def cached_figures(viewer: Viewer, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+    figures = console_figures(viewer, days=params["days"], by=params["by"], now=now)
+    figures.pop("plans")
+    return figures
+
+
+def console_page(
+    viewer: Viewer, *, days: int, by: str, now: datetime, exact: bool = False
+) -> dict[str, Any]:
+    """``console_figures`` as the page reads them: from the cache (``insights.cache``; its
+    ``computed_at`` says when, over the window ending then), the limit plans always live;
+    ``exact`` computes everything now."""
+    days = days if days in WINDOWS else 30
+    figures, computed_at = cache.remember(
+        "insights_page", viewer, {"days": days, "by": by}, now=now, exact=exact
+    )
+    return {**figures, "plans": limit_plans(viewer), "computed_at": computed_at}

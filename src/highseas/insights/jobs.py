@@ -9,14 +9,19 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
+from highseas.insights import console, dashboard, performance
+from highseas.insights.cache import refresh
 from highseas.insights.limits import recompute_due_plans
 from highseas.insights.snapshots import record_pool_sizes, roll_up
 from highseas.insights.value import scheduled_rescore
+
+FIGURES = (console, dashboard, performance)  # imported for the figures they register
 
 
 def run_insight_jobs(now: datetime) -> dict[str, Any]:
     """The figures of the work done; empty when there was nothing to do."""
     record_pool_sizes(now)  # bookkeeping for the dashboard, not a figure of the run
     roll_up(now)
+    refresh(now)  # the cached figures still being read (``console``, ``dashboard``, …)
     figures = scheduled_rescore(now) | recompute_due_plans(now)
     return {name: value for name, value in figures.items() if value}

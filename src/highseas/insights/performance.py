@@ -52,7 +52,7 @@ from highseas.customers.models import Activity, Customer, Deal
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.insights import gini, median
 from highseas.engine.ownership import EventKind
-from highseas.insights import snapshots
+from highseas.insights import cache, snapshots
 from highseas.pools.models import OwnershipEvent
 
 DEFAULT_DAYS = 30
@@ -240,36 +240,79 @@ def _rep(rep: User) -> dict[str, Any]:
 
 
 def rep_figures(
-    viewer: Viewer, *, since: datetime | None = None, until: datetime | None = None
+    viewer: Viewer,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cached: bool = False,
 ) -> dict[str, Any]:
-    """Per rep in view, the figures of the module docstring over the window."""
+    """Per rep in view, the figures of the module docstring over the window. With
+    ``cached`` and the default window, the fields of ``slow_figures`` come from the cache
+    (``insights.cache``) for the default window ending when they were computed, which the
+    answer's ``cached`` says; holdings, claims and recycled are exact now."""
     span = window(since, until)
     reps = reps_in_view(viewer, own_row=True)
     ids = [rep.pk for rep in reps]
     held = snapshots.holdings_now(ids)
     counted = snapshots.window_counts(ids, span.since, span.until)
-    followed = follow_ups(ids, span)
-    closed = deals(ids, span)
-    contact = first_contact_hours(ids, span)
+    computed_at = None
+    if cached and since is None and until is None:
+        slow, computed_at = cache.remember("rep_figures", viewer, {}, now=span.until)
+    else:
+        slow = slow_figures(ids, span)
     rows = []
     for rep in reps:
-        in_window, touched = followed.get(rep.pk, (0, 0))
-        won, lost, revenue = closed.get(rep.pk, (0, 0, Decimal(0)))
         rows.append(
             {
                 **_rep(rep),
                 "holdings": held.get(rep.pk, 0),
                 "claims": counted[rep.pk].claims,
                 "recycled": counted[rep.pk].recycled,
-                "follow_up_rate": touched / in_window if in_window else None,
-                "won": won,
-                "lost": lost,
-                "win_rate": won / (won + lost) if won + lost else None,
-                "revenue": revenue,
-                "median_hours_to_first_contact": median(contact.get(rep.pk, [])),
+                **slow.get(str(rep.pk), SLOW_NONE),
             }
         )
-    return {"since": span.since, "until": span.until, "reps": rows}
+    found = {"since": span.since, "until": span.until, "reps": rows}
+    if computed_at is not None:
+        found["cached"] = {"fields": list(SLOW_NONE), "computed_at": computed_at}
+    return found
+
+
+SLOW_NONE = {
+    "follow_up_rate": None,
+    "won": 0,
+    "lost": 0,
+    "win_rate": None,
+    "revenue": Decimal(0),
+    "median_hours_to_first_contact": None,
+}
+
+
+def slow_figures(ids: list[int], span: Window) -> dict[str, dict[str, Any]]:
+    """Per rep (by id as text), the figures no per-rep day sums: the follow-up rate, the
+    deals and the first-contact time over the window."""
+    followed = follow_ups(ids, span)
+    closed = deals(ids, span)
+    contact = first_contact_hours(ids, span)
+    rows = {}
+    for pk in ids:
+        in_window, touched = followed.get(pk, (0, 0))
+        won, lost, revenue = closed.get(pk, (0, 0, Decimal(0)))
+        rows[str(pk)] = {
+            "follow_up_rate": touched / in_window if in_window else None,
+            "won": won,
+            "lost": lost,
+            "win_rate": won / (won + lost) if won + lost else None,
+            "revenue": revenue,
+            "median_hours_to_first_contact": median(contact.get(pk, [])),
+        }
+    return rows
+
+
+@cache.figure("rep_figures")
+def cached_slow_figures(viewer: Viewer, params: dict[str, Any], now: datetime) -> Any:
+    """``slow_figures`` of the reps in view over the default window ending ``now``."""
+    ids = [rep.pk for rep in reps_in_view(viewer, own_row=True)]
+    return slow_figures(ids, window(now=now))
 
 
 def hoarding_days() -> int:
@@ -323,26 +366,32 @@ def fairness(
     since: datetime | None = None,
     until: datetime | None = None,
     now: datetime | None = None,
+    cached: bool = False,
 ) -> dict[str, Any]:
-    """Gini of holdings and of new customers, and hoarding, over the reps in view."""
+    """Gini of holdings and of new customers, and hoarding, over the reps in view. With
+    ``cached`` and the default window, the bouncing customers and the hoarding come from the
+    cache (``insights.cache``), which the answer's ``cached`` says."""
     span = window(since, until)
     reps = reps_in_view(viewer)
     ids = [rep.pk for rep in reps]
     now = now or timezone.now()
     held = snapshots.holdings_now(ids)
     counted = snapshots.window_counts(ids, span.since, span.until)
-    days = hoarding_days()
-    hoards = hoarded(ids, now, days)
-    return {
+    if cached and since is None and until is None:
+        slow, computed_at = cache.remember("fairness", viewer, {}, now=now)
+    else:
+        slow, computed_at = slow_fairness(viewer, reps, span, now), None
+    hoards = {int(pk): n for pk, n in slow["hoarded"].items()}
+    found = {
         "since": span.since,
         "until": span.until,
         "reps": len(reps),
         "gini_holdings": gini([held.get(pk, 0) for pk in ids]),
         "gini_new": gini([counted[pk].new for pk in ids]),
         "gini_claims": gini([counted[pk].claims for pk in ids]),
-        "bouncing": bouncing(viewer, ids, span),
+        "bouncing": slow["bouncing"],
         "hoarding": {
-            "days": days,
+            "days": slow["days"],
             "total": sum(hoards.values()),
             "reps": [
                 {**_rep(rep), "holdings": held.get(rep.pk, 0), "hoarded": hoards[rep.pk]}
@@ -351,3 +400,23 @@ def fairness(
             ],
         },
     }
+    if computed_at is not None:
+        found["cached"] = {"fields": ["bouncing", "hoarding"], "computed_at": computed_at}
+    return found
+
+
+def slow_fairness(viewer: Viewer, reps: list[User], span: Window, now: datetime) -> dict[str, Any]:
+    """The bouncing customers and the hoarded counts (by rep id as text)."""
+    ids = [rep.pk for rep in reps]
+    days = hoarding_days()
+    return {
+        "days": days,
+        "hoarded": {str(pk): n for pk, n in hoarded(ids, now, days).items()},
+        "bouncing": bouncing(viewer, ids, span),
+    }
+
+
+@cache.figure("fairness")
+def cached_fairness(viewer: Viewer, params: dict[str, Any], now: datetime) -> Any:
+    """``slow_fairness`` over the default window ending ``now``."""
+    return slow_fairness(viewer, reps_in_view(viewer), window(now=now), now)

@@ -29,10 +29,35 @@ class WindowInput(serializers.Serializer[None]):
     )
 
 
+class CachedWindowInput(WindowInput):
+    exact = serializers.BooleanField(
+        required=False,
+        default=False,
+        help_text="compute every figure now (the default window serves the slow ones cached)",
+    )
+
+
 def window_of(request: Request) -> dict[str, Any]:
     data = WindowInput(data=request.query_params)
     data.is_valid(raise_exception=True)
     return dict(data.validated_data)
+
+
+def cached_window_of(request: Request) -> dict[str, Any]:
+    data = CachedWindowInput(data=request.query_params)
+    data.is_valid(raise_exception=True)
+    found = dict(data.validated_data)
+    found["cached"] = not found.pop("exact")
+    return found
+
+
+def cached_field() -> serializers.DictField:
+    return serializers.DictField(
+        required=False,
+        help_text="present when some figures come from the cache: their names (fields) and "
+        "when they were computed (computed_at), over the default window ending then; "
+        "exact=true computes them now",
+    )
 
 
 class RepRow(serializers.Serializer[Any]):
@@ -54,6 +79,7 @@ class RepFigures(serializers.Serializer[Any]):
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()
     reps = RepRow(many=True)
+    cached = cached_field()
 
 
 class Hoarder(serializers.Serializer[Any]):
@@ -92,6 +118,7 @@ class Fairness(serializers.Serializer[Any]):
     gini_claims = serializers.FloatField(help_text="of claims alone in the window")
     hoarding = Hoarding()
     bouncing = Bouncing()
+    cached = cached_field()
 
 
 class BreakdownInput(WindowInput):
@@ -170,9 +197,9 @@ class RepFiguresView(APIView):
     """Per rep the caller may read (admins: every rep; managers: their team subtree; a rep:
     their own row), the figures over ``[since, until)``."""
 
-    @extend_schema(parameters=[WindowInput], responses={200: RepFigures})
+    @extend_schema(parameters=[CachedWindowInput], responses={200: RepFigures})
     def get(self, request: Request) -> Response:
-        report = rep_figures(viewer_of(request), **window_of(request))
+        report = rep_figures(viewer_of(request), **cached_window_of(request))
         return Response(RepFigures(report).data)
 
 
@@ -180,9 +207,9 @@ class FairnessView(APIView):
     """Gini of holdings and of new customers, and hoarding, over the reps the caller sees
     (admins and managers)."""
 
-    @extend_schema(parameters=[WindowInput], responses={200: Fairness})
+    @extend_schema(parameters=[CachedWindowInput], responses={200: Fairness})
     def get(self, request: Request) -> Response:
-        report = fairness(viewer_of(request), **window_of(request))
+        report = fairness(viewer_of(request), **cached_window_of(request))
         return Response(Fairness(report).data)
 
 

@@ -4,7 +4,7 @@ behind it."""
 
 from __future__ import annotations
 
-from datetime import timedelta
+from datetime import datetime
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse
@@ -13,15 +13,23 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from highseas.insights.dashboard import dashboard_figures
 from highseas.pools import requests
 from highseas.pools.models import ClaimRequest
-from highseas.web import charts, insights
+from highseas.web import charts
 from highseas.web.access import manager_required
 from highseas.web.responses import viewer_of
 
 POOL_DAYS = 60
 ACTIVITY_DAYS = 30
 FOLLOW_UP_DAYS = 7
+
+
+def cached_note(computed_at: datetime | None, text: str) -> str:
+    """``text`` with the local time the cached figures were computed at."""
+    if computed_at is None:
+        return ""
+    return text % {"time": timezone.localtime(computed_at).strftime("%H:%M")}
 
 
 def link(name: str, **query: object) -> str:
@@ -31,18 +39,29 @@ def link(name: str, **query: object) -> str:
 @manager_required
 def dashboard(request: HttpRequest) -> HttpResponse:
     viewer = viewer_of(request)
-    now = timezone.now()
-    reps = insights.team_reps(viewer)
-    pools = insights.shown_pools(viewer)
-    days, sizes = insights.pool_sizes(pools, now, POOL_DAYS)
-    conversion = insights.conversion_by_source(viewer)
-    activity = insights.claims_and_recycles(reps, now - timedelta(days=ACTIVITY_DAYS))
-    follow = insights.follow_up_rates(viewer, reps, now - timedelta(days=FOLLOW_UP_DAYS))
+    figures = dashboard_figures(
+        viewer,
+        timezone.now(),
+        pool_days=POOL_DAYS,
+        activity_days=ACTIVITY_DAYS,
+        follow_up_days=FOLLOW_UP_DAYS,
+        exact=request.GET.get("exact") == "1",
+    )
+    days, sizes, conversion = figures["axis"], figures["sizes"], figures["conversion"]
+    activity, follow = figures["activity"], figures["follow"]
     owner_link = [link("web:team_customers", owner=rep) for *_, rep in activity]
     context = {
         "section": "console",
         "tab": "dashboard",
-        "kpi": insights.headline(viewer, reps, now),
+        "computed_at": figures["computed_at"],
+        "cached_note": cached_note(
+            figures["computed_at"],
+            _(
+                "Follow-up, conversion, due and pooled counts as of %(time)s "
+                "(refreshed every few minutes)."
+            ),
+        ),
+        "kpi": figures["kpi"],
         "pending": requests.requests_visible_to(viewer)
         .filter(state=ClaimRequest.State.PENDING)
         .count(),
@@ -50,7 +69,7 @@ def dashboard(request: HttpRequest) -> HttpResponse:
             charts.lines,
             days,
             sizes,
-            hrefs={pool.name: link("web:pool", pool=pool.pk) for pool in pools},
+            hrefs={name: link("web:pool", pool=pk) for pk, name in figures["pools"]},
             phone=charts.PHONE_LINES,
         ),
         "rep_chart": charts.responsive(

@@ -13,11 +13,11 @@ from django.utils.translation import gettext as _
 
 from highseas.customers.choices import Source
 from highseas.insights.breakdowns import GROUPINGS
-from highseas.insights.console import WINDOWS, console_figures
+from highseas.insights.console import WINDOWS, console_page
 from highseas.web import charts
 from highseas.web.access import manager_required
 from highseas.web.responses import viewer_of
-from highseas.web.views.dashboard import link
+from highseas.web.views.dashboard import cached_note, link
 
 
 def _days(raw: str | None) -> int:
@@ -42,8 +42,12 @@ def insights_page(request: HttpRequest) -> HttpResponse:
     viewer = viewer_of(request)
     by = request.GET.get("by", "source")
     by = by if by in GROUPINGS else "source"
-    figures = console_figures(
-        viewer, days=_days(request.GET.get("days")), by=by, now=timezone.now()
+    figures = console_page(
+        viewer,
+        days=_days(request.GET.get("days")),
+        by=by,
+        now=timezone.now(),
+        exact=request.GET.get("exact") == "1",
     )
     groups = figures["breakdown"]["groups"]
     reps = _rep_links(figures)
@@ -54,6 +58,15 @@ def insights_page(request: HttpRequest) -> HttpResponse:
         "section": "console",
         "tab": "insights",
         "figures": figures,
+        "computed_at": figures["computed_at"],
+        "cached_note": cached_note(
+            figures["computed_at"],
+            _(
+                "Figures as of %(time)s over the window ending then (refreshed every few "
+                "minutes); limit plans are live."
+            ),
+        ),
+        "query": f"days={figures['days']}&by={by}",
         "windows": WINDOWS,
         "groupings": [
             ("source", _("Source")),

@@ -2,19 +2,26 @@
 
 People come from ``Viewer.users()`` (the manager's subtree), customers from
 ``Viewer.customers()``, pools from ``Viewer.pools()``; the ledger is read only for those.
+
+``dashboard_figures`` is the dashboard's one read: the held customers, the claims and
+recycles per rep and of the week are exact at every load (per-rep days, ``snapshots``); the
+rest — the pools and their size lines, the follow-up rates, the conversion by channel, the
+customers due within a week and the pooled ones — is one cached figure (``insights.cache``,
+``computed_at`` says when; ``exact`` computes it live).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import date, datetime, timedelta
+from typing import Any
 
 from django.db.models import Count, Q
 
 from highseas.accounts.models import Role, User
 from highseas.accounts.visibility import Viewer
 from highseas.customers.choices import CustomerStage, CustomerStatus, Source
-from highseas.insights import snapshots
+from highseas.insights import cache, snapshots
 from highseas.pools.models import Pool
 
 HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
@@ -88,26 +95,86 @@ class SourceConversion:
         return 100.0 * self.won / self.total if self.total else 0.0
 
 
-def conversion_by_source(viewer: Viewer) -> list[SourceConversion]:
+def source_counts(viewer: Viewer) -> list[tuple[str, int, int]]:
+    """Per first-touch channel code: the customers the viewer sees, and the won ones."""
     rows = (
         viewer.customers()
         .values_list("source")
         .annotate(total=Count("id"), won=Count("id", filter=Q(stage=CustomerStage.WON)))
     )
+    return [(code, total, won) for code, total, won in rows]
+
+
+def labelled(counts: list[tuple[str, int, int]]) -> list[SourceConversion]:
     labels = dict(Source.choices)
-    found = [SourceConversion(str(labels.get(s, s)), total, won, s) for s, total, won in rows]
+    found = [SourceConversion(str(labels.get(s, s)), total, won, s) for s, total, won in counts]
     return sorted(found, key=lambda row: (-row.rate, row.source))
 
 
-def headline(viewer: Viewer, reps: list[User], now: datetime) -> dict[str, int]:
-    week = now - timedelta(days=7)
-    ids = [rep.pk for rep in reps]
+def conversion_by_source(viewer: Viewer) -> list[SourceConversion]:
+    return labelled(source_counts(viewer))
+
+
+def _due_and_pooled(viewer: Viewer, ids: list[int], now: datetime) -> dict[str, int]:
     team = viewer.customers().filter(owner_id__in=ids, status__in=HELD)
-    counted = snapshots.window_counts(ids, week, snapshots.FOREVER).values()
     return {
-        "held": sum(snapshots.holdings_now(ids).values()),
         "due_week": team.filter(recycle_due_at__lte=now + timedelta(days=7)).count(),
         "pooled": viewer.customers().filter(status=CustomerStatus.POOLED).count(),
+    }
+
+
+def _week(ids: list[int], now: datetime) -> dict[str, int]:
+    counted = snapshots.window_counts(ids, now - timedelta(days=7), snapshots.FOREVER).values()
+    return {
+        "held": sum(snapshots.holdings_now(ids).values()),
         "claims_week": sum(row.claims for row in counted),
         "recycled_week": sum(row.recycled for row in counted),
+    }
+
+
+def headline(viewer: Viewer, reps: list[User], now: datetime) -> dict[str, int]:
+    ids = [rep.pk for rep in reps]
+    return {**_week(ids, now), **_due_and_pooled(viewer, ids, now)}
+
+
+@cache.figure("dashboard")
+def cached_part(viewer: Viewer, params: dict[str, Any], now: datetime) -> dict[str, Any]:
+    """The dashboard's figures served from the cache (module docstring)."""
+    reps = team_reps(viewer)
+    pools = shown_pools(viewer)
+    axis, sizes = pool_sizes(pools, now, params["pool_days"])
+    follow = follow_up_rates(viewer, reps, now - timedelta(days=params["follow_up_days"]))
+    return {
+        **_due_and_pooled(viewer, [rep.pk for rep in reps], now),
+        "pools": [[pool.pk, pool.name] for pool in pools],
+        "axis": axis,
+        "sizes": sizes,
+        "follow": follow,
+        "conversion": source_counts(viewer),
+    }
+
+
+def dashboard_figures(
+    viewer: Viewer,
+    now: datetime,
+    *,
+    pool_days: int,
+    activity_days: int,
+    follow_up_days: int,
+    exact: bool = False,
+) -> dict[str, Any]:
+    """Everything the dashboard shows (module docstring)."""
+    reps = team_reps(viewer)
+    params = {"pool_days": pool_days, "follow_up_days": follow_up_days}
+    slow, computed_at = cache.remember("dashboard", viewer, params, now=now, exact=exact)
+    ids = [rep.pk for rep in reps]
+    return {
+        "kpi": {**_week(ids, now), "due_week": slow["due_week"], "pooled": slow["pooled"]},
+        "pools": [(pk, name) for pk, name in slow["pools"]],
+        "axis": slow["axis"],
+        "sizes": slow["sizes"],
+        "activity": claims_and_recycles(reps, now - timedelta(days=activity_days)),
+        "follow": [tuple(row) for row in slow["follow"]],
+        "conversion": labelled([(code, total, won) for code, total, won in slow["conversion"]]),
+        "computed_at": computed_at,
     }
