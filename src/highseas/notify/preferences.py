@@ -233,3 +233,20 @@ def save_preferences(
         row.next_digest_at = next_digest_at(now, row.digest_time, prefs.zone, skip)
         row.save()
     return prefs
+
+
+def settings_of(viewer: Viewer) -> dict[str, Any]:
+    """The viewer's own settings as the API shows them, with the channels the deployment
+    enables and the next digest's moment (None before the digest job first saw them)."""
+    prefs = preferences_of(viewer)
+    mine = NotificationPreference.objects.filter(pk=viewer.user.pk)
+    return {
+        "digest_categories": [c for c in CATEGORIES if c in prefs.digest_categories],
+        "digest_time": prefs.digest_time,
+        "time_zone": prefs.zone,
+        "language": prefs.reader_language,
+        "email": prefs.email,
+        "webhook": prefs.webhook,
+        "channels": enabled_channels(),
+        "next_digest_at": mine.values_list("next_digest_at", flat=True).first(),
+    }

@@ -1,4 +1,5 @@
-"""My notifications: the inbox (newest first, ``?unread=1``), mark one read, mark all read."""
+"""My notifications: the inbox (newest first, ``?unread=1``), mark one read, mark all read;
+my notification settings (``preferences/``: read and change, my own only)."""
 
 from __future__ import annotations
 
@@ -11,12 +12,17 @@ from rest_framework.decorators import action
 from rest_framework.request import Request
 from rest_framework.response import Response
 
-from highseas.api.serializers.notifications import MarkedReadSerializer, NotificationSerializer
+from highseas.api.serializers.notifications import (
+    MarkedReadSerializer,
+    NotificationPreferencesSerializer,
+    NotificationSerializer,
+)
 from highseas.api.views.base import viewer_of
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.notify import services
 from highseas.notify.inbox import notifications_of
 from highseas.notify.models import Notification
+from highseas.notify.preferences import save_preferences, settings_of
 
 TRUE_VALUES = {"1", "true", "yes", "on"}
 FALSE_VALUES = {"0", "false", "no", "off"}
@@ -75,3 +81,26 @@ class NotificationViewSet(mixins.ListModelMixin, viewsets.GenericViewSet[Notific
     def read_all(self, request: Request) -> Response:
         count = services.mark_all_read(viewer_of(request).user, timezone.now())
         return Response({"marked_read": count})
+
+    @extend_schema(
+        methods=["GET"],
+        summary="My notification settings",
+        responses={200: NotificationPreferencesSerializer},
+    )
+    @extend_schema(
+        methods=["PATCH"],
+        summary="Change my notification settings (an unknown or read-only field is refused)",
+        request=NotificationPreferencesSerializer,
+        responses={200: NotificationPreferencesSerializer},
+    )
+    @action(detail=False, methods=["get", "patch"], url_path="preferences")
+    def preferences(self, request: Request) -> Response:
+        viewer = viewer_of(request)
+        if request.method == "PATCH":
+            parsed = NotificationPreferencesSerializer(data=request.data, partial=True)
+            parsed.is_valid(raise_exception=True)
+            writable = {name for name, field in parsed.fields.items() if not field.read_only}
+            forged = {name: request.data[name] for name in request.data if name not in writable}
+            changes = {**parsed.validated_data, **forged}  # the service refuses the forged
+            save_preferences(viewer, viewer.user.pk, changes, timezone.now())
+        return Response(NotificationPreferencesSerializer(settings_of(viewer)).data)
