@@ -213,12 +213,92 @@ class TestScheduledRescore:
     ) -> None:
         customer = won([300_000, 200_000, 100_000], [60, 30, 3])
         Customer.objects.filter(pk=customer.pk).update(level="B")  # moved on after scoring
-        from highseas.insights.value import _apply_scheduled
+        from highseas.insights.value import _apply_batch
 
         change = {"customer": customer.pk, "from": "C", "to": "A", "score": 80.0, "reason": {}}
-        assert _apply_scheduled(change, NOW) is False
+        assert _apply_batch([change], NOW) == 0
         assert Customer.objects.get(pk=customer.pk).level == "B"
-        assert not LevelChange.objects.exists()
+        assert not LevelChange.objects.exists() and not AuditLog.objects.exists()
+
+    def test_a_batch_applies_what_still_holds_and_drops_what_moved_on(
+        self, org: dict[str, Any], won: Any
+    ) -> None:
+        from highseas.insights.value import _apply_batch
+
+        kept, moved, locked = (won([300_000, 200_000, 100_000], [60, 30, 3]) for _ in range(3))
+        Customer.objects.filter(pk=moved.pk).update(level="B")
+        LevelLock.objects.create(customer=locked, level="C", locked_at=NOW)
+        changes = [
+            {"customer": pk, "from": "C", "to": "A", "score": 80.0, "reason": {"wins": 3}}
+            for pk in (kept.pk, moved.pk, locked.pk)
+        ]
+        assert _apply_batch(changes, NOW) == 1
+        levels = dict(Customer.objects.values_list("pk", "level"))
+        assert (levels[kept.pk], levels[moved.pk], levels[locked.pk]) == ("A", "B", "C")
+        assert list(LevelChange.objects.values_list("customer_id", "reason")) == [
+            (kept.pk, {"wins": 3})
+        ]
+        assert list(AuditLog.objects.values_list("target_id", flat=True)) == [str(kept.pk)]
+
+    def test_each_schedule_follows_its_new_level_as_the_engine_computes_it(
+        self, org: dict[str, Any], won: Any, make_customer: Callable[..., Customer]
+    ) -> None:
+        from highseas.pools.invariants import run_checks
+        from highseas.pools.leave import record_leave
+        from highseas.pools.recompute import recompute_pool_schedules
+
+        RecyclePolicy.objects.filter(pool=org["east_pool"]).update(
+            idle_days=40,
+            exempt_won=False,
+            exempt_open_deal=True,
+            level_overrides={"A": {"idle_days": 90}, "B": {"idle_days": 60}},
+            leave_mode="pause",
+        )
+        recompute_pool_schedules(org["east_pool"])
+        rising = [won([300_000, 200_000, 100_000], [60, 30, 3]) for _ in range(3)]
+        won([40_000], [20], employees=300)  # a B customer, perhaps
+        with_deal = won([300_000, 200_000, 100_000], [60, 30, 3])
+        followups.open_deal(org["rep_a"], with_deal.pk, amount=Decimal(1000), now=day(1))
+        falling = make_customer(org["admin"], pool=org["east_pool"], now=day(100), level="A")
+        ownership.claim(org["rep_b"], falling.pk, now=day(50))
+        pooled = make_customer(org["admin"], pool=org["east_pool"], now=day(5), level="A")
+        record_leave(
+            Viewer(org["admin"]),
+            org["rep_a"].pk,
+            leave_from=day(10).date(),
+            leave_until=day(2).date(),
+        )
+        before = dict(Customer.objects.values_list("pk", "recycle_due_at"))
+        assert scheduled_rescore(NOW, force=True)["rescored"] >= 6
+        after = {c.pk: c for c in Customer.objects.all()}
+        assert {after[c.pk].level for c in rising} == {"A"}
+        assert (after[falling.pk].level, after[pooled.pk].level) == ("C", "C")
+        assert after[pooled.pk].recycle_due_at is None
+        assert after[with_deal.pk].recycle_due_at is None  # the open deal exempts it
+        assert all(after[c.pk].recycle_due_at != before[c.pk] for c in rising)
+        assert run_checks().ok, run_checks().examples  # every schedule as the engine says
+
+    def test_a_batch_that_lost_a_race_is_redone_change_by_change(
+        self, org: dict[str, Any], won: Any, monkeypatch: pytest.MonkeyPatch
+    ) -> None:
+        from highseas.insights import value
+
+        customers = [won([300_000, 200_000, 100_000], [60, 30, 3]) for _ in range(3)]
+        real, calls = value.update_rows, []
+
+        def short_once(*args: Any, **kwargs: Any) -> int:
+            calls.append(len(args[2]))
+            written = real(*args, **kwargs)
+            return written - 1 if len(calls) == 1 else written
+
+        monkeypatch.setattr(value, "update_rows", short_once)
+        assert scheduled_rescore(NOW, force=True) == {"rescored": 3}
+        assert calls == [3, 1, 1, 1]  # the batch, rolled back, then each change alone
+        assert {c.level for c in Customer.objects.filter(pk__in=[c.pk for c in customers])} == {"A"}
+        assert (
+            LevelChange.objects.count() == 3
+            and AuditLog.objects.filter(action=AuditLog.Action.CUSTOMER_EDIT).count() == 3
+        )
 
 
 @pytest.mark.django_db

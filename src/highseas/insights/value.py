@@ -16,8 +16,12 @@
    an audit row with before and after, and a recomputed recycle schedule, in the change's
    transaction. On demand, changes go through the customer edit service
    (``pools.editing.edit_customer``, which checks the viewer again on the locked row); on
-   schedule, through the same schedule refresh with the actor ``system:rescore``, a
-   compare-and-set on the level read, in bounded batches. A dry run writes nothing.
+   schedule, set-based with the actor ``system:rescore``: per bounded batch, one transaction
+   that locks the rows, drops those that moved on, and writes every level with its
+   recomputed schedule in one compare-and-set ``UPDATE`` on the level read
+   (``pools.set_update``), the audit and ``LevelChange`` rows in one insert each. A batch
+   that lost a race anyway (no row locks) is redone change by change. A dry run writes
+   nothing.
 """
 
 from __future__ import annotations
@@ -36,7 +40,7 @@ from django.utils.translation import ngettext
 
 from highseas.accounts.models import AuditLog
 from highseas.accounts.visibility import Viewer
-from highseas.customers.choices import CustomerLevel, CustomerStatus, DealStage
+from highseas.customers.choices import CustomerLevel, CustomerStage, CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.insights import (
@@ -47,9 +51,15 @@ from highseas.engine.insights import (
     level_for,
     value_score,
 )
+from highseas.engine.ownership import Status
+from highseas.engine.recycle import CustomerClock, Schedule, schedule
 from highseas.insights.models import LevelChange, LevelLock, ValueSettings
 from highseas.pools.editing import edit_customer, may_edit
-from highseas.pools.schedule import refresh_schedule
+from highseas.pools.models import Pool
+from highseas.pools.policies import recycle_rules
+from highseas.pools.rows import db_time
+from highseas.pools.schedule import leave_pauses, won_until
+from highseas.pools.set_update import update_rows
 
 HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
 SYSTEM_ACTOR = "system:rescore"
@@ -237,30 +247,135 @@ def rescore(viewer: Viewer, *, now: datetime, dry_run: bool = False) -> dict[str
     return {"dry_run": False, "changes": [_shown(change) for change in changes]}
 
 
-def _apply_scheduled(change: dict[str, Any], now: datetime) -> bool:
-    """Compare-and-set one scheduled change on the locked row; False when the customer moved
-    on (its level changed, it was locked or merged) since it was scored."""
-    customer = (
-        _unlocked(Customer.objects.filter(pk=change["customer"], merged_into__isnull=True))
+class _LostRace(Exception):
+    """A batch's compare-and-set changed fewer rows than it locked and checked."""
+
+
+def _clocks(rows: dict[int, dict[str, Any]], levels: dict[int, str]) -> dict[int, Schedule]:
+    """Each customer's schedule at its new level, as ``refresh_schedule`` computes it one by
+    one (``pools.schedule.schedule_for``): only an owned customer has one; its pool's rules,
+    open deals and won-deal ends where the rules ask, the owner's leave where it pauses.
+    A handful of reads for the whole batch."""
+    owned = {pk: row for pk, row in rows.items() if row["status"] == CustomerStatus.OWNED}
+    pools = Pool.objects.select_related("recycle_policy").in_bulk(
+        {row["pool_id"] for row in owned.values() if row["pool_id"] is not None}
+    )
+    rules = {pool_id: recycle_rules(pool) for pool_id, pool in pools.items()}
+    wanted = [r for r in rules.values() if r is not None]
+    open_deals = (
+        set(
+            Deal.objects.filter(customer_id__in=list(owned))
+            .exclude(stage__in=[DealStage.WON, DealStage.LOST])
+            .values_list("customer_id", flat=True)
+        )
+        if any(r.exempt_open_deal for r in wanted)
+        else set()
+    )
+    won = [pk for pk, row in owned.items() if row["stage"] == CustomerStage.WON]
+    ends = won_until(won) if any(r.won_repurchase_days is not None for r in wanted) else {}
+    pausing = any(r.leave_mode == "pause" for r in wanted)
+    leaves = leave_pauses(row["owner_id"] for row in owned.values()) if pausing else {}
+    found: dict[int, Schedule] = {}
+    for pk, row in owned.items():
+        rule = rules.get(row["pool_id"])
+        if rule is None:
+            found[pk] = Schedule()
+            continue
+        clock = CustomerClock(
+            Status.OWNED,
+            levels[pk],
+            row["stage"] == CustomerStage.WON,
+            rule.exempt_open_deal and pk in open_deals,
+            row["owned_since"],
+            row["last_effective_activity_at"],
+            row["last_activity_at"],
+            ends.get(pk) if rule.won_repurchase_days is not None else None,
+            leaves.get(row["owner_id"], ()) if rule.leave_mode == "pause" else (),
+        )
+        found[pk] = schedule(rule, clock)
+    return found
+
+
+CLOCK_FIELDS = (
+    *("id", "level", "status", "owner_id", "pool_id", "owned_since", "stage"),
+    *("last_effective_activity_at", "last_activity_at"),
+)
+
+
+def _apply_batch(changes: list[dict[str, Any]], now: datetime) -> int:
+    """Compare-and-set a batch of scheduled changes in one transaction (module docstring,
+    step 5): lock the batch's rows in one statement and drop the customers that moved on
+    since they were scored (their level changed, they were locked or merged); one
+    ``UPDATE … FROM (VALUES …)`` per 500 rows sets each level and its recomputed schedule,
+    guarded on the level read (``pools.set_update``); then the audit rows and the
+    ``LevelChange`` rows in one insert each. Returns how many changed."""
+    ids = [change["customer"] for change in changes]
+    rows = {
+        row["id"]: row
+        for row in Customer.objects.filter(pk__in=ids, merged_into__isnull=True)
         .select_for_update(of=("self",))
-        .select_related("pool__recycle_policy")
-        .first()
+        .values(*CLOCK_FIELDS)
+    }
+    locked = set(
+        LevelLock.objects.filter(customer_id__in=ids).values_list("customer_id", flat=True)
     )
-    if customer is None or customer.level != change["from"]:
-        return False
-    Customer.objects.filter(pk=customer.pk, level=change["from"]).update(level=change["to"])
-    customer.level = change["to"]
-    refresh_schedule(customer)
-    AuditLog.objects.create(
-        actor=None,
-        action=AuditLog.Action.CUSTOMER_EDIT,
-        target_type="customer",
-        target_id=str(customer.pk),
-        detail={"field": "level", "before": change["from"], "after": change["to"]}
-        | {"by": SYSTEM_ACTOR},
+    todo = [
+        change
+        for change in changes
+        if change["customer"] in rows
+        and change["customer"] not in locked
+        and rows[change["customer"]]["level"] == change["from"]
+    ]
+    if not todo:
+        return 0
+    plans = _clocks(
+        {c["customer"]: rows[c["customer"]] for c in todo}, {c["customer"]: c["to"] for c in todo}
     )
-    _log(change, now, LevelChange.Trigger.SCHEDULED, None).save()
-    return True
+    values = [
+        (
+            *(change["customer"], change["from"], change["to"]),
+            db_time(plans.get(change["customer"], Schedule()).due_at),
+            db_time(plans.get(change["customer"], Schedule()).warn_at),
+        )
+        for change in todo
+    ]
+    written = update_rows(
+        Customer,
+        ("level", "recycle_due_at", "warn_at"),
+        values,
+        match=("level",),
+        guard=(("merged_into", "is null", None),),
+    )
+    if written != len(values):
+        raise _LostRace
+    AuditLog.objects.bulk_create(
+        AuditLog(
+            actor=None,
+            action=AuditLog.Action.CUSTOMER_EDIT,
+            target_type="customer",
+            target_id=str(change["customer"]),
+            detail={"field": "level", "before": change["from"], "after": change["to"]}
+            | {"by": SYSTEM_ACTOR},
+        )
+        for change in todo
+    )
+    LevelChange.objects.bulk_create(
+        _log(change, now, LevelChange.Trigger.SCHEDULED, None) for change in todo
+    )
+    return len(todo)
+
+
+def _apply_one_by_one(changes: list[dict[str, Any]], now: datetime) -> int:
+    """A batch whose compare-and-set lost a race (a database without row locks): each change
+    in its own savepoint, so the ones that still hold are applied and the rest dropped."""
+    applied = 0
+    for change in changes:
+        try:
+            with transaction.atomic():
+                applied += _apply_batch([change], now)
+        except _LostRace:
+            continue
+    return applied
 
 
 def is_rescore_due(scoring: Scoring, now: datetime) -> bool:
@@ -279,8 +394,12 @@ def scheduled_rescore(
     changes = list(scored_changes(Customer.objects.filter(merged_into__isnull=True), now, scoring))
     applied = 0
     for start in range(0, len(changes), batch_size):
-        with transaction.atomic():
-            applied += sum(_apply_scheduled(c, now) for c in changes[start : start + batch_size])
+        batch = changes[start : start + batch_size]
+        try:
+            with transaction.atomic():
+                applied += _apply_batch(batch, now)
+        except _LostRace:
+            applied += _apply_one_by_one(batch, now)
     row = ValueSettings.objects.first() or ValueSettings()
     row.last_rescored_at = now
     row.save()

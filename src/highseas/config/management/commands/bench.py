@@ -11,6 +11,7 @@ from highseas.bench import http as http_bench
 from highseas.bench import imports as import_bench
 from highseas.bench import insights as insights_bench
 from highseas.bench import pages as pages_bench
+from highseas.bench import rescore as rescore_bench
 from highseas.bench import smart as smart_bench
 from highseas.bench import sweep as sweep_bench
 from highseas.bench.claim import ClaimBenchOptions, run
@@ -45,6 +46,7 @@ class Command(BaseCommand):
                 "pages",
                 "http",
                 "insights",
+                "rescore",
             ],
         )
         defaults = ClaimBenchOptions()
@@ -53,6 +55,19 @@ class Command(BaseCommand):
             "--claims", type=positive, default=defaults.claims, help="claims per measured path"
         )
         parser.add_argument("--reps", type=positive, default=defaults.reps)
+        rescore_defaults = rescore_bench.RescoreBenchOptions()
+        parser.add_argument(
+            "--changes",
+            type=positive,
+            default=rescore_defaults.changes,
+            help="rescore: level changes at least (customers of the demo in the database)",
+        )
+        parser.add_argument(
+            "--sample",
+            type=positive,
+            default=rescore_defaults.sample,
+            help="rescore: changes applied one by one for the per-change figure",
+        )
         parser.add_argument("--seed", type=int, default=defaults.seed)
         parser.add_argument(
             "--requests",
@@ -143,6 +158,9 @@ class Command(BaseCommand):
         )
 
     def handle(self, *args: Any, benchmark: str, **options: Any) -> None:
+        if benchmark == "rescore":  # the scheduled value re-evaluation: bench/rescore.py
+            rescore_bench.run_from_command(self, options)
+            return
         if benchmark == "insights":  # the dashboard and insight endpoints: bench/insights.py
             insights_bench.run_from_command(self, options)
             return
