@@ -186,36 +186,6 @@ def findings(pages: dict[str, str], language: str, data: list[str]) -> dict[str,
     return found
 
 
-PROVINCES = {
-    "云南",
-    "内蒙古",
-    "北京",
-    "台湾",
-    "吉林",
-    "四川",
-    "天津",
-    "宁夏",
-    "山西",
-    "广东",
-    "广西",
-    "新疆",
-    "河北",
-    "河南",
-    "海南",
-    "湖北",
-    "湖南",
-    "澳门",
-    "甘肃",
-    "西藏",
-    "贵州",
-    "辽宁",
-    "重庆",
-    "陕西",
-    "青海",
-    "香港",
-    "黑龙江",
-}
-
 # What the scan finds today outside the rule pages (each for its area's engineer).
 KNOWN: dict[str, dict[str, set[str]]] = {
     "zh-hans": {
@@ -265,13 +235,8 @@ KNOWN: dict[str, dict[str, set[str]]] = {
         ),
     },
     "en": {
-        # stored Chinese: a reminder the world writes as plain text, and the ownership
-        # ledger's reasons
+        # stored Chinese: a reminder the world writes as plain text
         "/notifications/": {"计划今天回访", "请跟进客户"},  # the world's own plain reminder
-        "/customers/N/": {"创建", "负责人自行登记"},
-        # the province picker offers the provinces by their Chinese names (stored as such)
-        "/customers/new/": PROVINCES,
-        "/customers/N/edit/": PROVINCES,
     },
 }
 
@@ -319,8 +284,8 @@ def crawl_admin(client: Client, language: str) -> dict[str, str]:
 
 
 # What the admin scan finds today: the audit log's and the routing decisions' JSON, fields of
-# accounts models without verbose names, ledger actor codes, and (in English) the ledger's
-# reasons stored in Chinese.
+# accounts models without verbose names, ledger actor codes, and (in English) a rep's own
+# words on a ledger row.
 KNOWN_ADMIN: dict[str, dict[str, set[str]]] = {
     "zh-hans": {
         "/admin/accounts/auditlog/": {
@@ -436,19 +401,8 @@ KNOWN_ADMIN: dict[str, dict[str, set[str]]] = {
         },
     },
     "en": {
-        "/admin/pools/ownershipevent/": {
-            "从公海领取",
-            "分配",
-            "创建",
-            "客户走采购流程",
-            "小时内未首次跟进",
-            "按规则",
-            "次运行",
-            "第",
-            "负责人自行登记",
-            "领取后",
-        },
-        "/admin/pools/ownershipevent/N/change/": {"分配", "按规则", "次运行", "第"},
+        # a rep's own words, kept as typed (the reasons the system writes read in English)
+        "/admin/pools/ownershipevent/": {"客户走采购流程"},
     },
 }
 

@@ -1,5 +1,7 @@
 """Province and city pickers: the province from the official list, the city typed or picked
-from the province's cities (``customers.regions``); the services store one spelling."""
+from the province's cities (``customers.regions``); the services store one spelling. In
+English the provinces and the city suggestions read by their English names; a province's
+value stays its Chinese name, and a city picked in English is read back as its division."""
 
 from __future__ import annotations
 
@@ -8,7 +10,7 @@ from typing import Any
 from django import forms
 from django.utils.translation import gettext_lazy as _
 
-from highseas.customers.regions import divisions, normalize_province
+from highseas.customers.regions import divisions, label, normalize_province
 
 CITY_LIST = "city-options"
 
@@ -25,7 +27,7 @@ def use_region_pickers(form: forms.BaseForm, current_province: str = "") -> None
     form.fields["province"] = forms.ChoiceField(
         label=_("Province"),
         required=False,
-        choices=[("", "—"), *((name, name) for name in names)],
+        choices=[("", "—"), *((name, label(name)) for name in names)],
         widget=forms.Select(attrs={"data-province": ""}),
     )
     if "city" in form.fields:
@@ -33,5 +35,6 @@ def use_region_pickers(form: forms.BaseForm, current_province: str = "") -> None
 
 
 def region_options() -> dict[str, Any]:
-    """The cities of every province, for the page's city suggestions."""
-    return {province: list(cities) for province, cities in divisions().items()}
+    """The cities of every province (by the province's value), named in the active language,
+    for the page's city suggestions."""
+    return {province: [label(city) for city in cities] for province, cities in divisions().items()}
