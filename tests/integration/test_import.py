@@ -18,8 +18,10 @@ from openpyxl import Workbook
 
 from highseas.accounts.models import AuditLog, User
 from highseas.accounts.visibility import Viewer
+from highseas.customers import fts
 from highseas.customers.duplicates import key_values, keys_of
 from highseas.customers.models import Activity, Customer, Deal
+from highseas.customers.search import search
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake import imports
 from highseas.intake.imports import (
@@ -570,6 +572,68 @@ def test_a_killed_commit_leaves_its_batch_undone(org: dict[str, Any]) -> None:
         assert Customer.objects.count() == 3
     finally:
         imports.BATCH_SIZE = 500
+
+
+# --- the search index ------------------------------------------------------------------------
+
+
+def _index_is_consistent() -> None:
+    """Every search trigger in place, and (SQLite) the names index agrees with the table."""
+    if connection.vendor == "sqlite":
+        assert fts.sqlite_index_is_complete(connection)
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"INSERT INTO {fts.FTS_TABLE}({fts.FTS_TABLE}) VALUES ('integrity-check')"
+            )
+
+
+def _found(text: str) -> set[int]:
+    return {row["id"] for row in search(text, limit=100).rows}
+
+
+def _findable(customers: list[Customer]) -> None:
+    """Each customer found by two characters from the middle of its name (pairs index), its
+    first four (trigrams), and the pinyin of its core name."""
+    for customer in customers:
+        assert customer.pk in _found(customer.name[1:3]), customer.name
+        assert customer.pk in _found(customer.name[:4]), customer.name
+    assert {c.pk for c in customers if c.name.startswith("蓝海")} <= _found("lanhai")
+
+
+@pytest.mark.parametrize("mode", ["block", "merge"])
+def test_imported_customers_are_found_by_search_when_the_import_ends(
+    org: dict[str, Any], mode: str
+) -> None:
+    job = commit_import(
+        Viewer(org["admin"]), preview(org["admin"], org["east_pool"], on_duplicate=mode).pk
+    )
+    assert job.status == "done"
+    _index_is_consistent()
+    created = list(Customer.objects.filter(pk__in=job.rows.values("customer")))
+    assert len(created) == len(SAMPLE_CREATED)
+    _findable(created)
+
+
+def test_a_killed_commit_leaves_the_search_index_consistent(org: dict[str, Any]) -> None:
+    imports.BATCH_SIZE = 3
+    try:
+        job = preview(org["admin"], org["east_pool"], history=False)
+
+        def kill(done: int, total: int) -> None:
+            if done == 5:
+                raise Killed
+
+        with pytest.raises(Killed):
+            commit_import(Viewer(org["admin"]), job.pk, progress=kill)
+        _index_is_consistent()
+        assert _found("蓝海") == set(
+            Customer.objects.filter(name__contains="蓝海").values_list("pk", flat=True)
+        )
+        job = commit_import(Viewer(org["admin"]), job.pk)
+    finally:
+        imports.BATCH_SIZE = 500
+    _index_is_consistent()
+    _findable(list(Customer.objects.filter(pk__in=job.rows.values("customer"))))
 
 
 # --- the command line ------------------------------------------------------------------------

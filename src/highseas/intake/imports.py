@@ -6,8 +6,8 @@ transaction that is then rolled back — like the sweep's and the assignment's p
 plans are spooled to a temporary file while the transaction is open, and written as the
 rows' planned actions after the rollback.
 
-``commit_import`` applies the rows in the preview's batches, each batch in its own
-transaction, in line order:
+``commit_import`` applies the rows in the preview's batches (``batch_size`` rows, kept in the
+job's ``options``), each batch in its own transaction and routing run, in line order:
 
 1. the batch's rows still to do are re-read in the transaction; each is applied by the same
    code, and each outcome's ``signature`` (action, error code, whose duplicate, which owner)
@@ -45,6 +45,7 @@ from highseas.accounts.audit import record_audit
 from highseas.accounts.models import AuditLog
 from highseas.accounts.visibility import Viewer
 from highseas.customers.crypto import encrypt_json
+from highseas.customers.fts import new_rows_indexed_at_end
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake.columns import HISTORY_FIELDS, checked_mapping, guess_mapping
 from highseas.intake.importer import Importer, RowPlan
@@ -66,10 +67,21 @@ __all__ = [
     "unfinished_import",
 ]
 
-BATCH_SIZE = 500
+BATCH_SIZE: int | None = None  # rows per transaction; None: the database's (BATCH_ROWS)
+# A batch is one transaction and one routing run: larger batches share the run's fixed work
+# (rules, roster, holdings, cursors, the run's own rows) among more rows. SQLite has one
+# writer at a time, so its batches stay short enough not to hold claims up for long.
+BATCH_ROWS = {"sqlite": 1000}
+DEFAULT_BATCH_ROWS = 2000
 DEFAULT_MAX_BYTES = 100 << 20
 WRITE_CHUNK = 1000
 Progress = Callable[[int, int], None]  # (rows done, rows in the job)
+
+
+def batch_size() -> int:
+    """Rows per batch for a new preview; its commit keeps the preview's (``options.batch``),
+    so that both route the same runs of rows."""
+    return BATCH_SIZE or BATCH_ROWS.get(connection.vendor, DEFAULT_BATCH_ROWS)
 
 
 def max_bytes() -> int:
@@ -191,7 +203,7 @@ def preview_import(
         sha256=hashlib.sha256(content).hexdigest(),
         mapping=chosen,
         on_duplicate=on_duplicate,
-        options={"history": history, "override_cap": override_cap},
+        options={"history": history, "override_cap": override_cap, "batch": batch_size()},
         created_at=timezone.now(),
     )
     _remember(viewer, chosen)
@@ -217,8 +229,8 @@ def _plan(
     importer = Importer(job, viewer.user, now=now, preview=True)
     planned: Counter[str] = Counter()
     with transaction.atomic():
-        for index, batch in enumerate(_batches(rows, BATCH_SIZE)):
-            plans = importer.apply_batch(batch, index)
+        for index, batch in enumerate(_batches(rows, job.options["batch"])):
+            plans = _apply_batch(job, importer, batch, index)
             for (_line, cells), plan in zip(batch, plans, strict=True):
                 spool.write(json.dumps([cells, asdict(plan)], ensure_ascii=False) + "\n")
                 planned[plan.action] += 1
@@ -359,11 +371,10 @@ def commit_import(
         )
     )
     done = job.rows.filter(is_done=True).count()
+    size = int(job.options.get("batch") or batch_size())
     index, last_line = 0, 0
     while batch_lines := list(
-        job.rows.filter(line__gt=last_line)
-        .order_by("line")
-        .values_list("line", flat=True)[:BATCH_SIZE]
+        job.rows.filter(line__gt=last_line).order_by("line").values_list("line", flat=True)[:size]
     ):
         try:
             done += _commit_batch(job, importer, batch_lines, index, progress, done)
@@ -394,7 +405,7 @@ def _commit_batch(
         .order_by("line")
     )
     if rows:
-        plans = importer.apply_batch([(r.line, r.values) for r in rows], index)
+        plans = _apply_batch(job, importer, [(r.line, r.values) for r in rows], index)
         for count, (row, plan) in enumerate(zip(rows, plans, strict=True), start=1):
             _require_as_planned(row, plan)
             row.is_done, row.customer_id = True, plan.customer_id
@@ -403,6 +414,23 @@ def _commit_batch(
         _mark_done(rows)
         ImportJob.objects.filter(pk=job.pk).update(done_rows=done + len(rows))
     return len(rows)
+
+
+def _apply_batch(
+    job: ImportJob, importer: Importer, rows: list[tuple[int, dict[str, str]]], index: int
+) -> list[RowPlan]:
+    """``Importer.apply_batch``, the batch's new customers put in the search index together
+    at its end (``customers.fts.new_rows_indexed_at_end``), in the batch's transaction. A
+    merging import changes existing customers, which that helper does not index: its rows
+    are indexed one by one as they are written."""
+    if job.on_duplicate == ImportJob.OnDuplicate.MERGE:
+        return importer.apply_batch(rows, index)
+    with new_rows_indexed_at_end(connection) as created:
+        plans = importer.apply_batch(rows, index)
+        created.extend(
+            p.customer_id for p in plans if p.action == ImportRow.Action.CREATE and p.customer_id
+        )
+    return plans
 
 
 def _mark_done(rows: list[ImportRow]) -> None:
