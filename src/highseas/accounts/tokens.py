@@ -8,15 +8,22 @@ password or the role changes or the account is deactivated.
 
 from __future__ import annotations
 
+import binascii
 from datetime import timedelta
+from functools import cache
+from hmac import compare_digest
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 from knox.auth import TokenAuthentication
+from knox.crypto import hash_token
+from knox.settings import CONSTANTS, knox_settings
+from rest_framework.exceptions import AuthenticationFailed
 
+from highseas.accounts import raw_rows
 from highseas.accounts.audit import record_audit
 from highseas.accounts.models import ApiToken, AuditLog, User
 from highseas.engine.errors import ErrorCode, HighSeasError
@@ -98,8 +105,61 @@ def _as_id(raw: object) -> int:
         raise HighSeasError(ErrorCode.NOT_FOUND, _("No such token.")) from None
 
 
+@cache
+def _sign_in_sql(vendor: str) -> str:
+    """The token rows of one key prefix, each with its user's whole row, in one statement."""
+    quote = connection.ops.quote_name
+    selected = [
+        *raw_rows.column_names(ApiToken, "t", raw_rows.concrete_attnames(ApiToken)),
+        *raw_rows.column_names(User, "u", raw_rows.concrete_attnames(User)),
+    ]
+    return (
+        f"SELECT {', '.join(selected)} FROM {quote(ApiToken._meta.db_table)} t "
+        f"JOIN {quote(User._meta.db_table)} u ON u.id = t.user_id WHERE t.token_key = %s"
+    )
+
+
 class DeviceTokenAuthentication(TokenAuthentication):  # type: ignore[misc]
-    """knox's ``Authorization: Token <secret>`` check, noting when each device was last used."""
+    """knox's ``Authorization: Token <secret>`` check, noting when each device was last used.
+
+    The check is knox's (the SHA-512 digest of the secret compared in constant time with the
+    stored one, expiry, an inactive user refused), read in ONE precompiled statement: the token
+    rows of the secret's key prefix joined to their user's row, built into instances with the
+    ORM's own converters. knox's queryset read the tokens, then every other token of the user
+    (to delete the expired ones) and compiled both per request. Nothing is cached between
+    requests, so a revoked token (its row deleted, by ``revoke_token``, ``revoke_tokens`` or a
+    deactivation) is refused on the very next request in every process. An expired token is
+    handed to knox, which deletes it and refuses it; other expired tokens of the user are no
+    longer swept on each request (they are refused, and deleted, when presented, and
+    ``tokens_of`` never lists them).
+    """
+
+    def authenticate_credentials(self, token: bytes) -> tuple[User, ApiToken]:
+        secret = token.decode("utf-8")
+        with connection.cursor() as cursor:
+            cursor.execute(_sign_in_sql(connection.vendor), [secret[: CONSTANTS.TOKEN_KEY_LENGTH]])
+            rows = cursor.fetchall()
+        if not rows:
+            raise AuthenticationFailed(_("Invalid token."))
+        try:
+            digest = hash_token(secret)
+        except (TypeError, binascii.Error):
+            raise AuthenticationFailed(_("Invalid token.")) from None
+        token_fields = raw_rows.concrete_attnames(ApiToken)
+        at = token_fields.index("digest")
+        for row in rows:
+            if not compare_digest(digest, row[at]):
+                continue
+            found = raw_rows.instance(ApiToken, token_fields, row[: len(token_fields)])
+            if found.expiry is not None and found.expiry < timezone.now():
+                return super().authenticate_credentials(token)  # type: ignore[no-any-return]
+            found.user = raw_rows.instance(
+                User, raw_rows.concrete_attnames(User), row[len(token_fields) :]
+            )
+            if knox_settings.AUTO_REFRESH and found.expiry:
+                self.renew_token(found)
+            return self.validate_user(found)
+        raise AuthenticationFailed(_("Invalid token."))
 
     def validate_user(self, auth_token: Any) -> tuple[User, ApiToken]:
         user, token = super().validate_user(auth_token)

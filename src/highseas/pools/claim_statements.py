@@ -24,6 +24,7 @@ the ORM path (``ownership.claim``), which is not the rush path.
 from __future__ import annotations
 
 import json
+from collections.abc import Sequence
 from datetime import UTC, date, datetime
 from functools import cache
 from typing import Any
@@ -33,6 +34,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
+from highseas.accounts import raw_rows
 from highseas.accounts.models import RepProfile, Team, User
 from highseas.customers.choices import CustomerStage, DealStage
 from highseas.customers.models import Customer, Deal
@@ -66,7 +68,8 @@ TIER = ("lf_multiplier", *(f"lp_{name}" for name in TIER_FIELDS))
 # the recycle policy (``rp_``), the rep's profile (``p_``) and the counts.
 ROW = (
     *CUSTOMER_FIELDS,
-    *("holder_display_name", "holder_username", "cp_id"),
+    *("holder_display_name", "holder_username", "pool_name", "pool_masked_fields"),
+    *("pool_is_reassign_queue", "cp_id"),
     *(f"cp_{name}" for name in (*CLAIM_LIMIT_FIELDS, "requires_reason")),
     "rp_id",
     *(f"rp_{name}" for name in RECYCLE_RULE_FIELDS),
@@ -103,6 +106,9 @@ def _facts_sql(vendor: str) -> str:
         *(f"c.{name}" for name in CUSTOMER_FIELDS),
         "o.display_name",
         "o.username",
+        "pl.name",
+        "pl.masked_fields",
+        "pl.is_reassign_queue",
         "cp.id",
         *(f"cp.{name}" for name in (*CLAIM_LIMIT_FIELDS, "requires_reason")),
         "rp.id",
@@ -135,6 +141,7 @@ def _facts_sql(vendor: str) -> str:
     return (
         f"SELECT {', '.join(selected)} FROM {customer} c "
         f"LEFT JOIN {_table(User)} o ON o.id = c.owner_id "
+        f"LEFT JOIN {_table(Pool)} pl ON pl.id = c.pool_id "
         f"LEFT JOIN {_table(ClaimPolicy)} cp ON cp.pool_id = c.pool_id "
         f"LEFT JOIN {_table(RecyclePolicy)} rp ON rp.pool_id = c.pool_id "
         f"LEFT JOIN {_table(RepProfile)} p ON p.user_id = %(rep)s "
@@ -150,14 +157,19 @@ def _lock_sql(vendor: str) -> str:
     return f"SELECT 1 FROM {_table(RepProfile)} WHERE user_id = %s FOR UPDATE"
 
 
+CUSTOMER_ROW = raw_rows.concrete_attnames(Customer)  # the claimed row, as RETURNING gives it
+
+
 @cache
 def _claim_sql(vendor: str) -> str:
-    """Step 4, the compare-and-set (parameters: owner, owned_since, due, warn, id, pool)."""
+    """Step 4, the compare-and-set (parameters: owner, owned_since, due, warn, id, pool),
+    returning the whole row as it left it, for the claim's answer."""
+    returned = ", ".join(raw_rows.column_names(Customer, "", CUSTOMER_ROW))
     return (
         f"UPDATE {_table(Customer)} SET status = '{OWNED}', owner_id = %s, owned_since = %s, "
         "frozen_until = NULL, recycle_due_at = %s, warn_at = %s "
         f"WHERE id = %s AND status = '{POOLED}' AND owner_id IS NULL AND pool_id = %s "
-        "AND merged_into_id IS NULL"
+        f"AND merged_into_id IS NULL RETURNING {returned}"
     )
 
 
@@ -171,12 +183,14 @@ LEDGER_FIELDS = (
 @cache
 def _claim_and_ledger_sql(vendor: str) -> str:
     """Steps 4 and 5 in one statement on PostgreSQL: the compare-and-set, and the ledger row
-    inserted from what it changed (one row, or none when the customer moved meanwhile)."""
+    inserted from what it changed (one row, or none when the customer moved meanwhile); it
+    answers the moved row."""
     table, quoted = columns(OwnershipEvent, *LEDGER_FIELDS)
     values = ", ".join(["%s"] * len(quoted))
     return (
-        f"WITH moved AS ({_claim_sql(vendor)} RETURNING id) "
-        f"INSERT INTO {table} ({', '.join(quoted)}) SELECT {values} FROM moved"
+        f"WITH moved AS ({_claim_sql(vendor)}), "
+        f"logged AS (INSERT INTO {table} ({', '.join(quoted)}) SELECT {values} FROM moved) "
+        "SELECT * FROM moved"
     )
 
 
@@ -210,8 +224,9 @@ def require_reason(requires_reason: bool, reason: str) -> None:
         )
 
 
-def _read(claimant: User, customer_id: int, now: datetime) -> dict[str, Any]:
-    """Steps 1 and 2: lock the rep, then read the facts."""
+def read(claimant: User, customer_id: int, now: datetime) -> dict[str, Any]:
+    """Steps 1 and 2: lock the rep (the claimant, or the receiver of an assignment), then read
+    the facts."""
     zone = timezone.get_default_timezone()
     vendor = connection.vendor
     with connection.cursor() as cursor:
@@ -230,12 +245,13 @@ def _read(claimant: User, customer_id: int, now: datetime) -> dict[str, Any]:
     if found is None:
         raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
     row = dict(zip(ROW, found, strict=True))
+    row["id"] = customer_id
     if row["p_id"] is None and vendor == "sqlite":
         facts.lock_reps(claimant.pk)  # every rep who ever claimed has a profile row
     return row
 
 
-def _limits(claimant: User, row: dict[str, Any]) -> ClaimLimits:
+def limits(claimant: User, row: dict[str, Any]) -> ClaimLimits:
     """The pool's limits after the rep's performance tier (read in the same statement),
     under the rep's overrides (the strictest wins)."""
     pool = ClaimLimits()
@@ -270,9 +286,12 @@ def _leave(row: dict[str, Any]) -> tuple[tuple[datetime, datetime], ...]:
     return (span,) if span else ()
 
 
-def _schedule(row: dict[str, Any], now: datetime) -> Schedule:
-    """The claimed customer's recycle schedule under its pool's rules (``schedule_for``)."""
-    if row["rp_id"] is None:
+def schedule_row(
+    row: dict[str, Any], owned_since: datetime | None, status: Status = Status.OWNED
+) -> Schedule:
+    """The recycle schedule of the customer ``row`` was read for, owned since ``owned_since``
+    by the rep whose leave it holds, under its pool's rules (``schedule.schedule_for``)."""
+    if row["rp_id"] is None or status is not Status.OWNED:
         return Schedule()
     values = {name: row[f"rp_{name}"] for name in RECYCLE_RULE_FIELDS}
     for name in ("exempt_levels", "level_overrides"):
@@ -282,11 +301,11 @@ def _schedule(row: dict[str, Any], now: datetime) -> Schedule:
     rules = rules_from(values)
     is_won = row["stage"] == CustomerStage.WON
     clock = CustomerClock(
-        status=Status.OWNED,
+        status=status,
         level=row["level"],
         is_won=is_won,
         has_open_deal=rules.exempt_open_deal and bool(row["open_deal"]),
-        owned_since=now,
+        owned_since=owned_since,
         last_effective_activity_at=_aware(row["last_effective_activity_at"]),
         last_activity_at=_aware(row["last_activity_at"]),
         won_until=(
@@ -318,25 +337,17 @@ def _conflict(customer_id: int) -> HighSeasError:
     )
 
 
-def _claimed_customer(
-    claimant: User, customer_id: int, row: dict[str, Any], now: datetime, plan: Schedule
-) -> Customer:
-    """The customer as the claim left it; fields not read here load on first use."""
-    known = {
-        "id": customer_id,
-        **{name: row[name] for name in CUSTOMER_FIELDS},
-        "status": OWNED,
-        "owner_id": claimant.pk,
-        "owned_since": now,
-        "frozen_until": None,
-        "recycle_due_at": plan.due_at,
-        "warn_at": plan.warn_at,
-        "last_effective_activity_at": _aware(row["last_effective_activity_at"]),
-        "last_activity_at": _aware(row["last_activity_at"]),
-    }
-    fields = [f.attname for f in Customer._meta.concrete_fields if f.attname in known]
-    customer = Customer.from_db(connection.alias, fields, [known[name] for name in fields])
+POOL_ROW = ("id", "name", "masked_fields")  # what the answer reads of the pool
+
+
+def _claimed_customer(claimant: User, row: dict[str, Any], moved: Sequence[Any]) -> Customer:
+    """The customer as the claim left it (the row its compare-and-set returned), with its
+    owner and pool (the fields of it the answer reads; others load on first use)."""
+    customer = raw_rows.instance(Customer, CUSTOMER_ROW, moved)
     customer.owner = claimant
+    if customer.pool_id is not None:
+        pool = (customer.pool_id, row["pool_name"], row["pool_masked_fields"])
+        customer.pool = raw_rows.instance(Pool, POOL_ROW, pool)
     return customer
 
 
@@ -346,34 +357,62 @@ def claim(
     """The claim of a pooled customer by ``claimant`` (who acts for themselves), every rule
     re-checked under the rep's lock; ``None`` when the pool asks for approval (nothing was
     written). Call inside a transaction; a refusal raises and leaves no trace."""
-    row = _read(claimant, customer_id, now)
-    limits = _limits(claimant, row)
-    refusal = decide_claim(limits, _facts(claimant, row, limits), now)
+    row = read(claimant, customer_id, now)
+    rep_limits = limits(claimant, row)
+    refusal = decide_claim(rep_limits, _facts(claimant, row, rep_limits), now)
     if refusal is not None:
         raise refusal
     require_reason(bool(row["cp_requires_reason"]), rep_reason)
-    if limits.requires_approval:
+    if rep_limits.requires_approval:
         return None
-    plan = _schedule(row, now)
+    return write_owned(
+        row,
+        claimant,
+        kind=EventKind.CLAIMED,
+        actor=claimant,
+        reason=reason,
+        policy_ref=quota_ref(rep_limits),  # the quotas this claim was judged by, for `check`
+        now=now,
+    )
+
+
+def write_owned(
+    row: dict[str, Any],
+    owner: User,
+    *,
+    kind: EventKind,
+    actor: User,
+    reason: Reason | str,
+    policy_ref: str,
+    now: datetime,
+) -> Customer:
+    """Steps 4 and 5 for the pooled customer ``row`` was read for (``read``), now ``owner``'s
+    by ``actor``'s hand (a claim, or a manager's assignment): the compare-and-set from pooled
+    in its pool, the ledger row, the recycle schedule under the owner's leave. Raises when the
+    customer moved since it was read."""
+    customer_id = row["id"]
+    plan = schedule_row(row, now)
     pool_id = row["pool_id"]
     moved = [
-        *(claimant.pk, db_datetime(now), db_time(plan.due_at), db_time(plan.warn_at)),
+        *(owner.pk, db_datetime(now), db_time(plan.due_at), db_time(plan.warn_at)),
         *(customer_id, pool_id),
     ]
     entry = [
-        *(customer_id, EventKind.CLAIMED.value, POOLED, None, pool_id),
-        *(OWNED, claimant.pk, pool_id, claimant.pk, claimant.username, *reason_values(reason)),
-        *(quota_ref(limits), db_datetime(now)),
+        *(customer_id, kind.value, POOLED, None, pool_id),
+        *(OWNED, owner.pk, pool_id, actor.pk, actor.username, *reason_values(reason)),
+        *(policy_ref, db_datetime(now)),
     ]
     vendor = connection.vendor
     with connection.cursor() as cursor:
         if vendor == "postgresql":  # one round trip: the ledger row only if the row moved
             cursor.execute(_claim_and_ledger_sql(vendor), [*moved, *entry])
-            if cursor.rowcount != 1:
+            claimed = cursor.fetchone()
+            if claimed is None:
                 raise _conflict(customer_id)
         else:
             cursor.execute(_claim_sql(vendor), moved)
-            if cursor.rowcount != 1:
+            claimed = cursor.fetchone()
+            if claimed is None:
                 raise _conflict(customer_id)
             cursor.execute(_ledger_sql(vendor), entry)
-    return _claimed_customer(claimant, customer_id, row, now, plan)
+    return _claimed_customer(owner, row, claimed)

@@ -22,6 +22,7 @@ from highseas.customers.choices import CustomerStage, DealStage
 from highseas.customers.models import Activity, Contact, Customer, Deal
 from highseas.engine.bounds import activity_errors, contact_errors, deal_errors, require_valid
 from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.pools import followup_statements
 from highseas.pools.authority import require_follow_up
 from highseas.pools.models import DEFAULT_EFFECTIVE_KINDS
 from highseas.pools.schedule import refresh_schedule
@@ -78,6 +79,17 @@ def log_activity(
             _("A follow-up cannot be in the future."),
             errors={"occurred_at": ["in the future"]},
         )
+    fast = followup_statements.log_activity(
+        actor,
+        customer_id,
+        kind=kind,
+        occurred_at=occurred_at,
+        note=note,
+        outcome=outcome,
+        next_contact_at=next_contact_at,
+    )
+    if fast is not None:  # the owner's own follow-up, as three precompiled statements
+        return fast
     customer = locked_customer(actor, customer_id)
     activity = Activity.objects.create(
         customer=customer,

@@ -30,7 +30,7 @@ from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.limits import ClaimLimits, effective_limits
 from highseas.engine.ownership import EventKind, OwnershipState, Status
 from highseas.notify.services import notify_after_commit
-from highseas.pools import claim_statements, facts, reasons
+from highseas.pools import assign_statements, claim_statements, facts, move_statements, reasons
 from highseas.pools.authority import (
     is_member,
     require_manager_of,
@@ -38,7 +38,7 @@ from highseas.pools.authority import (
     require_receiver,
 )
 from highseas.pools.destinations import home_pool_id
-from highseas.pools.ledger import record_event, state_of
+from highseas.pools.ledger import Entry, label_of, record_event, record_events, state_of
 from highseas.pools.models import ClaimPolicy, ClaimRequest, OwnershipEvent, Pool
 from highseas.pools.policies import claim_limits, rep_overrides
 from highseas.pools.quotas import performance_limits, quota_ref
@@ -54,11 +54,9 @@ class Outcome:
 
 
 def load_customer(customer_id: int) -> Customer:
-    customer = (
-        Customer.objects.select_related("owner", "pool__claim_policy", "pool__recycle_policy")
-        .filter(pk=customer_id, merged_into__isnull=True)  # a merged-away row moves no more
-        .first()
-    )
+    """The customer with its owner, pool and the pool's policies, in one precompiled statement;
+    a merged-away row moves no more."""
+    customer = move_statements.load_customer(customer_id)
     if customer is None:
         raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
     return customer
@@ -122,27 +120,16 @@ def move(
     }
     if changes_owner and before.owner_id is not None:
         fields["previous_owner_id"] = before.owner_id
-    expected = {
-        "pk": customer.pk,
-        "status": before.status.value,
-        "owner_id": before.owner_id,
-        "pool_id": before.pool_id,
-        "merged_into__isnull": True,
-    }
-    written = Customer.objects.filter(**expected).update(**fields)
-    if written != 1:
+    expected = (before.status.value, before.owner_id, before.pool_id)
+    if not move_statements.compare_and_set(customer.pk, expected, fields):
         raise _conflict(customer.pk)
-    record_event(
-        customer,
-        kind,
-        before,
-        after,
-        actor=actor,
-        reason=reason,
-        at=now,
-        actor_label=actor_label,
-        policy_ref=policy_ref,
-    )
+    label = label_of(actor.username if actor else None, actor_label)
+    if actor is None and not label.startswith("system:"):  # the ledger's own default label
+        record_event(customer, kind, before, after, actor=None, reason=reason, at=now)
+    else:  # the ledger row as plain values (``record_events``), no per-call compilation
+        actor_id = actor.pk if actor else None
+        entry = Entry(customer.pk, kind, before, after, reason, actor_id, label, policy_ref)
+        record_events([entry], at=now)
     for name, value in fields.items():
         setattr(customer, name, value)
     if new_owner is None or new_owner.pk != after.owner_id:
@@ -401,6 +388,12 @@ def _give(
         actor_label=actor_label,
         new_owner=receiver,
     )
+    _tell(kind, receiver, previous, customer)
+    return customer
+
+
+def _tell(kind: EventKind, receiver: User, previous: int | None, customer: Customer) -> None:
+    """Tell the receiver (and the former owner) of an assignment or transfer, after commit."""
     notify_after_commit(
         receiver.pk, kind.value, _("A customer was given to you"), customer.name, customer.pk
     )
@@ -412,7 +405,6 @@ def _give(
             customer.name,
             customer.pk,
         )
-    return customer
 
 
 @transaction.atomic
@@ -427,6 +419,12 @@ def assign(
 ) -> Outcome:
     """A manager gives a pooled customer to a rep. Assignment rules act as themselves
     through ``pools.bulk_assign.assign_many``, never through a user."""
+    now = now or timezone.now()
+    given = reason or Reason(reasons.ASSIGNED_BY_MANAGER)
+    fast = assign_statements.assign(actor, customer_id, receiver, reason=given, now=now)
+    if fast is not None:  # the plain case, as a few precompiled statements
+        _tell(EventKind.ASSIGNED, receiver, None, fast)
+        return Outcome(fast)
     return Outcome(
         _give(
             EventKind.ASSIGNED,
@@ -434,8 +432,8 @@ def assign(
             customer_id,
             receiver,
             override_cap=override_cap,
-            reason=reason or Reason(reasons.ASSIGNED_BY_MANAGER),
-            now=now or timezone.now(),
+            reason=given,
+            now=now,
         )
     )
 

@@ -14,6 +14,7 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.serializers import Serializer
 
+from highseas.api.serializers.customer_answer import customer_answer
 from highseas.api.serializers.customers import CustomerSerializer
 from highseas.api.serializers.ownership import (
     ClaimInput,
@@ -50,10 +51,10 @@ class OwnershipActions(viewsets.GenericViewSet[Any]):
     """Mixed into the customer view set."""
 
     def _answer(self, outcome: Outcome, request: Request, **beside: Any) -> Response:
-        """The customer as the viewer sees it, with ``beside`` keys next to its fields."""
-        customer = self.get_queryset().filter(pk=outcome.customer.pk).first()
-        context = {"viewer": viewer_of(request), "request": request}
-        body = CustomerSerializer(customer or outcome.customer, context=context).data
+        """The customer as the viewer sees it, with ``beside`` keys next to its fields: the
+        instance the service moved, whose fields are what its compare-and-set wrote (the row
+        is not read again)."""
+        body = customer_answer(viewer_of(request), outcome.customer)
         return Response({**body, **beside})
 
     @extend_schema(
@@ -73,7 +74,7 @@ class OwnershipActions(viewsets.GenericViewSet[Any]):
                 },
                 status=status.HTTP_202_ACCEPTED,
             )
-        return self._answer(outcome, request)
+        return self._answer(outcome, request)  # the row the claim's own statement returned
 
     @extend_schema(request=ReleaseInput, responses={200: CustomerSerializer})
     @action(detail=True, methods=["post"])
