@@ -99,3 +99,14 @@ def test_settings_and_the_grouped_inbox(
     assert recycle in first.inner_text()
     fits(page)
     shoot(page, f"30-inbox-digest-{tag}")
+
+    group = page.locator('[data-group="recycle_warnings"]')
+    group.locator("summary").click()
+    group.locator("[data-mark-group-read] button").click()
+    page.locator(".toast.success").last.wait_for()
+    assert not Notification.objects.filter(
+        recipient=rep, kind="recycle_warning", read_at__isnull=True
+    ).exists()
+    assert page.locator('[data-group="recycle_warnings"].unread').count() == 0
+    fits(page)
+    shoot(page, f"40-inbox-group-read-{tag}")

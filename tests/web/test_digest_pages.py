@@ -13,7 +13,7 @@ from django.utils import translation
 from pytest_django.fixtures import Settings
 
 from highseas.notify import texts
-from highseas.notify.models import NotificationPreference
+from highseas.notify.models import Notification, NotificationPreference
 from highseas.notify.services import notify
 from tests.web.pages import html, signed_in
 
@@ -128,3 +128,24 @@ def test_a_day_s_many_recycle_warnings_read_as_one_line_that_opens(
     with translation.override("en"):
         page = html(english(rep).get("/notifications/"))
     assert "12 recycle warnings" in page and "12 unread" in page
+
+
+def test_a_group_is_marked_read_at_once_and_another_user_s_ids_change_nothing(
+    org: dict[str, Any],
+) -> None:
+    rep, other = org["rep_a"], org["rep_b"]
+    mine = [notify(rep.pk, "recycle_warning", f"提醒{i}") for i in range(4)]
+    theirs = notify(other.pk, "recycle_warning", "别人的提醒")
+    assert theirs is not None and all(mine)
+    page = html(signed_in(rep).get("/notifications/"))
+    group = page.split('data-group="recycle_warnings"')[1].split("</details>")[0]
+    assert "data-mark-group-read" in group
+    ids = [str(n.pk) for n in mine if n] + [str(theirs.pk)]
+    response = signed_in(rep).post("/notifications/read-group/", {"ids": ids, "next": "/x"})
+    assert response.status_code == 302
+    assert Notification.objects.filter(recipient=rep, read_at__isnull=True).count() == 0
+    assert Notification.objects.get(pk=theirs.pk).read_at is None
+    page = html(signed_in(rep).get("/notifications/"))
+    group = page.split('data-group="recycle_warnings"')[1].split("</details>")[0]
+    assert "data-mark-group-read" not in group and "未读" not in group
+    assert Client().post("/notifications/read-group/", {"ids": ids}).status_code == 302

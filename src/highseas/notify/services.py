@@ -114,6 +114,13 @@ def mark_read(user: User, notification_id: int, now: datetime) -> Notification:
     return notification
 
 
+def mark_some_read(user: User, notification_ids: Sequence[int], now: datetime) -> int:
+    """Mark those of ``notification_ids`` that are ``user``'s and unread read (a day's group in
+    the inbox); another user's ids change nothing. Returns how many changed."""
+    mine = Notification.objects.filter(recipient=user, pk__in=list(notification_ids)[:500])
+    return mine.filter(read_at__isnull=True).update(read_at=now)
+
+
 def mark_all_read(user: User, now: datetime) -> int:
     """Mark every unread notification of ``user`` read; returns how many changed."""
     return Notification.objects.filter(recipient=user, read_at__isnull=True).update(read_at=now)

@@ -78,6 +78,7 @@ urlpatterns = [
     path("notifications/", inbox.notifications, name="notifications"),
     path("notifications/<int:notification_id>/read/", inbox.mark_read, name="mark_read"),
     path("notifications/read-all/", inbox.mark_all_read, name="mark_all_read"),
+    path("notifications/read-group/", inbox.mark_group_read, name="mark_group_read"),
     path(
         "settings/notifications/",
         notification_settings.notification_settings,

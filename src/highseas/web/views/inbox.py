@@ -72,3 +72,17 @@ def mark_all_read(request: HttpRequest) -> HttpResponse:
         to=back_to(request, reverse("web:notifications")),
         unread=0,
     )
+
+
+@login_required
+@require_POST
+def mark_group_read(request: HttpRequest) -> HttpResponse:
+    ids = [int(raw) for raw in request.POST.getlist("ids") if raw.isdigit()]
+    count = services.mark_some_read(viewer_of(request).user, ids, timezone.now())
+    return answer(
+        request,
+        ok=True,
+        message=_("%(count)s notifications marked as read.") % {"count": count},
+        to=back_to(request, reverse("web:notifications")),
+        unread=selectors.unread_count(viewer_of(request).user),
+    )
