@@ -18,7 +18,9 @@ from rest_framework.test import APIClient
 from highseas.accounts.models import User
 from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
+from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.insights import cache
+from highseas.insights.breakdowns import breakdown
 from highseas.insights.console import console_figures, console_page
 from highseas.insights.dashboard import dashboard_figures, follow_up_rates, headline, team_reps
 from highseas.insights.models import FigureCache
@@ -138,6 +140,32 @@ def test_the_api_says_what_is_cached_and_exact_computes_now(
     assert (refused.status_code, refused.json()["code"]) == (403, "permission_denied")
     own = api(org["rep_a"]).get("/api/v1/insights/reps/").json()
     assert [row["username"] for row in own["reps"]] == ["rep_a"]
+    for path, query in (("breakdown/", {"by": "rep"}), ("claims/", {})):
+        body = api(org["east_manager"]).get(f"/api/v1/insights/{path}", query).json()
+        assert body["cached"]["fields"] == ["*"]
+        exact = api(org["east_manager"]).get(f"/api/v1/insights/{path}", query | {"exact": "1"})
+        assert "cached" not in exact.json()
+        assert {k: v for k, v in body.items() if k not in ("cached", "until", "since")} == {
+            k: v for k, v in exact.json().items() if k not in ("until", "since")
+        }
+        refused = api(org["rep_a"]).get(f"/api/v1/insights/{path}", query)
+        assert (refused.status_code, refused.json()["code"]) == (403, "permission_denied")
+
+
+def test_a_manager_turned_rep_reads_no_cached_figure(org: dict[str, Any], won: Customer) -> None:
+    manager = org["east_manager"]
+    console_page(Viewer(manager), days=30, by="source", now=NOW)
+    breakdown(Viewer(manager), by="rep", cached=True)
+    manager.role = "rep"
+    manager.save(update_fields=["role"])
+    for read in (
+        lambda: console_page(Viewer(manager), days=30, by="source", now=NOW),
+        lambda: breakdown(Viewer(manager), by="rep", cached=True),
+        lambda: fairness(Viewer(manager), cached=True),
+    ):
+        with pytest.raises(HighSeasError) as refused:
+            read()
+        assert refused.value.code == ErrorCode.PERMISSION_DENIED
 
 
 def test_the_pages_say_when_and_link_the_exact_figures(org: dict[str, Any], won: Customer) -> None:

@@ -33,6 +33,7 @@ from highseas.customers.models import Deal
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.insights import median
 from highseas.engine.ownership import EventKind
+from highseas.insights import cache
 from highseas.insights.performance import (
     GAINS,
     RETURNS,
@@ -96,14 +97,27 @@ class Group:
         }
 
 
+def _cached(
+    name: str, viewer: Viewer, params: dict[str, Any], *, cached: bool, default: bool
+) -> dict[str, Any] | None:
+    """The figure from the cache (``insights.cache``) when asked for over the default window,
+    with ``cached`` saying when it was computed; None otherwise."""
+    if not (cached and default):
+        return None
+    found, computed_at = cache.remember(name, viewer, params)
+    return {**found, "cached": {"fields": ["*"], "computed_at": computed_at}}
+
+
 def breakdown(
     viewer: Viewer,
     *,
     by: str,
     since: datetime | None = None,
     until: datetime | None = None,
+    cached: bool = False,
 ) -> dict[str, Any]:
-    """The gains of the reps in view grouped ``by`` (module docstring, step 1), biggest first."""
+    """The gains of the reps in view grouped ``by`` (module docstring, step 1), biggest first.
+    With ``cached`` and the default window, from the cache (``insights.cache``)."""
     if by not in GROUPINGS:
         raise HighSeasError(
             ErrorCode.VALIDATION_ERROR,
@@ -112,6 +126,9 @@ def breakdown(
         )
     span = window(since, until)
     ids = [rep.pk for rep in reps_in_view(viewer)]
+    default = since is None and until is None
+    if found := _cached("breakdown", viewer, {"by": by}, cached=cached, default=default):
+        return found
     rows = gains(ids, span).values_list(GROUPINGS[by], "won", "revenue", "at", "first")
     groups: dict[str, Group] = {}
     for key, won, revenue, gained, contacted in rows:
@@ -131,11 +148,19 @@ def breakdown(
 
 
 def claim_effectiveness(
-    viewer: Viewer, *, since: datetime | None = None, until: datetime | None = None
+    viewer: Viewer,
+    *,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    cached: bool = False,
 ) -> dict[str, Any]:
-    """Per rep in view, what became of their claims in the window (module docstring, 2)."""
+    """Per rep in view, what became of their claims in the window (module docstring, 2).
+    With ``cached`` and the default window, from the cache (``insights.cache``)."""
     span = window(since, until)
     reps = reps_in_view(viewer)
+    default = since is None and until is None
+    if found := _cached("claims", viewer, {}, cached=cached, default=default):
+        return found
     returned = OwnershipEvent.objects.filter(
         customer_id=OuterRef("customer_id"),
         from_owner_id=OuterRef("to_owner_id"),
@@ -173,3 +198,15 @@ def claim_effectiveness(
             }
         )
     return {"since": span.since, "until": span.until, "reps": result}
+
+
+@cache.figure("breakdown")
+def cached_breakdown(viewer: Viewer, params: dict[str, Any], now: datetime) -> Any:
+    span = window(now=now)
+    return breakdown(viewer, by=params["by"], since=span.since, until=span.until)
+
+
+@cache.figure("claims")
+def cached_claims(viewer: Viewer, params: dict[str, Any], now: datetime) -> Any:
+    span = window(now=now)
+    return claim_effectiveness(viewer, since=span.since, until=span.until)

@@ -140,8 +140,8 @@ def console_figures(viewer: Viewer, *, days: int, by: str, now: datetime) -> dic
     return {
         "days": days,
         "by": by,
-        "breakdown": breakdown(viewer, by=by, **window),
-        "claims": claim_effectiveness(viewer, **window),
+        "breakdown": breakdown(viewer, by=by, since=window["since"], until=now),
+        "claims": claim_effectiveness(viewer, since=window["since"], until=now),
         "fairness": (fair := fairness(viewer, now=now, since=window["since"], until=now)),
         "reading": reading(viewer, fair, **window),
         "levels": level_counts(viewer),
@@ -162,6 +162,7 @@ def console_page(
     """``console_figures`` as the page reads them: from the cache (``insights.cache``; its
     ``computed_at`` says when, over the window ending then), the limit plans always live;
     ``exact`` computes everything now."""
+    reps_in_view(viewer)  # a rep is refused before any cached figure is read
     days = days if days in WINDOWS else 30
     figures, computed_at = cache.remember(
         "insights_page", viewer, {"days": days, "by": by}, now=now, exact=exact

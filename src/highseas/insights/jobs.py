@@ -9,13 +9,13 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from highseas.insights import console, dashboard, performance
+from highseas.insights import breakdowns, console, dashboard, performance
 from highseas.insights.cache import refresh
 from highseas.insights.limits import recompute_due_plans
 from highseas.insights.snapshots import record_pool_sizes, roll_up
 from highseas.insights.value import scheduled_rescore
 
-FIGURES = (console, dashboard, performance)  # imported for the figures they register
+FIGURES = (breakdowns, console, dashboard, performance)  # imported for the figures they register
 
 
 def run_insight_jobs(now: datetime) -> dict[str, Any]:

@@ -54,9 +54,9 @@ def cached_window_of(request: Request) -> dict[str, Any]:
 def cached_field() -> serializers.DictField:
     return serializers.DictField(
         required=False,
-        help_text="present when some figures come from the cache: their names (fields) and "
-        "when they were computed (computed_at), over the default window ending then; "
-        "exact=true computes them now",
+        help_text="present when figures come from the cache: their names (fields; * for the "
+        "whole answer) and when they were computed (computed_at), over the default window "
+        "ending then; exact=true computes them now",
     )
 
 
@@ -121,7 +121,7 @@ class Fairness(serializers.Serializer[Any]):
     cached = cached_field()
 
 
-class BreakdownInput(WindowInput):
+class BreakdownInput(CachedWindowInput):
     by = serializers.ChoiceField(choices=sorted(GROUPINGS))
 
 
@@ -139,6 +139,7 @@ class Breakdown(serializers.Serializer[Any]):
     until = serializers.DateTimeField()
     by = serializers.CharField()
     groups = BreakdownGroup(many=True)
+    cached = cached_field()
 
 
 class ClaimRow(serializers.Serializer[Any]):
@@ -158,6 +159,7 @@ class ClaimEffectiveness(serializers.Serializer[Any]):
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()
     reps = ClaimRow(many=True)
+    cached = cached_field()
 
 
 class LockInput(serializers.Serializer[None]):
@@ -234,7 +236,8 @@ class BreakdownView(APIView):
     def get(self, request: Request) -> Response:
         data = BreakdownInput(data=request.query_params)
         data.is_valid(raise_exception=True)
-        report = breakdown(viewer_of(request), **data.validated_data)
+        found = dict(data.validated_data)
+        report = breakdown(viewer_of(request), cached=not found.pop("exact"), **found)
         return Response(Breakdown(report).data)
 
 
@@ -242,9 +245,9 @@ class ClaimEffectivenessView(APIView):
     """Per rep the caller sees, what became of their claims in ``[since, until)``: contacted,
     won, returned to a pool (admins and managers)."""
 
-    @extend_schema(parameters=[WindowInput], responses={200: ClaimEffectiveness})
+    @extend_schema(parameters=[CachedWindowInput], responses={200: ClaimEffectiveness})
     def get(self, request: Request) -> Response:
-        report = claim_effectiveness(viewer_of(request), **window_of(request))
+        report = claim_effectiveness(viewer_of(request), **cached_window_of(request))
         return Response(ClaimEffectiveness(report).data)
 
 
