@@ -179,7 +179,7 @@ def profile(request: HttpRequest, user_id: int) -> HttpResponse:
                 )
             return HttpResponseRedirect(reverse("web:person_profile", args=[user.pk]))
     leave_form = LeaveForm(None, **_leave_args(request, user))
-    return _profile_page(request, actor, user, form, leave_form, refused)
+    return _profile_page(request, user, form, leave_form, refused)
 
 
 def _leave_args(request: HttpRequest, user: User) -> dict[str, Any]:
@@ -188,7 +188,6 @@ def _leave_args(request: HttpRequest, user: User) -> dict[str, Any]:
 
 def _profile_page(
     request: HttpRequest,
-    actor: User,
     user: User,
     form: ProfileForm,
     leave: LeaveForm,
@@ -227,9 +226,7 @@ def leave(request: HttpRequest, user_id: int) -> HttpResponse:
         else:
             messages.success(request, _("The leave is saved; the rep's customers follow it."))
             return HttpResponseRedirect(to)
-    return _profile_page(
-        request, actor, user, ProfileForm(None, profile=_profile(user)), form, refused
-    )
+    return _profile_page(request, user, ProfileForm(None, profile=_profile(user)), form, refused)
 
 
 def _team_form(request: HttpRequest, actor: User, team: Team | None) -> TeamForm:
