@@ -16,10 +16,17 @@ Rules:
    owner; for a pooled customer, the pool's admins. Reps never reveal a pooled customer;
 7. leave cover: while a rep's recorded leave lasts, the colleague named to cover it sees the
    rep's customers in full in the pools whose recycle policy says ``leave_mode: cover``.
+
+Lists read the same rule branch by branch (``Viewer.branches``): one statement over "own OR
+pooled OR team" leaves the database no index that gives both the rows and their order, so at
+a million customers it reads and sorts hundreds of thousands of rows for a 25-row page. Each
+branch alone is readable newest first on an index (``pools.listing`` merges their pages).
 """
 
 from __future__ import annotations
 
+from collections.abc import Collection
+from dataclasses import dataclass
 from functools import cached_property
 from typing import Any, Protocol
 
@@ -32,6 +39,22 @@ from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
 from highseas.engine.masking import mask_value
 from highseas.pools.models import LeaveMode, Pool
+
+FEW_OWNERS = 32  # a team branch of more owners is read along the primary key, newest first
+
+
+@dataclass(frozen=True)
+class Branch:
+    """One piece of a viewer's visible customers (``Viewer.branches``). ``dense``: a large
+    share of the whole table, best read by walking the primary key newest first (an index on
+    its filter would return far more rows than a page needs, in the wrong order). ``few``:
+    one owner's customers (bounded by their holdings), best read whole from the owner's index.
+    ``pool_id``: the pool of a pool's piece."""
+
+    customers: QuerySet[Customer]
+    dense: bool = False
+    few: bool = False
+    pool_id: int | None = None
 
 
 def ancestor_team_ids(team: Team | None) -> list[int]:
@@ -121,6 +144,45 @@ class Viewer:
                 pool__recycle_policy__leave_mode=LeaveMode.COVER,
             )
         return base.filter(visible)
+
+    @cached_property
+    def subtree_user_ids(self) -> list[int]:
+        """Everyone in the teams the user manages (rule 2's owners), active or not."""
+        if not self.subtree_team_ids:
+            return []
+        users = User.objects.filter(team_id__in=self.subtree_team_ids).order_by("pk")
+        return list(users.values_list("pk", flat=True))
+
+    def branches(self, statuses: Collection[str] | None = None) -> list[Branch]:
+        """``customers()`` (narrowed to ``statuses`` when given) as pieces whose union is
+        exactly it (pieces may overlap): the admin's one dense piece; the user's own customers;
+        each member pool's pooled customers; the team's customers, owner by owner for a small
+        team or as one dense piece; each covered owner's customers in cover pools. A piece the
+        statuses rule out is left out, so no statement hunts for rows that cannot exist."""
+        base = Customer.objects.filter(merged_into__isnull=True)
+        if statuses is not None:
+            base = base.filter(status__in=sorted(statuses))
+        if self.is_admin:
+            return [Branch(base, dense=True)]
+        owned = statuses is None or any(status != CustomerStatus.POOLED for status in statuses)
+        pooled = statuses is None or CustomerStatus.POOLED in statuses
+        found = [Branch(base.filter(owner_id=self.user.pk), few=True)] if owned else []
+        if pooled:
+            found += [
+                Branch(base.filter(status=CustomerStatus.POOLED, pool_id=pk), pool_id=pk)
+                for pk in sorted(self.member_pool_ids)
+            ]
+        team = [pk for pk in self.subtree_user_ids if pk != self.user.pk]
+        if owned and len(team) > FEW_OWNERS:
+            found.append(Branch(base.filter(owner_id__in=team), dense=True))
+        elif owned:
+            found += [Branch(base.filter(owner_id=pk), few=True) for pk in team]
+        if owned and self.covered_owner_ids:
+            cover = base.filter(pool__recycle_policy__leave_mode=LeaveMode.COVER)
+            found += [
+                Branch(cover.filter(owner_id=pk), few=True) for pk in sorted(self.covered_owner_ids)
+            ]
+        return found
 
     def sees_in_full(self, customer: Customer) -> bool:
         if self.is_admin or (customer.owner_id is not None and customer.owner_id == self.user.pk):

@@ -65,6 +65,12 @@ class PagesBenchOptions:
     customers: int = 1_000_000
     requests: int = 20
     force: bool = False
+    only: tuple[str, ...] = ()  # path fragments; empty: every page
+
+    def pages(self) -> tuple[Page, ...]:
+        if not self.only:
+            return PAGES
+        return tuple(page for page in PAGES if any(part in page.path for part in self.only))
 
 
 @dataclass(frozen=True)
@@ -303,7 +309,7 @@ def run(options: PagesBenchOptions) -> list[dict[str, Any]]:
     over_http: dict[Page, dict[str, Any]] = {}
     try:
         server.wait_ready()
-        for page in PAGES:
+        for page in options.pages():
             over_http[page] = time_page(port, page, headers[page.user], options.requests)
             print(f"  {page.user:<8} {page.path:<40} {over_http[page]}", file=sys.stderr)
     finally:
@@ -313,7 +319,7 @@ def run(options: PagesBenchOptions) -> list[dict[str, Any]]:
     lines: list[dict[str, Any]] = [
         {**common, "path": "dataset", "build_seconds": round(build_seconds, 1)}
     ]
-    for page in PAGES:
+    for page in options.pages():
         timed = over_http[page]
         lines.append(
             {
@@ -353,6 +359,9 @@ def summary(lines: list[dict[str, Any]]) -> str:
 
 def run_from_command(command: BaseCommand, options: dict[str, Any]) -> None:
     bench_options = PagesBenchOptions(
-        customers=options["customers"], requests=options["requests"], force=options["force"]
+        customers=options["customers"],
+        requests=options["requests"],
+        force=options["force"],
+        only=tuple(part for part in options.get("only", "").split(",") if part),
     )
     report(command, lambda: run(bench_options), summary)

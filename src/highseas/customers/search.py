@@ -34,8 +34,9 @@ import re
 from dataclasses import dataclass
 from typing import Any
 
+from django.core.exceptions import EmptyResultSet
 from django.db import connection
-from django.db.models import Q, QuerySet
+from django.db.models import BooleanField, Q, QuerySet
 from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
@@ -121,25 +122,40 @@ GROUPS = [(tier, status) for tier in Tier for status in STATUS_ORDER]
 
 
 def _scope_sql() -> Clause:
-    sql = "c.merged_into_id IS NULL AND c.status = %s AND c.id < %s"
+    sql = "c.merged_into_id IS NULL AND c.status = %s"
     return Clause(sql + (" AND c.stage <> %s" if prospects_only() else ""))
 
 
 def _source_ids(source: Source, stronger: Clause, status: str, bound: int, limit: int) -> list[int]:
     scope = _scope_sql()
-    params: list[Any] = [status, bound, *([CustomerStage.WON.value] if prospects_only() else [])]
-    where = f"{joined(source)} AND {scope.sql} AND NOT {stronger.sql}"
+    params: list[Any] = [status, *([CustomerStage.WON.value] if prospects_only() else [])]
+    where = Clause(f"{scope.sql} AND NOT {stronger.sql}", [*params, *stronger.params])
+    return walk_source(source, where, below=bound, above=None, limit=limit)
+
+
+def walk_source(
+    source: Source, where: Clause, *, below: int | None, above: int | None, limit: int
+) -> list[int]:
+    """Up to ``limit`` ids the source gives that meet ``where`` (a condition on ``c``), read
+    from the source's own index newest first below ``below`` — or, given ``above``, oldest
+    first above it."""
+    op, bound, order = ("<", below, "DESC") if above is None else (">", above, "ASC")
+    bound = GROUP_SPAN if bound is None else bound
     if source.fts is not None:
         table = source.fts.sql.split()[0]
         sql = (
             f"SELECT c.id FROM {table} JOIN {TABLE} c ON c.id = {table}.rowid "
-            f"WHERE {source.fts.sql} AND {table}.rowid < %s AND {where} "
-            f"ORDER BY {table}.rowid DESC LIMIT %s"
+            f"WHERE {source.fts.sql} AND {table}.rowid {op} %s AND {joined(source)} "
+            f"AND c.id {op} %s AND {where.sql} ORDER BY {table}.rowid {order} LIMIT %s"
         )
-        values = [*source.fts.params, bound, *source.where.params, *params, *stronger.params]
+        values = [*source.fts.params, bound, *source.where.params, bound, *where.params]
     else:
-        sql = f"SELECT c.id FROM {customers_from(source)} WHERE {where} ORDER BY c.id DESC LIMIT %s"
-        values = [*source.where.params, *params, *stronger.params]
+        distinct = "DISTINCT " if source.by_contact else ""  # a customer has many contacts
+        sql = (
+            f"SELECT {distinct}c.id FROM {customers_from(source)} WHERE {joined(source)} "
+            f"AND c.id {op} %s AND {where.sql} ORDER BY c.id {order} LIMIT %s"
+        )
+        values = [*source.where.params, bound, *where.params]
     with connection.cursor() as cursor:
         cursor.execute(sql, [*values, limit])
         return [row[0] for row in cursor.fetchall()]
@@ -226,3 +242,104 @@ def name_filter(text: str) -> Q:
             ids = source_ids_sql(source)
             match |= Q(pk__in=RawSQL(ids.sql, ids.params))
     return match
+
+
+def listed_ids(
+    customers: QuerySet[Customer],
+    text: str = "",
+    *,
+    below: int | None = None,
+    above: int | None = None,
+    limit: int,
+    walk_primary_key: bool = False,
+    few: bool = False,
+) -> list[int]:
+    """Up to ``limit`` ids of ``customers`` that ``name_filter(text)`` keeps (all of them for
+    a blank text), newest first below ``below`` — or, given ``above``, oldest first above it.
+
+    A name is read source by source, each from its own index newest first, every row checked
+    against ``customers`` by primary key: a list filtered by 科技 reads as many rows as its
+    page needs, never the hundreds of thousands of names that contain it (``pk IN (…)`` over
+    the sources, which the planner turns into exactly that). Without a name,
+    ``walk_primary_key`` reads ``customers`` along the primary key (on SQLite, no index is
+    used: its sampled statistics make an index on a low-cardinality column look selective).
+    ``few``: ``customers`` are a few hundred rows at most (one owner's), read on their own
+    index with each row's name tested where it stands (``row_match``)."""
+    query = NameQuery.of(text)
+    if query.folded and not is_long_enough(query.folded):
+        customers = customers.filter(name_filter(text))
+    elif query.folded and few:
+        customers = customers.filter(row_match(query))
+    elif query.folded:
+        return _matching_listed_ids(customers, query, below=below, above=above, limit=limit)
+    if below is not None:
+        customers = customers.filter(pk__lt=below)
+    if above is not None:
+        customers = customers.filter(pk__gt=above)
+    ordered = customers.order_by("pk" if above is not None else "-pk")
+    ids = ordered.values_list("pk", flat=True)[:limit]
+    if not (walk_primary_key and connection.vendor == "sqlite"):
+        return list(ids)
+    try:
+        sql, params = ids.query.sql_with_params()
+    except EmptyResultSet:
+        return []
+    table = connection.ops.quote_name(TABLE)
+    sql = sql.replace(f"FROM {table}", f"FROM {table} NOT INDEXED", 1)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        return [row[0] for row in cursor.fetchall()]
+
+
+def _matching_listed_ids(
+    customers: QuerySet[Customer],
+    query: NameQuery,
+    *,
+    below: int | None,
+    above: int | None,
+    limit: int,
+) -> list[int]:
+    ensure_search_index(connection)
+    if query.pinyin:
+        fill_pinyin(connection, limit=PENDING_PINYIN)
+    try:
+        sql, params = customers.order_by().values("pk").query.sql_with_params()
+    except EmptyResultSet:
+        return []
+    head, _, condition = sql.partition(" WHERE ")
+    key = f"{connection.ops.quote_name(TABLE)}.{connection.ops.quote_name('id')}"
+    condition = condition or "1 = 1"
+    member = Clause(f"EXISTS ({head} WHERE ({condition}) AND {key} = c.id)", list(params))
+    found: set[int] = set()
+    for tier in query.tiers():
+        for source in query.sources(tier):
+            found.update(walk_source(source, member, below=below, above=above, limit=limit))
+    return sorted(found, reverse=above is None)[:limit]
+
+
+def row_match(query: NameQuery) -> RawSQL:
+    """``name_filter``'s match as a test of the row at hand (each source asked whether it
+    gives that row's id), for lists that read few rows: ``pk IN (…)`` would read every row the
+    sources give first."""
+    ensure_search_index(connection)
+    if query.pinyin:
+        fill_pinyin(connection, limit=PENDING_PINYIN)
+    outer = f"{connection.ops.quote_name(TABLE)}.{connection.ops.quote_name('id')}"
+    tests: list[str] = []
+    params: list[Any] = []
+    for tier in query.tiers():
+        for source in query.sources(tier):
+            if source.fts is not None:
+                table = source.fts.sql.split()[0]
+                tests.append(
+                    f"EXISTS (SELECT 1 FROM {table} JOIN {TABLE} c ON c.id = {table}.rowid "
+                    f"WHERE {source.fts.sql} AND {table}.rowid = {outer} AND {joined(source)})"
+                )
+                params += [*source.fts.params, *source.where.params]
+            else:
+                tests.append(
+                    f"EXISTS (SELECT 1 FROM {customers_from(source)} "
+                    f"WHERE {joined(source)} AND c.id = {outer})"
+                )
+                params += source.where.params
+    return RawSQL(f"({' OR '.join(tests)})", params, output_field=BooleanField())

@@ -9,6 +9,7 @@ from rest_framework import mixins, status, viewsets
 from rest_framework.request import Request
 from rest_framework.response import Response
 
+from highseas.api.pagination import KeysetPagination
 from highseas.api.serializers.customers import (
     CustomerEditInput,
     CustomerSerializer,
@@ -26,6 +27,7 @@ from highseas.engine.bounds import parse_id
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake.registration import register_customer
 from highseas.pools.editing import edit_customer
+from highseas.pools.listing import listed_customers
 from highseas.pools.views_quota import open_customer
 
 LIST_FILTERS = [
@@ -65,6 +67,12 @@ class CustomerViewSet(
 
     def get_queryset(self) -> QuerySet[Customer]:
         customers = viewer_of(self.request).customers()
+        filters, query = self._filters()
+        if query:
+            customers = customers.filter(name_filter(query))
+        return customers.filter(**filters)
+
+    def _filters(self) -> tuple[dict[str, str], str]:
         params = self.request.query_params
         filters = {
             f"{name}_id" if name in ("pool", "owner") else name: params[name]
@@ -78,9 +86,31 @@ class CustomerViewSet(
                     _("Filters take numeric ids."),
                     errors={key[:-3]: ["not a number"]},
                 )
-        if query := params.get("q"):
-            customers = customers.filter(name_filter(query))
-        return customers.filter(**filters)
+        return filters, params.get("q") or ""
+
+    def list(self, request: Request, *args: Any, **kwargs: Any) -> Response:
+        """A keyset page of the visible customers: the rows the cursor's page needs are read
+        by ``pools.listing.listed_customers`` (branch by branch, on indexes), then paged as
+        every list is (the same cursors and links)."""
+        filters, query = self._filters()
+        status_filter = filters.pop("status", None)
+        paginator = self.paginator
+        assert isinstance(paginator, KeysetPagination)
+        cursor = paginator.decode_cursor(request)
+        position = parse_id(cursor.position) if cursor and cursor.position else None
+        reverse = bool(cursor and cursor.reverse)
+        size = paginator.get_page_size(request) or paginator.page_size
+        customers = listed_customers(
+            viewer_of(request),
+            filters=filters,
+            statuses=None if status_filter is None else [status_filter],
+            text=query,
+            after=None if reverse else position,
+            before=position if reverse else None,
+            limit=(cursor.offset if cursor else 0) + size + 1,
+        )
+        page = self.paginate_queryset(customers)
+        return self.get_paginated_response(self.get_serializer(page, many=True).data)
 
     def get_object(self) -> Customer:
         lookup = self.kwargs["pk"]

@@ -5,6 +5,7 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
+from django.db.models import Q
 from django.http import HttpRequest, HttpResponse
 from django.shortcuts import render
 from django.urls import reverse
@@ -14,10 +15,10 @@ from django.views.decorators.http import require_POST
 
 from highseas.accounts.models import User
 from highseas.customers.models import Customer
-from highseas.customers.search import name_filter
 from highseas.engine.bounds import parse_id
 from highseas.engine.errors import HighSeasError
 from highseas.pools import ownership, requests
+from highseas.pools.listing import PAGE_SIZE, listed_customers
 from highseas.pools.models import ClaimRequest
 from highseas.web import selectors
 from highseas.web.access import manager_required
@@ -34,33 +35,40 @@ def _int(raw: str | None) -> int | None:
 
 @manager_required
 def team_customers(request: HttpRequest) -> HttpResponse:
-    """Every customer the manager sees (their subtree's and their pools'), filtered."""
+    """Every customer the manager sees (their subtree's and their pools'), filtered; a page
+    is read by ``pools.listing.listed_customers``, as the API's customer list is."""
     viewer = viewer_of(request)
     now = timezone.now()
     params = request.GET
-    customers = viewer.customers()
     status = params.get("status", "held")
-    customers = customers.filter(status__in=STATUS_VIEWS.get(status, STATUS_VIEWS["held"]))
-    if owner := _int(params.get("owner")):
-        customers = customers.filter(owner_id=owner)
-    if pool := _int(params.get("pool")):
-        customers = customers.filter(pool_id=pool)
-    if level := params.get("level", ""):
-        customers = customers.filter(level=level)
-    if query := params.get("q", "").strip():
-        customers = customers.filter(name_filter(query))
-    if params.get("due") == "7":
-        customers = customers.filter(recycle_due_at__lte=now + timedelta(days=7))
+    filters = {
+        name: value
+        for name, value in (
+            ("owner_id", _int(params.get("owner"))),
+            ("pool_id", _int(params.get("pool"))),
+            ("level", params.get("level", "")),
+        )
+        if value
+    }
+    query = params.get("q", "").strip()
+    due = Q(recycle_due_at__lte=now + timedelta(days=7)) if params.get("due") == "7" else None
+    after, before = _int(params.get("after")), _int(params.get("before"))
+    customers = listed_customers(
+        viewer,
+        filters=filters,
+        extra=due,
+        statuses=STATUS_VIEWS.get(status, STATUS_VIEWS["held"]),
+        text=query,
+        after=after,
+        before=before,
+        limit=PAGE_SIZE + 1,
+    )
     receivers = selectors.assignable_users(viewer)
     context = {
         "section": "console",
         "tab": "customers",
         "page": selectors.page_of(
-            viewer,
-            customers,
-            now,
-            after=_int(params.get("after")),
-            before=_int(params.get("before")),
+            viewer, customers, now, after=after, before=before, size=PAGE_SIZE
         ),
         "receivers": receivers,
         "pools": selectors.listable_pools(viewer),
@@ -68,7 +76,7 @@ def team_customers(request: HttpRequest) -> HttpResponse:
             "status": status,
             "owner": _int(params.get("owner")),
             "pool": _int(params.get("pool")),
-            "level": level,
+            "level": filters.get("level", ""),
             "q": query,
             "due": params.get("due", ""),
         },

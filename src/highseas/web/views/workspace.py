@@ -18,6 +18,7 @@ from django.views.decorators.http import require_POST
 from highseas.customers.search import name_filter
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools import ownership, requests
+from highseas.pools.listing import PAGE_SIZE, listed_customers
 from highseas.pools.quotas import standings
 from highseas.pools.views_quota import views_left
 from highseas.web import selectors
@@ -63,14 +64,19 @@ def pool_list(request: HttpRequest) -> HttpResponse:
     pool = pool or (pools[0] if pools else None)
     context: dict[str, object] = {"section": "pool", "form": form, "pool": pool, "pools": pools}
     if pool is not None:
-        customers = viewer.customers().filter(form.match(), pool=pool, **form.narrowing())
-        page = selectors.page_of(
+        narrowing = form.narrowing()
+        status = narrowing.pop("status", None)
+        after, before = form.cleaned_data.get("after"), form.cleaned_data.get("before")
+        customers = listed_customers(
             viewer,
-            customers,
-            now,
-            after=form.cleaned_data.get("after"),
-            before=form.cleaned_data.get("before"),
+            filters={"pool_id": pool.pk, **narrowing},
+            statuses=None if status is None else [status],
+            text=form.cleaned_data.get("q") or "",
+            after=after,
+            before=before,
+            limit=PAGE_SIZE + 1,
         )
+        page = selectors.page_of(viewer, customers, now, after=after, before=before, size=PAGE_SIZE)
         pending = requests.pending_requests(viewer, [row.id for row in page.rows], now)
         context["page"] = page
         context["rows"] = [(row, pending.get(row.id)) for row in page.rows]

@@ -76,6 +76,11 @@ class Command(BaseCommand):
             help="pages: timed requests per page",
         )
         parser.add_argument(
+            "--only",
+            default="",
+            help="pages: time only the pages whose path contains one of these (comma-separated)",
+        )
+        parser.add_argument(
             "--profile",
             type=int,
             default=0,
