@@ -8,22 +8,43 @@
 3. A manager names only a pool they belong to (``not_pool_member`` for a sweep; a recycle
    preview of a pool they cannot see is ``not_found``).
 4. A real sweep at another moment needs time travel (``pools.moments``).
+5. The console's preview is bounded (``sweep_preview``): it judges the first due customers
+   and counts the warnings, so that it answers at once at a million customers; the complete
+   dry run (``sweep_report``) is a click away.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from django.db.models import QuerySet
 from django.utils.translation import gettext as _
 
 from highseas.accounts.models import User
 from highseas.accounts.visibility import Viewer
+from highseas.customers.choices import CustomerStatus
+from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools.moments import require_allowed_moment
 from highseas.pools.policy_edits import require_valid_level_overrides
 from highseas.pools.preview import PolicyPreview, preview_policy
-from highseas.pools.sweep import Scope, SweepReport, sweep
+from highseas.pools.sweep import (
+    PoolCache,
+    Scope,
+    SweepReport,
+    _decide,
+    _due_batches,
+    _preview_expired_freezes,
+    _warned,
+    sweep,
+)
+
+PREVIEW_DUE = 200  # due customers a bounded preview judges (in one batch)
+PREVIEW_FREEZES = 25  # ended freezes it judges (the sweep judges them one by one)
+PREVIEW_WARNED = 15  # warnings a bounded preview lists
+PREVIEW_WARNED_COUNT = 2_000  # warnings it counts; above, "at least"
 
 
 def require_report_reader(viewer: Viewer) -> None:
@@ -40,6 +61,81 @@ def full_view_owner_ids(viewer: Viewer) -> frozenset[int] | None:
         team = User.objects.filter(team_id__in=viewer.subtree_team_ids)
         ids.update(team.values_list("pk", flat=True))
     return frozenset(ids)
+
+
+@dataclass(frozen=True)
+class SweepPreview:
+    """A bounded dry run: ``report`` judged the first ``PREVIEW_FREEZES`` ended freezes and
+    the first due customers (all of them when ``complete``) and lists the first warnings;
+    ``warned_count`` counts them up to ``PREVIEW_WARNED_COUNT`` (all unless ``warned_capped``).
+    """
+
+    report: SweepReport
+    warned_count: int
+    complete: bool
+    warned_capped: bool = False
+
+
+@dataclass(frozen=True)
+class _Only(Scope):
+    """A scope narrowed to the given customers (the first ones a bounded preview judges)."""
+
+    only: frozenset[int] = frozenset()
+
+    def apply(self, customers: QuerySet[Customer]) -> QuerySet[Customer]:
+        return super().apply(customers).filter(pk__in=sorted(self.only))
+
+
+def _scope(viewer: Viewer, now: datetime | None, pool: int | None, owner: int | None) -> Scope:
+    require_report_reader(viewer)
+    if pool is not None and not viewer.is_admin and pool not in viewer.member_pool_ids:
+        raise HighSeasError(ErrorCode.NOT_POOL_MEMBER, _("You are not a member of that pool."))
+    require_allowed_moment(now, dry_run=True, job="sweep")
+    return Scope(pool_id=pool, owner_id=owner, owner_ids=full_view_owner_ids(viewer))
+
+
+def sweep_preview(
+    viewer: Viewer,
+    *,
+    now: datetime,
+    pool: int | None = None,
+    owner: int | None = None,
+    limit: int | None = None,
+) -> SweepPreview:
+    """What a sweep at ``now`` would do, judged by the sweep's own code for the first ended
+    freezes and ``limit`` due customers in the order it takes them, with the warnings counted
+    (up to ``PREVIEW_WARNED_COUNT``) and the soonest due listed: the same figures as
+    ``sweep_report``'s dry run when ``complete``. Warnings are read soonest due first (a
+    warning falls shortly before its due time, so they lie together on the due-time index;
+    by warning time they lie among the customers already due). Nothing is written."""
+    limit = PREVIEW_DUE if limit is None else limit
+    scope = _scope(viewer, now, pool, owner)
+    report = SweepReport(now=now, dry_run=True)
+    ending = scope.apply(
+        Customer.objects.filter(status=CustomerStatus.FROZEN, frozen_until__lte=now)
+    ).order_by("frozen_until", "pk")
+    first_ending = list(ending.values_list("pk", flat=True)[: PREVIEW_FREEZES + 1])
+    if first_ending:
+        only = frozenset(first_ending[:PREVIEW_FREEZES])
+        _preview_expired_freezes(
+            report, _Only(scope.pool_id, scope.owner_id, scope.owner_ids, only)
+        )
+    batch = next(_due_batches(now, scope, limit + 1, lock=False), [])
+    items, stale = _decide(batch[:limit], now, PoolCache(create_queues=False))
+    report.recycled.extend(items)
+    report.corrected += len(stale)
+    warnable = scope.apply(
+        Customer.objects.filter(
+            status=CustomerStatus.OWNED, warn_at__lte=now, recycle_due_at__gt=now
+        )
+    )
+    soonest = warnable.order_by("recycle_due_at", "pk")
+    counted = soonest[:PREVIEW_WARNED_COUNT].count()
+    count = counted + len(report.warned)
+    first = soonest.select_related("owner")[:PREVIEW_WARNED]
+    report.warned.extend(_warned(customer) for customer in first)
+    complete = len(batch) <= limit and len(first_ending) <= PREVIEW_FREEZES
+    return SweepPreview(report, count, complete, warned_capped=counted >= PREVIEW_WARNED_COUNT)
 
 
 def sweep_report(

@@ -1,7 +1,9 @@
 """The sweep preview: what a sweep at a chosen moment would recycle and warn, per pool and rep.
 
-It asks ``pools.reports.sweep_report`` for a ``dry_run`` (the real sweep's code path, no
-writes), scoped to the customers the manager sees in full, with totals by rep and destination.
+It asks ``pools.reports.sweep_preview`` for a bounded dry run (the real sweep's code path, no
+writes: the first due customers judged, every warning counted), scoped to the customers the
+manager sees in full, with totals by rep and destination; "count all" (``?full=1``) asks
+``sweep_report`` for the complete dry run.
 """
 
 from __future__ import annotations
@@ -15,7 +17,8 @@ from django.shortcuts import render
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
-from highseas.pools.reports import sweep_report
+from highseas.pools import reports
+from highseas.pools.reports import SweepPreview, sweep_report
 from highseas.pools.sweep import SweepReport
 from highseas.web import charts, selectors
 from highseas.web.access import manager_required
@@ -32,15 +35,19 @@ def _moments(now: Any) -> list[tuple[str, str]]:
     return [(label, (local + timedelta(days=d)).strftime("%Y-%m-%dT%H:%M")) for label, d in picks]
 
 
-def _report_context(report: SweepReport) -> dict[str, Any]:
-    """The report as the service scoped it to the manager, with totals by rep and pool."""
+def _report_context(report: SweepReport, preview: SweepPreview | None) -> dict[str, Any]:
+    """The report as the service scoped it to the manager, with totals by rep and pool; a
+    bounded preview's recycled figures count the customers it judged ("at least")."""
     by_owner = Counter(item.from_owner_name for item in report.recycled)
     by_pool = Counter(item.to_pool_name for item in report.recycled)
     return {
         "recycled": report.recycled[:SHOWN_ROWS],
         "recycled_count": len(report.recycled),
+        "recycled_at_least": preview is not None and not preview.complete,
+        "warned_at_least": preview is not None and preview.warned_capped,
         "more_recycled": max(len(report.recycled) - SHOWN_ROWS, 0),
         "warned": report.warned,
+        "warned_count": preview.warned_count if preview else len(report.warned),
         "by_owner_chart": charts.bars(by_owner.most_common(12), width=400, label_width=80),
         "by_pool": by_pool.most_common(),
         "report": report,
@@ -62,8 +69,12 @@ def sweep_preview(request: HttpRequest) -> HttpResponse:
     if form.is_valid():
         data = form.cleaned_data
         at = data.get("at") or timezone.now()
-        report = sweep_report(
-            viewer, now=at, dry_run=True, pool=data.get("pool"), owner=data.get("owner")
-        )
-        context.update(_report_context(report), at=at)
+        pool, owner = data.get("pool"), data.get("owner")
+        preview = None
+        if request.GET.get("full") == "1":
+            report = sweep_report(viewer, now=at, dry_run=True, pool=pool, owner=owner)
+        else:
+            preview = reports.sweep_preview(viewer, now=at, pool=pool, owner=owner)
+            report = preview.report
+        context.update(_report_context(report, preview), at=at)
     return render(request, "web/console/sweep.html", context)
