@@ -126,18 +126,20 @@ def _clear_earlier_demo(reset: bool) -> int:
 
 def _write_customers(rng: random.Random, world: DemoWorld, options: DemoOptions) -> Tally:
     """Generate and insert customers batch by batch; memory stays bounded by a few batches.
-    A large load indexes names for search once at the end instead of row by row
-    (``customers.fts.search_index_suspended``), then computes the core names' pinyin."""
+    A large load builds its tables' indexes once at the end instead of row by row (the
+    search index: ``customers.fts.search_index_suspended``; the others on SQLite:
+    ``DemoTables.indexes_suspended``), then computes the core names' pinyin."""
     tables = DemoTables()
     plan = GenerationPlan(rng, world, options.customers, options.batch_size, tables.next_ids())
     in_parallel = options.parallel and options.customers > options.batch_size
     source = BatchesFromProcess(plan) if in_parallel else nullcontext(generate_batches(plan))
     suspended = options.customers >= SUSPEND_INDEXES_FROM
     indexing = search_index_suspended(connection) if suspended else nullcontext()
-    with bulk_load_settings(), indexing, source as batches, _progress_bar(options) as progress:
+    indexes = tables.indexes_suspended() if suspended else nullcontext()
+    with bulk_load_settings(), indexing, indexes, source as batches, _progress_bar(options) as bar:
         for batch in batches:
             tables.write(batch)
-            progress.update(batch.customer_count)
+            bar.update(batch.customer_count)
     fill_pinyin(connection)
     tables.finish()
     if suspended:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import partial
 
@@ -12,7 +13,12 @@ from django.db import models, transaction
 from highseas.customers import duplicates
 from highseas.customers.models import Activity, Contact, Customer, Deal
 from highseas.demo.rows import FIELDS, TABLES, RowBatch
-from highseas.demo.writer import TableWriter, next_ids, reset_sequences
+from highseas.demo.writer import (
+    TableWriter,
+    next_ids,
+    reset_sequences,
+    secondary_indexes_suspended,
+)
 from highseas.pools.models import OwnershipEvent
 
 MODELS: dict[str, type[models.Model]] = {
@@ -63,6 +69,10 @@ class DemoTables:
                 self.writers[table].write(batch.rows[table])
         self.tally.statuses.update(batch.statuses)
         self.tally.rows.update({table: len(batch.rows[table]) for table in TABLES})
+
+    def indexes_suspended(self) -> AbstractContextManager[None]:
+        """The five tables' secondary indexes built once after a large load (SQLite)."""
+        return secondary_indexes_suspended([MODELS[table] for table in TABLES])
 
     def finish(self) -> None:
         reset_sequences([MODELS[table] for table in TABLES])
