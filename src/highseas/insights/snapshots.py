@@ -146,6 +146,7 @@ def record_pool_sizes(now: datetime, days: int = DAYS) -> dict[str, int]:
 COUNTERS = ("claims", "assigned", "gains", "recycled", "released")
 GRACE = timedelta(minutes=10)
 BACKFILL_DAYS = 400
+FEW_REPS = 200
 FOREVER = datetime(2100, 1, 1, tzinfo=UTC)  # "since then": the live count holds every entry
 _HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
 _TO = {
@@ -349,14 +350,15 @@ def window_counts(ids: list[int], since: datetime, until: datetime) -> dict[int,
     wanted = set(ids)
     totals: dict[int, RepCounts] = {rep: RepCounts() for rep in ids}
     if stored:
-        rows = (
-            RepDay.objects.filter(rep_id__in=ids, day__in=stored)
-            .values_list("rep_id")
-            .annotate(*(Sum(name) for name in COUNTERS))
-            .order_by()
-        )
+        days = RepDay.objects.filter(day__gte=stored[0], day__lte=stored[-1])
+        if len(stored) <= (stored[-1] - stored[0]).days:  # not contiguous
+            days = days.filter(day__in=stored)
+        if len(ids) <= FEW_REPS:  # else one pass over the days is cheaper than the lookups
+            days = days.filter(rep_id__in=ids)
+        rows = days.values_list("rep_id").annotate(*(Sum(name) for name in COUNTERS)).order_by()
         for rep, *sums in rows:
-            totals[rep].add(RepCounts(*sums))
+            if rep in wanted:
+                totals[rep].add(RepCounts(*sums))
     for start, end in live:
         for rep, row in ledger_counts(start, end).items():
             if rep in wanted:
