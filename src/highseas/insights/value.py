@@ -19,7 +19,8 @@
    schedule, set-based with the actor ``system:rescore``: per bounded batch, one transaction
    that locks the rows, drops those that moved on, and writes every level with its
    recomputed schedule in one compare-and-set ``UPDATE`` on the level read
-   (``pools.set_update``), the audit and ``LevelChange`` rows in one insert each. A batch
+   (``pools.set_update``), the audit and ``LevelChange`` rows as plain rows in one insert
+   each (``pools.rows.insert_rows``). A batch
    that lost a race anyway (no row locks) is redone change by change. A dry run writes
    nothing.
 """
@@ -35,6 +36,7 @@ from typing import Any
 from django.conf import settings
 from django.db import transaction
 from django.db.models import Count, Exists, Max, OuterRef, QuerySet, Sum
+from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.utils.translation import ngettext
 
@@ -57,12 +59,13 @@ from highseas.insights.models import LevelChange, LevelLock, ValueSettings
 from highseas.pools.editing import edit_customer, may_edit
 from highseas.pools.models import Pool
 from highseas.pools.policies import recycle_rules
-from highseas.pools.rows import db_time
+from highseas.pools.rows import db_datetime, db_json, db_time, insert_rows
 from highseas.pools.schedule import leave_pauses, won_until
 from highseas.pools.set_update import update_rows
 
 HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
 SYSTEM_ACTOR = "system:rescore"
+BY = {"by": SYSTEM_ACTOR}
 
 
 @dataclass(frozen=True)
@@ -308,7 +311,7 @@ def _apply_batch(changes: list[dict[str, Any]], now: datetime) -> int:
     since they were scored (their level changed, they were locked or merged); one
     ``UPDATE … FROM (VALUES …)`` per 500 rows sets each level and its recomputed schedule,
     guarded on the level read (``pools.set_update``); then the audit rows and the
-    ``LevelChange`` rows in one insert each. Returns how many changed."""
+    ``LevelChange`` rows, each in multi-row inserts. Returns how many changed."""
     ids = [change["customer"] for change in changes]
     rows = {
         row["id"]: row
@@ -348,19 +351,30 @@ def _apply_batch(changes: list[dict[str, Any]], now: datetime) -> int:
     )
     if written != len(values):
         raise _LostRace
-    AuditLog.objects.bulk_create(
-        AuditLog(
-            actor=None,
-            action=AuditLog.Action.CUSTOMER_EDIT,
-            target_type="customer",
-            target_id=str(change["customer"]),
-            detail={"field": "level", "before": change["from"], "after": change["to"]}
-            | {"by": SYSTEM_ACTOR},
-        )
-        for change in todo
+    when, audited = db_datetime(now), db_datetime(timezone.now())
+    insert_rows(
+        AuditLog,
+        ("action", "target_type", "target_id", "detail", "at"),
+        [
+            (
+                *(AuditLog.Action.CUSTOMER_EDIT.value, "customer", str(change["customer"])),
+                db_json({"field": "level", "before": change["from"], "after": change["to"]} | BY),
+                audited,
+            )
+            for change in todo
+        ],
     )
-    LevelChange.objects.bulk_create(
-        _log(change, now, LevelChange.Trigger.SCHEDULED, None) for change in todo
+    insert_rows(
+        LevelChange,
+        ("customer", "at", "from_level", "to_level", "score", "trigger", "reason"),
+        [
+            (
+                *(change["customer"], when, change["from"], change["to"], change.get("score")),
+                LevelChange.Trigger.SCHEDULED.value,
+                db_json(change.get("reason", {})),
+            )
+            for change in todo
+        ],
     )
     return len(todo)
 
