@@ -12,7 +12,8 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from highseas.customers.models import Customer
+from highseas.bench.claim import EXTRA_PATHS
+from highseas.customers.models import Activity, Customer
 from highseas.pools.invariants import run_checks
 from highseas.pools.models import OwnershipEvent, Pool
 
@@ -21,6 +22,8 @@ pytestmark = pytest.mark.django_db(transaction=True)
 SMALL = ("--customers", "2000", "--claims", "200", "--reps", "10")
 TINY = ("--customers", "500", "--claims", "50", "--reps", "5")
 MEASURED = ("service", "raw_conditional_update", "raw_update_and_ledger")
+# The other rush paths, each judged by a raw baseline (``bench.claim.EXTRA_PATHS``).
+RUSH = ("service_assign", "service_followup", "raw_followup", "service_release", "raw_release")
 
 
 def _bench(*args: str) -> dict[str, dict[str, Any]]:
@@ -37,8 +40,8 @@ def _owned() -> int:
 
 def test_every_path_reports_measured_positive_figures() -> None:
     lines = _bench(*SMALL)
-    assert set(lines) == {"dataset", *MEASURED}
-    for path in MEASURED:
+    assert set(lines) == {"dataset", *MEASURED, *RUSH}
+    for path in (*MEASURED, *RUSH):
         line = lines[path]
         assert (line["bench"], line["customers"], line["claims"]) == ("claim", 2000, 200)
         assert line["per_second"] > 0
@@ -47,17 +50,24 @@ def test_every_path_reports_measured_positive_figures() -> None:
     assert service["baseline_per_second"] == raw["per_second"]
     assert service["ratio"] == pytest.approx(raw["per_second"] / service["per_second"], rel=0.01)
     assert lines["dataset"]["inserted"] == 2000
+    for path, baseline in EXTRA_PATHS.items():
+        assert lines[path]["baseline"] == baseline
+        assert lines[path]["baseline_per_second"] == lines[baseline]["per_second"]
 
 
 def test_service_claims_stick_and_baseline_claims_are_undone() -> None:
+    """The service's claims were followed up and released by their owners, its assignments
+    stay; the baselines' claims, follow-ups and releases are undone."""
     _bench(*TINY)
     assert _owned() == 50
     assert Customer.objects.filter(status="pooled").count() == 450
-    assert OwnershipEvent.objects.filter(kind="claimed").count() == 50
+    for kind in ("claimed", "assigned", "released"):
+        assert OwnershipEvent.objects.filter(kind=kind).count() == 50, kind
     assert not OwnershipEvent.objects.filter(policy_ref="bench:baseline").exists()
+    assert Activity.objects.count() == Activity.objects.filter(note="bench").count() == 50
     report = run_checks()
     assert report.ok, report.examples
-    assert (report.customers, report.events) == (500, 550)
+    assert (report.customers, report.events) == (500, 650)
 
 
 def test_a_second_run_reuses_the_dataset_and_claims_other_customers() -> None:

@@ -6,7 +6,11 @@ Two yardsticks, each one transaction per claim:
    ``UPDATE customer SET status='owned', owner_id=?, owned_since=? WHERE id=? AND
    status='pooled' AND owner_id IS NULL AND pool_id=?``, proceeding only when one row changed;
 2. ``raw_update_and_ledger``: the least correct work — the same compare-and-set also setting
-   ``recycle_due_at`` / ``warn_at``, plus the ledger row.
+   ``recycle_due_at`` / ``warn_at``, plus the ledger row (a manager's assignment writes the same);
+3. ``raw_followup``, on a customer it claimed: the activity row, and the customer's follow-up
+   times and schedule in one ``UPDATE``;
+4. ``raw_release``, on a customer it claimed: the compare-and-set from owned back to the pool,
+   plus the ledger row.
 
 The baselines bypass the services, so they undo themselves afterwards (``restore``): their
 customers go back to the pool and their ledger rows, marked ``policy_ref='bench:baseline'``,
@@ -26,7 +30,7 @@ from highseas.accounts.models import User
 from highseas.bench import BenchError, chunked
 from highseas.bench.dataset import RECYCLE_POLICY
 from highseas.customers.choices import CustomerStatus
-from highseas.customers.models import Customer
+from highseas.customers.models import Activity, Customer
 from highseas.engine.ownership import EventKind
 from highseas.pools.models import OwnershipEvent
 
@@ -34,7 +38,7 @@ MARK = "bench:baseline"
 OWNED, POOLED = CustomerStatus.OWNED.value, CustomerStatus.POOLED.value
 
 
-def _columns(model: type[Customer] | type[OwnershipEvent], *names: str) -> list[str]:
+def _columns(model: type[Customer | OwnershipEvent | Activity], *names: str) -> list[str]:
     columns = {field.name: field.column for field in model._meta.concrete_fields}
     return [connection.ops.quote_name(columns[name]) for name in names]
 
@@ -50,7 +54,7 @@ def _driver_error() -> type[Exception]:
     return psycopg.Error
 
 
-def _table(model: type[Customer] | type[OwnershipEvent]) -> str:
+def _table(model: type[Customer | OwnershipEvent | Activity]) -> str:
     return connection.ops.quote_name(model._meta.db_table)
 
 
@@ -87,6 +91,29 @@ class RawClaims:
             f"INSERT INTO {_table(OwnershipEvent)} ({', '.join(ledger)}) "
             f"VALUES ({', '.join([mark] * len(ledger))})"
         )
+        last, effective, stage = _columns(
+            Customer, "last_activity_at", "last_effective_activity_at", "stage"
+        )
+        self.follow_up = (
+            f"UPDATE {_table(Customer)} SET {last} = {mark}, {effective} = {mark}, "
+            f"{stage} = 'contacted', {due} = {mark}, {warn} = {mark} WHERE {pk} = {mark} "
+            f"AND {status} = '{OWNED}'"
+        )
+        activity = _columns(
+            Activity,
+            *("customer", "kind", "occurred_at", "author", "note", "outcome"),
+            "created_at",
+        )
+        self.insert_activity = (
+            f"INSERT INTO {_table(Activity)} ({', '.join(activity)}) "
+            f"VALUES ({', '.join([mark] * len(activity))})"
+        )
+        self.release = (
+            f"UPDATE {_table(Customer)} SET {status} = '{POOLED}', {owner} = NULL, "
+            f"{owned_since} = NULL, {due} = NULL, {warn} = NULL WHERE {pk} = {mark} "
+            f"AND {status} = '{OWNED}' AND {owner} = {mark} AND {pool} = {mark}"
+        )
+        self.released: list[int] = []
 
     def _now(self) -> tuple[datetime, Any]:
         now = timezone.now()
@@ -125,8 +152,35 @@ class RawClaims:
         )
         self._commit_one([(self.update_scheduled, update), (self.insert_event, event)], customer_id)
 
+    def followup(self, rep: User, customer_id: int) -> None:
+        """A follow-up of a customer this object claimed for ``rep``."""
+        now, at = self._now()
+        due = now + timedelta(days=RECYCLE_POLICY["idle_days"])
+        warn = due - timedelta(days=RECYCLE_POLICY["warn_days"])
+        adapt = connection.ops.adapt_datetimefield_value
+        update = (at, at, adapt(due), adapt(warn), customer_id)
+        activity = (customer_id, "call", at, rep.pk, MARK, "", at)
+        self._run_one([(self.follow_up, update), (self.insert_activity, activity)], customer_id)
+
+    def release_one(self, rep: User, customer_id: int) -> None:
+        """The release of a customer this object claimed for ``rep``."""
+        _, at = self._now()
+        event = (
+            *(customer_id, EventKind.RELEASED.value, OWNED, self.pool_id, POOLED, None),
+            *(self.pool_id, rep.pk, rep.username, "Released (raw baseline)", MARK, at),
+        )
+        update = (customer_id, rep.pk, self.pool_id)
+        self._run_one([(self.release, update), (self.insert_event, event)], customer_id)
+
+    def _run_one(self, statements: list[tuple[str, tuple[Any, ...]]], customer_id: int) -> None:
+        """``_commit_one`` for a customer already claimed: it is undone by ``restore`` too."""
+        self._commit_one(statements, customer_id)
+        self.claimed.pop()
+
     def restore(self) -> None:
-        """Put every customer this object claimed back in the pool and drop its ledger rows."""
+        """Put every customer this object claimed back in the pool and drop its ledger rows
+        and its activities."""
+        self._delete_own_activities()
         for chunk in chunked(self.claimed, 500):
             Customer.objects.filter(pk__in=chunk, pool_id=self.pool_id).update(
                 status=POOLED, owner=None, owned_since=None, recycle_due_at=None, warn_at=None
@@ -145,6 +199,11 @@ class RawClaims:
                 f"WHERE {customer} IN ({marks}) AND {policy_ref} = %s",
                 [*customer_ids, MARK],
             )
+
+    def _delete_own_activities(self) -> None:
+        note = _columns(Activity, "note")[0]
+        with connection.cursor() as cursor:
+            cursor.execute(f"DELETE FROM {_table(Activity)} WHERE {note} = %s", [MARK])
 
     def close(self) -> None:
         self.cursor.close()

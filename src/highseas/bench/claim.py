@@ -7,8 +7,13 @@
    database (cache warm-up, WAL checkpoints) falls on all of them alike: ``service``
    (``ownership.claim``), ``raw_conditional_update`` and ``raw_update_and_ledger``
    (``baselines``). Reps take turns round-robin on every path.
-4. Optionally profile further service claims (``profile``).
-5. Undo the raw baselines' claims, whatever happened, so the database stays consistent.
+4. The other rush paths the same way, each beside its raw baseline: a manager's assignment of
+   fresh pooled customers (``service_assign``, beside ``raw_update_and_ledger``, the same
+   write), then a follow-up (``service_followup`` / ``raw_followup``) and a release
+   (``service_release`` / ``raw_release``) of every customer each path claimed, by its owner.
+5. Optionally profile further service claims (``profile``).
+6. Undo the raw baselines' claims, whatever happened, so the database stays consistent (the
+   service's releases put their customers back in the pool).
 """
 
 from __future__ import annotations
@@ -25,11 +30,13 @@ from highseas.bench import BenchError, chunked
 from highseas.bench.baselines import RawClaims
 from highseas.bench.dataset import Dataset, prepare
 from highseas.bench.profile import profile_service
-from highseas.bench.timing import Timings, time_claims
+from highseas.bench.timing import ClaimOne, Timings, time_claims
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
 from highseas.engine.errors import HighSeasError
-from highseas.pools import ownership
+from highseas.engine.ownership import EventKind
+from highseas.pools import followups, ownership
+from highseas.pools.models import OwnershipEvent
 
 TARGET_PER_SECOND = 2_000  # on SQLite (SPEC §12)
 TARGET_RATIO = 3  # service within 3× of the raw compare-and-set UPDATE + ledger INSERT (SPEC §12)
@@ -48,11 +55,16 @@ class ClaimBenchOptions:
 
 
 def pooled_sample(pool_id: int, count: int, rng: random.Random) -> list[int]:
-    """``count`` distinct pooled customers of the pool, in random order over its id range.
+    """``count`` distinct pooled customers of the pool, never released, in random order over
+    its id range.
 
     Draws a few times more candidate ids than needed and keeps the pooled ones; when earlier
     runs have claimed too many of those, draws a permutation of the whole range instead."""
-    pooled = Customer.objects.filter(pool_id=pool_id, status=CustomerStatus.POOLED)
+    released = OwnershipEvent.objects.filter(kind=EventKind.RELEASED.value).values("customer_id")
+    # A customer an earlier run released is left alone: its rep is in the reclaim cooldown.
+    pooled = Customer.objects.filter(pool_id=pool_id, status=CustomerStatus.POOLED).exclude(
+        pk__in=released
+    )
     if pooled.count() < count:
         raise BenchError(f"the bench pool has fewer than {count} pooled customers left")
     bounds = Customer.objects.filter(pool_id=pool_id).aggregate(low=Min("id"), high=Max("id"))
@@ -81,6 +93,31 @@ def claim_through_service(rep: User, customer_id: int) -> None:
         raise BenchError(f"the claim of customer {customer_id} became a request, not a claim")
 
 
+def assign_through_service(manager: User) -> ClaimOne:
+    def assign(rep: User, customer_id: int) -> None:
+        outcome = ownership.assign(manager, customer_id, rep, reason="bench")
+        if outcome.customer.owner_id != rep.pk:
+            raise BenchError(f"the assignment of customer {customer_id} did not land")
+
+    return assign
+
+
+def followup_through_service(rep: User, customer_id: int) -> None:
+    followups.log_activity(rep, customer_id, kind="call", note="bench")
+
+
+def release_through_service(rep: User, customer_id: int) -> None:
+    ownership.release(rep, customer_id, reason="bench")
+
+
+# The rush paths measured after the claims, each with the raw baseline it is judged by.
+EXTRA_PATHS = {
+    "service_assign": "raw_update_and_ledger",
+    "service_followup": "raw_followup",
+    "service_release": "raw_release",
+}
+
+
 @dataclass(frozen=True)
 class Measured:
     timings: dict[str, Timings]
@@ -90,28 +127,46 @@ class Measured:
 def measure(dataset: Dataset, options: ClaimBenchOptions) -> Measured:
     """Timings of every path, and the profile when asked for; raw claims are undone."""
     n = options.claims
-    ids = pooled_sample(dataset.pool.pk, 3 * n + options.profile, random.Random(options.seed))
+    ids = pooled_sample(dataset.pool.pk, 4 * n + options.profile, random.Random(options.seed))
     raw = RawClaims(dataset.pool.pk)
-    paths = (
-        (Timings("service"), claim_through_service, ids[:n]),
-        (Timings("raw_conditional_update"), raw.conditional_update, ids[n : 2 * n]),
-        (Timings("raw_update_and_ledger"), raw.update_and_ledger, ids[2 * n : 3 * n]),
+    serviced, raw_claimed = ids[:n], ids[2 * n : 3 * n]
+    stages: tuple[tuple[tuple[Timings, ClaimOne, list[int]], ...], ...] = (
+        (
+            (Timings("service"), claim_through_service, serviced),
+            (Timings("raw_conditional_update"), raw.conditional_update, ids[n : 2 * n]),
+            (Timings("raw_update_and_ledger"), raw.update_and_ledger, raw_claimed),
+            (
+                Timings("service_assign"),
+                assign_through_service(dataset.manager),
+                ids[3 * n : 4 * n],
+            ),
+        ),
+        (
+            (Timings("service_followup"), followup_through_service, serviced),
+            (Timings("raw_followup"), raw.followup, raw_claimed),
+        ),
+        (
+            (Timings("service_release"), release_through_service, serviced),
+            (Timings("raw_release"), raw.release_one, raw_claimed),
+        ),
     )
     try:
-        for start in range(0, n, BLOCK):
-            for timings, claim_one, path_ids in paths:
-                time_claims(
-                    timings, claim_one, dataset.reps, path_ids[start : start + BLOCK], start
-                )
+        for paths in stages:
+            for start in range(0, n, BLOCK):
+                for timings, claim_one, path_ids in paths:
+                    time_claims(
+                        timings, claim_one, dataset.reps, path_ids[start : start + BLOCK], start
+                    )
         profile = (
-            profile_service(claim_through_service, dataset.reps, ids[3 * n :])
+            profile_service(claim_through_service, dataset.reps, ids[4 * n :])
             if options.profile
             else None
         )
     finally:
         raw.restore()
         raw.close()
-    return Measured({timings.path: timings for timings, _, _ in paths}, profile)
+    timed = {timings.path: timings for paths in stages for timings, _, _ in paths}
+    return Measured(timed, profile)
 
 
 def figures(
@@ -151,6 +206,19 @@ def figures(
         {**common, **raw.figure()},
         {**common, **ledger.figure()},
     ]
+    for path, baseline in EXTRA_PATHS.items():
+        timed, judge = measured.timings[path], measured.timings[baseline]
+        lines.append(
+            {
+                **common,
+                **timed.figure(),
+                "baseline": baseline,
+                "baseline_per_second": round(judge.per_second, 1),
+                "ratio": round(judge.per_second / timed.per_second, 2),
+            }
+        )
+        if baseline != ledger.path:
+            lines.append({**common, **judge.figure()})
     if measured.profile is not None:
         lines.append({**common, "path": "service_profile", **measured.profile})
     return lines

@@ -259,6 +259,13 @@ def summary(lines: list[dict[str, Any]]) -> str:
         f"{service['claims']:,} claims per path, {service['reps']} reps",
         *(_path_line(by_path[path]) for path in PATHS),
         _verdict(service),
+        *(  # the other rush paths, each with its raw baseline's ratio
+            f"{_path_line(line)}   ({line['ratio']}× slower than {line['baseline']})"
+            if "ratio" in line
+            else _path_line(line)
+            for line in lines
+            if line["path"] not in (*PATHS, "dataset", "service_profile")
+        ),
     ]
     if "service_profile" in by_path:
         text += _profile_lines(by_path["service_profile"])
