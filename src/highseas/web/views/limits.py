@@ -81,6 +81,7 @@ def limit_plan(request: HttpRequest, pool_id: int) -> HttpResponse:
         "saved": saved,
         "form": form,
         "rows": _changes(saved["reps"]),
+        "measure": saved["measure"],
     }
     if request.method == "POST" and action == "off":
         save_plan(viewer, pool_id, {"is_active": False}, now=now)
@@ -105,7 +106,7 @@ def limit_plan(request: HttpRequest, pool_id: int) -> HttpResponse:
                 form.add_error(name if name in form.fields else None, "; ".join(problems))
             context["error"] = error.detail
         else:
-            context.update(preview=True, rows=_changes(preview["reps"]))
+            context.update(preview=True, rows=_changes(preview["reps"]), measure=preview["measure"])
     return render(request, "web/console/limit_plan.html", context)
 
 
