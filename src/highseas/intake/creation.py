@@ -22,6 +22,7 @@ from highseas.accounts.models import User
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.duplicates import key_values
 from highseas.customers.models import Customer
+from highseas.customers.public import public_rows
 from highseas.customers.regions import normalize_region
 from highseas.engine.claims import refuse_cap
 from highseas.engine.duplicates import DuplicateAction, DuplicateKeys, Match, MatchKind
@@ -248,17 +249,24 @@ def create_pooled_customers(
         ],
         at=now,
     )
-    return [_resolved(result, results) for result in results]
+    firsts = sorted(
+        {c.pk for r in results if isinstance(r, tuple) and isinstance(c := results[r[0]], Customer)}
+    )
+    views = public_rows(firsts) if firsts else {}
+    return [_resolved(result, results, views) for result in results]
 
 
 def _resolved(
     result: Customer | HighSeasError | tuple[int, tuple[str, ...]],
     results: Sequence[Customer | HighSeasError | tuple[int, tuple[str, ...]]],
+    views: dict[int, dict[str, Any]],
 ) -> Customer | HighSeasError:
-    """Step 2's refusal, once the earlier row's customer has its id."""
+    """Step 2's refusal, once the earlier row's customer has its id (the earlier rows'
+    public views read in one statement for the batch)."""
     if not isinstance(result, tuple):
         return result
     index, shared = result
     earlier = results[index]
     assert isinstance(earlier, Customer)
-    return dedup.refusal(dedup.describe([Match(earlier.pk, MatchKind.EXACT, shared, 100.0)]))
+    match = Match(earlier.pk, MatchKind.EXACT, shared, 100.0)
+    return dedup.refusal(dedup.describe([match], views))
