@@ -137,3 +137,22 @@ def test_a_customer_registered_in_english_is_stored_and_found_in_chinese(
     created = Customer.objects.get(name="杭州青山湖科技有限公司")
     assert (created.province, created.city) == ("浙江", "杭州")
     assert created.name in html(client.get("/mine/", {"province": "浙江", "city": "杭州"}))
+    assert "Hangzhou, Zhejiang" in html(client.get(f"/customers/{created.pk}/"))
+    client.cookies["django_language"] = "zh-hans"
+    assert "浙江 杭州" in html(client.get(f"/customers/{created.pk}/"))
+
+
+def test_the_pool_filters_name_provinces_and_cities_in_the_pages_language(
+    world: dict[str, Any],
+) -> None:
+    client = signed_in(world["rep_a"])
+    client.cookies["django_language"] = "en"
+    page = html(client.get("/pool/"))
+    provinces = province_options(page)
+    assert provinces["浙江"] == "Zhejiang"
+    cities = re.search(r"<select[^>]*data-city[^>]*>(.*?)</select>", page, re.S)
+    assert cities is not None and "杭州" in dict(OPTION.findall(cities.group(1)))
+    labels = [*provinces.values(), *dict(OPTION.findall(cities.group(1))).values()]
+    assert "Hangzhou" in labels and not [name for name in labels if HAN.search(name)]
+    client.cookies["django_language"] = "zh-hans"
+    assert province_options(html(client.get("/pool/")))["浙江"] == "浙江"

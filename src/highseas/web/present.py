@@ -9,11 +9,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import datetime
 
+from django.utils import translation
 from django.utils.translation import gettext as _
 from django.utils.translation import pgettext
 
 from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
+from highseas.customers.regions import label
 from highseas.engine.masking import mask_value
 from highseas.routing.explain import rule_actor_name
 
@@ -109,7 +111,11 @@ class CustomerView:
 
     @property
     def region(self) -> str:
-        return " ".join(part for part in (self.province, self.city) if part)
+        """``浙江 杭州`` in Chinese, ``Hangzhou, Zhejiang`` in English (``regions.label``)."""
+        parts = [part for part in (self.province, self.city) if part]
+        if (translation.get_language() or "").startswith("en"):
+            return ", ".join(label(part) for part in reversed(parts))
+        return " ".join(parts)
 
 
 def present(

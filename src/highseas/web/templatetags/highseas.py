@@ -8,6 +8,7 @@ from typing import Any
 from django import template
 
 from highseas.accounts.models import User
+from highseas.customers.regions import label
 from highseas.web.selectors import unread_count
 
 register = template.Library()
@@ -33,3 +34,10 @@ def money(amount: Decimal | float | int | None) -> str:
     if amount is None:
         return "—"
     return f"¥{Decimal(amount):,.2f}"
+
+
+@register.filter
+def region_label(name: str) -> str:
+    """A province or city in the active language (``customers.regions.label``): ``Zhejiang``
+    in English for the stored ``浙江``."""
+    return label(name or "")
