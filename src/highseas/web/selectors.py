@@ -8,7 +8,8 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, F, Q, QuerySet
+from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
+from django.db.models.functions import Coalesce
 from django.http import Http404
 
 from highseas.accounts.models import User
@@ -201,12 +202,21 @@ def overdue_contacts(user: User, now: datetime) -> QuerySet[Activity]:
 
 
 def assignable_users(viewer: Viewer) -> QuerySet[User]:
-    """People the viewer may pick as a receiver, with their current holdings."""
+    """People the viewer may pick as a receiver, with their current holdings (each counted on
+    the ``(owner, status)`` index: a join and group over a large team's customers took most
+    of the console's time at a million customers)."""
+    held = (
+        Customer.objects.filter(owner_id=OuterRef("pk"), status__in=HELD)
+        .order_by()
+        .values("owner_id")
+        .annotate(n=Count("*"))
+        .values("n")
+    )
     return (
         viewer.users()
         .filter(is_active=True)
         .exclude(role="admin")
-        .annotate(holdings=Count("customers", filter=Q(customers__status__in=HELD), distinct=True))
+        .annotate(holdings=Coalesce(Subquery(held), 0))
         .select_related("team")
         .order_by("team__path", "display_name", "username")
     )
