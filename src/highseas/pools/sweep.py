@@ -58,12 +58,7 @@ from highseas.pools.schedule import leave_pauses, won_until
 from highseas.pools.set_update import update_rows
 from highseas.pools.sweep_rows import DueRow, read_rows
 
-REASONS = {
-    "idle_limit": "No effective follow-up for %(limit)s days",
-    "no_deal_limit": "No won deal within %(limit)s days of ownership",
-    "first_contact_limit": "No follow-up within %(limit)s hours of taking the customer",
-    "won_repurchase": "Won customer: no renewal %(limit)s days after the contract ended",
-}
+REASONS = reasons.RECYCLE_TEMPLATES  # by recycle rule, as the ledger's codes name them
 
 
 @dataclass(frozen=True)

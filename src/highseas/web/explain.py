@@ -11,28 +11,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 
 from django.utils.translation import gettext as _
-from django.utils.translation import gettext_noop
 
 from highseas.customers.models import Customer
 from highseas.engine.ownership import Status
 from highseas.pools.leave import LeaveNote, leave_note
 from highseas.pools.models import OwnershipEvent, RecycleDestination, RecyclePolicy
+from highseas.pools.reasons import RECYCLE_TEMPLATES
 from highseas.pools.schedule import schedule_for
 from highseas.web.present import actor_label, event_label
 
 GAINS = ("created", "claimed", "assigned", "transferred")
 
-# The sweep's reasons (``pools.sweep.REASONS``), marked here so that they are translated.
-RULE_REASONS = {
-    "idle_limit": gettext_noop("No effective follow-up for %(limit)s days"),
-    "no_deal_limit": gettext_noop("No won deal within %(limit)s days of ownership"),
-    "first_contact_limit": gettext_noop(
-        "No follow-up within %(limit)s hours of taking the customer"
-    ),
-    "won_repurchase": gettext_noop(
-        "Won customer: no renewal %(limit)s days after the contract ended"
-    ),
-}
+# The sweep's reasons, by recycle rule (the ledger's codes)
+RULE_REASONS = RECYCLE_TEMPLATES
 
 
 @dataclass(frozen=True)
