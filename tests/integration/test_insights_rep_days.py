@@ -92,6 +92,8 @@ def book(org: dict[str, Any], rng: random.Random, make_customer: Callable[..., C
     rolled = [d for d in range(1, DAYS + 1) if rng.random() < 0.6]
     for back in sorted(rolled, reverse=rng.random() < 0.5):
         snapshots.roll_day(snapshots.day_of(TODAY) - timedelta(days=back), NOW)
+    if rng.random() < 0.4:  # the backfill fills the gaps, newest first
+        snapshots.backfill(NOW, days=DAYS + 3)
     # today, after the roll-up, and a rep moving team (their history goes with them)
     for at in sorted(moment(rng, TODAY, NOW) for _ in range(10)):
         act(org, rng, customers, at)

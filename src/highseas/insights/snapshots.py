@@ -146,6 +146,7 @@ def record_pool_sizes(now: datetime, days: int = DAYS) -> dict[str, int]:
 COUNTERS = ("claims", "assigned", "gains", "recycled", "released")
 GRACE = timedelta(minutes=10)
 BACKFILL_DAYS = 400
+DEMO_DAYS = 92  # the console's longest window (90 days) and its partial ends
 FEW_REPS = 200
 FOREVER = datetime(2100, 1, 1, tzinfo=UTC)  # "since then": the live count holds every entry
 _HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
@@ -241,25 +242,39 @@ def rolled_days(first: date, last: date) -> set[date]:
     )
 
 
-def _end_holdings(day: date, now: datetime, counts: dict[int, RepCounts]) -> dict[int, int]:
+# a rolled day's ledger counts and end holdings, handed to the roll of the day before it
+Rolled = tuple[dict[int, RepCounts], dict[int, int]]
+
+
+def _end_holdings(
+    day: date, counts: dict[int, RepCounts], after_known: Rolled | None
+) -> dict[int, int]:
     """Held per rep at the end of ``day`` (step 2), ``counts`` being that day's ledger."""
     before, after = day - timedelta(days=1), day + timedelta(days=1)
     rolled = rolled_days(before, after)
     if before in rolled:
         return _shifted(stored_holdings(before), counts, 1)
     if after in rolled:
-        next_day = ledger_counts(midnight(after), midnight(after + timedelta(days=1)))
-        return _shifted(stored_holdings(after), next_day, -1)
+        if after_known is None:
+            next_day = ledger_counts(midnight(after), midnight(after + timedelta(days=1)))
+            after_known = (next_day, stored_holdings(after))
+        return _shifted(after_known[1], after_known[0], -1)
     return _shifted(live_holdings(), ledger_counts(midnight(after), FOREVER), -1)
 
 
-@transaction.atomic
 def roll_day(day: date, now: datetime) -> int:
     """Store one closed day's rows and mark it rolled; the number of rows written."""
+    return _roll(day, now)[0]
+
+
+@transaction.atomic
+def _roll(day: date, now: datetime, after_known: Rolled | None = None) -> tuple[int, Rolled | None]:
+    """``roll_day``, also answering the day's counts and end holdings (``after_known``: the
+    same of the day after, when the caller just rolled it)."""
     if RolledDay.objects.select_for_update().filter(day=day).exists():
-        return 0
+        return 0, None  # rolled meanwhile by another worker
     counts = ledger_counts(midnight(day), midnight(day + timedelta(days=1)))
-    held = _end_holdings(day, now, counts)
+    held = _end_holdings(day, counts, after_known)
     reps = {rep for rep, row in counts.items() if any(getattr(row, n) for n in COUNTERS)}
     reps |= {rep for rep, n in held.items() if n}
     rows = [
@@ -274,7 +289,7 @@ def roll_day(day: date, now: datetime) -> int:
     RepDay.objects.filter(day=day).delete()
     RepDay.objects.bulk_create(rows, batch_size=2000)
     _, made = RolledDay.objects.get_or_create(day=day, defaults={"rolled_at": now})
-    return len(rows) if made else 0
+    return (len(rows), (counts, held)) if made else (0, None)
 
 
 def closed_through(now: datetime) -> date:
@@ -307,9 +322,13 @@ def backfill(now: datetime, days: int = BACKFILL_DAYS, progress: Any = None) -> 
     have = rolled_days(first, last)
     written = rolled = 0
     day = last
+    known: Rolled | None = None
     while day >= first:
-        if day not in have:
-            written += roll_day(day, now)
+        if day in have:
+            known = None
+        else:
+            rows, known = _roll(day, now, known)
+            written += rows
             rolled += 1
             if progress is not None:
                 progress(day)
