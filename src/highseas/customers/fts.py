@@ -26,8 +26,11 @@ Django rebuilds a SQLite table to alter one of its columns, which drops the tabl
 ``ensure_search_index`` puts them back (and rebuilds the indexes) when they are missing.
 
 Indexing row by row through the triggers costs a fraction of a millisecond an insert; a bulk
-loader (demo, bench, large imports) can wrap its load in ``search_index_suspended``, which
-drops the SQLite triggers and rebuilds the indexes once at the end, several times faster.
+loader that owns the database (demo, bench) can wrap its load in ``search_index_suspended``,
+which drops the SQLite triggers and rebuilds the indexes once at the end, several times
+faster. A writer beside others (an import's batch) uses ``new_rows_indexed_at_end`` instead:
+the triggers are dropped and put back inside its own transaction, and only its new rows are
+indexed, set-based, before it commits.
 """
 
 from __future__ import annotations
