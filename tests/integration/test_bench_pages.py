@@ -53,3 +53,16 @@ def test_the_search_cases_pass_on_the_demo(demo: None) -> None:
     lines = pages.search_case_lines(pages.people(), runs=1)
     assert [line["query"] for line in lines if not line["passed"]] == []
     assert pages.planted_ids(pages.people()) == pages.planted_ids(pages.people())  # reused
+
+
+def test_only_times_the_pages_whose_path_holds_a_fragment() -> None:
+    assert pages.PagesBenchOptions().pages() == pages.PAGES
+    chosen = pages.PagesBenchOptions(only=("/console/customers", "/console/sweep")).pages()
+    assert {page.path for page in chosen} == {
+        "/console/customers/",
+        "/console/customers/?due=7",
+        "/console/customers/?q=科技",
+        "/console/sweep/",
+    }
+    assert {page.user for page in chosen} == {"manager", "admin"}
+    assert pages.PagesBenchOptions(only=("/nowhere",)).pages() == ()
