@@ -2,8 +2,9 @@
 
 Entry point: ``search(text, *, before=None, limit=20) -> SearchPage`` (public views, the
 viewer-independent part; ``pools.lookups.public_search`` adds the viewer's lookup limit).
-Lists that filter by a name (the pool page, my customers, the console and the API's
-customer lists) use ``name_filter(text)``, the same match as a queryset filter.
+Lists that filter by a name use the same match: as a queryset filter (``name_filter(text)``,
+my customers), or read source by source for a keyset page (``listed_ids``: the pool page, the
+console's and the API's customer lists, through ``pools.listing.listed_customers``).
 
 What the query text is taken for:
 
