@@ -144,6 +144,13 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     }
     # A file, not shared-cache memory, so that threads in tests contend as they would live.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_highseas.sqlite3")}
+elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
+    # Server-side parameter binding: psycopg prepares a statement a connection has run five
+    # times, so the rush paths (claim, release, assign, follow-up) skip the server's parse and
+    # plan. Off (HIGHSEAS_PG_SERVER_SIDE_BINDING=0) behind a transaction-pooling pgbouncer.
+    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = _env_flag(
+        "HIGHSEAS_PG_SERVER_SIDE_BINDING", default=True
+    )
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"

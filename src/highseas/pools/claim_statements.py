@@ -202,6 +202,15 @@ def _ledger_sql(vendor: str) -> str:
     return f"INSERT INTO {table} ({', '.join(quoted)}) VALUES ({marks})"
 
 
+def insert_ledger_row(values: Sequence[Any]) -> None:
+    """One ledger row (values in the order of ``LEDGER_FIELDS``, the reason as
+    ``ledger.reason_values`` gives it) as one precompiled ``INSERT``: a single move's row,
+    which the set-based writer (``ledger.record_events``) would send through ``COPY`` on
+    PostgreSQL, a round trip more."""
+    with connection.cursor() as cursor:
+        cursor.execute(_ledger_sql(connection.vendor), list(values))
+
+
 def _aware(value: Any) -> datetime | None:
     """A datetime column as an aware datetime (SQLite answers naive UTC, or text for an
     expression column)."""

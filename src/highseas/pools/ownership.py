@@ -38,11 +38,12 @@ from highseas.pools.authority import (
     require_receiver,
 )
 from highseas.pools.destinations import home_pool_id
-from highseas.pools.ledger import Entry, label_of, record_event, record_events, state_of
+from highseas.pools.ledger import label_of, reason_values, record_event, state_of
 from highseas.pools.models import ClaimPolicy, ClaimRequest, OwnershipEvent, Pool
 from highseas.pools.policies import claim_limits, rep_overrides
 from highseas.pools.quotas import performance_limits, quota_ref
 from highseas.pools.reasons import Reason
+from highseas.pools.rows import db_datetime
 from highseas.pools.schedule import schedule_for
 
 
@@ -126,10 +127,15 @@ def move(
     label = label_of(actor.username if actor else None, actor_label)
     if actor is None and not label.startswith("system:"):  # the ledger's own default label
         record_event(customer, kind, before, after, actor=None, reason=reason, at=now)
-    else:  # the ledger row as plain values (``record_events``), no per-call compilation
-        actor_id = actor.pk if actor else None
-        entry = Entry(customer.pk, kind, before, after, reason, actor_id, label, policy_ref)
-        record_events([entry], at=now)
+    else:  # the ledger row as one precompiled INSERT, no per-call compilation
+        claim_statements.insert_ledger_row(
+            (
+                *(customer.pk, kind.value, before.status.value, before.owner_id, before.pool_id),
+                *(after.status.value, after.owner_id, after.pool_id, actor.pk if actor else None),
+                label,
+                *(*reason_values(reason), policy_ref, db_datetime(now)),
+            )
+        )
     for name, value in fields.items():
         setattr(customer, name, value)
     if new_owner is None or new_owner.pk != after.owner_id:
