@@ -4,6 +4,7 @@ run twice over its own data."""
 from __future__ import annotations
 
 import io
+import re
 from datetime import datetime
 from typing import Any
 
@@ -11,6 +12,7 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 from django.db.models import Count
+from django.utils import translation
 
 from highseas.accounts.models import Team, User
 from highseas.customers.models import Activity, Contact, Customer, Deal
@@ -26,6 +28,7 @@ from highseas.pools.schedule import schedule_for
 pytestmark = pytest.mark.django_db
 
 CUSTOMERS = 300
+CJK = re.compile("[\u4e00-\u9fff]")
 NOW = "2026-05-18T00:00:00+08:00"
 
 
@@ -225,3 +228,25 @@ def test_the_demo_prints_a_summary_and_logins_that_work(initialized: None) -> No
     assert DEMO_PASSWORD in output
     assert User.objects.get(username="rep01").check_password(DEMO_PASSWORD)
     assert Team.objects.get(name="华东销售部").manager == User.objects.get(username="manager_east")
+
+
+def test_the_demos_system_reasons_are_codes_that_read_in_the_readers_language(
+    initialized: None,
+) -> None:
+    _demo()
+    rows = list(OwnershipEvent.objects.all())
+    by_code = {row.reason_code for row in rows if row.reason_code}
+    assert {"claimed", "first_contact_limit"} <= by_code
+    assert by_code & {"web_form_lead", "ad_lead", "imported"}
+    recycled = [row for row in rows if row.kind == "recycled"]
+    assert recycled and all(row.reason_code for row in recycled)
+    with translation.override("en"):
+        english = {row.reason_text for row in rows if row.reason_code}
+    assert not any(CJK.search(text) for text in english if not _campaign_of(text))
+    with translation.override("zh-hans"):
+        assert "从公海领取" in {row.reason_text for row in rows if row.reason_code == "claimed"}
+
+
+def _campaign_of(text: str) -> bool:
+    """A lead's campaign is the source's own (Chinese) name, data rather than a system text."""
+    return text.startswith(("Lead from", "Lead synced", "Imported from"))

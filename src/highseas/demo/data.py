@@ -343,8 +343,9 @@ OUTCOMES: dict[str, tuple[str, ...]] = {
     "sms": ("",),
 }
 
+PLAIN_CLAIM = "从公海领取"  # a claim without words: the system's own reason, stored as its code
 CLAIM_REASONS = (
-    "从公海认领", "主动认领：客户有明确需求", "认领：熟悉该行业",
+    PLAIN_CLAIM, "主动认领：客户有明确需求", "认领：熟悉该行业",
     "认领：客户主动来电咨询", "认领：同区域老客户推荐",
 )
 ASSIGN_REASONS = (

@@ -7,6 +7,8 @@ from dataclasses import dataclass, field
 from typing import NamedTuple
 
 from highseas.demo.world import Actor
+from highseas.pools import reasons
+from highseas.pools.reasons import Reason
 
 
 class EventRecord(NamedTuple):
@@ -18,6 +20,8 @@ class EventRecord(NamedTuple):
     actor_id: int | None
     actor_label: str
     reason: str
+    reason_code: str
+    reason_params: dict[str, object] | None
     policy_ref: str
     at: int
 
@@ -35,11 +39,12 @@ class LedgerWriter:
         to_status: str,
         to_owner_id: int | None,
         actor: Actor,
-        reason: str,
+        reason: Reason | str,
         at: int,
         policy_ref: str = "",
     ) -> int:
-        """Append one event; returns its time, moved one second past the previous event's
+        """Append one event (a system ``Reason`` is stored as its code, as ``pools.ledger`` does;
+        a ``str`` is a person's words); returns its time, moved one second past the previous event's
         when needed to keep times strictly increasing."""
         if self.events and at <= self.events[-1].at:
             at = self.events[-1].at + 1
@@ -53,7 +58,7 @@ class LedgerWriter:
             to_owner_id,
             actor.user_id,
             actor.label,
-            reason,
+            *reasons.columns(reason),
             policy_ref,
             at,
         )

@@ -20,14 +20,11 @@ from highseas.demo.profiles import CustomerProfile
 from highseas.demo.recycling import RecyclePlan, RecycleTimer
 from highseas.demo.sampling import Weighted, between, chance, one_of
 from highseas.demo.world import Actor, PoolWorld, Rep
+from highseas.pools import reasons
+from highseas.pools.reasons import Reason
 
 _PAST_PERIODS = Weighted.of(((0, 55), (1, 30), (2, 12), (3, 3)))
 _PAST_FOLLOW_UPS = Weighted.of(((0, 15), (1, 25), (2, 25), (3, 18), (4, 10), (5, 7)))
-_RECYCLE_REASONS = {
-    "idle_limit": "超过{limit}天未有效跟进，系统自动回收",
-    "no_deal_limit": "领取超过{limit}天未成交，系统自动回收",
-    "first_contact_limit": "领取后{limit}小时内未跟进，系统自动回收",
-}
 NO_LIMIT = 10 * 365 * DAY
 
 
@@ -165,14 +162,15 @@ class OwnershipPeriods:
         rng = self.rng
         if how == "claimed" and self.book.can_claim(owner, at, self.pool.claim):
             self.book.record_claim(owner, at)
-            reason = one_of(rng, data.CLAIM_REASONS)
+            words = one_of(rng, data.CLAIM_REASONS)
+            reason = Reason(reasons.CLAIMED) if words == data.PLAIN_CLAIM else words
             return self.ledger.record("claimed", "owned", owner.user_id, owner.actor, reason, at)
         reason = one_of(rng, data.ASSIGN_REASONS)
         manager = self.pool.manager
         return self.ledger.record("assigned", "owned", owner.user_id, manager, reason, at)
 
     def _recycle(self, plan: RecyclePlan, at: int) -> None:
-        reason = _RECYCLE_REASONS[plan.rule].format(limit=plan.limit)
+        reason = reasons.recycled(plan.rule, plan.limit)
         actor = Actor(None, f"system:{plan.rule}")
         policy_ref = f"pool:{self.pool.id}/recycle_policy"
         self.ledger.record("recycled", "pooled", None, actor, reason, at, policy_ref)

@@ -41,7 +41,8 @@ FIELDS: dict[str, tuple[str, ...]] = {
     ),
     "events": (
         "id", "customer", "kind", "from_status", "to_status", "from_owner", "to_owner",
-        "from_pool", "to_pool", "actor", "actor_label", "reason", "policy_ref",
+        "from_pool", "to_pool", "actor", "actor_label", "reason", "reason_code", "reason_params",
+        "policy_ref",
         "related_customer", "at",
     ),
 }  # fmt: skip
@@ -89,7 +90,8 @@ class RowBuilder:
                 self._take("events"), customer_id, event.kind, event.from_status,
                 event.to_status, event.from_owner_id, event.to_owner_id,
                 story.pool_id if event.from_status else None, story.pool_id, event.actor_id,
-                event.actor_label, event.reason, event.policy_ref, None, event.at,
+                event.actor_label, event.reason, event.reason_code, event.reason_params,
+                event.policy_ref, None, event.at,
             )
             for event in story.events
         )  # fmt: skip

@@ -32,6 +32,8 @@ from highseas.demo.profiles import CustomerProfile
 from highseas.demo.sampling import Weighted, between, chance, one_of
 from highseas.demo.world import Actor, DemoWorld, PoolWorld, Rep
 from highseas.engine.ownership import Status
+from highseas.pools import reasons
+from highseas.pools.reasons import Reason
 
 FINAL_STATUS = Weighted.of((("pooled", 38), ("owned", 58), ("frozen", 4)))
 OUTCOME = Weighted.of((("won", 18), ("open", 30), ("none", 52)))
@@ -114,7 +116,7 @@ class _CustomerStory(OwnershipPeriods):
         returns who created the customer."""
         if current is not None and current.how == "registered":
             owner = current.owner
-            reason = "负责人自行登记"
+            reason: Reason | str = Reason(reasons.REGISTERED)
             self.ledger.record("created", "owned", owner.user_id, owner.actor, reason, created)
             return owner.user_id
         actor, reason = self._creator()
@@ -191,14 +193,15 @@ class _CustomerStory(OwnershipPeriods):
         earliest, latest = self._win_window(owner, since)
         return earliest <= latest
 
-    def _creator(self) -> tuple[Actor, str]:
+    def _creator(self) -> tuple[Actor, Reason | str]:
         source, campaign, manager = self.profile.source, self.profile.campaign, self.pool.manager
         if source == "web_form":
-            return Actor(None, "system:web_form"), f"官网表单留资（{campaign}）"
+            lead = Reason(reasons.WEB_FORM_LEAD, {"campaign": campaign})
+            return Actor(None, "system:web_form"), lead
         if source == "advertising":
-            return Actor(None, "system:ad_leads"), f"广告线索同步（{campaign}）"
+            return Actor(None, "system:ad_leads"), Reason(reasons.AD_LEAD, {"campaign": campaign})
         if source == "import":
-            return self.world.admin, f"批量导入：{campaign}"
+            return self.world.admin, Reason(reasons.IMPORTED, {"file": campaign})
         if source == "exhibition":
             return manager, f"展会名片录入：{campaign}"
         if source == "partner":

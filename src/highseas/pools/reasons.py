@@ -54,6 +54,8 @@ UNMERGED_INTO = "unmerged_into"
 UNMERGED_FROM = "unmerged_from"
 RULE_ASSIGNED = "rule_assigned"
 HANDOVER = "handover"
+WEB_FORM_LEAD = "web_form_lead"
+AD_LEAD = "ad_lead"
 # the sweep's: one per recycle rule (``engine.schedule``), named like the rule
 IDLE_LIMIT = "idle_limit"
 NO_DEAL_LIMIT = "no_deal_limit"
@@ -91,6 +93,8 @@ TEMPLATES: dict[str, str] = {
     UNMERGED_FROM: gettext_noop("Merge of customer #%(id)s undone"),
     RULE_ASSIGNED: gettext_noop("Assigned by rule «%(rule)s» (run #%(run)s)"),
     HANDOVER: gettext_noop("Departure handover"),
+    WEB_FORM_LEAD: gettext_noop("Lead from the web form (%(campaign)s)"),
+    AD_LEAD: gettext_noop("Lead synced from advertising (%(campaign)s)"),
     **RECYCLE_TEMPLATES,
 }
 CLAIM_REQUEST = gettext_noop("Claim request")
