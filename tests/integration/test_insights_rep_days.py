@@ -24,12 +24,11 @@ from highseas.customers.models import Customer
 from highseas.engine.errors import HighSeasError
 from highseas.engine.insights import gini
 from highseas.engine.ownership import EventKind
-from highseas.insights import snapshots
+from highseas.insights import dashboard, snapshots
 from highseas.insights.models import RepDay, RolledDay
 from highseas.insights.performance import GAINS, fairness, holdings, rep_figures
 from highseas.pools import ownership
 from highseas.pools.models import OwnershipEvent
-from highseas.insights import dashboard
 
 NOW = timezone.now().replace(microsecond=0)
 TODAY = snapshots.midnight(snapshots.day_of(NOW))
