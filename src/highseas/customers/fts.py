@@ -26,18 +26,14 @@ Django rebuilds a SQLite table to alter one of its columns, which drops the tabl
 ``ensure_search_index`` puts them back (and rebuilds the indexes) when they are missing.
 
 Indexing row by row through the triggers costs a fraction of a millisecond an insert; a bulk
-loader that owns the database (demo, bench) can wrap its load in ``search_index_suspended``,
-which drops the SQLite triggers and rebuilds the indexes once at the end, several times
-faster. A writer beside others (an import's batch) uses ``new_rows_indexed_at_end`` instead:
-the triggers are dropped and put back inside its own transaction, and only its new rows are
-indexed, set-based, before it commits.
+loader (demo, bench, large imports) can wrap its load in ``search_index_suspended``, which
+drops the SQLite triggers and rebuilds the indexes once at the end, several times faster.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
@@ -124,42 +120,16 @@ def _queue_every_core(cursor: Any) -> None:
     )
 
 
-def _fill_grams(cursor: Any, where: str = "", params: Sequence[Any] = ()) -> None:
-    """The pairs documents of the customers ``where`` selects (alias ``c``), set-based."""
-    cursor.execute(
-        f"INSERT INTO {GRAMS_TABLE}(rowid, grams) "
-        f"SELECT c.id, group_concat(substr(c.name, p.i, 2), ' ') FROM {TABLE} c "
-        f"JOIN {POSITIONS_TABLE} p ON p.i <= length(c.name) {where} GROUP BY c.id",
-        params,
-    )
-
-
 def _sqlite_rebuild(connection: BaseDatabaseWrapper) -> None:
     with connection.cursor() as cursor:
         cursor.execute(f"INSERT INTO {FTS_TABLE}({FTS_TABLE}) VALUES ('rebuild')")
         cursor.execute(f"INSERT INTO {GRAMS_TABLE}({GRAMS_TABLE}) VALUES ('delete-all')")
-        _fill_grams(cursor)
+        cursor.execute(
+            f"INSERT INTO {GRAMS_TABLE}(rowid, grams) "
+            f"SELECT c.id, group_concat(substr(c.name, p.i, 2), ' ') FROM {TABLE} c "
+            f"JOIN {POSITIONS_TABLE} p ON p.i <= length(c.name) GROUP BY c.id"
+        )
         _queue_every_core(cursor)
-
-
-_NEW_ROWS = "IN (SELECT value FROM json_each(%s))"
-
-
-def _sqlite_index_new(connection: BaseDatabaseWrapper, ids: Sequence[int]) -> None:
-    """What the insert triggers do, for these new customers at once (three statements)."""
-    chosen = [json.dumps(sorted(ids))]
-    with connection.cursor() as cursor:
-        cursor.execute(
-            f"INSERT INTO {FTS_TABLE}(rowid, name) SELECT id, name FROM {TABLE} "
-            f"WHERE id {_NEW_ROWS}",
-            chosen,
-        )
-        _fill_grams(cursor, f"WHERE c.id {_NEW_ROWS}", chosen)
-        cursor.execute(
-            f"INSERT INTO {PINYIN_TABLE}(core) SELECT DISTINCT name_key FROM {TABLE} "
-            f"WHERE id {_NEW_ROWS} AND name_key IS NOT NULL ON CONFLICT DO NOTHING",
-            chosen,
-        )
 
 
 def _sqlite_create(connection: BaseDatabaseWrapper) -> None:
@@ -179,14 +149,9 @@ def _sqlite_create(connection: BaseDatabaseWrapper) -> None:
         )
         _create_pinyin_table(cursor)
         _create_contact_index(cursor)
-    _sqlite_create_triggers(connection)
-    _sqlite_rebuild(connection)
-
-
-def _sqlite_create_triggers(connection: BaseDatabaseWrapper) -> None:
-    with connection.cursor() as cursor:
         for name, body in TRIGGERS.items():
             cursor.execute(f"CREATE TRIGGER IF NOT EXISTS {name} {body}")
+    _sqlite_rebuild(connection)
 
 
 def _sqlite_drop_triggers(connection: BaseDatabaseWrapper) -> None:
@@ -333,28 +298,3 @@ def search_index_suspended(connection: BaseDatabaseWrapper) -> Iterator[None]:
         yield
     finally:
         _sqlite_create(connection)
-
-
-@contextmanager
-def new_rows_indexed_at_end(connection: BaseDatabaseWrapper) -> Iterator[list[int]]:
-    """On SQLite, the customers inserted inside the block are indexed together at its end
-    (three set-based statements) instead of row by row by the triggers, several times
-    cheaper for a batch of hundreds: the caller adds their ids to the yielded list.
-
-    The triggers are dropped and put back inside a savepoint of the caller's transaction
-    (SQLite's DDL is transactional): no other connection ever writes without them (the
-    write transaction excludes other writers, and readers see the committed schema), and an
-    error inside the block rolls the savepoint back, triggers included. So the index is
-    exactly as the triggers would have left it, whatever happens. Only inserts may happen
-    in the block: an update or delete of a name there would go unindexed. Elsewhere (the
-    database maintains its indexes itself) nothing changes."""
-    ids: list[int] = []
-    if connection.vendor != "sqlite":
-        yield ids
-        return
-    with transaction.atomic(using=connection.alias):
-        _sqlite_drop_triggers(connection)
-        yield ids
-        if ids:
-            _sqlite_index_new(connection, ids)
-        _sqlite_create_triggers(connection)

@@ -45,7 +45,6 @@ from highseas.accounts.audit import record_audit
 from highseas.accounts.models import AuditLog
 from highseas.accounts.visibility import Viewer
 from highseas.customers.crypto import encrypt_json
-from highseas.customers.fts import new_rows_indexed_at_end
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake.columns import HISTORY_FIELDS, checked_mapping, guess_mapping
 from highseas.intake.importer import Importer, RowPlan
@@ -230,7 +229,7 @@ def _plan(
     planned: Counter[str] = Counter()
     with transaction.atomic():
         for index, batch in enumerate(_batches(rows, job.options["batch"])):
-            plans = _apply_batch(job, importer, batch, index)
+            plans = importer.apply_batch(batch, index)
             for (_line, cells), plan in zip(batch, plans, strict=True):
                 spool.write(json.dumps([cells, asdict(plan)], ensure_ascii=False) + "\n")
                 planned[plan.action] += 1
@@ -405,7 +404,7 @@ def _commit_batch(
         .order_by("line")
     )
     if rows:
-        plans = _apply_batch(job, importer, [(r.line, r.values) for r in rows], index)
+        plans = importer.apply_batch([(r.line, r.values) for r in rows], index)
         for count, (row, plan) in enumerate(zip(rows, plans, strict=True), start=1):
             _require_as_planned(row, plan)
             row.is_done, row.customer_id = True, plan.customer_id
@@ -414,23 +413,6 @@ def _commit_batch(
         _mark_done(rows)
         ImportJob.objects.filter(pk=job.pk).update(done_rows=done + len(rows))
     return len(rows)
-
-
-def _apply_batch(
-    job: ImportJob, importer: Importer, rows: list[tuple[int, dict[str, str]]], index: int
-) -> list[RowPlan]:
-    """``Importer.apply_batch``, the batch's new customers put in the search index together
-    at its end (``customers.fts.new_rows_indexed_at_end``), in the batch's transaction. A
-    merging import changes existing customers, which that helper does not index: its rows
-    are indexed one by one as they are written."""
-    if job.on_duplicate == ImportJob.OnDuplicate.MERGE:
-        return importer.apply_batch(rows, index)
-    with new_rows_indexed_at_end(connection) as created:
-        plans = importer.apply_batch(rows, index)
-        created.extend(
-            p.customer_id for p in plans if p.action == ImportRow.Action.CREATE and p.customer_id
-        )
-    return plans
 
 
 def _mark_done(rows: list[ImportRow]) -> None:
