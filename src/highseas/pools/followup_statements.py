@@ -79,6 +79,45 @@ def _later(current: datetime | None, candidate: datetime) -> datetime:
     return candidate if current is None or candidate > current else current
 
 
+def new_activity(
+    actor: User,
+    customer: Customer,
+    *,
+    kind: str,
+    occurred_at: datetime,
+    note: str,
+    outcome: str,
+    next_contact_at: datetime | None,
+) -> Activity:
+    """The follow-up's activity, not yet saved."""
+    return Activity(
+        customer=customer,
+        kind=kind,
+        occurred_at=occurred_at,
+        author=actor,
+        note=note,
+        outcome=outcome,
+        next_contact_at=next_contact_at,
+    )
+
+
+def mark_followed(customer: Customer, occurred_at: datetime, *, effective: bool) -> list[str]:
+    """Move the customer's follow-up times to a follow-up at ``occurred_at`` (the effective
+    time too when its kind is effective) and make a prospect contacted; the fields changed.
+    Both paths, the statements here and ``followups.log_activity``, record a follow-up so."""
+    customer.last_activity_at = _later(customer.last_activity_at, occurred_at)
+    fields = ["last_activity_at"]
+    if effective:
+        customer.last_effective_activity_at = _later(
+            customer.last_effective_activity_at, occurred_at
+        )
+        fields.append("last_effective_activity_at")
+    if customer.stage == CustomerStage.PROSPECT:
+        customer.stage = CustomerStage.CONTACTED.value
+        fields.append("stage")
+    return fields
+
+
 def _kinds(value: Any) -> list[str]:
     if value is None:
         return list(DEFAULT_EFFECTIVE_KINDS)
@@ -107,23 +146,19 @@ def log_activity(
     if customer.owner_id is None or customer.owner_id != actor.pk:
         return None
     row = dict(zip(EXTRA, found[len(CUSTOMER_ROW) :], strict=True))
-    activity = Activity(
-        customer=customer,
+    activity = new_activity(
+        actor,
+        customer,
         kind=kind,
         occurred_at=occurred_at,
-        author=actor,
         note=note,
         outcome=outcome,
         next_contact_at=next_contact_at,
     )
     insert_instances([activity])
-    customer.last_activity_at = _later(customer.last_activity_at, occurred_at)
-    if kind in _kinds(row["rp_effective_activity_kinds"]):
-        customer.last_effective_activity_at = _later(
-            customer.last_effective_activity_at, occurred_at
-        )
-    if customer.stage == CustomerStage.PROSPECT:
-        customer.stage = CustomerStage.CONTACTED.value
+    mark_followed(
+        customer, occurred_at, effective=kind in _kinds(row["rp_effective_activity_kinds"])
+    )
     facts = {
         **row,
         "stage": customer.stage,

@@ -49,10 +49,6 @@ def effective_kinds(customer: Customer) -> list[str]:
     return list(policy.effective_activity_kinds) if policy else list(DEFAULT_EFFECTIVE_KINDS)
 
 
-def _later(current: datetime | None, candidate: datetime) -> datetime:
-    return candidate if current is None or candidate > current else current
-
-
 @transaction.atomic
 def log_activity(
     actor: User,
@@ -91,25 +87,19 @@ def log_activity(
     if fast is not None:  # the owner's own follow-up, as three precompiled statements
         return fast
     customer = locked_customer(actor, customer_id)
-    activity = Activity.objects.create(
-        customer=customer,
+    activity = followup_statements.new_activity(
+        actor,
+        customer,
         kind=kind,
         occurred_at=occurred_at,
-        author=actor,
         note=note,
         outcome=outcome,
         next_contact_at=next_contact_at,
     )
-    customer.last_activity_at = _later(customer.last_activity_at, occurred_at)
-    fields = ["last_activity_at"]
-    if kind in effective_kinds(customer):
-        customer.last_effective_activity_at = _later(
-            customer.last_effective_activity_at, occurred_at
-        )
-        fields.append("last_effective_activity_at")
-    if customer.stage == CustomerStage.PROSPECT:
-        customer.stage = CustomerStage.CONTACTED
-        fields.append("stage")
+    activity.save(force_insert=True)
+    fields = followup_statements.mark_followed(
+        customer, occurred_at, effective=kind in effective_kinds(customer)
+    )
     customer.save(update_fields=fields)
     refresh_schedule(customer)
     return activity
