@@ -205,6 +205,33 @@ def _changes(before: dict[str, Any], after: dict[str, Any]) -> tuple[dict[str, A
     return {n: before.get(n) for n in names}, {n: after[n] for n in names}
 
 
+def _audit_created(
+    actor: User, action: AuditLog.Action, target_type: str, target_id: int, facts: dict[str, Any]
+) -> None:
+    """One audit row for a user or team ``actor`` created, with its facts after."""
+    record_audit(
+        actor, action, target_type=target_type, target_id=target_id, before={}, after=facts
+    )
+
+
+def _audit_changed(
+    actor: User,
+    action: AuditLog.Action,
+    target_type: str,
+    target_id: int,
+    before: dict[str, Any],
+    after: dict[str, Any],
+) -> tuple[dict[str, Any], ...]:
+    """One audit row with the facts that changed, their values before and after (none when
+    nothing changed); those values."""
+    old, new = _changes(before, after)
+    if new:
+        record_audit(
+            actor, action, target_type=target_type, target_id=target_id, before=old, after=new
+        )
+    return old, new
+
+
 @transaction.atomic
 def update_user(
     user: User,
@@ -244,22 +271,13 @@ def update_user(
     for action, detail in changes:
         record_audit(actor, action, target_type="user", target_id=user.pk, **detail)
     if actor is not None and before:
-        old, new = _changes(before, _user_facts(user.pk))
+        after = _user_facts(user.pk)
         said = ["role"]  # the role_change row says it
         if was_active and not user.is_active:
             said.append("is_active")  # and the user_deactivated row this
         for name in said:
-            old.pop(name, None)
-            new.pop(name, None)
-        if new:
-            record_audit(
-                actor,
-                AuditLog.Action.USER_CHANGE,
-                target_type="user",
-                target_id=user.pk,
-                before=old,
-                after=new,
-            )
+            after.pop(name, None)
+        _audit_changed(actor, AuditLog.Action.USER_CHANGE, "user", user.pk, before, after)
     if changes:
         revoke_tokens(user, actor=actor, reason=str(changes[0][0]))
     return user
@@ -305,14 +323,7 @@ def add_team(actor: User, **fields: Any) -> Team:
     _require_team_manager(actor, fields.get("manager"))
     with transaction.atomic():
         team = create_team(**fields)
-        record_audit(
-            actor,
-            AuditLog.Action.TEAM_CREATE,
-            target_type="team",
-            target_id=team.pk,
-            before={},
-            after=_team_facts(team),
-        )
+        _audit_created(actor, AuditLog.Action.TEAM_CREATE, "team", team.pk, _team_facts(team))
     return team
 
 
@@ -339,16 +350,7 @@ def change_team(actor: User, team: Team, **fields: Any) -> Team:
     for name, value in fields.items():
         setattr(team, name, value)
     team.save()
-    old, new = _changes(before, _team_facts(team))
-    if new:
-        record_audit(
-            actor,
-            AuditLog.Action.TEAM_CHANGE,
-            target_type="team",
-            target_id=team.pk,
-            before=old,
-            after=new,
-        )
+    _audit_changed(actor, AuditLog.Action.TEAM_CHANGE, "team", team.pk, before, _team_facts(team))
     return team
 
 
@@ -360,14 +362,7 @@ def add_user(actor: User, **fields: Any) -> User:
     _require_team(actor, fields.get("team"))
     with transaction.atomic():
         user = create_user(**fields)
-        record_audit(
-            actor,
-            AuditLog.Action.USER_CREATE,
-            target_type="user",
-            target_id=user.pk,
-            before={},
-            after=_user_facts(user.pk),
-        )
+        _audit_created(actor, AuditLog.Action.USER_CREATE, "user", user.pk, _user_facts(user.pk))
     return user
 
 
@@ -451,18 +446,11 @@ def change_profile(actor: User, user: User, **fields: Any) -> RepProfile:
     before = {name: getattr(profile, name) for name in fields}
     for name, value in fields.items():
         setattr(profile, name, value)
-    old, new = _changes(before, {name: getattr(profile, name) for name in fields})
+    after = {name: getattr(profile, name) for name in fields}
+    old, new = _audit_changed(actor, AuditLog.Action.PROFILE_CHANGE, "user", user.pk, before, after)
     if not new:
         return profile
     profile.save(update_fields=list(new))
-    record_audit(
-        actor,
-        AuditLog.Action.PROFILE_CHANGE,
-        target_type="user",
-        target_id=user.pk,
-        before=old,
-        after=new,
-    )
     cap, was = new.get("holding_cap_override"), old.get("holding_cap_override")
     if cap is not None and (was is None or cap < was):
         held = held_customers(user.pk)
