@@ -87,15 +87,22 @@ def people_list(request: HttpRequest) -> HttpResponse:
     return render(request, "web/people/list.html", context)
 
 
-@manager_required
-def user_new(request: HttpRequest) -> HttpResponse:
-    actor = _actor(request)
-    form = UserForm(
+def _user_form(request: HttpRequest, actor: User, user: User | None) -> UserForm:
+    """A new user's form (``user`` None) or a user's, offering the roles and teams the
+    viewer may give."""
+    return UserForm(
         request.POST if request.method == "POST" else None,
         roles=services.grantable_roles(actor),
         teams=_teams(actor),
         team_required=services.managed_team_ids(actor) is not None,
+        user=user,
     )
+
+
+@manager_required
+def user_new(request: HttpRequest) -> HttpResponse:
+    actor = _actor(request)
+    form = _user_form(request, actor, None)
     refused = ""
     if form.is_bound and form.is_valid():
         try:
@@ -114,13 +121,7 @@ def person(request: HttpRequest, user_id: int) -> HttpResponse:
     """One user: their name, role, team, active switch and a new password."""
     actor = _actor(request)
     user = _person(actor, user_id)
-    form = UserForm(
-        request.POST if request.method == "POST" else None,
-        roles=services.grantable_roles(actor),
-        teams=_teams(actor),
-        team_required=services.managed_team_ids(actor) is not None,
-        user=user,
-    )
+    form = _user_form(request, actor, user)
     refused, handover = "", ""
     if form.is_bound and form.is_valid():
         fields = form.service_fields()
