@@ -22,6 +22,13 @@ SEPARATORS = re.compile(r"[,，、;；\n]+")
 LIMIT_HELP = _("Empty: the pool's limit. The stricter of the two applies.")
 
 
+def _limit_field(label: Any) -> forms.IntegerField:
+    """A rep's own holding cap or claim quota: empty for the pool's, else 0 to 100,000."""
+    return forms.IntegerField(
+        label=label, required=False, min_value=0, max_value=100_000, help_text=LIMIT_HELP
+    )
+
+
 class TeamChoiceField(forms.ModelChoiceField):  # type: ignore[type-arg]
     """A team, shown indented under its parent."""
 
@@ -201,23 +208,9 @@ class ProfileForm(forms.Form):
         max_length=1000,
         widget=forms.Textarea({"rows": 2}),
     )
-    holding_cap_override = forms.IntegerField(
-        label=_("Holding cap"), required=False, min_value=0, max_value=100_000, help_text=LIMIT_HELP
-    )
-    daily_quota_override = forms.IntegerField(
-        label=_("Daily claim quota"),
-        required=False,
-        min_value=0,
-        max_value=100_000,
-        help_text=LIMIT_HELP,
-    )
-    weekly_quota_override = forms.IntegerField(
-        label=_("Weekly claim quota"),
-        required=False,
-        min_value=0,
-        max_value=100_000,
-        help_text=LIMIT_HELP,
-    )
+    holding_cap_override = _limit_field(_("Holding cap"))
+    daily_quota_override = _limit_field(_("Daily claim quota"))
+    weekly_quota_override = _limit_field(_("Weekly claim quota"))
     SKILLS = ("industries", "regions", "product_lines")
 
     def __init__(self, data: Any, *, profile: Any) -> None:
