@@ -5,12 +5,12 @@ from __future__ import annotations
 import os
 import shutil
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
 
-SCREENSHOTS = Path(os.environ.get("HIGHSEAS_SCREENSHOTS", "artifacts/screenshots"))
+from tests.web.pages import shoot
+
 CHROMIUM_FLAGS = [
     "--no-sandbox",
     "--disable-gpu",
@@ -64,15 +64,7 @@ def page(browser: Any) -> Iterator[Any]:
 
 @pytest.fixture
 def screenshot() -> Any:
-    SCREENSHOTS.mkdir(parents=True, exist_ok=True)
-
-    def take(page: Any, name: str) -> Path:
-        path = SCREENSHOTS / f"{name}.png"
-        page.evaluate("window.scrollTo(0, 0)")  # a sticky top bar stays at the top of the shot
-        page.screenshot(path=str(path), full_page=True)
-        return path
-
-    return take
+    return shoot
 
 
 @pytest.fixture

@@ -4,8 +4,6 @@ line that opens onto them; the daily digest arrives as one inbox entry."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -14,22 +12,11 @@ from highseas.notify import texts
 from highseas.notify.digest import send_due_digests
 from highseas.notify.models import Notification, NotificationPreference
 from highseas.notify.services import notify
+from tests.web.pages import PHONE, fits, shooter
+
+shoot = shooter("digest-")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SHOTS = Path(os.environ.get("HIGHSEAS_SCREENSHOTS", "artifacts/screenshots"))
-PHONE = {"width": 390, "height": 844}
-
-
-def shoot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(SHOTS / f"digest-{name}.png"), full_page=True)
-
-
-def fits(page: Any) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"] + 1, (page.url, width)
 
 
 def _inbox(world: dict[str, Any]) -> None:

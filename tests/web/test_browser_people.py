@@ -6,32 +6,20 @@ screen."""
 
 from __future__ import annotations
 
-import os
 from datetime import timedelta
-from pathlib import Path
 from typing import Any
 
 import pytest
 from django.utils import timezone
 
 from highseas.accounts.models import AuditLog, RepProfile, Team, User
+from tests.web.pages import PHONE, fits, shooter
+
+shoot = shooter("people-")
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
-SHOTS = Path(os.environ.get("HIGHSEAS_SCREENSHOTS", "artifacts/screenshots"))
 LAPTOP = {"width": 1280, "height": 860}
-PHONE = {"width": 390, "height": 844}
-
-
-def shoot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(SHOTS / f"people-{name}.png"), full_page=True)
-
-
-def fits(page: Any) -> None:
-    width = page.evaluate("document.documentElement.scrollWidth")
-    assert width <= page.viewport_size["width"] + 1, (page.url, width)
 
 
 def test_an_admin_adds_a_team_and_a_rep_and_the_manager_sets_their_profile(

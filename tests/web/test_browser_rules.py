@@ -4,8 +4,6 @@ Every page of the editor is shot in Chinese and English, at laptop and phone wid
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -13,17 +11,9 @@ import pytest
 from highseas.customers.models import Customer
 from highseas.intake import creation as intake
 from highseas.routing.models import AssignmentRule, AssignmentRun
+from tests.web.pages import PHONE, shoot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
-
-SHOTS = Path(os.environ.get("HIGHSEAS_SCREENSHOTS", "artifacts/screenshots"))
-PHONE = {"width": 390, "height": 844}
-
-
-def shoot(page: Any, name: str) -> None:
-    SHOTS.mkdir(parents=True, exist_ok=True)
-    page.evaluate("window.scrollTo(0, 0)")
-    page.screenshot(path=str(SHOTS / f"{name}.png"), full_page=True)
 
 
 def test_a_manager_builds_previews_and_saves_a_rule_and_a_new_customer_follows_it(
