@@ -471,6 +471,21 @@ class Killed(Exception):
     pass
 
 
+def _killed_commit(org: dict[str, Any]) -> ImportJob:
+    """A preview's commit killed when its progress reaches row 5 (set ``BATCH_SIZE`` first);
+    the job as the kill left it."""
+    job = preview(org["admin"], org["east_pool"], history=False)
+
+    def kill(done: int, total: int) -> None:
+        if done == 5:
+            raise Killed
+
+    with pytest.raises(Killed):
+        commit_import(Viewer(org["admin"]), job.pk, progress=kill)
+    job.refresh_from_db()
+    return job
+
+
 def _file(rows: list[tuple[str, str]]) -> bytes:
     return ("客户名称,电话\n" + "".join(f"{n},{p}\n" for n, p in rows)).encode()
 
@@ -558,15 +573,7 @@ def test_a_commit_killed_at_any_row_resumes_exactly_once(
 def test_a_killed_commit_leaves_its_batch_undone(org: dict[str, Any]) -> None:
     imports.BATCH_SIZE = 3
     try:
-        job = preview(org["admin"], org["east_pool"], history=False)
-
-        def kill(done: int, total: int) -> None:
-            if done == 5:
-                raise Killed
-
-        with pytest.raises(Killed):
-            commit_import(Viewer(org["admin"]), job.pk, progress=kill)
-        job.refresh_from_db()
+        job = _killed_commit(org)
         assert (job.status, job.done_rows) == ("running", 3)
         assert list(job.rows.filter(is_done=True).values_list("line", flat=True)) == [2, 3, 4]
         assert Customer.objects.count() == 3
@@ -617,14 +624,7 @@ def test_imported_customers_are_found_by_search_when_the_import_ends(
 def test_a_killed_commit_leaves_the_search_index_consistent(org: dict[str, Any]) -> None:
     imports.BATCH_SIZE = 3
     try:
-        job = preview(org["admin"], org["east_pool"], history=False)
-
-        def kill(done: int, total: int) -> None:
-            if done == 5:
-                raise Killed
-
-        with pytest.raises(Killed):
-            commit_import(Viewer(org["admin"]), job.pk, progress=kill)
+        job = _killed_commit(org)
         _index_is_consistent()
         assert _found("蓝海") == set(
             Customer.objects.filter(name__contains="蓝海").values_list("pk", flat=True)
