@@ -166,24 +166,18 @@ def test_a_cap_an_admin_lowered_below_holdings_is_no_breach(
     assert run_checks().ok
 
 
-def test_a_gain_past_a_cap_after_it_was_lowered_is_a_breach(
-    org: dict[str, Any], make_customer: Callable[..., Customer]
-) -> None:
+def _sneak_claim(org: dict[str, Any], make_customer: Callable[..., Customer]) -> None:
+    """A claim recorded like any claim, past every limit (as a race would slip one in)."""
     from highseas.pools.ledger import record_event, state_of
-    from highseas.pools.services import save_pool
 
     pool = org["east_pool"]
-    _claims(org, make_customer, 2)
-    save_pool(pool, claim_policy={"holding_cap": 2}, actor=org["admin"])
-    assert run_checks().ok
-    # a claim that slipped past the cap (as a race would), recorded like any claim
     sneaked = make_customer(org["admin"], pool=pool)
     before = state_of(sneaked)
-    after = OwnershipState(Status.OWNED, org["rep_a"].pk, pool.pk)
     Customer.objects.filter(pk=sneaked.pk).update(
         status="owned", owner=org["rep_a"], owned_since=timezone.now()
     )
-    recompute_pool_schedules(pool)
+    recompute_pool_schedules(Pool.objects.get(pk=pool.pk))
+    after = OwnershipState(Status.OWNED, org["rep_a"].pk, pool.pk)
     record_event(
         sneaked,
         EventKind.CLAIMED,
@@ -193,6 +187,18 @@ def test_a_gain_past_a_cap_after_it_was_lowered_is_a_breach(
         reason="抢",
         at=timezone.now(),
     )
+
+
+def test_a_gain_past_a_cap_after_it_was_lowered_is_a_breach(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    from highseas.pools.services import save_pool
+
+    pool = org["east_pool"]
+    _claims(org, make_customer, 2)
+    save_pool(pool, claim_policy={"holding_cap": 2}, actor=org["admin"])
+    assert run_checks().ok
+    _sneak_claim(org, make_customer)  # a claim that slipped past the cap
     report = run_checks()
     assert report.problems.get("holding_cap_exceeded") == 1, report.examples
 
@@ -214,29 +220,6 @@ def _tier(org: dict[str, Any], multiplier: str, ceiling_cap: int) -> None:
         multiplier=Decimal(multiplier),
         top_percent=10,
         computed_at=timezone.now(),
-    )
-
-
-def _sneak_claim(org: dict[str, Any], make_customer: Callable[..., Customer]) -> None:
-    """A claim recorded like any claim, past every limit (as a race would slip one in)."""
-    from highseas.pools.ledger import record_event, state_of
-
-    pool = org["east_pool"]
-    sneaked = make_customer(org["admin"], pool=pool)
-    before = state_of(sneaked)
-    Customer.objects.filter(pk=sneaked.pk).update(
-        status="owned", owner=org["rep_a"], owned_since=timezone.now()
-    )
-    recompute_pool_schedules(Pool.objects.get(pk=pool.pk))
-    after = OwnershipState(Status.OWNED, org["rep_a"].pk, pool.pk)
-    record_event(
-        sneaked,
-        EventKind.CLAIMED,
-        before,
-        after,
-        actor=org["rep_a"],
-        reason="抢",
-        at=timezone.now(),
     )
 
 
