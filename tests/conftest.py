@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
 from highseas.accounts import services as accounts
@@ -133,3 +134,13 @@ def org(
         "east_pool": east_pool,
         "south_pool": south_pool,
     }
+
+
+@pytest.fixture
+def emailing(settings: Settings, org: dict[str, Any]) -> None:
+    """E-mail notifications on (webhooks off), and rep_a and rep_b with an address."""
+    settings.HIGHSEAS_EMAIL_NOTIFICATIONS = True
+    settings.HIGHSEAS_WEBHOOK_URL = ""
+    for name in ("rep_a", "rep_b"):
+        org[name].email = f"{name}@example.com"
+        org[name].save(update_fields=["email"])

@@ -11,7 +11,6 @@ from typing import Any
 import pytest
 from django.core import mail
 from django.utils import timezone, translation
-from pytest_django.fixtures import Settings
 
 from highseas.accounts.models import User
 from highseas.accounts.visibility import Viewer
@@ -26,15 +25,6 @@ from highseas.notify.services import notify
 from highseas.pools.scheduler import run_periodic_jobs
 
 pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture
-def emailing(settings: Settings, org: dict[str, Any]) -> None:
-    settings.HIGHSEAS_EMAIL_NOTIFICATIONS = True
-    settings.HIGHSEAS_WEBHOOK_URL = ""
-    for name in ("rep_a", "rep_b"):
-        org[name].email = f"{name}@example.com"
-        org[name].save(update_fields=["email"])
 
 
 def warn(user: User, customer: Customer, due: datetime) -> Notification | None:

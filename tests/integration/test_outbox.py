@@ -26,15 +26,6 @@ from highseas.pools.sweep import sweep
 NOTHING = {"delivered": 0, "retrying": 0, "failed": 0}
 
 
-@pytest.fixture
-def emailing(settings: Settings, org: dict[str, Any]) -> None:
-    settings.HIGHSEAS_EMAIL_NOTIFICATIONS = True
-    settings.HIGHSEAS_WEBHOOK_URL = ""
-    for name in ("rep_a", "rep_b"):
-        org[name].email = f"{name}@example.com"
-        org[name].save(update_fields=["email"])
-
-
 def queued_at() -> datetime:
     return Delivery.objects.order_by("pk").values_list("next_attempt_at", flat=True)[0]
 
