@@ -20,7 +20,7 @@ from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.insights import cache
-from highseas.insights.breakdowns import breakdown
+from highseas.insights.breakdowns import breakdown, claim_effectiveness
 from highseas.insights.console import console_figures, console_page
 from highseas.insights.dashboard import dashboard_figures, follow_up_rates, headline, team_reps
 from highseas.insights.models import FigureCache
@@ -175,3 +175,27 @@ def test_the_pages_say_when_and_link_the_exact_figures(org: dict[str, Any], won:
         assert "data-cached=" in page and "exact=1" in page
         exact = html(client.get(path + "?exact=1"))
         assert "data-exact-now" in exact and "data-cached=" not in exact
+
+
+def test_a_manager_whose_teams_changed_reads_no_figure_of_their_old_teams(
+    org: dict[str, Any], won: Customer
+) -> None:
+    """The cache answers for what the viewer may see now: a manager whose team was handed to
+    another manager, and who was given another team, never reads the figures cached for the
+    team they had."""
+    manager, east, south = org["east_manager"], org["east"], org["south"]
+    figures = (breakdown, claim_effectiveness)
+    kwargs: tuple[dict[str, Any], ...] = ({"by": "rep"}, {})
+    cached = [f(Viewer(manager), cached=True, **kw) for f, kw in zip(figures, kwargs, strict=True)]
+    assert [g["key"] for g in cached[0]["groups"]] == ["rep_a"]  # east's rep
+    east.manager, south.manager = org["south_manager"], manager
+    east.save(update_fields=["manager"])
+    south.save(update_fields=["manager"])
+    for f, kw in zip(figures, kwargs, strict=True):
+        found = f(Viewer(manager), cached=True, **kw)
+        live = f(Viewer(manager), **kw)
+        assert found["cached"]["computed_at"] is not None
+        for answer in (found, live):
+            for when in ("cached", "since", "until"):
+                answer.pop(when, None)
+        assert (found, f.__name__) == (live, f.__name__)

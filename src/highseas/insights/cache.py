@@ -10,7 +10,10 @@ uses the cache says when it was computed.
 
 1. ``remember(name, viewer, params, now=…, exact=…)`` answers ``(value, computed_at)``: with
    ``exact`` the live figure (``computed_at`` None); otherwise the stored one when younger
-   than ``STALE``, else computed now and stored (one row per figure, viewer and parameters).
+   than ``STALE``, else computed now and stored (one row per figure, viewer, what the viewer
+   may see, and parameters). What they may see is part of the key (``scope``): a manager
+   given other teams, an admin turned manager, a rep covering another's leave reads figures
+   computed for what they may see now, never those cached for what they could see before.
 2. ``refresh(now)`` (the scheduler) recomputes the stored figures that are stale and were read
    within ``FORGET``, and drops the others, so a page read every day stays fast.
 3. A figure is a registered function of the viewer, the parameters and ``now``
@@ -19,6 +22,7 @@ uses the cache says when it was computed.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from datetime import date, datetime, timedelta
@@ -79,8 +83,25 @@ def _decode(value: Any) -> Any:
     return value
 
 
+def scope(viewer: Viewer) -> str:
+    """A digest of the visibility facts the figures are computed from: the viewer's role and
+    team, the teams they manage with those below, their pools and the leaves they cover."""
+    if viewer.is_admin:
+        return "admin"
+    user = viewer.user
+    facts = [
+        user.role,
+        user.team_id,
+        sorted(viewer.subtree_team_ids),
+        sorted(viewer.member_pool_ids),
+        sorted(viewer.admin_pool_ids),
+        sorted(viewer.covered_owner_ids),
+    ]
+    return hashlib.sha256(json.dumps(facts).encode()).hexdigest()[:16]
+
+
 def _key(name: str, viewer: Viewer, params: dict[str, Any]) -> str:
-    return f"{name}|{viewer.user.pk}|{json.dumps(params, sort_keys=True)}"
+    return f"{name}|{viewer.user.pk}|{scope(viewer)}|{json.dumps(params, sort_keys=True)}"
 
 
 def _store(key: str, value: Any, now: datetime) -> None:
@@ -121,12 +142,15 @@ def refresh(now: datetime) -> dict[str, int]:
     )
     done = 0
     for key in list(stale):
-        name, user_id, raw = key.split("|", 2)
-        user = User.objects.filter(pk=int(user_id), is_active=True).first()
-        if name not in FIGURES or user is None:
+        parts = key.split("|", 3)
+        user = None
+        if len(parts) == 4 and parts[0] in FIGURES and parts[1].isdigit():
+            user = User.objects.filter(pk=int(parts[1]), is_active=True).first()
+        viewer = Viewer(user) if user is not None else None
+        if viewer is None or scope(viewer) != parts[2]:  # gone, or sees otherwise now
             FigureCache.objects.filter(key=key).delete()
             continue
-        value = _encode(FIGURES[name](Viewer(user), json.loads(raw), now))
+        value = _encode(FIGURES[parts[0]](viewer, json.loads(parts[3]), now))
         FigureCache.objects.filter(key=key).update(value=value, computed_at=now)
         done += 1
     return {"figures_refreshed": done} if done else {}
