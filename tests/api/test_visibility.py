@@ -48,6 +48,18 @@ def test_a_rep_lists_own_customers_and_their_pools(
     }
 
 
+def test_the_list_filtered_by_a_pool_shows_that_pools_customers(
+    org: dict[str, Any], book: dict[str, Customer], api: Api
+) -> None:
+    east, south = org["east_pool"].pk, org["south_pool"].pk
+    for viewer in ("rep_a", "east_manager", "admin"):
+        client = api(org[viewer])
+        pooled = _ids(client.get("/api/v1/customers/", {"pool": east, "status": "pooled"}))
+        assert pooled == {book["east_pooled"].pk}, viewer
+        assert book["east_pooled"].pk in _ids(client.get("/api/v1/customers/", {"pool": east}))
+    assert not _ids(api(org["rep_a"]).get("/api/v1/customers/", {"pool": south}))
+
+
 def test_a_rep_cannot_fetch_another_reps_customer(
     org: dict[str, Any], book: dict[str, Customer], api: Api
 ) -> None:

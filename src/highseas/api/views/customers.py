@@ -72,15 +72,18 @@ class CustomerViewSet(
             customers = customers.filter(name_filter(query))
         return customers.filter(**filters)
 
-    def _filters(self) -> tuple[dict[str, str], str]:
+    def _filters(self) -> tuple[dict[str, Any], str]:
         params = self.request.query_params
-        filters = {
+        filters: dict[str, Any] = {
             f"{name}_id" if name in ("pool", "owner") else name: params[name]
             for name in LIST_FILTERS
             if params.get(name)
         }
         for key in ("pool_id", "owner_id"):
-            if key in filters and parse_id(filters[key]) is None:
+            if key not in filters:
+                continue
+            filters[key] = parse_id(filters[key])  # an id, as the listing compares pools by id
+            if filters[key] is None:
                 raise HighSeasError(
                     ErrorCode.VALIDATION_ERROR,
                     _("Filters take numeric ids."),
