@@ -29,6 +29,7 @@ HAN = re.compile(r"[\u3400-\u9fff]")
 SAMPLE = {
     "limit": 30,
     "file": "customers.csv",
+    "campaign": "Spring fair",
     "rule": "Hangzhou",
     "run": 7,
     "id": 12,
