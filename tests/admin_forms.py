@@ -12,6 +12,12 @@ from highseas.accounts.models import User
 def deactivate_in_admin(admin: User, user: User) -> Any:
     """Post the admin's change form of ``user`` with "active" unticked, everything else as the
     form shows it; the response (a redirect when saved, the form again when refused)."""
+    return change_in_admin(admin, user, is_active="")
+
+
+def change_in_admin(admin: User, user: User, **changes: str) -> Any:
+    """Post the admin's change form of ``user`` with ``changes`` (form field names, the rep
+    profile's as ``profile-0-<field>``), everything else as the form shows it."""
     client = Client()
     client.force_login(admin)
     url = f"/admin/accounts/user/{user.pk}/change/"
@@ -23,7 +29,7 @@ def deactivate_in_admin(admin: User, user: User) -> Any:
     }
     data.update(
         {
-            "is_active": "",
+            "is_active": "on",
             "last_login_0": "",
             "last_login_1": "",
             "date_joined_0": "2026-01-01",
@@ -39,4 +45,5 @@ def deactivate_in_admin(admin: User, user: User) -> Any:
             "profile-0-is_active": "on",
         }
     )
+    data.update(changes)
     return client.post(url, {k: v for k, v in data.items() if v != ""})

@@ -18,6 +18,7 @@ from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools.invariants import CheckReport, check_holding_caps
 from highseas.pools.models import Pool, RecyclePolicy
+from tests.admin_forms import change_in_admin
 from tests.web.pages import html, messages_of, signed_in
 
 pytestmark = pytest.mark.django_db
@@ -609,3 +610,25 @@ def test_the_profile_page_reads_in_english(org: dict[str, Any]) -> None:
     client.cookies[settings.LANGUAGE_COOKIE_NAME] = "en"
     page = html(client.get(f"/console/people/{org['rep_a'].pk}/profile/"))
     assert "Personal limits" in page and "Save the leave" in page
+
+
+def test_the_django_admin_shows_a_reps_limits_but_changes_them_only_through_the_profile_page(
+    org: dict[str, Any],
+) -> None:
+    rep = org["rep_a"]
+    answer = change_in_admin(
+        org["admin"],
+        rep,
+        **{
+            "profile-0-holding_cap_override": "1",
+            "profile-0-daily_quota_override": "1",
+            "profile-0-weekly_quota_override": "1",
+        },
+    )
+    assert answer.status_code == 302
+    profile = RepProfile.objects.get(user=rep)
+    assert (
+        profile.holding_cap_override,
+        profile.daily_quota_override,
+        profile.weekly_quota_override,
+    ) == (None, None, None)

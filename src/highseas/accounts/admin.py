@@ -34,12 +34,21 @@ admin.site.login_form = LockoutAwareAdminAuthenticationForm
 
 class RepProfileInline(admin.StackedInline):
     """The leave (dates and cover) is shown, not edited, here: recording one recomputes the
-    recycle schedules of the rep's customers (``pools.leave.record_leave``)."""
+    recycle schedules of the rep's customers (``pools.leave.record_leave``). The personal limits
+    are shown too: they change on the console's profile page (``services.change_profile``),
+    which audits them and records a lowered cap for ``highseas check``."""
 
     model = RepProfile
     fk_name = "user"
     can_delete = False
-    readonly_fields = ("leave_from", "leave_until", "leave_cover")
+    readonly_fields = (
+        "leave_from",
+        "leave_until",
+        "leave_cover",
+        "holding_cap_override",
+        "daily_quota_override",
+        "weekly_quota_override",
+    )
 
 
 # Who is changing a password in the admin (its form gets no request); set per request.
