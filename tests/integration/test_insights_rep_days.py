@@ -8,6 +8,7 @@ is idempotent, resumes after a gap, and the job writes yesterday once."""
 from __future__ import annotations
 
 import random
+from collections import Counter
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
@@ -29,6 +30,7 @@ from highseas.insights.models import RepDay, RolledDay
 from highseas.insights.performance import GAINS, fairness, holdings, rep_figures
 from highseas.pools import ownership
 from highseas.pools.models import OwnershipEvent
+from tests.races import race
 
 NOW = timezone.now().replace(microsecond=0)
 TODAY = snapshots.midnight(snapshots.day_of(NOW))
@@ -207,3 +209,24 @@ def test_a_day_closes_only_after_the_grace(org: dict[str, Any]) -> None:
     assert (
         RolledDay.objects.filter(day=snapshots.day_of(TODAY) - timedelta(days=1)).exists() is False
     )
+
+
+@pytest.mark.django_db(transaction=True)
+def test_workers_rolling_the_same_day_at_once_write_it_once(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    """Several scheduler workers reach the same closed day together: one rolls it, the
+    others find it taken and write nothing; none fails on the day's unique rows."""
+    yesterday = TODAY - timedelta(hours=12)
+    for index in range(3):
+        customer = make_customer(
+            org["admin"], pool=org["east_pool"], now=yesterday - timedelta(days=3)
+        )
+        ownership.claim(org["rep_a" if index % 2 else "rep_b"], customer.pk, now=yesterday)
+    now = TODAY + timedelta(hours=1)
+    written: list[int] = []
+    outcomes = race(4, lambda _: written.append(snapshots.roll_up(now).get("rep_days", 0)))
+    assert outcomes == Counter({"ok": 4})
+    assert sorted(written) == [0, 0, 0, 2]
+    assert RolledDay.objects.filter(day=snapshots.day_of(yesterday)).count() == 1
+    assert RepDay.objects.filter(day=snapshots.day_of(yesterday)).count() == 2

@@ -271,7 +271,10 @@ def roll_day(day: date, now: datetime) -> int:
 def _roll(day: date, now: datetime, after_known: Rolled | None = None) -> tuple[int, Rolled | None]:
     """``roll_day``, also answering the day's counts and end holdings (``after_known``: the
     same of the day after, when the caller just rolled it)."""
-    if RolledDay.objects.select_for_update().filter(day=day).exists():
+    # the day's mark is written first: a second worker rolling the same day waits on its
+    # unique key until this transaction ends, then finds the day taken and writes nothing
+    _, made = RolledDay.objects.get_or_create(day=day, defaults={"rolled_at": now})
+    if not made:
         return 0, None  # rolled meanwhile by another worker
     counts = ledger_counts(midnight(day), midnight(day + timedelta(days=1)))
     held = _end_holdings(day, counts, after_known)
@@ -288,8 +291,7 @@ def _roll(day: date, now: datetime, after_known: Rolled | None = None) -> tuple[
     ]
     RepDay.objects.filter(day=day).delete()
     RepDay.objects.bulk_create(rows, batch_size=2000)
-    _, made = RolledDay.objects.get_or_create(day=day, defaults={"rolled_at": now})
-    return (len(rows), (counts, held)) if made else (0, None)
+    return len(rows), (counts, held)
 
 
 def closed_through(now: datetime) -> date:
