@@ -5,6 +5,7 @@ refused."""
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Callable, Iterator
 from datetime import datetime, timedelta
 from decimal import Decimal
@@ -18,11 +19,17 @@ from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.insights.jobs import run_insight_jobs
-from highseas.insights.limits import explain_limits, preview_plan, save_plan
+from highseas.insights.limits import (
+    explain_limits,
+    preview_plan,
+    recompute_due_plans,
+    save_plan,
+)
 from highseas.insights.models import LimitFactorLog, LimitPlan, RepLimitFactor
 from highseas.pools import followups, ownership
 from highseas.pools.models import ClaimPolicy
 from highseas.pools.quotas import standings
+from tests.races import race
 
 NOW = timezone.now().replace(microsecond=0)
 PLAN = {
@@ -123,6 +130,18 @@ class TestPlan:
         RepLimitFactor.objects.all().update(multiplier=1)  # as if stale
         assert run_insight_jobs(day(1))["limit_factors_changed"] == 2
         assert run_insight_jobs(day(0.5)) == {}  # not a day yet, and nothing to rescore
+
+    @pytest.mark.django_db(transaction=True)
+    def test_workers_recomputing_at_once_log_each_change_once(self, book: dict[str, Any]) -> None:
+        save_plan(Viewer(book["admin"]), book["east_pool"].pk, PLAN, now=day(2))
+        RepLimitFactor.objects.all().update(multiplier=1)  # as if stale
+        LimitFactorLog.objects.all().delete()
+        changed: list[int] = []
+        outcomes = race(
+            3, lambda _: changed.append(recompute_due_plans(day(1))["limit_factors_changed"])
+        )
+        assert outcomes == Counter({"ok": 3}) and sorted(changed) == [0, 0, 2]
+        assert LimitFactorLog.objects.count() == 2
 
     def test_the_rep_is_told_why(self, book: dict[str, Any]) -> None:
         save_plan(Viewer(book["admin"]), book["east_pool"].pk, PLAN, now=NOW)

@@ -296,9 +296,12 @@ def recompute_due_plans(now: datetime) -> dict[str, Any]:
         Q(computed_at__isnull=True) | Q(computed_at__lte=now - RECOMPUTE_EVERY)
     )
     changed = 0
-    for plan in due:
+    for pk in list(due.values_list("pk", flat=True)):
         with transaction.atomic():
-            changed += recompute_factors(plan, now)
+            # locked and asked again: a second worker waits here, then finds it computed
+            plan = due.select_for_update().filter(pk=pk).first()
+            if plan is not None:
+                changed += recompute_factors(plan, now)
     return {"limit_factors_changed": changed}
 
 
