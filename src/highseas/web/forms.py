@@ -5,7 +5,6 @@ from __future__ import annotations
 from typing import Any
 
 from django import forms
-from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from highseas.accounts.models import User
@@ -19,7 +18,6 @@ from highseas.customers.choices import (
     Source,
 )
 from highseas.customers.models import Customer
-from highseas.customers.search import name_filter
 from highseas.pools.models import Pool
 from highseas.web.region_fields import use_region_pickers
 
@@ -77,10 +75,6 @@ class PoolFilterForm(forms.Form):
         if status != "all":
             found["status"] = status
         return found
-
-    def match(self) -> Q:
-        """The name box: what search finds for it (``customers.search.name_filter``)."""
-        return name_filter(self.cleaned_data.get("q") or "")
 
 
 class ActivityForm(forms.Form):
