@@ -8,7 +8,8 @@ class InsightsConfig(AppConfig):
     verbose_name = _("Insights")
 
     def ready(self) -> None:
-        from highseas.insights.jobs import run_insight_jobs
+        from highseas.insights.jobs import JOBS
         from highseas.pools.scheduler import register_job
 
-        register_job("insights", run_insight_jobs)
+        for name, action in JOBS.items():  # each on the scheduler's slow lane
+            register_job(name, action)

@@ -318,3 +318,25 @@ class CustomerView(models.Model):
 
     def __str__(self) -> str:
         return f"{self.viewer_id} → {self.customer_id} @ {self.day.isoformat()}"
+
+
+class JobLease(models.Model):
+    """The turn of one slow-lane periodic job (``pools.leases``): a worker takes it for a due
+    moment, keeps renewing ``expires_at`` while the job runs and frees it when done; a worker
+    that died leaves a lease that expires, and the next worker takes the job over."""
+
+    name = models.CharField(max_length=64, primary_key=True)
+    due = models.DateTimeField(null=True, blank=True)  # the due moment last taken
+    holder = models.CharField(max_length=200, blank=True, default="")  # host:pid:thread:run
+    expires_at = models.DateTimeField(null=True, blank=True)  # empty when nobody holds it
+    started_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(null=True, blank=True)
+    last_ms = models.FloatField(null=True, blank=True)  # how long the last finished run took
+    last_failed = models.BooleanField(default=False)
+
+    class Meta:
+        verbose_name = _("periodic job lease")
+        verbose_name_plural = _("periodic job leases")
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.holder or 'free'})"

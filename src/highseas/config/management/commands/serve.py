@@ -62,7 +62,10 @@ class Command(BaseCommand):
             self.stdout.write(f"private: {path}")
         if not no_scheduler:
             start_in_background(interval)
-            self.stdout.write(f"scheduler: sweeps and reminders every {interval:.0f}s")
+            self.stdout.write(
+                f"scheduler: sweeps and reminders every {interval:.0f}s; digests, insights "
+                "and retraining on a thread of their own"
+            )
 
         self.stdout.write(f"HighSeas is serving at http://{host}:{port}/  (Ctrl+C to stop)")
         serve(application, host=host, port=port, threads=threads or 8, ident="HighSeas")

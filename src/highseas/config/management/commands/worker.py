@@ -11,18 +11,35 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from highseas.config.management.commands.sweep import parse_moment
 from highseas.engine.errors import HighSeasError
 from highseas.pools.moments import require_allowed_moment
-from highseas.pools.scheduler import DELIVERY_INTERVAL, run_forever, run_periodic_jobs
+from highseas.pools.scheduler import (
+    ALL,
+    DELIVERY_INTERVAL,
+    LANES,
+    OWNERSHIP,
+    SLOW,
+    run_forever,
+    run_periodic_jobs,
+)
 
 
 class Command(BaseCommand):
     help = (
         "Run sweeps, claim-request expiry, reminders and the other periodic jobs, and send "
         "e-mail and webhook notifications from the outbox (scale-out: run several on "
-        "PostgreSQL; they share the work). A failed job is logged and the others still run."
+        "PostgreSQL; they share the work). Two lanes, each on its own thread: the ownership "
+        "lane (sweep, claim-request expiry, reminders, deliveries) never waits for the slow "
+        "one (digests, insights, win-model retraining, scheduled handovers), whose jobs run "
+        "on one worker at a time. A failed job is logged and the others still run."
     )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--interval", type=float, default=60.0, help="seconds between runs")
+        parser.add_argument(
+            "--lane",
+            choices=(OWNERSHIP, SLOW, ALL),
+            default=ALL,
+            help="the jobs to run: the ownership lane, the slow lane, or both (default)",
+        )
         parser.add_argument(
             "--once",
             action="store_true",
@@ -48,6 +65,7 @@ class Command(BaseCommand):
         self,
         *args: Any,
         interval: float,
+        lane: str,
         once: bool,
         now: datetime | None,
         batch_size: int,
@@ -63,7 +81,7 @@ class Command(BaseCommand):
         except HighSeasError as refusal:
             raise CommandError(f"{refusal.detail} (HIGHSEAS_ALLOW_TIME_TRAVEL=1)") from refusal
         if once:
-            figures = run_periodic_jobs(now, batch_size=batch_size)
+            figures = run_periodic_jobs(now, batch_size=batch_size, lane=lane)
             self.stdout.write(json.dumps(figures, default=str))
             if figures["failed"]:
                 raise CommandError(f"periodic jobs failed: {', '.join(figures['failed'])}")
@@ -71,5 +89,11 @@ class Command(BaseCommand):
         stop = threading.Event()
         signal.signal(signal.SIGTERM, lambda *_: stop.set())
         signal.signal(signal.SIGINT, lambda *_: stop.set())
-        self.stdout.write(f"HighSeas worker: jobs every {interval:.0f}s (Ctrl+C to stop)")
-        run_forever(interval, stop, batch_size=batch_size, delivery_interval=delivery_interval)
+        lanes = LANES if lane == ALL else (lane,)
+        self.stdout.write(
+            f"HighSeas worker: {' and '.join(lanes)} jobs every {interval:.0f}s (Ctrl+C to stop)"
+        )
+        self.stdout.flush()
+        run_forever(
+            interval, stop, batch_size=batch_size, delivery_interval=delivery_interval, lanes=lanes
+        )
