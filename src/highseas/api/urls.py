@@ -30,6 +30,7 @@ from highseas.api.views.me import MeView
 from highseas.api.views.notifications import NotificationViewSet
 from highseas.api.views.ownership import ClaimRequestViewSet
 from highseas.api.views.pools import PoolViewSet
+from highseas.api.views.reps import RepSearchView
 from highseas.api.views.routing import AssignmentRuleViewSet, AssignmentRunViewSet
 from highseas.api.views.search import SearchView
 from highseas.api.views.smart import (
@@ -60,6 +61,7 @@ urlpatterns = [
     path("audit-log/", AuditLogView.as_view(), name="audit-log"),
     path("sweeps/", SweepView.as_view(), name="sweeps"),
     path("search/", SearchView.as_view(), name="search"),
+    path("reps/", RepSearchView.as_view(), name="reps"),
     path("models/", ModelListView.as_view(), name="models"),
     path("models/train/", TrainView.as_view(), name="model-train"),
     path("models/current/", CurrentModelView.as_view(), name="model-current"),

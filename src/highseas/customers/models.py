@@ -156,6 +156,13 @@ class Customer(models.Model):
                 name="customer_warn_due",
                 condition=Q(warn_at__isnull=False),
             ),
+            # The sweep preview's count of owners to warn (warned, not yet due), read from
+            # the index alone in due order, its scope's owners included.
+            models.Index(
+                fields=["status", "recycle_due_at", "warn_at", "owner"],
+                name="customer_warn_window",
+                condition=Q(warn_at__isnull=False),
+            ),
             models.Index(
                 fields=["status", "frozen_until", "id"],
                 name="customer_freeze_ends",

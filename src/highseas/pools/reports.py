@@ -130,7 +130,9 @@ def sweep_preview(
         )
     )
     soonest = warnable.order_by("recycle_due_at", "pk")
-    counted = soonest[:PREVIEW_WARNED_COUNT].count()
+    # counted in no order (any PREVIEW_WARNED_COUNT of them say "at least"), from the
+    # ``customer_warn_window`` index alone: the ordered count sorted and read each row
+    counted = warnable.order_by()[:PREVIEW_WARNED_COUNT].count()
     count = counted + len(report.warned)
     first = soonest.select_related("owner")[:PREVIEW_WARNED]
     report.warned.extend(_warned(customer) for customer in first)

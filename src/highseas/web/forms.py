@@ -237,14 +237,14 @@ class DecisionForm(forms.Form):
 
 class SweepPreviewForm(forms.Form):
     pool = forms.TypedChoiceField(label=_("Pool"), coerce=int, required=False, empty_value=None)
-    owner = forms.TypedChoiceField(label=_("Rep"), coerce=int, required=False, empty_value=None)
+    owner = ReceiverField(label=_("Rep"), queryset=User.objects.none(), required=False)
     at = LocalDateTimeField(label=_("As of"), required=False)
 
-    def __init__(self, data: Any, *, pools: list[Pool], owners: list[User]) -> None:
+    def __init__(self, data: Any, *, pools: list[Pool], owners: Any) -> None:
+        """``owners``: whom the viewer may pick (``pools.receivers``), checked, not listed:
+        the page's rep picker lists them."""
         super().__init__(data)
         self.fields["pool"].choices = [("", _("All my pools"))] + [  # type: ignore[attr-defined]
             (p.pk, p.name) for p in pools
         ]
-        self.fields["owner"].choices = [("", _("Everyone"))] + [  # type: ignore[attr-defined]
-            (u.pk, u.label) for u in owners
-        ]
+        self.fields["owner"].queryset = owners  # type: ignore[attr-defined]

@@ -20,6 +20,7 @@ from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.notify.models import Notification
 from highseas.pools.listing import listable_pools as listable_pools  # pages read it here
 from highseas.pools.policy_edits import editable_pools
+from highseas.pools.receivers import receivers
 from highseas.pools.views_quota import open_customer
 from highseas.web.present import CustomerView, present
 
@@ -212,14 +213,7 @@ def assignable_users(viewer: Viewer) -> QuerySet[User]:
         .annotate(n=Count("*"))
         .values("n")
     )
-    return (
-        viewer.users()
-        .filter(is_active=True)
-        .exclude(role="admin")
-        .annotate(holdings=Coalesce(Subquery(held), 0))
-        .select_related("team")
-        .order_by("team__path", "display_name", "username")
-    )
+    return receivers(viewer).annotate(holdings=Coalesce(Subquery(held), 0))
 
 
 def unread_count(user: User) -> int:

@@ -20,7 +20,8 @@ from highseas.engine.errors import HighSeasError
 from highseas.pools import ownership, requests
 from highseas.pools.listing import PAGE_SIZE, listed_customers
 from highseas.pools.models import ClaimRequest
-from highseas.web import selectors
+from highseas.pools.receivers import receivers
+from highseas.web import rep_picker, selectors
 from highseas.web.access import manager_required
 from highseas.web.forms import BulkForm, DecisionForm
 from highseas.web.refusals import plain_words
@@ -41,10 +42,12 @@ def team_customers(request: HttpRequest) -> HttpResponse:
     now = timezone.now()
     params = request.GET
     status = params.get("status", "held")
+    typed, owner_error = rep_picker.typed_owner(viewer, params)
+    owner = typed or _int(params.get("owner"))
     filters = {
         name: value
         for name, value in (
-            ("owner_id", _int(params.get("owner"))),
+            ("owner_id", owner),
             ("pool_id", _int(params.get("pool"))),
             ("level", params.get("level", "")),
         )
@@ -63,24 +66,35 @@ def team_customers(request: HttpRequest) -> HttpResponse:
         before=before,
         limit=PAGE_SIZE + 1,
     )
-    receivers = selectors.assignable_users(viewer)
+    first = rep_picker.first_reps(viewer)
     context = {
         "section": "console",
         "tab": "customers",
         "page": selectors.page_of(
             viewer, customers, now, after=after, before=before, size=PAGE_SIZE
         ),
-        "receivers": receivers,
+        "owner_picker": rep_picker.picker(
+            viewer,
+            field_id="t-owner",
+            empty=_("All"),
+            first=first,
+            picked=owner,
+            typed=params.get(rep_picker.TYPED, "") if owner_error else "",
+            error=owner_error,
+        ),
+        "bulk_picker": rep_picker.picker(
+            viewer, field_id="bulk-owner", empty=_("Choose a rep"), first=first
+        ),
         "pools": selectors.listable_pools(viewer),
         "filters": {
             "status": status,
-            "owner": _int(params.get("owner")),
+            "owner": owner,
             "pool": _int(params.get("pool")),
             "level": filters.get("level", ""),
             "q": query,
             "due": params.get("due", ""),
         },
-        "bulk_form": BulkForm(None, receivers),
+        "bulk_form": BulkForm(None, receivers(viewer)),
         "pending": _pending_count(viewer),
     }
     return render(request, "web/console/customers.html", context)
@@ -109,7 +123,13 @@ def bulk_action(request: HttpRequest) -> HttpResponse:
     """One service call per selected customer; each succeeds or is refused on its own."""
     viewer = viewer_of(request)
     to = back_to(request, reverse("web:team_customers"))
-    form = BulkForm(request.POST, selectors.assignable_users(viewer))
+    data = request.POST.copy()
+    typed, unresolved = rep_picker.typed_owner(viewer, data)
+    if unresolved and data.get("action") == "give":
+        return answer(request, ok=False, message=unresolved, to=to)
+    if typed:
+        data["owner"] = str(typed)
+    form = BulkForm(data, receivers(viewer))
     if not form.is_valid():
         errors = form.errors.get("ids") and [_("Select at least one customer.")]
         first = errors or next(iter(form.errors.values()))

@@ -18,9 +18,10 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from highseas.pools import reports
+from highseas.pools.receivers import receivers
 from highseas.pools.reports import SweepPreview, sweep_report
 from highseas.pools.sweep import SweepReport
-from highseas.web import charts, selectors
+from highseas.web import charts, rep_picker
 from highseas.web.access import manager_required
 from highseas.web.forms import SweepPreviewForm
 from highseas.web.responses import viewer_of
@@ -58,18 +59,32 @@ def _report_context(report: SweepReport, preview: SweepPreview | None) -> dict[s
 def sweep_preview(request: HttpRequest) -> HttpResponse:
     viewer = viewer_of(request)
     pools = list(viewer.pools().filter(is_reassign_queue=False).order_by("name"))
-    owners = list(selectors.assignable_users(viewer))
-    form = SweepPreviewForm(request.GET, pools=pools, owners=owners)
+    query = request.GET.copy()
+    typed, unresolved = rep_picker.typed_owner(viewer, query)
+    if typed:
+        query["owner"] = str(typed)
+    form = SweepPreviewForm(query, pools=pools, owners=receivers(viewer))
+    valid = form.is_valid() and not unresolved
+    picked = form.cleaned_data.get("owner") if valid else None
     context: dict[str, Any] = {
         "section": "console",
         "tab": "sweep",
         "form": form,
+        "owner_picker": rep_picker.picker(
+            viewer,
+            field_id=form["owner"].id_for_label,
+            empty=_("Everyone"),
+            first=rep_picker.first_reps(viewer),
+            picked=picked.pk if picked else None,
+            typed=query.get(rep_picker.TYPED, "") if unresolved else "",
+            error=unresolved or " ".join(str(e) for e in form.errors.get("owner") or ()),
+        ),
         "moments": _moments(timezone.now()),
     }
-    if form.is_valid():
+    if valid:
         data = form.cleaned_data
         at = data.get("at") or timezone.now()
-        pool, owner = data.get("pool"), data.get("owner")
+        pool, owner = data.get("pool"), picked.pk if picked else None
         preview = None
         if request.GET.get("full") == "1":
             report = sweep_report(viewer, now=at, dry_run=True, pool=pool, owner=owner)
