@@ -20,6 +20,7 @@ from django.db import connection
 from django.utils import timezone
 
 from highseas.accounts.models import RepProfile, Role, User
+from highseas.customers.choices import CustomerLevel, Source
 from highseas.customers.models import Customer
 from highseas.engine.conditions import predicate
 from highseas.engine.ownership import EventKind
@@ -34,9 +35,9 @@ from highseas.routing.models import (
     AssignmentRun,
     RoutingCursor,
 )
-from highseas.routing.runs import ApplyMode
+from highseas.routing.runs import ApplyMode, Carried
 from highseas.routing.services import run_assignment
-from highseas.routing.snapshots import CUSTOMER_COLUMNS, routed_customer
+from highseas.routing.snapshots import CUSTOMER_COLUMNS, customer_row, routed_customer
 
 pytestmark = pytest.mark.django_db
 
@@ -613,3 +614,91 @@ def test_the_assign_benchmark_profiles_a_further_run_and_puts_it_back() -> None:
     assert not Customer.objects.exclude(status="pooled").exists()
     assert not AssignmentDecision.objects.exists()
     assert_invariants()
+
+
+# --- an import's runs, batch after batch --------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_quota_reached_between_an_imports_batches_by_a_concurrent_assign_is_planned_around(
+    org: dict[str, Any], make_customer: MakeCustomer
+) -> None:
+    """The runs of an import's batches carry what each rep was given today
+    (``runs.Carried``); a manager's assignment committed by another thread between two
+    batches is counted by the next one, which plans around the rep it filled — it does not
+    plan by the carried count and have the grant refused."""
+    first, second, *spare = backlog(org, make_customer, 4)
+    rule("轮流", {"team": org["east"].pk, "strategy": "round_robin", "daily_quota": 2})
+    carried = Carried()
+
+    def batch(customer: Customer, seed: int) -> Any:
+        return run_assignment(
+            org["admin"],
+            dry_run=False,
+            now=NOW,
+            seed=seed,
+            customer_ids=[customer.pk],
+            trigger=AssignmentRun.Trigger.IMPORT,
+            apply_mode=ApplyMode.BULK,
+            rows={customer.pk: customer_row(customer)},
+            carried=carried,
+        )
+
+    (given,) = batch(first, 1).assigned
+    other = org["rep_b"] if given.owner_id == org["rep_a"].pk else org["rep_a"]
+    failures: list[BaseException] = []
+
+    def fill_the_other_rep() -> None:
+        try:
+            for customer in spare:
+                ownership.assign(org["east_manager"], customer.pk, other, now=NOW)
+        except BaseException as crash:  # reported by the assertion below
+            failures.append(crash)
+        finally:
+            connection.close()
+
+    thread = threading.Thread(target=fill_the_other_rep)
+    thread.start()
+    thread.join(timeout=60)
+    assert not failures
+    result = batch(second, 2)
+    (decision,) = result.decisions
+    assert (decision.outcome.value, decision.owner_id) == ("assigned", given.owner_id)
+    assert "refused" not in decision.explanation
+    assert decision.explanation["rejected"][str(other.pk)]["reason"] == "daily_quota_reached"
+    assert owners([first, second]) == {first.pk: given.owner_id, second.pk: given.owner_id}
+    today = OwnershipEvent.objects.filter(kind="assigned", to_owner=other).count()
+    assert today == 2
+    assert_invariants()
+
+
+def test_a_customer_routed_as_written_is_the_customer_as_read(
+    org: dict[str, Any], make_customer: MakeCustomer
+) -> None:
+    """The import routes its newcomers from the rows it has just written
+    (``snapshots.customer_row``), which must be what reading them back gives, value for value
+    and type for type: the rules test, and the explanations record, those values."""
+    written = [
+        make_customer(
+            org["admin"],
+            pool=org["east_pool"],
+            province="浙江",
+            city="杭州",
+            industry="制造",
+            employees=120,
+            level=CustomerLevel.A,
+            source=Source.REFERRAL,
+            tags=["展会", "老客户"],
+            custom_fields={"渠道": "代理", "分数": 3},
+        ),
+        make_customer(org["admin"], pool=org["east_pool"]),
+    ]
+    read = {
+        row["id"]: row
+        for row in Customer.objects.filter(pk__in=[c.pk for c in written]).values(*CUSTOMER_COLUMNS)
+    }
+    for customer in written:
+        row = customer_row(customer)
+        assert row.pop("hint") is None
+        assert row == read[customer.pk]
+        assert [type(v) for v in row.values()] == [type(v) for v in read[customer.pk].values()]

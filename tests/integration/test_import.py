@@ -5,6 +5,8 @@ from __future__ import annotations
 import contextlib
 import io
 import random
+import threading
+from collections import Counter
 from pathlib import Path
 from typing import Any
 
@@ -32,7 +34,9 @@ from highseas.intake.imports import (
     remembered_mapping,
 )
 from highseas.intake.models import ImportJob
+from highseas.pools import ownership
 from highseas.pools.models import OwnershipEvent
+from highseas.routing import runs
 from highseas.routing.models import AssignmentRule
 
 pytestmark = pytest.mark.django_db
@@ -373,6 +377,63 @@ def test_pooled_newcomers_are_routed_as_the_preview_said(org: dict[str, Any]) ->
     job = commit_import(Viewer(org["east_manager"]), job.pk)
     owners = dict(job.rows.filter(routed=True).values_list("line", "customer__owner"))
     assert owners == routed
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("service_path_max", [0, 10_000], ids=["set_based", "one_by_one"])
+def test_a_cap_reached_mid_import_by_a_concurrent_claim_holds(
+    org: dict[str, Any], make_customer: Any, monkeypatch: Any, service_path_max: int
+) -> None:
+    """A rep claims up to their cap on another thread between two batches of a commit: the
+    next batch's routing reads their holdings again under the reps' locks, gives them nothing
+    more, and — since that is not what the preview said — the commit stops there, the first
+    batch kept."""
+    monkeypatch.setattr(runs, "SERVICE_PATH_MAX", service_path_max)
+    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
+    pool = org["east_pool"]
+    pool.claim_policy.holding_cap = 3
+    pool.claim_policy.save()
+    spare = [make_customer(org["admin"], pool=pool) for _ in range(2)]
+    AssignmentRule.objects.create(
+        name="全部", target={"team": org["east"].pk, "strategy": "round_robin"}, conditions={}
+    )
+    rows = [(f"远航{i}号科技有限公司", f"1380000{i:04d}") for i in range(6)]
+    job = preview(org["admin"], pool, _file(rows), history=False)
+    planned = Counter(job.rows.values_list("owner", flat=True))
+    assert planned == {org["rep_a"].pk: 3, org["rep_b"].pk: 3}
+    commit_batch, batches, failures = imports._commit_batch, [], []
+
+    def claim_up_to_the_cap() -> None:
+        try:
+            for customer in spare:
+                ownership.claim(org["rep_a"], customer.pk)
+        except BaseException as crash:  # reported by the assertion below
+            failures.append(crash)
+        finally:
+            connection.close()
+
+    def batch_then_claim(*args: Any, **kwargs: Any) -> int:
+        done = commit_batch(*args, **kwargs)
+        batches.append(done)
+        if len(batches) == 1:
+            thread = threading.Thread(target=claim_up_to_the_cap)
+            thread.start()
+            thread.join(timeout=60)
+        return done
+
+    monkeypatch.setattr(imports, "_commit_batch", batch_then_claim)
+    with pytest.raises(HighSeasError) as refusal:
+        commit_import(Viewer(org["admin"]), job.pk)
+    assert not failures
+    assert refusal.value.code == ErrorCode.STATE_CONFLICT
+    assert Customer.objects.filter(owner=org["rep_a"], status="owned").count() == 3
+    imported = Customer.objects.exclude(pk__in=[c.pk for c in spare])
+    assert imported.count() == 2 and set(imported.values_list("owner", flat=True)) == {
+        org["rep_a"].pk,
+        org["rep_b"].pk,
+    }
+    job.refresh_from_db()
+    assert (job.status, job.done_rows) == ("failed", 2)
 
 
 # --- history -----------------------------------------------------------------------------------

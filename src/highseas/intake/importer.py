@@ -57,7 +57,9 @@ from highseas.pools.merge import merge_values
 from highseas.pools.ownership import assign
 from highseas.pools.reasons import Reason
 from highseas.routing.models import AssignmentRun
+from highseas.routing.runs import Carried
 from highseas.routing.services import assign_new_customers
+from highseas.routing.snapshots import customer_row
 
 Action = ImportRow.Action
 MODEL_FIELDS: dict[str, Field[Any, Any]] = {
@@ -132,6 +134,8 @@ class Importer:
         self.created_lines: dict[int, int] = {}  # customer id → the line that created it
         self._owners: dict[str, User | HighSeasError] = {}
         self._cleaned: dict[tuple[str, Any], list[str]] = {}
+        self._written: dict[int, Customer] = {}  # the batch's pooled newcomers, as written
+        self.routing = Carried()  # what a batch's routing run hands to the next
 
     # --- one row ------------------------------------------------------------------------
 
@@ -236,6 +240,8 @@ class Importer:
 
     def created(self, line: int, customer: Customer) -> RowPlan:
         self.created_lines[customer.pk] = line
+        if customer.owner_id is None:
+            self._written[customer.pk] = customer
         return RowPlan(line, Action.CREATE, owner_id=customer.owner_id, customer_id=customer.pk)
 
     def refused(self, line: int, parsed: ParsedRow, error: HighSeasError) -> RowPlan:
@@ -283,6 +289,7 @@ class Importer:
                 merge_values(self.actor, customer_id, parsed.fields)
             except HighSeasError as refusal:
                 return _error(line, refusal)
+            self._written.pop(customer_id, None)  # changed since written: routed as read
             plan.action, plan.code, plan.customer_id = Action.MERGE, "", customer_id
         return plan
 
@@ -294,6 +301,7 @@ class Importer:
         every row is screened against all the rows above it."""
         plans: dict[int, RowPlan] = {}
         parsed_rows: dict[int, ParsedRow] = {}
+        self._written = {}
         pending: list[tuple[int, ParsedRow]] = []
         for line, cells in rows:
             parsed, refused = self.parsed_row(line, cells)
@@ -327,10 +335,12 @@ class Importer:
             trigger=AssignmentRun.Trigger.IMPORT,
             now=self.now,
             seed=self.job.pk * 1_000_003 + index,
+            rows={pk: customer_row(c) for pk, c in self._written.items()},
+            carried=self.routing,
         )
         if result is None:
             return
-        owners = dict(Customer.objects.filter(pk__in=ids).values_list("pk", "owner_id"))
+        owners = {d.customer_id: d.owner_id for d in result.assigned}
         for plan in pooled:
             plan.owner_id = owners.get(plan.customer_id or 0)
             plan.routed = plan.owner_id is not None

@@ -28,7 +28,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -38,11 +38,12 @@ from django.db import connection, transaction
 from django.db.models import BigIntegerField, Case, Q, QuerySet, Value, When
 from django.utils import timezone
 
-from highseas.accounts.models import User
+from highseas.accounts.models import RepProfile, User
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode
 from highseas.engine.planner import NO_MODEL, Decision, Outcome, PlanState, RoutedCustomer, plan
+from highseas.engine.smart import Scoring
 from highseas.pools.facts import lock_reps
 from highseas.pools.models import Pool
 from highseas.pools.rows import db_datetime, db_json, insert_rows
@@ -101,6 +102,29 @@ class RunOptions:
     apply_mode: str | None = None
     progress: Progress | None = None
     excluded_reps: frozenset[int] = frozenset()  # reps the rules may not give anything to
+    # the rows (``CUSTOMER_COLUMNS``) of customers the caller wrote pooled in this transaction,
+    # by id: planned from here, not read again (nobody else can have changed them)
+    rows: Mapping[int, Mapping[str, Any]] | None = None
+
+
+@dataclass
+class Carried:
+    """What the runs routing one import's batches (one run per batch, each in its batch's
+    transaction) carry from one to the next: the win model, and the count of what each rep
+    was given today (``AssignedToday``, brought up to date under the reps' locks at every
+    batch, as a backlog run's batches do). The rules, the teams' reps, the pools with their
+    policies, the reps' profiles and their holdings are read again by every run, under its
+    locks, as any run reads them: the caps and quotas it plans by and ``assign_many``
+    re-checks are the database's at that batch."""
+
+    scoring: Scoring | None = None
+    assigned_today: AssignedToday | None = None
+
+    def assigned_for(self, rep_ids: list[int], now: datetime) -> AssignedToday:
+        known = self.assigned_today
+        if known is None or known.rep_ids != set(rep_ids) or known.now != now:
+            known = self.assigned_today = AssignedToday(rep_ids, now)
+        return known
 
 
 def first_rule(rule_set: RuleSet, vendor: str) -> Case | Value:
@@ -124,11 +148,15 @@ def first_rule(rule_set: RuleSet, vendor: str) -> Case | Value:
 
 
 class Runner:
-    """The state of one run; ``execute`` walks the batches."""
+    """The state of one run; ``execute`` walks the batches. ``carried``: what an import's
+    earlier runs read and this one may take over (``Carried``)."""
 
-    def __init__(self, actor: User | None, options: RunOptions) -> None:
+    def __init__(
+        self, actor: User | None, options: RunOptions, carried: Carried | None = None
+    ) -> None:
         self.actor = actor
         self.options = options
+        carried = carried or Carried()
         self.rule_set = active_rules(options.pool)
         self.state = PlanState.fresh(options.seed)
         self.result = RunResult(self._start_run())
@@ -142,8 +170,13 @@ class Runner:
         self.pools: dict[int, Pool] = {}
         self.applier = Applier(self.rule_set.rules, self.reps_by_team, self.result.run.pk)
         self.cursor_rows: dict[cursors.Key, RoutingCursor] = {}
-        self.assigned_today = AssignedToday(self.rep_ids, options.now)
-        self.scoring = scoring(options.now) if self.rule_set.has_smart else NO_MODEL
+        self.profiles: dict[int, RepProfile] | None = None  # as this batch locked them
+        self.assigned_today = carried.assigned_for(self.rep_ids, options.now)
+        self.scoring: Scoring = NO_MODEL
+        if self.rule_set.has_smart:
+            if carried.scoring is None:
+                carried.scoring = scoring(options.now)
+            self.scoring = carried.scoring
 
     @property
     def real(self) -> bool:
@@ -203,7 +236,8 @@ class Runner:
             ids = sorted(set(self.options.customer_ids))
             total = len(ids)
             for start in range(0, len(ids), size):
-                self._run_batch(backlog.filter(pk__in=ids[start : start + size]), total)
+                chunk = ids[start : start + size]
+                self._run_batch(backlog.filter(pk__in=chunk), total, chunk)
             return
         total = backlog.count() if self.options.progress else 0
         page = backlog
@@ -211,10 +245,12 @@ class Runner:
             pool_id, pk = batch[-1]["pool_id"], batch[-1]["id"]
             page = backlog.filter(Q(pool_id__gt=pool_id) | Q(pool_id=pool_id, pk__gt=pk))
 
-    def _run_batch(self, page: QuerySet[Customer], total: int) -> list[dict[str, Any]]:
+    def _run_batch(
+        self, page: QuerySet[Customer], total: int, ids: list[int] | None = None
+    ) -> list[dict[str, Any]]:
         """One batch, in its own transaction when real."""
         with transaction.atomic() if self.real else nullcontext():
-            batch = self._batch(page)
+            batch = self._batch(page, ids)
             if batch:
                 self._plan_and_apply(batch)
         if batch:
@@ -223,17 +259,28 @@ class Runner:
                 self.options.progress(len(self.result.decisions), total)
         return batch
 
-    def _batch(self, page: QuerySet[Customer]) -> list[dict[str, Any]]:
+    def _batch(self, page: QuerySet[Customer], ids: list[int] | None) -> list[dict[str, Any]]:
+        """The batch's rows, in ``(pool, id)`` order; those the caller wrote in this
+        transaction (``RunOptions.rows``) are taken as written, the others read (under their
+        locks on the set-based path)."""
         if self.real:
             rows = cursors.lock(self.cursor_keys)
             self.state.cursors.update(cursors.states(rows))
             self.cursor_rows = rows
             if self.locks_reps:
-                lock_reps(*self.rep_ids)
+                self.profiles = lock_reps(*self.rep_ids)
                 page = page.select_for_update(of=("self",))
             # else ``assign_many`` locks each receiver, then its customer: the order every
             # writer of ownership takes (reps before customers), so no two wait in a cycle
-        return list(page.values(*CUSTOMER_COLUMNS, "hint"))
+        written = self.options.rows
+        if written is None or ids is None:
+            return list(page.values(*CUSTOMER_COLUMNS, "hint"))
+        batch = [dict(written[pk]) for pk in ids if pk in written]
+        if len(batch) < len(ids):
+            unread = [pk for pk in ids if pk not in written]
+            batch.extend(page.filter(pk__in=unread).values(*CUSTOMER_COLUMNS, "hint"))
+        batch.sort(key=lambda row: (row["pool_id"], row["id"]))
+        return batch
 
     def _roster(self, pool_id: int) -> Roster:
         if pool_id not in self.pools:
@@ -249,6 +296,7 @@ class Runner:
                 self.options.now,
                 given,
                 excluded=self.options.excluded_reps,
+                profiles=self.profiles if self.locks_reps else None,
             )
             self.rosters[pool_id] = roster
             if self.real:

@@ -8,8 +8,9 @@ preview, a backlog run and the routing of one new customer decide by the same co
 from __future__ import annotations
 
 import random
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
+from typing import Any
 
 from django.db.models import Q
 from django.utils import timezone
@@ -19,7 +20,14 @@ from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
 from highseas.pools.models import Pool
 from highseas.routing.models import AssignmentDecision, AssignmentRule, AssignmentRun
-from highseas.routing.runs import DEFAULT_BATCH, Progress, Runner, RunOptions, RunResult
+from highseas.routing.runs import (
+    DEFAULT_BATCH,
+    Carried,
+    Progress,
+    Runner,
+    RunOptions,
+    RunResult,
+)
 
 Trigger = AssignmentRun.Trigger
 
@@ -41,6 +49,8 @@ def run_assignment(
     apply_mode: str | None = None,
     progress: Progress | None = None,
     excluded_reps: frozenset[int] = frozenset(),
+    rows: Mapping[int, Mapping[str, Any]] | None = None,
+    carried: Carried | None = None,
 ) -> RunResult:
     """Route the pooled backlog of ``pool`` (or of every pool; or only ``customer_ids``)
     through the active rules, and log the run. With ``dry_run`` nothing but the run's log row
@@ -48,7 +58,8 @@ def run_assignment(
     data makes. Every decision is applied by ``pools.bulk_assign.assign_many``, the rule
     acting as itself: small runs (create, a short import) one decision at a time, locking
     only the rep each customer goes to; larger ones set-based per batch, under the locks of
-    every rep the rules reach — unless ``apply_mode`` names the path."""
+    every rep the rules reach — unless ``apply_mode`` names the path. ``rows`` and
+    ``carried``: see ``assign_new_customers``."""
     options = RunOptions(
         dry_run=dry_run,
         now=now or timezone.now(),
@@ -60,17 +71,25 @@ def run_assignment(
         apply_mode=apply_mode,
         progress=progress,
         excluded_reps=excluded_reps,
+        rows=rows,
     )
-    return Runner(actor, options).execute()
+    return Runner(actor, options, carried).execute()
 
 
-def rules_apply_to(customer_ids: Sequence[int]) -> bool:
-    """Whether an active rule could take any of these pooled customers."""
-    pools = set(
-        Customer.objects.filter(pk__in=list(customer_ids), status=CustomerStatus.POOLED)
-        .values_list("pool_id", flat=True)
-        .distinct()
-    )
+def rules_apply_to(
+    customer_ids: Sequence[int], rows: Mapping[int, Mapping[str, Any]] | None = None
+) -> bool:
+    """Whether an active rule could take any of these pooled customers (``rows``: those the
+    caller has just written pooled, whose pools need no reading)."""
+    rows = rows or {}
+    pools = {rows[pk]["pool_id"] for pk in customer_ids if pk in rows}
+    unread = [pk for pk in customer_ids if pk not in rows]
+    if unread:
+        pools.update(
+            Customer.objects.filter(pk__in=unread, status=CustomerStatus.POOLED)
+            .values_list("pool_id", flat=True)
+            .distinct()
+        )
     if not pools:
         return False
     rules = AssignmentRule.objects.filter(is_active=True)
@@ -85,12 +104,18 @@ def assign_new_customers(
     now: datetime | None = None,
     seed: int | None = None,
     excluded_reps: frozenset[int] = frozenset(),
+    rows: Mapping[int, Mapping[str, Any]] | None = None,
+    carried: Carried | None = None,
 ) -> RunResult | None:
     """Route customers just created or imported, right away (near real time): a real run over
     exactly these customers. ``None`` — and no run logged — when no active rule applies to
     their pools. Call it inside the transaction that created them, so that a customer is
-    never seen pooled by others before the rules had their say."""
-    if not customer_ids or not rules_apply_to(customer_ids):
+    never seen pooled by others before the rules had their say.
+
+    ``rows``: the customers as the caller wrote them pooled in this transaction
+    (``snapshots.customer_row``), planned from there instead of read again; ``carried``: what
+    an import's earlier batches' runs read (``runs.Carried``), for the next one to take over."""
+    if not customer_ids or not rules_apply_to(customer_ids, rows):
         return None
     return run_assignment(
         actor,
@@ -100,6 +125,8 @@ def assign_new_customers(
         customer_ids=customer_ids,
         trigger=trigger,
         excluded_reps=excluded_reps,
+        rows=rows,
+        carried=carried,
     )
 
 

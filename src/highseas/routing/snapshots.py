@@ -7,17 +7,28 @@ for one customer as for a batch of thousands.
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from enum import Enum
 from typing import Any
 
-from django.db.models import Count, Max, Q
+from django.db.models import (
+    AutoField,
+    Count,
+    DateTimeField,
+    ForeignKey,
+    IntegerField,
+    JSONField,
+    Max,
+    Q,
+)
 from django.utils import timezone
 
-from highseas.accounts.models import Role, Team, User
+from highseas.accounts.models import RepProfile, Role, Team, User
 from highseas.customers.choices import CustomerStage
-from highseas.customers.models import Deal
+from highseas.customers.models import Customer, Deal
 from highseas.engine.limits import effective_limits
 from highseas.engine.ownership import EventKind
 from highseas.engine.periods import day_start
@@ -52,6 +63,47 @@ CUSTOMER_COLUMNS = (
     "last_activity_at",
     *ROUTED_FIELDS,
 )
+_COLUMN_FIELDS: dict[str, Any] = {
+    name: Customer._meta.get_field(name.removesuffix("_id")) for name in CUSTOMER_COLUMNS
+}
+# each column's attribute and the types it reads back as (JSON: the plain containers and
+# scalars, whose values ``customer_row`` trusts to be plain too — the import writes text)
+_COLUMN_KINDS = [
+    (
+        name,
+        field.attname,
+        frozenset({list, dict, str, int, float, bool})
+        if isinstance(field, JSONField)
+        else frozenset({datetime})
+        if isinstance(field, DateTimeField)
+        else frozenset({int})
+        if isinstance(field, IntegerField | ForeignKey | AutoField)
+        else frozenset({str}),
+    )
+    for name, field in _COLUMN_FIELDS.items()
+]
+
+
+def customer_row(customer: Customer) -> dict[str, Any]:
+    """A customer just written, as a row of ``CUSTOMER_COLUMNS`` read back would be (``hint``
+    left to the engine: ``None``, every rule tested). A value of the type the column reads
+    back as is taken as it is; any other goes as its field gives it to Python (a choice's
+    ``Enum`` as its text, a number as ``int``), JSON as it decodes."""
+    values = customer.__dict__
+    row: dict[str, Any] = {"hint": None}
+    for name, attname, kinds in _COLUMN_KINDS:
+        value = values[attname]
+        if value is not None and type(value) not in kinds:
+            value = _as_read(name, value)
+        row[name] = value
+    return row
+
+
+def _as_read(name: str, value: Any) -> Any:
+    field = _COLUMN_FIELDS[name]
+    if isinstance(field, JSONField):
+        return json.loads(json.dumps(value, cls=field.encoder))
+    return field.to_python(value.value if isinstance(value, Enum) else value)
 
 
 def routed_customer(row: dict[str, Any], hint: int | None = None) -> RoutedCustomer:
@@ -121,8 +173,9 @@ def team_reps(team_ids: Iterable[int]) -> dict[int, list[int]]:
 class AssignedToday:
     """What each rep was given on the calendar day of ``now``, kept current batch after batch
     without recounting the day: the first reading counts it and notes the highest ledger id;
-    each later one adds the ``assigned`` rows past that id (read in id order, so it costs
-    what was written since, not what was written all day).
+    each later one adds the ``assigned`` rows past that id, counted per rep by the database,
+    and moves the mark to the highest it counted (so it costs what was written since, not
+    what was written all day; an import's runs carry it from batch to batch, ``runs.Carried``).
 
     Sound only while the reps' locks are held at every reading: whoever writes an
     ``assigned`` row for a rep holds that rep's lock first (``ownership.assign``, the
@@ -140,11 +193,22 @@ class AssignedToday:
             self.counts = assigned_on(sorted(self.rep_ids), self.now)
             return self.counts
         start = day_start(self.now, timezone.get_default_timezone())
-        since = OwnershipEvent.objects.filter(pk__gt=self.mark, kind=EventKind.ASSIGNED.value)
-        for pk, owner_id, at in since.values_list("pk", "to_owner_id", "at").order_by("pk"):
-            self.mark = pk
-            if owner_id in self.rep_ids and start <= at < start + timedelta(days=1):
-                self.counts[owner_id] = self.counts.get(owner_id, 0) + 1
+        since = (
+            OwnershipEvent.objects.filter(
+                pk__gt=self.mark,
+                kind=EventKind.ASSIGNED.value,
+                to_owner_id__in=sorted(self.rep_ids),
+                at__gte=start,
+                at__lt=start + timedelta(days=1),
+            )
+            .values("to_owner_id")
+            .annotate(n=Count("id"), top=Max("id"))
+            .order_by()
+        )
+        for row in since:  # one row a rep: an import's batch writes a thousand
+            owner_id = row["to_owner_id"]
+            self.counts[owner_id] = self.counts.get(owner_id, 0) + row["n"]
+            self.mark = max(self.mark, row["top"])
         return self.counts
 
 
@@ -196,12 +260,20 @@ def build_roster(
     now: datetime,
     given: Mapping[int, int] | None = None,
     excluded: frozenset[int] = frozenset(),
+    profiles: Mapping[int, RepProfile] | None = None,
 ) -> Roster:
     """Snapshots of every rep the rules can reach, with the limits of ``pool``; ``given``
     (what each rep was given today) is counted here unless the caller keeps it; the reps in
-    ``excluded`` are in the roster but unavailable (a departing rep, during their handover)."""
+    ``excluded`` are in the roster but unavailable (a departing rep, during their handover).
+    ``profiles``: the reps' profiles with their users, as the caller has just read them under
+    their locks (``facts.lock_reps``), so they are not read again."""
     rep_ids = sorted({*rule_set.user_ids, *(r for reps in reps_by_team.values() for r in reps)})
-    users = {u.pk: u for u in User.objects.filter(pk__in=rep_ids).select_related("profile")}
+    if profiles is not None and all(rep in profiles for rep in rep_ids):
+        users = {rep: profiles[rep].user for rep in rep_ids}
+        found: dict[int, RepProfile | None] = dict(profiles)
+    else:
+        users = {u.pk: u for u in User.objects.filter(pk__in=rep_ids).select_related("profile")}
+        found = {rep: getattr(user, "profile", None) for rep, user in users.items()}
     held = holdings_of(rep_ids)
     given = assigned_on(rep_ids, now) if given is None else given
     rates = win_rates(rep_ids, now) if rule_set.needs_win_rate else {}
@@ -209,7 +281,7 @@ def build_roster(
     today = timezone.localtime(now).date()
     candidates: dict[int, Candidate] = {}
     for rep_id, user in users.items():
-        profile = getattr(user, "profile", None)
+        profile = found.get(rep_id)
         limits = effective_limits(pool_limits, rep_overrides(profile))
         open_held, won_held = held.get(rep_id, (0, 0))
         candidates[rep_id] = Candidate(
