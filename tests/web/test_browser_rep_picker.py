@@ -96,3 +96,19 @@ def test_the_picker_fits_in_both_languages(
     assert [text.split()[0] for text in _options(page)] == ["陈静"]
     shoot(page, f"03-sweep-{tag}")
     fits(page)
+
+
+def test_a_manager_transfers_from_the_customer_page_with_the_picker(
+    world: dict[str, Any], chens: dict[str, User], sign_in: Any, live_server: Any
+) -> None:
+    held = world["held_a"][1]
+    page = sign_in("mgr_east", **LAPTOP)
+    page.goto(f"{live_server.url}/customers/{held.pk}/")
+    page.click("details.popover:has(#give-owner) > summary")
+    page.locator("#give-owner-q").press_sequentially("陈", delay=60)
+    expect(page.locator("[data-rep-options]:visible [role=option]")).to_have_count(1)
+    shoot(page, "04-customer-give")
+    page.locator("[data-rep-options]:visible [role=option]", has_text="陈静").click()
+    page.click("details.popover:has(#give-owner) button[type=submit]")
+    page.locator(".toast.success").last.wait_for()
+    assert Customer.objects.get(pk=held.pk).owner_id == chens["east"].pk

@@ -241,3 +241,25 @@ def test_the_sweep_page_picks_a_rep_and_refuses_one_outside(world: dict[str, Any
     forged = html(client.get("/console/sweep/", {"at": at, "owner": world["rep_c"].pk}))
     assert 'data-sweep="recycled"' not in forged and "data-rep-error" in forged
     assert str(world["rep_c"].pk) not in _options(forged, "id_owner")
+
+
+def test_the_customer_page_gives_through_the_picker(world: dict[str, Any], make_user: Any) -> None:
+    for n in range(PICK_LIMIT + 5):
+        make_user(Role.REP, f"east{n:02d}", display_name=f"王{n:02d}", team=world["east"])
+    held = world["held_a"][1]
+    client = Client(HTTP_ACCEPT_LANGUAGE="en")
+    client.force_login(world["east_manager"])
+    client.post("/i18n/setlang/", {"language": "en", "next": "/console/"})
+    page = html(client.get(f"/customers/{held.pk}/"))
+    assert len(_options(page, "give-owner")) == 1 + PICK_LIMIT
+    url = f"/customers/{held.pk}/give/"
+    refused = client.post(url, {"owner_q": "rep_c"}, follow=True)
+    assert messages_of(refused) == ["No rep matches “rep_c”."]
+    forged = client.post(url, {"owner": world["rep_c"].pk}, follow=True)
+    assert messages_of(forged) == [
+        "Select a valid choice. That choice is not one of the available choices."
+    ]
+    assert Customer.objects.get(pk=held.pk).owner == world["rep_a"]
+    given = client.post(url, {"owner_q": "王24"}, follow=True)
+    assert messages_of(given) == [f"{held.name} now belongs to 王24."]
+    assert Customer.objects.get(pk=held.pk).owner.username == "east24"

@@ -104,9 +104,11 @@ PAGES = (
     Page("manager", "/console/customers/?q=科技"),
     Page("manager", "/console/sweep/"),
     Page("manager", "/api/v1/customers/?status=owned", api=True),
+    Page("manager", "/api/v1/reps/?q=chen", api=True),
     Page("admin", "/console/"),
     Page("admin", "/console/customers/"),
     Page("admin", "/api/v1/customers/", api=True),
+    Page("admin", "/api/v1/reps/?q=陈", api=True),
 )
 
 

@@ -160,9 +160,18 @@ class GiveForm(forms.Form):
     owner = ReceiverField(label=_("Give to"), queryset=User.objects.none())
     reason = forms.CharField(label=_("Reason"), required=False, max_length=300)
 
-    def __init__(self, data: Any, receivers: Any) -> None:
+    def __init__(self, data: Any, receivers: Any, *, unresolved: str = "") -> None:
+        """``unresolved``: why the rep picker's typed words named nobody (no JavaScript)."""
         super().__init__(data)
         self.fields["owner"].queryset = receivers  # type: ignore[attr-defined]
+        self.fields["owner"].required = not unresolved  # the picker's refusal says it instead
+        self.unresolved = unresolved
+
+    def clean(self) -> dict[str, Any]:
+        data = super().clean() or {}
+        if self.unresolved:
+            self.add_error("owner", self.unresolved)
+        return data
 
 
 class BulkForm(forms.Form):

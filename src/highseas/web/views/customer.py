@@ -20,7 +20,8 @@ from highseas.engine.errors import HighSeasError
 from highseas.insights.value import level_explanation
 from highseas.pools import followups, ownership, requests
 from highseas.pools.authority import may_manage, may_move, may_work_on
-from highseas.web import explain, selectors
+from highseas.pools.receivers import receivers
+from highseas.web import explain, rep_picker, selectors
 from highseas.web.forms import (
     ActivityForm,
     CloseDealForm,
@@ -90,7 +91,15 @@ def customer_page(request: HttpRequest, customer_id: int) -> HttpResponse:
         "deal_form": DealForm(None),
         "release_form": ReleaseForm(None),
         "freeze_form": FreezeForm(None),
-        "give_form": GiveForm(None, selectors.assignable_users(viewer)) if manages else None,
+        "give_form": GiveForm(None, receivers(viewer)) if manages else None,
+        "give_picker": rep_picker.picker(
+            viewer,
+            field_id="give-owner",
+            empty=_("Choose a rep"),
+            first=rep_picker.first_reps(viewer),
+        )
+        if manages
+        else None,
         "pending_request": requests.pending_request(viewer, customer.pk),
         "reason_field": requests.reason_field(customer.pool_id),
         "now": now,
@@ -214,8 +223,16 @@ def unfreeze(request: HttpRequest, customer_id: int) -> HttpResponse:
 @login_required
 @require_POST
 def give(request: HttpRequest, customer_id: int) -> HttpResponse:
-    """Assign a pooled customer, or transfer an owned one, to a rep the manager picks."""
+    """Assign a pooled customer, or transfer an owned one, to a rep the manager picks (in
+    the rep picker; without JavaScript, by the typed name it resolves)."""
     viewer = viewer_of(request)
+    typed, unresolved = rep_picker.typed_owner(viewer, request.POST)
+
+    def give_form(data: Any) -> GiveForm:
+        if typed:
+            data = data.copy()
+            data["owner"] = str(typed)
+        return GiveForm(data, receivers(viewer), unresolved=unresolved)
 
     def perform(user: Any, customer: Customer, form: Any) -> str:
         data = form.cleaned_data
@@ -232,8 +249,7 @@ def give(request: HttpRequest, customer_id: int) -> HttpResponse:
     return _act(
         request,
         customer_id,
-        GiveForm,
+        give_form,
         perform,
-        form_args=(selectors.assignable_users(viewer),),
         receiver_field="owner",
     )
