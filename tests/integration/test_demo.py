@@ -11,10 +11,11 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
-from django.db.models import Count
+from django.db.models import Count, Q
 from django.utils import translation
 
 from highseas.accounts.models import Team, User
+from highseas.config.management.commands import demo as demo_command
 from highseas.customers.models import Activity, Contact, Customer, Deal
 from highseas.demo import data
 from highseas.demo.generator import DemoOptions, generate_demo
@@ -24,6 +25,7 @@ from highseas.intake.creation import create_customer
 from highseas.pools.invariants import run_checks
 from highseas.pools.models import OwnershipEvent, Pool
 from highseas.pools.schedule import schedule_for
+from highseas.smart.models import WinModelVersion
 
 pytestmark = pytest.mark.django_db
 
@@ -250,3 +252,44 @@ def test_the_demos_system_reasons_are_codes_that_read_in_the_readers_language(
 def _campaign_of(text: str) -> bool:
     """A lead's campaign is the source's own (Chinese) name, data rather than a system text."""
     return text.startswith(("Lead from", "Lead synced", "Imported from"))
+
+
+def test_the_demo_prints_every_phase_and_an_elapsed_time_that_covers_them_all(
+    initialized: None,
+) -> None:
+    output = _demo()
+    phases = re.findall(r"^ +(\d+\.\d)s  (.+)$", output, flags=re.MULTILINE)
+    names = [name for _seconds, name in phases]
+    for name in ("organization", "customers generated and written", "pinyin", "win model"):
+        assert name in names, output
+    assert any(name.startswith("per-rep days") for name in names)
+    (elapsed,) = re.findall(r"^  elapsed +(\d+\.\d)s$", output, flags=re.MULTILINE)
+    # the phases follow each other: together they are the whole command (each rounded)
+    assert float(elapsed) == pytest.approx(
+        sum(float(seconds) for seconds, _name in phases), abs=0.05 * len(phases) + 0.05
+    )
+
+
+def test_a_small_demo_trains_its_first_model_on_every_decided_deal(initialized: None) -> None:
+    output = _demo()
+    version = WinModelVersion.objects.get()
+    decided = Deal.objects.filter(owner__isnull=False).exclude(won_at=None, lost_at=None)
+    assert version.trigger == WinModelVersion.Trigger.DEMO and version.deals == decided.count()
+    assert "latest deals" not in output
+
+
+def test_a_large_demo_trains_its_first_model_on_its_latest_deals_only(
+    initialized: None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The bound keeps training short at any size; the model learns from the most recent
+    history and says so (``highseas train`` takes all of it)."""
+    monkeypatch.setattr(demo_command, "TRAIN_ON_DEALS", 20)
+    output = _demo()
+    version = WinModelVersion.objects.get()
+    decided = Deal.objects.filter(owner__isnull=False).exclude(won_at=None, lost_at=None)
+    since = demo_command.recent_deals_since(datetime.fromisoformat(NOW), 20)
+    assert since is not None and decided.count() > 40
+    latest = decided.filter(Q(won_at__gte=since) | Q(lost_at__gte=since))
+    assert version.deals == latest.count() and 20 <= version.deals < decided.count()
+    assert version.since is not None and version.since >= since
+    assert "the 20 latest deals" in output

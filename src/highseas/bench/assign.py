@@ -18,6 +18,7 @@ same rows to the same owners.
 
 from __future__ import annotations
 
+import os
 import time
 from collections import defaultdict
 from collections.abc import Iterator
@@ -84,17 +85,24 @@ class Timed:
     path: str
     rows: int
     seconds: float
+    cpu_seconds: float  # this process's CPU time (the database server's is not in it)
 
     @property
     def per_second(self) -> float:
         return self.rows / self.seconds if self.seconds else 0.0
 
     def figure(self) -> dict[str, Any]:
+        """Wall-clock and CPU: on a shared machine their ratio says how much of the wall
+        time went to waiting for a core (or the database) rather than to this code."""
         return {
             "path": self.path,
             "customers": self.rows,
             "seconds": round(self.seconds, 3),
             "per_second": round(self.per_second, 1),
+            "cpu_seconds": round(self.cpu_seconds, 3),
+            "cpu_ms_per_customer": round(1000 * self.cpu_seconds / self.rows, 3)
+            if self.rows
+            else None,
         }
 
 
@@ -347,7 +355,7 @@ class RawBaseline:
         warn = due - timedelta(days=RECYCLE_POLICY["warn_days"])
         extra = f", {self.due} = %s, {self.warn} = %s" if with_ledger else ""
         params = [now, due, warn] if with_ledger else [now]
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         for batch in chunked(self.plan, self.batch_size):
             with transaction.atomic(), connection.cursor() as cursor:
                 by_owner: dict[int, list[int]] = defaultdict(list)
@@ -359,10 +367,10 @@ class RawBaseline:
                 if with_ledger:
                     for rows in chunked(list(batch), 500):
                         self._ledger(cursor, list(rows), now)
-        seconds = time.perf_counter() - started
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         self.undo()
         name = "raw_bulk_update_and_ledger" if with_ledger else "raw_bulk_update"
-        return Timed(name, len(self.plan), seconds)
+        return Timed(name, len(self.plan), seconds, cpu)
 
     def undo(self) -> None:
         """The baseline's rows back in the pool, its ledger rows (marked) removed: raw, since
@@ -384,29 +392,32 @@ class RawBaseline:
 # --- measuring -----------------------------------------------------------------------------
 
 
-def _timed_run(org: Org, options: AssignBenchOptions, **kwargs: Any) -> tuple[RunResult, float]:
-    started = time.perf_counter()
+def _timed_run(
+    org: Org, options: AssignBenchOptions, **kwargs: Any
+) -> tuple[RunResult, float, float]:
+    """The run, its wall-clock seconds and this process's CPU seconds."""
+    started, cpu = time.perf_counter(), time.process_time()
     result = run_assignment(
         org.manager, pool=org.pool, seed=options.seed, batch_size=options.batch_size, **kwargs
     )
-    return result, time.perf_counter() - started
+    return result, time.perf_counter() - started, time.process_time() - cpu
 
 
 def measure(org: Org, options: AssignBenchOptions) -> dict[str, Any]:
     release_all(org.pool, timezone.now())
-    preview, preview_seconds = _timed_run(org, options, dry_run=True)
+    preview, *preview_seconds = _timed_run(org, options, dry_run=True)
     plan = [(d.customer_id, d.owner_id) for d in preview.assigned if d.owner_id is not None]
     baseline = RawBaseline(org.pool, plan, options.batch_size)
     raw = baseline.run(with_ledger=False)
     raw_ledger = baseline.run(with_ledger=True)
-    real, real_seconds = _timed_run(org, options, dry_run=False, apply_mode=ApplyMode.BULK)
+    real, *real_seconds = _timed_run(org, options, dry_run=False, apply_mode=ApplyMode.BULK)
     matches = [(d.customer_id, d.owner_id) for d in real.decisions] == [
         (d.customer_id, d.owner_id) for d in preview.decisions
     ]
     drop_decisions(real)
     release_all(org.pool, timezone.now())
     sample = [d.customer_id for d in preview.decisions[: options.service_sample]]
-    service, service_seconds = _timed_run(
+    service, *service_seconds = _timed_run(
         org, options, dry_run=False, customer_ids=sample, apply_mode=ApplyMode.SERVICE
     )
     drop_decisions(service)
@@ -420,19 +431,19 @@ def measure(org: Org, options: AssignBenchOptions) -> dict[str, Any]:
         release_all(org.pool, timezone.now())
     return {
         "breakdown": breakdown,
-        "preview": (preview, preview_seconds),
-        "run_bulk": (real, real_seconds),
-        "run_service": (service, service_seconds),
+        "preview": (preview, *preview_seconds),
+        "run_bulk": (real, *real_seconds),
+        "run_service": (service, *service_seconds),
         "raw": raw,
         "raw_ledger": raw_ledger,
         "preview_matches_real": matches,
     }
 
 
-def _run_figure(path: str, result: RunResult, seconds: float) -> dict[str, Any]:
+def _run_figure(path: str, result: RunResult, seconds: float, cpu: float) -> dict[str, Any]:
     run = result.run
     return {
-        **Timed(path, run.considered, seconds).figure(),
+        **Timed(path, run.considered, seconds, cpu).figure(),
         "assigned": run.assigned,
         "unassigned": run.unassigned,
         "unassigned_reasons": run.unassigned_reasons,
@@ -451,6 +462,7 @@ def figures(
         "reps": options.reps,
         "rules": options.rules,
         "seed": options.seed,
+        "load_average": [round(value, 2) for value in os.getloadavg()],
     }
     inserted, build_seconds = built
     raw: Timed = measured["raw"]
@@ -502,7 +514,8 @@ def summary(lines: list[dict[str, Any]]) -> str:
     )
     text = [
         f"assign bench on {real['db']}: backlog {real['backlog']:,} ({built}), "
-        f"{real['reps']} reps, {real['rules']} rules",
+        f"{real['reps']} reps, {real['rules']} rules; load average "
+        + ", ".join(f"{value:.2f}" for value in real["load_average"]),
     ]
     for path in (
         "run_bulk",
@@ -514,7 +527,8 @@ def summary(lines: list[dict[str, Any]]) -> str:
         line = by_path[path]
         text.append(
             f"  {path:<28} {line['per_second']:>10,.0f} customers/s   "
-            f"{line['customers']:>7,} in {line['seconds']:.2f} s"
+            f"{line['customers']:>7,} in {line['seconds']:.2f} s   "
+            f"CPU {line['cpu_ms_per_customer']:.3f} ms/customer"
         )
     verdict = "met" if real["meets_target"] else "missed"
     text.append(

@@ -127,6 +127,7 @@ class Timed:
     path: str
     rows: int
     seconds: float
+    cpu_seconds: float = 0.0  # this process's (the database server's is not in it)
 
     @property
     def per_second(self) -> float:
@@ -455,7 +456,7 @@ class RawSweep:
         columns = ", ".join(self.ledger_columns)
         row_marks = "(" + ", ".join([self.mark] * len(self.ledger_columns)) + ")"
         recycled = 0
-        started = time.perf_counter()
+        started, cpu = time.perf_counter(), time.process_time()
         while True:
             with transaction.atomic():
                 cursor = connection.connection.cursor()
@@ -478,7 +479,12 @@ class RawSweep:
                 finally:
                     cursor.close()
             recycled += len(rows)
-        return Timed("raw_update_and_ledger", recycled, time.perf_counter() - started)
+        return Timed(
+            "raw_update_and_ledger",
+            recycled,
+            time.perf_counter() - started,
+            time.process_time() - cpu,
+        )
 
 
 # --- measuring -----------------------------------------------------------------------------
@@ -486,10 +492,11 @@ class RawSweep:
 
 def _timed_sweep(
     dataset: Dataset, options: SweepBenchOptions, *, dry_run: bool
-) -> tuple[SweepReport, float]:
-    started = time.perf_counter()
+) -> tuple[SweepReport, float, float]:
+    """The sweep's report, wall-clock seconds and this process's CPU seconds."""
+    started, cpu = time.perf_counter(), time.process_time()
     report = sweep(NOW, dry_run=dry_run, batch_size=options.batch_size, scope=dataset.scope)
-    return report, time.perf_counter() - started
+    return report, time.perf_counter() - started, time.process_time() - cpu
 
 
 @dataclass(frozen=True)
@@ -498,8 +505,8 @@ class Measured:
     restored: int
     idle: list[float]
     idle_raw: list[float]
-    preview: tuple[SweepReport, float]
-    real: tuple[SweepReport, float]
+    preview: tuple[SweepReport, float, float]
+    real: tuple[SweepReport, float, float]
     ledger_recycled: int
     ledger_customers: int
     select_due: Timed
@@ -514,7 +521,7 @@ def measure(dataset: Dataset, options: SweepBenchOptions) -> Measured:
     idle: list[float] = []
     idle_raw: list[float] = []
     for _ in range(options.idle_runs):
-        report, seconds = _timed_sweep(dataset, options, dry_run=False)
+        report, seconds, _cpu = _timed_sweep(dataset, options, dry_run=False)
         if report.recycled or report.warned or report.unfrozen or report.corrected:
             raise BenchError(f"a sweep with nothing due did something: {report.as_dict()}")
         idle.append(seconds)
@@ -573,8 +580,8 @@ def figures(dataset: Dataset, options: SweepBenchOptions, m: Measured) -> list[d
         "reps": len(dataset.reps),
         "load_average": _load(),
     }
-    real, real_seconds = m.real
-    preview, preview_seconds = m.preview
+    real, real_seconds, real_cpu = m.real
+    preview, preview_seconds, _preview_cpu = m.preview
     due_ids = sorted(m.due)
     idle = statistics.median(m.idle)
     idle_raw = statistics.median(m.idle_raw)
@@ -610,6 +617,7 @@ def figures(dataset: Dataset, options: SweepBenchOptions, m: Measured) -> list[d
             "warned": len(real.warned),
             "batches": real.batches,
             "seconds": round(real_seconds, 4),
+            "cpu_seconds": round(real_cpu, 4),
             "per_second": round(len(real.recycled) / real_seconds, 1),
             **versus(real_seconds, m.raw, m.raw.seconds),
             "target_seconds": TARGET_SECONDS,
@@ -620,6 +628,7 @@ def figures(dataset: Dataset, options: SweepBenchOptions, m: Measured) -> list[d
             "path": m.raw.path,
             "recycled": m.raw.rows,
             "seconds": round(m.raw.seconds, 4),
+            "cpu_seconds": round(m.raw.cpu_seconds, 4),
             "per_second": round(m.raw.per_second, 1),
         },
         {
@@ -691,9 +700,10 @@ def summary(lines: list[dict[str, Any]]) -> str:
             f"load average {load}",
             f"  sweep                  {real['seconds']:>9.3f} s   {real['per_second']:>10,.0f} "
             f"customers/s   recycled {real['recycled']:,} (ledger {real['ledger_recycled']:,}), "
-            f"{real['batches']} batches",
+            f"{real['batches']} batches, CPU {real['cpu_seconds']:.3f} s",
             f"  raw_update_and_ledger  {raw['seconds']:>9.3f} s   {raw['per_second']:>10,.0f} "
-            f"customers/s   sweep is {real['ratio']}× the raw baseline",
+            f"customers/s   sweep is {real['ratio']}× the raw baseline, "
+            f"CPU {raw['cpu_seconds']:.3f} s",
             f"  preview (dry run)      {preview['seconds']:>9.3f} s   "
             f"{preview['per_second']:>10,.0f} customers/s   "
             f"{'matches' if preview['matches_sweep'] else 'DIFFERS FROM'} the sweep; raw SELECT "

@@ -65,6 +65,23 @@ SUSPEND_INDEXES_FROM = 50_000  # customers: below, the per-row triggers cost les
 ANALYSIS_ROWS = 2_000  # rows SQLite's ANALYZE samples per index after a large load
 
 
+class Laps:
+    """Wall-clock phases of a build: each ``lap`` names the time since the previous one."""
+
+    def __init__(self) -> None:
+        self.started = self.last = time.perf_counter()
+        self.phases: list[tuple[str, float]] = []
+
+    def lap(self, name: str) -> None:
+        now = time.perf_counter()
+        self.phases.append((name, now - self.last))
+        self.last = now
+
+    @property
+    def seconds(self) -> float:
+        return self.last - self.started
+
+
 @dataclass
 class DemoReport:
     now: datetime
@@ -72,32 +89,36 @@ class DemoReport:
     users: int
     pools: list[str]
     tally: Tally
-    seconds: float = 0.0
+    laps: Laps = field(default_factory=Laps)
     deleted_customers: int = 0
     logins: list[Login] = field(default_factory=list)
     more_reps: int = 0
 
 
-def generate_demo(options: DemoOptions) -> DemoReport:
-    started = time.perf_counter()
+def generate_demo(options: DemoOptions, laps: Laps | None = None) -> DemoReport:
+    """Build the demo; ``laps`` (started by the caller, who may add phases after the build)
+    gets each phase's wall-clock time."""
+    laps = laps or Laps()
     admin = _require_initialized()
     deleted = _clear_earlier_demo(options.reset)
+    laps.lap("earlier demo deleted")
     now = options.now or timezone.localtime().replace(hour=0, minute=0, second=0, microsecond=0)
     clock = DemoClock.at(now)
     rng = random.Random(options.seed)
     reps = plan_reps(rng, options.customers)
     world = build_org(reps, clock, admin, options.months)
-    tally = _write_customers(rng, world, options)
+    laps.lap("organization")
+    tally = _write_customers(rng, world, options, laps)
     report = DemoReport(
         now,
         teams=len(TEAMS) + len({(r.team_key, r.group) for r in reps if r.group}),
         users=len(TEAMS) + len(reps),
         pools=[team.pool_name for team in TEAMS],
         tally=tally,
+        laps=laps,
         deleted_customers=deleted,
     )
     report.logins, report.more_reps = _logins(reps, clock), max(0, len(reps) - LISTED_REPS)
-    report.seconds = time.perf_counter() - started
     return report
 
 
@@ -124,7 +145,9 @@ def _clear_earlier_demo(reset: bool) -> int:
     return delete_demo_data()
 
 
-def _write_customers(rng: random.Random, world: DemoWorld, options: DemoOptions) -> Tally:
+def _write_customers(
+    rng: random.Random, world: DemoWorld, options: DemoOptions, laps: Laps
+) -> Tally:
     """Generate and insert customers batch by batch; memory stays bounded by a few batches.
     A large load builds its tables' indexes once at the end instead of row by row (the
     search index: ``customers.fts.search_index_suspended``; the others on SQLite:
@@ -136,14 +159,21 @@ def _write_customers(rng: random.Random, world: DemoWorld, options: DemoOptions)
     suspended = options.customers >= SUSPEND_INDEXES_FROM
     indexing = search_index_suspended(connection) if suspended else nullcontext()
     indexes = tables.indexes_suspended() if suspended else nullcontext()
-    with bulk_load_settings(), indexing, indexes, source as batches, _progress_bar(options) as bar:
-        for batch in batches:
-            tables.write(batch)
-            bar.update(batch.customer_count)
+    with bulk_load_settings(), indexing:
+        with indexes:
+            with source as batches, _progress_bar(options) as bar:
+                for batch in batches:
+                    tables.write(batch)
+                    bar.update(batch.customer_count)
+            laps.lap("customers generated and written")
+        laps.lap("table indexes built")
+    laps.lap("search index built")
     fill_pinyin(connection)
     tables.finish()
+    laps.lap("pinyin")
     if suspended:
         _gather_statistics()
+        laps.lap("statistics (ANALYZE)")
     return tables.tally
 
 

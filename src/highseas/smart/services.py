@@ -42,20 +42,25 @@ def _require_manager(viewer: Viewer | None, action: str) -> None:
         )
 
 
-def fit_history(now: datetime) -> tuple[Trained, Record, float]:
-    examples = decided_deals(now)
+def fit_history(now: datetime, since: datetime | None = None) -> tuple[Trained, Record, float]:
+    examples = decided_deals(now, since)
     started = time.perf_counter()
     trained = train(examples)
     return trained, Record.of(examples), time.perf_counter() - started
 
 
 def train_model(
-    viewer: Viewer | None, *, now: datetime | None = None, trigger: str = Trigger.MANUAL
+    viewer: Viewer | None,
+    *,
+    now: datetime | None = None,
+    since: datetime | None = None,
+    trigger: str = Trigger.MANUAL,
 ) -> WinModelVersion:
-    """Train a new version on the deals decided before ``now`` and make it current."""
+    """Train a new version on the deals decided before ``now`` (and from ``since``) and make
+    it current."""
     _require_manager(viewer, _("train the win model"))
     now = now or timezone.now()
-    trained, record, seconds = fit_history(now)
+    trained, record, seconds = fit_history(now, since)
     for _attempt in range(5):
         version = (WinModelVersion.objects.aggregate(top=Max("version"))["top"] or 0) + 1
         name, digest = ("", "")

@@ -1,0 +1,38 @@
+"""`highseas bench assign` reports, for every path, this process's CPU time beside the
+wall-clock time, and the load average of the run: on a shared machine, the figures that say
+how much of a slow run was waiting for a core rather than work."""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+
+import pytest
+from django.core.management import call_command
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+PATHS = ("run_bulk", "run_service", "preview", "raw_bulk_update", "raw_bulk_update_and_ledger")
+
+
+def test_every_path_reports_cpu_time_beside_wall_clock_and_the_load_average() -> None:
+    out, err = io.StringIO(), io.StringIO()
+    args = ("--backlog", "120", "--reps", "10", "--rules", "5", "--service-sample", "12")
+    call_command("bench", "assign", *args, stdout=out, stderr=err)
+    lines = {line["path"]: line for line in map(json.loads, out.getvalue().splitlines())}
+    cores = os.cpu_count() or 1
+    for path in PATHS:
+        line = lines[path]
+        assert line["cpu_seconds"] > 0, path
+        # one thread: its CPU time cannot exceed the wall time by more than the clocks' grain
+        assert line["cpu_seconds"] <= line["seconds"] * cores + 0.01, path
+        # cpu_seconds is rounded to the millisecond, cpu_ms_per_customer to the microsecond
+        rounding = 0.5 / line["customers"] + 0.0005
+        assert line["cpu_ms_per_customer"] == pytest.approx(
+            1000 * line["cpu_seconds"] / line["customers"], abs=rounding
+        ), path
+        assert len(line["load_average"]) == 3
+    assert lines["run_service"]["customers"] == 12
+    summary = err.getvalue()
+    assert "load average" in summary and "ms/customer" in summary
