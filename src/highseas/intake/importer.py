@@ -22,7 +22,9 @@ transaction, does to each what a manual create does:
    override;
 4. after the batch, the pooled newcomers are routed by the assignment rules in one run
    (``routing.services.assign_new_customers``, trigger ``import``, a seed fixed per job and
-   batch, so the preview and the commit route alike);
+   batch, so the preview and the commit route alike), planned from the rows as this batch
+   wrote them (a customer a later row merged into is read again) and carrying from batch to
+   batch only what ``routing.runs.Carried`` says; each routed row's owner is its decision's;
 5. history (an import with ``history``): one closed deal and one past activity per row, by
    the follow-up services (``pools.followups``), written for the owner the customer has
    after step 4; the services recompute the recycle schedule, whose idle clock starts no
