@@ -112,3 +112,19 @@ def test_a_manager_transfers_from_the_customer_page_with_the_picker(
     page.click("details.popover:has(#give-owner) button[type=submit]")
     page.locator(".toast.success").last.wait_for()
     assert Customer.objects.get(pk=held.pk).owner_id == chens["east"].pk
+
+
+def test_a_manager_names_a_new_customers_owner_with_the_picker(
+    world: dict[str, Any], chens: dict[str, User], sign_in: Any, live_server: Any
+) -> None:
+    page = sign_in("mgr_east", **PHONE)
+    page.goto(f"{live_server.url}/customers/new/")
+    page.fill("#id_name", "宁波甬江精密有限公司")
+    page.locator("#id_owner-q").press_sequentially("cj", delay=60)
+    expect(page.locator("[data-rep-options]:visible [role=option]")).to_have_count(1)
+    fits(page)
+    shoot(page, "05-new-customer-owner-zh-phone")
+    page.locator("[data-rep-options]:visible [role=option]", has_text="陈静").click()
+    page.click("form button.primary[type=submit]")
+    page.wait_for_url("**/customers/*/")
+    assert Customer.objects.get(name="宁波甬江精密有限公司").owner_id == chens["east"].pk

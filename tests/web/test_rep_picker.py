@@ -263,3 +263,26 @@ def test_the_customer_page_gives_through_the_picker(world: dict[str, Any], make_
     given = client.post(url, {"owner_q": "王24"}, follow=True)
     assert messages_of(given) == [f"{held.name} now belongs to 王24."]
     assert Customer.objects.get(pk=held.pk).owner.username == "east24"
+
+
+def _new_customer(name: str, **owner: Any) -> dict[str, Any]:
+    return {"name": name, "kind": "company", "level": "B", "source": "referral", **owner}
+
+
+def test_a_manager_names_the_owner_of_a_new_customer_through_the_picker(
+    world: dict[str, Any], make_user: Any
+) -> None:
+    for n in range(PICK_LIMIT + 5):
+        make_user(Role.REP, f"east{n:02d}", display_name=f"王{n:02d}", team=world["east"])
+    client = signed_in(world["east_manager"])
+    page = html(client.get("/customers/new/"))
+    assert len(_options(page, "id_owner")) == 1 + PICK_LIMIT
+    assert "rep_picker.js" not in html(signed_in(world["rep_a"]).get("/customers/new/"))
+    pool = {"pool": world["east_pool"].pk}
+    for forged in ({"owner": world["rep_c"].pk}, {"owner_q": "rep_c"}):
+        refused = client.post("/customers/new/", {**_new_customer("宁波伪造有限公司"), **forged})
+        assert refused.status_code == 200 and "data-rep-error" in refused.content.decode()
+    assert not Customer.objects.filter(name="宁波伪造有限公司").exists()
+    client.post("/customers/new/", {**_new_customer("宁波真实有限公司", owner_q="wang24"), **pool})
+    created = Customer.objects.get(name="宁波真实有限公司")
+    assert (created.owner.username, created.status) == ("east24", "owned")

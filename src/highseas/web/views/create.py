@@ -12,27 +12,44 @@ from django.urls import reverse
 from django.utils.translation import gettext as _
 
 from highseas.accounts.visibility import Viewer
+from highseas.engine.bounds import parse_id
 from highseas.engine.errors import HighSeasError
 from highseas.intake.registration import may_name_owner, register_customer
-from highseas.web import selectors
+from highseas.pools.receivers import receivers
+from highseas.web import rep_picker, selectors
 from highseas.web.forms import CustomerForm
 from highseas.web.refusals import plain_words
 from highseas.web.region_fields import region_options
+from highseas.web.rep_picker import RepPicker
 from highseas.web.responses import viewer_of
 
 
-def _form(viewer: Viewer, data: object) -> CustomerForm:
-    """Managers and admins may name an owner among the people they see, or leave the customer
-    in a pool; a rep registers customers for themselves."""
+def _form(viewer: Viewer, data: Any) -> tuple[CustomerForm, RepPicker | None]:
+    """Managers and admins may name an owner among the people they see (in the rep picker;
+    without JavaScript, by a typed name it resolves), or leave the customer in a pool; a rep
+    registers customers for themselves."""
     picks_owner = may_name_owner(viewer)
+    typed, unresolved = rep_picker.typed_owner(viewer, data or {}) if picks_owner else (None, "")
+    if typed:
+        data = data.copy()
+        data["owner"] = str(typed)
     pools = selectors.listable_pools(viewer).filter(is_reassign_queue=False)
-    form = CustomerForm(
-        data,
-        pools=pools,
-        receivers=selectors.assignable_users(viewer) if picks_owner else None,
-    )
+    form = CustomerForm(data, pools=pools, receivers=receivers(viewer) if picks_owner else None)
     form.fields["pool"].initial = pools.first()
-    return form
+    if unresolved:
+        form.add_error("owner", unresolved)
+    if not picks_owner:
+        return form, None
+    picked = parse_id(str(data.get("owner") or "")) if data is not None else None
+    return form, rep_picker.picker(
+        viewer,
+        field_id="id_owner",
+        empty="—",
+        first=rep_picker.first_reps(viewer),
+        picked=picked,
+        typed=data.get(rep_picker.TYPED, "") if unresolved else "",
+        error=" ".join(str(e) for e in form.errors.get("owner") or ()) if data else "",
+    )
 
 
 def _possible_duplicates(warnings: list[dict[str, Any]]) -> str:
@@ -48,7 +65,7 @@ def _possible_duplicates(warnings: list[dict[str, Any]]) -> str:
 @login_required
 def new_customer(request: HttpRequest) -> HttpResponse:
     viewer = viewer_of(request)
-    form = _form(viewer, request.POST if request.method == "POST" else None)
+    form, owner_picker = _form(viewer, request.POST if request.method == "POST" else None)
     if request.method == "POST" and form.is_valid():
         try:
             created = register_customer(
@@ -70,5 +87,10 @@ def new_customer(request: HttpRequest) -> HttpResponse:
             if created.customer is not None:
                 return HttpResponseRedirect(reverse("web:customer", args=[created.customer.pk]))
             return HttpResponseRedirect(reverse("web:mine"))
-    context = {"section": "new", "form": form, "region_options": region_options()}
+    context = {
+        "section": "new",
+        "form": form,
+        "owner_picker": owner_picker,
+        "region_options": region_options(),
+    }
     return render(request, "web/customer_new.html", context)
