@@ -163,9 +163,12 @@ class TestRepFigures:
         assert refused.value.code == ErrorCode.VALIDATION_ERROR
         assert list(refused.value.facts["errors"]) == ["until"]
 
-    def test_the_default_window_is_the_last_thirty_days(self) -> None:
+    def test_the_default_window_is_the_last_thirty_calendar_days(self) -> None:
         span = window(now=NOW)
-        assert (span.since, span.until) == (NOW - timedelta(days=30), NOW)
+        today = timezone.localtime(NOW).replace(hour=0, minute=0, second=0, microsecond=0)
+        assert (span.since, span.until) == (today - timedelta(days=29), NOW)
+        # with only ``until`` given, the 30 days before it, to the second
+        assert window(until=NOW).since == NOW - timedelta(days=30)
 
 
 @pytest.mark.django_db

@@ -14,7 +14,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -159,7 +159,9 @@ def test_figures_from_days_equal_the_live_figures(
             view = Viewer(viewer)
             reps = dashboard.team_reps(view)
             team = [rep.pk for rep in reps]
-            week = NOW - timedelta(days=7)
+            # the dashboard's windows are calendar days: today and the 6 (29) days before it
+            week = TODAY - timedelta(days=6)
+            assert snapshots.day_start(NOW, 7) == week
             kpi = dashboard.headline(view, reps, NOW)
             claims = live(team, (EventKind.CLAIMED,), "to", week, snapshots.FOREVER)
             recycled = live(team, (EventKind.RECYCLED,), "from", week, snapshots.FOREVER)
@@ -170,11 +172,33 @@ def test_figures_from_days_equal_the_live_figures(
                 sum(claims.values()),
                 sum(recycled.values()),
             )
-            month = NOW - timedelta(days=30)
+            month = TODAY - timedelta(days=29)
             claimed = live(team, (EventKind.CLAIMED,), "to", month, snapshots.FOREVER)
-            assert {
-                pk: values[0] for _label, values, pk in dashboard.claims_and_recycles(reps, month)
-            } == {pk: float(claimed.get(pk, 0)) for pk in team}
+            figures = dashboard.dashboard_figures(
+                view, NOW, pool_days=7, activity_days=30, follow_up_days=7
+            )
+            assert {pk: values[0] for _label, values, pk in figures["activity"]} == {
+                pk: float(claimed.get(pk, 0)) for pk in team
+            }
+            assert figures["kpi"]["held"] == kpi["held"]
+        # several calendar-day windows and the holdings in one read equal the live counts,
+        # whichever days are rolled (``snapshots.recent``)
+        windows = tuple(rng.sample(range(1, DAYS + 3), 3))
+        counted, held = snapshots.recent(ids, NOW, windows)
+        assert held == {pk: holdings(ids).get(pk, 0) for pk in ids}
+        for days in windows:
+            since = snapshots.day_start(NOW, days)
+            for name, kinds, side in (
+                ("claims", (EventKind.CLAIMED,), "to"),
+                ("assigned", (EventKind.ASSIGNED,), "to"),
+                ("gains", GAINS, "to"),
+                ("recycled", (EventKind.RECYCLED,), "from"),
+                ("released", (EventKind.RELEASED,), "from"),
+            ):
+                expected = live(ids, kinds, side, since, snapshots.FOREVER)
+                assert {pk: getattr(counted[days][pk], name) for pk in ids} == {
+                    pk: expected.get(pk, 0) for pk in ids
+                }, (name, days)
         transaction.set_rollback(True)
 
 
@@ -230,3 +254,19 @@ def test_workers_rolling_the_same_day_at_once_write_it_once(
     assert sorted(written) == [0, 0, 0, 2]
     assert RolledDay.objects.filter(day=snapshots.day_of(yesterday)).count() == 1
     assert RepDay.objects.filter(day=snapshots.day_of(yesterday)).count() == 2
+
+
+@pytest.mark.django_db
+def test_the_ledger_has_the_index_the_live_parts_are_read_from() -> None:
+    """``insights.0004``/``0005``: on SQLite a migration that changes the ledger's columns
+    rebuilds its table with the model's indexes only; ``0005`` creates the index again."""
+    with connection.cursor() as cursor:
+        indexes = connection.introspection.get_constraints(cursor, OwnershipEvent._meta.db_table)
+    assert indexes["insights_ledger_day_counts"]["columns"] == [
+        "at",
+        "kind",
+        "to_owner_id",
+        "to_status",
+        "from_owner_id",
+        "from_status",
+    ]

@@ -15,7 +15,7 @@ The reading the console gives of fairness (``reading``):
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any
 
 from django.conf import settings
@@ -26,7 +26,7 @@ from highseas.accounts.visibility import Viewer, ancestor_team_ids
 from highseas.customers.choices import CustomerLevel, CustomerStatus
 from highseas.engine.insights import gini
 from highseas.engine.ownership import EventKind
-from highseas.insights import cache
+from highseas.insights import cache, snapshots
 from highseas.insights.breakdowns import breakdown, claim_effectiveness
 from highseas.insights.models import LimitPlan
 from highseas.insights.performance import fairness, reps_in_view
@@ -136,7 +136,7 @@ def reading(
 
 def console_figures(viewer: Viewer, *, days: int, by: str, now: datetime) -> dict[str, Any]:
     days = days if days in WINDOWS else 30
-    window = {"since": now - timedelta(days=days), "until": now}
+    window = {"since": snapshots.day_start(now, days), "until": now}  # calendar days
     return {
         "days": days,
         "by": by,

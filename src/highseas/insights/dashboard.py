@@ -4,7 +4,9 @@ People come from ``Viewer.users()`` (the manager's subtree), customers from
 ``Viewer.customers()``, pools from ``Viewer.pools()``; the ledger is read only for those.
 
 ``dashboard_figures`` is the dashboard's one read: the held customers, the claims and
-recycles per rep and of the week are exact at every load (per-rep days, ``snapshots``); the
+recycles per rep and of the week are exact at every load (per-rep days, ``snapshots``, read
+once for both windows and the holdings: ``snapshots.recent``); the windows are whole calendar
+days — "近7天" is today and the six days before it, "近30天" today and the 29 before; the
 rest — the pools and their size lines, the follow-up rates, the conversion by channel, the
 customers due within a week and the pooled ones — is one cached figure (``insights.cache``,
 ``computed_at`` says when; ``exact`` computes it live).
@@ -49,9 +51,14 @@ def pool_sizes(
     return snapshots.pool_sizes(pools, now, days)
 
 
-def claims_and_recycles(reps: list[User], since: datetime) -> list[tuple[str, list[float], int]]:
-    """Per rep: claims they made and customers recycled from them since ``since``."""
-    counted = snapshots.window_counts([rep.pk for rep in reps], since, snapshots.FOREVER)
+WEEK = 7
+
+
+def claims_and_recycles(
+    reps: list[User], counted: dict[int, snapshots.RepCounts]
+) -> list[tuple[str, list[float], int]]:
+    """Per rep, most first: claims they made and customers recycled from them in the window
+    ``counted`` holds (``snapshots.recent``)."""
     rows = [
         (rep.label, [float(counted[rep.pk].claims), float(counted[rep.pk].recycled)], rep.pk)
         for rep in reps
@@ -123,18 +130,18 @@ def _due_and_pooled(viewer: Viewer, ids: list[int], now: datetime) -> dict[str, 
     }
 
 
-def _week(ids: list[int], now: datetime) -> dict[str, int]:
-    counted = snapshots.window_counts(ids, now - timedelta(days=7), snapshots.FOREVER).values()
+def _week(week: dict[int, snapshots.RepCounts], held: dict[int, int]) -> dict[str, int]:
     return {
-        "held": sum(snapshots.holdings_now(ids).values()),
-        "claims_week": sum(row.claims for row in counted),
-        "recycled_week": sum(row.recycled for row in counted),
+        "held": sum(held.values()),
+        "claims_week": sum(row.claims for row in week.values()),
+        "recycled_week": sum(row.recycled for row in week.values()),
     }
 
 
 def headline(viewer: Viewer, reps: list[User], now: datetime) -> dict[str, int]:
     ids = [rep.pk for rep in reps]
-    return {**_week(ids, now), **_due_and_pooled(viewer, ids, now)}
+    windows, held = snapshots.recent(ids, now, (WEEK,))
+    return {**_week(windows[WEEK], held), **_due_and_pooled(viewer, ids, now)}
 
 
 @cache.figure("dashboard")
@@ -167,13 +174,13 @@ def dashboard_figures(
     reps = team_reps(viewer)
     params = {"pool_days": pool_days, "follow_up_days": follow_up_days}
     slow, computed_at = cache.remember("dashboard", viewer, params, now=now, exact=exact)
-    ids = [rep.pk for rep in reps]
+    windows, held = snapshots.recent([rep.pk for rep in reps], now, (WEEK, activity_days))
     return {
-        "kpi": {**_week(ids, now), "due_week": slow["due_week"], "pooled": slow["pooled"]},
+        "kpi": {**_week(windows[WEEK], held), **{n: slow[n] for n in ("due_week", "pooled")}},
         "pools": [(pk, name) for pk, name in slow["pools"]],
         "axis": slow["axis"],
         "sizes": slow["sizes"],
-        "activity": claims_and_recycles(reps, now - timedelta(days=activity_days)),
+        "activity": claims_and_recycles(reps, windows[activity_days]),
         "follow": [tuple(row) for row in slow["follow"]],
         "conversion": labelled([(code, total, won) for code, total, won in slow["conversion"]]),
         "computed_at": computed_at,

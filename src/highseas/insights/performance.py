@@ -5,8 +5,10 @@ Who is counted (``reps_in_view``): admins see every active rep; a manager the ac
 their team subtree (``Viewer.subtree_team_ids``); a rep only their own row of ``rep_figures``
 and no team figure (``fairness`` refuses them with ``permission_denied``).
 
-A window is ``[since, until)``: ``since`` included, ``until`` excluded. Defaults: the last 30
-days up to now. Figures per rep (``rep_figures``):
+A window is ``[since, until)``: ``since`` included, ``until`` excluded. Default: the last 30
+calendar days up to now, today included ("近30天": since the midnight 29 days before today's,
+``snapshots.day_start``), so the default window is whole stored days and today; with only
+``until`` given, the 30 days before it. Figures per rep (``rep_figures``):
 
 - ``holdings``: customers the rep holds now (owned or frozen);
 - ``claims``: ledger ``claimed`` entries to the rep in the window;
@@ -95,7 +97,12 @@ def window(
         )
     explicit_until = until is not None
     until = until or now or timezone.now()
-    since = since or until - timedelta(days=DEFAULT_DAYS)
+    if since is None:
+        since = (
+            until - timedelta(days=DEFAULT_DAYS)
+            if explicit_until
+            else snapshots.day_start(until, DEFAULT_DAYS)
+        )
     if since >= until:
         name = "until" if explicit_until else "since"
         raise HighSeasError(
