@@ -8,8 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from django.core.cache import cache
-from django.db.models import Count, F, OuterRef, Q, QuerySet, Subquery
-from django.db.models.functions import Coalesce
+from django.db.models import Count, F, Q, QuerySet
 from django.http import Http404
 
 from highseas.accounts.models import User
@@ -20,7 +19,6 @@ from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.notify.models import Notification
 from highseas.pools.listing import listable_pools as listable_pools  # pages read it here
 from highseas.pools.policy_edits import editable_pools
-from highseas.pools.receivers import receivers
 from highseas.pools.views_quota import open_customer
 from highseas.web.present import CustomerView, present
 
@@ -200,20 +198,6 @@ def overdue_contacts(user: User, now: datetime) -> QuerySet[Activity]:
     return _planned_contacts(user).filter(
         next_contact_at__lt=now, next_contact_at__gte=now - timedelta(days=OVERDUE_DAYS)
     )
-
-
-def assignable_users(viewer: Viewer) -> QuerySet[User]:
-    """People the viewer may pick as a receiver, with their current holdings (each counted on
-    the ``(owner, status)`` index: a join and group over a large team's customers took most
-    of the console's time at a million customers)."""
-    held = (
-        Customer.objects.filter(owner_id=OuterRef("pk"), status__in=HELD)
-        .order_by()
-        .values("owner_id")
-        .annotate(n=Count("*"))
-        .values("n")
-    )
-    return receivers(viewer).annotate(holdings=Coalesce(Subquery(held), 0))
 
 
 def unread_count(user: User) -> int:
