@@ -32,7 +32,9 @@ MOST_POOLS = 5
 
 
 def team_reps(viewer: Viewer) -> list[User]:
-    return list(viewer.users().filter(role=Role.REP, is_active=True).order_by("username"))
+    """The active reps in view, with the fields the dashboard shows (an admin sees thousands)."""
+    reps = viewer.users().filter(role=Role.REP, is_active=True).order_by("username")
+    return list(reps.only("pk", "username", "display_name"))
 
 
 def shown_pools(viewer: Viewer) -> list[Pool]:

@@ -153,7 +153,10 @@ COUNTERS = ("claims", "assigned", "gains", "recycled", "released")
 GRACE = timedelta(minutes=10)
 BACKFILL_DAYS = 400
 DEMO_DAYS = 92  # the console's longest window (90 days) and its partial ends
-FEW_REPS = 200
+# up to this many reps a window's days are read rep by rep on the (rep, day) key, which also
+# groups them without sorting; beyond it one pass over the days' rows (at 1M customers, SQLite:
+# 1,471 of 4,138 reps, 30 days: 0.17 s by the key against 0.30 s for the pass)
+FEW_REPS = 2000
 FOREVER = datetime(2100, 1, 1, tzinfo=UTC)  # "since then": the live count holds every entry
 _HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
 _TO = {
@@ -457,11 +460,12 @@ def recent(
             for days, start in starts.items()
             for name in COUNTERS
         }
+        width = len(COUNTERS)
         for rep, *values in days_read.values_list("rep_id").annotate(**sums).order_by():
             if rep in wanted:
                 for index, days in enumerate(starts):
-                    part = values[index * len(COUNTERS) : (index + 1) * len(COUNTERS)]
-                    found[days][rep].add(RepCounts(*(value or 0 for value in part)))
+                    part = values[index * width : (index + 1) * width]
+                    found[days][rep] = RepCounts(*(value or 0 for value in part))
     latest = RolledDay.objects.order_by("-day").values_list("day", flat=True).first()
     after = midnight(latest + timedelta(days=1)) if latest is not None else None
     held_since: dict[int, int] = defaultdict(int)
@@ -484,7 +488,8 @@ def recent(
         held_since = defaultdict(int)
         for rep, row in ledger_counts(after, FOREVER).items():
             held_since[rep] = row.held
-    stored_held = dict(
-        RepDay.objects.filter(day=latest, rep_id__in=ids).values_list("rep_id", "holdings")
-    )
+    last_day = RepDay.objects.filter(day=latest)
+    if len(ids) <= FEW_REPS:  # else the day's rows are fewer to read than the ids to send
+        last_day = last_day.filter(rep_id__in=ids)
+    stored_held = dict(last_day.values_list("rep_id", "holdings"))
     return found, {rep: stored_held.get(rep, 0) + held_since.get(rep, 0) for rep in ids}
