@@ -128,3 +128,17 @@ def test_a_manager_names_a_new_customers_owner_with_the_picker(
     page.click("form button.primary[type=submit]")
     page.wait_for_url("**/customers/*/")
     assert Customer.objects.get(name="宁波甬江精密有限公司").owner_id == chens["east"].pk
+
+
+def test_the_filters_checkbox_sits_beside_its_words(
+    world: dict[str, Any], sign_in: Any, live_server: Any
+) -> None:
+    """A form's ``label.check`` is a box and its words on one line (a task's done box, also
+    called ``check``, once shrank every such label to a 22-pixel square)."""
+    page = sign_in("mgr_east", **LAPTOP)
+    page.goto(f"{live_server.url}/console/customers/")
+    label = page.locator("label.check:has(input[name=due])").bounding_box()
+    box = page.locator("input[name=due]").bounding_box()
+    assert label is not None and box is not None
+    assert label["width"] > box["width"] + 40, label  # the words beside the box
+    assert label["height"] < 2 * max(box["height"], 16), label  # on one line
