@@ -43,3 +43,18 @@ def test_the_insights_bench_times_each_page_cold_and_warm_beside_the_baseline(
         assert line["baseline_p95_ms"] == lines[0]["p95_ms"]
     assert lines[1]["rolled_days"] == RolledDay.objects.count() >= 1
     assert FigureCache.objects.exists()
+
+
+@pytest.mark.django_db
+def test_the_profile_option_breaks_each_load_down_by_layer(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    make_customer(org["admin"], pool=org["east_pool"])
+    out, err = io.StringIO(), io.StringIO()
+    call_command("bench", "insights", "--requests", "1", "--profile", "1", stdout=out, stderr=err)
+    lines = [json.loads(line) for line in out.getvalue().splitlines()]
+    for line in lines[1:]:
+        assert line["profiled_seconds"] > 0
+        assert sum(line["self_seconds_by_layer"].values()) > 0
+        assert line["top_self_time"]
+    assert "profiled" in err.getvalue()

@@ -17,6 +17,10 @@
    held customers per rep of the manager's team, claims and recycles per rep over 30 days,
    pooled customers per pool — on the DB-API cursor, timed the same way.
 
+5. With ``--profile N`` (N ≥ 1), one more load of each path under cProfile after its timed
+   loads: its self time by layer (database, ORM, templates, HighSeas, …) and costliest
+   functions (``bench.breakdown``) join the path's line.
+
 One JSON line per path and user (``path``, ``user``, ``p50_ms``, ``p95_ms``, ``max_ms``,
 ``cold_ms``, ``queries``, ``target_ms``, ``meets_target``, ``baseline_p95_ms``,
 ``ratio_p95``) and one for the baseline.
@@ -40,6 +44,7 @@ from django.utils import timezone
 from highseas.accounts.models import Role, User
 from highseas.accounts.visibility import Viewer
 from highseas.bench import BenchError, Lines, report
+from highseas.bench.breakdown import describe, profiled
 from highseas.customers.models import Activity, Customer
 from highseas.insights import snapshots
 from highseas.insights.models import FigureCache, RolledDay
@@ -53,6 +58,7 @@ PATHS = ("/console/", "/console/insights/", "/api/v1/insights/reps/", "/api/v1/i
 @dataclass(frozen=True)
 class InsightsBenchOptions:
     requests: int = 10
+    profile: bool = False  # one more load per path under cProfile (module docstring, step 5)
 
 
 def _percentiles(latencies: list[float]) -> dict[str, float]:
@@ -178,6 +184,8 @@ def measure(options: InsightsBenchOptions) -> Lines:
             with connection.execute_wrapper(_counting(queries)):
                 client.get(path)
             found = _percentiles(_timed(_loader(client, path), options.requests))
+            if options.profile:
+                found |= profiled(_loader(client, path))[1]
             lines.append(
                 {
                     "path": path,
@@ -204,9 +212,13 @@ def summary(lines: Lines) -> str:
             f"{line['path']:<34} {line['user']:<14} p50 {line['p50_ms']:>9} ms  "
             f"p95 {line['p95_ms']:>9} ms{ratio}{cold}"
         )
+        if "self_seconds_by_layer" in line:
+            rows.append(f"  profiled {line['profiled_seconds']:.2f} s: {describe(line)}")
     return "\n".join(rows)
 
 
 def run_from_command(command: BaseCommand, options: dict[str, Any]) -> None:
-    chosen = InsightsBenchOptions(requests=options.get("requests") or 10)
+    chosen = InsightsBenchOptions(
+        requests=options.get("requests") or 10, profile=bool(options.get("profile"))
+    )
     report(command, lambda: measure(chosen), summary)

@@ -85,7 +85,8 @@ class Command(BaseCommand):
             type=int,
             default=0,
             metavar="N",
-            help="after measuring, profile N more service claims (queries and cProfile)",
+            help="after measuring, profile N more service claims (queries and cProfile); "
+            "insights: one more load of each page under cProfile",
         )
         parser.add_argument(
             "--force", action="store_true", help="run even though the database holds real data"
