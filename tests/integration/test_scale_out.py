@@ -1,7 +1,8 @@
 """The scale-out deployment (SPEC §11) as the README runs it: ``highseas serve --production``
 with two gunicorn web processes and two ``highseas worker`` processes on one PostgreSQL
-database. Reps claim over HTTP from many threads while the workers sweep due customers back to
-the pool (where the reps claim them too) and send the notifications' webhooks from the outbox.
+database, both running both lanes or one worker per lane. Reps claim over HTTP from many
+threads while the workers sweep due customers back to the pool (where the reps claim them
+too) and send the notifications' webhooks from the outbox.
 
 Afterwards: no answer was a 5xx; no customer was claimed twice (one ``claimed`` ledger row per
 successful answer, and its owner is the rep it answered); ``highseas check`` passes; every
@@ -129,7 +130,11 @@ def stop(processes: list[subprocess.Popen[bytes]]) -> None:
             process.wait(timeout=10)
 
 
+@pytest.mark.parametrize(
+    "lanes", [("all", "all"), ("ownership", "slow")], ids=["both-lanes", "a-worker-per-lane"]
+)
 def test_two_web_and_two_worker_processes_claim_sweep_and_deliver_each_once(
+    lanes: tuple[str, str],
     org: dict[str, Any],
     make_user: Callable[..., User],
     make_customer: Callable[..., Customer],
@@ -164,9 +169,9 @@ def test_two_web_and_two_worker_processes_claim_sweep_and_deliver_each_once(
     try:
         wait_until_serving(f"{base}/api/v1/me/", web, web_log)
         worker_logs = [tmp_path / f"worker{i}.log" for i in range(2)]
-        for log in worker_logs:
-            worker_args = ["worker", "--interval", "1", "--delivery-interval", "0.5"]
-            processes.append(start([*worker_args, "--batch-size", "7"], env, log))
+        for log, lane in zip(worker_logs, lanes, strict=True):
+            worker_args = ["worker", "--lane", lane, "--interval", "1", "--delivery-interval"]
+            processes.append(start([*worker_args, "0.5", "--batch-size", "7"], env, log))
 
         answers: list[tuple[int, int, int, dict[str, Any]]] = []
         lock = threading.Lock()
