@@ -270,3 +270,15 @@ def test_the_ledger_has_the_index_the_live_parts_are_read_from() -> None:
         "from_owner_id",
         "from_status",
     ]
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite rebuilds tables to alter them")
+def test_the_ledger_index_survives_a_rebuild_of_the_ledger_table() -> None:
+    """``pools.0010``: the index is declared on the model, so the next migration that rebuilds
+    the ledger's table on SQLite keeps it (``pools.0007`` once dropped it)."""
+    with connection.schema_editor() as editor:
+        editor._remake_table(OwnershipEvent)  # what a column change of the ledger does
+    with connection.cursor() as cursor:
+        indexes = connection.introspection.get_constraints(cursor, OwnershipEvent._meta.db_table)
+    assert "insights_ledger_day_counts" in indexes

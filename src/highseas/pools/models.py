@@ -232,6 +232,11 @@ class OwnershipEvent(models.Model):
             models.Index(fields=["customer", "id"], name="ledger_customer_seq"),
             models.Index(fields=["from_owner", "kind", "at"], name="ledger_cooldown"),
             models.Index(fields=["to_owner", "kind", "at"], name="ledger_claims_by_rep"),
+            # the insights' per-rep day counts read from this index alone (pools 0010)
+            models.Index(
+                fields=["at", "kind", "to_owner", "to_status", "from_owner", "from_status"],
+                name="insights_ledger_day_counts",
+            ),
         ]
         constraints = [
             models.CheckConstraint(condition=~Q(reason=""), name="ledger_reason_required"),
