@@ -15,11 +15,13 @@ Pool sizes:
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import Count, Q, Sum
 from django.db.models.functions import TruncDate
 from django.utils import timezone
@@ -46,6 +48,29 @@ def live_sizes(pool_ids: list[int]) -> dict[int, int]:
         .values_list("pk", "n")
     )
     return dict(rows)
+
+
+@contextmanager
+def one_moment() -> Iterator[None]:
+    """The reads inside see the database as of one moment, and write nothing: a REPEATABLE
+    READ transaction on PostgreSQL; on SQLite a deferred read transaction, whose snapshot (WAL)
+    holds until it ends and never blocks a writer. Inside a caller's transaction, the
+    caller's isolation holds."""
+    if connection.in_atomic_block:
+        yield
+    elif connection.vendor == "postgresql":
+        with transaction.atomic():
+            with connection.cursor() as cursor:
+                cursor.execute("SET TRANSACTION ISOLATION LEVEL REPEATABLE READ")
+            yield
+    else:
+        with connection.cursor() as cursor:
+            cursor.execute("BEGIN DEFERRED")
+        try:
+            yield
+        finally:
+            with connection.cursor() as cursor:
+                cursor.execute("COMMIT")
 
 
 def replayed_sizes(pools: list[Pool], now: datetime, days: int) -> dict[int, list[int]]:
@@ -111,14 +136,17 @@ def record_pool_sizes(now: datetime, days: int = DAYS) -> dict[str, int]:
         PoolSizeDay.objects.filter(pool_id__in=ids, day__gte=axis[0]).values_list("pool_id", "day")
     )
     missing = [(pk, day) for pk in ids for day in axis[:-1] if (pk, day) not in have]
-    sizes = replayed_sizes(pools, now, days) if missing else {}
+    # the replay reads the ledger, then the live counts: a claim committed between the two
+    # reads would make a past day one short (below zero for a pool that was empty)
+    with one_moment():
+        sizes = replayed_sizes(pools, now, days) if missing else {}
+        today = live_sizes(ids)
     rows = [
         PoolSizeDay(pool_id=pk, day=day, pooled=sizes[pk][axis.index(day)], updated_at=now)
         for pk, day in missing
     ]
     # several workers may backfill the same days at once; they replay the same ledger
     PoolSizeDay.objects.bulk_create(rows, batch_size=1000, ignore_conflicts=True)
-    today = live_sizes(ids)
     for pk in ids:
         PoolSizeDay.objects.update_or_create(
             pool_id=pk, day=axis[-1], defaults={"pooled": today.get(pk, 0), "updated_at": now}
