@@ -288,6 +288,18 @@ def test_a_long_run_keeps_its_lease_past_its_length(
     assert lease.last_ms >= 1500
 
 
+@pytest.mark.django_db
+def test_a_late_worker_does_not_run_an_earlier_moment_after_a_later_one_ran() -> None:
+    """A worker whose slow lane spent minutes on the jobs before this one comes with its old
+    ``now``: the job already ran for a later moment, so it is skipped, live lease or not."""
+    earlier, later = T, T + timedelta(minutes=2)
+    assert leases.take(JOB, later, "B")
+    assert not leases.take(JOB, earlier, "A")  # B still holds it
+    assert leases.release(JOB, "B", took_ms=1.0, failed=False)
+    assert not leases.take(JOB, earlier, "A"), "an earlier moment after a later one ran"
+    assert leases.take(JOB, later + timedelta(minutes=1), "A")
+
+
 # --- a slow job beside the claims -----------------------------------------------------------
 
 

@@ -3,9 +3,11 @@
 
 1. A job is due once per moment of its period (``due_moment``: ``now`` floored to it, so every
    worker computes the same moment). ``take`` claims the job for that moment by one
-   compare-and-set UPDATE: the row is free and was not yet taken for that moment, or its lease
-   ran out (the worker holding it died, so the job is taken over, even for the same moment).
-   Zero rows: another worker runs it or already ran it; the caller skips it.
+   compare-and-set UPDATE: the row is free and was last taken for an earlier moment, or its
+   lease ran out (the worker holding it died, so the job is taken over, even for the same
+   moment, never for an earlier one). Zero rows: another worker runs it or already ran it, or
+   ran a later moment (a worker whose slow lane spent minutes on the jobs before this one
+   comes late with its old ``now``); the caller skips it.
 2. The lease lasts ``LEASE`` of wall-clock time (not the job's ``now``, which may be a chosen
    moment) and is renewed every ``LEASE / 3`` by a heartbeat thread while the job runs, so a
    run of any length keeps it and a killed worker's lease lapses within ``LEASE``.
@@ -59,9 +61,11 @@ def new_holder() -> str:
 def take(name: str, due: datetime, holder: str) -> bool:
     """Claim ``name`` for ``due`` (step 1); True when this holder now runs it."""
     wall = clock()
-    free = Q(expires_at__isnull=True) & ~Q(due=due)
+    not_later = Q(due__isnull=True) | Q(due__lte=due)
+    free = Q(expires_at__isnull=True) & (Q(due__isnull=True) | Q(due__lt=due))
+    lapsed = Q(expires_at__lte=wall) & not_later
     for _attempt in range(2):
-        taken = JobLease.objects.filter(Q(name=name) & (free | Q(expires_at__lte=wall))).update(
+        taken = JobLease.objects.filter(Q(name=name) & (free | lapsed)).update(
             holder=holder, due=due, expires_at=wall + LEASE, started_at=wall
         )
         if taken:
