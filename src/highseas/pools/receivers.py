@@ -26,14 +26,13 @@ from django.utils.translation import gettext as _
 
 from highseas.accounts.models import Role, User
 from highseas.accounts.visibility import Viewer
-from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.pinyin import pinyin_keys
+from highseas.pools.facts import HELD
 
 PICK_LIMIT = 20
 MAX_TEXT = 50
-HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
 _SPACES = re.compile(r"[\s'’]+")
 _NO_MATCH = 3
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from highseas.accounts.visibility import Viewer
 from highseas.engine.errors import HighSeasError
-from highseas.pools.receivers import RepChoice, find_receivers, receiver_choice, resolve_receiver
+from highseas.pools.receivers import RepChoice, receiver_choice, resolve_receiver
 
 TYPED = "owner_q"  # the search box's name, submitted only without JavaScript
 
@@ -34,10 +34,6 @@ class RepPicker:
         """The first people, without the picked one (listed first)."""
         picked = self.picked.id if self.picked else None
         return [choice for choice in self.first if choice.id != picked]
-
-
-def first_reps(viewer: Viewer) -> list[RepChoice]:
-    return find_receivers(viewer)
 
 
 def picker(

@@ -20,7 +20,7 @@ from highseas.engine.errors import HighSeasError
 from highseas.pools import ownership, requests
 from highseas.pools.listing import PAGE_SIZE, listed_customers
 from highseas.pools.models import ClaimRequest
-from highseas.pools.receivers import receivers
+from highseas.pools.receivers import find_receivers, receivers
 from highseas.web import rep_picker, selectors
 from highseas.web.access import manager_required
 from highseas.web.forms import BulkForm, DecisionForm
@@ -66,7 +66,7 @@ def team_customers(request: HttpRequest) -> HttpResponse:
         before=before,
         limit=PAGE_SIZE + 1,
     )
-    first = rep_picker.first_reps(viewer)
+    first = find_receivers(viewer)
     context = {
         "section": "console",
         "tab": "customers",

@@ -15,7 +15,7 @@ from highseas.accounts.visibility import Viewer
 from highseas.engine.bounds import parse_id
 from highseas.engine.errors import HighSeasError
 from highseas.intake.registration import may_name_owner, register_customer
-from highseas.pools.receivers import receivers
+from highseas.pools.receivers import find_receivers, receivers
 from highseas.web import rep_picker, selectors
 from highseas.web.forms import CustomerForm
 from highseas.web.refusals import plain_words
@@ -45,7 +45,7 @@ def _form(viewer: Viewer, data: Any) -> tuple[CustomerForm, RepPicker | None]:
         viewer,
         field_id="id_owner",
         empty="—",
-        first=rep_picker.first_reps(viewer),
+        first=find_receivers(viewer),
         picked=picked,
         typed=data.get(rep_picker.TYPED, "") if unresolved else "",
         error=" ".join(str(e) for e in form.errors.get("owner") or ()) if data else "",

@@ -20,7 +20,7 @@ from highseas.engine.errors import HighSeasError
 from highseas.insights.value import level_explanation
 from highseas.pools import followups, ownership, requests
 from highseas.pools.authority import may_manage, may_move, may_work_on
-from highseas.pools.receivers import receivers
+from highseas.pools.receivers import find_receivers, receivers
 from highseas.web import explain, rep_picker, selectors
 from highseas.web.forms import (
     ActivityForm,
@@ -96,7 +96,7 @@ def customer_page(request: HttpRequest, customer_id: int) -> HttpResponse:
             viewer,
             field_id="give-owner",
             empty=_("Choose a rep"),
-            first=rep_picker.first_reps(viewer),
+            first=find_receivers(viewer),
         )
         if manages
         else None,

@@ -18,7 +18,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from highseas.pools import reports
-from highseas.pools.receivers import receivers
+from highseas.pools.receivers import find_receivers, receivers
 from highseas.pools.reports import SweepPreview, sweep_report
 from highseas.pools.sweep import SweepReport
 from highseas.web import charts, rep_picker
@@ -74,7 +74,7 @@ def sweep_preview(request: HttpRequest) -> HttpResponse:
             viewer,
             field_id=form["owner"].id_for_label,
             empty=_("Everyone"),
-            first=rep_picker.first_reps(viewer),
+            first=find_receivers(viewer),
             picked=picked.pk if picked else None,
             typed=query.get(rep_picker.TYPED, "") if unresolved else "",
             error=unresolved or " ".join(str(e) for e in form.errors.get("owner") or ()),
