@@ -9,7 +9,9 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import connection
 from django.test import Client
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from rest_framework.test import APIClient
 
@@ -17,6 +19,7 @@ from highseas.accounts.models import AuditLog, Role, Team, User
 from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
 from highseas.engine.errors import HighSeasError
+from highseas.pools import receivers as picker
 from highseas.pools.models import OwnershipEvent
 from highseas.pools.receivers import PICK_LIMIT, find_receivers, resolve_receiver
 from tests.web.pages import html, messages_of, signed_in
@@ -143,6 +146,169 @@ def test_resolving_typed_words_needs_exactly_one_rep(people: dict[str, Any]) -> 
     with pytest.raises(HighSeasError) as rep:
         find_receivers(Viewer(people["rep_a"]), "陈")
     assert rep.value.code == "permission_denied"
+
+
+# --- matching in the database ------------------------------------------------------------
+
+
+def _ranked_in_python(viewer: Viewer, text: str, limit: int = PICK_LIMIT) -> list[int]:
+    """The picker's former ranking, as the reference: every person the viewer may pick read
+    in team and name order and ranked in Python on the same keys (0 exact, 1 prefix, 2
+    contains), stable on that order, the first ``limit`` kept."""
+    wanted = picker._key(text)
+    ranked = []
+    for order, (pk, username, name) in enumerate(
+        picker.receivers(viewer).values_list("pk", "username", "display_name")
+    ):
+        keys = picker._keys(username, name)
+        if wanted in keys:
+            ranked.append((0, order, pk))
+        elif any(key.startswith(wanted) for key in keys):
+            ranked.append((1, order, pk))
+        elif any(wanted in key for key in keys):
+            ranked.append((2, order, pk))
+    return [pk for _rank, _order, pk in sorted(ranked)[:limit]]
+
+
+@pytest.fixture
+def crowd(org: dict[str, Any], make_user: Any, make_team: Any) -> dict[str, Any]:
+    """Forty-odd people whose names, usernames, pinyin and initials overlap on purpose:
+    homophones (陈静/陈晶/程静), names that are another's prefix (王/王芳/王芳芳), Latin
+    display names, usernames holding other names' pinyin, and an unnamed person."""
+    north = make_team("华东北区", parent=org["east"])
+    names = [
+        ("chenjing", "陈静"),
+        ("cj", "陈晶"),
+        ("chengjing", "程静"),
+        ("jingchen", "景晨"),
+        ("wang", "王"),
+        ("wangfang", "王芳"),
+        ("wff", "王芳芳"),
+        ("fangwang", "方望"),
+        ("lily", "Lily Chen"),
+        ("chen_l", "LILY"),
+        ("zhangwei", "张伟"),
+        ("zw", "章巍"),
+        ("zhangwei2", "张伟"),
+        ("weizhang", "魏章"),
+        ("li", "李"),
+        ("lili", "李丽"),
+        ("liliang", "李亮"),
+        ("noname", ""),
+        ("a_b", "阿宝"),
+        ("ab", "AB"),
+    ]
+    for n, (username, name) in enumerate(names):
+        make_user(Role.REP, username, display_name=name, team=north if n % 3 else org["east"])
+    for n in range(PICK_LIMIT + 5):
+        make_user(Role.REP, f"chen{n:02d}", display_name=f"陈{n:02d}", team=org["east"])
+    return org
+
+
+QUERIES = (
+    "陈",
+    "chen",
+    "Chen",
+    "chenjing",
+    "cj",
+    "c",
+    "j",
+    "jing",
+    "王",
+    "wang",
+    "wangfang",
+    "wf",
+    "wff",
+    "fang",
+    "zw",
+    "zhangwei",
+    "wei",
+    "li",
+    "lili",
+    "Lily",
+    "lily chen",
+    "l",
+    "a",
+    "ab",
+    "a_b",
+    "_",
+    "%",
+    "0",
+    "01",
+    "陈0",
+    "n",
+    "noname",
+    "zzz",
+    "静",
+    "程",
+    "xyz",
+)
+
+
+def test_the_database_ranks_exactly_as_the_python_ranking_did(crowd: dict[str, Any]) -> None:
+    for who in ("east_manager", "admin"):
+        viewer = Viewer(crowd[who])
+        for text in QUERIES:
+            for limit in (PICK_LIMIT, 3):
+                expected = _ranked_in_python(viewer, text, limit)
+                found = [row.id for row in find_receivers(viewer, text, limit=limit)]
+                assert found == expected, (who, text, limit)
+    # the cap: a query matching more than twenty gives the best twenty, exact ones first
+    viewer = Viewer(crowd["east_manager"])
+    chen = [row.username for row in find_receivers(viewer, "chen")]
+    assert len(chen) == PICK_LIMIT
+    assert len(_ranked_in_python(viewer, "chen", 500)) > PICK_LIMIT
+    assert [row.username for row in find_receivers(viewer, "wang")][:1] == ["wang"]  # exact
+
+
+def test_the_picker_reads_only_the_people_it_shows(
+    crowd: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    viewer = Viewer(crowd["admin"])
+    find_receivers(viewer, "x")  # the keys of everyone computed once
+    read: list[int] = []
+    rows_of = picker._rows
+
+    def counted(people: Any) -> Any:
+        rows = rows_of(people)
+        read.append(len(rows))
+        return rows
+
+    monkeypatch.setattr(picker, "_rows", counted)
+    in_scope = picker.receivers(viewer).count()
+    assert in_scope > 40
+    with CaptureQueriesContext(connection) as queries:
+        shown = find_receivers(viewer, "c")  # matches most of them
+    assert len(shown) == PICK_LIMIT and read == [PICK_LIMIT]
+    assert len(queries) == 3  # stale keys (none), the first twenty, their holdings
+    assert "LIMIT 20" in queries[1]["sql"].upper()
+    assert not any(q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE")) for q in queries)
+
+
+def test_a_renamed_person_is_found_by_the_new_name_only(crowd: dict[str, Any]) -> None:
+    viewer = Viewer(crowd["east_manager"])
+    person = User.objects.get(username="zw")
+    assert person.pk in [row.id for row in find_receivers(viewer, "zhangwei")]
+    User.objects.filter(pk=person.pk).update(display_name="赵敏", username="zm")
+    assert picker.refresh_keys() == 1
+    assert person.pk not in [row.id for row in find_receivers(viewer, "zhangwei")]
+    assert [row.id for row in find_receivers(viewer, "zhaomin")] == [person.pk]
+    assert [row.id for row in find_receivers(viewer, "zm")] == [person.pk]
+    assert picker.refresh_keys() == 0
+    newcomer = User.objects.create(username="xinren", display_name="辛仁", team=crowd["east"])
+    assert [row.id for row in find_receivers(viewer, "xr")] == [newcomer.pk]
+
+
+def test_resolving_agrees_with_the_ranking(crowd: dict[str, Any]) -> None:
+    viewer = Viewer(crowd["east_manager"])
+    assert resolve_receiver(viewer, "王").username == "wang"  # exact, though 王芳 starts so
+    assert resolve_receiver(viewer, "wff").username == "wff"  # username and initials, one
+    with pytest.raises(HighSeasError) as several:
+        resolve_receiver(viewer, "zhangwei")  # two 张伟, exact both
+    assert several.value.facts["errors"] == {"owner": ["ambiguous"]}
+    with pytest.raises(HighSeasError) as wildcard:
+        resolve_receiver(viewer, "%")  # a LIKE wildcard is a plain character
+    assert wildcard.value.facts["errors"] == {"owner": ["no_match"]}
 
 
 # --- the pages ---------------------------------------------------------------------------

@@ -9,6 +9,12 @@ type-ahead search over them.
    pinyin or initials match ``text`` (exact, then prefix, then contains; then team and name),
    each with what they hold, counted for the shown people only on the ``(owner, status)``
    index. An empty ``text`` gives the first people in team and name order.
+   The matching and ranking run in the database, on each person's search keys
+   (``pools_receiver_keys``, ``" key1 key2 … "``: a key never holds a space, nor does the
+   folded text, so `` text `` inside is an exact key, `` text`` a key's prefix and ``text`` a
+   key containing it): one statement returns the first ``limit`` people, whoever the viewer
+   sees. The keys are computed in Python (pypinyin) by ``refresh_keys`` for the people whose
+   name or username changed since, which a search runs first.
 3. ``receiver_choice``: one of them by id (the page's selected owner); ``None`` outside.
 4. ``resolve_receiver``: the typed words of a page without JavaScript, resolved to exactly
    one person (an exact match, or the only match); ``validation_error`` otherwise.
@@ -21,7 +27,9 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 from functools import lru_cache
 
-from django.db.models import Count, QuerySet
+from django.db import connection
+from django.db.models import Case, Count, IntegerField, QuerySet, TextField, Value, When
+from django.db.models.expressions import RawSQL
 from django.utils.translation import gettext as _
 
 from highseas.accounts.models import Role, User
@@ -34,7 +42,6 @@ from highseas.pools.facts import HELD
 PICK_LIMIT = 20
 MAX_TEXT = 50
 _SPACES = re.compile(r"[\s'’]+")
-_NO_MATCH = 3
 
 
 @dataclass(frozen=True)
@@ -72,12 +79,7 @@ def find_receivers(viewer: Viewer, text: str = "", *, limit: int = PICK_LIMIT) -
     wanted = _key(text)
     if not wanted:
         return _with_holdings(_rows(receivers(viewer)[:limit]))
-    ranked = sorted(
-        (rank, order, row)
-        for order, row in enumerate(_rows(receivers(viewer)))
-        if (rank := _rank(wanted, row)) < _NO_MATCH
-    )
-    return _with_holdings(row for _rank_, _order, row in ranked[:limit])
+    return _with_holdings(_rows(_matching(viewer, wanted)[:limit]))
 
 
 def receiver_choice(viewer: Viewer, user_id: int | None) -> RepChoice | None:
@@ -94,13 +96,11 @@ def resolve_receiver(viewer: Viewer, text: str) -> RepChoice:
     else the only person who matches at all."""
     require_picker(viewer)
     wanted = _key(text)
-    rows = _rows(receivers(viewer)) if wanted else []
-    ranks = [(_rank(wanted, row), row) for row in rows]
-    exact = [row for rank, row in ranks if rank == 0]
-    matching = [row for rank, row in ranks if rank < _NO_MATCH]
-    chosen = exact if exact else matching
+    ranked = list(_matching(viewer, wanted).values_list(*_RANKED)) if wanted else []
+    exact = [pk for pk, rank in ranked if rank == 0]
+    chosen = exact if exact else [pk for pk, _rank in ranked]
     if len(chosen) == 1:
-        return _with_holdings(chosen)[0]
+        return _with_holdings(_rows(receivers(viewer).filter(pk=chosen[0])))[0]
     if not chosen:
         raise HighSeasError(
             ErrorCode.VALIDATION_ERROR,
@@ -144,17 +144,61 @@ def _keys(username: str, name: str) -> tuple[str, ...]:
     return tuple(sorted(keys))
 
 
-def _rank(wanted: str, row: _Row) -> int:
-    """0 exact, 1 prefix, 2 contains, ``_NO_MATCH`` otherwise."""
-    best = _NO_MATCH
-    for key in _keys(row[1], row[2]):
-        if key == wanted:
-            return 0
-        if key.startswith(wanted):
-            best = min(best, 1)
-        elif wanted in key:
-            best = min(best, 2)
-    return best
+def _joined(username: str, name: str) -> str:
+    return f" {' '.join(_keys(username, name))} "
+
+
+KEYS_TABLE = "pools_receiver_keys"
+_RANKED = ("pk", "match")  # what resolving reads of each match (``_matching``)
+
+
+def refresh_keys() -> int:
+    """Compute the search keys of the people who have none yet, or whose name or username
+    changed since theirs were computed; how many. One statement when none is stale."""
+    quote = connection.ops.quote_name
+    users, keys = quote(User._meta.db_table), quote(KEYS_TABLE)
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT u.id, u.username, u.display_name FROM {users} u "
+            f"LEFT JOIN {keys} k ON k.user_id = u.id "
+            "WHERE k.user_id IS NULL OR k.username <> u.username OR k.name <> u.display_name"
+        )
+        stale = cursor.fetchall()
+        if stale:
+            cursor.executemany(
+                f"INSERT INTO {keys} (user_id, username, name, keys) VALUES (%s, %s, %s, %s) "
+                "ON CONFLICT (user_id) DO UPDATE SET username = excluded.username, "
+                "name = excluded.name, keys = excluded.keys",
+                [(pk, username, name, _joined(username, name)) for pk, username, name in stale],
+            )
+    return len(stale)
+
+
+def _matching(viewer: Viewer, wanted: str) -> QuerySet[User]:
+    """The people the viewer may pick whose keys match ``wanted`` (folded, non-empty), best
+    match first (``match``: 0 exact, 1 prefix, 2 contains), then in team and name order."""
+    refresh_keys()
+    quote = connection.ops.quote_name
+    keys = RawSQL(
+        f"SELECT k.keys FROM {quote(KEYS_TABLE)} k "
+        f"WHERE k.user_id = {quote(User._meta.db_table)}.{quote('id')}",
+        [],
+        output_field=TextField(),
+    )
+    return (
+        receivers(viewer)
+        .annotate(search_keys=keys)
+        .filter(search_keys__contains=wanted)
+        .annotate(
+            match=Case(
+                When(search_keys__contains=f" {wanted} ", then=Value(0)),
+                When(search_keys__contains=f" {wanted}", then=Value(1)),
+                default=Value(2),
+                output_field=IntegerField(),
+            )
+        )
+        .order_by("match", "team__path", "display_name", "username")
+    )
 
 
 def _with_holdings(rows: Iterable[_Row]) -> list[RepChoice]:
