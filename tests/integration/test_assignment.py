@@ -24,7 +24,8 @@ from highseas.customers.choices import CustomerLevel, Source
 from highseas.customers.models import Customer
 from highseas.engine.conditions import predicate
 from highseas.engine.ownership import EventKind
-from highseas.pools import ownership
+from highseas.notify.models import Notification
+from highseas.pools import assign_statements, claim_statements, ownership
 from highseas.pools.invariants import run_checks
 from highseas.pools.models import OwnershipEvent, Pool
 from highseas.routing import apply
@@ -385,18 +386,42 @@ def test_the_round_robin_pointer_carries_over_from_run_to_run(
     assert given == [rotation[(start + i) % 3] for i in range(7)]
 
 
+@pytest.mark.parametrize("meanwhile", ["before_fast_read", "before_fast_write", "full_path"])
 def test_a_refusal_at_apply_time_is_reported_and_leaves_no_trace(
-    org: dict[str, Any], make_customer: MakeCustomer, monkeypatch: pytest.MonkeyPatch
+    org: dict[str, Any],
+    make_customer: MakeCustomer,
+    monkeypatch: pytest.MonkeyPatch,
+    meanwhile: str,
 ) -> None:
+    """Another rep claims the customer between the plan and its application: before the fast
+    path reads it, between its read and its compare-and-set, or (the fast path stood aside)
+    inside ``assign_many``; each time the full path refuses, saying why, and nothing is
+    written for the run."""
     customer = backlog(org, make_customer, 1)[0]
     rule("给A", {"user": org["rep_a"].pk})
-    real_assign_many = apply.assign_many
+    claimed: list[int] = []
 
-    def claimed_meanwhile(*args: Any, **kwargs: Any) -> Any:
-        ownership.claim(org["rep_b"], customer.pk, now=NOW)
-        return real_assign_many(*args, **kwargs)
+    def claim_once() -> None:
+        if not claimed:
+            claimed.append(customer.pk)
+            ownership.claim(org["rep_b"], customer.pk, now=NOW)
 
-    monkeypatch.setattr(apply, "assign_many", claimed_meanwhile)
+    def wrap(module: Any, name: str) -> None:
+        real = getattr(module, name)
+
+        def claimed_meanwhile(*args: Any, **kwargs: Any) -> Any:
+            claim_once()
+            return real(*args, **kwargs)
+
+        monkeypatch.setattr(module, name, claimed_meanwhile)
+
+    if meanwhile == "before_fast_read":
+        wrap(assign_statements, "assign_by_rule")
+    elif meanwhile == "before_fast_write":
+        wrap(claim_statements, "write_owned")
+    else:
+        monkeypatch.setattr(assign_statements, "assign_by_rule", lambda *a, **k: None)
+        wrap(apply, "assign_many")
     result = run_assignment(
         org["admin"],
         dry_run=False,
@@ -404,9 +429,11 @@ def test_a_refusal_at_apply_time_is_reported_and_leaves_no_trace(
         customer_ids=[customer.pk],
         apply_mode=ApplyMode.SERVICE,
     )
+    assert claimed == [customer.pk]
     assert [d.reason for d in result.unassigned] == ["already_owned"]
     assert owners([customer])[customer.pk] == org["rep_b"].pk
     assert not OwnershipEvent.objects.filter(kind="assigned").exists()
+    assert not Notification.objects.filter(kind="assigned").exists()
     assert_invariants()
 
 

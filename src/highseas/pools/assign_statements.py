@@ -14,23 +14,45 @@ admin) who may give it, an active receiver they may give to, under the receiver'
 else answers ``None`` before writing, and ``ownership.assign`` takes the full path, which
 refuses with its own typed error, asks for the cap override, or routes a reassign queue's
 customer home. The fast path never accepts what the full path would refuse.
+
+``assign_by_rule`` is the same for one decision of an assignment run applied one by one (the
+run's small path, ``routing.runs``): the rule acts as itself (``authority.RuleAuthority``), as
+``pools.bulk_assign.assign_many`` would act for it, with the same checks — the customer pooled
+in a pool the rule may act on, a receiver the rule reaches who is active and not on leave today,
+under the holding cap and the daily quota (the pool's, the rep's and the rule's, the strictest)
+counted from the database under the receiver's lock — in four statements instead of twelve:
+``claim_statements.read`` (which locks the receiver), one for the receiver's activity and what
+they were given today, and ``claim_statements.write_owned``. The ledger row names the rule
+(no actor, ``actor_label`` ``system:rule:<id>``). Its notification is the caller's to write in
+the same transaction (``assigned_drafts``). Anything else answers ``None`` with nothing
+written, and the caller takes ``assign_many``, which refuses with its typed error.
 """
 
 from __future__ import annotations
 
-from datetime import datetime
+from collections.abc import Sequence
+from datetime import date, datetime, timedelta
 from functools import cache
 from typing import Any
 
 from django.db import connection
+from django.utils import timezone
+from django.utils.translation import gettext as _
 
-from highseas.accounts.models import Team, User
+from highseas.accounts.models import RepProfile, Team, User
 from highseas.customers.models import Customer
 from highseas.engine.claims import refuse_cap
+from highseas.engine.errors import HighSeasError
+from highseas.engine.limits import ClaimLimits, RepOverrides, effective_limits, strictest
 from highseas.engine.ownership import EventKind, Status
+from highseas.engine.periods import day_start
+from highseas.notify.services import Draft
 from highseas.pools import claim_statements
-from highseas.pools.models import Pool
+from highseas.pools.authority import RuleAuthority, rule_refusal
+from highseas.pools.models import OwnershipEvent, Pool
+from highseas.pools.policies import CLAIM_LIMIT_FIELDS, limits_from
 from highseas.pools.reasons import Reason
+from highseas.pools.rows import db_datetime
 
 
 def _table(model: Any) -> str:
@@ -96,3 +118,126 @@ def assign(
     return claim_statements.write_owned(
         row, receiver, kind=EventKind.ASSIGNED, actor=actor, reason=reason, policy_ref="", now=now
     )
+
+
+@cache
+def _receiver_sql(vendor: str) -> str:
+    """Whether the receiver and their profile are active, and how many customers they were
+    given on the day (by any rule or manager, as ``facts.assigned_on`` counts); named
+    parameters ``rep``, ``day``, ``next_day``."""
+    return (
+        f"SELECT u.is_active, p.is_active, (SELECT COUNT(*) FROM {_table(OwnershipEvent)} e "
+        f"WHERE e.to_owner_id = %(rep)s AND e.kind = '{EventKind.ASSIGNED.value}' "
+        "AND e.at >= %(day)s AND e.at < %(next_day)s) "
+        f"FROM {_table(User)} u LEFT JOIN {_table(RepProfile)} p ON p.user_id = u.id "
+        "WHERE u.id = %(rep)s"
+    )
+
+
+def _on_leave(row: dict[str, Any], today: date) -> bool:
+    """``facts.on_leave`` over the leave the row read."""
+    start, end = (row[f"p_{name}"] for name in claim_statements.LEAVE)
+    start = date.fromisoformat(start) if isinstance(start, str) else start
+    end = date.fromisoformat(end) if isinstance(end, str) else end
+    if start is None and end is None:
+        return False
+    return (start is None or start <= today) and (end is None or today <= end)
+
+
+def _receiver(receiver: User, now: datetime) -> tuple[bool, int]:
+    """Whether the receiver is active (user and profile), and what they were given today."""
+    start = day_start(now, timezone.get_default_timezone())
+    params = {
+        "rep": receiver.pk,
+        "day": db_datetime(start),
+        "next_day": db_datetime(start + timedelta(days=1)),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute(_receiver_sql(connection.vendor), params)
+        found = cursor.fetchone()
+    if found is None:
+        return False, 0
+    user_active, profile_active, given = found
+    return bool(user_active) and bool(profile_active), int(given)
+
+
+def _pool_limits(row: dict[str, Any]) -> ClaimLimits:
+    """The pool's own limits, as ``assign_many`` reads them (``policies.claim_limits``: no
+    performance tier, which tunes what reps claim, not what rules give)."""
+    if row["cp_id"] is None:
+        return ClaimLimits()
+    values = {name: row[f"cp_{name}"] for name in CLAIM_LIMIT_FIELDS}
+    for flag in ("count_won_in_cap", "requires_approval"):
+        values[flag] = bool(values[flag])
+    return limits_from(values)
+
+
+def _overrides(row: dict[str, Any]) -> RepOverrides:
+    return RepOverrides(*(row[f"p_{name}"] for name in claim_statements.OVERRIDES))
+
+
+def _rule_actor(authority: RuleAuthority) -> User:
+    """What the ledger row names as acting: no user (no key), the rule's label."""
+    return User(username=authority.label)
+
+
+def assign_by_rule(
+    authority: RuleAuthority,
+    customer_id: int,
+    receiver: User,
+    *,
+    reason: Reason | str,
+    daily_quota: int | None,
+    now: datetime,
+) -> Customer | None:
+    """The rule's assignment when it is the plain case (see the module), else ``None`` with
+    nothing written. ``daily_quota``: the rule's own quota for this rep. Call inside a
+    transaction; the caller tells the receiver (``assigned_drafts``) in it."""
+    try:
+        row = claim_statements.read(receiver, customer_id, now)  # locks the receiver first
+    except HighSeasError:  # no such customer (or merged away): the full path refuses
+        return None
+    pooled = row["status"] == Status.POOLED.value and row["owner_id"] is None
+    pool_id = row["pool_id"]
+    if not pooled or pool_id is None or row["p_id"] is None:
+        return None
+    active, given = _receiver(receiver, now)
+    today = timezone.localtime(now).date()
+    available = active and not _on_leave(row, today)
+    if rule_refusal(authority, pool_id, receiver.pk, available=available) is not None:
+        return None
+    limits = effective_limits(_pool_limits(row), _overrides(row))
+    held = row["held"] if limits.count_won_in_cap else row["held_open"]
+    if refuse_cap(limits.holding_cap, int(held)) is not None:
+        return None
+    capacity = strictest(limits.daily_quota, daily_quota)
+    if capacity is not None and given >= capacity:
+        return None
+    try:
+        return claim_statements.write_owned(
+            row,
+            receiver,
+            kind=EventKind.ASSIGNED,
+            actor=_rule_actor(authority),
+            reason=reason,
+            policy_ref="",
+            now=now,
+        )
+    except HighSeasError:  # taken meanwhile: nothing was written; the full path says why
+        return None
+
+
+def assigned_drafts(given: Sequence[Customer]) -> list[Draft]:
+    """The receivers' notifications of customers given one by one, as ``assign_many`` tells
+    the receiver of a single grant: one each, naming the customer."""
+    return [
+        (
+            customer.owner_id,
+            EventKind.ASSIGNED.value,
+            _("A customer was given to you"),
+            customer.name,
+            customer.pk,
+        )
+        for customer in given
+        if customer.owner_id is not None
+    ]

@@ -32,6 +32,7 @@ from collections.abc import Callable, Mapping, Sequence
 from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cached_property
 from typing import Any
 
 from django.db import connection, transaction
@@ -44,6 +45,8 @@ from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode
 from highseas.engine.planner import NO_MODEL, Decision, Outcome, PlanState, RoutedCustomer, plan
 from highseas.engine.smart import Scoring
+from highseas.notify.services import notify_many
+from highseas.pools import assign_statements
 from highseas.pools.facts import lock_reps
 from highseas.pools.models import Pool
 from highseas.pools.rows import db_datetime, db_json, insert_rows
@@ -341,8 +344,11 @@ class Runner:
         in this transaction), or decision by decision on the small path."""
         now = self.options.now
         if self.result.run.apply_mode == ApplyMode.SERVICE:
+            given: list[Customer] = []
             for index, customer in enumerate(customers):
-                decided[index] = self._apply_one(decided[index], customer)
+                decided[index] = self._apply_one(decided[index], customer, given)
+            if given:
+                notify_many(assign_statements.assigned_drafts(given))
         else:
             self.applier.apply(decided, now, locked=rows, pools=self.pools)
         run_id, at = self.result.run.pk, db_datetime(now)
@@ -358,13 +364,21 @@ class Runner:
             ],
         )
 
-    def _apply_one(self, decision: Decision, customer: RoutedCustomer) -> Decision:
-        """Apply one decision; when the rep it names turns out to be at their cap or quota,
-        plan the customer again from loads re-read now, until a rep takes it or none can
-        (a rep refused once is never tried again for it)."""
+    def _apply_one(
+        self, decision: Decision, customer: RoutedCustomer, given: list[Customer]
+    ) -> Decision:
+        """Apply one decision: the plain case as a few precompiled statements
+        (``assign_statements.assign_by_rule``, whose customer joins ``given`` for its
+        notification), anything else through ``assign_many``; when the rep it names turns out
+        to be at their cap or quota, plan the customer again from loads re-read now, until a
+        rep takes it or none can (a rep refused once is never tried again for it)."""
         refused: set[int] = set()
         while decision.outcome is Outcome.ASSIGNED and decision.owner_id is not None:
             owner = decision.owner_id
+            fast = self._fast(decision)
+            if fast is not None:
+                given.append(fast)
+                return decision
             applied = self.applier.apply([decision], self.options.now, pools=self.pools)
             refusal = applied.get(customer.customer_id)
             if refusal is None or refusal.code not in FALLS_THROUGH:
@@ -384,6 +398,29 @@ class Runner:
                 return decision  # the loads say they could, the re-check said no: stay pooled
             decision = again
         return decision
+
+    def _fast(self, decision: Decision) -> Customer | None:
+        """The decision through the precompiled statements when it is the plain case, else
+        ``None`` with nothing written."""
+        assert decision.owner_id is not None
+        receiver = self.receivers.get(decision.owner_id)
+        if receiver is None:
+            return None  # the rep is gone: ``assign_many`` says so
+        grant = self.applier.grant(decision)
+        return assign_statements.assign_by_rule(
+            grant.authority,
+            decision.customer_id,
+            receiver,
+            reason=grant.reason,
+            daily_quota=grant.daily_quota,
+            now=self.options.now,
+        )
+
+    @cached_property
+    def receivers(self) -> dict[int, User]:
+        """The reps the rules reach, by id (who they are; what they may take is read from
+        the database under their lock at each assignment)."""
+        return User.objects.in_bulk(self.rep_ids)
 
     def _finish(self, seconds: float) -> None:
         run = self.result.run

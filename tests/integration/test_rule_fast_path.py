@@ -1,0 +1,302 @@
+"""An assignment run applied one by one (its small path) takes the rule's fast path
+(``assign_statements.assign_by_rule``) for the plain case: the same row, ledger row, schedule and
+notification as ``assign_many`` writes, in a few statements; anything unusual writes nothing
+there and goes to ``assign_many``, which decides as before. Under real threads on the real
+database (SQLite file and PostgreSQL), runs and claims at once give each customer one owner,
+keep every cap and send each notification once."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import Counter
+from collections.abc import Callable
+from datetime import date, timedelta
+from typing import Any
+
+import pytest
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
+
+from highseas.accounts.models import RepProfile, Role, User
+from highseas.customers.models import Customer
+from highseas.engine.ownership import EventKind
+from highseas.notify.models import Notification
+from highseas.pools import assign_statements, ownership, reasons
+from highseas.pools.authority import RuleAuthority
+from highseas.pools.invariants import run_checks
+from highseas.pools.models import ClaimPolicy, OwnershipEvent, RecyclePolicy
+from highseas.pools.reasons import Reason
+from highseas.routing import apply
+from highseas.routing.models import AssignmentRule
+from highseas.routing.runs import ApplyMode
+from highseas.routing.services import run_assignment
+from tests.races import race
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+MakeCustomer = Callable[..., Customer]
+
+
+def assert_invariants() -> None:
+    report = run_checks()
+    assert report.ok, (report.problems, report.examples)
+
+
+def pooled(org: dict[str, Any], make_customer: MakeCustomer, count: int) -> list[Customer]:
+    """Pooled customers made before any rule exists (so nothing routes them on create)."""
+    return [make_customer(org["admin"], pool=org["east_pool"]) for _ in range(count)]
+
+
+def rule(target: dict[str, Any], name: str = "全部") -> AssignmentRule:
+    return AssignmentRule.objects.create(name=name, position=0, target=target, conditions={})
+
+
+def run_one_by_one(org: dict[str, Any], customers: list[Customer], seed: int = 1) -> Any:
+    return run_assignment(
+        org["admin"],
+        dry_run=False,
+        seed=seed,
+        customer_ids=[c.pk for c in customers],
+        apply_mode=ApplyMode.SERVICE,
+    )
+
+
+@pytest.fixture
+def idle_policy(org: dict[str, Any]) -> None:
+    RecyclePolicy.objects.update_or_create(
+        pool=org["east_pool"], defaults={"idle_days": 10, "warn_days": 2, "no_deal_days": None}
+    )
+
+
+@pytest.fixture
+def full_path_calls(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """The customers ``assign_many`` was asked for (the full path), as the run calls it."""
+    calls: list[int] = []
+    real = apply.assign_many
+
+    def counted(grants: Any, **kwargs: Any) -> Any:
+        calls.extend(g.customer_id for g in grants)
+        return real(grants, **kwargs)
+
+    monkeypatch.setattr(apply, "assign_many", counted)
+    return calls
+
+
+def test_the_plain_case_takes_the_fast_path_and_writes_what_the_full_path_writes(
+    org: dict[str, Any], make_customer: MakeCustomer, idle_policy: None, full_path_calls: list[int]
+) -> None:
+    fast, full = pooled(org, make_customer, 2)
+    made = rule({"user": org["rep_a"].pk})
+    by_fast = run_one_by_one(org, [fast])
+    assert full_path_calls == []  # the plain case never reached assign_many
+    assert [d.owner_id for d in by_fast.assigned] == [org["rep_a"].pk]
+    with transaction.atomic():  # the same decision through the full path, for comparison
+        by_full = run_assignment(
+            org["admin"],
+            dry_run=False,
+            seed=1,
+            customer_ids=[full.pk],
+            apply_mode=ApplyMode.BULK,
+        )
+    assert full_path_calls == [full.pk]
+    assert [d.owner_id for d in by_full.assigned] == [org["rep_a"].pk]
+    columns = ("status", "owner_id", "recycle_due_at", "warn_at", "frozen_until")
+    rows = {c.pk: Customer.objects.values_list(*columns).get(pk=c.pk) for c in (fast, full)}
+    assert rows[fast.pk][:2] == ("owned", org["rep_a"].pk)
+    assert rows[fast.pk][2] is not None and rows[fast.pk][3] is not None
+    fields = (
+        *("kind", "from_status", "from_owner_id", "from_pool_id", "to_status", "to_owner_id"),
+        *("to_pool_id", "actor_id", "actor_label", "reason_code", "policy_ref"),
+    )
+    ledger = {
+        c.pk: OwnershipEvent.objects.filter(customer=c, kind="assigned").values_list(*fields).get()
+        for c in (fast, full)
+    }
+    assert ledger[fast.pk] == ledger[full.pk]
+    assert ledger[fast.pk][7:10] == (None, f"system:rule:{made.pk}", reasons.RULE_ASSIGNED)
+    params = OwnershipEvent.objects.get(customer=fast, kind="assigned").reason_params
+    assert params == {"rule": "全部", "run": by_fast.run.pk}
+    told = Notification.objects.filter(kind=EventKind.ASSIGNED.value, recipient=org["rep_a"])
+    assert sorted(told.values_list("customer_id", flat=True)) == sorted([fast.pk, full.pk])
+    titles = set(told.values_list("title_template", "title"))
+    assert len(titles) == 1  # the same words either way
+    assert_invariants()
+
+
+def _grant(org: dict[str, Any], customer: Customer, rep: User, **kwargs: Any) -> Any:
+    authority = RuleAuthority(
+        kwargs.pop("rule_id", 1),
+        "规则",
+        kwargs.pop("pool_id", org["east_pool"].pk),
+        frozenset(kwargs.pop("reach", [rep.pk])),
+    )
+    with transaction.atomic():
+        return assign_statements.assign_by_rule(
+            authority,
+            customer.pk,
+            rep,
+            reason=Reason(reasons.RULE_ASSIGNED, {"rule": "规则", "run": 0}),
+            daily_quota=kwargs.pop("daily_quota", None),
+            now=timezone.now(),
+        )
+
+
+UNUSUAL: dict[str, Callable[[dict[str, Any], Customer, User], dict[str, Any]]] = {
+    "already owned": lambda org, c, rep: ownership.claim(org["rep_b"], c.pk) and {},
+    "merged away": lambda org, c, rep: (
+        Customer.objects.filter(pk=c.pk).update(
+            merged_into=Customer.objects.exclude(pk=c.pk).first()
+        )
+        and {}
+    ),
+    "another pool's rule": lambda org, c, rep: {"pool_id": org["south_pool"].pk},
+    "a rep the rule does not reach": lambda org, c, rep: {"reach": [org["rep_b"].pk]},
+    "a deactivated user": lambda org, c, rep: (
+        User.objects.filter(pk=rep.pk).update(is_active=False) and {}
+    ),
+    "an inactive rep profile": lambda org, c, rep: (
+        RepProfile.objects.filter(user=rep).update(is_active=False) and {}
+    ),
+    "on leave today": lambda org, c, rep: (
+        RepProfile.objects.filter(user=rep).update(
+            leave_from=date.today() - timedelta(days=1),
+            leave_until=date.today() + timedelta(days=1),
+        )
+        and {}
+    ),
+    "at the pool's holding cap": lambda org, c, rep: (
+        ClaimPolicy.objects.filter(pool=org["east_pool"]).update(holding_cap=1) and {}
+    ),
+    "at the rep's holding cap": lambda org, c, rep: (
+        RepProfile.objects.filter(user=rep).update(holding_cap_override=1) and {}
+    ),
+    "at the pool's daily quota": lambda org, c, rep: (
+        ClaimPolicy.objects.filter(pool=org["east_pool"]).update(daily_quota=1) and {}
+    ),
+    "at the rep's daily quota": lambda org, c, rep: (
+        RepProfile.objects.filter(user=rep).update(daily_quota_override=1) and {}
+    ),
+    "at the rule's quota": lambda org, c, rep: {"daily_quota": 1},
+}
+
+
+@pytest.mark.parametrize("case", list(UNUSUAL))
+def test_anything_unusual_writes_nothing_on_the_fast_path(
+    org: dict[str, Any], make_customer: MakeCustomer, case: str
+) -> None:
+    """Each case the fast path stands aside for (the full path decides it, and refuses
+    each of these but the foreign claim with its own code): nothing written, nobody told.
+    ``rep_a`` already holds one customer given today, so caps and quotas of 1 are reached."""
+    rep = org["rep_a"]
+    given, customer = pooled(org, make_customer, 2)
+    ownership.assign(org["east_manager"], given.pk, rep)
+    RepProfile.objects.get_or_create(user=rep)
+    arguments = UNUSUAL[case](org, customer, rep)
+    before = (OwnershipEvent.objects.count(), Notification.objects.count())
+    assert _grant(org, customer, User.objects.get(pk=rep.pk), **arguments) is None
+    assert (OwnershipEvent.objects.count(), Notification.objects.count()) == before
+    assert Customer.objects.get(pk=customer.pk).owner_id != rep.pk
+
+
+def test_the_same_customer_with_nothing_unusual_is_given(
+    org: dict[str, Any], make_customer: MakeCustomer
+) -> None:
+    """The control of the cases above: the same set-up, nothing changed, is given."""
+    rep = org["rep_a"]
+    given, customer = pooled(org, make_customer, 2)
+    ownership.assign(org["east_manager"], given.pk, rep)
+    RepProfile.objects.get_or_create(user=rep)
+    receiver = User.objects.get(pk=rep.pk)
+    with CaptureQueriesContext(connection) as captured:
+        moved = _grant(org, customer, receiver)
+    assert moved is not None and moved.owner_id == rep.pk
+    skipped = ("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT", "ROLLBACK")
+    sql = [q["sql"] for q in captured.captured_queries if not q["sql"].startswith(skipped)]
+    # lock the receiver (PostgreSQL), the facts, the receiver's day, the compare-and-set and
+    # the ledger row (one statement on PostgreSQL)
+    assert len(sql) == 4, sql
+    assert Customer.objects.get(pk=customer.pk).owner_id == rep.pk
+
+
+def test_runs_and_claims_at_once_give_each_customer_one_owner_under_the_caps(
+    org: dict[str, Any], make_user: Callable[..., User], make_customer: MakeCustomer
+) -> None:
+    """Three one-by-one runs over the same thirty customers while each of the three reps
+    claims them on two threads, all at once: one owner and one ownership row per customer,
+    no rep past the cap of 3 (a run's grant and a rep's own claim both count under the rep's
+    lock), each given customer told to its receiver exactly once."""
+    ClaimPolicy.objects.filter(pool=org["east_pool"]).update(holding_cap=3)
+    reps = [org["rep_a"], org["rep_b"], make_user(Role.REP, "rep_d", team=org["east"])]
+    customers = pooled(org, make_customer, 30)
+    rule({"team": org["east"].pk, "strategy": "round_robin"})
+
+    def act(index: int) -> None:
+        if index < 3:
+            run_one_by_one(org, customers[index * 3 :], seed=index)
+            return
+        for customer in customers[index % 3 :: 3]:
+            try:
+                ownership.claim(reps[index % 3], customer.pk)
+            except Exception as refused:  # someone was first, or the cap: a typed refusal
+                assert getattr(refused, "code", None) is not None, refused
+
+    tally = race(9, act)
+    assert tally == Counter({"ok": 9})
+    held = Counter(
+        Customer.objects.filter(pk__in=[c.pk for c in customers], owner__isnull=False).values_list(
+            "owner_id", flat=True
+        )
+    )
+    assert set(held) <= {r.pk for r in reps}
+    assert all(count <= 3 for count in held.values()), held
+    assert sum(held.values()) == 9  # every rep reached the cap: 12 customers were enough
+    moves = OwnershipEvent.objects.filter(kind__in=["assigned", "claimed"])
+    assert Counter(moves.values_list("customer_id", flat=True)) == Counter(
+        Customer.objects.filter(owner__isnull=False).values_list("pk", flat=True)
+    )
+    assigned = moves.filter(kind="assigned")
+    told = Notification.objects.filter(kind=EventKind.ASSIGNED.value)
+    assert sorted(told.values_list("customer_id", "recipient_id")) == sorted(
+        assigned.values_list("customer_id", "to_owner_id")
+    )
+    assert_invariants()
+
+
+def test_a_rep_s_claim_during_a_run_s_grant_waits_for_it_and_the_cap_holds(
+    org: dict[str, Any], make_customer: MakeCustomer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The run's fast path has read the receiver's holdings (2 of a cap of 3) under their
+    lock when the receiver claims another customer: the claim waits for the grant's commit,
+    then finds the cap reached. Without the receiver's lock both would land (4 of 3)."""
+    ClaimPolicy.objects.filter(pool=org["east_pool"]).update(holding_cap=3)
+    rep = org["rep_a"]
+    held, (granted, claimed) = pooled(org, make_customer, 2), pooled(org, make_customer, 2)
+    for customer in held:
+        ownership.assign(org["east_manager"], customer.pk, rep)
+    rule({"user": rep.pk})
+    has_read = threading.Event()
+    real = assign_statements._receiver
+
+    def slow_receiver(*args: Any) -> Any:
+        found = real(*args)
+        has_read.set()
+        time.sleep(0.5)  # the claim starts here, and must wait
+        return found
+
+    monkeypatch.setattr(assign_statements, "_receiver", slow_receiver)
+
+    def act(index: int) -> None:
+        if index == 0:
+            run_one_by_one(org, [granted])
+        else:
+            assert has_read.wait(30)
+            ownership.claim(rep, claimed.pk)
+
+    tally = race(2, act)
+    assert tally == Counter({"ok": 1, "holding_cap_reached": 1})
+    assert Customer.objects.get(pk=granted.pk).owner_id == rep.pk
+    assert Customer.objects.get(pk=claimed.pk).owner_id is None
+    assert Customer.objects.filter(owner=rep).count() == 3
+    assert_invariants()
