@@ -26,6 +26,7 @@ from highseas.customers.models import Activity, Customer, Deal
 from highseas.customers.search import search
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake import imports
+from highseas.intake.importer import Importer
 from highseas.intake.imports import (
     commit_import,
     guess_mapping,
@@ -640,6 +641,77 @@ def test_a_killed_commit_leaves_its_batch_undone(org: dict[str, Any]) -> None:
         assert Customer.objects.count() == 3
     finally:
         imports.BATCH_SIZE = 500
+
+
+# --- preparing the next batch ahead ----------------------------------------------------------
+
+
+def test_a_row_is_prepared_without_the_database(
+    org: dict[str, Any], django_assert_num_queries: Any
+) -> None:
+    """What the worker thread does reads and writes nothing in the database."""
+    job = preview(org["admin"], org["east_pool"], history=False)
+    importer = Importer(job, org["admin"])
+    cells = {"name": "远航科技有限公司", "phone": "+86 138 0013 8000", "employees": "很多"}
+    with django_assert_num_queries(0):
+        good, bad = importer.prepare([(2, {**cells, "employees": "12"}), (3, cells)])
+    assert good.refused is None
+    assert (good.parsed.fields["name"], good.parsed.fields["employees"]) == (cells["name"], 12)
+    assert bad.refused is not None and bad.refused.code == "validation_error"
+
+
+def test_the_commit_prepares_the_next_batch_while_it_writes_one(
+    org: dict[str, Any], monkeypatch: Any
+) -> None:
+    """The second batch's rows are prepared on the worker thread while the first batch is
+    applied (the first batch waits to see it), and the commit still does what the preview
+    said."""
+    monkeypatch.setattr(imports, "BATCH_SIZE", 3)
+    job = preview(org["admin"], org["east_pool"], history=False)
+    planned = plans(job)
+    prepare, commit_batch = Importer.prepare, imports._commit_batch
+    second_prepared, waited, threads = threading.Event(), [], set()
+
+    def noted_prepare(importer: Importer, rows: Any) -> Any:
+        rows = list(rows)
+        threads.add(threading.current_thread().name)
+        if rows and rows[0][0] == 5:  # the second batch: lines 5–7
+            second_prepared.set()
+        return prepare(importer, rows)
+
+    def waiting_batch(*args: Any, **kwargs: Any) -> int:
+        if not waited:
+            waited.append(second_prepared.wait(timeout=30))
+        return commit_batch(*args, **kwargs)
+
+    monkeypatch.setattr(Importer, "prepare", noted_prepare)
+    monkeypatch.setattr(imports, "_commit_batch", waiting_batch)
+    job = commit_import(Viewer(org["admin"]), job.pk)
+    assert waited == [True]
+    assert len(threads) == 1 and next(iter(threads)).startswith("highseas-import")
+    assert job.status == "done" and plans(job) == planned
+
+
+@pytest.mark.parametrize("language", ["en", "zh-hans"])
+def test_the_worker_prepares_in_the_callers_language(org: dict[str, Any], language: str) -> None:
+    content = "客户名称,员工人数\n远航科技有限公司,很多\n".encode()
+    with translation.override(language):
+        job = preview(org["admin"], org["east_pool"], content)
+    expected = {"en": "not a whole number", "zh-hans": "不是整数"}[language]
+    assert job.rows.get().detail == f"employees: {expected}"
+
+
+def test_a_batch_given_none_of_its_prepared_rows_prepares_them_itself(
+    org: dict[str, Any],
+) -> None:
+    job = preview(org["admin"], org["east_pool"], history=False)
+    planned = plans(job)
+    lines = [line for line, *_rest in planned]
+    importer = Importer(job, org["admin"])
+    assert imports._commit_batch(job, importer, lines, 0, None, 0, prepared=[]) == len(lines)
+    assert plans(job) == planned
+    assert job.rows.filter(is_done=True).count() == len(lines)
+    assert Customer.objects.count() == len(by_action(job, "create"))
 
 
 # --- the search index ------------------------------------------------------------------------

@@ -35,14 +35,16 @@ Each row's outcome is a ``RowPlan``; its ``signature`` is what the commit must r
 
 from __future__ import annotations
 
+from collections.abc import Callable, Generator, Iterable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from django.core.exceptions import ValidationError
 from django.db import transaction
 from django.db.models import Field, Q
-from django.utils import timezone
+from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
 from highseas.accounts.models import User
@@ -103,6 +105,16 @@ class RowPlan:
             routed=row.routed,
             customer_id=row.customer_id,
         )
+
+
+@dataclass
+class Prepared:
+    """A row read and checked before anything is written (steps 1–2 without the owner's
+    look-up): its values, and its plan when it is a bad row."""
+
+    line: int
+    parsed: ParsedRow
+    refused: RowPlan | None
 
 
 def _error(line: int, error: HighSeasError) -> RowPlan:
@@ -297,19 +309,28 @@ class Importer:
 
     # --- a batch ------------------------------------------------------------------------
 
+    def prepare(self, rows: Iterable[tuple[int, dict[str, str]]]) -> list[Prepared]:
+        """Steps 1–2 of a batch's rows, reading and writing nothing in the database (the
+        work ``prepared_ahead`` does on its worker thread)."""
+        return [Prepared(line, *self.parsed_row(line, cells)) for line, cells in rows]
+
     def apply_batch(self, rows: list[tuple[int, dict[str, str]]], index: int) -> list[RowPlan]:
-        """Steps 1–5 for a batch, in the caller's transaction. Rows without an owner are
-        created together; a row naming its owner first writes those before it, so that
-        every row is screened against all the rows above it."""
+        """Steps 1–5 for a batch, in the caller's transaction."""
+        return self.apply_prepared(self.prepare(rows), index)
+
+    def apply_prepared(self, rows: list[Prepared], index: int) -> list[RowPlan]:
+        """Steps 2–5 for a batch of prepared rows, in the caller's transaction. Rows without
+        an owner are created together; a row naming its owner first writes those before it,
+        so that every row is screened against all the rows above it."""
         plans: dict[int, RowPlan] = {}
         parsed_rows: dict[int, ParsedRow] = {}
         self._written = {}
         pending: list[tuple[int, ParsedRow]] = []
-        for line, cells in rows:
-            parsed, refused = self.parsed_row(line, cells)
+        for row in rows:
+            line, parsed = row.line, row.parsed
             parsed_rows[line] = parsed
-            if refused is not None:
-                plans[line] = refused
+            if row.refused is not None:
+                plans[line] = row.refused
             elif parsed.owner:
                 plans.update((p.line, p) for p in self.apply_pooled(pending))
                 pending = []
@@ -317,7 +338,7 @@ class Importer:
             else:
                 pending.append((line, parsed))
         plans.update((p.line, p) for p in self.apply_pooled(pending))
-        ordered = [plans[line] for line, _cells in rows]
+        ordered = [plans[row.line] for row in rows]
         self._route(ordered, index)
         if self.history:
             for plan in ordered:
@@ -366,3 +387,40 @@ class Importer:
                 note=parsed.activity["note"],
                 now=self.now,
             )
+
+
+Batch = TypeVar("Batch")
+
+
+def prepared_ahead(
+    importer: Importer,
+    batches: Iterable[Batch],
+    rows_of: Callable[[Batch], Iterable[tuple[int, dict[str, str]]]],
+) -> Generator[tuple[Batch, list[Prepared]], None, None]:
+    """Each batch with its rows prepared (``rows_of`` then ``Importer.prepare``), in order;
+    the next batch is taken from ``batches`` (by the caller's thread) and prepared on one
+    worker thread while the caller applies the current one. Preparing is pure work (parsing,
+    checking, decrypting stored cells): it reads and writes nothing in the database, so it
+    runs while the database writes the batch before it (the drivers release the GIL while
+    the database works). The worker prepares in the caller's language and time zone, so the
+    plans are the ones a single thread makes. At most two batches are prepared at a time.
+    Close the iterator (``contextlib.closing``) when the caller may stop early."""
+    language, zone = translation.get_language(), timezone.get_current_timezone()
+
+    def prepare(batch: Batch) -> list[Prepared]:
+        with translation.override(language), timezone.override(zone):
+            return importer.prepare(rows_of(batch))
+
+    worker = ThreadPoolExecutor(max_workers=1, thread_name_prefix="highseas-import")
+    pending: tuple[Batch, Future[list[Prepared]]] | None = None
+    try:
+        for batch in batches:
+            submitted = (batch, worker.submit(prepare, batch))
+            if pending is not None:
+                yield pending[0], pending[1].result()
+            pending = submitted
+        if pending is not None:
+            yield pending[0], pending[1].result()
+            pending = None
+    finally:
+        worker.shutdown(wait=True, cancel_futures=True)

@@ -30,24 +30,25 @@ import json
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from contextlib import closing
+from dataclasses import asdict, dataclass
 from datetime import datetime
 from itertools import islice
 from typing import IO, Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import QuerySet
+from django.db.models import ExpressionWrapper, F, JSONField, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from highseas.accounts.audit import record_audit
 from highseas.accounts.models import AuditLog
 from highseas.accounts.visibility import Viewer
-from highseas.customers.crypto import encrypt_json
+from highseas.customers.crypto import decrypt_json, encrypt_json
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake.columns import HISTORY_FIELDS, checked_mapping, guess_mapping
-from highseas.intake.importer import Importer, RowPlan
+from highseas.intake.importer import Importer, Prepared, RowPlan, prepared_ahead
 from highseas.intake.models import ImportJob, ImportMapping, ImportRow
 from highseas.intake.reading import Table, read_table
 from highseas.pools.authority import is_member
@@ -227,9 +228,10 @@ def _plan(
 ) -> Counter[str]:
     importer = Importer(job, viewer.user, now=now, preview=True)
     planned: Counter[str] = Counter()
-    with transaction.atomic():
-        for index, batch in enumerate(_batches(rows, job.options["batch"])):
-            plans = importer.apply_batch(batch, index)
+    batches = _batches(rows, job.options["batch"])
+    with transaction.atomic(), closing(prepared_ahead(importer, batches, _same)) as ahead:
+        for index, (batch, prepared) in enumerate(ahead):
+            plans = importer.apply_prepared(prepared, index)
             for (_line, cells), plan in zip(batch, plans, strict=True):
                 spool.write(json.dumps([cells, asdict(plan)], ensure_ascii=False) + "\n")
                 planned[plan.action] += 1
@@ -237,6 +239,10 @@ def _plan(
                 progress(sum(planned.values()), 0)
         transaction.set_rollback(True)
     return planned
+
+
+def _same(rows: list[tuple[int, dict[str, str]]]) -> list[tuple[int, dict[str, str]]]:
+    return rows
 
 
 ROW_FIELDS = (
@@ -371,22 +377,50 @@ def commit_import(
     )
     done = job.rows.filter(is_done=True).count()
     size = int(job.options.get("batch") or batch_size())
-    index, last_line = 0, 0
-    while batch_lines := list(
-        job.rows.filter(line__gt=last_line).order_by("line").values_list("line", flat=True)[:size]
-    ):
-        try:
-            done += _commit_batch(job, importer, batch_lines, index, progress, done)
-        except HighSeasError as conflict:
-            if conflict.code is ErrorCode.STATE_CONFLICT:
-                ImportJob.objects.filter(pk=job.pk).update(
-                    status=ImportJob.Status.FAILED, error=conflict.as_dict()
-                )
-            raise
-        index, last_line = index + 1, batch_lines[-1]
+    batches = _stored_batches(job, size)
+    with closing(prepared_ahead(importer, batches, _stored_cells)) as ahead:
+        for index, (batch, prepared) in enumerate(ahead):
+            try:
+                done += _commit_batch(job, importer, batch.lines, index, progress, done, prepared)
+            except HighSeasError as conflict:
+                if conflict.code is ErrorCode.STATE_CONFLICT:
+                    ImportJob.objects.filter(pk=job.pk).update(
+                        status=ImportJob.Status.FAILED, error=conflict.as_dict()
+                    )
+                raise
     _finish(job, importer)
     job.refresh_from_db()
     return job
+
+
+@dataclass
+class _Stored:
+    """A batch of the job's rows in line order: every line (done or not: the preview cut the
+    file by line), and the stored cells, still encrypted, of those not done when read."""
+
+    lines: list[int]
+    cells: list[tuple[int, Any]]
+
+
+def _stored_batches(job: ImportJob, size: int) -> Iterator[_Stored]:
+    """The job's rows in the preview's batches, read outside the batches' transactions,
+    without decrypting: the rows to do are read again, locked, in each batch's own."""
+    stored = ExpressionWrapper(F("values"), output_field=JSONField())  # the token as stored
+    rows = job.rows.annotate(stored=stored).order_by("line")
+    last_line = 0
+    while found := list(
+        rows.filter(line__gt=last_line).values_list("line", "is_done", "stored")[:size]
+    ):
+        yield _Stored(
+            [line for line, _done, _cells in found],
+            [(line, cells) for line, done, cells in found if not done],
+        )
+        last_line = found[-1][0]
+
+
+def _stored_cells(batch: _Stored) -> list[tuple[int, dict[str, str]]]:
+    """A batch's cells decrypted (on ``prepared_ahead``'s worker thread)."""
+    return [(line, decrypt_json(cells)) for line, cells in batch.cells]
 
 
 @transaction.atomic
@@ -397,14 +431,22 @@ def _commit_batch(
     index: int,
     progress: Progress | None,
     done: int,
+    prepared: list[Prepared] | None = None,
 ) -> int:
+    """One batch: its rows still to do, read again under their locks, applied from their
+    prepared forms (``prepared``, read before the transaction; a row it lacks is prepared
+    here from its cells)."""
     rows = list(
         ImportRow.objects.select_for_update()
         .filter(job=job, line__in=lines, is_done=False)
+        .defer("values")
         .order_by("line")
     )
     if rows:
-        plans = importer.apply_batch([(r.line, r.values) for r in rows], index)
+        ready = {p.line: p for p in prepared or ()}
+        if missing := [(row.line, row.values) for row in rows if row.line not in ready]:
+            ready.update((p.line, p) for p in importer.prepare(missing))
+        plans = importer.apply_prepared([ready[row.line] for row in rows], index)
         for count, (row, plan) in enumerate(zip(rows, plans, strict=True), start=1):
             _require_as_planned(row, plan)
             row.is_done, row.customer_id = True, plan.customer_id
