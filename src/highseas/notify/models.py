@@ -146,3 +146,21 @@ class NotificationPreference(models.Model):
 
     def __str__(self) -> str:
         return str(self.user)
+
+
+class ReminderMark(models.Model):
+    """How far the reminder job has looked (``notify.reminders``): every next contact and
+    task due up to ``through`` was sent, and ``full_at`` is the job's last full pass (the
+    whole look-back window, and the day's birthdays and dates). Both move forward only, each
+    with a compare-and-set, so that workers running the job at once never move them back."""
+
+    name = models.CharField(_("name"), max_length=40, primary_key=True)
+    through = models.DateTimeField(_("sent through"))
+    full_at = models.DateTimeField(_("last full pass"))
+
+    class Meta:
+        verbose_name = _("reminder mark")
+        verbose_name_plural = _("reminder marks")
+
+    def __str__(self) -> str:
+        return f"{self.name}: {self.through.isoformat()}"

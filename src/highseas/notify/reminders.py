@@ -5,17 +5,26 @@
 1. Each reminder has a ``dedupe_key`` (unique in the database), so it is sent at most once ever:
    ``next_contact:<activity>``, ``birthday:<contact>:<year>``,
    ``important_date:<contact>:<label>:<year>``, ``task_due:<task>``.
-2. The work is O(due): next contacts and tasks are read on their due time within a look-back
-   window (``LOOKBACK``, 7 days) so that a backlog older than that — a first run on imported
-   data, a scheduler that was down for a month — is not sent as a flood of stale reminders;
-   birthdays and important dates are read for today only. Keys already sent are skipped with
-   one indexed lookup per batch, and batches are bounded.
-3. Customer reminders go to the customer's *current* owner; customers in a pool remind nobody.
+2. The work is O(due): next contacts and tasks are read on their due time's index within a
+   look-back window (``LOOKBACK``, 7 days) so that a backlog older than that — a first run on
+   imported data, a scheduler that was down for a month — is not sent as a flood of stale
+   reminders; birthdays and important dates are read for today only. Keys already sent are
+   skipped with one indexed lookup per batch, and batches are bounded.
+3. An idle minute costs little (``ReminderMark``): a run reads only the next contacts and tasks
+   that fell due since the last run (``through``, less ``OVERLAP`` for rows committed late),
+   so a worker that missed minutes catches up on them and two workers at once read the same
+   few rows, the dedupe keys sending each once. A full pass — the whole look-back window and
+   the day's birthdays and dates — runs on the first run, at least every ``FULL_EVERY``, on the
+   first run of each local day, and whenever the clock reads earlier than the mark; it sends
+   what the short reads cannot see: a plan written with a due time already long past, or a
+   customer that got its owner after its plan fell due. The mark moves on only after every
+   reminder of the run was sent; a run that fails reads the same again next time.
+4. Customer reminders go to the customer's *current* owner; customers in a pool remind nobody.
    A next-contact plan is superseded by a later follow-up on the same customer that plans its
    own next contact (the newest plan wins). Task reminders go to the assignee.
-4. "Today" is the organization's local date (``TIME_ZONE``). A birthday or date on Feb 29 is
+5. "Today" is the organization's local date (``TIME_ZONE``). A birthday or date on Feb 29 is
    remembered on Feb 28 in years without Feb 29.
-5. Titles are written in the organization's language (``LANGUAGE_CODE``), whatever language
+6. Titles are written in the organization's language (``LANGUAGE_CODE``), whatever language
    the caller's request had.
 """
 
@@ -37,12 +46,15 @@ from django.utils.translation import gettext as _
 
 from highseas.customers.models import Activity, Contact, Task
 from highseas.notify import texts
-from highseas.notify.models import Notification
+from highseas.notify.models import Notification, ReminderMark
 from highseas.notify.services import Text, notify
 
 logger = logging.getLogger("highseas.notify")
 
 LOOKBACK = timedelta(days=7)
+FULL_EVERY = timedelta(hours=1)  # the longest between two full passes
+OVERLAP = timedelta(minutes=2)  # a short read starts this long before the mark
+MARK = "reminders"
 BATCH_SIZE = 500
 LABEL_KEY_LENGTH = 120
 
@@ -61,15 +73,58 @@ class Reminder:
 def send_due_reminders(now: datetime, *, lookback: timedelta = LOOKBACK) -> dict[str, int]:
     """Send every reminder due at ``now`` that was not sent before; counts sent per kind."""
     today = timezone.localdate(now)
+    window = read_window(now, lookback)
+    since = window.since
     with translation.override(settings.LANGUAGE_CODE):
         counts = {
-            "next_contact": _send("next_contact", next_contact_reminders(now, lookback)),
-            "birthday": _send("birthday", birthday_reminders(today)),
-            "important_date": _send("important_date", important_date_reminders(today)),
-            "task_due": _send("task_due", task_due_reminders(now, lookback)),
+            "next_contact": _send("next_contact", next_contact_reminders(now, lookback, since)),
+            "birthday": _send("birthday", birthday_reminders(today)) if window.full else 0,
+            "important_date": (
+                _send("important_date", important_date_reminders(today)) if window.full else 0
+            ),
+            "task_due": _send("task_due", task_due_reminders(now, lookback, since)),
         }
-    logger.info("reminders at %s: %s", now.isoformat(), counts)
+    _move_mark(now, window)
+    logger.info("reminders at %s (%s): %s", now.isoformat(), window.name, counts)
     return counts
+
+
+@dataclass(frozen=True)
+class Window:
+    """What one run reads: next contacts and tasks due after ``since`` (up to its ``now``);
+    a ``full`` pass also reads the day's birthdays and dates."""
+
+    since: datetime | None  # None: the whole look-back window
+    full: bool
+    marked: bool  # whether the mark's row exists
+
+    @property
+    def name(self) -> str:
+        return "full" if self.full else f"since {self.since.isoformat() if self.since else '-'}"
+
+
+def read_window(now: datetime, lookback: timedelta = LOOKBACK) -> Window:
+    """The run's window from the mark (see the module, 3)."""
+    mark = ReminderMark.objects.filter(pk=MARK).first()
+    if mark is None:
+        return Window(None, full=True, marked=False)
+    stale = now - mark.full_at >= FULL_EVERY or mark.full_at > now or mark.through > now
+    if stale or timezone.localdate(mark.full_at) != timezone.localdate(now):
+        return Window(None, full=True, marked=True)
+    since = mark.through - OVERLAP
+    return Window(since if since > now - lookback else None, full=False, marked=True)
+
+
+def _move_mark(now: datetime, window: Window) -> None:
+    """Move the mark forward to ``now`` (and its full pass, after one), never back."""
+    if not window.marked:
+        ReminderMark.objects.bulk_create(  # another worker's row wins; the updates decide
+            [ReminderMark(pk=MARK, through=now, full_at=now)], ignore_conflicts=True
+        )
+    marks = ReminderMark.objects.filter(pk=MARK)
+    if window.full:
+        marks.filter(full_at__lt=now).update(full_at=now)
+    marks.filter(through__lt=now).update(through=now)
 
 
 def _send(kind: str, batches: Iterable[list[Reminder]]) -> int:
@@ -102,6 +157,18 @@ def _batches(queryset: QuerySet[M]) -> Iterator[list[M]]:
         last_pk = batch[-1].pk
 
 
+def _due_batches(queryset: QuerySet[M], due: str) -> Iterator[list[M]]:
+    """Bounded keyset batches in ``(due, pk)`` order: the order of the due time's index (which
+    holds the key), so a narrow window reads only its own rows."""
+    page = queryset
+    while batch := list(page.order_by(due, "pk")[:BATCH_SIZE]):
+        yield batch
+        last_due, last_pk = getattr(batch[-1], due), batch[-1].pk
+        page = queryset.filter(
+            Q(**{f"{due}__gt": last_due}) | Q(**{due: last_due, "pk__gt": last_pk})
+        )
+
+
 def _when(moment: datetime) -> str:
     return timezone.localtime(moment).strftime("%Y-%m-%d %H:%M")
 
@@ -114,20 +181,28 @@ def anniversary_days(today: date) -> list[tuple[int, int]]:
     return days
 
 
-def next_contact_reminders(now: datetime, lookback: timedelta) -> Iterator[list[Reminder]]:
+def _since(now: datetime, lookback: timedelta, since: datetime | None) -> datetime:
+    earliest = now - lookback
+    return earliest if since is None or since < earliest else since
+
+
+def next_contact_reminders(
+    now: datetime, lookback: timedelta, since: datetime | None = None
+) -> Iterator[list[Reminder]]:
+    """Plans due after ``since`` (the whole look-back window when ``None``) up to ``now``."""
     newer_plan = Activity.objects.filter(
         customer=OuterRef("customer"), pk__gt=OuterRef("pk"), next_contact_at__isnull=False
     )
     due = (
         Activity.objects.filter(
-            next_contact_at__gt=now - lookback,
+            next_contact_at__gt=_since(now, lookback, since),
             next_contact_at__lte=now,
             customer__owner__isnull=False,
         )
         .filter(~Exists(newer_plan))
         .select_related("customer")
     )
-    for batch in _batches(due):
+    for batch in _due_batches(due, "next_contact_at"):
         yield [_next_contact(activity) for activity in batch]
 
 
@@ -223,11 +298,14 @@ def _important_date(contact: Contact, label: str, when: date, today: date) -> Re
     )
 
 
-def task_due_reminders(now: datetime, lookback: timedelta) -> Iterator[list[Reminder]]:
+def task_due_reminders(
+    now: datetime, lookback: timedelta, since: datetime | None = None
+) -> Iterator[list[Reminder]]:
+    """Open tasks due after ``since`` (the whole look-back window when ``None``) up to ``now``."""
     due = Task.objects.filter(
-        done_at__isnull=True, due_at__gt=now - lookback, due_at__lte=now
+        done_at__isnull=True, due_at__gt=_since(now, lookback, since), due_at__lte=now
     ).select_related("customer")
-    for batch in _batches(due):
+    for batch in _due_batches(due, "due_at"):
         yield [_task_due(task) for task in batch]
 
 
