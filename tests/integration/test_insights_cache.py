@@ -114,7 +114,12 @@ def test_cached_fairness_and_pages_equal_the_live_ones(org: dict[str, Any], won:
     assert page["computed_at"] == NOW
     expected = console_figures(viewer, days=30, by="source", now=NOW)
     page["levels"] = [tuple(row) for row in page["levels"]]  # JSON keeps no tuples
-    assert {k: v for k, v in page.items() if k != "computed_at"} == expected
+    pages = ("claims_page", "claims_top", "groups_page")  # the shown pages of those figures
+    assert {k: v for k, v in page.items() if k not in ("computed_at", *pages)} == expected
+    claims = sorted(expected["claims"]["reps"], key=lambda r: (-r["claims"], r["display_name"]))
+    assert page["claims_page"]["rows"] == claims[:20]
+    assert page["claims_top"] == [row for row in claims[:12] if row["claims"]]
+    assert page["groups_page"]["rows"] == expected["breakdown"]["groups"][:20]
     figures = dashboard_figures(viewer, NOW, pool_days=60, activity_days=30, follow_up_days=7)
     reps = team_reps(viewer)
     assert figures["kpi"] == headline(viewer, reps, NOW)

@@ -37,7 +37,9 @@ from highseas.insights import cache
 from highseas.insights.performance import (
     GAINS,
     RETURNS,
+    Reps,
     Window,
+    among,
     first_contact,
     reps_in_view,
     window,
@@ -63,7 +65,7 @@ def _won_after(span: Window) -> QuerySet[Deal]:
     )
 
 
-def gains(ids: list[int], span: Window, kinds: tuple[str, ...] = GAINS) -> QuerySet[Any]:
+def gains(ids: Reps, span: Window, kinds: tuple[str, ...] = GAINS) -> QuerySet[Any]:
     """The gains of the reps ``ids`` in the window, each with whether it was won, the won
     amount and the first contact."""
     won = _won_after(span)
@@ -125,7 +127,7 @@ def breakdown(
             errors={"by": [f"one of {', '.join(GROUPINGS)}"]},
         )
     span = window(since, until)
-    ids = [rep.pk for rep in reps_in_view(viewer)]
+    ids = among(viewer)  # a rep is refused here
     default = since is None and until is None
     if found := _cached("breakdown", viewer, {"by": by}, cached=cached, default=default):
         return found
@@ -169,7 +171,7 @@ def claim_effectiveness(
         at__lt=span.until,
     )
     rows = (
-        gains([rep.pk for rep in reps], span, (EventKind.CLAIMED,))
+        gains(among(viewer), span, (EventKind.CLAIMED,))
         .annotate(returned=Exists(returned))
         .values_list("to_owner_id", "won", "first", "returned")
     )

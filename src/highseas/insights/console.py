@@ -29,19 +29,37 @@ from highseas.engine.ownership import EventKind
 from highseas.insights import cache, snapshots
 from highseas.insights.breakdowns import breakdown, claim_effectiveness
 from highseas.insights.models import LimitPlan
-from highseas.insights.performance import fairness, reps_in_view
+from highseas.insights.performance import (
+    PAGE_SIZE,
+    among,
+    fairness,
+    paged,
+    ranked,
+    reps_in_view,
+)
 from highseas.pools.models import OwnershipEvent
 
 WINDOWS = (7, 30, 90)
+# the claim-effectiveness table's orders, the default first (``performance.ranked``)
+CLAIM_SORTS = (
+    "-claims",
+    "-contacted",
+    "-won",
+    "-returned",
+    "-contact_rate",
+    "-win_rate",
+    "-return_rate",
+    "display_name",
+)
+MOST_CHARTED = 12
 HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
 
 
 def level_counts(viewer: Viewer) -> list[tuple[str, int]]:
     """Held customers the viewer sees, per level A, B, C."""
-    reps = [rep.pk for rep in reps_in_view(viewer)]
     counts = dict(
         viewer.customers()
-        .filter(status__in=HELD, owner_id__in=reps)
+        .filter(status__in=HELD, owner_id__in=among(viewer))
         .values_list("level")
         .annotate(n=Count("id"))
     )
@@ -72,14 +90,16 @@ def hoarder_min() -> int:
     return int(getattr(settings, "HIGHSEAS_HOARDER_MIN", 5))
 
 
-def team_claims(reps: list[User], since: datetime, until: datetime) -> list[dict[str, Any]]:
-    """Per top-level team of ``reps``: the claims of its reps in ``[since, until)``, their
-    Gini, whether it is unfair, and the rep with most claims and their share (module
-    docstring)."""
+def team_claims(
+    reps: list[User], since: datetime, until: datetime, sql: Any = None
+) -> list[dict[str, Any]]:
+    """Per top-level team of ``reps`` (``sql``: the same as a subquery): the claims of its
+    reps in ``[since, until)``, their Gini, whether it is unfair, and the rep with most claims
+    and their share (module docstring)."""
     claims = dict(
         OwnershipEvent.objects.filter(
             kind=EventKind.CLAIMED.value,
-            to_owner_id__in=[rep.pk for rep in reps],
+            to_owner_id__in=[rep.pk for rep in reps] if sql is None else sql,
             at__gte=since,
             at__lt=until,
         )
@@ -123,7 +143,7 @@ def reading(
 ) -> dict[str, Any]:
     """What the fairness figures mean (module docstring): the teams, which are unfair and
     who takes most of their claims, and the hoarders."""
-    teams = team_claims(reps_in_view(viewer), since, until)
+    teams = team_claims(reps_in_view(viewer), since, until, among(viewer))
     hoarders = [row for row in figures["hoarding"]["reps"] if row["hoarded"] >= hoarder_min()]
     return {
         "unfair_gini": unfair_gini(),
@@ -157,14 +177,38 @@ def cached_figures(viewer: Viewer, params: dict[str, Any], now: datetime) -> dic
 
 
 def console_page(
-    viewer: Viewer, *, days: int, by: str, now: datetime, exact: bool = False
+    viewer: Viewer,
+    *,
+    days: int,
+    by: str,
+    now: datetime,
+    exact: bool = False,
+    sort: str = CLAIM_SORTS[0],
+    page: int = 1,
+    group_page: int = 1,
 ) -> dict[str, Any]:
     """``console_figures`` as the page reads them: from the cache (``insights.cache``; its
     ``computed_at`` says when, over the window ending then), the limit plans always live;
-    ``exact`` computes everything now."""
+    ``exact`` computes everything now. An admin sees thousands of reps, so the page shows
+    ranked pages of ``PAGE_SIZE`` rows: ``claims_page``, the claim effectiveness by ``sort``
+    (``CLAIM_SORTS``), page ``page``; ``claims_top``, the ``MOST_CHARTED`` reps with most
+    claims (its chart); ``groups_page``, the breakdown's groups (biggest first), page
+    ``group_page``."""
     reps_in_view(viewer)  # a rep is refused before any cached figure is read
     days = days if days in WINDOWS else 30
     figures, computed_at = cache.remember(
         "insights_page", viewer, {"days": days, "by": by}, now=now, exact=exact
     )
-    return {**figures, "plans": limit_plans(viewer), "computed_at": computed_at}
+    claims = figures["claims"]["reps"]
+    return {
+        **figures,
+        "claims_page": ranked(claims, sort=sort, sorts=CLAIM_SORTS, page=page, size=PAGE_SIZE),
+        "claims_top": [
+            row
+            for row in ranked(claims, sort="-claims", sorts=CLAIM_SORTS, size=MOST_CHARTED)["rows"]
+            if row["claims"]
+        ],
+        "groups_page": paged(figures["breakdown"]["groups"], group_page, PAGE_SIZE),
+        "plans": limit_plans(viewer),
+        "computed_at": computed_at,
+    }

@@ -37,6 +37,7 @@ Frozen customers are not hoarding: a freeze is bounded by the pool's policy.
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Collection
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from decimal import Decimal
@@ -62,6 +63,8 @@ LONGEST_WINDOW = timedelta(days=731)
 EARLIEST = datetime(2000, 1, 1, tzinfo=UTC)
 LATEST = datetime(2100, 1, 1, tzinfo=UTC)
 HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
+# reps as SQL reads take them: their ids, or a subquery naming them (``among``)
+Reps = Collection[int] | QuerySet[Any]
 GAINS = (EventKind.CREATED, EventKind.CLAIMED, EventKind.ASSIGNED, EventKind.TRANSFERRED)
 NEW_CUSTOMERS = (EventKind.CLAIMED, EventKind.ASSIGNED)
 RETURNS = (EventKind.RELEASED, EventKind.RECYCLED)
@@ -125,25 +128,35 @@ def _refuse_rep() -> HighSeasError:
     )
 
 
-def reps_in_view(viewer: Viewer, *, own_row: bool = False) -> list[User]:
-    """The reps whose figures the viewer may read (module docstring), by username."""
+def rep_query(viewer: Viewer, *, own_row: bool = False) -> QuerySet[User]:
+    """The reps whose figures the viewer may read (module docstring), unordered: a statement
+    that other reads take as a subquery (``among``) instead of thousands of ids."""
     reps = User.objects.filter(role=Role.REP, is_active=True)
     if viewer.is_admin:
-        pass
-    elif viewer.user.is_manager:
-        reps = reps.filter(team_id__in=viewer.subtree_team_ids)
-    elif own_row and viewer.user.role == Role.REP:
-        reps = reps.filter(pk=viewer.user.pk)
-    else:
-        raise _refuse_rep()
-    return list(reps.order_by("username"))
+        return reps
+    if viewer.user.is_manager:
+        return reps.filter(team_id__in=sorted(viewer.subtree_team_ids))
+    if own_row and viewer.user.role == Role.REP:
+        return reps.filter(pk=viewer.user.pk)
+    raise _refuse_rep()
+
+
+def reps_in_view(viewer: Viewer, *, own_row: bool = False) -> list[User]:
+    """``rep_query``'s reps by username, with the fields the figures name."""
+    reps = rep_query(viewer, own_row=own_row).order_by("username")
+    return list(reps.only("pk", "username", "display_name", "team_id"))
+
+
+def among(viewer: Viewer, *, own_row: bool = False) -> QuerySet[Any]:
+    """``rep_query``'s ids as a subquery (for ``owner_id__in=`` and the like)."""
+    return rep_query(viewer, own_row=own_row).values("pk")
 
 
 def _counted(rows: Any) -> dict[int, int]:
     return {owner: count for owner, count in rows}
 
 
-def holdings(ids: list[int]) -> dict[int, int]:
+def holdings(ids: Reps) -> dict[int, int]:
     return _counted(
         Customer.objects.filter(owner_id__in=ids, status__in=HELD, merged_into__isnull=True)
         .values_list("owner_id")
@@ -151,7 +164,7 @@ def holdings(ids: list[int]) -> dict[int, int]:
     )
 
 
-def _ledger(kind: str, side: str, ids: list[int], span: Window) -> dict[int, int]:
+def _ledger(kind: str, side: str, ids: Reps, span: Window) -> dict[int, int]:
     return _counted(
         OwnershipEvent.objects.filter(
             kind=kind, at__gte=span.since, at__lt=span.until, **{f"{side}_owner_id__in": ids}
@@ -161,7 +174,7 @@ def _ledger(kind: str, side: str, ids: list[int], span: Window) -> dict[int, int
     )
 
 
-def _held_in_window(ids: list[int], span: Window) -> Any:
+def _held_in_window(ids: Reps, span: Window) -> Any:
     """Ledger entries that show a rep as the owner of a customer at some moment of the window:
     the customer's last entry before ``since``, or any entry inside the window."""
     later_before_start = OwnershipEvent.objects.filter(
@@ -173,7 +186,7 @@ def _held_in_window(ids: list[int], span: Window) -> Any:
     )
 
 
-def follow_ups(ids: list[int], span: Window) -> dict[int, tuple[int, int]]:
+def follow_ups(ids: Reps, span: Window) -> dict[int, tuple[int, int]]:
     """Per rep: (customers held in the window, of which followed up by the rep in it)."""
     touched = Activity.objects.filter(
         customer_id=OuterRef("customer_id"),
@@ -193,7 +206,7 @@ def follow_ups(ids: list[int], span: Window) -> dict[int, tuple[int, int]]:
     return {owner: (held, followed) for owner, held, followed in rows}
 
 
-def deals(ids: list[int], span: Window) -> dict[int, tuple[int, int, Decimal]]:
+def deals(ids: Reps, span: Window) -> dict[int, tuple[int, int, Decimal]]:
     """Per rep: (won, lost, won amount) of the deals they own, closed in the window."""
     won_in = Q(stage=DealStage.WON, won_at__gte=span.since, won_at__lt=span.until)
     lost_in = Q(stage=DealStage.LOST, lost_at__gte=span.since, lost_at__lt=span.until)
@@ -225,7 +238,7 @@ def first_contact(span: Window) -> QuerySet[Activity, Any]:
     )
 
 
-def first_contact_hours(ids: list[int], span: Window) -> dict[int, list[float]]:
+def first_contact_hours(ids: Reps, span: Window) -> dict[int, list[float]]:
     """Per rep: hours from each gain in the window to their first activity on it."""
     first = first_contact(span)
     gains = (
@@ -252,21 +265,27 @@ def rep_figures(
     since: datetime | None = None,
     until: datetime | None = None,
     cached: bool = False,
+    sort: str | None = None,
+    page: int | None = None,
+    page_size: int | None = None,
 ) -> dict[str, Any]:
-    """Per rep in view, the figures of the module docstring over the window. With
-    ``cached`` and the default window, the fields of ``slow_figures`` come from the cache
-    (``insights.cache``) for the default window ending when they were computed, which the
-    answer's ``cached`` says; holdings, claims and recycled are exact now."""
+    """Per rep in view, the figures of the module docstring over the window, by username,
+    and ``count``, how many. With ``cached`` and the default window, the fields of
+    ``slow_figures`` come from the cache (``insights.cache``) for the default window ending
+    when they were computed, which the answer's ``cached`` says; holdings, claims and
+    recycled are exact now. With ``sort`` (``REP_SORTS``), ``page`` or ``page_size``, the
+    rows are ``ranked`` (by username unless sorted; ``PAGE_SIZE`` a page unless sized) and
+    the answer also says ``sort``, ``page``, ``pages`` and ``page_size``."""
     span = window(since, until)
     reps = reps_in_view(viewer, own_row=True)
-    ids = [rep.pk for rep in reps]
-    held = snapshots.holdings_now(ids)
-    counted = snapshots.window_counts(ids, span.since, span.until)
+    ids, sql = [rep.pk for rep in reps], among(viewer, own_row=True)
+    held = snapshots.holdings_now(ids, sql)
+    counted = snapshots.window_counts(ids, span.since, span.until, sql)
     computed_at = None
     if cached and since is None and until is None:
         slow, computed_at = cache.remember("rep_figures", viewer, {}, now=span.until)
     else:
-        slow = slow_figures(ids, span)
+        slow = slow_figures(ids, span, sql)
     rows = []
     for rep in reps:
         rows.append(
@@ -278,7 +297,22 @@ def rep_figures(
                 **slow.get(str(rep.pk), SLOW_NONE),
             }
         )
-    found = {"since": span.since, "until": span.until, "reps": rows}
+    found: dict[str, Any] = {
+        "since": span.since,
+        "until": span.until,
+        "reps": rows,
+        "count": len(rows),
+    }
+    if sort is not None or page is not None or page_size is not None:
+        shown = ranked(
+            rows,
+            sort=sort or "username",
+            sorts=REP_SORTS,
+            page=page or 1,
+            size=page_size or PAGE_SIZE,
+        )
+        found |= {"reps": shown["rows"], "sort": shown["sort"], "page_size": shown["size"]}
+        found |= {name: shown[name] for name in ("page", "pages")}
     if computed_at is not None:
         found["cached"] = {"fields": list(SLOW_NONE), "computed_at": computed_at}
     return found
@@ -292,14 +326,24 @@ SLOW_NONE = {
     "revenue": Decimal(0),
     "median_hours_to_first_contact": None,
 }
+# ``insights/reps``' orders: by any figure or name, ``-`` first for the biggest first
+REP_SORTS = tuple(
+    f"{sign}{name}"
+    for name in ("username", "display_name", "holdings", "claims", "recycled", *SLOW_NONE)
+    for sign in ("", "-")
+)
 
 
-def slow_figures(ids: list[int], span: Window) -> dict[str, dict[str, Any]]:
-    """Per rep (by id as text), the figures no per-rep day sums: the follow-up rate, the
-    deals and the first-contact time over the window."""
-    followed = follow_ups(ids, span)
-    closed = deals(ids, span)
-    contact = first_contact_hours(ids, span)
+def slow_figures(
+    ids: list[int], span: Window, sql: Reps | None = None
+) -> dict[str, dict[str, Any]]:
+    """Per rep of ``ids`` (by id as text; ``sql``: the same as a subquery), the figures no
+    per-rep day sums: the follow-up rate, the deals and the first-contact time over the
+    window."""
+    sql = ids if sql is None else sql
+    followed = follow_ups(sql, span)
+    closed = deals(sql, span)
+    contact = first_contact_hours(sql, span)
     rows = {}
     for pk in ids:
         in_window, touched = followed.get(pk, (0, 0))
@@ -319,14 +363,14 @@ def slow_figures(ids: list[int], span: Window) -> dict[str, dict[str, Any]]:
 def cached_slow_figures(viewer: Viewer, params: dict[str, Any], now: datetime) -> Any:
     """``slow_figures`` of the reps in view over the default window ending ``now``."""
     ids = [rep.pk for rep in reps_in_view(viewer, own_row=True)]
-    return slow_figures(ids, window(now=now))
+    return slow_figures(ids, window(now=now), among(viewer, own_row=True))
 
 
 def hoarding_days() -> int:
     return int(getattr(settings, "HIGHSEAS_HOARDING_DAYS", 30))
 
 
-def hoarded(ids: list[int], now: datetime, days: int) -> dict[int, int]:
+def hoarded(ids: Reps, now: datetime, days: int) -> dict[int, int]:
     """Per rep: customers owned more than ``days`` days with no effective follow-up in them."""
     start = now - timedelta(days=days)
     return _counted(
@@ -344,7 +388,7 @@ def hoarded(ids: list[int], now: datetime, days: int) -> dict[int, int]:
     )
 
 
-def bouncing(viewer: Viewer, ids: list[int], span: Window) -> dict[str, Any]:
+def bouncing(viewer: Viewer, ids: Reps, span: Window) -> dict[str, Any]:
     """Customers back in a pool from reps in view ``MIN_RETURNS`` times or more in the window."""
     rows = list(
         OwnershipEvent.objects.filter(
@@ -380,14 +424,14 @@ def fairness(
     cache (``insights.cache``), which the answer's ``cached`` says."""
     span = window(since, until)
     reps = reps_in_view(viewer)
-    ids = [rep.pk for rep in reps]
+    ids, sql = [rep.pk for rep in reps], among(viewer)
     now = now or timezone.now()
-    held = snapshots.holdings_now(ids)
-    counted = snapshots.window_counts(ids, span.since, span.until)
+    held = snapshots.holdings_now(ids, sql)
+    counted = snapshots.window_counts(ids, span.since, span.until, sql)
     if cached and since is None and until is None:
         slow, computed_at = cache.remember("fairness", viewer, {}, now=now)
     else:
-        slow, computed_at = slow_fairness(viewer, reps, span, now), None
+        slow, computed_at = slow_fairness(viewer, span, now), None
     hoards = {int(pk): n for pk, n in slow["hoarded"].items()}
     found = {
         "since": span.since,
@@ -412,18 +456,57 @@ def fairness(
     return found
 
 
-def slow_fairness(viewer: Viewer, reps: list[User], span: Window, now: datetime) -> dict[str, Any]:
-    """The bouncing customers and the hoarded counts (by rep id as text)."""
-    ids = [rep.pk for rep in reps]
+def slow_fairness(viewer: Viewer, span: Window, now: datetime) -> dict[str, Any]:
+    """The bouncing customers and the hoarded counts (by rep id as text) of the reps in view."""
+    sql = among(viewer)
     days = hoarding_days()
     return {
         "days": days,
-        "hoarded": {str(pk): n for pk, n in hoarded(ids, now, days).items()},
-        "bouncing": bouncing(viewer, ids, span),
+        "hoarded": {str(pk): n for pk, n in hoarded(sql, now, days).items()},
+        "bouncing": bouncing(viewer, sql, span),
     }
 
 
 @cache.figure("fairness")
 def cached_fairness(viewer: Viewer, params: dict[str, Any], now: datetime) -> Any:
     """``slow_fairness`` over the default window ending ``now``."""
-    return slow_fairness(viewer, reps_in_view(viewer), window(now=now), now)
+    return slow_fairness(viewer, window(now=now), now)
+
+
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 500
+
+
+def paged(rows: list[Any], page: int = 1, size: int | None = None) -> dict[str, Any]:
+    """Page ``page`` (from 1; past the last, the last) of ``size`` rows (None: every row on
+    one page, at most ``MAX_PAGE_SIZE`` otherwise): the page's ``rows``, ``count`` (all
+    rows), ``page``, ``pages`` and ``size``."""
+    count = len(rows)
+    size = (count or 1) if size is None else max(1, min(size, MAX_PAGE_SIZE))
+    pages = max(1, -(-count // size))
+    page = min(max(page, 1), pages)
+    found = rows[(page - 1) * size : page * size]
+    return {"rows": found, "count": count, "page": page, "pages": pages, "size": size}
+
+
+def ranked(
+    rows: list[dict[str, Any]],
+    *,
+    sort: str,
+    sorts: Collection[str],
+    page: int = 1,
+    size: int | None = None,
+) -> dict[str, Any]:
+    """Rows of reps ranked and paged, as the console and ``insights/reps`` show them: ordered
+    by ``sort`` — one of ``sorts``, a field, ``-`` first for the biggest first; an unknown one
+    is the first of ``sorts`` — with an empty figure (None) last either way and ties by
+    display name, then rep; then ``paged``, with the ``sort`` used."""
+    sort = sort if sort in sorts else next(iter(sorts))
+    field, biggest = sort.lstrip("-"), sort.startswith("-")
+    ordered = sorted(rows, key=lambda row: (str(row["display_name"]), row["rep"]))
+    known = [row for row in ordered if row[field] is not None]
+    known.sort(key=lambda row: row[field], reverse=biggest)  # stable: ties keep name order
+    return {
+        **paged(known + [row for row in ordered if row[field] is None], page, size),
+        "sort": sort,
+    }

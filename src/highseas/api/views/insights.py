@@ -16,7 +16,7 @@ from rest_framework.views import APIView
 from highseas.api.views.base import viewer_of
 from highseas.insights.breakdowns import GROUPINGS, breakdown, claim_effectiveness
 from highseas.insights.limits import explain_limits, plan_report, preview_plan, save_plan
-from highseas.insights.performance import fairness, rep_figures
+from highseas.insights.performance import MAX_PAGE_SIZE, REP_SORTS, fairness, rep_figures
 from highseas.insights.value import lock_level, rescore, unlock_level
 
 
@@ -60,7 +60,24 @@ def cached_field() -> serializers.DictField:
     )
 
 
+class PlainRows(serializers.ListSerializer[Any]):
+    """Rows that are dicts holding every field of the row serializer, each field rendered as
+    the serializer renders it (None stays None), without its per-field attribute lookup: an
+    admin's ``insights/reps`` is 4,000 rows of 12 fields."""
+
+    def to_representation(self, data: Any) -> list[dict[str, Any]]:
+        assert isinstance(self.child, serializers.Serializer)
+        shown = [(name, field.to_representation) for name, field in self.child.fields.items()]
+        return [
+            {name: None if (value := row[name]) is None else show(value) for name, show in shown}
+            for row in data
+        ]
+
+
 class RepRow(serializers.Serializer[Any]):
+    class Meta:
+        list_serializer_class = PlainRows
+
     rep = serializers.IntegerField()
     username = serializers.CharField()
     display_name = serializers.CharField()
@@ -75,10 +92,33 @@ class RepRow(serializers.Serializer[Any]):
     median_hours_to_first_contact = serializers.FloatField(allow_null=True)
 
 
+class RepFiguresInput(CachedWindowInput):
+    sort = serializers.ChoiceField(
+        choices=REP_SORTS,
+        required=False,
+        help_text="rank by a figure or name, - first for the biggest first (empty figures "
+        "last; ties by display name); pages the answer",
+    )
+    page = serializers.IntegerField(
+        required=False, min_value=1, help_text="from 1; past the last, the last; pages the answer"
+    )
+    page_size = serializers.IntegerField(
+        required=False,
+        min_value=1,
+        max_value=MAX_PAGE_SIZE,
+        help_text="rows a page (default 20); pages the answer",
+    )
+
+
 class RepFigures(serializers.Serializer[Any]):
     since = serializers.DateTimeField()
     until = serializers.DateTimeField()
     reps = RepRow(many=True)
+    count = serializers.IntegerField(help_text="reps in view (on every page)")
+    sort = serializers.CharField(required=False, help_text="when paged: the order used")
+    page = serializers.IntegerField(required=False, help_text="when paged: this page")
+    pages = serializers.IntegerField(required=False, help_text="when paged: how many")
+    page_size = serializers.IntegerField(required=False, help_text="when paged: rows a page")
     cached = cached_field()
 
 
@@ -197,11 +237,15 @@ class RescoreOutput(serializers.Serializer[Any]):
 
 class RepFiguresView(APIView):
     """Per rep the caller may read (admins: every rep; managers: their team subtree; a rep:
-    their own row), the figures over ``[since, until)``."""
+    their own row), the figures over ``[since, until)``: every rep by username, or with
+    ``sort``, ``page`` or ``page_size`` a ranked page of them."""
 
-    @extend_schema(parameters=[CachedWindowInput], responses={200: RepFigures})
+    @extend_schema(parameters=[RepFiguresInput], responses={200: RepFigures})
     def get(self, request: Request) -> Response:
-        report = rep_figures(viewer_of(request), **cached_window_of(request))
+        data = RepFiguresInput(data=request.query_params)
+        data.is_valid(raise_exception=True)
+        found = dict(data.validated_data)
+        report = rep_figures(viewer_of(request), cached=not found.pop("exact"), **found)
         return Response(RepFigures(report).data)
 
 
