@@ -13,15 +13,16 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db.models import Q
+from django.db.models import Count, Q
 from django.utils import timezone
 from rest_framework.test import APIClient
 
 from highseas.accounts import visibility
 from highseas.accounts.models import RepProfile, Role, User
 from highseas.accounts.visibility import Viewer
+from highseas.customers.matching import NameQuery
 from highseas.customers.models import Customer
-from highseas.customers.search import name_filter
+from highseas.customers.search import name_filter, row_match
 from highseas.demo.generator import DemoOptions, generate_demo
 from highseas.pools.listing import listed_customers
 from highseas.pools.models import LeaveMode, RecyclePolicy
@@ -154,6 +155,35 @@ def test_a_dense_team_is_read_along_the_primary_key_and_a_small_one_owner_by_own
     assert len(viewer.branches(("owned",))) == 1 + len(team)
     assert len(viewer.branches(("pooled",))) == len(viewer.member_pool_ids)
     assert Viewer(User.objects.get(username="admin")).branches()[0].dense
+
+
+def test_one_owners_rows_tested_where_they_stand_match_as_the_search_indexes_do(
+    book: dict[str, Any],
+) -> None:
+    """``row_match`` (a short list tests each row it reads) keeps exactly the rows of
+    ``name_filter`` (the indexes): a pair at the start, in the middle and at the end of a
+    name, Latin letters in either case, one character, and a pair split by a space."""
+    owner = (
+        User.objects.annotate(held=Count("customers")).order_by("-held", "pk").values_list("pk")
+    )[0][0]
+    held = Customer.objects.filter(owner_id=owner).order_by("pk")
+    names = [
+        "科技园区服务有限公司",
+        "杭州云栖科技有限公司",
+        "上海创新中心科技",
+        "ABC数据有限公司",
+        "北京abc网络有限公司",
+        "苏州科 技贸易公司",
+        "深圳前海龙腾实业有限公司",
+    ]
+    for customer, name in zip(held, names, strict=False):
+        Customer.objects.filter(pk=customer.pk).update(name=name)
+    assert held.count() >= len(names)
+    for text in ("科技", "技", "Ab", "bc", "龙", "司", "有限", "ab数", "科 技"):
+        expected = set(held.filter(name_filter(text)).values_list("pk", flat=True))
+        found = set(held.filter(row_match(NameQuery.of(text))).values_list("pk", flat=True))
+        assert found == expected, text
+    assert len(held.filter(row_match(NameQuery.of("科技")))) >= 3
 
 
 def test_the_api_and_the_console_page_show_the_rows_of_the_one_statement_filter(

@@ -67,6 +67,8 @@ class Source:
     fts: Clause | None = None  # SQLite: drive from this FTS table's MATCH, newest first
     by_name_key: bool = False  # driven by the name_key index (SQLite is told so: see below)
     by_contact: bool = False  # driven by the contacts' name index, joined to their customer
+    row: Clause | None = None  # ``where`` as a test of the customers table's own row (no
+    # ``c``: named by the table), for lists that test the rows they read, where it is cheaper
 
 
 def upper_bound(prefix: str) -> str:
@@ -183,7 +185,13 @@ def _pair_source(pair: str) -> Source:
         phrase = '"' + pair.replace('"', '""') + '"' + ("*" if len(pair) == 1 else "")
         return Source(Clause("1 = 1"), Clause(f"{GRAMS_TABLE} MATCH %s", [phrase]))
     if connection.vendor == "postgresql":
-        return Source(Clause(f"{GRAMS_FUNCTION}(c.name) @> ARRAY[%s]::text[]", [pair.lower()]))
+        # The row test: the pairs of a name are the lowered 1- and 2-character pieces of it,
+        # so a name has the pair exactly when its lowered text holds it; without computing
+        # every pair of each row a list tests (the array costs ~15 µs a row).
+        return Source(
+            Clause(f"{GRAMS_FUNCTION}(c.name) @> ARRAY[%s]::text[]", [pair.lower()]),
+            row=Clause(f'strpos(lower("{TABLE}"."name"), %s) > 0', [pair.lower()]),
+        )
     return Source(Clause("LOWER(c.name) LIKE %s ESCAPE '\\'", [like_pattern(pair.lower())]))
 
 

@@ -337,6 +337,9 @@ def row_match(query: NameQuery) -> RawSQL:
                     f"WHERE {source.fts.sql} AND {table}.rowid = {outer} AND {joined(source)})"
                 )
                 params += [*source.fts.params, *source.where.params]
+            elif source.row is not None:
+                tests.append(source.row.sql)
+                params += source.row.params
             else:
                 tests.append(
                     f"EXISTS (SELECT 1 FROM {customers_from(source)} "
