@@ -40,7 +40,8 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from highseas.accounts.models import RepProfile, Team, User
-from highseas.customers.models import Customer
+from highseas.customers.choices import CustomerStage, DealStage
+from highseas.customers.models import Customer, Deal
 from highseas.engine.claims import refuse_cap
 from highseas.engine.errors import HighSeasError
 from highseas.engine.limits import ClaimLimits, RepOverrides, effective_limits, strictest
@@ -49,8 +50,8 @@ from highseas.engine.periods import day_start
 from highseas.notify.services import Draft
 from highseas.pools import claim_statements
 from highseas.pools.authority import RuleAuthority, rule_refusal
-from highseas.pools.models import OwnershipEvent, Pool
-from highseas.pools.policies import CLAIM_LIMIT_FIELDS, limits_from
+from highseas.pools.models import ClaimPolicy, OwnershipEvent, Pool, RecyclePolicy
+from highseas.pools.policies import CLAIM_LIMIT_FIELDS, RECYCLE_RULE_FIELDS, limits_from
 from highseas.pools.reasons import Reason
 from highseas.pools.rows import db_datetime
 
@@ -120,18 +121,91 @@ def assign(
     )
 
 
+# What the rule's statement reads, in order: the customer (``claim_statements``' names, which
+# its scheduling and writing read), the pool, its claim policy (``cp_``) and recycle policy
+# (``rp_``), the receiver's profile (``p_``), whether the user is active, and the counts.
+RULE_ROW = (
+    *claim_statements.CUSTOMER_FIELDS,
+    *("pool_name", "pool_masked_fields", "cp_id"),
+    *(f"cp_{name}" for name in CLAIM_LIMIT_FIELDS),
+    "rp_id",
+    *(f"rp_{name}" for name in RECYCLE_RULE_FIELDS),
+    *("p_id", "p_is_active", "user_is_active"),
+    *(f"p_{name}" for name in (*claim_statements.OVERRIDES, *claim_statements.LEAVE)),
+    *("held", "held_open", "given_today", "open_deal", "won_until"),
+)
+
+
 @cache
-def _receiver_sql(vendor: str) -> str:
-    """Whether the receiver and their profile are active, and how many customers they were
-    given on the day (by any rule or manager, as ``facts.assigned_on`` counts); named
-    parameters ``rep``, ``day``, ``next_day``."""
-    return (
-        f"SELECT u.is_active, p.is_active, (SELECT COUNT(*) FROM {_table(OwnershipEvent)} e "
-        f"WHERE e.to_owner_id = %(rep)s AND e.kind = '{EventKind.ASSIGNED.value}' "
-        "AND e.at >= %(day)s AND e.at < %(next_day)s) "
-        f"FROM {_table(User)} u LEFT JOIN {_table(RepProfile)} p ON p.user_id = u.id "
-        "WHERE u.id = %(rep)s"
+def _rule_facts_sql(vendor: str) -> str:
+    """Everything a rule's assignment checks and writes from, in one statement: no claim
+    counts, cool-down, membership or performance tier, which the claim reads and a rule does
+    not (``assign_many``'s checks); named parameters ``customer``, ``rep``, ``day``,
+    ``next_day``."""
+    customer, event, deal = _table(Customer), _table(OwnershipEvent), _table(Deal)
+    held = (
+        f"(SELECT COUNT(*) FROM {customer} h WHERE h.owner_id = %(rep)s "
+        "AND h.status IN ('owned', 'frozen')"
     )
+    selected = (
+        *(f"c.{name}" for name in claim_statements.CUSTOMER_FIELDS),
+        *("pl.name", "pl.masked_fields", "cp.id"),
+        *(f"cp.{name}" for name in CLAIM_LIMIT_FIELDS),
+        "rp.id",
+        *(f"rp.{name}" for name in RECYCLE_RULE_FIELDS),
+        *("p.id", "p.is_active", "u.is_active"),
+        *(f"p.{name}" for name in (*claim_statements.OVERRIDES, *claim_statements.LEAVE)),
+        f"{held})",
+        f"{held} AND h.stage <> '{CustomerStage.WON.value}')",
+        f"(SELECT COUNT(*) FROM {event} e WHERE e.to_owner_id = %(rep)s "
+        f"AND e.kind = '{EventKind.ASSIGNED.value}' AND e.at >= %(day)s "
+        "AND e.at < %(next_day)s)",
+        f"EXISTS (SELECT 1 FROM {deal} d WHERE d.customer_id = c.id "
+        f"AND d.stage NOT IN ('{DealStage.WON.value}', '{DealStage.LOST.value}'))",
+        f"(SELECT MAX(COALESCE(d.contract_end, d.won_at)) FROM {deal} d "
+        f"WHERE d.customer_id = c.id AND d.stage = '{DealStage.WON.value}')",
+    )
+    assert len(selected) == len(RULE_ROW), (len(selected), len(RULE_ROW))
+    return (
+        f"SELECT {', '.join(selected)} FROM {customer} c "
+        f"JOIN {_table(User)} u ON u.id = %(rep)s "
+        f"LEFT JOIN {_table(Pool)} pl ON pl.id = c.pool_id "
+        f"LEFT JOIN {_table(ClaimPolicy)} cp ON cp.pool_id = c.pool_id "
+        f"LEFT JOIN {_table(RecyclePolicy)} rp ON rp.pool_id = c.pool_id "
+        f"LEFT JOIN {_table(RepProfile)} p ON p.user_id = u.id "
+        "WHERE c.id = %(customer)s AND c.merged_into_id IS NULL"
+    )
+
+
+@cache
+def _lock_sql(vendor: str) -> str:
+    return f"SELECT 1 FROM {_table(RepProfile)} WHERE user_id = %s FOR UPDATE"
+
+
+def _read_for_rule(receiver: User, customer_id: int, now: datetime) -> dict[str, Any] | None:
+    """Lock the receiver (on PostgreSQL; SQLite's write transaction already serializes
+    writers), then read the rule's facts; ``None`` when the receiver has no profile yet or the
+    customer is gone (the full path deals with both)."""
+    vendor = connection.vendor
+    start = day_start(now, timezone.get_default_timezone())
+    params = {
+        "customer": customer_id,
+        "rep": receiver.pk,
+        "day": db_datetime(start),
+        "next_day": db_datetime(start + timedelta(days=1)),
+    }
+    with connection.cursor() as cursor:
+        if vendor != "sqlite":
+            cursor.execute(_lock_sql(vendor), [receiver.pk])
+            if cursor.fetchone() is None:
+                return None
+        cursor.execute(_rule_facts_sql(vendor), params)
+        found = cursor.fetchone()
+    if found is None:
+        return None
+    row = dict(zip(RULE_ROW, found, strict=True))
+    row["id"] = customer_id
+    return row
 
 
 def _on_leave(row: dict[str, Any], today: date) -> bool:
@@ -142,23 +216,6 @@ def _on_leave(row: dict[str, Any], today: date) -> bool:
     if start is None and end is None:
         return False
     return (start is None or start <= today) and (end is None or today <= end)
-
-
-def _receiver(receiver: User, now: datetime) -> tuple[bool, int]:
-    """Whether the receiver is active (user and profile), and what they were given today."""
-    start = day_start(now, timezone.get_default_timezone())
-    params = {
-        "rep": receiver.pk,
-        "day": db_datetime(start),
-        "next_day": db_datetime(start + timedelta(days=1)),
-    }
-    with connection.cursor() as cursor:
-        cursor.execute(_receiver_sql(connection.vendor), params)
-        found = cursor.fetchone()
-    if found is None:
-        return False, 0
-    user_active, profile_active, given = found
-    return bool(user_active) and bool(profile_active), int(given)
 
 
 def _pool_limits(row: dict[str, Any]) -> ClaimLimits:
@@ -193,17 +250,15 @@ def assign_by_rule(
     """The rule's assignment when it is the plain case (see the module), else ``None`` with
     nothing written. ``daily_quota``: the rule's own quota for this rep. Call inside a
     transaction; the caller tells the receiver (``assigned_drafts``) in it."""
-    try:
-        row = claim_statements.read(receiver, customer_id, now)  # locks the receiver first
-    except HighSeasError:  # no such customer (or merged away): the full path refuses
+    row = _read_for_rule(receiver, customer_id, now)  # locks the receiver first
+    if row is None or row["p_id"] is None:
         return None
     pooled = row["status"] == Status.POOLED.value and row["owner_id"] is None
     pool_id = row["pool_id"]
-    if not pooled or pool_id is None or row["p_id"] is None:
+    if not pooled or pool_id is None:
         return None
-    active, given = _receiver(receiver, now)
-    today = timezone.localtime(now).date()
-    available = active and not _on_leave(row, today)
+    active = bool(row["user_is_active"]) and bool(row["p_is_active"])
+    available = active and not _on_leave(row, timezone.localtime(now).date())
     if rule_refusal(authority, pool_id, receiver.pk, available=available) is not None:
         return None
     limits = effective_limits(_pool_limits(row), _overrides(row))
@@ -211,7 +266,7 @@ def assign_by_rule(
     if refuse_cap(limits.holding_cap, int(held)) is not None:
         return None
     capacity = strictest(limits.daily_quota, daily_quota)
-    if capacity is not None and given >= capacity:
+    if capacity is not None and int(row["given_today"]) >= capacity:
         return None
     try:
         return claim_statements.write_owned(
