@@ -658,6 +658,8 @@ def test_a_row_is_prepared_without_the_database(
     assert good.refused is None
     assert (good.parsed.fields["name"], good.parsed.fields["employees"]) == (cells["name"], 12)
     assert bad.refused is not None and bad.refused.code == "validation_error"
+    assert good.pooled is not None and bad.pooled is None  # keys worked out for a pooled row
+    assert good.pooled[1].keys.phone == "+8613800138000" and good.pooled[1].columns["phone_key"]
 
 
 def test_the_commit_prepares_the_next_batch_while_it_writes_one(

@@ -10,6 +10,7 @@ from django.db import transaction
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
+from highseas.customers import duplicates
 from highseas.engine.errors import HighSeasError
 from highseas.intake.creation import create_customer
 from highseas.pools import dedup
@@ -54,17 +55,27 @@ def screened_alone(fields: dict[str, Any], pool: Pool) -> Any:
     existing=st.lists(row, max_size=6),
     batch=st.lists(row, min_size=1, max_size=12),
     policy=st.sampled_from(["block", "warn", "allow"]),
+    worked_out=st.booleans(),
 )
 def test_a_batch_is_screened_row_by_row_alike(
-    org: dict[str, Any], existing: list[dict[str, Any]], batch: list[dict[str, Any]], policy: str
+    org: dict[str, Any],
+    existing: list[dict[str, Any]],
+    batch: list[dict[str, Any]],
+    policy: str,
+    worked_out: bool,
 ) -> None:
+    """… also when the caller gives the rows' keys with their blind values worked out
+    (``duplicates.probe_of``, an import's worker thread)."""
     pool = org["east_pool"]
     with transaction.atomic():
         pool.duplicate_policy = {"manual": "allow", "api": "allow", "import": policy}
         pool.save(update_fields=["duplicate_policy"])
         for fields in existing:
             create_customer(actor=org["admin"], fields=dict(fields), pool=pool, route=False)
-        together = dedup.screen_many([dict(f) for f in batch], pool=pool, entry_point="import")
+        probes = [duplicates.probe_of(dict(f)) for f in batch] if worked_out else None
+        together = dedup.screen_many(
+            [dict(f) for f in batch], pool=pool, entry_point="import", probes=probes
+        )
         alone = [screened_alone(dict(f), pool) for f in batch]
         assert [outcome(r) for r in together] == [outcome(r) for r in alone]
         transaction.set_rollback(True)

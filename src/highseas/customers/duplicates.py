@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Collection, Iterator
+from dataclasses import dataclass
 from typing import Any
 
 from django.conf import settings
@@ -85,6 +86,24 @@ def key_values(keys: DuplicateKeys) -> dict[str, str | None]:
     }
 
 
+@dataclass(frozen=True)
+class Probe:
+    """A row's keys with their blind values worked out once: what a lookup asks each key's
+    column for (``lookup_values``) and what the row's columns store (``key_values``). An
+    import's worker thread makes them before the batch's transaction (``probe_of``)."""
+
+    keys: DuplicateKeys
+    asked: dict[str, list[str]]  # by key, the probe's non-empty keys only
+    columns: dict[str, str | None]  # by column, as ``key_values``
+
+
+def probe_of(fields: dict[str, Any]) -> Probe:
+    """The ``Probe`` of a row's fields (normalized as the customer will store them)."""
+    keys = keys_of(fields)
+    asked = {key: lookup_values(key, value) for key in KEY_COLUMNS if (value := getattr(keys, key))}
+    return Probe(keys, asked, key_values(keys))
+
+
 def stored_keys(customer: Customer) -> DuplicateKeys:
     """The customer's key columns as stored (blind values): compare them with
     ``changed_keys``, not with normalized keys."""
@@ -126,17 +145,20 @@ def lock_keys(keys: DuplicateKeys) -> None:
     lock_keys_many([keys])
 
 
-def lock_keys_many(probes: Collection[DuplicateKeys]) -> None:
-    """``lock_keys`` for many probes, in one statement and one fixed order."""
+def lock_keys_many(probes: Collection[DuplicateKeys | Probe]) -> None:
+    """``lock_keys`` for many probes (keys, or ``Probe``s with their stored values worked
+    out), in one statement and one fixed order."""
     if connection.vendor != "postgresql":
         return
     ring = crypto.keyring()  # lock ids from the stored (blind) values, not the plaintext
     values = sorted(
         {
-            f"{key}:{column_value(key, getattr(keys, key), ring)}"
-            for keys in probes
-            for key in KEY_COLUMNS
-            if getattr(keys, key)
+            f"{key}:{probe.columns[column]}"
+            if isinstance(probe, Probe)
+            else f"{key}:{column_value(key, getattr(probe, key), ring)}"
+            for probe in probes
+            for key, column in KEY_COLUMNS.items()
+            if getattr(probe.keys if isinstance(probe, Probe) else probe, key)
         }
     )
     if not values:
@@ -196,15 +218,18 @@ def _exact_found(
 
 def exact_found_many(
     probes: list[DuplicateKeys],
+    asked: list[dict[str, list[str]]] | None = None,
 ) -> list[list[tuple[int, DuplicateKeys]]]:
     """``_exact_found`` for many probes at once (an import's batch): one statement with an
     ``IN`` list per key column instead of one statement per probe; each probe gets the
     customers sharing any of its keys, newest first, at most ``EXACT_LIMIT``, each with the
-    keys it shares — what ``_exact_found`` would have yielded for it alone."""
-    asked = [
-        {key: lookup_values(key, value) for key in KEY_COLUMNS if (value := getattr(keys, key))}
-        for keys in probes
-    ]
+    keys it shares — what ``_exact_found`` would have yielded for it alone. ``asked``: each
+    probe's lookup values when the caller has them (``Probe.asked``)."""
+    if asked is None:
+        asked = [
+            {key: lookup_values(key, value) for key in KEY_COLUMNS if (value := getattr(k, key))}
+            for k in probes
+        ]
     wanted: dict[str, set[str]] = {column: set() for column in KEY_COLUMNS.values()}
     for one in asked:
         for key, values in one.items():

@@ -22,7 +22,7 @@ from django.utils.translation import gettext as _
 
 from highseas.accounts.models import User
 from highseas.customers.choices import CustomerStatus
-from highseas.customers.duplicates import key_values
+from highseas.customers.duplicates import Probe, key_values
 from highseas.customers.models import Customer
 from highseas.customers.public import public_rows
 from highseas.customers.regions import normalize_region
@@ -196,9 +196,13 @@ def create_pooled_customers(
     reason: Reason | str = "",
     actor_label: str = "",
     lock_keys: bool = True,
+    probes: Sequence[Probe] | None = None,
 ) -> list[Customer | HighSeasError]:
     """The batch form of ``create_customer`` for customers that go to ``pool`` unowned, as an
-    import writes them; each row is a customer or the refusal it got, in order.
+    import writes them; each row is a customer or the refusal it got, in order. ``probes``:
+    the caller's rows already normalized (``normalize_region``) and each one's duplicate keys
+    with their blind values (``duplicates.probe_of``), as an import's worker thread makes
+    them before the batch's transaction; without them both are worked out here.
 
     1. Each row is screened like a create against the database as it was before the call
        (``pools.dedup.screen_many``: the pool's policy for the entry point, the exact keys
@@ -216,9 +220,16 @@ def create_pooled_customers(
     results: list[Customer | HighSeasError | tuple[int, tuple[str, ...]]] = []
     seen: dict[tuple[str, str], int] = {}
     built: list[Customer] = []
-    rows = [normalize_region(row) for row in rows]
-    screenings = dedup.screen_many(list(rows), pool=pool, entry_point=entry_point, lock=lock_keys)
-    for fields, screening in zip(rows, screenings, strict=True):
+    if probes is None:
+        rows = [normalize_region(row) for row in rows]
+    screenings = dedup.screen_many(
+        list(rows),
+        pool=pool,
+        entry_point=entry_point,
+        lock=lock_keys,
+        probes=None if probes is None else list(probes),
+    )
+    for index, (fields, screening) in enumerate(zip(rows, screenings, strict=True)):
         if isinstance(screening, HighSeasError):
             results.append(screening)
             continue
@@ -233,7 +244,7 @@ def create_pooled_customers(
         customer = build(
             {
                 **fields,
-                **key_values(screening.keys),
+                **(key_values(screening.keys) if probes is None else probes[index].columns),
                 "created_by_id": actor.pk,
                 "created_at": now,
                 "pool_id": pool.pk,

@@ -49,7 +49,9 @@ from django.utils.translation import gettext as _
 
 from highseas.accounts.models import User
 from highseas.accounts.visibility import Viewer
+from highseas.customers.duplicates import Probe, probe_of
 from highseas.customers.models import Customer
+from highseas.customers.regions import normalize_region
 from highseas.engine.bounds import customer_errors
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake.columns import CUSTOMER_FIELDS, ParsedRow, parse_row
@@ -115,6 +117,9 @@ class Prepared:
     line: int
     parsed: ParsedRow
     refused: RowPlan | None
+    # a good row without an owner: its fields normalized as the pool's newcomer is written
+    # (``normalize_region``) and its duplicate keys with their blind values
+    pooled: tuple[dict[str, Any], Probe] | None = None
 
 
 def _error(line: int, error: HighSeasError) -> RowPlan:
@@ -231,26 +236,34 @@ class Importer:
             return self.refused(line, parsed, error)
         return self.created(line, customer)
 
-    def apply_pooled(self, pending: list[tuple[int, ParsedRow]]) -> list[RowPlan]:
-        """Rows going to the pool: created together (``create_pooled_customers``)."""
+    def apply_pooled(self, pending: list[Prepared]) -> list[RowPlan]:
+        """Rows going to the pool: created together (``create_pooled_customers``), from
+        their fields and keys as prepared."""
         if not pending:
             return []
+        pooled = [row.pooled or self._pooled(row.parsed) for row in pending]
         results = create_pooled_customers(
             actor=self.actor,
-            rows=[parsed.fields for _line, parsed in pending],
+            rows=[fields for fields, _probe in pooled],
             pool=self.job.pool,
             now=self.now,
             entry_point="import",
             reason=self.reason,
             actor_label=self.label,
             lock_keys=self.lock_keys,
+            probes=[probe for _fields, probe in pooled],
         )
         return [
-            self.refused(line, parsed, result)
+            self.refused(row.line, row.parsed, result)
             if isinstance(result, HighSeasError)
-            else self.created(line, result)
-            for (line, parsed), result in zip(pending, results, strict=True)
+            else self.created(row.line, result)
+            for row, result in zip(pending, results, strict=True)
         ]
+
+    @staticmethod
+    def _pooled(parsed: ParsedRow) -> tuple[dict[str, Any], Probe]:
+        fields = normalize_region(parsed.fields)
+        return fields, probe_of(fields)
 
     def created(self, line: int, customer: Customer) -> RowPlan:
         self.created_lines[customer.pk] = line
@@ -312,7 +325,11 @@ class Importer:
     def prepare(self, rows: Iterable[tuple[int, dict[str, str]]]) -> list[Prepared]:
         """Steps 1–2 of a batch's rows, reading and writing nothing in the database (the
         work ``prepared_ahead`` does on its worker thread)."""
-        return [Prepared(line, *self.parsed_row(line, cells)) for line, cells in rows]
+        prepared = [Prepared(line, *self.parsed_row(line, cells)) for line, cells in rows]
+        for row in prepared:
+            if row.refused is None and not row.parsed.owner:
+                row.pooled = self._pooled(row.parsed)
+        return prepared
 
     def apply_batch(self, rows: list[tuple[int, dict[str, str]]], index: int) -> list[RowPlan]:
         """Steps 1–5 for a batch, in the caller's transaction."""
@@ -325,7 +342,7 @@ class Importer:
         plans: dict[int, RowPlan] = {}
         parsed_rows: dict[int, ParsedRow] = {}
         self._written = {}
-        pending: list[tuple[int, ParsedRow]] = []
+        pending: list[Prepared] = []
         for row in rows:
             line, parsed = row.line, row.parsed
             parsed_rows[line] = parsed
@@ -336,7 +353,7 @@ class Importer:
                 pending = []
                 plans[line] = self.apply_owned(line, parsed)
             else:
-                pending.append((line, parsed))
+                pending.append(row)
         plans.update((p.line, p) for p in self.apply_pooled(pending))
         ordered = [plans[row.line] for row in rows]
         self._route(ordered, index)
@@ -400,7 +417,7 @@ def prepared_ahead(
     """Each batch with its rows prepared (``rows_of`` then ``Importer.prepare``), in order;
     the next batch is taken from ``batches`` (by the caller's thread) and prepared on one
     worker thread while the caller applies the current one. Preparing is pure work (parsing,
-    checking, decrypting stored cells): it reads and writes nothing in the database, so it
+    checking, decrypting stored cells, the duplicate keys and their blind values): it reads and writes nothing in the database, so it
     runs while the database writes the batch before it (the drivers release the GIL while
     the database works). The worker prepares in the caller's language and time zone, so the
     plans are the ones a single thread makes. At most two batches are prepared at a time.

@@ -133,19 +133,28 @@ def screen_many(
     pool: Pool | None,
     entry_point: str | EntryPoint,
     lock: bool = True,
+    probes: list[duplicates.Probe] | None = None,
 ) -> list[Screening | HighSeasError]:
     """``screen(fields, warnings=False)`` for each row of a batch (an import's), against the
     database as it was before the batch: the keys locked and the exact matches found in one
     statement each instead of one per row. Each row gets its screening or the ``duplicate``
-    refusal ``screen`` would have raised for it alone."""
-    keys = [duplicates.keys_of(fields) for fields in rows]
+    refusal ``screen`` would have raised for it alone. ``probes``: the rows' keys with their
+    blind values (``duplicates.probe_of``), when the caller worked them out already."""
+    if probes is None:
+        keys = [duplicates.keys_of(fields) for fields in rows]
+    else:
+        keys = [probe.keys for probe in probes]
     action = action_of(pool, entry_point_of(entry_point))
     if action is not DuplicateAction.BLOCK:  # allow looks for nothing; warn only warns
         return [Screening(k) for k in keys]
     probed = [i for i, k in enumerate(keys) if not k.is_empty]
     if lock:
-        duplicates.lock_keys_many([keys[i] for i in probed])
-    found = duplicates.exact_found_many([keys[i] for i in probed])
+        duplicates.lock_keys_many(
+            [keys[i] for i in probed] if probes is None else [probes[i] for i in probed]
+        )
+    found = duplicates.exact_found_many(
+        [keys[i] for i in probed], None if probes is None else [probes[i].asked for i in probed]
+    )
     results: list[Screening | HighSeasError] = [Screening(k) for k in keys]
     blocked = {}
     for i, candidates in zip(probed, found, strict=True):
