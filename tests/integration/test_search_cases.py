@@ -9,6 +9,7 @@ from typing import Any
 
 import pytest
 from django.db import connection
+from django.test.utils import CaptureQueriesContext
 
 from highseas.bench.search_cases import CASES, PLANTED, Case, plant, verdict
 from highseas.customers import fts, search
@@ -127,3 +128,17 @@ def test_the_name_filter_matches_what_search_finds(planted: dict[str, int]) -> N
         found = set(page(text, limit=100)[0])
         filtered = Customer.objects.filter(search.name_filter(text))
         assert set(filtered.values_list("pk", flat=True)) == found, text
+
+
+def test_a_search_reads_the_public_settings_once_per_statement_kind(
+    planted: dict[str, int],
+) -> None:
+    """The scope (won customers left out or not) is read once per search, not once for each
+    (tier, status, source) statement: a two-character query walks about twenty of them."""
+    search.search("科技")  # indexes made ready, pinyin filled
+    with CaptureQueriesContext(connection) as queries:
+        rows = search.search("科技").rows
+    settings_reads = [q for q in queries if "customers_publicsearchsettings" in q["sql"]]
+    walks = [q for q in queries if "customers_customer" in q["sql"]]
+    assert rows and len(walks) > 5
+    assert len(settings_reads) <= 2  # the scope, and the public fields of the page's rows

@@ -122,15 +122,19 @@ def name_query(text: str) -> NameQuery:
 GROUPS = [(tier, status) for tier in Tier for status in STATUS_ORDER]
 
 
-def _scope_sql() -> Clause:
+def _scope(won_out: bool, status: str) -> Clause:
+    """Rows public search lists in one status (``won_out``: ``prospects_only()``, read once
+    per search: it is a read of the settings)."""
     sql = "c.merged_into_id IS NULL AND c.status = %s"
-    return Clause(sql + (" AND c.stage <> %s" if prospects_only() else ""))
+    if won_out:
+        return Clause(sql + " AND c.stage <> %s", [status, CustomerStage.WON.value])
+    return Clause(sql, [status])
 
 
-def _source_ids(source: Source, stronger: Clause, status: str, bound: int, limit: int) -> list[int]:
-    scope = _scope_sql()
-    params: list[Any] = [status, *([CustomerStage.WON.value] if prospects_only() else [])]
-    where = Clause(f"{scope.sql} AND NOT {stronger.sql}", [*params, *stronger.params])
+def _source_ids(
+    source: Source, stronger: Clause, scope: Clause, bound: int, limit: int
+) -> list[int]:
+    where = Clause(f"{scope.sql} AND NOT {stronger.sql}", [*scope.params, *stronger.params])
     return walk_source(source, where, below=bound, above=None, limit=limit)
 
 
@@ -170,24 +174,34 @@ def _stronger(query: NameQuery, tier: Tier) -> Clause:
     return query.member(above)
 
 
-def group_ids(query: NameQuery, group: int, bound: int, limit: int) -> list[int]:
+def group_ids(
+    query: NameQuery, group: int, bound: int, limit: int, *, won_out: bool | None = None
+) -> list[int]:
     """Up to ``limit`` ids of one (tier, status) group below ``bound``, newest first."""
     tier, status = GROUPS[group]
     if tier not in query.tiers():
         return []
     stronger = _stronger(query, tier)
+    scope = _scope(prospects_only() if won_out is None else won_out, status.value)
     found: set[int] = set()
     for source in query.sources(tier):
-        found.update(_source_ids(source, stronger, status.value, bound, limit))
+        found.update(_source_ids(source, stronger, scope, bound, limit))
     return sorted(found, reverse=True)[:limit]
 
 
 def ranked_ids(query: NameQuery, *, before: int | None, limit: int) -> list[tuple[int, int]]:
     """Up to ``limit`` (group, id) pairs after the cursor, in rank order."""
     first, bound = divmod(before, GROUP_SPAN) if before else (0, GROUP_SPAN)
+    won_out = prospects_only()
     found: list[tuple[int, int]] = []
     for group in range(first, len(GROUPS)):
-        ids = group_ids(query, group, bound if group == first else GROUP_SPAN, limit - len(found))
+        ids = group_ids(
+            query,
+            group,
+            bound if group == first else GROUP_SPAN,
+            limit - len(found),
+            won_out=won_out,
+        )
         found += [(group, customer_id) for customer_id in ids]
         if len(found) >= limit:
             break
