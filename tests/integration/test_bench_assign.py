@@ -13,7 +13,10 @@ from django.core.management import call_command
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
-PATHS = ("run_bulk", "run_service", "preview", "raw_bulk_update", "raw_bulk_update_and_ledger")
+PATHS = (
+    *("run_bulk", "run_service", "preview"),
+    *("raw_bulk_update", "raw_bulk_update_and_ledger", "raw_one_by_one"),
+)
 
 
 def test_every_path_reports_cpu_time_beside_wall_clock_and_the_load_average() -> None:

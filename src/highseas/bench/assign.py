@@ -11,7 +11,10 @@ same rows to the same owners.
    alone, grouped by owner) and ``raw_bulk_update_and_ledger`` (also the recycle schedule
    columns and the ``assigned`` ledger rows). Each undoes itself.
 4. Measure the real run through ``routing.services.run_assignment`` on the set-based path
-   (``bulk``), then the per-customer service path (``ownership.assign``) on a sample; after
+   (``bulk``), then the per-customer path (the run applied one by one, ``service``: the rule's
+   fast path, ``assign_statements.assign_by_rule``) on a sample, beside its own raw baseline
+   (``raw_one_by_one``: the sample's compare-and-set and ledger row by plain SQL, one
+   transaction per customer), with the statements each run sent per customer; after
    each, put the customers back in the pool with ``released`` ledger rows (so the ledger
    still replays and the next run finds the same backlog) and drop the run's decision log.
 """
@@ -55,6 +58,7 @@ ADMIN_USERNAME = "bench-assign-admin"  # the pool's admin (rules act as themselv
 REP_PREFIX = "bench-assign-rep-"
 TEAMS = 10
 TARGET_PER_SECOND = 10_000
+SERVICE_TARGET_PER_SECOND = 1_000  # the per-customer path (a run applied one by one)
 MARK = "bench:baseline"
 RECYCLE_POLICY: dict[str, Any] = {"idle_days": 15, "warn_days": 3}
 STRATEGIES = ("round_robin", "weighted", "least_loaded", "capacity", "performance", "skill")
@@ -349,7 +353,7 @@ class RawBaseline:
             ]
         cursor.execute(f"INSERT INTO {self.ledger} ({', '.join(columns)}) VALUES {values}", params)
 
-    def run(self, *, with_ledger: bool) -> Timed:
+    def run(self, *, with_ledger: bool, name: str = "") -> Timed:
         now = timezone.now()
         due = now + timedelta(days=RECYCLE_POLICY["idle_days"])
         warn = due - timedelta(days=RECYCLE_POLICY["warn_days"])
@@ -369,7 +373,7 @@ class RawBaseline:
                         self._ledger(cursor, list(rows), now)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         self.undo()
-        name = "raw_bulk_update_and_ledger" if with_ledger else "raw_bulk_update"
+        name = name or ("raw_bulk_update_and_ledger" if with_ledger else "raw_bulk_update")
         return Timed(name, len(self.plan), seconds, cpu)
 
     def undo(self) -> None:
@@ -394,13 +398,22 @@ class RawBaseline:
 
 def _timed_run(
     org: Org, options: AssignBenchOptions, **kwargs: Any
-) -> tuple[RunResult, float, float]:
-    """The run, its wall-clock seconds and this process's CPU seconds."""
+) -> tuple[RunResult, float, float, int]:
+    """The run, its wall-clock seconds, this process's CPU seconds and the statements it
+    sent to the database (counted by a wrapper, not logged)."""
+    sent = 0
+
+    def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        nonlocal sent
+        sent += 1
+        return execute(sql, params, many, context)
+
     started, cpu = time.perf_counter(), time.process_time()
-    result = run_assignment(
-        org.manager, pool=org.pool, seed=options.seed, batch_size=options.batch_size, **kwargs
-    )
-    return result, time.perf_counter() - started, time.process_time() - cpu
+    with connection.execute_wrapper(count):
+        result = run_assignment(
+            org.manager, pool=org.pool, seed=options.seed, batch_size=options.batch_size, **kwargs
+        )
+    return result, time.perf_counter() - started, time.process_time() - cpu, sent
 
 
 def measure(org: Org, options: AssignBenchOptions) -> dict[str, Any]:
@@ -417,6 +430,9 @@ def measure(org: Org, options: AssignBenchOptions) -> dict[str, Any]:
     drop_decisions(real)
     release_all(org.pool, timezone.now())
     sample = [d.customer_id for d in preview.decisions[: options.service_sample]]
+    in_sample = set(sample)
+    one_by_one = RawBaseline(org.pool, [p for p in plan if p[0] in in_sample], 1)
+    raw_one = one_by_one.run(with_ledger=True, name="raw_one_by_one")
     service, *service_seconds = _timed_run(
         org, options, dry_run=False, customer_ids=sample, apply_mode=ApplyMode.SERVICE
     )
@@ -436,14 +452,18 @@ def measure(org: Org, options: AssignBenchOptions) -> dict[str, Any]:
         "run_service": (service, *service_seconds),
         "raw": raw,
         "raw_ledger": raw_ledger,
+        "raw_one_by_one": raw_one,
         "preview_matches_real": matches,
     }
 
 
-def _run_figure(path: str, result: RunResult, seconds: float, cpu: float) -> dict[str, Any]:
+def _run_figure(
+    path: str, result: RunResult, seconds: float, cpu: float, sent: int
+) -> dict[str, Any]:
     run = result.run
     return {
         **Timed(path, run.considered, seconds, cpu).figure(),
+        "statements_per_customer": round(sent / run.considered, 2) if run.considered else None,
         "assigned": run.assigned,
         "unassigned": run.unassigned,
         "unassigned_reasons": run.unassigned_reasons,
@@ -468,6 +488,7 @@ def figures(
     raw: Timed = measured["raw"]
     real = _run_figure("run_bulk", *measured["run_bulk"])
     service = _run_figure("run_service", *measured["run_service"])
+    raw_one: Timed = measured["raw_one_by_one"]
     judged = {
         "baseline": raw.path,
         "baseline_per_second": round(raw.per_second, 1),
@@ -490,12 +511,18 @@ def figures(
         {
             **common,
             **service,
-            "baseline": raw.path,
-            "baseline_per_second": round(raw.per_second, 1),
+            "baseline": raw_one.path,
+            "baseline_per_second": round(raw_one.per_second, 1),
+            "ratio": round(raw_one.per_second / service["per_second"], 2)
+            if service["per_second"]
+            else None,
+            "target_per_second": SERVICE_TARGET_PER_SECOND,
+            "meets_target": service["per_second"] >= SERVICE_TARGET_PER_SECOND,
         },
         {**common, **_run_figure("preview", *measured["preview"])},
         {**common, **raw.figure()},
         {**common, **measured["raw_ledger"].figure()},
+        {**common, **raw_one.figure()},
     ]
 
 
@@ -523,18 +550,27 @@ def summary(lines: list[dict[str, Any]]) -> str:
         "preview",
         "raw_bulk_update",
         "raw_bulk_update_and_ledger",
+        "raw_one_by_one",
     ):
         line = by_path[path]
+        statements = line.get("statements_per_customer")
         text.append(
             f"  {path:<28} {line['per_second']:>10,.0f} customers/s   "
             f"{line['customers']:>7,} in {line['seconds']:.2f} s   "
             f"CPU {line['cpu_ms_per_customer']:.3f} ms/customer"
+            + (f"   {statements} statements/customer" if statements is not None else "")
         )
     verdict = "met" if real["meets_target"] else "missed"
     text.append(
         f"real run (set-based) is {real['ratio']}× slower than the raw bulk UPDATE; "
         f"target ≥ {real['target_per_second']:,} customers/s: {verdict}; "
         f"preview {'matches' if real['preview_matches_real'] else 'DIFFERS FROM'} the real run"
+    )
+    service = by_path["run_service"]
+    text.append(
+        f"one-by-one run is {service['ratio']}× slower than raw one-by-one transactions; "
+        f"target ≥ {SERVICE_TARGET_PER_SECOND:,} customers/s: "
+        f"{'met' if service['meets_target'] else 'missed'}"
     )
     if profile := by_path.get("run_profile"):
         text.append(
