@@ -35,6 +35,7 @@ def test_the_insights_bench_times_each_page_cold_and_warm_beside_the_baseline(
         "/console/",
         "/console/insights/",
         "/api/v1/insights/reps/",
+        "/api/v1/insights/reps/?sort=-claims&page_size=50",
         "/api/v1/insights/fairness/",
     }
     assert {user for _path, user in pages} == {"mgr_east", "boss"}

@@ -26,7 +26,7 @@ from highseas.engine.errors import HighSeasError
 from highseas.engine.insights import gini
 from highseas.engine.ownership import EventKind
 from highseas.insights import dashboard, snapshots
-from highseas.insights.models import RepDay, RolledDay
+from highseas.insights.models import RepDay, RepWindow, RolledDay, RolledWindow
 from highseas.insights.performance import GAINS, fairness, holdings, rep_figures
 from highseas.pools import ownership
 from highseas.pools.models import OwnershipEvent
@@ -95,6 +95,8 @@ def book(org: dict[str, Any], rng: random.Random, make_customer: Callable[..., C
         snapshots.roll_day(snapshots.day_of(TODAY) - timedelta(days=back), NOW)
     if rng.random() < 0.4:  # the backfill fills the gaps, newest first
         snapshots.backfill(NOW, days=DAYS + 3)
+    if rng.random() < 0.6:  # the closed days of windows of 2 to DAYS + 2 days, summed ahead
+        snapshots.store_windows(NOW, tuple(range(2, DAYS + 3)))
     # today, after the roll-up, and a rep moving team (their history goes with them)
     for at in sorted(moment(rng, TODAY, NOW) for _ in range(10)):
         act(org, rng, customers, at)
@@ -282,3 +284,55 @@ def test_the_ledger_index_survives_a_rebuild_of_the_ledger_table() -> None:
     with connection.cursor() as cursor:
         indexes = connection.introspection.get_constraints(cursor, OwnershipEvent._meta.db_table)
     assert "insights_ledger_day_counts" in indexes
+
+
+@pytest.mark.django_db
+def test_a_windows_closed_days_are_summed_once_and_read_from_the_sums(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    """Step 5: the backfill stores the 7-day window's six closed days per rep once each is
+    rolled; the reads take the stored sums (a row changed by hand shows), and equal the
+    summed days; a run with a day not rolled is not stored; a rebuild stores them again."""
+    customers = [
+        make_customer(org["admin"], pool=org["east_pool"], now=TODAY - timedelta(days=12))
+        for _ in range(5)
+    ]
+    for back, customer in enumerate(customers, start=1):
+        ownership.claim(org["rep_a"], customer.pk, now=TODAY - timedelta(days=back, hours=-9))
+    today = make_customer(org["admin"], pool=org["east_pool"], now=TODAY - timedelta(days=1))
+    ownership.claim(org["rep_b"], today.pk, now=TODAY + (NOW - TODAY) / 2)  # read live
+    ids = [org["rep_a"].pk, org["rep_b"].pk]
+    snapshots.backfill(NOW, days=8)
+    yesterday = snapshots.day_of(TODAY) - timedelta(days=1)
+    run = RolledWindow.objects.get()  # 30 and 90 days reach days never rolled
+    assert (run.first_day, run.last_day) == (yesterday - timedelta(days=5), yesterday)
+    stored = RepWindow.objects.get(window=run, rep=org["rep_a"])
+    assert stored.claims == stored.gains == 5 and stored.recycled == 0
+    counted, _held = snapshots.recent(ids, NOW, (7, 3))
+    week = live(ids, (EventKind.CLAIMED,), "to", snapshots.day_start(NOW, 7), snapshots.FOREVER)
+    assert {pk: counted[7][pk].claims for pk in ids} == {pk: week.get(pk, 0) for pk in ids}
+    three = live(ids, (EventKind.CLAIMED,), "to", snapshots.day_start(NOW, 3), snapshots.FOREVER)
+    assert {pk: counted[3][pk].claims for pk in ids} == {pk: three.get(pk, 0) for pk in ids}
+    found = snapshots.window_counts(ids, snapshots.day_start(NOW, 7), NOW)
+    assert {pk: found[pk].claims for pk in ids} == {pk: week.get(pk, 0) for pk in ids}
+    # the reads take the stored sums: a stored row changed by hand shows in both
+    RepWindow.objects.filter(pk=stored.pk).update(claims=50)
+    assert snapshots.recent(ids, NOW, (7,))[0][7][org["rep_a"].pk].claims == 50 + (
+        week.get(org["rep_a"].pk, 0) - 5
+    )
+    assert snapshots.window_counts(ids, snapshots.day_start(NOW, 7), NOW)[
+        org["rep_a"].pk
+    ].claims == 50 + (week.get(org["rep_a"].pk, 0) - 5)
+    # without a run's sums the days are summed, as before
+    RolledWindow.objects.all().delete()
+    assert snapshots.recent(ids, NOW, (7,))[0][7][org["rep_a"].pk].claims == week.get(
+        org["rep_a"].pk, 0
+    )
+    # a run with a day not rolled is not stored
+    RolledDay.objects.filter(day=yesterday - timedelta(days=2)).delete()
+    assert snapshots.store_windows(NOW) == 0 and not RolledWindow.objects.exists()
+    # a rebuild rolls every day again and stores the run once
+    snapshots.rebuild(NOW, days=8)
+    assert RolledWindow.objects.count() == 1
+    assert RepWindow.objects.get(rep=org["rep_a"]).claims == 5
+    assert snapshots.store_windows(NOW) == 0 and RolledWindow.objects.count() == 1

@@ -52,7 +52,13 @@ from highseas.pools.models import OwnershipEvent
 
 WARM_UP = 1
 TARGET_MS = 500.0
-PATHS = ("/console/", "/console/insights/", "/api/v1/insights/reps/", "/api/v1/insights/fairness/")
+PATHS = (
+    "/console/",
+    "/console/insights/",
+    "/api/v1/insights/reps/",  # every rep in view, unpaged (an admin: thousands)
+    "/api/v1/insights/reps/?sort=-claims&page_size=50",  # the first ranked page
+    "/api/v1/insights/fairness/",
+)
 
 
 @dataclass(frozen=True)
@@ -209,7 +215,7 @@ def summary(lines: Lines) -> str:
         ratio = f"  ×{line['ratio_p95']} raw" if "ratio_p95" in line else ""
         cold = f"  (cold {line['cold_ms']} ms)" if "cold_ms" in line else ""
         rows.append(
-            f"{line['path']:<34} {line['user']:<14} p50 {line['p50_ms']:>9} ms  "
+            f"{line['path']:<50} {line['user']:<14} p50 {line['p50_ms']:>9} ms  "
             f"p95 {line['p95_ms']:>9} ms{ratio}{cold}"
         )
         if "self_seconds_by_layer" in line:

@@ -37,10 +37,23 @@ def rep_query(viewer: Viewer) -> QuerySet[User]:
     return viewer.users().filter(role=Role.REP, is_active=True)
 
 
-def team_reps(viewer: Viewer) -> list[User]:
-    """The active reps in view, with the fields the dashboard shows (an admin sees thousands)."""
-    reps = rep_query(viewer).order_by("username")
-    return list(reps.only("pk", "username", "display_name"))
+@dataclass(frozen=True, slots=True)
+class Rep:
+    """A rep as the dashboard names them: an admin sees thousands, read as plain rows."""
+
+    pk: int
+    username: str
+    display_name: str
+
+    @property
+    def label(self) -> str:
+        return self.display_name or self.username
+
+
+def team_reps(viewer: Viewer) -> list[Rep]:
+    """The active reps in view, by username."""
+    rows = rep_query(viewer).order_by("username").values_list("pk", "username", "display_name")
+    return [Rep(*row) for row in rows]
 
 
 def shown_pools(viewer: Viewer) -> list[Pool]:
@@ -63,7 +76,7 @@ WEEK = 7
 
 
 def claims_and_recycles(
-    reps: list[User], counted: dict[int, snapshots.RepCounts]
+    reps: list[Rep], counted: dict[int, snapshots.RepCounts]
 ) -> list[tuple[str, list[float], int]]:
     """Per rep, most first: claims they made and customers recycled from them in the window
     ``counted`` holds (``snapshots.recent``)."""
@@ -76,7 +89,7 @@ def claims_and_recycles(
 
 
 def follow_up_rates(
-    viewer: Viewer, reps: list[User], since: datetime
+    viewer: Viewer, reps: list[Rep], since: datetime
 ) -> list[tuple[str, float, int]]:
     """Per rep: the share of their held customers with an effective follow-up since ``since``."""
     counts = {
@@ -146,7 +159,7 @@ def _week(week: dict[int, snapshots.RepCounts], held: dict[int, int]) -> dict[st
     }
 
 
-def headline(viewer: Viewer, reps: list[User], now: datetime) -> dict[str, int]:
+def headline(viewer: Viewer, reps: list[Rep], now: datetime) -> dict[str, int]:
     ids = [rep.pk for rep in reps]
     windows, held = snapshots.recent(ids, now, (WEEK,), rep_query(viewer).values("pk"), SHOWN)
     return {**_week(windows[WEEK], held), **_due_and_pooled(viewer, now)}

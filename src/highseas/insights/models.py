@@ -205,6 +205,43 @@ class RolledDay(models.Model):
         return f"rolled {self.day}"
 
 
+class RolledWindow(models.Model):
+    """A run of rolled days, ``first_day`` to ``last_day``, whose per-rep sums are stored
+    (``RepWindow``): the closed days of a console window ("近30天" without today), summed once
+    when the roll-up ends instead of on every load (``insights.snapshots``, step 5). Stored
+    only when every day of the run is rolled; a rolled day never changes, so the sums hold."""
+
+    first_day = models.DateField()
+    last_day = models.DateField()
+    rolled_at = models.DateTimeField()
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["first_day", "last_day"], name="rolled_window_unique")
+        ]
+
+    def __str__(self) -> str:
+        return f"rolled {self.first_day}..{self.last_day}"
+
+
+class RepWindow(models.Model):
+    """One rep's sums over a ``RolledWindow`` (a rep without a row had nothing in it)."""
+
+    window = models.ForeignKey(RolledWindow, models.CASCADE, related_name="+")
+    rep = models.ForeignKey(USER, models.CASCADE, related_name="+")
+    claims = models.PositiveIntegerField(default=0)
+    assigned = models.PositiveIntegerField(default=0)
+    gains = models.PositiveIntegerField(default=0)
+    recycled = models.PositiveIntegerField(default=0)
+    released = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        constraints = [models.UniqueConstraint(fields=["window", "rep"], name="rep_window_unique")]
+
+    def __str__(self) -> str:
+        return f"rep {self.rep_id} window {self.window_id}"
+
+
 class FigureCache(models.Model):
     """An expensive figure as computed for one viewer at ``computed_at`` (``insights.cache``):
     served until it is ``STALE`` old, refreshed by the scheduler while it is being read; the

@@ -29,7 +29,7 @@ from django.utils import timezone
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
 from highseas.engine.ownership import EventKind
-from highseas.insights.models import PoolSizeDay, RepDay, RolledDay
+from highseas.insights.models import PoolSizeDay, RepDay, RepWindow, RolledDay, RolledWindow
 from highseas.pools.models import OwnershipEvent, Pool
 
 DAYS = 60
@@ -176,6 +176,12 @@ def record_pool_sizes(now: datetime, days: int = DAYS) -> dict[str, int]:
 #    several such windows and the holdings now in one read of the stored days and one of the
 #    ledger since the last rolled day. An explicit ``since``/``until`` is still counted exactly
 #    (step 3).
+# 5. Those windows' closed days are summed per rep once, when the roll-up ends
+#    (``store_windows``: a ``RolledWindow`` and its ``RepWindow`` rows, for each console window
+#    whose closed days are all rolled), so a load reads one row per rep instead of summing a
+#    row per rep and day (an admin's 30 days: 120,000 rows). A run of rolled days read by steps
+#    3 and 4 comes from its stored sums when they exist (``_stored_run``), else it is summed;
+#    a rolled day never changes, so the stored sums hold until ``rebuild`` drops them.
 
 COUNTERS = ("claims", "assigned", "gains", "recycled", "released")
 GRACE = timedelta(minutes=10)
@@ -360,6 +366,7 @@ def roll_up(now: datetime) -> dict[str, int]:
         written += roll_day(day, now)
         days += 1
         day += timedelta(days=1)
+    store_windows(now)
     return {"rep_days": written} if days else {}
 
 
@@ -384,6 +391,7 @@ def backfill(now: datetime, days: int = BACKFILL_DAYS, progress: Any = None) -> 
             if progress is not None:
                 progress(day)
         day -= timedelta(days=1)
+    store_windows(now)
     return {"rolled_days": rolled, "rep_days": written}
 
 
@@ -422,7 +430,13 @@ def window_counts(
     stored, live = _segments(since, until)
     wanted = set(ids)
     totals: dict[int, RepCounts] = {rep: RepCounts() for rep in ids}
-    if stored:
+    run = _stored_run(stored)
+    if run is not None:
+        summed = _of_reps(RepWindow.objects.filter(window=run), ids, among)
+        for rep, *values in summed.values_list("rep_id", *COUNTERS):
+            if rep in wanted:
+                totals[rep].add(RepCounts(*values))
+    elif stored:
         days = RepDay.objects.filter(day__gte=stored[0], day__lte=stored[-1])
         if len(stored) <= (stored[-1] - stored[0]).days:  # not contiguous
             days = days.filter(day__in=stored)
@@ -454,9 +468,59 @@ def holdings_now(ids: list[int], among: QuerySet[Any] | None = None) -> dict[int
 def rebuild(now: datetime, days: int = BACKFILL_DAYS, progress: Any = None) -> dict[str, int]:
     """Forget every rolled day and backfill again: after the ledger itself was replaced (the
     demo deletes its earlier organization and writes a new history)."""
+    RolledWindow.objects.all().delete()
     RolledDay.objects.all().delete()
     RepDay.objects.all().delete()
     return backfill(now, days, progress)
+
+
+STORED_WINDOWS = (7, 30, 90)  # the console's windows (``insights.console.WINDOWS``)
+
+
+def store_windows(now: datetime, windows: tuple[int, ...] = STORED_WINDOWS) -> int:
+    """Step 5: for each window of the last ``days`` calendar days, its closed days (the
+    ``days - 1`` before today) summed per rep, once, when each of them is rolled; the runs
+    that ended before yesterday are dropped. The number of rep rows written."""
+    last = day_of(now) - timedelta(days=1)
+    written = sum(
+        _store_run(last - timedelta(days=days - 2), last, now) for days in windows if days > 1
+    )
+    RolledWindow.objects.filter(last_day__lt=last - timedelta(days=1)).delete()
+    return written
+
+
+@transaction.atomic
+def _store_run(first: date, last: date, now: datetime) -> int:
+    """Store the per-rep sums of the rolled days ``first`` to ``last`` (step 5)."""
+    if len(rolled_days(first, last)) != (last - first).days + 1:
+        return 0  # a day not rolled yet: the run is summed on each read until it is
+    # the mark is written first: a second worker waits on its key, then finds it taken
+    mark, made = RolledWindow.objects.get_or_create(
+        first_day=first, last_day=last, defaults={"rolled_at": now}
+    )
+    if not made:
+        return 0
+    sums = (
+        RepDay.objects.filter(day__gte=first, day__lte=last)
+        .values_list("rep_id")
+        .annotate(*(Sum(name) for name in COUNTERS))
+        .order_by()
+    )
+    rows = [
+        RepWindow(window=mark, rep_id=rep, **dict(zip(COUNTERS, values, strict=True)))
+        for rep, *values in sums
+        if any(values)
+    ]
+    RepWindow.objects.bulk_create(rows, batch_size=2000)
+    return len(rows)
+
+
+def _stored_run(days: list[date]) -> RolledWindow | None:
+    """The stored sums of ``days`` (ascending), when they are one run of consecutive days
+    stored together (step 5)."""
+    if not days or (days[-1] - days[0]).days + 1 != len(days):
+        return None
+    return RolledWindow.objects.filter(first_day=days[0], last_day=days[-1]).first()
 
 
 def day_start(now: datetime, days: int) -> datetime:
@@ -495,20 +559,31 @@ def recent(
     stored, live = _segments(min(starts.values()), FOREVER)
     wanted = set(ids)
     found = {days: {rep: RepCounts() for rep in ids} for days in windows}
-    if stored:
-        days_read = RepDay.objects.filter(day__gte=stored[0], day__lte=stored[-1])
-        if len(stored) <= (stored[-1] - stored[0]).days:  # not contiguous
-            days_read = days_read.filter(day__in=stored)
+    summed = dict(starts)  # the windows whose closed days have no stored sums (step 5)
+    for days, start in starts.items():
+        run = _stored_run([day for day in stored if day >= day_of(start)])
+        if run is not None:
+            del summed[days]
+            rows = _of_reps(RepWindow.objects.filter(window=run), ids, among)
+            for rep, *values in rows.values_list("rep_id", *counters):
+                if rep in wanted:
+                    found[days][rep] = RepCounts(**dict(zip(counters, values, strict=True)))
+    first_summed = day_of(min(summed.values())) if summed else None
+    stored_summed = [day for day in stored if first_summed is not None and day >= first_summed]
+    if stored_summed:
+        days_read = RepDay.objects.filter(day__gte=stored_summed[0], day__lte=stored_summed[-1])
+        if len(stored_summed) <= (stored_summed[-1] - stored_summed[0]).days:  # not contiguous
+            days_read = days_read.filter(day__in=stored_summed)
         days_read = _of_reps(days_read, ids, among)
         sums = {
             f"{name}_{days}": Sum(name, filter=Q(day__gte=day_of(start)))
-            for days, start in starts.items()
+            for days, start in summed.items()
             for name in counters
         }
         width = len(counters)
         for rep, *values in days_read.values_list("rep_id").annotate(**sums).order_by():
             if rep in wanted:
-                for index, days in enumerate(starts):
+                for index, days in enumerate(summed):
                     part = values[index * width : (index + 1) * width]
                     found[days][rep] = RepCounts(
                         **{name: value or 0 for name, value in zip(counters, part, strict=True)}
