@@ -236,8 +236,10 @@ def profile_locks(queries: list[dict[str, str]]) -> list[str]:
         sql = query["sql"]
         if "FOR UPDATE" in sql and f'FROM "{table}"' in sql:
             found = re.search(r'"user_id" IN \(([^)]*)\)', sql)
-            assert found is not None, sql
-            locked.extend(part.strip() for part in found.group(1).split(","))
+            one = re.search(r"WHERE user_id = (\d+) FOR UPDATE", sql)  # the fast paths' lock
+            assert found is not None or one is not None, sql
+            parts = found.group(1).split(",") if found is not None else [one.group(1)]
+            locked.extend(part.strip() for part in parts)
     return locked
 
 
