@@ -649,7 +649,8 @@ def test_a_killed_commit_leaves_its_batch_undone(org: dict[str, Any]) -> None:
 def test_a_row_is_prepared_without_the_database(
     org: dict[str, Any], django_assert_num_queries: Any
 ) -> None:
-    """What the worker thread does reads and writes nothing in the database."""
+    """Preparing a row (parsing, checking, its duplicate keys) reads and writes nothing in
+    the database, so a commit does it outside its batches' transactions."""
     job = preview(org["admin"], org["east_pool"], history=False)
     importer = Importer(job, org["admin"])
     cells = {"name": "远航科技有限公司", "phone": "+86 138 0013 8000", "employees": "很多"}
@@ -662,40 +663,35 @@ def test_a_row_is_prepared_without_the_database(
     assert good.pooled[1].keys.phone == "+8613800138000" and good.pooled[1].columns["phone_key"]
 
 
-def test_the_commit_prepares_the_next_batch_while_it_writes_one(
+def test_the_commit_prepares_each_batch_outside_its_transaction(
     org: dict[str, Any], monkeypatch: Any
 ) -> None:
-    """The second batch's rows are prepared on the worker thread while the first batch is
-    applied (the first batch waits to see it), and the commit still does what the preview
-    said."""
+    """Each batch's rows are prepared before its transaction opens (on SQLite the one writer
+    is held for the writes only), and the commit still does what the preview said."""
     monkeypatch.setattr(imports, "BATCH_SIZE", 3)
     job = preview(org["admin"], org["east_pool"], history=False)
     planned = plans(job)
-    prepare, commit_batch = Importer.prepare, imports._commit_batch
-    second_prepared, waited, threads = threading.Event(), [], set()
+    prepare, apply_prepared = Importer.prepare, Importer.apply_prepared
+    depths: dict[str, list[int]] = {"prepare": [], "apply": []}
 
     def noted_prepare(importer: Importer, rows: Any) -> Any:
-        rows = list(rows)
-        threads.add(threading.current_thread().name)
-        if rows and rows[0][0] == 5:  # the second batch: lines 5–7
-            second_prepared.set()
+        depths["prepare"].append(len(connection.atomic_blocks))
         return prepare(importer, rows)
 
-    def waiting_batch(*args: Any, **kwargs: Any) -> int:
-        if not waited:
-            waited.append(second_prepared.wait(timeout=30))
-        return commit_batch(*args, **kwargs)
+    def noted_apply(importer: Importer, *args: Any) -> Any:
+        depths["apply"].append(len(connection.atomic_blocks))  # in the batch's transaction
+        return apply_prepared(importer, *args)
 
     monkeypatch.setattr(Importer, "prepare", noted_prepare)
-    monkeypatch.setattr(imports, "_commit_batch", waiting_batch)
+    monkeypatch.setattr(Importer, "apply_prepared", noted_apply)
     job = commit_import(Viewer(org["admin"]), job.pk)
-    assert waited == [True]
-    assert len(threads) == 1 and next(iter(threads)).startswith("highseas-import")
     assert job.status == "done" and plans(job) == planned
+    assert len(depths["prepare"]) == len(depths["apply"]) == 5  # 14 lines, 3 a batch
+    assert max(depths["prepare"]) < min(depths["apply"])
 
 
 @pytest.mark.parametrize("language", ["en", "zh-hans"])
-def test_the_worker_prepares_in_the_callers_language(org: dict[str, Any], language: str) -> None:
+def test_a_bad_rows_reason_is_in_the_importers_language(org: dict[str, Any], language: str) -> None:
     content = "客户名称,员工人数\n远航科技有限公司,很多\n".encode()
     with translation.override(language):
         job = preview(org["admin"], org["east_pool"], content)

@@ -65,7 +65,7 @@ def test_a_batch_is_screened_row_by_row_alike(
     worked_out: bool,
 ) -> None:
     """… also when the caller gives the rows' keys with their blind values worked out
-    (``duplicates.probe_of``, an import's worker thread)."""
+    (``duplicates.probe_of``, as an import prepares its rows)."""
     pool = org["east_pool"]
     with transaction.atomic():
         pool.duplicate_policy = {"manual": "allow", "api": "allow", "import": policy}

@@ -90,7 +90,7 @@ def key_values(keys: DuplicateKeys) -> dict[str, str | None]:
 class Probe:
     """A row's keys with their blind values worked out once: what a lookup asks each key's
     column for (``lookup_values``) and what the row's columns store (``key_values``). An
-    import's worker thread makes them before the batch's transaction (``probe_of``)."""
+    import makes them before the batch's transaction (``probe_of``)."""
 
     keys: DuplicateKeys
     asked: dict[str, list[str]]  # by key, the probe's non-empty keys only

@@ -201,8 +201,8 @@ def create_pooled_customers(
     """The batch form of ``create_customer`` for customers that go to ``pool`` unowned, as an
     import writes them; each row is a customer or the refusal it got, in order. ``probes``:
     the caller's rows already normalized (``normalize_region``) and each one's duplicate keys
-    with their blind values (``duplicates.probe_of``), as an import's worker thread makes
-    them before the batch's transaction; without them both are worked out here.
+    with their blind values (``duplicates.probe_of``), as an import prepares them before the
+    batch's transaction; without them both are worked out here.
 
     1. Each row is screened like a create against the database as it was before the call
        (``pools.dedup.screen_many``: the pool's policy for the entry point, the exact keys

@@ -30,7 +30,6 @@ import json
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from dataclasses import asdict, dataclass
 from datetime import datetime
 from itertools import islice
@@ -48,7 +47,7 @@ from highseas.accounts.visibility import Viewer
 from highseas.customers.crypto import decrypt_json, encrypt_json
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake.columns import HISTORY_FIELDS, checked_mapping, guess_mapping
-from highseas.intake.importer import Importer, Prepared, RowPlan, prepared_ahead
+from highseas.intake.importer import Importer, Prepared, RowPlan, prepared_batches
 from highseas.intake.models import ImportJob, ImportMapping, ImportRow
 from highseas.intake.reading import Table, read_table
 from highseas.pools.authority import is_member
@@ -229,8 +228,8 @@ def _plan(
     importer = Importer(job, viewer.user, now=now, preview=True)
     planned: Counter[str] = Counter()
     batches = _batches(rows, job.options["batch"])
-    with transaction.atomic(), closing(prepared_ahead(importer, batches, _same)) as ahead:
-        for index, (batch, prepared) in enumerate(ahead):
+    with transaction.atomic():
+        for index, (batch, prepared) in enumerate(prepared_batches(importer, batches, _same)):
             plans = importer.apply_prepared(prepared, index)
             for (_line, cells), plan in zip(batch, plans, strict=True):
                 spool.write(json.dumps([cells, asdict(plan)], ensure_ascii=False) + "\n")
@@ -378,16 +377,15 @@ def commit_import(
     done = job.rows.filter(is_done=True).count()
     size = int(job.options.get("batch") or batch_size())
     batches = _stored_batches(job, size)
-    with closing(prepared_ahead(importer, batches, _stored_cells)) as ahead:
-        for index, (batch, prepared) in enumerate(ahead):
-            try:
-                done += _commit_batch(job, importer, batch.lines, index, progress, done, prepared)
-            except HighSeasError as conflict:
-                if conflict.code is ErrorCode.STATE_CONFLICT:
-                    ImportJob.objects.filter(pk=job.pk).update(
-                        status=ImportJob.Status.FAILED, error=conflict.as_dict()
-                    )
-                raise
+    for index, (batch, prepared) in enumerate(prepared_batches(importer, batches, _stored_cells)):
+        try:
+            done += _commit_batch(job, importer, batch.lines, index, progress, done, prepared)
+        except HighSeasError as conflict:
+            if conflict.code is ErrorCode.STATE_CONFLICT:
+                ImportJob.objects.filter(pk=job.pk).update(
+                    status=ImportJob.Status.FAILED, error=conflict.as_dict()
+                )
+            raise
     _finish(job, importer)
     job.refresh_from_db()
     return job
@@ -419,7 +417,7 @@ def _stored_batches(job: ImportJob, size: int) -> Iterator[_Stored]:
 
 
 def _stored_cells(batch: _Stored) -> list[tuple[int, dict[str, str]]]:
-    """A batch's cells decrypted (on ``prepared_ahead``'s worker thread)."""
+    """A batch's cells decrypted (``prepared_batches``, before the batch's transaction)."""
     return [(line, decrypt_json(cells)) for line, cells in batch.cells]
 
 
