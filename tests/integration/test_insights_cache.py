@@ -204,3 +204,32 @@ def test_a_manager_whose_teams_changed_reads_no_figure_of_their_old_teams(
             for when in ("cached", "since", "until"):
                 answer.pop(when, None)
         assert (found, f.__name__) == (live, f.__name__)
+
+
+def test_another_grouping_recomputes_only_the_breakdown(
+    org: dict[str, Any], won: Customer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The page's figures are cached in parts: a second grouping of the same window reuses the
+    window's claims and fairness and the levels; another window reuses the levels."""
+    from highseas.insights import console
+
+    computed: list[str] = []
+    for name in ("_breakdown_part", "_window_part", "level_counts"):
+        real = getattr(console, name)
+        monkeypatch.setattr(
+            console,
+            name,
+            lambda *a, _real=real, _name=name, **k: computed.append(_name) or _real(*a, **k),
+        )
+    viewer = Viewer(org["east_manager"])
+    first = console_page(viewer, days=30, by="source", now=NOW)
+    assert sorted(computed) == ["_breakdown_part", "_window_part", "level_counts"]
+    computed.clear()
+    second = console_page(viewer, days=30, by="industry", now=NOW + timedelta(minutes=1))
+    assert computed == ["_breakdown_part"]
+    assert (second["claims"], second["fairness"]) == (first["claims"], first["fairness"])
+    assert second["breakdown"]["by"] == "industry"
+    computed.clear()
+    console_page(viewer, days=7, by="industry", now=NOW + timedelta(minutes=2))
+    assert sorted(computed) == ["_breakdown_part", "_window_part"]
+    assert FigureCache.objects.filter(key__startswith="insights_breakdown|").count() == 3
