@@ -73,6 +73,8 @@ def test_a_batch_is_screened_row_by_row_alike(
         for fields in existing:
             create_customer(actor=org["admin"], fields=dict(fields), pool=pool, route=False)
         probes = [duplicates.probe_of(dict(f)) for f in batch] if worked_out else None
+        for probe in probes or ():  # the columns a customer stores, as ``key_values``
+            assert probe.columns == duplicates.key_values(probe.keys)
         together = dedup.screen_many(
             [dict(f) for f in batch], pool=pool, entry_point="import", probes=probes
         )

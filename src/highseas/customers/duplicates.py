@@ -101,7 +101,11 @@ def probe_of(fields: dict[str, Any]) -> Probe:
     """The ``Probe`` of a row's fields (normalized as the customer will store them)."""
     keys = keys_of(fields)
     asked = {key: lookup_values(key, value) for key in KEY_COLUMNS if (value := getattr(keys, key))}
-    return Probe(keys, asked, key_values(keys))
+    # a stored value is the lookup's first: the blind value under the current key (``blinds``)
+    columns = {
+        column: asked[key][0] if key in asked else None for key, column in KEY_COLUMNS.items()
+    }
+    return Probe(keys, asked, columns)
 
 
 def stored_keys(customer: Customer) -> DuplicateKeys:
