@@ -9,11 +9,14 @@ rows' planned actions after the rollback.
 ``commit_import`` applies the rows in the preview's batches (``batch_size`` rows, kept in the
 job's ``options``), each batch in its own transaction and routing run, in line order:
 
-1. the batch's rows still to do are re-read in the transaction; each is applied by the same
-   code, and each outcome's ``signature`` (action, error code, whose duplicate, which owner)
-   is compared with the plan. Any difference means the database changed since the preview:
-   the batch rolls back, the job is marked ``failed`` with ``state_conflict`` naming the
-   line, and the call refuses with ``state_conflict``; batches before it stay done;
+1. the batch's stored cells are read and its rows prepared (decrypted, parsed, checked, their
+   duplicate keys worked out: ``Importer.prepare``, no database work) before its transaction;
+   in the transaction the rows still to do are read again, locked, without their cells; each
+   is applied by the same code as in the preview, and each outcome's ``signature`` (action,
+   error code, whose duplicate, which owner) is compared with the plan. Any difference
+   means the database changed since the preview: the batch rolls back, the job is marked
+   ``failed`` with ``state_conflict`` naming the line, and the call refuses with
+   ``state_conflict``; batches before it stay done;
 2. the rows are marked done with their customer in the same transaction, so a commit killed
    anywhere (its batch rolls back) and started again resumes after the last done batch and
    creates nobody twice; a finished job commits as a no-op;
