@@ -41,6 +41,7 @@ def test_the_insights_bench_times_each_page_cold_and_warm_beside_the_baseline(
     assert {user for _path, user in pages} == {"mgr_east", "boss"}
     for line in pages.values():
         assert line["cold_ms"] > 0 and line["p95_ms"] >= line["p50_ms"] > 0
+        assert line["cpu_p95_ms"] >= line["cpu_p50_ms"] > 0
         assert line["baseline_p95_ms"] == lines[0]["p95_ms"]
     assert lines[1]["rolled_days"] == RolledDay.objects.count() >= 1
     assert FigureCache.objects.exists()
