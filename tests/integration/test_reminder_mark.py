@@ -24,6 +24,7 @@ from tests.races import race
 SHANGHAI = ZoneInfo("Asia/Shanghai")
 NOW = datetime(2026, 3, 10, 9, 0, tzinfo=SHANGHAI)
 MINUTE = timedelta(minutes=1)
+DEDUPE_LOOKUP = 'SELECT "notify_notification"."dedupe_key"'  # a batch's keys looked up
 
 
 @pytest.fixture
@@ -97,9 +98,34 @@ def test_an_idle_minute_reads_no_plan_already_reminded(
         counts = send_due_reminders(NOW + MINUTE)
     assert counts == dict.fromkeys(("next_contact", "birthday", "important_date", "task_due"), 0)
     read = [q["sql"] for q in captured.captured_queries]
-    assert not [sql for sql in read if "notify_notification" in sql], read
+    plans = [sql for sql in read if 'FROM "customers_activity"' in sql]
+    since = (NOW - OVERLAP).astimezone(ZoneInfo("UTC")).strftime("%H:%M:%S")
+    assert len(plans) == 1 and since in plans[0], plans  # from the mark, not 7 days back
+    assert not [sql for sql in read if sql.startswith(DEDUPE_LOOKUP)], read  # no batch read
     assert not [sql for sql in read if "customers_contact" in sql], read  # no full pass
     assert len(read) <= 4, read  # the mark, two empty windows, the mark moved on
+
+
+@pytest.mark.django_db
+def test_a_full_pass_over_a_window_already_reminded_reads_none_of_its_plans(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    """The hourly full pass reads the whole look-back window, but the database leaves out
+    what was reminded (the dedupe key's index): no batch of plans comes back to be looked up."""
+    for index in range(30):
+        customer = make_customer(org["admin"], owner=org["rep_a"], pool=org["east_pool"])
+        plan(customer, NOW - timedelta(hours=index + 1))
+        Task.objects.create(
+            title="回访", assignee=org["rep_a"], due_at=NOW - timedelta(hours=index + 1)
+        )
+    first = send_due_reminders(NOW)
+    assert (first["next_contact"], first["task_due"]) == (30, 30)
+    assert read_window(NOW + FULL_EVERY).full is True
+    with CaptureQueriesContext(connection) as captured:
+        counts = send_due_reminders(NOW + FULL_EVERY)
+    assert (counts["next_contact"], counts["task_due"]) == (0, 0)
+    read = [q["sql"] for q in captured.captured_queries]
+    assert not [sql for sql in read if sql.startswith(DEDUPE_LOOKUP)], read
 
 
 @pytest.mark.django_db

@@ -8,8 +8,9 @@
 2. The work is O(due): next contacts and tasks are read on their due time's index within a
    look-back window (``LOOKBACK``, 7 days) so that a backlog older than that — a first run on
    imported data, a scheduler that was down for a month — is not sent as a flood of stale
-   reminders; birthdays and important dates are read for today only. Keys already sent are
-   skipped with one indexed lookup per batch, and batches are bounded.
+   reminders; birthdays and important dates are read for today only. Next contacts and tasks
+   already reminded are left out by the database (their dedupe key's unique index); other
+   keys already sent are skipped with one indexed lookup per batch; batches are bounded.
 3. An idle minute costs little (``ReminderMark``): a run reads only the next contacts and tasks
    that fell due since the last run (``through``, less ``OVERLAP`` for rows committed late),
    so a worker that missed minutes catches up on them and two workers at once read the same
@@ -40,7 +41,8 @@ from operator import or_
 from typing import Any, TypeVar
 
 from django.conf import settings
-from django.db.models import Exists, Model, OuterRef, Q, QuerySet
+from django.db.models import CharField, Exists, Model, OuterRef, Q, QuerySet, Value
+from django.db.models.functions import Cast, Concat
 from django.utils import timezone, translation
 from django.utils.translation import gettext as _
 
@@ -181,6 +183,13 @@ def anniversary_days(today: date) -> list[tuple[int, int]]:
     return days
 
 
+def _sent(kind: str) -> Exists:
+    """Whether the row's reminder (dedupe key ``<kind>:<pk>``) was sent: one lookup on the
+    key's unique index, so a pass over a window already reminded reads no row of it."""
+    key = Concat(Value(f"{kind}:"), Cast(OuterRef("pk"), CharField()), output_field=CharField())
+    return Exists(Notification.objects.filter(dedupe_key=key))
+
+
 def _since(now: datetime, lookback: timedelta, since: datetime | None) -> datetime:
     earliest = now - lookback
     return earliest if since is None or since < earliest else since
@@ -199,7 +208,7 @@ def next_contact_reminders(
             next_contact_at__lte=now,
             customer__owner__isnull=False,
         )
-        .filter(~Exists(newer_plan))
+        .filter(~Exists(newer_plan), ~_sent("next_contact"))
         .select_related("customer")
     )
     for batch in _due_batches(due, "next_contact_at"):
@@ -302,9 +311,13 @@ def task_due_reminders(
     now: datetime, lookback: timedelta, since: datetime | None = None
 ) -> Iterator[list[Reminder]]:
     """Open tasks due after ``since`` (the whole look-back window when ``None``) up to ``now``."""
-    due = Task.objects.filter(
-        done_at__isnull=True, due_at__gt=_since(now, lookback, since), due_at__lte=now
-    ).select_related("customer")
+    due = (
+        Task.objects.filter(
+            done_at__isnull=True, due_at__gt=_since(now, lookback, since), due_at__lte=now
+        )
+        .filter(~_sent("task_due"))
+        .select_related("customer")
+    )
     for batch in _due_batches(due, "due_at"):
         yield [_task_due(task) for task in batch]
 
