@@ -8,9 +8,12 @@
    transaction serializes everything). A backlog run (the set-based path) then locks every rep
    the rules can reach (``facts.lock_reps``), then its customers (``FOR UPDATE``), and
    re-reads the reps' loads under those locks, so that concurrent runs plan from true loads;
-   a small run (a registration, a short import) locks only the rep it gives each customer to,
-   then that customer, inside ``pools.bulk_assign.assign_many`` — reps before customers, the
-   order every writer of ownership takes.
+   a small run (a registration, a short import) locks only the rep it gives each customer to:
+   the plain case through the rule's fast path (``pools.assign_statements.assign_by_rule``:
+   the rep's lock, one read, the compare-and-set with its ledger row, the receivers told once
+   per batch in the batch's transaction), anything else through
+   ``pools.bulk_assign.assign_many``, which locks the rep, then that customer — reps before
+   customers, the order every writer of ownership takes.
 3. The engine plans the batch with the run's seeded random source, pointers and loads carried
    from the previous batch (a smart rule's customers matched at once by the win model that
    is current when the run starts, ``smart.services.scoring``); a real run applies it
