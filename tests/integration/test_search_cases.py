@@ -142,3 +142,16 @@ def test_a_search_reads_the_public_settings_once_per_statement_kind(
     walks = [q for q in queries if "customers_customer" in q["sql"]]
     assert rows and len(walks) > 5
     assert len(settings_reads) <= 2  # the scope, and the public fields of the page's rows
+
+
+@pytest.mark.parametrize("text", ["hw", "huawei", "hwjs", "zj", "xh"])
+def test_pinyin_prefixes_read_from_listed_cores_or_the_subquery_alike(
+    planted: dict[str, int], text: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL reads a pinyin prefix's customers from its cores when they are few
+    (``NameQuery.listed_prefix_cores``), otherwise through the pinyin subquery: the same
+    page either way (SQLite always takes the subquery)."""
+    listed = [row["id"] for row in search.search(text, limit=50).rows]
+    monkeypatch.setattr("highseas.customers.matching.LISTED_CORES", 0)
+    assert [row["id"] for row in search.search(text, limit=50).rows] == listed
+    assert listed or text == "xh"

@@ -10,6 +10,7 @@ from django.test import Client
 from django.utils import timezone
 
 from highseas.customers.models import Activity, Contact, Customer, Deal
+from highseas.customers.search import name_filter
 from highseas.intake import creation as intake
 from highseas.notify.models import Notification
 from highseas.pools import services as pools
@@ -401,3 +402,29 @@ def test_an_approved_claim_says_who_asked_and_who_approved(world: dict[str, Any]
     assert "REP_B claimed it from 华东重点客户池" in why
     assert "approved by MGR_EAST" in why
     assert "MGR_EAST claimed it" not in why
+
+
+def test_my_customers_filtered_by_a_name_show_what_the_search_indexes_match(
+    world: dict[str, Any], make_customer: Any
+) -> None:
+    """The mine page tests each of the rep's own rows for the name where it stands
+    (``customers.search.row_name_filter``), and shows exactly the rows the search indexes'
+    ``name_filter`` gives among them: one and two characters, pinyin, initials and longer
+    texts, and never another rep's customer."""
+    rep, other = world["rep_a"], world["rep_b"]
+    for name in (
+        "杭州云栖科技有限公司",
+        "科技园区服务有限公司",
+        "华为技术有限公司",
+        "上海数科网络公司",
+    ):
+        make_customer(world["east_manager"], owner=rep, name=name)
+    make_customer(world["east_manager"], owner=other, name="深圳腾讯科技有限公司")
+    client = signed_in(rep)
+    mine = Customer.objects.filter(owner=rep, status__in=["owned", "frozen"])
+    for text in ("科技", "技", "huawei", "hw", "云栖科技", "科技有限", "数科", "腾讯", "zzz"):
+        shown = {row.id for row in client.get("/mine/", {"q": text}).context["page"].object_list}
+        expected = set(mine.filter(name_filter(text)).values_list("pk", flat=True))
+        assert shown == expected, text
+    assert len({r.id for r in client.get("/mine/", {"q": "科技"}).context["page"].object_list}) >= 2
+    assert not client.get("/mine/", {"q": "腾讯"}).context["page"].object_list

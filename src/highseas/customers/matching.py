@@ -24,6 +24,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from enum import IntEnum
+from functools import cached_property
 from typing import Any
 
 from django.db import connection
@@ -39,6 +40,7 @@ from highseas.customers.fts import (
 from highseas.engine.normalize import fold, normalize_company_name
 from highseas.engine.pinyin import is_pinyin_query
 
+LISTED_CORES = 2000  # pinyin prefixes with more cores than this are read by a subquery
 MIN_CONTAINS_LENGTH = 3  # trigram indexes need three characters; pairs serve fewer
 _NOT_WORD = re.compile(r"[^\w]|_", re.UNICODE)
 _CJK = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
@@ -136,12 +138,32 @@ class NameQuery:
         if tier is Tier.PREFIX:
             sql = "c.name_key >= %s AND c.name_key < %s"
             found = [Source(Clause(sql, _range(self.core)), by_name_key=True)]
-            if self.pinyin:
+            if self.pinyin and (cores := self.listed_prefix_cores) is not None:
+                found.append(Source(Clause("c.name_key = ANY(%s)", [cores]), by_name_key=True))
+            elif self.pinyin:
                 sql = f"c.name_key IN ({_pinyin_cores(exact=False)})"
                 found.append(Source(Clause(sql, _range(self.pinyin) * 2), by_name_key=True))
             sql = "ct.name >= %s AND ct.name < %s"
             return [*found, Source(Clause(sql, _range(self.text)), by_contact=True)]
         return self._containing()
+
+    @cached_property
+    def listed_prefix_cores(self) -> list[str] | None:
+        """On PostgreSQL, the core names whose pinyin or initials start with the Latin query,
+        read once, when there are at most ``LISTED_CORES``: the prefix tier then reads their
+        customers on the name index. Given the pinyin table as a subquery, the planner walked
+        pooled customers newest first looking each one's core up (45,000 rows to find the 21
+        of ``hw`` at 1M customers: 345 ms; 18 ms from its 946 cores). More cores (``zh``):
+        ``None``, the subquery, whose walk then meets matches early."""
+        if connection.vendor != "postgresql" or not self.pinyin:
+            return None
+        with connection.cursor() as cursor:
+            cursor.execute(
+                f"{_pinyin_cores(exact=False)} LIMIT %s",
+                [*_range(self.pinyin) * 2, LISTED_CORES + 1],
+            )
+            cores = [row[0] for row in cursor.fetchall()]
+        return cores if len(cores) <= LISTED_CORES else None
 
     def _containing(self) -> list[Source]:
         if len(self.folded) < MIN_CONTAINS_LENGTH:
@@ -207,7 +229,9 @@ def _trigram_source(text: str) -> Source:
         phrase = '"' + text.replace('"', '""') + '"'
         return Source(Clause("1 = 1"), Clause(f"{FTS_TABLE} MATCH %s", [phrase]))
     if connection.vendor == "postgresql":
-        return Source(Clause("c.name ILIKE %s", [like_pattern(text)]))
+        pattern = like_pattern(text)
+        held = Clause(f'"{TABLE}"."name" ILIKE %s', [pattern])  # the row at hand: no index
+        return Source(Clause("c.name ILIKE %s", [pattern]), row=held)
     return Source(Clause("LOWER(c.name) LIKE %s ESCAPE '\\'", [like_pattern(text.lower())]))
 
 

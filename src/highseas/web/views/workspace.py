@@ -15,7 +15,7 @@ from django.utils import timezone
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from highseas.customers.search import name_filter
+from highseas.customers.search import row_name_filter
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools import ownership, requests
 from highseas.pools.listing import PAGE_SIZE, listed_customers
@@ -176,7 +176,7 @@ def my_customers(request: HttpRequest) -> HttpResponse:
     elif view == "frozen":
         customers = customers.filter(status="frozen")
     if query := request.GET.get("q", "").strip():
-        customers = customers.filter(name_filter(query))
+        customers = customers.filter(row_name_filter(query))  # their own: a few hundred
     page = Paginator(customers, MINE_PAGE_SIZE).get_page(request.GET.get("page"))
     context = {
         "section": "mine",
