@@ -280,7 +280,7 @@ def test_the_picker_reads_only_the_people_it_shows(
     with CaptureQueriesContext(connection) as queries:
         shown = find_receivers(viewer, "c")  # matches most of them
     assert len(shown) == PICK_LIMIT and read == [PICK_LIMIT]
-    assert len(queries) == 3  # stale keys (none), the first twenty, their holdings
+    assert len(queries) == 4  # stale keys (none), the first twenty, their rows, holdings
     assert "LIMIT 20" in queries[1]["sql"].upper()
     assert not any(q["sql"].lstrip().upper().startswith(("INSERT", "UPDATE")) for q in queries)
 
