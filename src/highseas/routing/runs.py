@@ -8,12 +8,13 @@
    transaction serializes everything). A backlog run (the set-based path) then locks every rep
    the rules can reach (``facts.lock_reps``), then its customers (``FOR UPDATE``), and
    re-reads the reps' loads under those locks, so that concurrent runs plan from true loads;
-   a small run (a registration, a short import) locks only the rep it gives each customer to:
-   the plain case through the rule's fast path (``pools.assign_statements.assign_by_rule``:
-   the rep's lock, one read, the compare-and-set with its ledger row, the receivers told once
-   per batch in the batch's transaction), anything else through
-   ``pools.bulk_assign.assign_many``, which locks the rep, then that customer — reps before
-   customers, the order every writer of ownership takes.
+   a small run (a registration, a short import) locks the same reps in id order without
+   reading them (``facts.lock_rep_rows``), then gives customers one by one: the plain case
+   through the rule's fast path (``pools.assign_statements.assign_by_rule``: the rep's lock,
+   one read, the compare-and-set with its ledger row, the receivers told once per batch in
+   the batch's transaction), anything else through ``pools.bulk_assign.assign_many``, which
+   locks the rep, then that customer — reps before customers, the order every writer of
+   ownership takes.
 3. The engine plans the batch with the run's seeded random source, pointers and loads carried
    from the previous batch (a smart rule's customers matched at once by the win model that
    is current when the run starts, ``smart.services.scoring``); a real run applies it
@@ -45,12 +46,12 @@ from django.utils import timezone
 from highseas.accounts.models import RepProfile, User
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
-from highseas.engine.errors import ErrorCode
+from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.planner import NO_MODEL, Decision, Outcome, PlanState, RoutedCustomer, plan
 from highseas.engine.smart import Scoring
 from highseas.notify.services import notify_many
 from highseas.pools import assign_statements
-from highseas.pools.facts import lock_reps
+from highseas.pools.facts import lock_rep_rows, lock_reps
 from highseas.pools.models import Pool
 from highseas.pools.rows import db_datetime, db_json, insert_rows
 from highseas.routing import cursors
@@ -177,6 +178,7 @@ class Runner:
         self.applier = Applier(self.rule_set.rules, self.reps_by_team, self.result.run.pk)
         self.cursor_rows: dict[cursors.Key, RoutingCursor] = {}
         self.profiles: dict[int, RepProfile] | None = None  # as this batch locked them
+        self.reps_locked = False  # whether this batch locked every rep first (``_batch``)
         self.assigned_today = carried.assigned_for(self.rep_ids, options.now)
         self.scoring: Scoring = NO_MODEL
         if self.rule_set.has_smart:
@@ -276,8 +278,16 @@ class Runner:
             if self.locks_reps:
                 self.profiles = lock_reps(*self.rep_ids)
                 page = page.select_for_update(of=("self",))
-            # else ``assign_many`` locks each receiver, then its customer: the order every
-            # writer of ownership takes (reps before customers), so no two wait in a cycle
+            elif ids is None or len(ids) > 1:
+                # Decision by decision, the receivers would be locked in the batch's
+                # customer order; so every rep the rules reach is locked first, in id order,
+                # as every writer of several reps locks them, and no two wait in a cycle.
+                lock_rep_rows(self.rep_ids)
+                self.reps_locked = True
+            else:
+                # One customer (a registration) locks only its receiver; an attempt refused
+                # at the cap or quota lets its rep's lock go (``_attempt``).
+                self.reps_locked = False
         written = self.options.rows
         if written is None or ids is None:
             return list(page.values(*CUSTOMER_COLUMNS, "hint"))
@@ -378,12 +388,10 @@ class Runner:
         refused: set[int] = set()
         while decision.outcome is Outcome.ASSIGNED and decision.owner_id is not None:
             owner = decision.owner_id
-            fast = self._fast(decision)
+            fast, refusal = self._attempt(decision, customer)
             if fast is not None:
                 given.append(fast)
                 return decision
-            applied = self.applier.apply([decision], self.options.now, pools=self.pools)
-            refusal = applied.get(customer.customer_id)
             if refusal is None or refusal.code not in FALLS_THROUGH:
                 return decision
             refused.add(owner)
@@ -401,6 +409,26 @@ class Runner:
                 return decision  # the loads say they could, the re-check said no: stay pooled
             decision = again
         return decision
+
+    def _attempt(
+        self, decision: Decision, customer: RoutedCustomer
+    ) -> tuple[Customer | None, HighSeasError | None]:
+        """One try at the decision: the fast path's customer, or ``assign_many``'s refusal
+        (``None`` when it gave the customer). Unless every rep was locked first, the try runs
+        in a savepoint that a refusal at the cap or quota rolls back, which on PostgreSQL
+        also lets go of the refused rep's lock, so that trying the next rep never holds two."""
+        savepoint = None if self.reps_locked else transaction.savepoint()
+        fast = self._fast(decision)
+        refusal = None
+        if fast is None:
+            applied = self.applier.apply([decision], self.options.now, pools=self.pools)
+            refusal = applied.get(customer.customer_id)
+        if savepoint is not None:
+            if refusal is not None and refusal.code in FALLS_THROUGH:
+                transaction.savepoint_rollback(savepoint)
+            else:
+                transaction.savepoint_commit(savepoint)
+        return fast, refusal
 
     def _fast(self, decision: Decision) -> Customer | None:
         """The decision through the precompiled statements when it is the plain case, else
