@@ -46,6 +46,7 @@ from highseas.accounts.models import Role, User
 from highseas.accounts.visibility import Viewer
 from highseas.bench import BenchError, Lines, report
 from highseas.bench.breakdown import describe, profiled
+from highseas.config import heap
 from highseas.customers.models import Activity, Customer
 from highseas.insights import snapshots
 from highseas.insights.models import FigureCache, RolledDay
@@ -181,6 +182,7 @@ def measure(options: InsightsBenchOptions) -> Lines:
     scale["rolled_days"] = RolledDay.objects.count()
     scale["roll_up_s"] = round(time.perf_counter() - started, 2)
     scale["rep_days_written"] = rolled
+    heap.settle()  # as `highseas serve` and each production worker do once started
     baseline = _timed(_baseline(manager), options.requests)
     lines: Lines = [{"path": "raw_sql_dashboard_aggregates", "user": manager.username, **baseline}]
     for user in (manager, admin):

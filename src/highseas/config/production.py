@@ -18,6 +18,8 @@ from typing import Any
 
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
 
+from highseas.config import heap
+
 
 @dataclass(frozen=True)
 class ServerOptions:
@@ -40,7 +42,13 @@ class ServerOptions:
             "accesslog": None,
             "errorlog": "-",
             "proc_name": "highseas",
+            "post_worker_init": _settle_heap,
         }
+
+
+def _settle_heap(worker: Any) -> None:
+    """Each worker, once it has loaded the application: ``heap.settle``."""
+    heap.settle()
 
 
 class ProductionServer(BaseApplication):  # type: ignore[misc]

@@ -5,6 +5,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.db import connection
 
+from highseas.config import heap
 from highseas.config.private_files import make_data_private
 
 
@@ -68,6 +69,7 @@ class Command(BaseCommand):
             )
 
         self.stdout.write(f"HighSeas is serving at http://{host}:{port}/  (Ctrl+C to stop)")
+        heap.settle()
         serve(application, host=host, port=port, threads=threads or 8, ident="HighSeas")
 
     def _serve_production(self, host: str, port: int, workers: int, threads: int) -> None:

@@ -1,0 +1,48 @@
+"""A serving process freezes what start-up left (``config.heap.settle``), so a full collection
+of the cyclic garbage collector walks only what requests create, not the ~360,000 objects of
+Django, the application and its dictionaries."""
+
+from __future__ import annotations
+
+import gc
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import waitress
+from django.core.management import call_command
+
+from highseas.config import heap
+from highseas.config.production import ServerOptions
+
+
+@pytest.fixture(autouse=True)
+def unfrozen() -> Iterator[None]:
+    gc.unfreeze()
+    yield
+    gc.unfreeze()
+
+
+def test_settle_freezes_what_exists_and_leaves_new_objects_collectable() -> None:
+    frozen = heap.settle()
+    assert frozen == gc.get_freeze_count() > 10_000
+    cycle: list[Any] = []
+    cycle.append(cycle)
+    del cycle
+    assert gc.collect() >= 1  # what is made afterwards is still collected
+
+
+@pytest.mark.django_db
+def test_the_embedded_server_settles_its_heap_before_it_serves(monkeypatch: Any) -> None:
+    frozen_when_serving: list[int] = []
+    monkeypatch.setattr(
+        waitress, "serve", lambda *args, **kwargs: frozen_when_serving.append(gc.get_freeze_count())
+    )
+    call_command("serve", "--no-scheduler", "--port", "0")
+    assert frozen_when_serving and frozen_when_serving[0] > 10_000
+
+
+def test_each_production_worker_settles_its_heap_once_started() -> None:
+    hook = ServerOptions().gunicorn_settings()["post_worker_init"]
+    hook(object())
+    assert gc.get_freeze_count() > 10_000
