@@ -468,9 +468,10 @@ def holdings_now(ids: list[int], among: QuerySet[Any] | None = None) -> dict[int
 def rebuild(now: datetime, days: int = BACKFILL_DAYS, progress: Any = None) -> dict[str, int]:
     """Forget every rolled day and backfill again: after the ledger itself was replaced (the
     demo deletes its earlier organization and writes a new history)."""
-    RolledWindow.objects.all().delete()
-    RolledDay.objects.all().delete()
-    RepDay.objects.all().delete()
+    with transaction.atomic():  # never a moment with window sums but no days under them
+        RolledWindow.objects.all().delete()
+        RolledDay.objects.all().delete()
+        RepDay.objects.all().delete()
     return backfill(now, days, progress)
 
 

@@ -162,7 +162,8 @@ def refresh_keys() -> int:
         cursor.execute(
             f"SELECT u.id, u.username, u.display_name FROM {users} u "
             f"LEFT JOIN {keys} k ON k.user_id = u.id "
-            "WHERE k.user_id IS NULL OR k.username <> u.username OR k.name <> u.display_name"
+            "WHERE k.user_id IS NULL OR k.username <> u.username OR k.name <> u.display_name "
+            "ORDER BY u.id"  # concurrent refreshes write the same keys in the same order
         )
         stale = cursor.fetchall()
         if stale:
