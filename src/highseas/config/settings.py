@@ -148,9 +148,11 @@ elif DATABASES["default"]["ENGINE"] == "django.db.backends.postgresql":
     # Server-side parameter binding: psycopg prepares a statement a connection has run five
     # times, so the rush paths (claim, release, assign, follow-up) skip the server's parse and
     # plan. Off (HIGHSEAS_PG_SERVER_SIDE_BINDING=0) behind a transaction-pooling pgbouncer.
-    DATABASES["default"].setdefault("OPTIONS", {})["server_side_binding"] = _env_flag(
-        "HIGHSEAS_PG_SERVER_SIDE_BINDING", default=True
-    )
+    _binding = _env_flag("HIGHSEAS_PG_SERVER_SIDE_BINDING", default=True)
+    _options = DATABASES["default"].setdefault("OPTIONS", {})
+    _options["server_side_binding"] = _binding
+    # Django turns psycopg's statement preparation off unless asked (prepare_threshold=None).
+    _options.setdefault("prepare_threshold", 5 if _binding else None)
 
 DEFAULT_AUTO_FIELD = "django.db.models.BigAutoField"
 AUTH_USER_MODEL = "accounts.User"
