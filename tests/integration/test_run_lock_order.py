@@ -34,13 +34,27 @@ from tests.races import race
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def test_a_small_run_giving_reps_out_of_id_order_does_not_deadlock_with_assign_many(
-    org: dict[str, Any], make_customer: Callable[..., Customer], monkeypatch: Any
-) -> None:
+def reps_in_id_order(org: dict[str, Any]) -> tuple[Any, Any]:
     if connection.vendor != "postgresql":
         pytest.skip("row locks: a SQLite write transaction excludes every other writer")
     rep_a, rep_b = org["rep_a"], org["rep_b"]
     assert rep_a.pk < rep_b.pk
+    return rep_a, rep_b
+
+
+def assign_to_both(first: Any, one: Customer, second: Any, other: Customer) -> None:
+    """Another writer of several reps: ``assign_many`` locks them in id order."""
+    authority = RuleAuthority(999, "other", None, frozenset([first.pk, second.pk]))
+    reason = Reason(reasons.RULE_ASSIGNED, {"rule": "other", "run": 0})
+    assign_many(
+        [Grant(authority, one.pk, first.pk, reason), Grant(authority, other.pk, second.pk, reason)]
+    )
+
+
+def test_a_small_run_giving_reps_out_of_id_order_does_not_deadlock_with_assign_many(
+    org: dict[str, Any], make_customer: Callable[..., Customer], monkeypatch: Any
+) -> None:
+    rep_a, rep_b = reps_in_id_order(org)
     for rep in (rep_a, rep_b):
         RepProfile.objects.get_or_create(user=rep)
     customers = [make_customer(org["admin"], pool=org["east_pool"]) for _ in range(5)]
@@ -72,8 +86,6 @@ def test_a_small_run_giving_reps_out_of_id_order_does_not_deadlock_with_assign_m
         return found
 
     monkeypatch.setattr(assign_statements, "_read_for_rule", slow_first_read)
-    authority = RuleAuthority(999, "other", None, frozenset([rep_a.pk, rep_b.pk]))
-    reason = Reason(reasons.RULE_ASSIGNED, {"rule": "other", "run": 0})
 
     def act(index: int) -> None:
         if index == 0:
@@ -87,12 +99,7 @@ def test_a_small_run_giving_reps_out_of_id_order_does_not_deadlock_with_assign_m
             return
         assert first_read.wait(30)
         time.sleep(0.2)
-        assign_many(
-            [
-                Grant(authority, customers[3].pk, rep_a.pk, reason),
-                Grant(authority, customers[4].pk, rep_b.pk, reason),
-            ]
-        )
+        assign_to_both(rep_a, customers[3], rep_b, customers[4])
 
     assert race(2, act) == Counter({"ok": 2})
     assert receivers == [rep_b.pk, rep_a.pk]  # the run did give against the id order
@@ -106,10 +113,7 @@ def test_a_small_run_giving_reps_out_of_id_order_does_not_deadlock_with_assign_m
 def test_a_registration_refused_by_one_rep_lets_go_of_them_before_trying_the_next(
     org: dict[str, Any], make_customer: Callable[..., Customer], monkeypatch: Any
 ) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("row locks: a SQLite write transaction excludes every other writer")
-    rep_a, rep_b = org["rep_a"], org["rep_b"]
-    assert rep_a.pk < rep_b.pk
+    rep_a, rep_b = reps_in_id_order(org)
     policy = org["east_pool"].claim_policy
     policy.holding_cap = 2
     policy.save()
@@ -146,8 +150,6 @@ def test_a_registration_refused_by_one_rep_lets_go_of_them_before_trying_the_nex
         return real_plan(*args, **kwargs)
 
     monkeypatch.setattr(runs, "plan", plan_then_wait)
-    authority = RuleAuthority(999, "other", None, frozenset([rep_a.pk, rep_b.pk]))
-    reason = Reason(reasons.RULE_ASSIGNED, {"rule": "other", "run": 0})
     registered: list[Customer] = []
 
     def act(index: int) -> None:
@@ -156,12 +158,7 @@ def test_a_registration_refused_by_one_rep_lets_go_of_them_before_trying_the_nex
             return
         assert planning_again.wait(30)
         time.sleep(0.2)
-        assign_many(  # locks rep_a, then rep_b (which refuses: at the cap)
-            [
-                Grant(authority, others[0].pk, rep_a.pk, reason),
-                Grant(authority, others[1].pk, rep_b.pk, reason),
-            ]
-        )
+        assign_to_both(rep_a, others[0], rep_b, others[1])  # rep_b refuses: at the cap
 
     assert race(2, act) == Counter({"ok": 2})
     assert len(plans) >= 2  # the registration did fall through from rep_b

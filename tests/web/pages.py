@@ -29,6 +29,16 @@ def messages_of(response: Any) -> list[str]:
     return [str(m) for m in response.context["messages"]]
 
 
+def in_language(sign_in: Any, username: str, language: str, size: dict[str, int]) -> Any:
+    """A browser page signed in as ``username`` at ``size``, switched to English when
+    ``language`` is ``en`` (Chinese is the default)."""
+    page = sign_in(username, **size)
+    if language == "en":
+        page.click("[data-lang=en]")
+        page.wait_for_selector("html[lang=en]")
+    return page
+
+
 def shoot(page: Any, name: str) -> Path:
     """A full-page screenshot of a browser page, saved as ``<name>.png``."""
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)

@@ -14,7 +14,7 @@ from highseas.accounts.models import Role, User
 from highseas.insights.performance import PAGE_SIZE
 from highseas.pools import ownership
 from highseas.pools.models import Pool
-from tests.web.pages import PHONE, fits, shoot
+from tests.web.pages import PHONE, fits, in_language, shoot
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -82,10 +82,7 @@ def test_the_insights_page_fits_in_both_languages(
     language: str,
     size: str,
 ) -> None:
-    page = sign_in("mgr_east", **(PHONE if size == "phone" else LAPTOP))
-    if language == "en":
-        page.click("[data-lang=en]")
-        page.wait_for_selector("html[lang=en]")
+    page = in_language(sign_in, "mgr_east", language, PHONE if size == "phone" else LAPTOP)
     tag = f"{'zh' if language == 'zh-hans' else 'en'}-{size}"
     for name, query in (("insights", "?days=30&by=source"), ("insights-p2", "?by=rep&page=2")):
         page.goto(f"{live_server.url}/console/insights/{query}")

@@ -12,7 +12,7 @@ from playwright.sync_api import expect
 
 from highseas.accounts.models import Role, User
 from highseas.customers.models import Customer
-from tests.web.pages import PHONE, fits, shooter
+from tests.web.pages import PHONE, fits, in_language, shooter
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -79,10 +79,7 @@ def test_the_picker_fits_in_both_languages(
     language: str,
     size: str,
 ) -> None:
-    page = sign_in("mgr_east", **(PHONE if size == "phone" else LAPTOP))
-    if language == "en":
-        page.click("[data-lang=en]")
-        page.wait_for_selector("html[lang=en]")
+    page = in_language(sign_in, "mgr_east", language, PHONE if size == "phone" else LAPTOP)
     tag = f"{'zh' if language == 'zh-hans' else 'en'}-{size}"
     page.goto(f"{live_server.url}/console/customers/")
     page.locator("#t-owner-q").press_sequentially("re", delay=60)
