@@ -99,7 +99,19 @@ def prepare(*, customers: int, reps: int, force: bool) -> Dataset:
     started = time.perf_counter()
     insert_customers(pool, manager, customers - existing)
     elapsed = time.perf_counter() - started
+    settle_tables()
     return Dataset(pool, manager, rep_users, customers, customers - existing, elapsed)
+
+
+def settle_tables() -> None:
+    """On PostgreSQL, vacuum and analyze what the build wrote, now rather than when
+    autovacuum notices it in the middle of a measured path (a 200,000-row build made the
+    first 2,000 claims, raw baseline and service alike, stall for 50 ms at p99)."""
+    if connection.vendor != "postgresql" or connection.in_atomic_block:
+        return  # VACUUM cannot run inside a transaction
+    with connection.cursor() as cursor:
+        for model in (Customer, OwnershipEvent):
+            cursor.execute(f"VACUUM ANALYZE {connection.ops.quote_name(model._meta.db_table)}")
 
 
 def refuse_foreign_data() -> None:
