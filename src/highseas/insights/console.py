@@ -39,7 +39,7 @@ from highseas.insights.performance import (
 )
 from highseas.pools.models import OwnershipEvent
 
-WINDOWS = (7, 30, 90)
+WINDOWS = snapshots.STORED_WINDOWS  # the roll-up stores each one's closed days summed
 # the claim-effectiveness table's orders, the default first (``performance.ranked``)
 CLAIM_SORTS = (
     "-claims",

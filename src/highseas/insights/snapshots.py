@@ -475,7 +475,7 @@ def rebuild(now: datetime, days: int = BACKFILL_DAYS, progress: Any = None) -> d
     return backfill(now, days, progress)
 
 
-STORED_WINDOWS = (7, 30, 90)  # the console's windows (``insights.console.WINDOWS``)
+STORED_WINDOWS = (7, 30, 90)  # the console's windows (``insights.console.WINDOWS``), in days
 
 
 def store_windows(now: datetime, windows: tuple[int, ...] = STORED_WINDOWS) -> int:

@@ -75,7 +75,7 @@ class Reminder:
 def send_due_reminders(now: datetime, *, lookback: timedelta = LOOKBACK) -> dict[str, int]:
     """Send every reminder due at ``now`` that was not sent before; counts sent per kind."""
     today = timezone.localdate(now)
-    window = read_window(now, lookback)
+    window = read_window(now)
     since = window.since
     with translation.override(settings.LANGUAGE_CODE):
         counts = {
@@ -105,7 +105,7 @@ class Window:
         return "full" if self.full else f"since {self.since.isoformat() if self.since else '-'}"
 
 
-def read_window(now: datetime, lookback: timedelta = LOOKBACK) -> Window:
+def read_window(now: datetime) -> Window:
     """The run's window from the mark (see the module, 3)."""
     mark = ReminderMark.objects.filter(pk=MARK).first()
     if mark is None:
@@ -113,8 +113,7 @@ def read_window(now: datetime, lookback: timedelta = LOOKBACK) -> Window:
     stale = now - mark.full_at >= FULL_EVERY or mark.full_at > now or mark.through > now
     if stale or timezone.localdate(mark.full_at) != timezone.localdate(now):
         return Window(None, full=True, marked=True)
-    since = mark.through - OVERLAP
-    return Window(since if since > now - lookback else None, full=False, marked=True)
+    return Window(mark.through - OVERLAP, full=False, marked=True)  # ``_since`` bounds it
 
 
 def _move_mark(now: datetime, window: Window) -> None:

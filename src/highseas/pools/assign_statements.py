@@ -31,7 +31,7 @@ written, and the caller takes ``assign_many``, which refuses with its typed erro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from datetime import date, datetime, timedelta
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -50,6 +50,7 @@ from highseas.engine.periods import day_start
 from highseas.notify.services import Draft
 from highseas.pools import claim_statements
 from highseas.pools.authority import RuleAuthority, rule_refusal
+from highseas.pools.facts import leave_covers
 from highseas.pools.models import ClaimPolicy, OwnershipEvent, Pool, RecyclePolicy
 from highseas.pools.policies import CLAIM_LIMIT_FIELDS, RECYCLE_RULE_FIELDS, limits_from
 from highseas.pools.reasons import Reason
@@ -177,11 +178,6 @@ def _rule_facts_sql(vendor: str) -> str:
     )
 
 
-@cache
-def _lock_sql(vendor: str) -> str:
-    return f"SELECT 1 FROM {_table(RepProfile)} WHERE user_id = %s FOR UPDATE"
-
-
 def _read_for_rule(receiver: User, customer_id: int, now: datetime) -> dict[str, Any] | None:
     """Lock the receiver (on PostgreSQL; SQLite's write transaction already serializes
     writers), then read the rule's facts; ``None`` when the receiver has no profile yet or the
@@ -196,7 +192,7 @@ def _read_for_rule(receiver: User, customer_id: int, now: datetime) -> dict[str,
     }
     with connection.cursor() as cursor:
         if vendor != "sqlite":
-            cursor.execute(_lock_sql(vendor), [receiver.pk])
+            cursor.execute(claim_statements.lock_sql(vendor), [receiver.pk])
             if cursor.fetchone() is None:
                 return None
         cursor.execute(_rule_facts_sql(vendor), params)
@@ -206,16 +202,6 @@ def _read_for_rule(receiver: User, customer_id: int, now: datetime) -> dict[str,
     row = dict(zip(RULE_ROW, found, strict=True))
     row["id"] = customer_id
     return row
-
-
-def _on_leave(row: dict[str, Any], today: date) -> bool:
-    """``facts.on_leave`` over the leave the row read."""
-    start, end = (row[f"p_{name}"] for name in claim_statements.LEAVE)
-    start = date.fromisoformat(start) if isinstance(start, str) else start
-    end = date.fromisoformat(end) if isinstance(end, str) else end
-    if start is None and end is None:
-        return False
-    return (start is None or start <= today) and (end is None or today <= end)
 
 
 def _pool_limits(row: dict[str, Any]) -> ClaimLimits:
@@ -258,7 +244,8 @@ def assign_by_rule(
     if not pooled or pool_id is None:
         return None
     active = bool(row["user_is_active"]) and bool(row["p_is_active"])
-    available = active and not _on_leave(row, timezone.localtime(now).date())
+    today = timezone.localtime(now).date()
+    available = active and not leave_covers(*claim_statements.leave_dates(row), today)
     if rule_refusal(authority, pool_id, receiver.pk, available=available) is not None:
         return None
     limits = effective_limits(_pool_limits(row), _overrides(row))

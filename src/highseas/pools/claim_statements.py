@@ -153,7 +153,8 @@ def _facts_sql(vendor: str) -> str:
 
 
 @cache
-def _lock_sql(vendor: str) -> str:
+def lock_sql(vendor: str) -> str:
+    """Lock one rep's profile row (parameter: the rep's user id)."""
     return f"SELECT 1 FROM {_table(RepProfile)} WHERE user_id = %s FOR UPDATE"
 
 
@@ -240,7 +241,7 @@ def read(claimant: User, customer_id: int, now: datetime) -> dict[str, Any]:
     vendor = connection.vendor
     with connection.cursor() as cursor:
         if vendor != "sqlite":
-            cursor.execute(_lock_sql(vendor), [claimant.pk])
+            cursor.execute(lock_sql(vendor), [claimant.pk])
             if cursor.fetchone() is None:
                 facts.lock_reps(claimant.pk)  # creates the missing profile, then locks it
         params = {
@@ -286,12 +287,18 @@ def _facts(claimant: User, row: dict[str, Any], limits: ClaimLimits) -> ClaimFac
     )
 
 
+def leave_dates(row: dict[str, Any]) -> tuple[date | None, date | None]:
+    """The rep's recorded leave as the row read it (SQLite answers dates as text)."""
+    first, last = (row[f"p_{name}"] for name in LEAVE)
+    return (
+        date.fromisoformat(first) if isinstance(first, str) else first,
+        date.fromisoformat(last) if isinstance(last, str) else last,
+    )
+
+
 def _leave(row: dict[str, Any]) -> tuple[tuple[datetime, datetime], ...]:
     """The claimant's recorded leave as clock pauses (``schedule.leave_span``)."""
-    first, last = (row[f"p_{name}"] for name in LEAVE)
-    first = date.fromisoformat(first) if isinstance(first, str) else first
-    last = date.fromisoformat(last) if isinstance(last, str) else last
-    span = leave_span(first, last)
+    span = leave_span(*leave_dates(row))
     return (span,) if span else ()
 
 

@@ -90,7 +90,11 @@ def assigned_on(user_ids: list[int], now: datetime) -> dict[int, int]:
 
 
 def on_leave(profile: RepProfile, today: date) -> bool:
-    start, end = profile.leave_from, profile.leave_until
+    return leave_covers(profile.leave_from, profile.leave_until, today)
+
+
+def leave_covers(start: date | None, end: date | None, today: date) -> bool:
+    """Whether a recorded leave from ``start`` to ``end`` (either open) covers ``today``."""
     if start is None and end is None:
         return False
     return (start is None or start <= today) and (end is None or today <= end)
