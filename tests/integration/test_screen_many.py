@@ -81,3 +81,35 @@ def test_a_batch_is_screened_row_by_row_alike(
         alone = [screened_alone(dict(f), pool) for f in batch]
         assert [outcome(r) for r in together] == [outcome(r) for r in alone]
         transaction.set_rollback(True)
+
+
+@settings(max_examples=60, deadline=None)
+@given(key=st.sampled_from(list(duplicates.KEY_COLUMNS)), value=st.text(min_size=1, max_size=40))
+def test_a_probes_values_are_the_lookups_values(key: str, value: str) -> None:
+    """An import's probes (``probe_values``, from a copy of each key's HMAC object) ask
+    for exactly what a lookup asks for (``lookup_values``: ``crypto.blinds``)."""
+    assert duplicates.probe_values(key, value) == duplicates.lookup_values(key, value)
+
+
+def test_a_probe_asks_under_every_readable_key_during_a_rotation(
+    tmp_path: Any, settings: Any
+) -> None:
+    """A rotation makes another keyring: the probe's values follow it (the new key's first,
+    then the old one's), as the lookup's do."""
+    from highseas.customers import crypto
+
+    settings.HIGHSEAS_DATA_KEY = ""
+    settings.HIGHSEAS_DATA_KEY_FILE = tmp_path / "keys" / "data_keys.json"
+    crypto.invalidate()
+    try:
+        before = duplicates.probe_values("phone", "13800138000")
+        assert before == crypto.blinds("phone", "13800138000") and len(before) == 1
+        ring = crypto.begin_rotation()
+        during = duplicates.probe_values("phone", "13800138000")
+        assert during == crypto.blinds("phone", "13800138000")
+        assert len(during) == 2 and during[1] == before[0] and ring.old
+        probe = duplicates.probe_of({"name": "远航", "phone": "138 0013 8000"})
+        assert probe.asked["phone"] == crypto.blinds("phone", probe.keys.phone)
+        assert len(probe.asked["phone"]) == 2
+    finally:
+        crypto.invalidate()

@@ -92,21 +92,6 @@ class RowPlan:
         duplicate = ("line", self.duplicate_line) if self.duplicate_line else self.duplicate_of
         return (self.action, self.code, duplicate, self.owner_id)
 
-    @classmethod
-    def of_row(cls, row: ImportRow) -> RowPlan:
-        return cls(
-            line=row.line,
-            action=row.action,
-            code=row.code,
-            detail=row.detail,
-            duplicate_of=row.duplicate_of_id,
-            duplicate_line=row.duplicate_line,
-            holder=row.holder,
-            owner_id=row.owner_id,
-            routed=row.routed,
-            customer_id=row.customer_id,
-        )
-
 
 @dataclass
 class Prepared:

@@ -437,20 +437,16 @@ def _commit_batch(
     """One batch: its rows still to do, read again under their locks, applied from their
     prepared forms (``prepared``, read before the transaction; a row it lacks is prepared
     here from its cells)."""
-    rows = list(
-        ImportRow.objects.select_for_update()
-        .filter(job=job, line__in=lines, is_done=False)
-        .defer("values")
-        .order_by("line")
-    )
+    rows = _locked_rows(job, lines)
     if rows:
         ready = {p.line: p for p in prepared or ()}
-        if missing := [(row.line, row.values) for row in rows if row.line not in ready]:
-            ready.update((p.line, p) for p in importer.prepare(missing))
+        if missing := [row.line for row in rows if row.line not in ready]:
+            cells = dict(job.rows.filter(line__in=missing).values_list("line", "values"))
+            ready.update((p.line, p) for p in importer.prepare((n, cells[n]) for n in missing))
         plans = importer.apply_prepared([ready[row.line] for row in rows], index)
         for count, (row, plan) in enumerate(zip(rows, plans, strict=True), start=1):
             _require_as_planned(row, plan)
-            row.is_done, row.customer_id = True, plan.customer_id
+            row.customer_id = plan.customer_id
             if progress:
                 progress(done + count, job.total)
         _mark_done(rows)
@@ -458,7 +454,44 @@ def _commit_batch(
     return len(rows)
 
 
-def _mark_done(rows: list[ImportRow]) -> None:
+PLANNED_FIELDS = (
+    *("line", "action", "code", "detail", "duplicate_of_id", "duplicate_line", "holder"),
+    *("owner_id", "routed", "customer_id"),
+)
+
+
+def _locked_rows(job: ImportJob, lines: list[int]) -> list[_Planned]:
+    """The batch's rows still to do, in line order, locked, as their plans and ids (plain
+    values, not model instances, and no cells). The batch's lines are a run of the job's
+    lines (``_stored_batches``), read by their range rather than a list of thousands of
+    lines; a line outside ``lines`` is left out all the same."""
+    if not lines:
+        return []
+    wanted = set(lines)
+    found = (
+        ImportRow.objects.select_for_update()
+        .filter(job=job, line__gte=min(lines), line__lte=max(lines), is_done=False)
+        .order_by("line")
+        .values_list("pk", *PLANNED_FIELDS)
+    )
+    return [_Planned(pk, RowPlan(*planned)) for pk, *planned in found if planned[0] in wanted]
+
+
+@dataclass
+class _Planned:
+    """A row to do: its id and its plan as the preview stored it; ``customer_id`` is the
+    customer the commit gave it."""
+
+    pk: int
+    plan: RowPlan
+    customer_id: int | None = None
+
+    @property
+    def line(self) -> int:
+        return self.plan.line
+
+
+def _mark_done(rows: list[_Planned]) -> None:
     """The rows done with their customers: on SQLite one statement executed per row (a
     ``bulk_update`` builds a ``CASE`` over the batch that costs more than the rows' work);
     elsewhere one set-based ``UPDATE`` (``pools.set_update``), since a driver's
@@ -476,15 +509,14 @@ def _mark_done(rows: list[ImportRow]) -> None:
         )
 
 
-def _require_as_planned(row: ImportRow, plan: RowPlan) -> None:
-    expected = RowPlan.of_row(row).signature()
-    if plan.signature() != expected:
+def _require_as_planned(row: _Planned, plan: RowPlan) -> None:
+    if plan.signature() != row.plan.signature():
         raise HighSeasError(
             ErrorCode.STATE_CONFLICT,
             _("The data changed since the preview (line %(line)s); preview the file again.")
             % {"line": row.line},
             line=row.line,
-            planned=row.action,
+            planned=row.plan.action,
             now=plan.action,
         )
 
