@@ -33,8 +33,8 @@ from dataclasses import asdict, dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
-from django.db.models import F, Q, QuerySet
+from django.db import connection, transaction
+from django.db.models import Q, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -43,7 +43,7 @@ from highseas.customers.choices import CustomerStage, CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.ownership import EventKind, OwnershipState, Status
-from highseas.engine.recycle import CustomerClock, Pauses, Schedule, schedule
+from highseas.engine.recycle import CustomerClock, Pauses, RecycleRules, Schedule, schedule
 from highseas.notify.services import notify, notify_many
 from highseas.notify.texts import FOLLOW_UP_BEFORE, RECYCLED, WILL_RECYCLE, SystemText
 from highseas.pools import reasons
@@ -53,7 +53,7 @@ from highseas.pools.models import Pool
 from highseas.pools.ownership import unfreeze
 from highseas.pools.policies import recycle_rules
 from highseas.pools.reasons import Reason
-from highseas.pools.rows import db_time
+from highseas.pools.rows import columns, db_time
 from highseas.pools.schedule import leave_pauses, won_until
 from highseas.pools.set_update import update_rows
 from highseas.pools.sweep_rows import DueRow, read_rows
@@ -133,12 +133,17 @@ class Scope:
 
 
 class PoolCache:
-    """Pools with their policies, and owners' labels, loaded once per sweep."""
+    """Pools with their policies, recycle rules and destinations, owners' labels and the
+    rules' reasons, worked out once per sweep (a sweep's thousands of customers share a few
+    pools)."""
 
     def __init__(self, *, create_queues: bool) -> None:
         self._pools: dict[int, Pool] = {}
         self._create_queues = create_queues
         self._owners: dict[int, str] = {}
+        self._rules: dict[int, RecycleRules | None] = {}
+        self._destinations: dict[int, tuple[int | None, str]] = {}
+        self._reasons: dict[tuple[str, int | None], str] = {}
 
     def owner_labels(self, owner_ids: set[int]) -> dict[int, str]:
         """The owners' display labels (``User.label``), read once per sweep."""
@@ -155,24 +160,45 @@ class PoolCache:
             self._pools[pool_id] = Pool.objects.select_related("recycle_policy").get(pk=pool_id)
         return self._pools[pool_id]
 
-    def destination(self, pool: Pool) -> tuple[int | None, str]:
-        policy = getattr(pool, "recycle_policy", None)
-        target = destination_pool_id(pool, policy, create=self._create_queues)
-        if target is None:
-            return None, queue_name(pool)
-        return target, self.get(target).name
+    def rules(self, pool_id: int) -> RecycleRules | None:
+        if pool_id not in self._rules:
+            self._rules[pool_id] = recycle_rules(self.get(pool_id))
+        return self._rules[pool_id]
 
+    def destination(self, pool_id: int) -> tuple[int | None, str]:
+        """Where the pool's customers go when recycled: the pool's id and name (``None`` and
+        the queue's name for a reassign queue a preview would create)."""
+        if pool_id not in self._destinations:
+            pool = self.get(pool_id)
+            policy = getattr(pool, "recycle_policy", None)
+            target = destination_pool_id(pool, policy, create=self._create_queues)
+            self._destinations[pool_id] = (
+                (None, queue_name(pool)) if target is None else (target, self.get(target).name)
+            )
+        return self._destinations[pool_id]
 
-def _reason(plan: Schedule) -> str:
-    return _(REASONS[plan.rule]) % {"limit": plan.limit}
+    def reason(self, plan: Schedule) -> str:
+        key = (plan.rule, plan.limit)
+        if key not in self._reasons:
+            self._reasons[key] = _(REASONS[plan.rule]) % {"limit": plan.limit}
+        return self._reasons[key]
 
 
 def _open_deals(customer_ids: list[int]) -> set[int]:
-    return set(
-        Deal.objects.filter(customer_id__in=customer_ids)
-        .exclude(stage__in=[DealStage.WON, DealStage.LOST])
-        .values_list("customer_id", flat=True)
-    )
+    """The customers of ``customer_ids`` with a deal neither won nor lost: one statement on the
+    deals' customer index, its ids bound as plain parameters (the ORM resolves each value of
+    an ``__in`` list as an expression, about 18 µs a customer)."""
+    if not customer_ids:
+        return set()
+    table, (customer, stage) = columns(Deal, "customer", "stage")
+    marks = ", ".join(["%s"] * len(customer_ids))
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"SELECT DISTINCT {customer} FROM {table} WHERE {customer} IN ({marks}) "
+            f"AND {stage} NOT IN (%s, %s)",
+            [*customer_ids, DealStage.WON.value, DealStage.LOST.value],
+        )
+        return {customer_id for (customer_id,) in cursor.fetchall()}
 
 
 @dataclass(frozen=True)
@@ -189,7 +215,7 @@ def _plan(row: DueRow, pools: PoolCache, facts: BatchFacts) -> Schedule:
     ``schedule.schedule_for`` builds, from the batch's facts read at once)."""
     if row.pool_id is None:
         return Schedule()
-    rules = recycle_rules(pools.get(row.pool_id))
+    rules = pools.rules(row.pool_id)
     if rules is None:
         return Schedule()
     clock = CustomerClock(
@@ -229,7 +255,7 @@ def _decide(
             stale.append((row.pk, plan))
             continue
         assert row.pool_id is not None and row.owner_id is not None
-        to_pool, to_pool_name = pools.destination(pools.get(row.pool_id))
+        to_pool, to_pool_name = pools.destination(row.pool_id)
         due.append(
             Recycled(
                 customer=row.pk,
@@ -241,7 +267,7 @@ def _decide(
                 to_pool_name=to_pool_name,
                 rule=plan.rule,
                 due_at=plan.due_at or now,
-                reason=_reason(plan),
+                reason=pools.reason(plan),
                 limit=plan.limit,
             )
         )
@@ -274,32 +300,54 @@ def _due_batches(
         after = (last.recycle_due_at, last.pk)
 
 
+def _recycle_rows(
+    items: list[Recycled], from_pool: int | None, to_pool: int | None, now: datetime
+) -> int:
+    """The compare-and-set of customers leaving ``from_pool`` for ``to_pool``: each row changes
+    only while it is still owned by the owner read, in the pool read, and due at ``now``.
+    The pool is written only when it changes: setting a column rewrites its index entries
+    even to the same value (a recycle back to the same pool would rewrite the pool index of
+    every customer it moves)."""
+    same: dict[str, Any] = {
+        "status": CustomerStatus.POOLED.value,
+        "owner": None,
+        "owned_since": None,
+        "recycle_due_at": None,
+        "warn_at": None,
+    }
+    if to_pool != from_pool:
+        same["pool"] = to_pool
+    return update_rows(
+        Customer,
+        ("previous_owner",),
+        [(item.customer, item.from_owner, item.from_owner) for item in items],
+        match=("owner",),
+        same=same,
+        guard=[
+            ("status", "=", CustomerStatus.OWNED.value),
+            ("recycle_due_at", "<=", db_time(now)),
+            ("pool", "=", from_pool),
+        ],
+    )
+
+
 def _apply(items: list[Recycled], stale: list[tuple[int, Schedule]], now: datetime) -> None:
-    """Correct the stale rows' times in one statement, compare-and-set the due ones
-    destination by destination, then write their ledger rows in one statement."""
+    """Correct the stale rows' times in one statement, compare-and-set the due ones (one
+    statement per source and destination pool), then write their ledger rows in one
+    statement."""
     update_rows(
         Customer,
         ("recycle_due_at", "warn_at"),
         [(pk, db_time(plan.due_at), db_time(plan.warn_at)) for pk, plan in stale],
         guard=[("status", "=", CustomerStatus.OWNED.value)],
     )
-    by_destination: dict[int | None, list[int]] = defaultdict(list)
+    moves: dict[tuple[int | None, int | None], list[Recycled]] = defaultdict(list)
     for item in items:
-        by_destination[item.to_pool].append(item.customer)
-    for to_pool, ids in by_destination.items():
-        written = Customer.objects.filter(
-            pk__in=ids, status=CustomerStatus.OWNED, recycle_due_at__lte=now
-        ).update(
-            status=CustomerStatus.POOLED,
-            previous_owner_id=F("owner_id"),
-            owner=None,
-            owned_since=None,
-            pool_id=to_pool,
-            recycle_due_at=None,
-            warn_at=None,
-        )
-        if written != len(ids):
-            raise RuntimeError(f"recycle batch changed {written} of {len(ids)} locked rows")
+        moves[item.from_pool, item.to_pool].append(item)
+    for (from_pool, to_pool), moved in moves.items():
+        written = _recycle_rows(moved, from_pool, to_pool, now)
+        if written != len(moved):
+            raise RuntimeError(f"recycle batch changed {written} of {len(moved)} locked rows")
     record_events(
         [
             Entry(
