@@ -8,6 +8,7 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 from highseas.accounts.models import AuditLog, RepProfile
@@ -49,14 +50,39 @@ def pooled(east: dict[str, Any], make_customer: Callable[..., Customer]) -> Call
     return lambda: make_customer(east["admin"], pool=east["east_pool"])
 
 
-def test_nothing_is_announced_before_commit(
-    east: dict[str, Any], pooled: Callable[[], Customer], django_capture_on_commit_callbacks: Any
+class _RolledBack(Exception):
+    pass
+
+
+@pytest.mark.parametrize("path", ["fast", "full"])
+def test_the_receiver_is_told_in_the_assignment_s_own_transaction(
+    east: dict[str, Any],
+    pooled: Callable[[], Customer],
+    make_customer: Callable[..., Customer],
+    django_capture_on_commit_callbacks: Any,
+    path: str,
 ) -> None:
-    customer = pooled()
+    """One transaction: the notification is written with the move (nothing waits for the
+    commit), and an assignment rolled back takes its notification with it."""
+    manager, rep = east["east_manager"], east["rep_b"]
+    override = path == "full"  # over the cap with the override: the full path (``_give``)
+    if override:
+        for _ in range(3):
+            make_customer(rep, owner=rep, pool=east["east_pool"])
+    kept, undone = pooled(), pooled()
     with django_capture_on_commit_callbacks(execute=False) as callbacks:
-        ownership.assign(east["east_manager"], customer.pk, east["rep_b"])
-    assert len(callbacks) == 1
-    assert not Notification.objects.exists()
+        ownership.assign(manager, kept.pk, rep, override_cap=override)
+    assert callbacks == []
+    told = Notification.objects.filter(recipient=rep, customer=kept, kind="assigned")
+    assert told.count() == 1
+    before = Notification.objects.count()
+    with pytest.raises(_RolledBack), transaction.atomic():
+        ownership.assign(manager, undone.pk, rep, override_cap=override)
+        assert Notification.objects.filter(recipient=rep, customer=undone).count() == 1
+        raise _RolledBack
+    assert Notification.objects.count() == before
+    assert Customer.objects.get(pk=undone.pk).owner_id is None
+    assert not OwnershipEvent.objects.filter(customer=undone, kind="assigned").exists()
 
 
 def snapshot() -> tuple[Any, ...]:
@@ -261,7 +287,7 @@ def test_a_manager_assigns_within_the_team_only(
     )
     with django_capture_on_commit_callbacks(execute=True) as callbacks:
         ownership.assign(east["east_manager"], customer.pk, east["rep_b"], reason="大客户指派")
-    assert len(callbacks) == 1
+    assert callbacks == []  # told in the assignment's transaction
     customer.refresh_from_db()
     assert customer.owner == east["rep_b"]
     assert Notification.objects.filter(recipient=east["rep_b"], customer=customer).exists()

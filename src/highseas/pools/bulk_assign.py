@@ -8,12 +8,18 @@ caller's), set-based whatever the number of customers:
 2. re-checks every grant against the database, not against the plan: the customer is still
    pooled and not merged, the rule may act on its pool and give to that rep, the rep is active
    and not on leave, and neither the holding cap nor the daily quota would be passed — from
-   one grouped count of the receivers' holdings and one of what they were given today, kept
-   current grant after grant. A grant that fails is refused: the customer stays pooled and the
-   grant carries the refusal (``grant.refusal``, a ``HighSeasError`` with its code);
-3. writes the rest with one compare-and-set ``UPDATE … WHERE id IN (…) AND status = 'pooled'
-   AND owner_id IS NULL AND pool_id = ?`` per pool, owner and schedule, checking that every
-   row changed (they are locked: anything else is a defect, and rolls back);
+   one grouped count of the receivers' holdings and one of what they were given today (or
+   the counts a backlog run's batch made under the same locks, handed in as ``Loads`` and
+   trusted while the ledger has not moved since), kept current grant after grant. A grant
+   that fails is refused: the customer stays pooled and the grant carries the refusal
+   (``grant.refusal``, a ``HighSeasError`` with its code);
+3. writes the rest with compare-and-set ``UPDATE … FROM (VALUES …) WHERE … AND status =
+   'pooled' AND owner_id IS NULL AND pool_id = v.pool`` (``set_update``), each customer to its
+   owner and schedule, checking that every row changed. Rows it locked and read itself must
+   have (anything else is a defect, and rolls back); when a row the caller handed in as
+   pooled did not change, the savepoint is rolled back and the grants decided again from the
+   rows read and locked here, so a customer taken meanwhile is refused (``already_owned``)
+   and leaves no trace;
 4. appends the ``assigned`` ledger rows in one statement (``ledger.record_events``: no actor,
    ``actor_label`` ``system:rule:<id>``) and tells each receiver once, in one statement of
    the same transaction.
@@ -29,6 +35,7 @@ from datetime import datetime
 from typing import Any
 
 from django.db import transaction
+from django.db.models import Max
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -43,7 +50,7 @@ from highseas.notify.services import Draft, notify_many
 from highseas.pools import facts
 from highseas.pools.authority import RuleAuthority, rule_refusal
 from highseas.pools.ledger import Entry, record_events
-from highseas.pools.models import Pool
+from highseas.pools.models import OwnershipEvent, Pool
 from highseas.pools.policies import claim_limits, recycle_rules, rep_overrides
 from highseas.pools.reasons import Reason
 from highseas.pools.rows import db_datetime, db_time
@@ -83,12 +90,19 @@ class _NothingGranted(Exception):
     """Rolls back the savepoint (and its locks) when every grant was refused."""
 
 
+class _Moved(Exception):
+    """Rolls back the savepoint when a row the caller handed in as pooled (``locked``) was
+    not pooled any more at the compare-and-set: the grants are decided again from the rows
+    as they are, and the moved customers refused."""
+
+
 def assign_many(
     grants: Sequence[Grant],
     *,
     now: datetime | None = None,
     locked: Rows | None = None,
     pools: Mapping[int, Pool] | None = None,
+    loads: Loads | None = None,
 ) -> list[Grant]:
     """Apply the grants that still hold (see the module's rules); return them. The refused
     ones carry their refusal and changed nothing.
@@ -97,17 +111,26 @@ def assign_many(
     under their row locks in this same transaction (a backlog run's batch): rows with at least
     ``id, name, pool_id, level, stage, last_effective_activity_at, last_activity_at``. The
     compare-and-set still checks every row. ``pools`` spares reading the customers' pools
-    when the caller has them at hand, with their claim and recycle policies."""
+    when the caller has them at hand, with their claim and recycle policies.
+
+    ``loads`` spares counting the receivers' holdings and what they were given today when
+    the caller has just counted them in this same transaction, under the receivers' locks
+    it still holds (a backlog run's segment, which planned from them); they are counted
+    here again if the ledger has moved since (``Loads``) or a receiver is missing."""
     now = now or timezone.now()
     if not grants:
         return []
     try:
         with transaction.atomic():
-            granted = _assign(grants, now, locked, pools)
+            granted = _assign(grants, now, locked, pools, loads)
             if not granted:
                 raise _NothingGranted
     except _NothingGranted:
         return []
+    except _Moved:  # nothing of it was written; read and lock the rows, and decide again
+        for grant in grants:
+            grant.refusal = None
+        return assign_many(grants, now=now, pools=pools)
     return granted
 
 
@@ -118,14 +141,51 @@ class _Load:
     today: int
 
 
+@dataclass(frozen=True)
+class Loads:
+    """What the receivers hold, (open, won) (``facts.holdings_of``), and what each was given
+    on the day of the grants (``facts.assigned_on``, or kept current since; every receiver
+    a key, with 0 for none), as a caller
+    counted them in the current transaction under the receivers' locks, which it still
+    holds; ``mark`` is the ledger's highest id read before counting
+    (``ledger_mark``). Every ownership change writes a ledger row, so while the ledger
+    still ends at ``mark`` nothing has changed these counts since."""
+
+    held: Mapping[int, tuple[int, int]]
+    given: Mapping[int, int]
+    mark: int
+
+
+def ledger_mark() -> int:
+    """The ledger's highest id (0 when empty): one look at the primary key's index."""
+    return OwnershipEvent.objects.aggregate(top=Max("id"))["top"] or 0
+
+
+def _loads(receivers: list[int], now: datetime, known: Loads | None) -> dict[int, _Load]:
+    """Each receiver's counts: ``known`` when it covers them all and the ledger has not
+    moved since it was counted, else counted here."""
+    if (
+        known is not None
+        and all(rep in known.given for rep in receivers)
+        and ledger_mark() == known.mark
+    ):
+        held, given = known.held, known.given
+    else:
+        held = facts.holdings_of(receivers)
+        given = facts.assigned_on(receivers, now)
+    return {rep: _Load(*held.get(rep, (0, 0)), today=given.get(rep, 0)) for rep in receivers}
+
+
 def _assign(
     grants: Sequence[Grant],
     now: datetime,
     locked: Rows | None,
     known_pools: Mapping[int, Pool] | None,
+    known_loads: Loads | None,
 ) -> list[Grant]:
     receivers = sorted({g.receiver_id for g in grants})
     profiles = facts.lock_reps(*receivers)
+    loads = _loads(receivers, now, known_loads)
     rows = _lock_customers([g.customer_id for g in grants]) if locked is None else locked
     available = _available(receivers, profiles, now)
     pool_ids = {row["pool_id"] for row in rows.values() if row["pool_id"] is not None}
@@ -133,9 +193,6 @@ def _assign(
         pools = {pool_id: known_pools[pool_id] for pool_id in pool_ids}
     else:
         pools = Pool.objects.select_related("claim_policy", "recycle_policy").in_bulk(pool_ids)
-    held = facts.holdings_of(receivers)
-    given = facts.assigned_on(receivers, now)
-    loads = {rep: _Load(*held.get(rep, (0, 0)), today=given.get(rep, 0)) for rep in receivers}
     limits: dict[tuple[int | None, int], ClaimLimits] = {}
     taken: set[int] = set()
     granted: list[Grant] = []
@@ -165,7 +222,7 @@ def _assign(
         taken.add(grant.customer_id)
         granted.append(grant)
     if granted:
-        _write(granted, rows, pools, now)
+        _write(granted, rows, pools, now, handed_in=locked is not None)
     return granted
 
 
@@ -291,9 +348,13 @@ def _write(
     rows: Rows,
     pools: dict[int, Pool],
     now: datetime,
+    *,
+    handed_in: bool,
 ) -> None:
     """One compare-and-set ``UPDATE … FROM (VALUES …)`` per 500 customers, each to its owner
-    and schedule (``set_update``), then the ledger rows in one statement."""
+    and schedule (``set_update``), then the ledger rows in one statement. A row that did not
+    change was not pooled any more: a defect when this call locked and read it, or else
+    (``handed_in``: the caller's rows) ``_Moved``, so the grants are decided again."""
     plans = _schedules(granted, rows, pools, now)
     adapted: dict[datetime | None, Any] = {}  # most of a batch shares a handful of times
 
@@ -317,6 +378,8 @@ def _write(
         same={"status": CustomerStatus.OWNED.value, "owned_since": db_datetime(now)},
         guard=_STILL_POOLED,
     )
+    if written != len(values) and handed_in:
+        raise _Moved
     if written != len(values):
         raise RuntimeError(f"assignment changed {written} of {len(values)} locked rows")
     states: dict[tuple[int | None, int | None], OwnershipState] = {}

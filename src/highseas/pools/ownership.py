@@ -6,7 +6,8 @@ Each is ONE transaction that
 3. writes with compare-and-set — ``UPDATE … WHERE id = ? AND status/owner/pool = expected`` —
    and proceeds only when exactly one row changed, else raises a typed error,
 4. appends its ledger row and recomputes ``recycle_due_at`` / ``warn_at``,
-5. queues notifications with ``on_commit``.
+5. writes its notifications in the same transaction (``notify_many``), so they exist if and
+   only if it commits; e-mail and webhook leave later, by the outbox.
 A refusal raises inside the transaction, so it leaves no trace.
 """
 
@@ -29,7 +30,7 @@ from highseas.engine.claims import ClaimFacts, decide_claim, refuse_cap
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.limits import ClaimLimits, effective_limits
 from highseas.engine.ownership import EventKind, OwnershipState, Status
-from highseas.notify.services import notify_after_commit
+from highseas.notify.services import Draft, notify_many
 from highseas.pools import assign_statements, claim_statements, facts, move_statements, reasons
 from highseas.pools.authority import (
     is_member,
@@ -399,18 +400,16 @@ def _give(
 
 
 def _tell(kind: EventKind, receiver: User, previous: int | None, customer: Customer) -> None:
-    """Tell the receiver (and the former owner) of an assignment or transfer, after commit."""
-    notify_after_commit(
-        receiver.pk, kind.value, _("A customer was given to you"), customer.name, customer.pk
-    )
+    """Tell the receiver (and the former owner) of an assignment or transfer, in one
+    statement of its transaction: they are told if and only if it commits, and the move
+    stays one transaction (e-mail and webhook leave later, by the outbox)."""
+    drafts: list[Draft] = [
+        (receiver.pk, kind.value, _("A customer was given to you"), customer.name, customer.pk)
+    ]
     if previous:
-        notify_after_commit(
-            previous,
-            kind.value,
-            _("A customer was moved to another rep"),
-            customer.name,
-            customer.pk,
-        )
+        moved = _("A customer was moved to another rep")
+        drafts.append((previous, kind.value, moved, customer.name, customer.pk))
+    notify_many(drafts)
 
 
 @transaction.atomic
