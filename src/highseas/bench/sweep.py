@@ -415,11 +415,18 @@ class RawSweep:
         self.select = (
             f"SELECT {pk}, {owner}, {pool}, {due} FROM {_table(Customer)} WHERE {self.due}"
         )
+        batch = (
+            f"SELECT {pk} FROM {_table(Customer)} WHERE {self.due} "
+            f"ORDER BY {due}, {pk} LIMIT {batch_size}"
+        )
+        # On PostgreSQL ``IN (subquery)`` is planned as a hash semi-join that walks every due
+        # row for each batch (the due rows are estimated at a hundred, whatever their number);
+        # ``= ANY(ARRAY(…))`` reads the batch's ids first and then each row by its key.
+        chosen = f"= ANY(ARRAY({batch}))" if connection.vendor == "postgresql" else f"IN ({batch})"
         self.update = (
             f"UPDATE {_table(Customer)} SET {status} = '{POOLED}', {previous} = {owner}, "
             f"{owner} = NULL, {since} = NULL, {due} = NULL, {warn} = NULL "
-            f"WHERE {pk} IN (SELECT {pk} FROM {_table(Customer)} WHERE {self.due} "
-            f"ORDER BY {due}, {pk} LIMIT {batch_size}) AND {self.due} "
+            f"WHERE {pk} {chosen} AND {self.due} "
             f"RETURNING {pk}, {previous}, {pool}"
         )
         self.ledger_columns = _quoted(
