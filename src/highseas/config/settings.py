@@ -136,7 +136,10 @@ DATABASES = {
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Django's backend with one write gate per process: see highseas/config/sqlite/base.py
     DATABASES["default"]["ENGINE"] = "highseas.config.sqlite"
-    DATABASES["default"]["CONN_MAX_AGE"] = 0
+    # Each thread keeps its connection between requests, as on PostgreSQL: opening one costs
+    # SQLite a schema parse and the WAL's set-up, and closing the last one a checkpoint (an
+    # API claim took 8.4 ms of CPU with a connection per request, 2.2 ms with one kept).
+    DATABASES["default"]["CONN_MAX_AGE"] = 60
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
