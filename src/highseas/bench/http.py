@@ -13,10 +13,20 @@ same claims through the service layer and as raw SQL, with the same clients, in 
 5. Stop the server; run the same offer pattern with the same number of threads through
    ``ownership.claim`` in this process (``service``) and as raw compare-and-set UPDATE +
    ledger INSERT transactions (``raw_update_and_ledger``, undone afterwards).
-6. Verify: every target was claimed exactly once (one 200 and ``contention - 1`` refusals
+6. With ``rates`` (``--rate R …``), after the closed loop and against the same server, an open
+   loop per rate: ``R`` customers a second are offered (each to ``contention`` clients at once),
+   every request at its planned start, whether or not earlier answers have come back; latency
+   is counted from the planned start, so a request that waits for a free client or a busy
+   server shows that wait (no coordinated omission). Each rate has its own target customers.
+7. Verify: every target was claimed exactly once (one 200 and ``contention - 1`` refusals
    ``already_owned``), the database names the answered rep as its owner and its ledger holds
    exactly one ``claimed`` row for the run; any other answer is an error. ``double_claims``
    must be 0.
+
+The server's CPU time (its processes and their children, from ``/proc``) over the closed loop,
+divided by the claims and by the requests, is printed beside the figure; and the closed loop's
+Little's-law reading: with one request in flight per client, the mean latency is the clients
+divided by the requests answered per second, so only more requests per CPU-second lower it.
 """
 
 from __future__ import annotations
@@ -72,6 +82,7 @@ class HttpBenchOptions:
     interval: float = 2.0
     seed: int = 1
     force: bool = False
+    rates: tuple[float, ...] = ()  # open-loop runs: customers offered per second, in total
 
 
 @dataclass
@@ -109,6 +120,9 @@ class Answers:
             "p95_ms": round(self.percentile_ms(95), 2),
             "p99_ms": round(self.percentile_ms(99), 2),
             "max_ms": round(max(self.latencies, default=0.0) * 1000, 2),
+            "mean_ms": round(1000 * sum(self.latencies) / len(self.latencies), 2)
+            if self.latencies
+            else 0.0,
             f"over_{STALL_MS}ms": sum(1 for s in self.latencies if s * 1000 > STALL_MS),
             "double_answers": sum(1 for reps in self.won.values() if len(reps) > 1),
         }
@@ -151,13 +165,7 @@ def run_clients(
                 outcome = claim_one(index, rep, customer_id)
                 took = time.perf_counter() - before
                 with lock:
-                    answers.latencies.append(took)
-                    if outcome == "won":
-                        answers.won.setdefault(customer_id, []).append(rep.pk)
-                    elif outcome == "refused":
-                        answers.refused += 1
-                    else:
-                        answers.errors[outcome] += 1
+                    _record(answers, customer_id, rep, outcome, took)
         finally:
             if on_exit is not None:
                 on_exit()
@@ -170,6 +178,86 @@ def run_clients(
     for thread in threads:
         thread.join()
     answers.elapsed = time.perf_counter() - began
+
+
+@dataclass
+class OpenLoop(Answers):
+    """An open loop's answers, with what was offered and how late each request was sent."""
+
+    offered_per_second: float = 0.0
+    send_lags: list[float] = field(default_factory=list)
+
+    def figure(self) -> dict[str, Any]:
+        lags = sorted(self.send_lags)
+        late = lags[min(len(lags) - 1, round(0.99 * len(lags)))] if lags else 0.0
+        return {
+            **super().figure(),
+            "offered_claims_per_second": self.offered_per_second,
+            "send_lag_p99_ms": round(late * 1000, 2),
+        }
+
+
+def run_open_loop(
+    answers: OpenLoop,
+    senders: int,
+    reps: Sequence[User],
+    offered: Sequence[int],
+    claim_one: ClaimOne,
+    contention: int,
+    on_exit: Callable[[], None] | None = None,
+) -> None:
+    """Offer ``answers.offered_per_second`` customers a second: request ``i`` (customer
+    ``i // contention``) is planned at ``i // contention / rate`` seconds after the start.
+    ``senders`` threads take the requests in planned order, wait for a request's planned start
+    if they are early, and send it; its latency runs from the planned start, not from the send,
+    so a request that waited for a free sender behind a slow server counts that wait. Sender
+    ``i`` acts as rep ``i``."""
+    rate = answers.offered_per_second
+    lock = threading.Lock()
+    position = iter(range(len(offered)))
+    start = threading.Barrier(senders + 1)
+    began = 0.0
+
+    def sender(index: int) -> None:
+        rep = reps[index % len(reps)]
+        start.wait()
+        try:
+            while True:
+                with lock:
+                    at = next(position, None)
+                if at is None:
+                    return
+                planned = began + (at // contention) / rate
+                if (early := planned - time.perf_counter()) > 0:
+                    time.sleep(early)
+                sent = time.perf_counter()
+                outcome = claim_one(index, rep, offered[at])
+                took = time.perf_counter() - planned
+                with lock:
+                    answers.send_lags.append(sent - planned)
+                    _record(answers, offered[at], rep, outcome, took)
+        finally:
+            if on_exit is not None:
+                on_exit()
+
+    threads = [threading.Thread(target=sender, args=(i,), daemon=True) for i in range(senders)]
+    for thread in threads:
+        thread.start()
+    began = time.perf_counter() + 0.05  # every sender is past the barrier before the first plan
+    start.wait()
+    for thread in threads:
+        thread.join()
+    answers.elapsed = time.perf_counter() - began
+
+
+def _record(answers: Answers, customer_id: int, rep: User, outcome: str, took: float) -> None:
+    answers.latencies.append(took)
+    if outcome == "won":
+        answers.won.setdefault(customer_id, []).append(rep.pk)
+    elif outcome == "refused":
+        answers.refused += 1
+    else:
+        answers.errors[outcome] += 1
 
 
 class HttpClaims:
@@ -321,6 +409,11 @@ class Server:
             time.sleep(0.2)
         raise BenchError(f"the server did not answer on port {self.port} in {seconds:.0f} s")
 
+    def cpu_seconds(self) -> float | None:
+        """CPU time used so far by the server's processes and their children (gunicorn's
+        workers); None where ``/proc`` is not there to read."""
+        return processes_cpu_seconds([process.pid for process in self.processes])
+
     def stop(self) -> None:
         for process in self.processes:
             if process.poll() is None:
@@ -331,6 +424,33 @@ class Server:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+
+
+def processes_cpu_seconds(roots: Sequence[int]) -> float | None:
+    """User and system CPU seconds of ``roots`` and every live descendant, read from
+    ``/proc/<pid>/stat`` (Linux); None elsewhere."""
+    stats: dict[int, tuple[int, float]] = {}  # pid: (parent, CPU seconds)
+    ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+    try:
+        entries = os.listdir("/proc")
+    except OSError:
+        return None
+    for entry in entries:
+        if not entry.isdigit():
+            continue
+        with suppress(OSError, IndexError, ValueError):
+            with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
+                fields = stat.read().rpartition(")")[2].split()
+            stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+    wanted = {pid for pid in roots if pid in stats}
+    if not wanted:
+        return None
+    grew = True
+    while grew:
+        children = {pid for pid, (parent, _) in stats.items() if parent in wanted} - wanted
+        wanted |= children
+        grew = bool(children)
+    return sum(stats[pid][1] for pid in wanted)
 
 
 def make_due(dataset: Dataset, count: int, rng: random.Random, now: datetime) -> list[int]:
@@ -384,42 +504,82 @@ def verify(answers: Answers, targets: Sequence[int], since: datetime) -> dict[st
 
 
 def _sampled(dataset: Dataset, options: HttpBenchOptions, rng: random.Random) -> list[list[int]]:
+    """Target customers: the closed loop's, the service's, the raw path's, then one set per
+    open-loop rate."""
     n = options.claims
-    ids = pooled_sample(dataset.pool.pk, 3 * n, rng)
-    return [ids[:n], ids[n : 2 * n], ids[2 * n :]]
+    ids = pooled_sample(dataset.pool.pk, (3 + len(options.rates)) * n, rng)
+    return [ids[at : at + n] for at in range(0, len(ids), n)]
 
 
-def _http_path(
-    dataset: Dataset, options: HttpBenchOptions, targets: list[int], clients: int
-) -> tuple[Answers, dict[str, Any]]:
+def server_cpu(before: float | None, after: float | None, answers: Answers) -> dict[str, Any]:
+    """The server's CPU milliseconds per claim won and per request answered."""
+    if before is None or after is None or not answers.latencies:
+        return {"server_cpu_ms_per_claim": None, "server_cpu_ms_per_request": None}
+    used = (after - before) * 1000
+    claims = sum(len(reps) for reps in answers.won.values())
+    return {
+        "server_cpu_ms_per_claim": round(used / claims, 2) if claims else None,
+        "server_cpu_ms_per_request": round(used / len(answers.latencies), 2),
+    }
+
+
+def _http_paths(
+    dataset: Dataset,
+    options: HttpBenchOptions,
+    targets: list[int],
+    open_targets: list[list[int]],
+    clients: int,
+) -> list[tuple[Answers, dict[str, Any]]]:
+    """The closed loop, then an open loop per rate, against one server."""
     tokens = tokens_for(dataset.reps[:clients])
     port = free_port()
     server = Server(server_commands(options, port), port)
     answers = Answers("http")
-    since = timezone.now()
+    measured: list[tuple[Answers, dict[str, Any]]] = []
     try:
         server.wait_ready()
         runner = HttpClaims(port, tokens, clients)
+        since, cpu = timezone.now(), server.cpu_seconds()
         run_clients(
             answers, clients, dataset.reps, offers(targets, options.contention), runner.claim
         )
+        used = server_cpu(cpu, server.cpu_seconds(), answers)
+        measured.append((answers, {**verify(answers, targets, since), **used}))
+        for rate, chosen in zip(options.rates, open_targets, strict=True):
+            opened = OpenLoop(f"http_open_loop_{rate:g}", offered_per_second=rate)
+            since, cpu = timezone.now(), server.cpu_seconds()
+            run_open_loop(
+                opened,
+                clients,
+                dataset.reps,
+                offers(chosen, options.contention),
+                runner.claim,
+                options.contention,
+            )
+            used = server_cpu(cpu, server.cpu_seconds(), opened)
+            measured.append((opened, {**verify(opened, chosen, since), **used}))
     finally:
         server.stop()
-    return answers, verify(answers, targets, since)
+    connection.close()  # verify's reads, on this thread, while the server was running
+    return measured
 
 
 def measure(options: HttpBenchOptions) -> list[dict[str, Any]]:
     rng = random.Random(options.seed)
     if options.production and connection.vendor != "postgresql":
         raise BenchError("--production runs the scale-out server, which needs PostgreSQL")
+    if any(rate <= 0 for rate in options.rates):
+        raise BenchError("an open loop's --rate must be above 0 customers a second")
     clients = options.clients
     dataset = prepare(
         customers=options.customers, reps=max(options.reps, clients), force=options.force
     )
-    http_ids, service_ids, raw_ids = _sampled(dataset, options, rng)
+    http_ids, service_ids, raw_ids, *open_ids = _sampled(dataset, options, rng)
     due = make_due(dataset, options.due, rng, timezone.now())
     connection.close()  # the server and the client threads open their own
-    http_answers, http_check = _http_path(dataset, options, http_ids, clients)
+    (http_answers, http_check), *open_loops = _http_paths(
+        dataset, options, http_ids, open_ids, clients
+    )
     recycled = Customer.objects.filter(pk__in=due, owner__isnull=True).count()
     service = Answers("service")
     since = timezone.now()
@@ -456,23 +616,39 @@ def measure(options: HttpBenchOptions) -> list[dict[str, Any]]:
     }
     if options.production:
         common["workers"] = options.workers
-    http_figure = {**common, **http_answers.figure(), **http_check}
+    raw_rate = raw.figure()["claims_per_second"]
+    baseline = {"baseline": raw.path, "baseline_claims_per_second": raw_rate}
+    http_figure = judged({**common, **http_answers.figure(), **http_check, **baseline}, options)
     http_figure |= {
         "due_for_sweep": len(due),
         "recycled_during_run": recycled,
-        "baseline": raw.path,
-        "baseline_claims_per_second": raw.figure()["claims_per_second"],
-        "target_p99_ms": TARGET_P99_MS[server],
-        "meets_target": http_figure["p99_ms"] < TARGET_P99_MS[server]
-        and http_figure["errors"] == 0
-        and http_check["double_claims"] == 0
-        and (options.production or http_figure[f"over_{STALL_MS}ms"] == 0),
+        # Little's law for the closed loop: one request in flight per client.
+        "littles_law_mean_ms": round(1000 * clients / http_figure["requests_per_second"], 1)
+        if http_figure["requests_per_second"]
+        else None,
     }
     return [
         http_figure,
         {**common, **service.figure(), **service_check},
         {**common, **raw.figure()},
+        *(
+            judged({**common, **answers.figure(), **check, **baseline}, options)
+            for answers, check in open_loops
+        ),
     ]
+
+
+def judged(figure: dict[str, Any], options: HttpBenchOptions) -> dict[str, Any]:
+    """``figure`` with its target and whether it is met: p99 under the server's target, no
+    error, no double claim, and on the embedded server no request over ``STALL_MS``."""
+    server = figure["server"]
+    return figure | {
+        "target_p99_ms": TARGET_P99_MS[server],
+        "meets_target": figure["p99_ms"] < TARGET_P99_MS[server]
+        and figure["errors"] == 0
+        and figure["double_claims"] == 0
+        and (options.production or figure[f"over_{STALL_MS}ms"] == 0),
+    }
 
 
 def _line(line: dict[str, Any]) -> str:
@@ -484,25 +660,56 @@ def _line(line: dict[str, Any]) -> str:
     )
 
 
-def summary(lines: list[dict[str, Any]]) -> str:
-    http_line = lines[0]
-    workers = f", {http_line['workers']} workers" if "workers" in http_line else ""
-    verdict = "met" if http_line["meets_target"] else "missed"
-    return "\n".join(
-        [
-            f"http claim bench, {http_line['server']} server on {http_line['db']}{workers}: "
-            f"{http_line['clients']} clients, each customer offered to "
-            f"{http_line['contention']} at once, {http_line['customers']:,} customers; "
-            f"{http_line['due_for_sweep']} due for the sweep, "
-            f"{http_line['recycled_during_run']} recycled during the run",
-            *(_line(line) for line in lines),
-            f"double claims: http {http_line['double_claims']}, "
-            f"service {lines[1]['double_claims']}; "
-            f"target p99 < {http_line['target_p99_ms']:.0f} ms"
-            + ("" if http_line["server"] == "production" else f", no stall > {STALL_MS} ms")
-            + f": {verdict}",
-        ]
+def _target(line: dict[str, Any]) -> str:
+    stall = "" if line["server"] == "production" else f", no stall > {STALL_MS} ms"
+    verdict = "met" if line["meets_target"] else "missed"
+    return f"target p99 < {line['target_p99_ms']:.0f} ms{stall}: {verdict}"
+
+
+def _cpu(line: dict[str, Any]) -> str:
+    if line.get("server_cpu_ms_per_claim") is None:
+        return "server CPU not read"
+    return (
+        f"server CPU {line['server_cpu_ms_per_claim']:.2f} ms per claim, "
+        f"{line['server_cpu_ms_per_request']:.2f} ms per request"
     )
+
+
+def _open_line(line: dict[str, Any]) -> str:
+    return (
+        f"  offered {line['offered_claims_per_second']:>6,.0f} claims/s: achieved "
+        f"{line['claims_per_second']:,.1f}  p50 {line['p50_ms']:.1f} ms  "
+        f"p95 {line['p95_ms']:.1f} ms  p99 {line['p99_ms']:.1f} ms  max {line['max_ms']:.0f} ms  "
+        f"errors {line['errors']}  double claims {line['double_claims']}  "
+        f"send lag p99 {line['send_lag_p99_ms']:.1f} ms  {_cpu(line)}; {_target(line)}"
+    )
+
+
+def summary(lines: list[dict[str, Any]]) -> str:
+    http_line, service_line = lines[0], lines[1]
+    closed, open_loops = lines[:3], lines[3:]
+    workers = f", {http_line['workers']} workers" if "workers" in http_line else ""
+    shown = [
+        f"http claim bench, {http_line['server']} server on {http_line['db']}{workers}: "
+        f"{http_line['clients']} clients, each customer offered to "
+        f"{http_line['contention']} at once, {http_line['customers']:,} customers; "
+        f"{http_line['due_for_sweep']} due for the sweep, "
+        f"{http_line['recycled_during_run']} recycled during the run",
+        *(_line(line) for line in closed),
+        f"double claims: http {http_line['double_claims']}, "
+        f"service {service_line['double_claims']}; {_target(http_line)}",
+        f"closed loop, Little's law: {http_line['clients']} clients / "
+        f"{http_line['requests_per_second']:,.1f} requests/s = "
+        f"{http_line['littles_law_mean_ms']} ms mean latency (measured "
+        f"{http_line['mean_ms']:.1f} ms); {_cpu(http_line)}",
+    ]
+    if open_loops:
+        shown.append(
+            f"open loop, {http_line['clients']} senders, every request sent at its planned "
+            "start and timed from it:"
+        )
+        shown += [_open_line(line) for line in open_loops]
+    return "\n".join(shown)
 
 
 def run_from_command(command: BaseCommand, options: dict[str, Any]) -> None:
@@ -519,5 +726,6 @@ def run_from_command(command: BaseCommand, options: dict[str, Any]) -> None:
         interval=options["interval"],
         seed=options["seed"],
         force=options["force"],
+        rates=tuple(options.get("rate") or ()),
     )
     report(command, lambda: measure(chosen), summary)

@@ -162,6 +162,14 @@ class Command(BaseCommand):
             default=http_defaults.interval,
             help="http: seconds between the scheduler's runs",
         )
+        parser.add_argument(
+            "--rate",
+            type=float,
+            nargs="+",
+            default=None,
+            help="http: open loops after the closed one, each offering this many customers a "
+            "second (each to --contention clients), timed from each request's planned start",
+        )
 
     def handle(self, *args: Any, benchmark: str, **options: Any) -> None:
         if benchmark == "rescore":  # the scheduled value re-evaluation: bench/rescore.py
