@@ -37,5 +37,11 @@ def test_every_path_reports_cpu_time_beside_wall_clock_and_the_load_average() ->
         ), path
         assert len(line["load_average"]) == 3
     assert lines["run_service"]["customers"] == 12
+    for path in ("run_bulk", "run_service"):  # the statements each batch sent, beside
+        line = lines[path]
+        per_customer = line["statements_per_customer"] * line["customers"]
+        assert line["statements_per_batch"] * line["batches"] == pytest.approx(
+            per_customer, abs=0.05 * line["customers"] + line["batches"]
+        ), path
     summary = err.getvalue()
     assert "load average" in summary and "ms/customer" in summary

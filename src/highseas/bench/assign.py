@@ -464,6 +464,7 @@ def _run_figure(
     return {
         **Timed(path, run.considered, seconds, cpu).figure(),
         "statements_per_customer": round(sent / run.considered, 2) if run.considered else None,
+        "statements_per_batch": round(sent / run.batches, 1) if run.batches else None,
         "assigned": run.assigned,
         "unassigned": run.unassigned,
         "unassigned_reasons": run.unassigned_reasons,
@@ -554,11 +555,13 @@ def summary(lines: list[dict[str, Any]]) -> str:
     ):
         line = by_path[path]
         statements = line.get("statements_per_customer")
+        per_batch = line.get("statements_per_batch")
         text.append(
             f"  {path:<28} {line['per_second']:>10,.0f} customers/s   "
             f"{line['customers']:>7,} in {line['seconds']:.2f} s   "
             f"CPU {line['cpu_ms_per_customer']:.3f} ms/customer"
             + (f"   {statements} statements/customer" if statements is not None else "")
+            + (f" ({per_batch} a batch)" if per_batch else "")
         )
     verdict = "met" if real["meets_target"] else "missed"
     text.append(
