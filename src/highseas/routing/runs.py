@@ -19,13 +19,15 @@
    from the previous batch (a smart rule's customers matched at once by the win model that
    is current when the run starts, ``smart.services.scoring``); a real run applies it
    through ``pools.bulk_assign.assign_many`` (``apply.py``), which re-checks caps and
-   quotas under the receivers' locks and refuses what would pass them. On the small path a
-   refusal at the cap or quota re-reads the loads and plans that customer again, so it falls
-   through to the next rep or stays pooled, saying why.
+   quotas under the receivers' locks and refuses what would pass them (from the counts the
+   segment's roster made under those same locks, handed in as ``bulk_assign.Loads``). On
+   the small path a refusal at the cap or quota re-reads the loads and plans that customer
+   again, so it falls through to the next rep or stays pooled, saying why.
    The run then writes the pointers back with compare-and-set and logs every decision.
 4. A preview does the same without locks or writes, carrying loads and pointers in memory, so
    with the same seed and data it decides exactly what the real run will.
 A killed run loses at most its open batch, which rolls back; running again picks up the rest.
+Python's full collections are held off while a run walks (``full_collections_held``).
 """
 
 from __future__ import annotations
