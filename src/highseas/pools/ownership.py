@@ -7,7 +7,8 @@ Each is ONE transaction that
    and proceeds only when exactly one row changed, else raises a typed error,
 4. appends its ledger row and recomputes ``recycle_due_at`` / ``warn_at``,
 5. writes its notifications in the same transaction (``notify_many``), so they exist if and
-   only if it commits; e-mail and webhook leave later, by the outbox.
+   only if it commits and nobody sees them before (SPEC §4: never before the commit); e-mail
+   and webhook leave after it, by the outbox.
 A refusal raises inside the transaction, so it leaves no trace.
 """
 
