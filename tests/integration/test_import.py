@@ -712,6 +712,40 @@ def test_a_batch_given_none_of_its_prepared_rows_prepares_them_itself(
     assert Customer.objects.count() == len(by_action(job, "create"))
 
 
+def test_a_batch_does_only_the_lines_it_is_given(org: dict[str, Any]) -> None:
+    """A batch reads its rows by their line range, yet does only the lines it was given."""
+    job = preview(org["admin"], org["east_pool"], history=False)
+    lines = [line for line, *_rest in plans(job)]
+    given = lines[::2]
+    assert len(given) < len(lines)
+    importer = Importer(job, org["admin"])
+    assert imports._commit_batch(job, importer, given, 0, None, 0) == len(given)
+    assert sorted(job.rows.filter(is_done=True).values_list("line", flat=True)) == given
+
+
+def test_preview_and_commit_hold_off_full_collections(
+    org: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Python's full collections are held off while batches are applied (each would walk
+    every object of the process), and come back as they were afterwards."""
+    import gc
+
+    before = gc.get_threshold()
+    seen: list[int] = []
+    apply_prepared = Importer.apply_prepared
+
+    def recorded(self: Importer, *args: Any, **kwargs: Any) -> Any:
+        seen.append(gc.get_threshold()[2])
+        return apply_prepared(self, *args, **kwargs)
+
+    monkeypatch.setattr(Importer, "apply_prepared", recorded)
+    job = preview(org["admin"], org["east_pool"], history=False)
+    assert gc.get_threshold() == before
+    commit_import(Viewer(org["admin"]), job.pk)
+    assert gc.get_threshold() == before
+    assert len(seen) >= 2 and set(seen) == {2**31 - 1}
+
+
 # --- the search index ------------------------------------------------------------------------
 
 
