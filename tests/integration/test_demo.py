@@ -11,16 +11,19 @@ from typing import Any
 import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
+from django.db import connection
 from django.db.models import Count, Q
 from django.utils import translation
 
 from highseas.accounts.models import Team, User
 from highseas.config.management.commands import demo as demo_command
+from highseas.customers.fts import PINYIN_TABLE
 from highseas.customers.models import Activity, Contact, Customer, Deal
-from highseas.demo import data
+from highseas.demo import data, generator
 from highseas.demo.generator import DemoOptions, generate_demo
 from highseas.demo.roster import DEMO_PASSWORD, TEAMS
 from highseas.engine.ownership import Status
+from highseas.engine.pinyin import pinyin_keys
 from highseas.intake.creation import create_customer
 from highseas.pools.invariants import run_checks
 from highseas.pools.models import OwnershipEvent, Pool
@@ -110,6 +113,28 @@ def test_highseas_check_passes_after_the_demo(initialized: None) -> None:
     assert report.ok, report.examples
     assert report.customers == CUSTOMERS
     assert report.events == OwnershipEvent.objects.count()
+
+
+@pytest.mark.parametrize("bulk", [False, True], ids=["per-row-indexing", "indexes-suspended"])
+def test_every_core_name_has_the_pinyin_a_search_needs(
+    initialized: None, bulk: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The demo writes each batch's pinyin with the batch: what ``fill_pinyin`` computes, for
+    every core name, with none left waiting, whether the search index is kept row by row or
+    rebuilt after the load."""
+    monkeypatch.setattr(generator, "SUSPEND_INDEXES_FROM", CUSTOMERS if bulk else CUSTOMERS + 1)
+    filled: list[int] = []
+    real_fill = generator.fill_pinyin
+    monkeypatch.setattr(generator, "fill_pinyin", lambda c: filled.append(real_fill(c)) or 0)
+    now = datetime.fromisoformat(NOW)
+    generate_demo(DemoOptions(customers=CUSTOMERS, now=now, batch_size=70, parallel=False))
+    cores = set(Customer.objects.exclude(name_key=None).values_list("name_key", flat=True))
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT core, pinyin, initials FROM {PINYIN_TABLE}")
+        stored = {core: (pinyin, initials) for core, pinyin, initials in cursor.fetchall()}
+    assert len(cores) > CUSTOMERS // 2
+    assert {core: stored.get(core) for core in cores} == {core: pinyin_keys(core) for core in cores}
+    assert filled == [0]  # nothing was left for the pass after the load
 
 
 def test_every_customer_is_in_a_real_province_and_city(initialized: None) -> None:

@@ -8,9 +8,10 @@ from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
 from functools import partial
 
-from django.db import models, transaction
+from django.db import connection, models, transaction
 
 from highseas.customers import duplicates
+from highseas.customers.fts import PINYIN_TABLE
 from highseas.customers.models import Activity, Contact, Customer, Deal
 from highseas.demo.rows import FIELDS, TABLES, RowBatch
 from highseas.demo.writer import (
@@ -19,6 +20,7 @@ from highseas.demo.writer import (
     reset_sequences,
     secondary_indexes_suspended,
 )
+from highseas.engine.pinyin import pinyin_keys
 from highseas.pools.models import OwnershipEvent
 
 MODELS: dict[str, type[models.Model]] = {
@@ -41,6 +43,24 @@ def _blind_keys() -> dict[str, Callable[[str], str | None]]:
 
 
 TRANSFORMS = {"customers": _blind_keys()}
+NAME_KEY = FIELDS["customers"].index("name_key")
+
+
+def write_pinyin(customer_rows: list[tuple[object, ...]]) -> None:
+    """The pinyin of the batch's core names, written with the batch (what
+    ``customers.fts.fill_pinyin`` would compute for them after the load, one serial pass
+    over every core name at the end; here it is done while the generator process prepares
+    the next batch)."""
+    cores = sorted({core for row in customer_rows if isinstance(core := row[NAME_KEY], str)})
+    if not cores:
+        return
+    with connection.cursor() as cursor:
+        cursor.executemany(
+            f"INSERT INTO {PINYIN_TABLE} (core, pinyin, initials) VALUES (%s, %s, %s) "
+            "ON CONFLICT (core) DO UPDATE SET pinyin = excluded.pinyin, "
+            "initials = excluded.initials",
+            [(core, *pinyin_keys(core)) for core in cores],
+        )
 
 
 @dataclass
@@ -67,6 +87,7 @@ class DemoTables:
         with transaction.atomic():
             for table in TABLES:
                 self.writers[table].write(batch.rows[table])
+            write_pinyin(batch.rows["customers"])
         self.tally.statuses.update(batch.statuses)
         self.tally.rows.update({table: len(batch.rows[table]) for table in TABLES})
 
