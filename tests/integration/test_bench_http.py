@@ -141,12 +141,14 @@ def test_the_summary_shows_littles_law_and_each_open_loop_with_its_verdict() -> 
     options = http_bench.HttpBenchOptions(rates=(50.0,))
     closed = http_bench.judged(_figure("http", server_cpu_ms_per_claim=None), options)
     closed |= {"due_for_sweep": 0, "recycled_during_run": 0, "littles_law_mean_ms": 1000.0}
+    closed["client_cpu_ms_per_request"] = 0.75
     opened = _figure("http_open_loop_50", offered_claims_per_second=50.0, send_lag_p99_ms=1.0)
     opened |= {"server_cpu_ms_per_claim": 2.5, "server_cpu_ms_per_request": 1.25}
     shown = http_bench.summary(
         [closed, _figure("service"), _figure("raw"), http_bench.judged(opened, options)]
     )
     assert "Little's law: 2 clients / 2.0 requests/s = 1000.0 ms mean latency" in shown
+    assert "the clients' CPU 0.75 ms per request" in shown
     assert "offered     50 claims/s: achieved 1.0" in shown
     assert "server CPU 2.50 ms per claim, 1.25 ms per request" in shown
     assert shown.count("target p99 < 100 ms, no stall > 200 ms: met") == 2

@@ -539,11 +539,15 @@ def _http_paths(
     try:
         server.wait_ready()
         runner = HttpClaims(port, tokens, clients)
-        since, cpu = timezone.now(), server.cpu_seconds()
+        since, cpu, own = timezone.now(), server.cpu_seconds(), time.process_time()
         run_clients(
             answers, clients, dataset.reps, offers(targets, options.contention), runner.claim
         )
         used = server_cpu(cpu, server.cpu_seconds(), answers)
+        # The clients share the machine with the server: their CPU is what the server lacked.
+        used["client_cpu_ms_per_request"] = round(
+            1000 * (time.process_time() - own) / max(1, len(answers.latencies)), 2
+        )
         measured.append((answers, {**verify(answers, targets, since), **used}))
         for rate, chosen in zip(options.rates, open_targets, strict=True):
             opened = OpenLoop(f"http_open_loop_{rate:g}", offered_per_second=rate)
@@ -701,7 +705,8 @@ def summary(lines: list[dict[str, Any]]) -> str:
         f"closed loop, Little's law: {http_line['clients']} clients / "
         f"{http_line['requests_per_second']:,.1f} requests/s = "
         f"{http_line['littles_law_mean_ms']} ms mean latency (measured "
-        f"{http_line['mean_ms']:.1f} ms); {_cpu(http_line)}",
+        f"{http_line['mean_ms']:.1f} ms); {_cpu(http_line)}; the clients' CPU "
+        f"{http_line.get('client_cpu_ms_per_request', 0.0):.2f} ms per request",
     ]
     if open_loops:
         shown.append(
