@@ -345,3 +345,65 @@ def test_a_scoped_preview_covers_one_rep(
     claimed("rep_b")
     report = sweep(T0 + timedelta(days=7), dry_run=True, scope=Scope(owner_id=east["rep_a"].pk))
     assert [r.customer for r in report.recycled] == [mine.pk]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_follow_up_racing_the_sweep_either_keeps_the_customer_or_is_refused(
+    east: dict[str, Any], claimed: Callable[..., Customer]
+) -> None:
+    """Real threads: the owner follows up every due customer while a sweep recycles them.
+    Each customer ends one way only: the follow-up was accepted and the customer stays owned
+    with its recycle pushed back (no ``recycled`` row), or the sweep took it first and the
+    owner's follow-up is refused. A stale read recycling a customer just followed up would
+    break the first, and the sweep's compare-and-set would stop the batch."""
+    customers = [claimed() for _ in range(40)]
+    now = T0 + timedelta(days=7)
+    barrier = threading.Barrier(2)
+    accepted: set[int] = set()
+    refused: set[int] = set()
+    failures: list[BaseException] = []
+    found: dict[str, Any] = {}
+
+    def follow_up() -> None:
+        try:
+            barrier.wait(timeout=30)
+            for customer in reversed(customers):  # the sweep walks them the other way
+                try:
+                    followups.log_activity(
+                        east["rep_a"], customer.pk, kind="visit", occurred_at=now, now=now
+                    )
+                    accepted.add(customer.pk)
+                except HighSeasError:
+                    refused.add(customer.pk)
+        except BaseException as failure:
+            failures.append(failure)
+        finally:
+            connection.close()
+
+    def sweeper() -> None:
+        try:
+            barrier.wait(timeout=30)
+            found["report"] = sweep(now, batch_size=3)
+        except BaseException as failure:
+            failures.append(failure)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=follow_up), threading.Thread(target=sweeper)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+    assert not failures, failures
+    recycled = {item.customer for item in found["report"].recycled}
+    assert accepted | refused == {c.pk for c in customers} and not accepted & refused
+    assert recycled == refused
+    for customer in customers:
+        customer.refresh_from_db()
+        events = OwnershipEvent.objects.filter(customer=customer, kind="recycled").count()
+        if customer.pk in accepted:
+            assert (customer.status, customer.owner_id, events) == ("owned", east["rep_a"].pk, 0)
+            assert customer.recycle_due_at is not None and customer.recycle_due_at > now
+        else:
+            assert (customer.status, customer.owner_id, events) == ("pooled", None, 1)
+    assert run_checks().ok
