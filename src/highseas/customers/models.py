@@ -78,6 +78,8 @@ class Customer(models.Model):
         related_name="customers",
         verbose_name=_("pool"),
     )
+    # ``customer_owner_held`` (owner, status, stage) answers every look-up by owner: no index of
+    # its own, one index write fewer per ownership change
     owner = models.ForeignKey(
         USER,
         models.PROTECT,
@@ -85,6 +87,7 @@ class Customer(models.Model):
         blank=True,
         related_name="customers",
         verbose_name=_("owner"),
+        db_index=False,
     )
     owned_since = models.DateTimeField(_("owned since"), null=True, blank=True)
     frozen_until = models.DateTimeField(_("frozen until"), null=True, blank=True)

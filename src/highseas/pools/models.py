@@ -201,14 +201,21 @@ class AppendOnlyError(RuntimeError):
 class OwnershipEvent(models.Model):
     """The append-only ownership ledger: one row per transition, with the state on each side."""
 
+    # customer, from_owner, to_owner and at lead the composite indexes below, which answer
+    # every look-up (and the PROTECT checks) a single-column index would: four index writes
+    # fewer per ledger row
     customer = models.ForeignKey(
-        "customers.Customer", models.PROTECT, related_name="ownership_events"
+        "customers.Customer", models.PROTECT, related_name="ownership_events", db_index=False
     )
     kind = models.CharField(max_length=20, choices=EVENT_KIND_CHOICES)
     from_status = models.CharField(max_length=10, choices=CustomerStatus.choices, blank=True)
     to_status = models.CharField(max_length=10, choices=CustomerStatus.choices)
-    from_owner = models.ForeignKey(USER, models.PROTECT, null=True, blank=True, related_name="+")
-    to_owner = models.ForeignKey(USER, models.PROTECT, null=True, blank=True, related_name="+")
+    from_owner = models.ForeignKey(
+        USER, models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
+    to_owner = models.ForeignKey(
+        USER, models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     from_pool = models.ForeignKey(Pool, models.PROTECT, null=True, blank=True, related_name="+")
     to_pool = models.ForeignKey(Pool, models.PROTECT, null=True, blank=True, related_name="+")
     actor = models.ForeignKey(USER, models.PROTECT, null=True, blank=True, related_name="+")
@@ -223,7 +230,7 @@ class OwnershipEvent(models.Model):
     related_customer = models.ForeignKey(
         "customers.Customer", models.PROTECT, null=True, blank=True, related_name="+"
     )
-    at = models.DateTimeField(db_index=True)
+    at = models.DateTimeField()
 
     class Meta:
         verbose_name = _("ownership event")
