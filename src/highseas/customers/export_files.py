@@ -65,14 +65,17 @@ def csv_chunks(export: Export, *, progress: Progress | None = None) -> Iterator[
     buffer = io.StringIO()
     writer = csv.writer(buffer)
     writer.writerow(export.headers)
-    yield (BOM + buffer.getvalue()).encode("utf-8")
-    for batch in _batches(export.rows):
-        buffer.seek(0)
-        buffer.truncate()
-        writer.writerows([_csv_cell(value) for value in row] for row in batch)
-        yield buffer.getvalue().encode("utf-8")
-        if progress is not None:
-            progress(export.written, export.count)
+    try:
+        yield (BOM + buffer.getvalue()).encode("utf-8")
+        for batch in _batches(export.rows):
+            buffer.seek(0)
+            buffer.truncate()
+            writer.writerows([_csv_cell(value) for value in row] for row in batch)
+            yield buffer.getvalue().encode("utf-8")
+            if progress is not None:
+                progress(export.written, export.count)
+    finally:  # a download left half way closes its cursor with the response
+        export.close()
 
 
 def _xlsx_cell(sheet: WriteOnlyWorksheet, value: Any) -> Any:
@@ -89,7 +92,14 @@ def _xlsx_cell(sheet: WriteOnlyWorksheet, value: Any) -> Any:
 
 
 def write_xlsx(export: Export, target: IO[bytes], *, progress: Progress | None = None) -> None:
-    """Write the workbook into ``target`` (a binary file)."""
+    """Write the workbook into ``target`` (a binary file); the rows' cursor is closed after."""
+    try:
+        _write_xlsx(export, target, progress)
+    finally:
+        export.close()
+
+
+def _write_xlsx(export: Export, target: IO[bytes], progress: Progress | None) -> None:
     book = Workbook(write_only=True)
     sheet, on_sheet, number = None, SHEET_ROWS, 0
     for batch in _batches(export.rows):

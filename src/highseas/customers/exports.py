@@ -143,6 +143,10 @@ class Export:
     def headers(self) -> list[str]:
         return [column.header for column in self.columns]
 
+    def close(self) -> None:
+        """Close the rows' cursor now, read to the end or not."""
+        _close(self.rows)
+
 
 def rep_export_scope() -> str:
     scope = getattr(settings, "HIGHSEAS_REP_EXPORT_SCOPE", "own")
@@ -293,9 +297,21 @@ def _activity_count(viewer: Viewer, customers: QuerySet[Customer]) -> int:
 
 
 def _counted(export_rows: Iterator[list[Any]], export: Export) -> Iterator[list[Any]]:
-    for row in export_rows:
-        export.written += 1
-        yield row
+    """The rows, counted as they go; closing it closes the rows' cursor at once (the export
+    and this generator refer to each other, so otherwise only a full garbage collection would,
+    and a kept SQLite connection would go on reading an old snapshot meanwhile)."""
+    try:
+        for row in export_rows:
+            export.written += 1
+            yield row
+    finally:
+        _close(export_rows)
+
+
+def _close(rows: Iterator[list[Any]]) -> None:
+    close = getattr(rows, "close", None)
+    if close is not None:
+        close()
 
 
 def start_export(
