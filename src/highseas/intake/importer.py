@@ -58,11 +58,12 @@ from highseas.intake.creation import create_customer, create_pooled_customers
 from highseas.intake.models import ImportJob, ImportRow
 from highseas.pools import followups, reasons
 from highseas.pools.authority import require_receiver
+from highseas.pools.facts import lock_rep_rows
 from highseas.pools.merge import merge_values
 from highseas.pools.ownership import assign
 from highseas.pools.reasons import Reason
 from highseas.routing.models import AssignmentRun
-from highseas.routing.runs import Carried
+from highseas.routing.runs import Carried, rule_reps
 from highseas.routing.services import assign_new_customers
 from highseas.routing.snapshots import customer_row
 
@@ -326,6 +327,7 @@ class Importer:
         plans: dict[int, RowPlan] = {}
         parsed_rows: dict[int, ParsedRow] = {}
         self._written = {}
+        self._lock_named_owners(rows)
         pending: list[Prepared] = []
         for row in rows:
             line, parsed = row.line, row.parsed
@@ -347,6 +349,21 @@ class Importer:
                 if plan.customer_id and (parsed.deal or parsed.activity):
                     self._attach_history(plan.customer_id, parsed)
         return ordered
+
+    def _lock_named_owners(self, rows: list[Prepared]) -> None:
+        """The owners the batch names would be locked in file order as their rows are
+        written, and the batch's routing run then locks the reps its rules reach: so a batch
+        naming owners first locks them all, with those reps, in id order, as every writer of
+        several reps does, and none waits on another in a cycle."""
+        named: set[int] = set()
+        for row in rows:
+            if row.refused is None and row.parsed.owner:
+                found = self._owners.get(row.parsed.owner) or self._find_owner(row.parsed.owner)
+                self._owners[row.parsed.owner] = found
+                if isinstance(found, User):
+                    named.add(found.pk)
+        if named:
+            lock_rep_rows(sorted(named | set(rule_reps())))
 
     def _route(self, plans: list[RowPlan], index: int) -> None:
         pooled = [p for p in plans if p.action == Action.CREATE and p.owner_id is None]

@@ -191,6 +191,20 @@ def first_rule(rule_set: RuleSet, vendor: str) -> Case | Value:
     return Case(*whens, default=None, output_field=BigIntegerField())
 
 
+def reps_reached(rule_set: RuleSet) -> tuple[dict[int, list[int]], list[int]]:
+    """The reps of each team the rules name, and every rep the rules reach, in id order (the
+    order every writer of several reps locks them in)."""
+    reps_by_team = team_reps(rule_set.team_ids)
+    named = User.objects.filter(pk__in=rule_set.user_ids).values_list("pk", flat=True)
+    return reps_by_team, sorted({*named, *(r for reps in reps_by_team.values() for r in reps)})
+
+
+def rule_reps() -> list[int]:
+    """Every rep the active rules of any pool reach, in id order: what a routing run of new
+    customers locks (``Runner._batch``), for a writer that must lock them with others first."""
+    return reps_reached(active_rules(None))[1]
+
+
 class Runner:
     """The state of one run; ``execute`` walks the batches. ``carried``: what an import's
     earlier runs read and this one may take over (``Carried``)."""
@@ -205,9 +219,7 @@ class Runner:
         self.state = PlanState.fresh(options.seed)
         self.result = RunResult(self._start_run())
         self.rosters: dict[int, Roster] = {}
-        self.reps_by_team = team_reps(self.rule_set.team_ids)
-        named = User.objects.filter(pk__in=self.rule_set.user_ids).values_list("pk", flat=True)
-        self.rep_ids = sorted({*named, *(r for reps in self.reps_by_team.values() for r in reps)})
+        self.reps_by_team, self.rep_ids = reps_reached(self.rule_set)
         # a rule may name a team deleted since: it has no pointer, and routes to nobody
         self.cursor_keys = [k for k in self.rule_set.cursor_keys if k[1] in self.reps_by_team]
         self.rule_names = {rule.rule_id: rule.name for rule in self.rule_set.rules}
