@@ -37,6 +37,7 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -59,6 +60,7 @@ from highseas.intake.columns import HISTORY_FIELDS, checked_mapping, guess_mappi
 from highseas.intake.importer import Importer, Prepared, RowPlan, prepared_batches
 from highseas.intake.models import ImportJob, ImportMapping, ImportRow
 from highseas.intake.reading import Table, read_table
+from highseas.pools import leases
 from highseas.pools.authority import is_member
 from highseas.pools.models import Pool
 from highseas.pools.rows import db_json, insert_rows
@@ -378,6 +380,34 @@ def commit_import(
     require_importer(viewer, job.pool_id)
     if job.status == ImportJob.Status.DONE:
         return job
+    # one commit of a job at a time: a second (a double click, the CLI beside the console)
+    # finds the job as the first leaves it, instead of screening the rows the first is writing
+    # (a commit killed with its process is taken over at once on the same host, after the
+    # lease lapses from another)
+    name, holder, started = f"import:{job.pk}", leases.new_holder(), time.monotonic()
+    due = leases.clock()
+    if not leases.take(name, due, holder) and not leases.take_from_the_dead(name, due, holder):
+        job.refresh_from_db()
+        return job
+    failed = True
+    try:
+        with leases.heartbeat(name, holder):
+            _commit_walk(job, viewer, progress, now)
+        failed = False
+    finally:
+        took = (time.monotonic() - started) * 1000
+        leases.release(name, holder, took_ms=took, failed=failed)
+    job.refresh_from_db()
+    return job
+
+
+def _commit_walk(
+    job: ImportJob, viewer: Viewer, progress: Progress | None, now: datetime | None
+) -> None:
+    """``commit_import``'s walk over the batches, under the job's lease."""
+    job.refresh_from_db()  # a commit that held the lease until now may have finished it
+    if job.status == ImportJob.Status.DONE:
+        return
     ImportJob.objects.filter(pk=job.pk).update(
         status=ImportJob.Status.RUNNING, started_at=job.started_at or timezone.now(), error={}
     )
@@ -398,13 +428,11 @@ def commit_import(
                 done += _commit_batch(job, importer, batch.lines, index, progress, done, prepared)
             except HighSeasError as conflict:
                 if conflict.code is ErrorCode.STATE_CONFLICT:
-                    ImportJob.objects.filter(pk=job.pk).update(
-                        status=ImportJob.Status.FAILED, error=conflict.as_dict()
-                    )
+                    ImportJob.objects.filter(pk=job.pk).exclude(
+                        status=ImportJob.Status.DONE
+                    ).update(status=ImportJob.Status.FAILED, error=conflict.as_dict())
                 raise
     _finish(job, importer)
-    job.refresh_from_db()
-    return job
 
 
 @dataclass

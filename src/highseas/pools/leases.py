@@ -76,6 +76,35 @@ def take(name: str, due: datetime, holder: str) -> bool:
     return False
 
 
+def take_from_the_dead(name: str, due: datetime, holder: str) -> bool:
+    """Claim ``name`` from a holder that was a process of this host and has died (a killed
+    command restarted at once need not wait ``LEASE`` for its own lease to lapse); True when
+    this holder now runs it. A holder on another host is left to lapse."""
+    held = JobLease.objects.filter(name=name).values_list("holder", flat=True).first()
+    if not held or not _dead_here(held):
+        return False
+    wall = clock()
+    return bool(
+        JobLease.objects.filter(name=name, holder=held).update(
+            holder=holder, due=due, expires_at=wall + LEASE, started_at=wall
+        )
+    )
+
+
+def _dead_here(holder: str) -> bool:
+    host, _, rest = holder.partition(":")
+    pid = rest.partition(":")[0]
+    if host != socket.gethostname() or not pid.isdigit() or int(pid) == os.getpid():
+        return False
+    try:
+        os.kill(int(pid), 0)
+    except ProcessLookupError:
+        return True
+    except PermissionError:
+        return False
+    return False
+
+
 def renew(name: str, holder: str) -> bool:
     return bool(
         JobLease.objects.filter(name=name, holder=holder).update(expires_at=clock() + LEASE)
