@@ -147,9 +147,11 @@ class Loads:
     on the day of the grants (``facts.assigned_on``, or kept current since; every receiver
     a key, with 0 for none), as a caller
     counted them in the current transaction under the receivers' locks, which it still
-    holds; ``mark`` is the ledger's highest id read before counting
-    (``ledger_mark``). Every ownership change writes a ledger row, so while the ledger
-    still ends at ``mark`` nothing has changed these counts since."""
+    holds. What keeps them true is those locks: every writer that adds to a receiver's
+    holdings or to what it was given today takes that receiver's lock first. ``mark``, the
+    ledger's highest id read before counting (``ledger_mark``), is only a belt against this
+    transaction's own writes since (on PostgreSQL another transaction's ids show at its
+    commit, not in id order, so the mark would not see every other writer)."""
 
     held: Mapping[int, tuple[int, int]]
     given: Mapping[int, int]
