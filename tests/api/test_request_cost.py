@@ -4,8 +4,6 @@ once a minute, and a claim runs the service's statements and nothing more but th
 
 from __future__ import annotations
 
-import io
-import sys
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -21,34 +19,15 @@ from highseas.accounts.tokens import issue_token
 from highseas.config.wsgi import application
 from highseas.customers.models import Customer
 from highseas.pools import ownership
+from tests.wsgi import environ
 
 
 def served(method: str, path: str, token: str, body: bytes = b"") -> tuple[int, bytes]:
     """One request through the WSGI application, as a server's thread hands it over (unlike
     the test client, this keeps Django's request_started/request_finished connection care)."""
-    environ = {
-        "REQUEST_METHOD": method,
-        "PATH_INFO": path,
-        "SCRIPT_NAME": "",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": "127.0.0.1:8000",
-        "HTTP_AUTHORIZATION": f"Token {token}",
-        "CONTENT_TYPE": "application/json",
-        "CONTENT_LENGTH": str(len(body)),
-        "wsgi.input": io.BytesIO(body),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": False,
-        "wsgi.run_once": False,
-        "wsgi.version": (1, 0),
-    }
+    request = environ(method, path, token, body)
     status: list[str] = []
-    answer = application(environ, lambda line, headers, exc_info=None: status.append(line))
+    answer = application(request, lambda line, headers, exc_info=None: status.append(line))
     try:
         content = b"".join(answer)
     finally:

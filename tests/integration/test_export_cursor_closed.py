@@ -5,8 +5,6 @@ write ("database is locked")."""
 
 from __future__ import annotations
 
-import io
-import sys
 import threading
 from datetime import timedelta
 from typing import Any
@@ -19,6 +17,7 @@ from highseas.accounts.tokens import issue_token
 from highseas.config.wsgi import application
 from highseas.customers.models import Activity, Customer
 from highseas.pools import ownership
+from tests.wsgi import environ
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -26,27 +25,9 @@ pytestmark = pytest.mark.django_db(transaction=True)
 def left_mid_stream(path: str, token: str) -> None:
     """A download the client leaves after its first rows, as a WSGI server handles it: the
     response is closed (request_finished) with the rest of the file unread."""
-    environ = {
-        "REQUEST_METHOD": "GET",
-        "PATH_INFO": path,
-        "SCRIPT_NAME": "",
-        "QUERY_STRING": "",
-        "SERVER_NAME": "127.0.0.1",
-        "SERVER_PORT": "8000",
-        "SERVER_PROTOCOL": "HTTP/1.1",
-        "REMOTE_ADDR": "127.0.0.1",
-        "HTTP_HOST": "127.0.0.1:8000",
-        "HTTP_AUTHORIZATION": f"Token {token}",
-        "wsgi.input": io.BytesIO(b""),
-        "wsgi.url_scheme": "http",
-        "wsgi.errors": sys.stderr,
-        "wsgi.multithread": True,
-        "wsgi.multiprocess": False,
-        "wsgi.run_once": False,
-        "wsgi.version": (1, 0),
-    }
+    request = environ("GET", path, token)
     status: list[str] = []
-    answer = application(environ, lambda line, headers, exc_info=None: status.append(line))
+    answer = application(request, lambda line, headers, exc_info=None: status.append(line))
     assert status[0].startswith("200")
     chunks = iter(answer)
     next(chunks)  # the header

@@ -23,6 +23,7 @@ from highseas.pools.invariants import run_checks
 from highseas.pools.models import ClaimPolicy, OwnershipEvent, Pool, RecyclePolicy
 from highseas.pools.services import save_pool
 from highseas.pools.sweep import Scope, sweep
+from tests.races import against_sweep
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.get_default_timezone())
 
@@ -358,44 +359,14 @@ def test_a_follow_up_racing_the_sweep_either_keeps_the_customer_or_is_refused(
     break the first, and the sweep's compare-and-set would stop the batch."""
     customers = [claimed() for _ in range(40)]
     now = T0 + timedelta(days=7)
-    barrier = threading.Barrier(2)
-    accepted: set[int] = set()
-    refused: set[int] = set()
-    failures: list[BaseException] = []
-    found: dict[str, Any] = {}
 
-    def follow_up() -> None:
-        try:
-            barrier.wait(timeout=30)
-            for customer in reversed(customers):  # the sweep walks them the other way
-                try:
-                    followups.log_activity(
-                        east["rep_a"], customer.pk, kind="visit", occurred_at=now, now=now
-                    )
-                    accepted.add(customer.pk)
-                except HighSeasError:
-                    refused.add(customer.pk)
-        except BaseException as failure:
-            failures.append(failure)
-        finally:
-            connection.close()
+    def follow_up(customer: Customer) -> None:
+        followups.log_activity(east["rep_a"], customer.pk, kind="visit", occurred_at=now, now=now)
 
-    def sweeper() -> None:
-        try:
-            barrier.wait(timeout=30)
-            found["report"] = sweep(now, batch_size=3)
-        except BaseException as failure:
-            failures.append(failure)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=follow_up), threading.Thread(target=sweeper)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not failures, failures
-    recycled = {item.customer for item in found["report"].recycled}
+    accepted, refused, report = against_sweep(
+        customers, follow_up, lambda: sweep(now, batch_size=3)
+    )
+    recycled = {item.customer for item in report.recycled}
     assert accepted | refused == {c.pk for c in customers} and not accepted & refused
     assert recycled == refused
     for customer in customers:

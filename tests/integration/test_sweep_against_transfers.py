@@ -8,22 +8,20 @@ told). Neither writer crashes."""
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from highseas.customers.models import Customer
-from highseas.engine.errors import HighSeasError
 from highseas.notify.models import Notification
 from highseas.pools import ownership
 from highseas.pools.invariants import run_checks
 from highseas.pools.models import ClaimPolicy, OwnershipEvent, RecyclePolicy
 from highseas.pools.sweep import sweep
+from tests.races import against_sweep
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -42,42 +40,12 @@ def test_transfers_racing_the_sweep_leave_each_customer_transferred_or_recycled(
         ownership.claim(org["rep_a"], customer.pk, now=T0)
         customers.append(customer)
     now = T0 + timedelta(days=8)
-    barrier = threading.Barrier(2)
-    moved: set[int] = set()
-    refused: set[int] = set()
-    failures: list[BaseException] = []
-    found: dict[str, Any] = {}
 
-    def transfers() -> None:
-        try:
-            barrier.wait(timeout=30)
-            for customer in reversed(customers):  # the sweep walks them the other way
-                try:
-                    ownership.transfer(org["east_manager"], customer.pk, org["rep_b"], now=now)
-                    moved.add(customer.pk)
-                except HighSeasError:
-                    refused.add(customer.pk)
-        except BaseException as failure:
-            failures.append(failure)
-        finally:
-            connection.close()
+    def transfer(customer: Customer) -> None:
+        ownership.transfer(org["east_manager"], customer.pk, org["rep_b"], now=now)
 
-    def sweeper() -> None:
-        try:
-            barrier.wait(timeout=30)
-            found["report"] = sweep(now, batch_size=4)
-        except BaseException as failure:
-            failures.append(failure)
-        finally:
-            connection.close()
-
-    threads = [threading.Thread(target=transfers), threading.Thread(target=sweeper)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=120)
-    assert not failures, failures
-    recycled = {item.customer for item in found["report"].recycled}
+    moved, refused, report = against_sweep(customers, transfer, lambda: sweep(now, batch_size=4))
+    recycled = {item.customer for item in report.recycled}
     assert moved | refused == {c.pk for c in customers} and not moved & refused
     assert recycled == refused
     for customer in customers:
