@@ -147,37 +147,7 @@ def run_clients(
 ) -> None:
     """``clients`` threads take the offered ids in turn from one shared cursor (client ``i``
     acts as rep ``i``); each records its latency and answer."""
-    lock = threading.Lock()
-    position = iter(range(len(offered)))
-    start = threading.Barrier(clients + 1)
-
-    def client(index: int) -> None:
-        rep = reps[index % len(reps)]
-        start.wait()
-        try:
-            while True:
-                with lock:
-                    at = next(position, None)
-                if at is None:
-                    return
-                customer_id = offered[at]
-                before = time.perf_counter()
-                outcome = claim_one(index, rep, customer_id)
-                took = time.perf_counter() - before
-                with lock:
-                    _record(answers, customer_id, rep, outcome, took)
-        finally:
-            if on_exit is not None:
-                on_exit()
-
-    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(clients)]
-    for thread in threads:
-        thread.start()
-    start.wait()
-    began = time.perf_counter()
-    for thread in threads:
-        thread.join()
-    answers.elapsed = time.perf_counter() - began
+    _drive(answers, clients, reps, offered, claim_one, on_exit, plan=None, lags=None)
 
 
 @dataclass
@@ -213,12 +183,39 @@ def run_open_loop(
     so a request that waited for a free sender behind a slow server counts that wait. Sender
     ``i`` acts as rep ``i``."""
     rate = answers.offered_per_second
+    _drive(
+        answers,
+        senders,
+        reps,
+        offered,
+        claim_one,
+        on_exit,
+        plan=lambda at: (at // contention) / rate,
+        lags=answers.send_lags,
+    )
+
+
+def _drive(
+    answers: Answers,
+    count: int,
+    reps: Sequence[User],
+    offered: Sequence[int],
+    claim_one: ClaimOne,
+    on_exit: Callable[[], None] | None,
+    *,
+    plan: Callable[[int], float] | None,
+    lags: list[float] | None,
+) -> None:
+    """``count`` threads take the offered requests in turn from one shared cursor (thread
+    ``i`` acts as rep ``i``). Closed loop (no ``plan``): each request is sent at once and timed
+    from its send. Open loop: request ``at`` is sent no earlier than ``plan(at)`` seconds after
+    the start and timed from then; how late it was sent goes to ``lags``."""
     lock = threading.Lock()
     position = iter(range(len(offered)))
-    start = threading.Barrier(senders + 1)
+    start = threading.Barrier(count + 1)
     began = 0.0
 
-    def sender(index: int) -> None:
+    def client(index: int) -> None:
         rep = reps[index % len(reps)]
         start.wait()
         try:
@@ -227,23 +224,27 @@ def run_open_loop(
                     at = next(position, None)
                 if at is None:
                     return
-                planned = began + (at // contention) / rate
-                if (early := planned - time.perf_counter()) > 0:
-                    time.sleep(early)
-                sent = time.perf_counter()
+                sent = timed_from = time.perf_counter()
+                if plan is not None:
+                    timed_from = began + plan(at)
+                    if (early := timed_from - sent) > 0:
+                        time.sleep(early)
+                    sent = time.perf_counter()
                 outcome = claim_one(index, rep, offered[at])
-                took = time.perf_counter() - planned
+                took = time.perf_counter() - timed_from
                 with lock:
-                    answers.send_lags.append(sent - planned)
+                    if lags is not None:
+                        lags.append(sent - timed_from)
                     _record(answers, offered[at], rep, outcome, took)
         finally:
             if on_exit is not None:
                 on_exit()
 
-    threads = [threading.Thread(target=sender, args=(i,), daemon=True) for i in range(senders)]
+    threads = [threading.Thread(target=client, args=(i,), daemon=True) for i in range(count)]
     for thread in threads:
         thread.start()
-    began = time.perf_counter() + 0.05  # every sender is past the barrier before the first plan
+    # an open loop's first plan leaves every thread time to pass the barrier
+    began = time.perf_counter() + (0.05 if plan is not None else 0.0)
     start.wait()
     for thread in threads:
         thread.join()
