@@ -13,12 +13,10 @@ from __future__ import annotations
 
 import gc
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import pytest
 from django.db import transaction
-from django.utils import timezone
 
 from highseas.customers.models import Customer
 from highseas.engine.planner import plan as real_plan
@@ -27,29 +25,16 @@ from highseas.pools import facts, ownership
 from highseas.pools.authority import RuleAuthority
 from highseas.pools.bulk_assign import Grant, Loads, assign_many, ledger_mark
 from highseas.pools.invariants import run_checks
-from highseas.pools.models import OwnershipEvent, Pool
+from highseas.pools.models import OwnershipEvent
 from highseas.routing import runs
 from highseas.routing.models import AssignmentDecision, AssignmentRule
 from highseas.routing.runs import ApplyMode, full_collections_held
 from highseas.routing.services import run_assignment
+from tests.integration.test_rule_authority import NOW, backlog, set_limits
 
 pytestmark = pytest.mark.django_db
 
 MakeCustomer = Callable[..., Customer]
-NOW = timezone.now()
-
-
-def backlog(org: dict[str, Any], make_customer: MakeCustomer, count: int) -> list[Customer]:
-    return [
-        make_customer(org["admin"], pool=org["east_pool"], now=NOW - timedelta(days=1))
-        for _ in range(count)
-    ]
-
-
-def set_limits(pool: Pool, **limits: Any) -> None:
-    for name, value in limits.items():
-        setattr(pool.claim_policy, name, value)
-    pool.claim_policy.save()
 
 
 def assert_invariants() -> None:

@@ -144,12 +144,16 @@ class Importer:
     # --- one row ------------------------------------------------------------------------
 
     def owner_named(self, name: str) -> User:
-        if name not in self._owners:
-            self._owners[name] = self._find_owner(name)
-        found = self._owners[name]
+        found = self._owner(name)
         if isinstance(found, HighSeasError):
             raise found
         return found
+
+    def _owner(self, name: str) -> User | HighSeasError:
+        """The user a row names as its owner, or why not; looked up once per import."""
+        if name not in self._owners:
+            self._owners[name] = self._find_owner(name)
+        return self._owners[name]
 
     def _find_owner(self, name: str) -> User | HighSeasError:
         users = list(User.objects.filter(Q(username=name) | Q(display_name=name))[:3])
@@ -358,8 +362,7 @@ class Importer:
         named: set[int] = set()
         for row in rows:
             if row.refused is None and row.parsed.owner:
-                found = self._owners.get(row.parsed.owner) or self._find_owner(row.parsed.owner)
-                self._owners[row.parsed.owner] = found
+                found = self._owner(row.parsed.owner)
                 if isinstance(found, User):
                     named.add(found.pk)
         if named:

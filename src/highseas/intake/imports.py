@@ -37,7 +37,6 @@ from __future__ import annotations
 import hashlib
 import json
 import tempfile
-import time
 from collections import Counter
 from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass
@@ -384,19 +383,9 @@ def commit_import(
     # finds the job as the first leaves it, instead of screening the rows the first is writing
     # (a commit killed with its process is taken over at once on the same host, after the
     # lease lapses from another)
-    name, holder, started = f"import:{job.pk}", leases.new_holder(), time.monotonic()
-    due = leases.clock()
-    if not leases.take(name, due, holder) and not leases.take_from_the_dead(name, due, holder):
-        job.refresh_from_db()
-        return job
-    failed = True
-    try:
-        with leases.heartbeat(name, holder):
+    with leases.held(f"import:{job.pk}", leases.clock(), from_the_dead=True) as taken:
+        if taken:
             _commit_walk(job, viewer, progress, now)
-        failed = False
-    finally:
-        took = (time.monotonic() - started) * 1000
-        leases.release(name, holder, took_ms=took, failed=failed)
     job.refresh_from_db()
     return job
 

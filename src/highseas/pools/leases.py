@@ -27,6 +27,7 @@ import logging
 import os
 import socket
 import threading
+import time
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -145,3 +146,21 @@ def heartbeat(name: str, holder: str) -> Iterator[None]:
     finally:
         done.set()
         beat.join(timeout=30)
+
+
+@contextmanager
+def held(name: str, due: datetime, *, from_the_dead: bool = False) -> Iterator[bool]:
+    """Take ``name`` for ``due`` (also from a dead holder of this host, ``from_the_dead``),
+    keep it renewed while the block runs and release it after, recording how long it took and
+    whether it failed; yields whether it was taken (the block runs either way)."""
+    holder, started = new_holder(), time.monotonic()
+    if not (take(name, due, holder) or (from_the_dead and take_from_the_dead(name, due, holder))):
+        yield False
+        return
+    failed = True
+    try:
+        with heartbeat(name, holder):
+            yield True
+        failed = False
+    finally:
+        release(name, holder, took_ms=(time.monotonic() - started) * 1000, failed=failed)
