@@ -34,6 +34,7 @@ from highseas.customers.fts import (
     FTS_TABLE,
     GRAMS_FUNCTION,
     GRAMS_TABLE,
+    NAMES_TABLE,
     PINYIN_TABLE,
     TABLE,
 )
@@ -63,10 +64,13 @@ class Clause:
 @dataclass(frozen=True)
 class Source:
     """One indexed way to the rows of a tier: ``where`` restricts ``c``; with ``fts`` the
-    statement starts from that SQLite FTS table's ``MATCH`` instead of the customers table."""
+    statement starts from that condition on a names index table (``table``: SQLite's FTS
+    tables, PostgreSQL's names table, each keyed by the customer's id as ``rowid``) instead
+    of the customers table."""
 
     where: Clause
-    fts: Clause | None = None  # SQLite: drive from this FTS table's MATCH, newest first
+    fts: Clause | None = None  # drive from this condition on ``table``, newest first
+    table: str = ""
     by_name_key: bool = False  # driven by the name_key index (SQLite is told so: see below)
     by_contact: bool = False  # driven by the contacts' name index, joined to their customer
     row: Clause | None = None  # ``where`` as a test of the customers table's own row (no
@@ -205,7 +209,9 @@ def _pair_source(pair: str) -> Source:
     """Names containing a 1- or 2-character text (``customers.fts`` index 2)."""
     if connection.vendor == "sqlite":
         phrase = '"' + pair.replace('"', '""') + '"' + ("*" if len(pair) == 1 else "")
-        return Source(Clause("1 = 1"), Clause(f"{GRAMS_TABLE} MATCH %s", [phrase]))
+        return Source(
+            Clause("1 = 1"), Clause(f"{GRAMS_TABLE} MATCH %s", [phrase]), table=GRAMS_TABLE
+        )
     if connection.vendor == "postgresql":
         # A name has the pair exactly when its lowered text holds it (the pairs are the
         # lowered 1- and 2-character pieces of it). The index answers the array test; a walk
@@ -213,13 +219,12 @@ def _pair_source(pair: str) -> Source:
         # every pair of a name costs ~15 µs a row, ``strpos`` well under one.
         lowered = pair.lower()
         held = Clause(f'strpos(lower("{TABLE}"."name"), %s) > 0', [lowered])
-        return Source(
-            Clause(
-                f"{GRAMS_FUNCTION}(c.name) @> ARRAY[%s]::text[] AND strpos(lower(c.name), %s) > 0",
-                [lowered, lowered],
-            ),
-            row=held,
+        name = f"{NAMES_TABLE}.name"
+        indexed = Clause(
+            f"{GRAMS_FUNCTION}({name}) @> ARRAY[%s]::text[] AND strpos(lower({name}), %s) > 0",
+            [lowered, lowered],
         )
+        return Source(Clause("1 = 1"), indexed, table=NAMES_TABLE, row=held)
     return Source(Clause("LOWER(c.name) LIKE %s ESCAPE '\\'", [like_pattern(pair.lower())]))
 
 
@@ -227,11 +232,12 @@ def _trigram_source(text: str) -> Source:
     """Names containing a text of 3 characters or more (``customers.fts`` index 1)."""
     if connection.vendor == "sqlite":
         phrase = '"' + text.replace('"', '""') + '"'
-        return Source(Clause("1 = 1"), Clause(f"{FTS_TABLE} MATCH %s", [phrase]))
+        return Source(Clause("1 = 1"), Clause(f"{FTS_TABLE} MATCH %s", [phrase]), table=FTS_TABLE)
     if connection.vendor == "postgresql":
         pattern = like_pattern(text)
         held = Clause(f'"{TABLE}"."name" ILIKE %s', [pattern])  # the row at hand: no index
-        return Source(Clause("c.name ILIKE %s", [pattern]), row=held)
+        indexed = Clause(f"{NAMES_TABLE}.name ILIKE %s", [pattern])
+        return Source(Clause("1 = 1"), indexed, table=NAMES_TABLE, row=held)
     return Source(Clause("LOWER(c.name) LIKE %s ESCAPE '\\'", [like_pattern(text.lower())]))
 
 
@@ -257,8 +263,8 @@ def customers_from(source: Source) -> str:
 def source_ids_sql(source: Source) -> Clause:
     """The ids a source gives, as a subquery (for filters that keep their own order)."""
     if source.fts is not None:
-        table = source.fts.sql.split()[0]
-        return Clause(f"SELECT rowid FROM {table} WHERE {source.fts.sql}", source.fts.params)
+        sql = f"SELECT rowid FROM {source.table} WHERE {source.fts.sql}"
+        return Clause(sql, source.fts.params)
     return Clause(
         f"SELECT c.id FROM {customers_from(source)} WHERE {joined(source)}", source.where.params
     )

@@ -147,7 +147,7 @@ def walk_source(
     op, bound, order = ("<", below, "DESC") if above is None else (">", above, "ASC")
     bound = GROUP_SPAN if bound is None else bound
     if source.fts is not None:
-        table = source.fts.sql.split()[0]
+        table = source.table
         sql = (
             f"SELECT c.id FROM {table} JOIN {TABLE} c ON c.id = {table}.rowid "
             f"WHERE {source.fts.sql} AND {table}.rowid {op} %s AND {joined(source)} "
@@ -354,16 +354,16 @@ def row_match(query: NameQuery) -> RawSQL:
     params: list[Any] = []
     for tier in query.tiers():
         for source in query.sources(tier):
-            if source.fts is not None:
-                table = source.fts.sql.split()[0]
+            if source.row is not None:
+                tests.append(source.row.sql)
+                params += source.row.params
+            elif source.fts is not None:
+                table = source.table
                 tests.append(
                     f"EXISTS (SELECT 1 FROM {table} JOIN {TABLE} c ON c.id = {table}.rowid "
                     f"WHERE {source.fts.sql} AND {table}.rowid = {outer} AND {joined(source)})"
                 )
                 params += [*source.fts.params, *source.where.params]
-            elif source.row is not None:
-                tests.append(source.row.sql)
-                params += source.row.params
             else:
                 tests.append(
                     f"EXISTS (SELECT 1 FROM {customers_from(source)} "
