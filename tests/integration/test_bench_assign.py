@@ -10,12 +10,14 @@ import os
 
 import pytest
 from django.core.management import call_command
+from django.db import connection
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 PATHS = (
     *("run_bulk", "run_service", "preview"),
     *("raw_bulk_update", "raw_bulk_update_and_ledger", "raw_one_by_one"),
+    "raw_one_by_one_in_batch",
 )
 
 
@@ -36,6 +38,11 @@ def test_every_path_reports_cpu_time_beside_wall_clock_and_the_load_average() ->
             1000 * line["cpu_seconds"] / line["customers"], abs=rounding
         ), path
         assert len(line["load_average"]) == 3
+        wal = line["wal_bytes_per_customer"]  # PostgreSQL's WAL: each writing path writes some
+        if connection.vendor != "postgresql":
+            assert wal is None, path
+        elif path != "preview":
+            assert wal > 0, path
     assert lines["run_service"]["customers"] == 12
     for path in ("run_bulk", "run_service"):  # the statements each batch sent, beside
         line = lines[path]
@@ -43,5 +50,6 @@ def test_every_path_reports_cpu_time_beside_wall_clock_and_the_load_average() ->
         assert line["statements_per_batch"] * line["batches"] == pytest.approx(
             per_customer, abs=0.05 * line["customers"] + line["batches"]
         ), path
+    assert lines["run_service"]["baseline"] == "raw_one_by_one_in_batch"
     summary = err.getvalue()
     assert "load average" in summary and "ms/customer" in summary

@@ -28,7 +28,7 @@ from highseas.pools.authority import RuleAuthority
 from highseas.pools.invariants import run_checks
 from highseas.pools.models import ClaimPolicy, OwnershipEvent, RecyclePolicy
 from highseas.pools.reasons import Reason
-from highseas.routing import apply
+from highseas.routing import apply, runs
 from highseas.routing.models import AssignmentRule
 from highseas.routing.runs import ApplyMode
 from highseas.routing.services import run_assignment
@@ -280,8 +280,8 @@ def test_a_rep_s_claim_during_a_run_s_grant_waits_for_it_and_the_cap_holds(
     has_read = threading.Event()
     real = assign_statements._read_for_rule
 
-    def slow_read(*args: Any) -> Any:
-        found = real(*args)
+    def slow_read(*args: Any, **kwargs: Any) -> Any:
+        found = real(*args, **kwargs)
         has_read.set()
         time.sleep(0.5)  # the claim starts here, and must wait
         return found
@@ -300,4 +300,57 @@ def test_a_rep_s_claim_during_a_run_s_grant_waits_for_it_and_the_cap_holds(
     assert Customer.objects.get(pk=granted.pk).owner_id == rep.pk
     assert Customer.objects.get(pk=claimed.pk).owner_id is None
     assert Customer.objects.filter(owner=rep).count() == 3
+    assert_invariants()
+
+
+def _statements(run: Callable[[], Any]) -> list[str]:
+    skipped = ("SAVEPOINT", "RELEASE", "BEGIN", "COMMIT", "ROLLBACK")
+    with CaptureQueriesContext(connection) as captured:
+        run()
+    return [q["sql"] for q in captured.captured_queries if not q["sql"].startswith(skipped)]
+
+
+def test_a_run_that_locked_every_rep_does_not_ask_for_a_receiver_s_lock_again(
+    org: dict[str, Any], make_customer: MakeCustomer
+) -> None:
+    """A one-by-one run of several customers locks every rep its rules reach first, in id
+    order; each plain grant then reads and writes under that lock: two statements a customer
+    on PostgreSQL (the facts; the compare-and-set with its ledger row), three on SQLite (the
+    ledger row apart). The per-receiver lock is never sent, and each customer is given."""
+    for rep in (org["rep_a"], org["rep_b"]):
+        RepProfile.objects.get_or_create(user=rep)
+    customers = pooled(org, make_customer, 8)
+    rule({"team": org["east"].pk, "strategy": "round_robin"})
+    run_one_by_one(org, customers[:2])  # the first run makes the rule's pointer
+    few = _statements(lambda: run_one_by_one(org, customers[2:4]))
+    more = _statements(lambda: run_one_by_one(org, customers[4:]))
+    per_customer = 2 if connection.vendor == "postgresql" else 3
+    assert len(more) - len(few) == 2 * per_customer, more
+    lock = assign_statements.claim_statements.lock_sql(connection.vendor)
+    assert lock not in more
+    owners = Customer.objects.filter(pk__in=[c.pk for c in customers]).values_list(
+        "owner_id", flat=True
+    )
+    assert set(owners) == {org["rep_a"].pk, org["rep_b"].pk}
+    assert OwnershipEvent.objects.filter(kind="assigned").count() == 8
+    assert_invariants()
+
+
+def test_a_receiver_whose_profile_the_run_did_not_lock_is_locked_before_its_grant(
+    org: dict[str, Any], make_customer: MakeCustomer
+) -> None:
+    """A rep with no profile when the run locked the others' (one made later, by anyone) is
+    not among the locks the run holds, so its grant takes its lock itself: the fast path
+    finds no profile and the full path creates and locks it. The customer is given."""
+    RepProfile.objects.filter(user=org["rep_a"]).delete()
+    RepProfile.objects.get_or_create(user=org["rep_b"])
+    customers = pooled(org, make_customer, 2)
+    rule({"user": org["rep_a"].pk})
+    with transaction.atomic():
+        held = runs.lock_rep_rows(sorted([org["rep_a"].pk, org["rep_b"].pk]))
+    expected = {org["rep_b"].pk} if connection.features.has_select_for_update else set()
+    assert held == expected
+    result = run_one_by_one(org, customers)
+    assert [d.owner_id for d in result.assigned] == [org["rep_a"].pk] * 2
+    assert RepProfile.objects.filter(user=org["rep_a"]).exists()
     assert_invariants()

@@ -9,12 +9,22 @@ same rows to the same owners.
 3. Measure the raw-SQL baselines on the very rows and owners of that plan, each in batches of
    the run's size, one transaction per batch: ``raw_bulk_update`` (the compare-and-set UPDATE
    alone, grouped by owner) and ``raw_bulk_update_and_ledger`` (also the recycle schedule
-   columns and the ``assigned`` ledger rows). Each undoes itself.
+   columns and the ``assigned`` ledger rows, written as the run writes them: ``COPY`` on
+   PostgreSQL, one ``executemany`` on SQLite). Each undoes itself.
+   Before each measured path the database is settled (``settle``): on PostgreSQL the tables
+   the paths write are vacuumed and analyzed and a checkpoint is taken, so that no path pays
+   for the dead rows, unset hint bits, pending GIN entries or the checkpoint an earlier one
+   left (the first baseline had paid for the dataset's insert, and read slower than the
+   second, which does more); on SQLite the WAL is checkpointed. On PostgreSQL each path also
+   reports the WAL it wrote per customer.
 4. Measure the real run through ``routing.services.run_assignment`` on the set-based path
    (``bulk``), then the per-customer path (the run applied one by one, ``service``: the rule's
    fast path, ``assign_statements.assign_by_rule``) on a sample, beside its own raw baseline
    (``raw_one_by_one``: the sample's compare-and-set and ledger row by plain SQL, one
-   transaction per customer), with the statements each run sent per customer; after
+   transaction per customer) and ``raw_one_by_one_in_batch`` (the same statements customer by
+   customer in one transaction per batch of the run's size, as the run gives them, with the
+   compare-and-set and the ledger row one statement on PostgreSQL: the floor the
+   per-customer path is judged by), with the statements each run sent per customer; after
    each, put the customers back in the pool with ``released`` ledger rows (so the ledger
    still replays and the next run finds the same backlog) and drop the run's decision log.
 """
@@ -44,9 +54,11 @@ from highseas.bench.dataset import INDUSTRIES, PROVINCES, insert_customers
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
 from highseas.engine.ownership import EventKind, OwnershipState, Status
+from highseas.notify.models import Notification
 from highseas.pools import services as pools
 from highseas.pools.ledger import Entry, record_events
 from highseas.pools.models import OwnershipEvent, Pool
+from highseas.pools.rows import db_datetime, insert_rows
 from highseas.routing.models import AssignmentDecision, AssignmentRule
 from highseas.routing.runs import DEFAULT_BATCH, ApplyMode, RunResult
 from highseas.routing.services import run_assignment
@@ -91,6 +103,7 @@ class Timed:
     rows: int
     seconds: float
     cpu_seconds: float  # this process's CPU time (the database server's is not in it)
+    wal_bytes: int | None = None  # what the path wrote to PostgreSQL's WAL
 
     @property
     def per_second(self) -> float:
@@ -107,6 +120,9 @@ class Timed:
             "cpu_seconds": round(self.cpu_seconds, 3),
             "cpu_ms_per_customer": round(1000 * self.cpu_seconds / self.rows, 3)
             if self.rows
+            else None,
+            "wal_bytes_per_customer": round(self.wal_bytes / self.rows)
+            if self.rows and self.wal_bytes is not None
             else None,
         }
 
@@ -338,21 +354,18 @@ class RawBaseline:
         if cursor.rowcount != len(ids):
             raise BenchError(f"the raw baseline changed {cursor.rowcount} of {len(ids)} rows")
 
-    def _ledger(self, cursor: Any, rows: list[tuple[int, int]], now: datetime) -> None:
-        columns = _quoted(
-            OwnershipEvent,
-            *("customer", "kind", "from_status", "from_pool", "to_status", "to_owner"),
-            *("to_pool", "actor_label", "reason", "policy_ref", "at"),
+    LEDGER = (
+        *("customer", "kind", "from_status", "from_pool", "to_status", "to_owner", "to_pool"),
+        *("actor_label", "reason", "policy_ref", "at"),
+    )
+
+    def _ledger_row(self, customer_id: int, owner_id: int, at: Any) -> tuple[Any, ...]:
+        """One ``assigned`` ledger row (``LEDGER``'s fields), marked as the baseline's."""
+        pooled, owned, pool = CustomerStatus.POOLED.value, CustomerStatus.OWNED.value, self.pool.pk
+        return (
+            *(customer_id, EventKind.ASSIGNED.value, pooled, pool, owned, owner_id, pool),
+            *("system:bench", "Assigned (raw baseline)", MARK, at),
         )
-        values = ", ".join(["(" + ", ".join(["%s"] * len(columns)) + ")"] * len(rows))
-        params: list[Any] = []
-        for customer_id, owner_id in rows:
-            params += [
-                *(customer_id, EventKind.ASSIGNED.value, CustomerStatus.POOLED.value, self.pool.pk),
-                *(CustomerStatus.OWNED.value, owner_id, self.pool.pk, "system:bench"),
-                *("Assigned (raw baseline)", MARK, now),
-            ]
-        cursor.execute(f"INSERT INTO {self.ledger} ({', '.join(columns)}) VALUES {values}", params)
 
     def run(self, *, with_ledger: bool, name: str = "") -> Timed:
         now = timezone.now()
@@ -360,6 +373,9 @@ class RawBaseline:
         warn = due - timedelta(days=RECYCLE_POLICY["warn_days"])
         extra = f", {self.due} = %s, {self.warn} = %s" if with_ledger else ""
         params = [now, due, warn] if with_ledger else [now]
+        at = db_datetime(now)
+        settle()
+        wal = _wal_position()
         started, cpu = time.perf_counter(), time.process_time()
         for batch in chunked(self.plan, self.batch_size):
             with transaction.atomic(), connection.cursor() as cursor:
@@ -369,13 +385,65 @@ class RawBaseline:
                 for owner_id, ids in by_owner.items():
                     for part in chunked(ids, 500):
                         self._update(cursor, owner_id, list(part), extra, params)
-                if with_ledger:
-                    for rows in chunked(list(batch), 500):
-                        self._ledger(cursor, list(rows), now)
+                if with_ledger:  # as the run writes its ledger rows (``COPY`` on PostgreSQL)
+                    rows = [self._ledger_row(c, o, at) for c, o in batch]
+                    insert_rows(OwnershipEvent, self.LEDGER, rows)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        wrote = _wal_since(wal)
         self.undo()
         name = name or ("raw_bulk_update_and_ledger" if with_ledger else "raw_bulk_update")
-        return Timed(name, len(self.plan), seconds, cpu)
+        return Timed(name, len(self.plan), seconds, cpu, wrote)
+
+    def one_by_one(self, *, name: str) -> Timed:
+        """Customer by customer in one transaction per batch, as the run's small path gives
+        them: the compare-and-set with the schedule and the ``assigned`` ledger row, one
+        statement on PostgreSQL (``WITH moved AS (UPDATE …) INSERT … SELECT … FROM moved``),
+        two elsewhere; the floor of a path that must read, decide and write each customer."""
+        now = timezone.now()
+        due = now + timedelta(days=RECYCLE_POLICY["idle_days"])
+        warn = due - timedelta(days=RECYCLE_POLICY["warn_days"])
+        ledger_table, quoted = self.ledger, _quoted(OwnershipEvent, *self.LEDGER)
+        marks = ", ".join(["%s"] * len(quoted))
+        update = (
+            f"UPDATE {self.table} SET {self.status} = %s, {self.owner} = %s, {self.since} = %s, "
+            f"{self.due} = %s, {self.warn} = %s WHERE {self.pk} = %s AND {self.status} = %s "
+            f"AND {self.owner} IS NULL AND {self.pool_col} = %s"
+        )
+        insert = f"INSERT INTO {ledger_table} ({', '.join(quoted)}) "
+        combined = connection.vendor == "postgresql"
+        if combined:
+            update, insert = (
+                f"WITH moved AS ({update} RETURNING {self.pk}) {insert}SELECT {marks} FROM moved",
+                "",
+            )
+        else:
+            insert += f"VALUES ({marks})"
+        at = db_datetime(now)
+        settle()
+        wal = _wal_position()
+        started, cpu = time.perf_counter(), time.process_time()
+        for batch in chunked(self.plan, self.batch_size):
+            with transaction.atomic(), connection.cursor() as cursor:
+                for customer_id, owner_id in batch:
+                    moved: list[Any] = [
+                        CustomerStatus.OWNED.value,
+                        owner_id,
+                        now,
+                        due,
+                        warn,
+                        customer_id,
+                    ]
+                    moved += [CustomerStatus.POOLED.value, self.pool.pk]
+                    entry = list(self._ledger_row(customer_id, owner_id, at))
+                    cursor.execute(update, moved + entry if combined else moved)
+                    if cursor.rowcount != 1:
+                        raise BenchError(f"the raw baseline missed customer {customer_id}")
+                    if not combined:
+                        cursor.execute(insert, entry)
+        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+        wrote = _wal_since(wal)
+        self.undo()
+        return Timed(name, len(self.plan), seconds, cpu, wrote)
 
     def undo(self) -> None:
         """The baseline's rows back in the pool, its ledger rows (marked) removed: raw, since
@@ -396,15 +464,52 @@ class RawBaseline:
 
 # --- measuring -----------------------------------------------------------------------------
 
+SETTLED = (Customer, OwnershipEvent, AssignmentDecision, Notification)
+
+
+def settle() -> None:
+    """Start a measured path from the same state as the others. On PostgreSQL: vacuum and
+    analyze the tables the paths write (the earlier paths' dead rows gone, hint bits and the
+    visibility map set, GIN pending lists merged, as autovacuum would do at some moment
+    inside a later path) and take a checkpoint (so none falls inside the path). On SQLite:
+    checkpoint the WAL into the database file."""
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            for model in SETTLED:
+                table = connection.ops.quote_name(model._meta.db_table)
+                cursor.execute(f"VACUUM (ANALYZE) {table}")
+            cursor.execute("CHECKPOINT")
+        elif connection.vendor == "sqlite":
+            cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
+
+
+def _wal_position() -> str | None:
+    """PostgreSQL's current WAL position (``None`` elsewhere)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn()::text")
+        return str(cursor.fetchone()[0])
+
+
+def _wal_since(position: str | None) -> int | None:
+    """Bytes of WAL written since ``position``."""
+    if position is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_lsn() - %s::pg_lsn", [position])
+        return int(cursor.fetchone()[0])
+
 
 def _timed_run(
     org: Org, options: AssignBenchOptions, **kwargs: Any
-) -> tuple[RunResult, float, float, int, float]:
+) -> tuple[RunResult, float, float, int, float, int | None]:
     """The run, its wall-clock seconds, this process's CPU seconds, the statements it sent
     to the database (counted by a wrapper, not logged), and the seconds of the full
     collection it held off (``runs.full_collections_held``), made once it is done with its
-    result still alive. The heap is settled before the clocks start, so that no earlier
-    path's garbage is collected in this one's time."""
+    result still alive, and the WAL it wrote (PostgreSQL). The heap and the database are
+    settled before the clocks start, so that no earlier path's garbage is collected, nor its
+    dead rows vacuumed, in this one's time."""
     sent = 0
 
     def count(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
@@ -412,6 +517,8 @@ def _timed_run(
         sent += 1
         return execute(sql, params, many, context)
 
+    settle()
+    wal = _wal_position()
     gc.collect()
     started, cpu = time.perf_counter(), time.process_time()
     with connection.execute_wrapper(count):
@@ -419,9 +526,10 @@ def _timed_run(
             org.manager, pool=org.pool, seed=options.seed, batch_size=options.batch_size, **kwargs
         )
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
+    wrote = _wal_since(wal)
     collecting = time.perf_counter()
     gc.collect()
-    return result, seconds, cpu, sent, time.perf_counter() - collecting
+    return result, seconds, cpu, sent, time.perf_counter() - collecting, wrote
 
 
 def measure(org: Org, options: AssignBenchOptions) -> dict[str, Any]:
@@ -439,8 +547,11 @@ def measure(org: Org, options: AssignBenchOptions) -> dict[str, Any]:
     release_all(org.pool, timezone.now())
     sample = [d.customer_id for d in preview.decisions[: options.service_sample]]
     in_sample = set(sample)
-    one_by_one = RawBaseline(org.pool, [p for p in plan if p[0] in in_sample], 1)
-    raw_one = one_by_one.run(with_ledger=True, name="raw_one_by_one")
+    sampled = [p for p in plan if p[0] in in_sample]
+    raw_one = RawBaseline(org.pool, sampled, 1).run(with_ledger=True, name="raw_one_by_one")
+    raw_in_batch = RawBaseline(org.pool, sampled, options.batch_size).one_by_one(
+        name="raw_one_by_one_in_batch"
+    )
     service, *service_seconds = _timed_run(
         org, options, dry_run=False, customer_ids=sample, apply_mode=ApplyMode.SERVICE
     )
@@ -461,16 +572,23 @@ def measure(org: Org, options: AssignBenchOptions) -> dict[str, Any]:
         "raw": raw,
         "raw_ledger": raw_ledger,
         "raw_one_by_one": raw_one,
+        "raw_one_by_one_in_batch": raw_in_batch,
         "preview_matches_real": matches,
     }
 
 
 def _run_figure(
-    path: str, result: RunResult, seconds: float, cpu: float, sent: int, collection: float
+    path: str,
+    result: RunResult,
+    seconds: float,
+    cpu: float,
+    sent: int,
+    collection: float,
+    wal: int | None,
 ) -> dict[str, Any]:
     run = result.run
     return {
-        **Timed(path, run.considered, seconds, cpu).figure(),
+        **Timed(path, run.considered, seconds, cpu, wal).figure(),
         "held_off_collection_seconds": round(collection, 3),
         "statements_per_customer": round(sent / run.considered, 2) if run.considered else None,
         "statements_per_batch": round(sent / run.batches, 1) if run.batches else None,
@@ -498,7 +616,7 @@ def figures(
     raw: Timed = measured["raw"]
     real = _run_figure("run_bulk", *measured["run_bulk"])
     service = _run_figure("run_service", *measured["run_service"])
-    raw_one: Timed = measured["raw_one_by_one"]
+    raw_one: Timed = measured["raw_one_by_one_in_batch"]  # the same transactions as the run's
     judged = {
         "baseline": raw.path,
         "baseline_per_second": round(raw.per_second, 1),
@@ -532,6 +650,7 @@ def figures(
         {**common, **_run_figure("preview", *measured["preview"])},
         {**common, **raw.figure()},
         {**common, **measured["raw_ledger"].figure()},
+        {**common, **measured["raw_one_by_one"].figure()},
         {**common, **raw_one.figure()},
     ]
 
@@ -561,6 +680,7 @@ def summary(lines: list[dict[str, Any]]) -> str:
         "raw_bulk_update",
         "raw_bulk_update_and_ledger",
         "raw_one_by_one",
+        "raw_one_by_one_in_batch",
     ):
         line = by_path[path]
         statements = line.get("statements_per_customer")
@@ -569,6 +689,11 @@ def summary(lines: list[dict[str, Any]]) -> str:
             f"  {path:<28} {line['per_second']:>10,.0f} customers/s   "
             f"{line['customers']:>7,} in {line['seconds']:.2f} s   "
             f"CPU {line['cpu_ms_per_customer']:.3f} ms/customer"
+            + (
+                f"   WAL {line['wal_bytes_per_customer']:,} B/customer"
+                if line.get("wal_bytes_per_customer") is not None
+                else ""
+            )
             + (f"   {statements} statements/customer" if statements is not None else "")
             + (f" ({per_batch} a batch)" if per_batch else "")
             + (
@@ -585,7 +710,8 @@ def summary(lines: list[dict[str, Any]]) -> str:
     )
     service = by_path["run_service"]
     text.append(
-        f"one-by-one run is {service['ratio']}× slower than raw one-by-one transactions; "
+        f"one-by-one run is {service['ratio']}× slower than the raw one-by-one statements in "
+        "the run's transactions; "
         f"target ≥ {SERVICE_TARGET_PER_SECOND:,} customers/s: "
         f"{'met' if service['meets_target'] else 'missed'}"
     )

@@ -20,12 +20,14 @@ run's small path, ``routing.runs``): the rule acts as itself (``authority.RuleAu
 ``pools.bulk_assign.assign_many`` would act for it, with the same checks — the customer pooled
 in a pool the rule may act on, a receiver the rule reaches who is active and not on leave today,
 under the holding cap and the daily quota (the pool's, the rep's and the rule's, the strictest)
-counted from the database under the receiver's lock — in four statements instead of twelve:
-``claim_statements.read`` (which locks the receiver), one for the receiver's activity and what
-they were given today, and ``claim_statements.write_owned``. The ledger row names the rule
-(no actor, ``actor_label`` ``system:rule:<id>``). Its notification is the caller's to write in
-the same transaction (``assigned_drafts``). Anything else answers ``None`` with nothing
-written, and the caller takes ``assign_many``, which refuses with its typed error.
+counted from the database under the receiver's lock — in three statements instead of twelve:
+on PostgreSQL the receiver's lock (left out when the caller already holds it: a run that
+locked every rep its rules reach), one read of every fact (``_rule_facts_sql``), and the
+compare-and-set with its ledger row (``claim_statements.write_owned``); on SQLite, whose write
+transaction serializes writers, the read, the compare-and-set and the ledger row. The ledger
+row names the rule (no actor, ``actor_label`` ``system:rule:<id>``). Its notification is the
+caller's to write in the same transaction (``assigned_drafts``). Anything else answers ``None``
+with nothing written, and the caller takes ``assign_many``, which refuses with its typed error.
 """
 
 from __future__ import annotations
@@ -178,10 +180,13 @@ def _rule_facts_sql(vendor: str) -> str:
     )
 
 
-def _read_for_rule(receiver: User, customer_id: int, now: datetime) -> dict[str, Any] | None:
-    """Lock the receiver (on PostgreSQL; SQLite's write transaction already serializes
-    writers), then read the rule's facts; ``None`` when the receiver has no profile yet or the
-    customer is gone (the full path deals with both)."""
+def _read_for_rule(
+    receiver: User, customer_id: int, now: datetime, *, locked: bool = False
+) -> dict[str, Any] | None:
+    """Lock the receiver (on PostgreSQL, unless ``locked``: the caller holds that lock in this
+    transaction; SQLite's write transaction already serializes writers), then read the rule's
+    facts; ``None`` when the receiver has no profile yet or the customer is gone (the full
+    path deals with both)."""
     vendor = connection.vendor
     start = day_start(now, timezone.get_default_timezone())
     params = {
@@ -191,7 +196,7 @@ def _read_for_rule(receiver: User, customer_id: int, now: datetime) -> dict[str,
         "next_day": db_datetime(start + timedelta(days=1)),
     }
     with connection.cursor() as cursor:
-        if vendor != "sqlite":
+        if vendor != "sqlite" and not locked:
             cursor.execute(claim_statements.lock_sql(vendor), [receiver.pk])
             if cursor.fetchone() is None:
                 return None
@@ -232,11 +237,16 @@ def assign_by_rule(
     reason: Reason | str,
     daily_quota: int | None,
     now: datetime,
+    receiver_locked: bool = False,
 ) -> Customer | None:
     """The rule's assignment when it is the plain case (see the module), else ``None`` with
-    nothing written. ``daily_quota``: the rule's own quota for this rep. Call inside a
-    transaction; the caller tells the receiver (``assigned_drafts``) in it."""
-    row = _read_for_rule(receiver, customer_id, now)  # locks the receiver first
+    nothing written. ``daily_quota``: the rule's own quota for this rep. ``receiver_locked``:
+    the caller already holds the receiver's profile row lock in this transaction (a run that
+    locked every rep its rules reach, in id order), so the lock is not asked for again and
+    the plain case is two statements on PostgreSQL. Call inside a transaction; the caller
+    tells the receiver (``assigned_drafts``) in it."""
+    # locks the receiver first, unless the caller holds that lock
+    row = _read_for_rule(receiver, customer_id, now, locked=receiver_locked)
     if row is None or row["p_id"] is None:
         return None
     pooled = row["status"] == Status.POOLED.value and row["owner_id"] is None

@@ -9,12 +9,12 @@
    the rules can reach (``facts.lock_reps``), then its customers (``FOR UPDATE``), and
    re-reads the reps' loads under those locks, so that concurrent runs plan from true loads;
    a small run (a registration, a short import) locks the same reps in id order without
-   reading them (``facts.lock_rep_rows``), then gives customers one by one: the plain case
-   through the rule's fast path (``pools.assign_statements.assign_by_rule``: the rep's lock,
-   one read, the compare-and-set with its ledger row, the receivers told once per batch in
-   the batch's transaction), anything else through ``pools.bulk_assign.assign_many``, which
-   locks the rep, then that customer — reps before customers, the order every writer of
-   ownership takes.
+   reading them (``lock_rep_rows``), then gives customers one by one: the plain case
+   through the rule's fast path (``pools.assign_statements.assign_by_rule``: one read, the
+   compare-and-set with its ledger row, under the rep's lock the batch already holds, the
+   receivers told once per batch in the batch's transaction), anything else through
+   ``pools.bulk_assign.assign_many``, which locks the rep, then that customer — reps before
+   customers, the order every writer of ownership takes.
 3. The engine plans the batch with the run's seeded random source, pointers and loads carried
    from the previous batch (a smart rule's customers matched at once by the win model that
    is current when the run starts, ``smart.services.scoring``); a real run applies it
@@ -56,7 +56,7 @@ from highseas.engine.smart import Scoring
 from highseas.notify.services import notify_many
 from highseas.pools import assign_statements
 from highseas.pools.bulk_assign import Loads, ledger_mark
-from highseas.pools.facts import lock_rep_rows, lock_reps
+from highseas.pools.facts import lock_reps
 from highseas.pools.models import Pool
 from highseas.pools.rows import db_datetime, db_json, insert_rows
 from highseas.routing import cursors
@@ -191,6 +191,18 @@ def first_rule(rule_set: RuleSet, vendor: str) -> Case | Value:
     return Case(*whens, default=None, output_field=BigIntegerField())
 
 
+def lock_rep_rows(user_ids: list[int]) -> frozenset[int]:
+    """Lock the reps' existing profile rows in id order, reading nothing else
+    (``facts.lock_rep_rows``), and answer whose rows are locked: a rep without a profile yet
+    is locked when ``lock_reps`` creates it, so a profile made meanwhile is not among them.
+    Where the database has no row locks (SQLite, whose write transaction already excludes
+    every other writer), nobody's."""
+    if not user_ids or not connection.features.has_select_for_update:
+        return frozenset()
+    profiles = RepProfile.objects.select_for_update().filter(user_id__in=user_ids)
+    return frozenset(profiles.order_by("user_id").values_list("user_id", flat=True))
+
+
 def reps_reached(rule_set: RuleSet) -> tuple[dict[int, list[int]], list[int]]:
     """The reps of each team the rules name, and every rep the rules reach, in id order (the
     order every writer of several reps locks them in)."""
@@ -228,6 +240,7 @@ class Runner:
         self.cursor_rows: dict[cursors.Key, RoutingCursor] = {}
         self.profiles: dict[int, RepProfile] | None = None  # as this batch locked them
         self.reps_locked = False  # whether this batch locked every rep first (``_batch``)
+        self.held_locks: frozenset[int] = frozenset()  # the reps whose profile rows it locked
         self.ledger_mark = 0  # the ledger's end when the current roster was counted
         self.assigned_today = carried.assigned_for(self.rep_ids, options.now)
         self.scoring: Scoring = NO_MODEL
@@ -333,12 +346,12 @@ class Runner:
                 # Decision by decision, the receivers would be locked in the batch's
                 # customer order; so every rep the rules reach is locked first, in id order,
                 # as every writer of several reps locks them, and no two wait in a cycle.
-                lock_rep_rows(self.rep_ids)
+                self.held_locks = lock_rep_rows(self.rep_ids)
                 self.reps_locked = True
             else:
                 # One customer (a registration) locks only its receiver; an attempt refused
                 # at the cap or quota lets its rep's lock go (``_attempt``).
-                self.reps_locked = False
+                self.reps_locked, self.held_locks = False, frozenset()
         written = self.options.rows
         if written is None or ids is None:
             return list(page.values(*CUSTOMER_COLUMNS, "hint"))
@@ -515,6 +528,7 @@ class Runner:
             reason=grant.reason,
             daily_quota=grant.daily_quota,
             now=self.options.now,
+            receiver_locked=decision.owner_id in self.held_locks,
         )
 
     @cached_property
