@@ -884,3 +884,8 @@ def test_the_import_bench_at_a_tiny_scale_imports_every_good_row_once() -> None:
     assert commit["assigned"] == commit["created"]  # the round-robin rule routes every one
     assert Customer.objects.count() == commit["created"]  # the raw baseline is gone again
     assert counts["good"] + counts["duplicate"] <= lines["raw_insert"]["inserted"] <= 400
+    walled = [lines[path]["wal_bytes_per_row"] for path in ("preview", "commit", "raw_insert")]
+    if connection.vendor == "postgresql":  # every phase writes rows, so it writes the log
+        assert all(wal is not None and wal > 100 for wal in walled), walled
+    else:
+        assert walled == [None, None, None]

@@ -17,6 +17,9 @@ the duplicate check and the assignment rules on, beside a raw insert of the same
 5. Peak memory: the process's maximum resident set (``resource.getrusage``) before the file
    is built, with it, and after each phase. Each figure also gives the CPU seconds of this
    process, which a machine shared with other work makes the steadier measure.
+6. On PostgreSQL, the write-ahead log each phase wrote, in bytes per row of the file
+   (``pg_current_wal_insert_lsn`` before and after; the preview's is written too, though
+   rolled back): what the server had to write for the rows, beside the raw insert's.
 
 The bench refuses a database holding customers outside its pool unless ``--force``; the names
 carry a run tag, so runs repeat on the same database.
@@ -193,13 +196,32 @@ class _Statements:
         return execute(sql, params, many, context)
 
 
+def _wal_position() -> str | None:
+    """Where the write-ahead log is being written now (PostgreSQL; ``None`` elsewhere)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_insert_lsn()::text")
+        return str(cursor.fetchone()[0])
+
+
+def _wal_per_row(since: str | None, rows: int) -> float | None:
+    """Bytes of write-ahead log written since ``since`` (``_wal_position``), per row."""
+    if since is None or not rows:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s::pg_lsn)", [since])
+        return round(float(cursor.fetchone()[0]) / rows, 1)
+
+
 def _raw_values(row: list[str], actor_id: int, at: Any, pool_id: int) -> tuple[Any, ...]:
     employees = int(row[5]) if row[5].isdigit() else None
     return (*row[:5], employees, row[6], actor_id, at, at, pool_id)
 
 
-def raw_insert(content: bytes, pool: Pool, actor: User) -> tuple[int, float]:
-    """Step 4: the rows inserted without any check, then deleted; (rows, seconds)."""
+def raw_insert(content: bytes, pool: Pool, actor: User) -> tuple[int, float, float | None]:
+    """Step 4: the rows inserted without any check, then deleted; (rows, seconds, bytes of
+    write-ahead log per row inserted, on PostgreSQL)."""
     table, events = Customer._meta.db_table, OwnershipEvent._meta.db_table
     insert = (
         f"INSERT INTO {table} (name, kind, credit_code, phone, email, industry, province, city, "
@@ -219,6 +241,7 @@ def raw_insert(content: bytes, pool: Pool, actor: User) -> tuple[int, float]:
     next(reader)
     rows = [r for r in reader if r[0]]
     first_id = (Customer.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
+    wal = _wal_position()
     started = time.perf_counter()
     with connection.cursor() as cursor:
         for start in range(0, len(rows), RAW_BATCH):
@@ -236,6 +259,7 @@ def raw_insert(content: bytes, pool: Pool, actor: User) -> tuple[int, float]:
                 ids = [row[0] for row in cursor.fetchall()]
                 cursor.executemany(ledger, [(i, pool.pk, actor.pk, at) for i in ids])
     seconds = time.perf_counter() - started
+    wal_per_row = _wal_per_row(wal, len(rows))
     with transaction.atomic(), connection.cursor() as cursor:
         cursor.execute(f"DELETE FROM {events} WHERE actor_label = 'bench:baseline'")
         cursor.execute(
@@ -244,7 +268,7 @@ def raw_insert(content: bytes, pool: Pool, actor: User) -> tuple[int, float]:
             "AND name_key IS NULL",
             [first_id, actor.pk],
         )
-    return len(rows), seconds
+    return len(rows), seconds, wal_per_row
 
 
 def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, Any]]:
@@ -255,18 +279,22 @@ def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, An
     content, counts = build_file(options, tag)
     rss_file = _peak_mb()
     viewer = Viewer(admin)
+    wal = _wal_position()
     job, preview_s, preview_cpu = _timed(
         lambda: preview_import(
             viewer, file_name="bench.csv", content=content, pool_id=pool.pk, history=False
         )
     )
     rss_preview = _peak_mb()
+    preview_wal = _wal_per_row(wal, options.rows)
+    wal = _wal_position()
     statements = _Statements()
     with connection.execute_wrapper(statements):
         job, commit_s, commit_cpu = _timed(lambda: commit_import(viewer, job.pk))
     rss_commit = _peak_mb()
+    commit_wal = _wal_per_row(wal, options.rows)
     summary = import_summary(job, limit=0)
-    raw_rows, raw_s = raw_insert(content, pool, admin)
+    raw_rows, raw_s, raw_wal = raw_insert(content, pool, admin)
     base = {
         "bench": "import",
         "db": connection.vendor,
@@ -283,6 +311,7 @@ def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, An
             "rows_per_second": round(options.rows / preview_s),
             "cpu_seconds": round(preview_cpu, 2),
             "rows_per_cpu_second": round(options.rows / preview_cpu),
+            "wal_bytes_per_row": preview_wal,
         },
         {
             **base,
@@ -297,6 +326,7 @@ def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, An
             "assigned": summary["assigned"],
             "batch_rows": job.options.get("batch"),
             "statements_per_500_rows": round(statements.sent * 500 / options.rows, 1),
+            "wal_bytes_per_row": commit_wal,
         },
         {
             **base,
@@ -313,6 +343,7 @@ def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, An
             "inserted": raw_rows,
             "seconds": round(raw_s, 2),
             "rows_per_second": round(raw_rows / raw_s),
+            "wal_bytes_per_row": raw_wal,
         },
         {
             **base,
@@ -342,6 +373,15 @@ def summary_text(lines: list[dict[str, Any]]) -> str:
             f"  both     {by['preview_and_commit']['rows_per_second']:>8,} rows/s",
             f"  raw      {by['raw_insert']['rows_per_second']:>8,} rows/s "
             f"({by['raw_insert']['inserted']:,} rows inserted, no check)",
+            *(
+                [
+                    f"  WAL      {commit['wal_bytes_per_row']:,} bytes per row committed "
+                    f"(preview {by['preview']['wal_bytes_per_row']:,}, raw insert "
+                    f"{by['raw_insert']['wal_bytes_per_row']:,})"
+                ]
+                if commit["wal_bytes_per_row"] is not None
+                else []
+            ),
             f"  max RSS  {memory['max_rss_mb_with_file']} MB with the file, "
             f"{memory['max_rss_mb_after_commit']} MB after the commit",
             f"  target ≥ {TARGET_ROWS_PER_SECOND:,} rows/s: commit "
