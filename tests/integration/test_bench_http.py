@@ -4,6 +4,7 @@ CPU is read from its processes and their children."""
 
 from __future__ import annotations
 
+import io
 import json
 import os
 import signal
@@ -152,3 +153,26 @@ def test_the_summary_shows_littles_law_and_each_open_loop_with_its_verdict() -> 
     assert "offered     50 claims/s: achieved 1.0" in shown
     assert "server CPU 2.50 ms per claim, 1.25 ms per request" in shown
     assert shown.count("target p99 < 100 ms, no stall > 200 ms: met") == 2
+
+
+def test_an_answer_is_read_by_its_length_and_its_connection_kept_or_not() -> None:
+    """The clients' plain-socket reader: two kept-alive answers in a row are told apart by
+    their lengths; HTTP/1.0 and ``Connection: close`` end the connection; a chunked answer is
+    an error rather than a misread."""
+    stream = io.BytesIO(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\ncontent-length: 13\r\n\r\n"
+        b'{"owner": 12}'
+        b"HTTP/1.1 409 Conflict\r\nContent-Length: 2\r\nConnection: close\r\n\r\n{}"
+    )
+    assert http_bench.read_answer(stream) == (200, b'{"owner": 12}', True)
+    assert http_bench.read_answer(stream) == (409, b"{}", False)
+    old = io.BytesIO(b"HTTP/1.0 200 OK\r\nContent-Length: 2\r\n\r\n{}")
+    assert http_bench.read_answer(old) == (200, b"{}", False)
+    unlengthed = io.BytesIO(b"HTTP/1.0 500 Oops\r\n\r\nbody to the end")
+    assert http_bench.read_answer(unlengthed) == (500, b"body to the end", False)
+    with pytest.raises(ValueError):
+        http_bench.read_answer(io.BytesIO(b"HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n"))
+    with pytest.raises(ConnectionError):
+        http_bench.read_answer(io.BytesIO(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{}"))
+    with pytest.raises(ConnectionError):
+        http_bench.read_answer(io.BytesIO(b""))
