@@ -77,8 +77,8 @@ def test_a_small_run_giving_reps_out_of_id_order_does_not_deadlock_with_assign_m
     first_read = threading.Event()
     read = assign_statements._read_for_rule
 
-    def slow_first_read(receiver: Any, customer_id: int, now: Any) -> Any:
-        found = read(receiver, customer_id, now)
+    def slow_first_read(receiver: Any, customer_id: int, now: Any, **kwargs: Any) -> Any:
+        found = read(receiver, customer_id, now, **kwargs)
         receivers.append(receiver.pk)
         if len(receivers) == 1:
             first_read.set()
