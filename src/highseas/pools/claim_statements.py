@@ -32,7 +32,7 @@ import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from datetime import UTC, date, datetime
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from django.db import connection
@@ -266,29 +266,37 @@ def one_round_trip() -> Iterator[None]:
         yield
 
 
+@lru_cache(maxsize=4)
+def _periods(vendor: str, day: datetime, week: datetime) -> tuple[Any, Any]:
+    """The starts of the day and the week as the driver takes them (adapted once a day, not on
+    every claim)."""
+    return db_datetime(day), db_datetime(week)
+
+
+def _read_facts(cursor: Any, vendor: str, params: dict[str, Any]) -> Any:
+    cursor.execute(_facts_sql(vendor), params)
+    return cursor.fetchone()
+
+
 def read(claimant: User, customer_id: int, now: datetime) -> dict[str, Any]:
     """Steps 1 and 2: lock the rep (the claimant, or the receiver of an assignment), then read
     the facts; on PostgreSQL both in one round trip (``one_round_trip``)."""
     zone = timezone.get_default_timezone()
     vendor = connection.vendor
-    params = {
-        "customer": customer_id,
-        "rep": claimant.pk,
-        "day": db_datetime(day_start(now, zone)),
-        "week": db_datetime(week_start(now, zone)),
-    }
-    with connection.cursor() as lock, connection.cursor() as cursor:
-        locked = True
-        if vendor != "sqlite":
+    day, week = _periods(vendor, day_start(now, zone), week_start(now, zone))
+    params = {"customer": customer_id, "rep": claimant.pk, "day": day, "week": week}
+    if vendor == "sqlite":  # the write transaction (BEGIN IMMEDIATE) is the lock
+        with connection.cursor() as cursor:
+            found = _read_facts(cursor, vendor, params)
+    else:
+        with connection.cursor() as lock, connection.cursor() as cursor:
             with one_round_trip():
                 lock.execute(lock_sql(vendor), [claimant.pk])
                 cursor.execute(_facts_sql(vendor), params)
-            locked = lock.fetchone() is not None
-        if not locked:  # the read ran unlocked: create the profile, lock it, read again
-            facts.lock_reps(claimant.pk)
-        if vendor == "sqlite" or not locked:
-            cursor.execute(_facts_sql(vendor), params)
-        found = cursor.fetchone()
+            found = cursor.fetchone()
+            if lock.fetchone() is None:  # read unlocked: create the profile, lock, read again
+                facts.lock_reps(claimant.pk)
+                found = _read_facts(cursor, vendor, params)
     if found is None:
         raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
     row = dict(zip(ROW, found, strict=True))
@@ -446,14 +454,15 @@ def write_owned(
     customer_id = row["id"]
     plan = schedule_row(row, now)
     pool_id = row["pool_id"]
+    at = db_datetime(now)
     moved = [
-        *(owner.pk, db_datetime(now), db_time(plan.due_at), db_time(plan.warn_at)),
+        *(owner.pk, at, db_time(plan.due_at), db_time(plan.warn_at)),
         *(customer_id, pool_id),
     ]
     entry = [
         *(customer_id, kind.value, POOLED, None, pool_id),
         *(OWNED, owner.pk, pool_id, actor.pk, actor.username, *reason_values(reason)),
-        *(policy_ref, db_datetime(now)),
+        *(policy_ref, at),
     ]
     vendor = connection.vendor
     with connection.cursor() as cursor:
