@@ -133,3 +133,59 @@ def test_a_merged_away_customer_is_not_found(
     with pytest.raises(HighSeasError) as refused:
         ownership.claim(org["rep_a"], merged.pk)
     assert refused.value.code == ErrorCode.NOT_FOUND
+
+
+def _plan(sql: str, params: dict[str, Any]) -> str:
+    with connection.cursor() as cursor:
+        cursor.execute("SET LOCAL enable_seqscan = off")  # a test's tables are tiny
+        cursor.execute("EXPLAIN " + sql, params)
+        return "\n".join(row[0] for row in cursor.fetchall())
+
+
+def test_the_claims_counts_read_the_rep_s_index_even_with_statistics_from_before_today(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    """The ledger was last analyzed before today's claims (the usual case at 9:00): a plain
+    ``at >= today`` is then estimated at no row and planned on the (time, …) index, which
+    walks every claim of the day by anyone; the row comparison keeps the count on the rep's
+    (rep, kind, time) index."""
+    if connection.vendor != "postgresql":
+        pytest.skip("PostgreSQL's planner")
+    from highseas.pools import claim_statements
+    from highseas.pools.rows import insert_rows
+
+    customer = make_customer(org["admin"], pool=org["east_pool"])
+    reps = [org["rep_a"].pk, org["rep_b"].pk, org["rep_c"].pk]
+    fields = (
+        *("customer", "kind", "from_status", "from_pool", "to_status", "to_owner"),
+        *("actor_label", "reason", "policy_ref", "at"),
+    )
+    now = timezone.now()
+    old = [
+        (
+            customer.pk,
+            "claimed",
+            "pooled",
+            org["east_pool"].pk,
+            "owned",
+            reps[i % 3],
+            *("rep", "bench", ""),
+            now - timedelta(days=30, minutes=i),
+        )
+        for i in range(3000)
+    ]
+    insert_rows(OwnershipEvent, fields, old)
+    with connection.cursor() as cursor:
+        cursor.execute(f"ANALYZE {OwnershipEvent._meta.db_table}")
+    today = [(*row[:-1], now - timedelta(seconds=i)) for i, row in enumerate(old[:300])]
+    insert_rows(OwnershipEvent, fields, today)
+    start = now - timedelta(hours=1)
+    params = {"customer": customer.pk, "rep": reps[0], "day": start, "week": start}
+    plan = _plan(claim_statements._facts_sql("postgresql"), params)
+    assert "ledger_claims_by_rep" in plan, plan
+    assert "insights_ledger_day_counts" not in plan, plan
+    plain = claim_statements._facts_sql("postgresql").replace(
+        "(e.to_owner_id, e.kind, e.at) >= (%(rep)s, 'claimed', %(day)s)", "e.at >= %(day)s"
+    )
+    assert plain != claim_statements._facts_sql("postgresql")
+    assert "insights_ledger_day_counts" in _plan(plain, params)  # the hazard the form avoids
