@@ -1,0 +1,113 @@
+"""Review of small assignment runs applied decision by decision (``ApplyMode.SERVICE``) that
+lock every rep the rules reach first and then skip each receiver's lock
+(``runs.lock_rep_rows`` answers whose rows it locked; ``assign_by_rule(receiver_locked=…)``),
+on real threads against the same reps' claims, releases and a manager's assigns — one of the
+reps without a profile row when it starts (not among the locked, so locked at its grant).
+
+Replaying each rep's ledger in id order, no gain starts at the holding cap and no rule
+assignment at the daily quota; nothing crashed; every customer has at most one owner and
+every owner change its ledger row (``invariants.run_checks``)."""
+
+from __future__ import annotations
+
+import random
+import threading
+from collections import Counter
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.utils import timezone
+
+from highseas.accounts.models import RepProfile
+from highseas.customers.models import Customer
+from highseas.engine.errors import HighSeasError
+from highseas.pools import ownership
+from highseas.pools.invariants import run_checks
+from highseas.pools.models import OwnershipEvent
+from highseas.routing.models import AssignmentRule
+from highseas.routing.runs import ApplyMode
+from highseas.routing.services import run_assignment
+from tests.integration.test_runs_caps_under_races import CAP, limit, replay
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_service_runs_claims_releases_and_assigns_keep_caps_quotas_and_ledger(
+    org: dict[str, Any], make_user: Callable[..., Any], make_customer: Callable[..., Customer]
+) -> None:
+    now = timezone.now()
+    pool = org["east_pool"]
+    limit(pool)
+    newcomer = make_user("rep", "newcomer", team=org["east"])
+    RepProfile.objects.filter(user=newcomer).delete()  # made on its first grant or claim
+    customers = [
+        make_customer(org["admin"], pool=pool, now=now - timedelta(days=1)) for _ in range(30)
+    ]
+    AssignmentRule.objects.create(
+        name="华东",
+        position=0,
+        conditions={},
+        target={"team": org["east"].pk, "strategy": "round_robin"},
+    )
+    reps = [org["rep_a"], org["rep_b"], newcomer]
+    ids = [c.pk for c in customers]
+    outcomes: Counter[str] = Counter()
+    seen = threading.Lock()
+    barrier = threading.Barrier(6)
+
+    def tally(what: str) -> None:
+        with seen:
+            outcomes[what] += 1
+
+    def act(index: int) -> None:
+        rnd = random.Random(index)
+        try:
+            connection.ensure_connection()
+            barrier.wait(timeout=30)
+            if index < 2:
+                for _ in range(4):
+                    run_assignment(
+                        org["admin"],
+                        dry_run=False,
+                        now=now,
+                        seed=index,
+                        customer_ids=rnd.sample(ids, 12),
+                        apply_mode=ApplyMode.SERVICE,
+                    )
+                    tally("run")
+                return
+            for _ in range(25):
+                customer_id = rnd.choice(ids)
+                rep = reps[index % 3]
+                try:
+                    if index < 4:
+                        ownership.claim(rep, customer_id, now=now)
+                    elif rnd.random() < 0.4:
+                        ownership.release(rep, customer_id, reason="review", now=now)
+                    else:
+                        ownership.assign(org["east_manager"], customer_id, rep, now=now)
+                    tally("ok")
+                except HighSeasError as refusal:
+                    tally(refusal.code.value)
+        except Exception as crash:  # shown by the assertion below
+            tally(f"crash: {crash!r}")
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=act, args=(i,)) for i in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=300)
+    assert not [k for k in outcomes if k.startswith("crash")], outcomes
+    assert outcomes["run"] == 8, outcomes
+    grants = OwnershipEvent.objects.filter(kind="assigned", actor_label__startswith="system:rule")
+    assert grants.exists()  # the runs' path was taken (who got there first varies)
+    for rep in reps:
+        replay(rep.pk)
+        assert Customer.objects.filter(owner=rep, status__in=["owned", "frozen"]).count() <= CAP
+    report = run_checks()
+    assert report.ok, (report.problems, report.examples)
