@@ -124,3 +124,63 @@ def test_a_lock_refused_inside_the_pipeline_leaves_no_trace_and_a_usable_connect
     won = ownership.claim(rep, customer.pk).customer
     assert won is not None and won.owner_id == rep.pk
     assert OwnershipEvent.objects.filter(customer=customer, kind=EventKind.CLAIMED).count() == 1
+
+
+def _prepared_locks() -> int:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
+            ["%FOR UPDATE%"],
+        )
+        return int(cursor.fetchone()[0])
+
+
+@postgresql_only
+def test_claims_failing_inside_the_pipeline_around_the_statements_preparation_stay_sound(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    """psycopg prepares a statement on its fifth run (``prepare_threshold``); in a pipeline
+    whose lock fails, the facts read after it is never run. Whatever run a failure falls on
+    (before, at, after the preparation of either statement), the next claim on the same
+    connection must not meet a statement the client believes prepared and the server never
+    got ("prepared statement … does not exist"), and each refused claim leaves no trace."""
+    import psycopg
+
+    rep = org["rep_a"]
+    RepProfile.objects.get_or_create(user=rep)
+    # S: a claim that wins, F: one refused at the rep's lock. psycopg forgets what it prepared
+    # after an error in a pipeline (DEALLOCATE ALL), so the runs after each failure count
+    # again from one: the failures fall on prepared statements and on the run that prepares.
+    pattern = "SSSSSSF" + "SSSSF" + "SSSSSF" + "FSSSSSS"
+    customers = [
+        make_customer(org["admin"], pool=org["east_pool"]) for _ in range(pattern.count("S") + 1)
+    ]
+    other = psycopg.connect(**connection.get_connection_params())
+    with connection.cursor() as cursor:
+        cursor.execute("SET lock_timeout = '150ms'")
+    waiting = iter(customers)
+    try:
+        for step, kind in enumerate(pattern):
+            customer = next(waiting) if kind == "S" else customers[-1]
+            if kind == "F":
+                if step == 6:  # the first failure meets the lock statement prepared
+                    assert _prepared_locks() >= 1
+                other.execute(
+                    "SELECT 1 FROM accounts_repprofile WHERE user_id = %s FOR UPDATE", [rep.pk]
+                )
+                with pytest.raises(DatabaseError) as refused:
+                    ownership.claim(rep, customer.pk)
+                assert "lock" in str(refused.value).lower(), (step, refused.value)
+                other.rollback()
+                assert Customer.objects.get(pk=customer.pk).owner_id is None
+            else:
+                won = ownership.claim(rep, customer.pk).customer
+                assert won is not None and won.owner_id == rep.pk, step
+        assert _prepared_locks() >= 1  # prepared again after the last failure
+    finally:
+        other.close()
+        with connection.cursor() as cursor:
+            cursor.execute("RESET lock_timeout")
+    wins = pattern.count("S")
+    assert Customer.objects.filter(owner=rep).count() == wins
+    assert OwnershipEvent.objects.filter(to_owner=rep, kind=EventKind.CLAIMED).count() == wins
