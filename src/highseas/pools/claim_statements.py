@@ -17,11 +17,12 @@ same rules with plain SQL built once per process and connection vendor:
    PostgreSQL steps 4 and 5 are one statement (``WITH moved AS (UPDATE … RETURNING id)
    INSERT … SELECT … FROM moved``), so a claim there is three round trips besides BEGIN and
    COMMIT, as on SQLite.
-On PostgreSQL the transaction's ``BEGIN``, the lock and the read go to the server together
-(``one_round_trip``, psycopg's pipeline mode): the server still runs them one after the other,
-so the read takes its snapshot once the lock is granted and sees every claim committed before.
-A claim there is thus three round trips in all: the lock with the read, the compare-and-set with
-the ledger row, ``COMMIT``.
+On PostgreSQL the lock and the read go to the server together (``one_round_trip``, psycopg's
+pipeline mode): the server still runs them one after the other, so the read takes its snapshot
+once the lock is granted and sees every claim committed before. A claim there is thus four
+round trips, as many as the raw UPDATE + ledger INSERT: ``BEGIN`` (psycopg sends and syncs it
+on its own, even in a pipeline), the lock with the read, the compare-and-set with the ledger
+row, ``COMMIT``.
 A pool that asks for approval is answered ``None`` after step 3: the claim becomes a request on
 the ORM path (``ownership.claim``), which is not the rush path.
 """
@@ -254,10 +255,11 @@ def require_reason(requires_reason: bool, reason: str) -> None:
 
 @contextmanager
 def one_round_trip() -> Iterator[None]:
-    """On PostgreSQL, the statements executed inside go to the server together, with the
-    transaction's ``BEGIN`` when they open it (psycopg's pipeline mode), and their results
-    come back at the end of the block: fetch them after it (a fetch inside costs a round trip
-    of its own). The server runs them in order, each as if sent alone. Elsewhere a no-op."""
+    """On PostgreSQL, the statements executed inside go to the server together (psycopg's
+    pipeline mode; a transaction's ``BEGIN`` still goes first on its own, psycopg syncs it), and
+    their results come back at the end of the block: fetch them after it (a fetch inside costs a
+    round trip of its own). The server runs them in order, each as if sent alone. Elsewhere a
+    no-op."""
     if connection.vendor != "postgresql":
         yield
         return

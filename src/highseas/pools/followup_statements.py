@@ -10,8 +10,8 @@
 3. write the customer's follow-up times, its stage (a prospect becomes contacted) and its
    recomputed schedule in one ``UPDATE``.
 
-On PostgreSQL the transaction's ``BEGIN`` goes with step 1 (``claim_statements.one_round_trip``),
-so a follow-up is three round trips and ``COMMIT``.
+On PostgreSQL a follow-up is thus ``BEGIN``, three round trips and ``COMMIT`` (it was six in
+all: the sequence read and the ``COPY`` were two).
 
 ``followups.log_activity`` (the full path) did the same in five statements with a queryset
 each. Only the owner's own follow-up is decided here: anybody else (a manager, a leave's
@@ -172,8 +172,7 @@ def log_activity(
     """The owner's follow-up (already validated by the caller), or ``None`` with nothing
     written when the actor is not the customer's owner. Call inside a transaction."""
     with connection.cursor() as cursor:
-        with claim_statements.one_round_trip():  # with the transaction's BEGIN
-            cursor.execute(_read_sql(connection.vendor), [customer_id])
+        cursor.execute(_read_sql(connection.vendor), [customer_id])
         found = cursor.fetchone()
     if found is None:
         return None

@@ -10,10 +10,6 @@ and unfreeze, which cost more than the rest of the move).
 per vendor and shape (whether the expected owner and pool are NULL, whether the previous owner
 is set): ``UPDATE … SET <the new state> WHERE id AND status AND owner AND pool AND not merged``.
 It changes exactly one row or none; none means the customer moved meanwhile.
-
-On PostgreSQL ``load_customer`` sends the transaction's ``BEGIN`` with its read when the read
-opens the transaction (``claim_statements.one_round_trip``): a release is then three round
-trips and ``COMMIT`` instead of four.
 """
 
 from __future__ import annotations
@@ -27,7 +23,6 @@ from django.db import connection
 from highseas.accounts import raw_rows
 from highseas.accounts.models import User
 from highseas.customers.models import Customer
-from highseas.pools import claim_statements
 from highseas.pools.models import ClaimPolicy, Pool, RecyclePolicy
 from highseas.pools.rows import columns, db_time
 
@@ -99,8 +94,7 @@ def load_customer(customer_id: int) -> Customer | None:
     """The customer (``None`` when missing or merged away) with ``owner``, ``pool``,
     ``pool.claim_policy`` and ``pool.recycle_policy`` loaded (``None`` where absent)."""
     with connection.cursor() as cursor:
-        with claim_statements.one_round_trip():  # with the transaction's BEGIN, if it opens it
-            cursor.execute(_load_sql(connection.vendor), [customer_id])
+        cursor.execute(_load_sql(connection.vendor), [customer_id])
         found = cursor.fetchone()
     if found is None:
         return None
