@@ -20,6 +20,7 @@ from highseas.intake.imports import commit_import
 from highseas.pools import editing, ownership
 from highseas.pools.merge import merge
 from highseas.pools.unmerge import unmerge
+from tests.integration.test_demo import CUSTOMERS, _demo, initialized  # noqa: F401
 from tests.integration.test_import import preview
 
 pytestmark = [
@@ -105,3 +106,15 @@ def test_a_rename_racing_a_claim_of_the_same_customer_keeps_its_name(
     assert (stored.name, stored.owner_id) == ("新名科技", org["rep_a"].pk)
     assert _names_differ() == []
     assert customer.pk in _found("新名科技") and customer.pk not in _found("旧名科技")
+
+
+@pytest.mark.usefixtures("initialized")
+def test_the_demo_and_its_reset_keep_the_names_table_equal() -> None:
+    """The demo writes customers by ``COPY`` in batches (with its secondary indexes as they
+    are on PostgreSQL); its ``--reset`` deletes them and writes them again."""
+    _demo()
+    assert Customer.objects.count() == CUSTOMERS
+    assert _names_differ() == []
+    _demo("--reset")
+    assert Customer.objects.count() == CUSTOMERS
+    assert _names_differ() == []
