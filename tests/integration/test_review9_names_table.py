@@ -118,3 +118,30 @@ def test_the_demo_and_its_reset_keep_the_names_table_equal() -> None:
     _demo("--reset")
     assert Customer.objects.count() == CUSTOMERS
     assert _names_differ() == []
+
+
+def test_migration_0019_backwards_and_forwards_on_data_keeps_search(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    """The real migration, run by ``migrate`` both ways on a database with customers (one
+    renamed while the indexes are back on the customers table): search finds each by its
+    new name, and the names table is rebuilt equal. (Between the two, search is the
+    code of before 0019: this code reads the names table, which 0018 does not have.)"""
+    from django.core.management import call_command
+
+    kept = make_customer(org["admin"], pool=org["east_pool"], name="嘉兴南湖纺织有限公司")
+    renamed = make_customer(org["admin"], pool=org["east_pool"], name="温州瓯江鞋业有限公司")
+    call_command("migrate", "customers", "0018", verbosity=0)
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT to_regclass(%s)", [fts.NAMES_TABLE])
+            assert cursor.fetchone()[0] is None
+        # renamed meanwhile (by the code of before 0019, whose search reads the customers)
+        Customer.objects.filter(pk=renamed.pk).update(name="台州椒江塑业有限公司")
+    finally:
+        call_command("migrate", "customers", verbosity=0)
+    assert _names_differ() == []
+    # the new name is found through the names table (the old one still is through the name
+    # key, which a raw UPDATE of the name alone leaves as it was)
+    assert renamed.pk in _found("椒江塑业")
+    assert kept.pk in _found("南湖纺织")
