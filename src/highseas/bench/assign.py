@@ -368,9 +368,7 @@ class RawBaseline:
         )
 
     def run(self, *, with_ledger: bool, name: str = "") -> Timed:
-        now = timezone.now()
-        due = now + timedelta(days=RECYCLE_POLICY["idle_days"])
-        warn = due - timedelta(days=RECYCLE_POLICY["warn_days"])
+        now, due, warn = _schedule()
         extra = f", {self.due} = %s, {self.warn} = %s" if with_ledger else ""
         params = [now, due, warn] if with_ledger else [now]
         at = db_datetime(now)
@@ -399,9 +397,7 @@ class RawBaseline:
         them: the compare-and-set with the schedule and the ``assigned`` ledger row, one
         statement on PostgreSQL (``WITH moved AS (UPDATE …) INSERT … SELECT … FROM moved``),
         two elsewhere; the floor of a path that must read, decide and write each customer."""
-        now = timezone.now()
-        due = now + timedelta(days=RECYCLE_POLICY["idle_days"])
-        warn = due - timedelta(days=RECYCLE_POLICY["warn_days"])
+        now, due, warn = _schedule()
         ledger_table, quoted = self.ledger, _quoted(OwnershipEvent, *self.LEDGER)
         marks = ", ".join(["%s"] * len(quoted))
         update = (
@@ -465,6 +461,14 @@ class RawBaseline:
 # --- measuring -----------------------------------------------------------------------------
 
 SETTLED = (Customer, OwnershipEvent, AssignmentDecision, Notification)
+
+
+def _schedule() -> tuple[datetime, datetime, datetime]:
+    """Now, and the recycle due and warning times of a customer owned from now under the
+    bench's policy (what the raw baselines write beside the owner)."""
+    now = timezone.now()
+    due = now + timedelta(days=RECYCLE_POLICY["idle_days"])
+    return now, due, due - timedelta(days=RECYCLE_POLICY["warn_days"])
 
 
 def settle() -> None:
