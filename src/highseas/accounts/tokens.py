@@ -135,7 +135,10 @@ class DeviceTokenAuthentication(TokenAuthentication):  # type: ignore[misc]
     """
 
     def authenticate_credentials(self, token: bytes) -> tuple[User, ApiToken]:
-        secret = token.decode("utf-8")
+        try:
+            secret = token.decode("utf-8")
+        except UnicodeDecodeError:  # no token we issue: a stray byte or a probe
+            raise AuthenticationFailed(_("Invalid token.")) from None
         with connection.cursor() as cursor:
             cursor.execute(_sign_in_sql(connection.vendor), [secret[: CONSTANTS.TOKEN_KEY_LENGTH]])
             rows = cursor.fetchall()
