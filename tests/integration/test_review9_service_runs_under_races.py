@@ -11,26 +11,21 @@ every owner change its ledger row (``invariants.run_checks``)."""
 from __future__ import annotations
 
 import random
-import threading
-from collections import Counter
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 import pytest
-from django.db import connection
 from django.utils import timezone
 
 from highseas.accounts.models import RepProfile
 from highseas.customers.models import Customer
-from highseas.engine.errors import HighSeasError
-from highseas.pools import ownership
 from highseas.pools.invariants import run_checks
 from highseas.pools.models import OwnershipEvent
 from highseas.routing.models import AssignmentRule
 from highseas.routing.runs import ApplyMode
 from highseas.routing.services import run_assignment
-from tests.integration.test_runs_caps_under_races import CAP, limit, replay
+from tests.integration.test_runs_caps_under_races import CAP, limit, replay, runs_against_reps
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -54,55 +49,20 @@ def test_service_runs_claims_releases_and_assigns_keep_caps_quotas_and_ledger(
     )
     reps = [org["rep_a"], org["rep_b"], newcomer]
     ids = [c.pk for c in customers]
-    outcomes: Counter[str] = Counter()
-    seen = threading.Lock()
-    barrier = threading.Barrier(6)
 
-    def tally(what: str) -> None:
-        with seen:
-            outcomes[what] += 1
-
-    def act(index: int) -> None:
+    def runs(index: int) -> None:
         rnd = random.Random(index)
-        try:
-            connection.ensure_connection()
-            barrier.wait(timeout=30)
-            if index < 2:
-                for _ in range(4):
-                    run_assignment(
-                        org["admin"],
-                        dry_run=False,
-                        now=now,
-                        seed=index,
-                        customer_ids=rnd.sample(ids, 12),
-                        apply_mode=ApplyMode.SERVICE,
-                    )
-                    tally("run")
-                return
-            for _ in range(25):
-                customer_id = rnd.choice(ids)
-                rep = reps[index % 3]
-                try:
-                    if index < 4:
-                        ownership.claim(rep, customer_id, now=now)
-                    elif rnd.random() < 0.4:
-                        ownership.release(rep, customer_id, reason="review", now=now)
-                    else:
-                        ownership.assign(org["east_manager"], customer_id, rep, now=now)
-                    tally("ok")
-                except HighSeasError as refusal:
-                    tally(refusal.code.value)
-        except Exception as crash:  # shown by the assertion below
-            tally(f"crash: {crash!r}")
-        finally:
-            connection.close()
+        for _ in range(4):
+            run_assignment(
+                org["admin"],
+                dry_run=False,
+                now=now,
+                seed=index,
+                customer_ids=rnd.sample(ids, 12),
+                apply_mode=ApplyMode.SERVICE,
+            )
 
-    threads = [threading.Thread(target=act, args=(i,)) for i in range(6)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(timeout=300)
-    assert not [k for k in outcomes if k.startswith("crash")], outcomes
+    outcomes = runs_against_reps(org, ids, reps, runs, runs_each=4, releases=0.4, now=now)
     assert outcomes["run"] == 8, outcomes
     grants = OwnershipEvent.objects.filter(kind="assigned", actor_label__startswith="system:rule")
     assert grants.exists()  # the runs' path was taken (who got there first varies)

@@ -16,7 +16,7 @@ import random
 import threading
 from collections import Counter
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -61,30 +61,27 @@ def replay(rep_id: int) -> None:
             held -= 1
 
 
-def test_two_backlog_runs_claims_releases_and_manager_assigns_keep_caps_quotas_and_ledger(
-    org: dict[str, Any], make_customer: Callable[..., Customer]
-) -> None:
-    now = timezone.now()
-    pool = org["east_pool"]
-    limit(pool)
-    customers = [
-        make_customer(org["admin"], pool=pool, now=now - timedelta(days=1)) for _ in range(24)
-    ]
-    AssignmentRule.objects.create(
-        name="华东",
-        position=0,
-        conditions={},
-        target={"team": org["east"].pk, "strategy": "least_loaded"},
-    )
-    reps = [org["rep_a"], org["rep_b"]]
-    ids = [c.pk for c in customers]
+def runs_against_reps(
+    org: dict[str, Any],
+    ids: list[int],
+    reps: list[Any],
+    runs: Callable[[int], None],
+    *,
+    runs_each: int,
+    releases: float,
+    now: datetime,
+) -> Counter[str]:
+    """Six threads released together, each on its own connection: two call ``runs(index)``
+    (``runs_each`` runs, tallied ``run``), two have the reps claim random customers of ``ids``,
+    two have them release some (share ``releases``) and the east manager assign the others to
+    them; tallies ``ok`` or the refusal's code. A crash fails the test."""
     outcomes: Counter[str] = Counter()
     seen = threading.Lock()
     barrier = threading.Barrier(6)
 
-    def tally(what: str) -> None:
+    def tally(what: str, times: int = 1) -> None:
         with seen:
-            outcomes[what] += 1
+            outcomes[what] += times
 
     def act(index: int) -> None:
         rnd = random.Random(index)
@@ -92,24 +89,16 @@ def test_two_backlog_runs_claims_releases_and_manager_assigns_keep_caps_quotas_a
             connection.ensure_connection()
             barrier.wait(timeout=30)
             if index < 2:
-                for _ in range(3):
-                    run_assignment(
-                        org["admin"],
-                        dry_run=False,
-                        now=now,
-                        seed=index,
-                        batch_size=3,
-                        apply_mode=ApplyMode.BULK,
-                    )
-                    tally("run")
+                runs(index)
+                tally("run", runs_each)
                 return
             for _ in range(25):
                 customer_id = rnd.choice(ids)
-                rep = reps[index % 2]
+                rep = reps[index % len(reps)]
                 try:
                     if index < 4:
                         ownership.claim(rep, customer_id, now=now)
-                    elif rnd.random() < 0.3:
+                    elif rnd.random() < releases:
                         ownership.release(rep, customer_id, reason="review", now=now)
                     else:
                         ownership.assign(org["east_manager"], customer_id, rep, now=now)
@@ -127,6 +116,39 @@ def test_two_backlog_runs_claims_releases_and_manager_assigns_keep_caps_quotas_a
     for thread in threads:
         thread.join(timeout=300)
     assert not [k for k in outcomes if k.startswith("crash")], outcomes
+    return outcomes
+
+
+def test_two_backlog_runs_claims_releases_and_manager_assigns_keep_caps_quotas_and_ledger(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    now = timezone.now()
+    pool = org["east_pool"]
+    limit(pool)
+    customers = [
+        make_customer(org["admin"], pool=pool, now=now - timedelta(days=1)) for _ in range(24)
+    ]
+    AssignmentRule.objects.create(
+        name="华东",
+        position=0,
+        conditions={},
+        target={"team": org["east"].pk, "strategy": "least_loaded"},
+    )
+    reps = [org["rep_a"], org["rep_b"]]
+    ids = [c.pk for c in customers]
+
+    def runs(index: int) -> None:
+        for _ in range(3):
+            run_assignment(
+                org["admin"],
+                dry_run=False,
+                now=now,
+                seed=index,
+                batch_size=3,
+                apply_mode=ApplyMode.BULK,
+            )
+
+    outcomes = runs_against_reps(org, ids, reps, runs, runs_each=3, releases=0.3, now=now)
     assert outcomes["run"] == 6, outcomes
     for rep in reps:
         replay(rep.pk)
