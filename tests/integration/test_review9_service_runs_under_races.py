@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import random
 from collections.abc import Callable
-from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -22,10 +21,14 @@ from highseas.accounts.models import RepProfile
 from highseas.customers.models import Customer
 from highseas.pools.invariants import run_checks
 from highseas.pools.models import OwnershipEvent
-from highseas.routing.models import AssignmentRule
 from highseas.routing.runs import ApplyMode
 from highseas.routing.services import run_assignment
-from tests.integration.test_runs_caps_under_races import CAP, limit, replay, runs_against_reps
+from tests.integration.test_runs_caps_under_races import (
+    CAP,
+    east_backlog,
+    replay,
+    runs_against_reps,
+)
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -34,21 +37,10 @@ def test_service_runs_claims_releases_and_assigns_keep_caps_quotas_and_ledger(
     org: dict[str, Any], make_user: Callable[..., Any], make_customer: Callable[..., Customer]
 ) -> None:
     now = timezone.now()
-    pool = org["east_pool"]
-    limit(pool)
     newcomer = make_user("rep", "newcomer", team=org["east"])
     RepProfile.objects.filter(user=newcomer).delete()  # made on its first grant or claim
-    customers = [
-        make_customer(org["admin"], pool=pool, now=now - timedelta(days=1)) for _ in range(30)
-    ]
-    AssignmentRule.objects.create(
-        name="华东",
-        position=0,
-        conditions={},
-        target={"team": org["east"].pk, "strategy": "round_robin"},
-    )
+    ids = east_backlog(org, make_customer, 30, "round_robin", now)
     reps = [org["rep_a"], org["rep_b"], newcomer]
-    ids = [c.pk for c in customers]
 
     def runs(index: int) -> None:
         rnd = random.Random(index)

@@ -61,6 +61,29 @@ def replay(rep_id: int) -> None:
             held -= 1
 
 
+def east_backlog(
+    org: dict[str, Any],
+    make_customer: Callable[..., Customer],
+    count: int,
+    strategy: str,
+    now: datetime,
+) -> list[int]:
+    """``count`` customers pooled a day ago in the east pool, limited to ``CAP`` and ``QUOTA``,
+    and one rule giving them to the east team by ``strategy``; their ids."""
+    pool = org["east_pool"]
+    limit(pool)
+    customers = [
+        make_customer(org["admin"], pool=pool, now=now - timedelta(days=1)) for _ in range(count)
+    ]
+    AssignmentRule.objects.create(
+        name="华东",
+        position=0,
+        conditions={},
+        target={"team": org["east"].pk, "strategy": strategy},
+    )
+    return [c.pk for c in customers]
+
+
 def runs_against_reps(
     org: dict[str, Any],
     ids: list[int],
@@ -123,19 +146,8 @@ def test_two_backlog_runs_claims_releases_and_manager_assigns_keep_caps_quotas_a
     org: dict[str, Any], make_customer: Callable[..., Customer]
 ) -> None:
     now = timezone.now()
-    pool = org["east_pool"]
-    limit(pool)
-    customers = [
-        make_customer(org["admin"], pool=pool, now=now - timedelta(days=1)) for _ in range(24)
-    ]
-    AssignmentRule.objects.create(
-        name="华东",
-        position=0,
-        conditions={},
-        target={"team": org["east"].pk, "strategy": "least_loaded"},
-    )
+    ids = east_backlog(org, make_customer, 24, "least_loaded", now)
     reps = [org["rep_a"], org["rep_b"]]
-    ids = [c.pk for c in customers]
 
     def runs(index: int) -> None:
         for _ in range(3):

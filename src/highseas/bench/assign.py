@@ -35,7 +35,7 @@ import gc
 import os
 import time
 from collections import defaultdict
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -372,24 +372,33 @@ class RawBaseline:
         extra = f", {self.due} = %s, {self.warn} = %s" if with_ledger else ""
         params = [now, due, warn] if with_ledger else [now]
         at = db_datetime(now)
+
+        def write(cursor: Any, batch: Sequence[tuple[int, int]]) -> None:
+            by_owner: dict[int, list[int]] = defaultdict(list)
+            for customer_id, owner_id in batch:
+                by_owner[owner_id].append(customer_id)
+            for owner_id, ids in by_owner.items():
+                for part in chunked(ids, 500):
+                    self._update(cursor, owner_id, list(part), extra, params)
+            if with_ledger:  # as the run writes its ledger rows (``COPY`` on PostgreSQL)
+                rows = [self._ledger_row(c, o, at) for c, o in batch]
+                insert_rows(OwnershipEvent, self.LEDGER, rows)
+
+        name = name or ("raw_bulk_update_and_ledger" if with_ledger else "raw_bulk_update")
+        return self._timed(name, write)
+
+    def _timed(self, name: str, write: Callable[[Any, Sequence[tuple[int, int]]], None]) -> Timed:
+        """``write(cursor, batch)`` for each batch of the plan in a transaction of its own, on a
+        settled database, timed (wall clock, CPU, WAL); then the plan undone."""
         settle()
         wal = _wal_position()
         started, cpu = time.perf_counter(), time.process_time()
         for batch in chunked(self.plan, self.batch_size):
             with transaction.atomic(), connection.cursor() as cursor:
-                by_owner: dict[int, list[int]] = defaultdict(list)
-                for customer_id, owner_id in batch:
-                    by_owner[owner_id].append(customer_id)
-                for owner_id, ids in by_owner.items():
-                    for part in chunked(ids, 500):
-                        self._update(cursor, owner_id, list(part), extra, params)
-                if with_ledger:  # as the run writes its ledger rows (``COPY`` on PostgreSQL)
-                    rows = [self._ledger_row(c, o, at) for c, o in batch]
-                    insert_rows(OwnershipEvent, self.LEDGER, rows)
+                write(cursor, batch)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         wrote = _wal_since(wal)
         self.undo()
-        name = name or ("raw_bulk_update_and_ledger" if with_ledger else "raw_bulk_update")
         return Timed(name, len(self.plan), seconds, cpu, wrote)
 
     def one_by_one(self, *, name: str) -> Timed:
@@ -415,31 +424,26 @@ class RawBaseline:
         else:
             insert += f"VALUES ({marks})"
         at = db_datetime(now)
-        settle()
-        wal = _wal_position()
-        started, cpu = time.perf_counter(), time.process_time()
-        for batch in chunked(self.plan, self.batch_size):
-            with transaction.atomic(), connection.cursor() as cursor:
-                for customer_id, owner_id in batch:
-                    moved: list[Any] = [
-                        CustomerStatus.OWNED.value,
-                        owner_id,
-                        now,
-                        due,
-                        warn,
-                        customer_id,
-                    ]
-                    moved += [CustomerStatus.POOLED.value, self.pool.pk]
-                    entry = list(self._ledger_row(customer_id, owner_id, at))
-                    cursor.execute(update, moved + entry if combined else moved)
-                    if cursor.rowcount != 1:
-                        raise BenchError(f"the raw baseline missed customer {customer_id}")
-                    if not combined:
-                        cursor.execute(insert, entry)
-        seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-        wrote = _wal_since(wal)
-        self.undo()
-        return Timed(name, len(self.plan), seconds, cpu, wrote)
+
+        def write(cursor: Any, batch: Sequence[tuple[int, int]]) -> None:
+            for customer_id, owner_id in batch:
+                moved: list[Any] = [
+                    CustomerStatus.OWNED.value,
+                    owner_id,
+                    now,
+                    due,
+                    warn,
+                    customer_id,
+                ]
+                moved += [CustomerStatus.POOLED.value, self.pool.pk]
+                entry = list(self._ledger_row(customer_id, owner_id, at))
+                cursor.execute(update, moved + entry if combined else moved)
+                if cursor.rowcount != 1:
+                    raise BenchError(f"the raw baseline missed customer {customer_id}")
+                if not combined:
+                    cursor.execute(insert, entry)
+
+        return self._timed(name, write)
 
     def undo(self) -> None:
         """The baseline's rows back in the pool, its ledger rows (marked) removed: raw, since
