@@ -51,6 +51,7 @@ from highseas.accounts.models import RepLevel, RepProfile, Role, Team, User
 from highseas.bench import BenchError, chunked, report
 from highseas.bench.breakdown import describe, profiled
 from highseas.bench.dataset import INDUSTRIES, PROVINCES, insert_customers
+from highseas.bench.timing import wal_bytes_since, wal_position
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
 from highseas.engine.ownership import EventKind, OwnershipState, Status
@@ -391,13 +392,13 @@ class RawBaseline:
         """``write(cursor, batch)`` for each batch of the plan in a transaction of its own, on a
         settled database, timed (wall clock, CPU, WAL); then the plan undone."""
         settle()
-        wal = _wal_position()
+        wal = wal_position()
         started, cpu = time.perf_counter(), time.process_time()
         for batch in chunked(self.plan, self.batch_size):
             with transaction.atomic(), connection.cursor() as cursor:
                 write(cursor, batch)
         seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-        wrote = _wal_since(wal)
+        wrote = wal_bytes_since(wal)
         self.undo()
         return Timed(name, len(self.plan), seconds, cpu, wrote)
 
@@ -491,24 +492,6 @@ def settle() -> None:
             cursor.execute("PRAGMA wal_checkpoint(TRUNCATE)")
 
 
-def _wal_position() -> str | None:
-    """PostgreSQL's current WAL position (``None`` elsewhere)."""
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_wal_lsn()::text")
-        return str(cursor.fetchone()[0])
-
-
-def _wal_since(position: str | None) -> int | None:
-    """Bytes of WAL written since ``position``."""
-    if position is None:
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_wal_lsn() - %s::pg_lsn", [position])
-        return int(cursor.fetchone()[0])
-
-
 def _timed_run(
     org: Org, options: AssignBenchOptions, **kwargs: Any
 ) -> tuple[RunResult, float, float, int, float, int | None]:
@@ -526,7 +509,7 @@ def _timed_run(
         return execute(sql, params, many, context)
 
     settle()
-    wal = _wal_position()
+    wal = wal_position()
     gc.collect()
     started, cpu = time.perf_counter(), time.process_time()
     with connection.execute_wrapper(count):
@@ -534,7 +517,7 @@ def _timed_run(
             org.manager, pool=org.pool, seed=options.seed, batch_size=options.batch_size, **kwargs
         )
     seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
-    wrote = _wal_since(wal)
+    wrote = wal_bytes_since(wal)
     collecting = time.perf_counter()
     gc.collect()
     return result, seconds, cpu, sent, time.perf_counter() - collecting, wrote

@@ -45,6 +45,7 @@ from highseas.accounts.models import Role, Team, User
 from highseas.accounts.visibility import Viewer
 from highseas.bench import BenchError, report
 from highseas.bench.dataset import CITIES, PROVINCES, SYLLABLES, TRADES, _fast_user
+from highseas.bench.timing import wal_bytes_since, wal_position
 from highseas.customers.models import Customer
 from highseas.intake.imports import commit_import, import_summary, preview_import
 from highseas.pools import services as pools
@@ -196,22 +197,10 @@ class _Statements:
         return execute(sql, params, many, context)
 
 
-def _wal_position() -> str | None:
-    """Where the write-ahead log is being written now (PostgreSQL; ``None`` elsewhere)."""
-    if connection.vendor != "postgresql":
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_current_wal_insert_lsn()::text")
-        return str(cursor.fetchone()[0])
-
-
 def _wal_per_row(since: str | None, rows: int) -> float | None:
-    """Bytes of write-ahead log written since ``since`` (``_wal_position``), per row."""
-    if since is None or not rows:
-        return None
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s::pg_lsn)", [since])
-        return round(float(cursor.fetchone()[0]) / rows, 1)
+    """Bytes of write-ahead log written since ``since`` (``wal_position``), per row."""
+    wrote = wal_bytes_since(since)
+    return None if wrote is None or not rows else round(wrote / rows, 1)
 
 
 def _raw_values(row: list[str], actor_id: int, at: Any, pool_id: int) -> tuple[Any, ...]:
@@ -241,7 +230,7 @@ def raw_insert(content: bytes, pool: Pool, actor: User) -> tuple[int, float, flo
     next(reader)
     rows = [r for r in reader if r[0]]
     first_id = (Customer.objects.order_by("-pk").values_list("pk", flat=True).first() or 0) + 1
-    wal = _wal_position()
+    wal = wal_position()
     started = time.perf_counter()
     with connection.cursor() as cursor:
         for start in range(0, len(rows), RAW_BATCH):
@@ -279,7 +268,7 @@ def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, An
     content, counts = build_file(options, tag)
     rss_file = _peak_mb()
     viewer = Viewer(admin)
-    wal = _wal_position()
+    wal = wal_position()
     job, preview_s, preview_cpu = _timed(
         lambda: preview_import(
             viewer, file_name="bench.csv", content=content, pool_id=pool.pk, history=False
@@ -287,7 +276,7 @@ def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, An
     )
     rss_preview = _peak_mb()
     preview_wal = _wal_per_row(wal, options.rows)
-    wal = _wal_position()
+    wal = wal_position()
     statements = _Statements()
     with connection.execute_wrapper(statements):
         job, commit_s, commit_cpu = _timed(lambda: commit_import(viewer, job.pk))

@@ -7,6 +7,8 @@ import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
+from django.db import connection
+
 from highseas.accounts.models import User
 
 ClaimOne = Callable[[User, int], object]
@@ -62,3 +64,23 @@ def time_claims(
         claim_one(reps[position % len(reps)], customer_id)
         latencies.append(clock() - before)
     timings.elapsed += clock() - started
+
+
+def wal_position() -> str | None:
+    """Where PostgreSQL's write-ahead log is being written now (``None`` elsewhere)."""
+    if connection.vendor != "postgresql":
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_current_wal_insert_lsn()::text")
+        return str(cursor.fetchone()[0])
+
+
+def wal_bytes_since(position: str | None) -> int | None:
+    """Bytes of write-ahead log written since ``position`` (``wal_position``)."""
+    if position is None:
+        return None
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s::pg_lsn)", [position]
+        )
+        return int(cursor.fetchone()[0])

@@ -44,13 +44,15 @@ def lock_reps(*user_ids: int) -> dict[int, RepProfile]:
     return locked
 
 
-def lock_rep_rows(user_ids: list[int]) -> None:
+def lock_rep_rows(user_ids: list[int]) -> frozenset[int]:
     """Lock the reps' existing profile rows in id order, reading nothing else, where the
-    database has row locks (a SQLite write transaction already excludes every other writer).
-    A rep without a profile yet is locked when ``lock_reps`` creates it."""
-    if user_ids and connection.features.has_select_for_update:
-        profiles = RepProfile.objects.select_for_update().filter(user_id__in=user_ids)
-        list(profiles.order_by("user_id").values_list("user_id", flat=True))
+    database has row locks (a SQLite write transaction already excludes every other writer),
+    and answer whose rows are locked (nobody's without row locks). A rep without a profile yet
+    is locked when ``lock_reps`` creates it, so a profile made meanwhile is not among them."""
+    if not user_ids or not connection.features.has_select_for_update:
+        return frozenset()
+    profiles = RepProfile.objects.select_for_update().filter(user_id__in=user_ids)
+    return frozenset(profiles.order_by("user_id").values_list("user_id", flat=True))
 
 
 def holdings(user_id: int, *, count_won: bool) -> int:

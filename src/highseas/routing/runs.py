@@ -56,7 +56,7 @@ from highseas.engine.smart import Scoring
 from highseas.notify.services import notify_many
 from highseas.pools import assign_statements
 from highseas.pools.bulk_assign import Loads, ledger_mark
-from highseas.pools.facts import lock_reps
+from highseas.pools.facts import lock_rep_rows, lock_reps
 from highseas.pools.models import Pool
 from highseas.pools.rows import db_datetime, db_json, insert_rows
 from highseas.routing import cursors
@@ -189,18 +189,6 @@ def first_rule(rule_set: RuleSet, vendor: str) -> Case | Value:
     if not whens:
         return Value(None, output_field=BigIntegerField())
     return Case(*whens, default=None, output_field=BigIntegerField())
-
-
-def lock_rep_rows(user_ids: list[int]) -> frozenset[int]:
-    """Lock the reps' existing profile rows in id order, reading nothing else
-    (``facts.lock_rep_rows``), and answer whose rows are locked: a rep without a profile yet
-    is locked when ``lock_reps`` creates it, so a profile made meanwhile is not among them.
-    Where the database has no row locks (SQLite, whose write transaction already excludes
-    every other writer), nobody's."""
-    if not user_ids or not connection.features.has_select_for_update:
-        return frozenset()
-    profiles = RepProfile.objects.select_for_update().filter(user_id__in=user_ids)
-    return frozenset(profiles.order_by("user_id").values_list("user_id", flat=True))
 
 
 def reps_reached(rule_set: RuleSet) -> tuple[dict[int, list[int]], list[int]]:
