@@ -185,7 +185,7 @@ def test_the_claims_counts_read_the_rep_s_index_even_with_statistics_from_before
     assert "ledger_claims_by_rep" in plan, plan
     assert "insights_ledger_day_counts" not in plan, plan
     plain = claim_statements._facts_sql("postgresql").replace(
-        "(e.to_owner_id, e.kind, e.at) >= (%(rep)s, 'claimed', %(day)s)", "e.at >= %(day)s"
+        "(e.to_owner_id, e.kind, e.at) >= (%(rep)s, 'claimed', %(week)s)", "e.at >= %(week)s"
     )
     assert plain != claim_statements._facts_sql("postgresql")
     assert "insights_ledger_day_counts" in _plan(plain, params)  # the hazard the form avoids

@@ -146,9 +146,12 @@ def _rule_facts_sql(vendor: str) -> str:
     not (``assign_many``'s checks); named parameters ``customer``, ``rep``, ``day``,
     ``next_day``."""
     customer, event, deal = _table(Customer), _table(OwnershipEvent), _table(Deal)
+    # the receiver's holdings, and of them those not won, in one walk of the (owner, status,
+    # stage) index
     held = (
-        f"(SELECT COUNT(*) FROM {customer} h WHERE h.owner_id = %(rep)s "
-        "AND h.status IN ('owned', 'frozen')"
+        "(SELECT COUNT(*) AS held, "
+        f"COUNT(*) FILTER (WHERE h.stage <> '{CustomerStage.WON.value}') AS held_open "
+        f"FROM {customer} h WHERE h.owner_id = %(rep)s AND h.status IN ('owned', 'frozen')) hq"
     )
     selected = (
         *(f"c.{name}" for name in claim_statements.CUSTOMER_FIELDS),
@@ -158,8 +161,7 @@ def _rule_facts_sql(vendor: str) -> str:
         *(f"rp.{name}" for name in RECYCLE_RULE_FIELDS),
         *("p.id", "p.is_active", "u.is_active"),
         *(f"p.{name}" for name in (*claim_statements.OVERRIDES, *claim_statements.LEAVE)),
-        f"{held})",
-        f"{held} AND h.stage <> '{CustomerStage.WON.value}')",
+        *("hq.held", "hq.held_open"),
         f"(SELECT COUNT(*) FROM {event} e WHERE e.to_owner_id = %(rep)s "
         f"AND e.kind = '{EventKind.ASSIGNED.value}' AND e.at >= %(day)s "
         "AND e.at < %(next_day)s)",
@@ -170,7 +172,7 @@ def _rule_facts_sql(vendor: str) -> str:
     )
     assert len(selected) == len(RULE_ROW), (len(selected), len(RULE_ROW))
     return (
-        f"SELECT {', '.join(selected)} FROM {customer} c "
+        f"SELECT {', '.join(selected)} FROM {customer} c CROSS JOIN {held} "
         f"JOIN {_table(User)} u ON u.id = %(rep)s "
         f"LEFT JOIN {_table(Pool)} pl ON pl.id = c.pool_id "
         f"LEFT JOIN {_table(ClaimPolicy)} cp ON cp.pool_id = c.pool_id "
@@ -244,7 +246,8 @@ def assign_by_rule(
     the caller already holds the receiver's profile row lock in this transaction (a run that
     locked every rep its rules reach, in id order), so the lock is not asked for again and
     the plain case is two statements on PostgreSQL. Call inside a transaction; the caller
-    tells the receiver (``assigned_drafts``) in it."""
+    tells the receiver (``assigned_drafts``) in it. The customer answered holds what that
+    notification reads (``claim_statements.BRIEF_ROW``); its other fields load on use."""
     # locks the receiver first, unless the caller holds that lock
     row = _read_for_rule(receiver, customer_id, now, locked=receiver_locked)
     if row is None or row["p_id"] is None:
@@ -274,6 +277,7 @@ def assign_by_rule(
             reason=reason,
             policy_ref="",
             now=now,
+            whole=False,  # the run tells the receiver; nobody shows the row
         )
     except HighSeasError:  # taken meanwhile: nothing was written; the full path says why
         return None

@@ -102,20 +102,32 @@ def _facts_sql(vendor: str) -> str:
     teams = _table(Pool.member_teams.through)
     won, open_deal = CustomerStage.WON.value, (DealStage.WON.value, DealStage.LOST.value)
     claimed = EventKind.CLAIMED.value
-    claims = (
-        f"SELECT COUNT(*) FROM {event} e WHERE e.to_owner_id = %(rep)s AND e.kind = "
-        f"'{claimed}' AND e.from_pool_id = c.pool_id AND "
-    )
-    # The rep's own claims in the period, read from the (rep, kind, time) index. On PostgreSQL
-    # the period's start is a row comparison on exactly that index's columns: with a plain
+    # The rep's claims from the customer's pool this week, and of them today's (the day starts
+    # within the week), in ONE walk of the (rep, kind, time) index: each index entry there
+    # costs a heap read for the pool, and the week's walk already passes every entry of today.
+    # The pool is the customer's, read by primary key once for the statement. On PostgreSQL
+    # the week's start is a row comparison on exactly that index's columns: with a plain
     # ``e.at >= …`` and statistics from before today (the usual case at 9:00, since a large
-    # ledger is analyzed seldom), the planner estimated today's rows at none and walked the
-    # (time, …) index instead, i.e. every claim of the day by anyone, a read that grew with
-    # each claim of the rush.
+    # ledger is analyzed seldom), the planner estimated the period's rows at none and walked
+    # the (time, …) index instead, i.e. every claim of the period by anyone, a read that grew
+    # with each claim of the rush.
     since = (
-        f"(e.to_owner_id, e.kind, e.at) >= (%(rep)s, '{claimed}', {{}})"
+        f"(e.to_owner_id, e.kind, e.at) >= (%(rep)s, '{claimed}', %(week)s)"
         if vendor == "postgresql"
-        else "e.at >= {}"
+        else "e.at >= %(week)s"
+    )
+    claims = (
+        "(SELECT COUNT(*) FILTER (WHERE e.at >= %(day)s) AS today, COUNT(*) AS week "
+        f"FROM {event} e WHERE e.to_owner_id = %(rep)s AND e.kind = '{claimed}' "
+        f"AND e.from_pool_id = (SELECT cc.pool_id FROM {customer} cc WHERE cc.id = %(customer)s) "
+        f"AND {since}) q"
+    )
+    # The rep's holdings, and of them those not won, in one walk of the (owner, status,
+    # stage) index.
+    held = (
+        "(SELECT COUNT(*) AS held, "
+        f"COUNT(*) FILTER (WHERE h.stage <> '{won}') AS held_open FROM {customer} h "
+        "WHERE h.owner_id = %(rep)s AND h.status IN ('owned', 'frozen')) hq"
     )
     rep_path = (
         f"(SELECT tp.path FROM {_table(Team)} tp JOIN {_table(User)} u ON u.team_id = tp.id "
@@ -135,12 +147,7 @@ def _facts_sql(vendor: str) -> str:
         "p.id",
         *(f"p.{name}" for name in OVERRIDES),
         *(f"p.{name}" for name in LEAVE),
-        f"({claims}{since.format('%(day)s')})",
-        f"({claims}{since.format('%(week)s')})",
-        f"(SELECT COUNT(*) FROM {customer} h WHERE h.owner_id = %(rep)s "
-        "AND h.status IN ('owned', 'frozen'))",
-        f"(SELECT COUNT(*) FROM {customer} h WHERE h.owner_id = %(rep)s "
-        f"AND h.status IN ('owned', 'frozen') AND h.stage <> '{won}')",
+        *("q.today", "q.week", "hq.held", "hq.held_open"),
         f"(SELECT MAX(e.at) FROM {event} e WHERE e.customer_id = c.id "
         "AND e.from_owner_id = %(rep)s "
         f"AND e.kind IN ('{facts.LOSSES[0]}', '{facts.LOSSES[1]}'))",
@@ -158,7 +165,7 @@ def _facts_sql(vendor: str) -> str:
     )
     assert len(selected) == len(ROW), (len(selected), len(ROW))
     return (
-        f"SELECT {', '.join(selected)} FROM {customer} c "
+        f"SELECT {', '.join(selected)} FROM {customer} c CROSS JOIN {claims} CROSS JOIN {held} "
         f"LEFT JOIN {_table(User)} o ON o.id = c.owner_id "
         f"LEFT JOIN {_table(Pool)} pl ON pl.id = c.pool_id "
         f"LEFT JOIN {_table(ClaimPolicy)} cp ON cp.pool_id = c.pool_id "
@@ -181,10 +188,10 @@ CUSTOMER_ROW = raw_rows.concrete_attnames(Customer)  # the claimed row, as RETUR
 
 
 @cache
-def _claim_sql(vendor: str) -> str:
+def _claim_sql(vendor: str, whole: bool = True) -> str:
     """Step 4, the compare-and-set (parameters: owner, owned_since, due, warn, id, pool),
-    returning the whole row as it left it, for the claim's answer."""
-    returned = ", ".join(raw_rows.column_names(Customer, "", CUSTOMER_ROW))
+    returning the whole row as it left it, for the claim's answer (``whole``), else its id."""
+    returned = ", ".join(raw_rows.column_names(Customer, "", CUSTOMER_ROW if whole else ("id",)))
     return (
         f"UPDATE {_table(Customer)} SET status = '{OWNED}', owner_id = %s, owned_since = %s, "
         "frozen_until = NULL, recycle_due_at = %s, warn_at = %s "
@@ -201,14 +208,14 @@ LEDGER_FIELDS = (
 
 
 @cache
-def _claim_and_ledger_sql(vendor: str) -> str:
+def _claim_and_ledger_sql(vendor: str, whole: bool = True) -> str:
     """Steps 4 and 5 in one statement on PostgreSQL: the compare-and-set, and the ledger row
     inserted from what it changed (one row, or none when the customer moved meanwhile); it
-    answers the moved row."""
+    answers the moved row (``_claim_sql``)."""
     table, quoted = columns(OwnershipEvent, *LEDGER_FIELDS)
     values = ", ".join(["%s"] * len(quoted))
     return (
-        f"WITH moved AS ({_claim_sql(vendor)}), "
+        f"WITH moved AS ({_claim_sql(vendor, whole)}), "
         f"logged AS (INSERT INTO {table} ({', '.join(quoted)}) SELECT {values} FROM moved) "
         "SELECT * FROM moved"
     )
@@ -439,6 +446,11 @@ def claim(
     )
 
 
+# What a customer answered without its whole row holds (``write_owned(whole=False)``), in the
+# model's field order; every other field loads from the database on first use.
+BRIEF_ROW = ("id", "name", "status", "pool_id", "owner_id")
+
+
 def write_owned(
     row: dict[str, Any],
     owner: User,
@@ -448,11 +460,15 @@ def write_owned(
     reason: Reason | str,
     policy_ref: str,
     now: datetime,
+    whole: bool = True,
 ) -> Customer:
     """Steps 4 and 5 for the pooled customer ``row`` was read for (``read``), now ``owner``'s
     by ``actor``'s hand (a claim, or a manager's assignment): the compare-and-set from pooled
     in its pool, the ledger row, the recycle schedule under the owner's leave. Raises when the
-    customer moved since it was read."""
+    customer moved since it was read. The answer is the customer as the write left it, with
+    its owner and pool (``whole``: what an API answer shows of it), or else built from what
+    ``row`` and the write already know (``BRIEF_ROW``: whom to tell of what, as a run does),
+    without reading the row back or decrypting its contact fields."""
     customer_id = row["id"]
     plan = schedule_row(row, now)
     pool_id = row["pool_id"]
@@ -469,14 +485,17 @@ def write_owned(
     vendor = connection.vendor
     with connection.cursor() as cursor:
         if vendor == "postgresql":  # one round trip: the ledger row only if the row moved
-            cursor.execute(_claim_and_ledger_sql(vendor), [*moved, *entry])
+            cursor.execute(_claim_and_ledger_sql(vendor, whole), [*moved, *entry])
             claimed = cursor.fetchone()
             if claimed is None:
                 raise _conflict(customer_id)
         else:
-            cursor.execute(_claim_sql(vendor), moved)
+            cursor.execute(_claim_sql(vendor, whole), moved)
             claimed = cursor.fetchone()
             if claimed is None:
                 raise _conflict(customer_id)
             cursor.execute(_ledger_sql(vendor), entry)
+    if not whole:
+        brief = [customer_id, row["name"], OWNED, pool_id, owner.pk]
+        return Customer.from_db(connection.alias, list(BRIEF_ROW), brief)
     return _claimed_customer(owner, row, claimed)

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Iterable
+from functools import cache
+from typing import Any
 
+from django.db import connection
 from django.db.models import Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
@@ -65,18 +68,44 @@ def states(rows: dict[Key, RoutingCursor]) -> dict[Key, CursorState]:
     return {key: copy.deepcopy(row.state) for key, row in rows.items()}
 
 
+@cache
+def _save_sql(vendor: str, rows: int) -> str:
+    """One compare-and-set ``UPDATE`` of ``rows`` pointers (parameters: the time, then each
+    row's id, version and new state), answering the ids it wrote."""
+    quote = connection.ops.quote_name
+    table = quote(RoutingCursor._meta.db_table)
+    state, version = quote("state"), quote("version")
+    marks = ", ".join(["(%s, %s, %s)"] * rows)
+    return (
+        f"UPDATE {table} SET {state} = v.column3, {version} = {table}.{version} + 1, "
+        f"{quote('updated_at')} = %s FROM (VALUES {marks}) AS v "
+        f"WHERE {table}.{quote('id')} = v.column1 AND {table}.{version} = v.column2 "
+        f"RETURNING {table}.{quote('id')}"
+    )
+
+
 def save(rows: dict[Key, RoutingCursor], moved: dict[Key, CursorState]) -> None:
-    """Write back the states that moved, each with compare-and-set on its version."""
-    for key, state in moved.items():
+    """Write back the states that moved, each with compare-and-set on its version, in one
+    statement."""
+    if not moved:
+        return
+    keys = sorted(moved)
+    field = RoutingCursor._meta.get_field("state")
+    params: list[Any] = [connection.ops.adapt_datetimefield_value(timezone.now())]
+    for key in keys:
         row = rows[key]
-        written = RoutingCursor.objects.filter(pk=row.pk, version=row.version).update(
-            state=state, version=row.version + 1, updated_at=timezone.now()
-        )
-        if written != 1:
+        params += [row.pk, row.version, connection.ops.adapt_json_value(moved[key], field.encoder)]
+    with connection.cursor() as cursor:
+        cursor.execute(_save_sql(connection.vendor, len(keys)), params)
+        written = {found[0] for found in cursor.fetchall()}
+    for key in keys:
+        if rows[key].pk not in written:
             raise HighSeasError(
                 ErrorCode.STATE_CONFLICT,
                 _("A round-robin pointer changed under a run that held its lock."),
                 rule=key[0],
                 team=key[1],
             )
-        row.state, row.version = copy.deepcopy(state), row.version + 1
+    for key in keys:
+        row = rows[key]
+        row.state, row.version = copy.deepcopy(moved[key]), row.version + 1
