@@ -19,7 +19,8 @@ caller's), set-based whatever the number of customers:
    have (anything else is a defect, and rolls back); when a row the caller handed in as
    pooled did not change, the savepoint is rolled back and the grants decided again from the
    rows read and locked here, so a customer taken meanwhile is refused (``already_owned``)
-   and leaves no trace;
+   and leaves no trace. A customer the caller built but has not inserted yet (``Unwritten``)
+   is not updated: its instance is set owned, and the caller's ``INSERT`` writes it so;
 4. appends the ``assigned`` ledger rows in one statement (``ledger.record_events``: no actor,
    ``actor_label`` ``system:rule:<id>``) and tells each receiver once, in one statement of
    the same transaction.
@@ -53,7 +54,7 @@ from highseas.pools.ledger import Entry, record_events
 from highseas.pools.models import OwnershipEvent, Pool
 from highseas.pools.policies import claim_limits, recycle_rules, rep_overrides
 from highseas.pools.reasons import Reason
-from highseas.pools.rows import db_datetime, db_time
+from highseas.pools.rows import db_datetime, db_time, insert_instances
 from highseas.pools.schedule import leave_pauses, won_until
 from highseas.pools.set_update import update_rows
 
@@ -86,6 +87,49 @@ class Grant:
     refusal: HighSeasError | None = None
 
 
+class Unwritten:
+    """Customers a caller built and gave their ids (``rows.reserve_ids``) but has not
+    inserted yet, by id: an import's batch, routed before it is written so that each row is
+    written once, already owned (``Unwritten.insert``, after the grants, in the same
+    transaction). A grant to one of them needs no compare-and-set: nobody else can see, lock,
+    take or change a row that is not inserted yet, and the grant holds the receiver's lock as
+    every grant does; so ``assign_many`` sets the instance owned (owner, status, owned since,
+    recycle schedule) and writes its ledger row and the receiver's notification as for any
+    other row (their foreign keys to the customer are checked at commit:
+    ``DEFERRABLE INITIALLY DEFERRED`` on both databases). Every other row of the same call
+    still goes through the compare-and-set."""
+
+    def __init__(self, customers: Sequence[Customer]) -> None:
+        if any(customer.pk is None for customer in customers):
+            raise ValueError("unwritten customers carry their reserved ids")
+        self.customers: dict[int, Customer] = {customer.pk: customer for customer in customers}
+
+    def __contains__(self, customer_id: object) -> bool:
+        return customer_id in self.customers
+
+    def row(self, customer_id: int) -> dict[str, Any]:
+        """The customer's row as ``_lock_customers`` reads one (``COLUMNS``)."""
+        customer = self.customers[customer_id]
+        return {column: getattr(customer, column) for column in COLUMNS}
+
+    def own(self, customer_id: int, owner_id: int, now: datetime, plan: Schedule) -> None:
+        """What the compare-and-set would write, set on the instance."""
+        customer = self.customers[customer_id]
+        customer.owner_id = owner_id
+        customer.status = CustomerStatus.OWNED
+        customer.owned_since = now
+        customer.recycle_due_at, customer.warn_at = plan.due_at, plan.warn_at
+
+    def insert(self) -> None:
+        """Write the customers, in id order, with their reserved ids, as they are now."""
+        insert_instances(sorted(self.customers.values(), key=_pk), reserved=True)
+        self.customers = {}
+
+
+def _pk(customer: Customer) -> int:
+    return customer.pk
+
+
 class _NothingGranted(Exception):
     """Rolls back the savepoint (and its locks) when every grant was refused."""
 
@@ -103,9 +147,11 @@ def assign_many(
     locked: Rows | None = None,
     pools: Mapping[int, Pool] | None = None,
     loads: Loads | None = None,
+    unwritten: Unwritten | None = None,
 ) -> list[Grant]:
     """Apply the grants that still hold (see the module's rules); return them. The refused
-    ones carry their refusal and changed nothing.
+    ones carry their refusal and changed nothing. ``unwritten``: the customers among them that
+    the caller has not inserted yet (``Unwritten``), set owned in memory instead of updated.
 
     ``locked`` spares re-reading the customers when the caller has just read them, pooled,
     under their row locks in this same transaction (a backlog run's batch): rows with at least
@@ -122,7 +168,7 @@ def assign_many(
         return []
     try:
         with transaction.atomic():
-            granted = _assign(grants, now, locked, pools, loads)
+            granted = _assign(grants, now, locked, pools, loads, unwritten)
             if not granted:
                 raise _NothingGranted
     except _NothingGranted:
@@ -130,7 +176,7 @@ def assign_many(
     except _Moved:  # nothing of it was written; read and lock the rows, and decide again
         for grant in grants:
             grant.refusal = None
-        return assign_many(grants, now=now, pools=pools)
+        return assign_many(grants, now=now, pools=pools, unwritten=unwritten)
     return granted
 
 
@@ -184,11 +230,21 @@ def _assign(
     locked: Rows | None,
     known_pools: Mapping[int, Pool] | None,
     known_loads: Loads | None,
+    unwritten: Unwritten | None = None,
 ) -> list[Grant]:
     receivers = sorted({g.receiver_id for g in grants})
     profiles = facts.lock_reps(*receivers)
     loads = _loads(receivers, now, known_loads)
-    rows = _lock_customers([g.customer_id for g in grants]) if locked is None else locked
+    if locked is not None:
+        rows = locked
+    elif unwritten is None:
+        rows = _lock_customers([g.customer_id for g in grants])
+    else:  # the unwritten rows are pooled as built: only the others are read and locked
+        ids = [g.customer_id for g in grants]
+        rows = {
+            **_lock_customers([pk for pk in ids if pk not in unwritten]),
+            **{pk: unwritten.row(pk) for pk in ids if pk in unwritten},
+        }
     available = _available(receivers, profiles, now)
     pool_ids = {row["pool_id"] for row in rows.values() if row["pool_id"] is not None}
     if known_pools is not None and pool_ids <= known_pools.keys():
@@ -224,7 +280,7 @@ def _assign(
         taken.add(grant.customer_id)
         granted.append(grant)
     if granted:
-        _write(granted, rows, pools, now, handed_in=locked is not None)
+        _write(granted, rows, pools, now, handed_in=locked is not None, unwritten=unwritten)
     return granted
 
 
@@ -352,12 +408,17 @@ def _write(
     now: datetime,
     *,
     handed_in: bool,
+    unwritten: Unwritten | None = None,
 ) -> None:
     """One compare-and-set ``UPDATE … FROM (VALUES …)`` per 500 customers, each to its owner
     and schedule (``set_update``), then the ledger rows in one statement. A row that did not
     change was not pooled any more: a defect when this call locked and read it, or else
-    (``handed_in``: the caller's rows) ``_Moved``, so the grants are decided again."""
+    (``handed_in``: the caller's rows) ``_Moved``, so the grants are decided again. The
+    ``unwritten`` customers are set owned in memory instead (``Unwritten``)."""
     plans = _schedules(granted, rows, pools, now)
+    updated = (
+        granted if unwritten is None else [g for g in granted if g.customer_id not in unwritten]
+    )
     adapted: dict[datetime | None, Any] = {}  # most of a batch shares a handful of times
 
     def at(moment: datetime | None) -> Any:
@@ -370,7 +431,7 @@ def _write(
             *(g.customer_id, rows[g.customer_id]["pool_id"], g.receiver_id),
             *(at(plans[g.customer_id].due_at), at(plans[g.customer_id].warn_at)),
         )
-        for g in granted
+        for g in updated
     ]
     written = update_rows(
         Customer,
@@ -384,6 +445,10 @@ def _write(
         raise _Moved
     if written != len(values):
         raise RuntimeError(f"assignment changed {written} of {len(values)} locked rows")
+    if unwritten is not None:  # only once the others held: a ``_Moved`` decides them again
+        for g in granted:
+            if g.customer_id in unwritten:
+                unwritten.own(g.customer_id, g.receiver_id, now, plans[g.customer_id])
     states: dict[tuple[int | None, int | None], OwnershipState] = {}
 
     def state(owner_id: int | None, pool_id: int | None) -> OwnershipState:

@@ -9,7 +9,8 @@ formatted by the driver's C code). A multi-row ``VALUES`` of thousands of placeh
 more on the client than the server's work: Django's client-side binding splits and
 interpolates the statement anew on every call (a third of an import batch's time), and the
 server plans it anew. ``COPY`` returns no ids, so ``insert_instances`` takes its ids from the
-table's sequence first (one statement), as many as it writes.
+table's sequence first (one statement), as many as it writes; ``reserve_ids`` takes them
+before the instances are written (an import's routed rows, written once, already owned).
 """
 
 from __future__ import annotations
@@ -71,6 +72,45 @@ def _next_ids(cursor: Any, model: type[Model], count: int) -> list[int]:
         [model._meta.db_table, model._meta.pk.column, count],
     )
     return [row[0] for row in cursor.fetchall()]
+
+
+def _sqlite_next_ids(cursor: Any, model: type[Model], count: int) -> list[int]:
+    """``count`` new primary keys after the highest the table ever gave (SQLite: its
+    ``AUTOINCREMENT`` counter in ``sqlite_sequence``, or the highest id when it has none).
+    Only sound in a transaction holding the database's write lock (``transaction_mode``
+    ``IMMEDIATE``), so that no other connection can take them before they are written."""
+    table, pk = model._meta.db_table, connection.ops.quote_name(model._meta.pk.column)
+    cursor.execute(
+        f"SELECT max(coalesce((SELECT seq FROM sqlite_sequence WHERE name = %s), 0), "
+        f"coalesce((SELECT max({pk}) FROM {connection.ops.quote_name(table)}), 0))",
+        [table],
+    )
+    (last,) = cursor.fetchone()
+    return list(range(last + 1, last + 1 + count))
+
+
+def reserve_ids(objects: Sequence[_M]) -> None:
+    """Give new model instances (built in memory, primary key unset) the ids an
+    ``insert_instances`` would give them now, in order, without writing them: they are
+    inserted later in the same transaction by ``insert_instances(…, reserved=True)``. On
+    PostgreSQL the ids come from the table's sequence; on SQLite from the table's counter,
+    which the transaction's write lock keeps for it (no other writer runs until it ends,
+    and the ``INSERT`` moves the counter past them); so there, nothing else may be inserted
+    into the table between the reservation and that ``INSERT``."""
+    if not objects:
+        return
+    model = type(objects[0])
+    with connection.cursor() as cursor:
+        if connection.vendor == "postgresql":
+            ids = _next_ids(cursor, model, len(objects))
+        elif connection.vendor == "sqlite":
+            if not connection.in_atomic_block:
+                raise RuntimeError("ids are reserved only inside the transaction that writes them")
+            ids = _sqlite_next_ids(cursor, model, len(objects))
+        else:
+            raise NotImplementedError(f"reserve_ids on {connection.vendor}")
+    for obj, new_id in zip(objects, ids, strict=True):
+        obj.pk = new_id
 
 
 def db_datetime(moment: datetime) -> Any:
@@ -151,20 +191,41 @@ def _row_reader(fields: Sequence[Any]) -> tuple[list[Any], Callable[[Model], tup
     return [*plain, *other], read
 
 
-def insert_instances(objects: list[_M], *, rows_per_statement: int = 500) -> list[_M]:
+def insert_instances(
+    objects: list[_M], *, rows_per_statement: int = 500, reserved: bool = False
+) -> list[_M]:
     """``INSERT`` new model instances (built in memory, primary key unset) and set their ids:
     ``bulk_create`` without its per-field, per-row compilation, which costs more than the
     database's own work for a wide model such as the customer. Multi-row ``VALUES …
     RETURNING id`` (SQLite 3.35+, PostgreSQL), whose rows come back in insertion order, which
-    ``bulk_create`` relies on too."""
+    ``bulk_create`` relies on too. ``reserved``: the instances carry the ids ``reserve_ids``
+    gave them in this transaction, and are written with them."""
     if not objects:
         return objects
     model = type(objects[0])
     fields, read = _row_reader([f for f in model._meta.concrete_fields if not f.primary_key])
     table, quoted = columns(model, *(f.name for f in fields))
     pk = connection.ops.quote_name(model._meta.pk.column)
-    row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
+    row_marks = "(" + ", ".join(["%s"] * len(fields) + (["%s"] if reserved else [])) + ")"
     with connection.cursor() as cursor:
+        if reserved:
+            if any(obj.pk is None for obj in objects):
+                raise ValueError("reserved instances carry their ids")
+            for obj in objects:
+                obj._state.adding = False
+                obj._state.db = connection.alias
+            values = [(obj.pk, *read(obj)) for obj in objects]
+            if connection.vendor == "postgresql":
+                _copy(cursor, table, [pk, *quoted], values)
+                return objects
+            for start in range(0, len(values), rows_per_statement):
+                part = values[start : start + rows_per_statement]
+                cursor.execute(
+                    f"INSERT INTO {table} ({', '.join([pk, *quoted])}) VALUES "
+                    + ", ".join([row_marks] * len(part)),
+                    [value for row in part for value in row],
+                )
+            return objects
         if connection.vendor == "postgresql":
             for obj, new_id in zip(objects, _next_ids(cursor, model, len(objects)), strict=True):
                 obj.pk = new_id

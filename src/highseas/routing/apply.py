@@ -19,7 +19,7 @@ from highseas.engine.planner import Decision, Outcome, Rule
 from highseas.engine.targets import TeamTarget, UserTarget
 from highseas.pools import reasons
 from highseas.pools.authority import RuleAuthority
-from highseas.pools.bulk_assign import Grant, Loads, assign_many
+from highseas.pools.bulk_assign import Grant, Loads, Unwritten, assign_many
 from highseas.pools.models import Pool
 from highseas.pools.reasons import Reason
 
@@ -93,14 +93,16 @@ class Applier:
         locked: Mapping[int, Mapping[str, Any]] | None = None,
         pools: Mapping[int, Pool] | None = None,
         loads: Loads | None = None,
+        unwritten: Unwritten | None = None,
     ) -> dict[int, HighSeasError]:
         """Grant every assigned decision in one ``assign_many`` (``locked``: the batch's rows,
         read pooled under their locks; ``loads``: the receivers, locked and counted in this
-        transaction); a refused one is turned into "left in the pool". Returns the refusals
+        transaction; ``unwritten``: the customers the caller inserts after the run, set owned
+        in memory); a refused one is turned into "left in the pool". Returns the refusals
         by customer."""
         pairs = [(d, self.grant(d)) for d in decisions if d.outcome is Outcome.ASSIGNED]
         grants = [grant for _decision, grant in pairs]
-        assign_many(grants, now=now, locked=locked, pools=pools, loads=loads)
+        assign_many(grants, now=now, locked=locked, pools=pools, loads=loads, unwritten=unwritten)
         refused: dict[int, HighSeasError] = {}
         for decision, grant in pairs:
             if grant.refusal is not None:

@@ -55,7 +55,7 @@ from highseas.engine.planner import NO_MODEL, Decision, Outcome, PlanState, Rout
 from highseas.engine.smart import Scoring
 from highseas.notify.services import notify_many
 from highseas.pools import assign_statements
-from highseas.pools.bulk_assign import Loads, ledger_mark
+from highseas.pools.bulk_assign import Loads, Unwritten, ledger_mark
 from highseas.pools.facts import lock_rep_rows, lock_reps
 from highseas.pools.models import Pool
 from highseas.pools.rows import db_datetime, db_json, insert_rows
@@ -149,6 +149,9 @@ class RunOptions:
     # the rows (``CUSTOMER_COLUMNS``) of customers the caller wrote pooled in this transaction,
     # by id: planned from here, not read again (nobody else can have changed them)
     rows: Mapping[int, Mapping[str, Any]] | None = None
+    # those of ``rows`` the caller has not inserted yet (``bulk_assign.Unwritten``): granted in
+    # memory, written by the caller after the run; only on the set-based path
+    unwritten: Unwritten | None = None
 
 
 @dataclass
@@ -261,10 +264,14 @@ class Runner:
 
     def _apply_mode(self) -> str:
         if self.options.apply_mode:
-            return self.options.apply_mode
-        ids = self.options.customer_ids
-        small = ids is not None and len(ids) <= SERVICE_PATH_MAX
-        return ApplyMode.SERVICE if small else ApplyMode.BULK
+            mode = self.options.apply_mode
+        else:
+            ids = self.options.customer_ids
+            small = ids is not None and len(ids) <= SERVICE_PATH_MAX
+            mode = ApplyMode.SERVICE if small else ApplyMode.BULK
+        if self.options.unwritten is not None and mode != ApplyMode.BULK:
+            raise ValueError("customers not written yet are granted only on the set-based path")
+        return mode
 
     def backlog(self) -> QuerySet[Customer]:
         customers = Customer.objects.filter(status=CustomerStatus.POOLED, merged_into__isnull=True)
@@ -421,7 +428,14 @@ class Runner:
                 notify_many(assign_statements.assigned_drafts(given))
         else:
             loads = self._loads(roster)
-            self.applier.apply(decided, now, locked=rows, pools=self.pools, loads=loads)
+            self.applier.apply(
+                decided,
+                now,
+                locked=rows,
+                pools=self.pools,
+                loads=loads,
+                unwritten=self.options.unwritten,
+            )
         run_id, at = self.result.run.pk, db_datetime(now)
         insert_rows(
             AssignmentDecision,

@@ -18,6 +18,7 @@ from django.utils import timezone
 from highseas.accounts.models import User
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
+from highseas.pools.bulk_assign import Unwritten
 from highseas.pools.models import Pool
 from highseas.routing.models import AssignmentDecision, AssignmentRule, AssignmentRun
 from highseas.routing.runs import (
@@ -51,6 +52,7 @@ def run_assignment(
     excluded_reps: frozenset[int] = frozenset(),
     rows: Mapping[int, Mapping[str, Any]] | None = None,
     carried: Carried | None = None,
+    unwritten: Unwritten | None = None,
 ) -> RunResult:
     """Route the pooled backlog of ``pool`` (or of every pool; or only ``customer_ids``)
     through the active rules, and log the run. With ``dry_run`` nothing but the run's log row
@@ -58,8 +60,8 @@ def run_assignment(
     data makes. Every decision is applied by ``pools.bulk_assign.assign_many``, the rule
     acting as itself: small runs (create, a short import) one decision at a time, locking
     only the rep each customer goes to; larger ones set-based per batch, under the locks of
-    every rep the rules reach — unless ``apply_mode`` names the path. ``rows`` and
-    ``carried``: see ``assign_new_customers``."""
+    every rep the rules reach — unless ``apply_mode`` names the path. ``rows``, ``carried``
+    and ``unwritten``: see ``assign_new_customers``."""
     options = RunOptions(
         dry_run=dry_run,
         now=now or timezone.now(),
@@ -72,6 +74,7 @@ def run_assignment(
         progress=progress,
         excluded_reps=excluded_reps,
         rows=rows,
+        unwritten=unwritten,
     )
     return Runner(actor, options, carried).execute()
 
@@ -106,6 +109,7 @@ def assign_new_customers(
     excluded_reps: frozenset[int] = frozenset(),
     rows: Mapping[int, Mapping[str, Any]] | None = None,
     carried: Carried | None = None,
+    unwritten: Unwritten | None = None,
 ) -> RunResult | None:
     """Route customers just created or imported, right away (near real time): a real run over
     exactly these customers. ``None`` — and no run logged — when no active rule applies to
@@ -114,7 +118,10 @@ def assign_new_customers(
 
     ``rows``: the customers as the caller wrote them pooled in this transaction
     (``snapshots.customer_row``), planned from there instead of read again; ``carried``: what
-    an import's earlier batches' runs read (``runs.Carried``), for the next one to take over."""
+    an import's earlier batches' runs read (``runs.Carried``), for the next one to take over;
+    ``unwritten``: those of ``rows`` not inserted yet (``bulk_assign.Unwritten``), which the
+    run sets owned in memory and the caller inserts after the call, routed or not (``None``);
+    only for more customers than ``runs.SERVICE_PATH_MAX``, which are granted set-based."""
     if not customer_ids or not rules_apply_to(customer_ids, rows):
         return None
     return run_assignment(
@@ -127,6 +134,7 @@ def assign_new_customers(
         excluded_reps=excluded_reps,
         rows=rows,
         carried=carried,
+        unwritten=unwritten,
     )
 
 
