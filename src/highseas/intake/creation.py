@@ -24,7 +24,7 @@ from highseas.accounts.models import User
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.duplicates import Probe, key_values
 from highseas.customers.models import Customer
-from highseas.customers.public import public_rows
+from highseas.customers.public import public_fields, public_rows, public_status
 from highseas.customers.regions import normalize_region
 from highseas.engine.claims import refuse_cap
 from highseas.engine.duplicates import DuplicateAction, DuplicateKeys, Match, MatchKind
@@ -37,7 +37,7 @@ from highseas.pools.ledger import Entry, label_of, record_event, record_events, 
 from highseas.pools.models import Pool
 from highseas.pools.policies import claim_limits, rep_overrides
 from highseas.pools.reasons import Reason
-from highseas.pools.rows import insert_instances
+from highseas.pools.rows import insert_instances, reserve_ids
 from highseas.pools.schedule import schedule_for
 from highseas.pools.services import default_pool
 from highseas.routing.services import Trigger, assign_new_customers
@@ -197,12 +197,16 @@ def create_pooled_customers(
     actor_label: str = "",
     lock_keys: bool = True,
     probes: Sequence[Probe] | None = None,
+    insert: bool = True,
 ) -> list[Customer | HighSeasError]:
     """The batch form of ``create_customer`` for customers that go to ``pool`` unowned, as an
     import writes them; each row is a customer or the refusal it got, in order. ``probes``:
     the caller's rows already normalized (``normalize_region``) and each one's duplicate keys
     with their blind values (``duplicates.probe_of``), as an import prepares them before the
-    batch's transaction; without them both are worked out here.
+    batch's transaction; without them both are worked out here. Without ``insert`` the
+    customers get the ids an insert would give them (``rows.reserve_ids``) and everything
+    else is written (their ledger rows too), but not the customers themselves: the caller
+    inserts them later in this transaction (``bulk_assign.Unwritten``), once routed.
 
     1. Each row is screened like a create against the database as it was before the call
        (``pools.dedup.screen_many``: the pool's policy for the entry point, the exact keys
@@ -253,7 +257,10 @@ def create_pooled_customers(
         )
         results.append(customer)
         built.append(customer)
-    insert_instances(built)
+    if insert:
+        insert_instances(built)
+    else:
+        reserve_ids(built)
     label = label_of(actor.username, actor_label)
     record_events(
         [
@@ -268,8 +275,30 @@ def create_pooled_customers(
     firsts = sorted(
         {c.pk for r in results if isinstance(r, tuple) and isinstance(c := results[r[0]], Customer)}
     )
-    views = public_rows(firsts) if firsts else {}
+    if not firsts:
+        views: dict[int, dict[str, Any]] = {}
+    elif insert:
+        views = public_rows(firsts)
+    else:
+        wanted = set(firsts)
+        views = _pooled_views([c for c in built if c.pk in wanted], pool)
     return [_resolved(result, results, views) for result in results]
+
+
+def _pooled_views(customers: Sequence[Customer], pool: Pool) -> dict[int, dict[str, Any]]:
+    """``public_rows`` of customers built pooled in ``pool`` and not inserted yet, from their
+    instances."""
+    names = public_fields()
+    status = public_status(CustomerStatus.POOLED, None).value
+    return {
+        c.pk: {
+            "id": c.pk,
+            **{name: getattr(c, name) for name in names},
+            "status": status,
+            "holder": pool.name,
+        }
+        for c in customers
+    }
 
 
 def _resolved(

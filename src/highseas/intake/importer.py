@@ -24,7 +24,15 @@ transaction, does to each what a manual create does:
    (``routing.services.assign_new_customers``, trigger ``import``, a seed fixed per job and
    batch, so the preview and the commit route alike), planned from the rows as this batch
    wrote them (a customer a later row merged into is read again) and carrying from batch to
-   batch only what ``routing.runs.Carried`` says; each routed row's owner is its decision's;
+   batch only what ``routing.runs.Carried`` says; each routed row's owner is its decision's.
+   A batch whose good rows all go to the pool, with no merging, and that routes more
+   customers than ``runs.SERVICE_PATH_MAX`` (the set-based path) is routed before its
+   customers are inserted, and they are inserted after the run, each row written once,
+   already owned (``bulk_assign.Unwritten``); the ids, the ledger, the decisions and the
+   notifications are those of inserting them pooled and updating them owned, which the
+   other batches still do (a row naming its owner is screened against the rows above it
+   as written; a merge may change a customer of the batch; a small run gives customers one
+   by one through the rule's fast path);
 5. history (an import with ``history``): one closed deal and one past activity per row, by
    the follow-up services (``pools.followups``), written for the owner the customer has
    after step 4; the services recompute the recycle schedule, whose idle clock starts no
@@ -58,11 +66,13 @@ from highseas.intake.creation import create_customer, create_pooled_customers
 from highseas.intake.models import ImportJob, ImportRow
 from highseas.pools import followups, reasons
 from highseas.pools.authority import require_receiver
+from highseas.pools.bulk_assign import Unwritten
 from highseas.pools.facts import lock_rep_rows
 from highseas.pools.merge import merge_values
 from highseas.pools.ownership import assign
 from highseas.pools.reasons import Reason
 from highseas.routing.models import AssignmentRun
+from highseas.routing import runs
 from highseas.routing.runs import Carried, rule_reps
 from highseas.routing.services import assign_new_customers
 from highseas.routing.snapshots import customer_row
@@ -139,6 +149,7 @@ class Importer:
         self._owners: dict[str, User | HighSeasError] = {}
         self._cleaned: dict[tuple[str, Any], list[str]] = {}
         self._written: dict[int, Customer] = {}  # the batch's pooled newcomers, as written
+        self._insert_pooled = True  # False: the batch's newcomers are inserted once routed
         self.routing = Carried()  # what a batch's routing run hands to the next
 
     # --- one row ------------------------------------------------------------------------
@@ -241,6 +252,7 @@ class Importer:
             actor_label=self.label,
             lock_keys=self.lock_keys,
             probes=[probe for _fields, probe in pooled],
+            insert=self._insert_pooled,
         )
         return [
             self.refused(row.line, row.parsed, result)
@@ -331,6 +343,7 @@ class Importer:
         plans: dict[int, RowPlan] = {}
         parsed_rows: dict[int, ParsedRow] = {}
         self._written = {}
+        self._insert_pooled = not self._routes_before_insert(rows)
         self._lock_named_owners(rows)
         pending: list[Prepared] = []
         for row in rows:
@@ -354,6 +367,18 @@ class Importer:
                     self._attach_history(plan.customer_id, parsed)
         return ordered
 
+    def _routes_before_insert(self, rows: list[Prepared]) -> bool:
+        """Whether the batch's newcomers may be routed before they are inserted (step 4):
+        every good row goes to the pool, no row merges, and more than
+        ``runs.SERVICE_PATH_MAX`` of them (``_route`` inserts them first when fewer are
+        created)."""
+        good = [row for row in rows if row.refused is None]
+        return (
+            self.job.on_duplicate != ImportJob.OnDuplicate.MERGE
+            and len(good) > runs.SERVICE_PATH_MAX
+            and not any(row.parsed.owner for row in good)
+        )
+
     def _lock_named_owners(self, rows: list[Prepared]) -> None:
         """The owners the batch names would be locked in file order as their rows are
         written, and the batch's routing run then locks the reps its rules reach: so a batch
@@ -373,6 +398,10 @@ class Importer:
         if not pooled:
             return
         ids = [p.customer_id for p in pooled if p.customer_id]
+        unwritten = None if self._insert_pooled else Unwritten(list(self._written.values()))
+        if unwritten is not None and len(ids) <= runs.SERVICE_PATH_MAX:
+            unwritten.insert()  # given one by one, as written: inserted pooled first
+            unwritten = None
         result = assign_new_customers(
             self.actor,
             ids,
@@ -381,7 +410,10 @@ class Importer:
             seed=self.job.pk * 1_000_003 + index,
             rows={pk: customer_row(c) for pk, c in self._written.items()},
             carried=self.routing,
+            unwritten=unwritten,
         )
+        if unwritten is not None:
+            unwritten.insert()  # routed or not, each row as its run left it
         if result is None:
             return
         owners = {d.customer_id: d.owner_id for d in result.assigned}
