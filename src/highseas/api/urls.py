@@ -1,8 +1,8 @@
 from __future__ import annotations
 
-from django.urls import include, path
+from django.urls import path
 
-from highseas.api.routers import IdRouter
+from highseas.api.routers import IdRouter, by_prefix
 from highseas.api.views.accounts import TeamViewSet, UserViewSet
 from highseas.api.views.audit import AuditLogView
 from highseas.api.views.auth import DeviceTokenViewSet, TokenView
@@ -54,8 +54,14 @@ router.register("assignment-rules", AssignmentRuleViewSet, basename="assignment-
 router.register("assignment-runs", AssignmentRunViewSet, basename="assignment-run")
 router.register("auth/tokens", DeviceTokenViewSet, basename="auth-token-device")
 
+# Each prefix's routes behind one pattern; the customers' first of all (a claim in a rush is
+# tried against that pattern alone; no explicit path below starts like it, so nothing else
+# changes which pattern matches): ``highseas.api.routers.by_prefix``.
+routes = by_prefix(router, first=("customers",))
+
 app_name = "api"
 urlpatterns = [
+    routes[0],
     path("auth/token/", TokenView.as_view(), name="token"),
     path("me/", MeView.as_view(), name="me"),
     path("audit-log/", AuditLogView.as_view(), name="audit-log"),
@@ -86,5 +92,5 @@ urlpatterns = [
         name="insights-limit-plan-preview",
     ),
     path("insights/limits/mine/", MyLimitsView.as_view(), name="insights-my-limits"),
-    path("", include(router.urls)),
+    *routes[1:],
 ]
