@@ -179,3 +179,37 @@ def test_an_answer_is_read_by_its_length_and_its_connection_kept_or_not() -> Non
         http_bench.read_answer(io.BytesIO(b"HTTP/1.1 200 OK\r\nContent-Length: 9\r\n\r\n{}"))
     with pytest.raises(ConnectionError):
         http_bench.read_answer(io.BytesIO(b""))
+
+
+def test_the_server_cpu_is_split_into_the_web_servers_user_and_kernel_time_and_the_worker() -> None:
+    """The closed loop's server CPU is the web server's and the ``highseas worker``'s together;
+    the split says which, user or kernel, with context switches per request, and how busy the
+    machine was and how much of it the hypervisor took."""
+    cpu = http_bench.CpuTimes
+    before = http_bench.CpuSnapshot(cpu(1.0, 0.5, 100, 10), cpu(2.0, 0.1), (1000, 10, 5000))
+    after = http_bench.CpuSnapshot(cpu(3.0, 1.0, 900, 50), cpu(2.2, 0.1), (1400, 30, 5400))
+    answers = http_bench.Answers("http", latencies=[0.01] * 1000, won={1: [1]}, elapsed=2.0)
+    used = http_bench.server_cpu(before, after, answers)
+    ticks = os.sysconf("SC_CLK_TCK")
+    assert used["server_cpu_ms_per_request"] == 2.7  # (2.0 + 0.5 + 0.2) s / 1,000
+    assert used["server_cpu_ms_per_claim"] == 2700.0
+    assert used["web_user_ms_per_request"] == 2.0
+    assert used["web_system_ms_per_request"] == 0.5
+    assert used["web_waits_per_request"] == 0.8
+    assert used["web_preemptions_per_request"] == 0.04
+    assert used["worker_cpu_ms_per_request"] == 0.2
+    assert used["machine_busy_cores"] == round(400 / ticks / 2.0, 2)
+    assert used["machine_steal_share"] == 0.05
+    closed = http_bench.judged(_figure("http", **used), http_bench.HttpBenchOptions())
+    closed |= {"due_for_sweep": 0, "recycled_during_run": 0, "littles_law_mean_ms": 1000.0}
+    shown = http_bench.summary([closed, _figure("service"), _figure("raw")])
+    assert "web user 2.00 ms, kernel 0.50 ms, 0.8 waits and 0.0 preemptions" in shown
+    assert "highseas worker 0.20 ms" in shown and "5.0 % stolen" in shown
+
+
+def test_the_server_cpu_reads_user_and_kernel_time_of_a_live_process() -> None:
+    times = http_bench.processes_cpu([os.getpid()])
+    if times is None:
+        pytest.skip("no /proc here")
+    assert times.user > 0 and times.waits + times.preempted > 0
+    assert http_bench.processes_cpu_seconds([os.getpid()]) >= times.user + times.system

@@ -470,6 +470,14 @@ class Server:
         workers); None where ``/proc`` is not there to read."""
         return processes_cpu_seconds([process.pid for process in self.processes])
 
+    def snapshot(self) -> CpuSnapshot:
+        """The CPU times so far of the web server (with its workers), of the ``highseas
+        worker`` beside it (production), and of the whole machine."""
+        web, *beside = [process.pid for process in self.processes]
+        return CpuSnapshot(
+            processes_cpu([web]), processes_cpu(beside) if beside else None, machine_jiffies()
+        )
+
     def stop(self) -> None:
         for process in self.processes:
             if process.poll() is None:
@@ -482,10 +490,47 @@ class Server:
                 process.wait()
 
 
-def processes_cpu_seconds(roots: Sequence[int]) -> float | None:
-    """User and system CPU seconds of ``roots`` and every live descendant, read from
-    ``/proc/<pid>/stat`` (Linux); None elsewhere."""
-    stats: dict[int, tuple[int, float]] = {}  # pid: (parent, CPU seconds)
+@dataclass(frozen=True)
+class CpuTimes:
+    """CPU seconds in user and kernel mode, and context switches (voluntary: waited for I/O or a
+    lock; involuntary: preempted), summed over some processes."""
+
+    user: float = 0.0
+    system: float = 0.0
+    waits: int = 0
+    preempted: int = 0
+
+    def __add__(self, other: CpuTimes) -> CpuTimes:
+        return CpuTimes(
+            self.user + other.user,
+            self.system + other.system,
+            self.waits + other.waits,
+            self.preempted + other.preempted,
+        )
+
+    def __sub__(self, other: CpuTimes) -> CpuTimes:
+        return CpuTimes(
+            self.user - other.user,
+            self.system - other.system,
+            self.waits - other.waits,
+            self.preempted - other.preempted,
+        )
+
+
+def _switches(pid: int) -> tuple[int, int]:
+    counts = {"voluntary_ctxt_switches": 0, "nonvoluntary_ctxt_switches": 0}
+    with suppress(OSError, ValueError), open(f"/proc/{pid}/status", encoding="ascii") as status:
+        for line in status:
+            name, _, value = line.partition(":")
+            if name in counts:
+                counts[name] = int(value)
+    return counts["voluntary_ctxt_switches"], counts["nonvoluntary_ctxt_switches"]
+
+
+def processes_cpu(roots: Sequence[int]) -> CpuTimes | None:
+    """The CPU times of ``roots`` and every live descendant, read from ``/proc/<pid>/stat`` and
+    ``status`` (Linux); None elsewhere."""
+    stats: dict[int, tuple[int, float, float]] = {}  # pid: (parent, user, system seconds)
     ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
     try:
         entries = os.listdir("/proc")
@@ -497,16 +542,41 @@ def processes_cpu_seconds(roots: Sequence[int]) -> float | None:
         with suppress(OSError, IndexError, ValueError):
             with open(f"/proc/{entry}/stat", encoding="ascii", errors="replace") as stat:
                 fields = stat.read().rpartition(")")[2].split()
-            stats[int(entry)] = (int(fields[1]), (int(fields[11]) + int(fields[12])) / ticks)
+            parent, user, system = int(fields[1]), int(fields[11]), int(fields[12])
+            stats[int(entry)] = (parent, user / ticks, system / ticks)
     wanted = {pid for pid in roots if pid in stats}
     if not wanted:
         return None
     grew = True
     while grew:
-        children = {pid for pid, (parent, _) in stats.items() if parent in wanted} - wanted
+        children = {pid for pid, (parent, *_) in stats.items() if parent in wanted} - wanted
         wanted |= children
         grew = bool(children)
-    return sum(stats[pid][1] for pid in wanted)
+    total = CpuTimes()
+    for pid in wanted:
+        total += CpuTimes(stats[pid][1], stats[pid][2], *_switches(pid))
+    return total
+
+
+def processes_cpu_seconds(roots: Sequence[int]) -> float | None:
+    """User and system CPU seconds of ``roots`` and every live descendant; None without
+    ``/proc``."""
+    times = processes_cpu(roots)
+    return None if times is None else times.user + times.system
+
+
+def machine_jiffies() -> tuple[int, int, int] | None:
+    """The whole machine's CPU time so far from ``/proc/stat``: (busy, stolen by the
+    hypervisor, all), in ticks summed over the cores; None without ``/proc``."""
+    try:
+        with open("/proc/stat", encoding="ascii") as stat:
+            values = [int(v) for v in stat.readline().split()[1:]]
+    except (OSError, ValueError):
+        return None
+    # user nice system idle iowait irq softirq steal (guest time is inside user and nice)
+    idle, steal = values[3] + values[4], values[7] if len(values) > 7 else 0
+    everything = sum(values[:8])
+    return everything - idle - steal, steal, everything
 
 
 def make_due(dataset: Dataset, count: int, rng: random.Random, now: datetime) -> list[int]:
@@ -567,15 +637,46 @@ def _sampled(dataset: Dataset, options: HttpBenchOptions, rng: random.Random) ->
     return [ids[at : at + n] for at in range(0, len(ids), n)]
 
 
-def server_cpu(before: float | None, after: float | None, answers: Answers) -> dict[str, Any]:
-    """The server's CPU milliseconds per claim won and per request answered."""
-    if before is None or after is None or not answers.latencies:
+@dataclass(frozen=True)
+class CpuSnapshot:
+    web: CpuTimes | None
+    worker: CpuTimes | None  # the ``highseas worker`` beside a production server
+    machine: tuple[int, int, int] | None  # machine_jiffies()
+
+
+def server_cpu(before: CpuSnapshot, after: CpuSnapshot, answers: Answers) -> dict[str, Any]:
+    """The server's CPU milliseconds per claim won and per request answered (the web server's
+    and the ``highseas worker``'s together, as before), then split: the web server's user and
+    kernel time and context switches per request, the worker's CPU per request, and the
+    machine's busy cores and share of time stolen by the hypervisor over the same span."""
+    if before.web is None or after.web is None or not answers.latencies:
         return {"server_cpu_ms_per_claim": None, "server_cpu_ms_per_request": None}
-    used = (after - before) * 1000
+    requests = len(answers.latencies)
+    web = after.web - before.web
+    worker = (
+        after.worker - before.worker
+        if after.worker is not None and before.worker is not None
+        else CpuTimes()
+    )
+    used = (web.user + web.system + worker.user + worker.system) * 1000
     claims = sum(len(reps) for reps in answers.won.values())
+    split: dict[str, Any] = {
+        "web_user_ms_per_request": round(1000 * web.user / requests, 3),
+        "web_system_ms_per_request": round(1000 * web.system / requests, 3),
+        "web_waits_per_request": round(web.waits / requests, 2),
+        "web_preemptions_per_request": round(web.preempted / requests, 2),
+        "worker_cpu_ms_per_request": round(1000 * (worker.user + worker.system) / requests, 3),
+    }
+    if before.machine is not None and after.machine is not None and answers.elapsed > 0:
+        pairs = zip(after.machine, before.machine, strict=True)
+        busy, stolen, everything = (a - b for a, b in pairs)
+        ticks = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+        split["machine_busy_cores"] = round(busy / ticks / answers.elapsed, 2)
+        split["machine_steal_share"] = round(stolen / everything, 4) if everything else 0.0
     return {
         "server_cpu_ms_per_claim": round(used / claims, 2) if claims else None,
-        "server_cpu_ms_per_request": round(used / len(answers.latencies), 2),
+        "server_cpu_ms_per_request": round(used / requests, 2),
+        **split,
     }
 
 
@@ -595,11 +696,11 @@ def _http_paths(
     try:
         server.wait_ready()
         runner = HttpClaims(port, tokens, clients)
-        since, cpu, own = timezone.now(), server.cpu_seconds(), time.process_time()
+        since, cpu, own = timezone.now(), server.snapshot(), time.process_time()
         run_clients(
             answers, clients, dataset.reps, offers(targets, options.contention), runner.claim
         )
-        used = server_cpu(cpu, server.cpu_seconds(), answers)
+        used = server_cpu(cpu, server.snapshot(), answers)
         # The clients share the machine with the server: their CPU is what the server lacked.
         used["client_cpu_ms_per_request"] = round(
             1000 * (time.process_time() - own) / max(1, len(answers.latencies)), 2
@@ -607,7 +708,7 @@ def _http_paths(
         measured.append((answers, {**verify(answers, targets, since), **used}))
         for rate, chosen in zip(options.rates, open_targets, strict=True):
             opened = OpenLoop(f"http_open_loop_{rate:g}", offered_per_second=rate)
-            since, cpu = timezone.now(), server.cpu_seconds()
+            since, cpu = timezone.now(), server.snapshot()
             run_open_loop(
                 opened,
                 clients,
@@ -616,7 +717,7 @@ def _http_paths(
                 runner.claim,
                 options.contention,
             )
-            used = server_cpu(cpu, server.cpu_seconds(), opened)
+            used = server_cpu(cpu, server.snapshot(), opened)
             measured.append((opened, {**verify(opened, chosen, since), **used}))
     finally:
         server.stop()
@@ -735,6 +836,25 @@ def _cpu(line: dict[str, Any]) -> str:
     )
 
 
+def _cpu_split(line: dict[str, Any]) -> str:
+    """Where the closed loop's server CPU went, and what the machine did meanwhile."""
+    if "web_user_ms_per_request" not in line:
+        return ""
+    machine = (
+        f"; the machine: {line['machine_busy_cores']:.2f} cores busy, "
+        f"{100 * line['machine_steal_share']:.1f} % stolen"
+        if "machine_busy_cores" in line
+        else ""
+    )
+    return (
+        f"server CPU per request: web user {line['web_user_ms_per_request']:.2f} ms, "
+        f"kernel {line['web_system_ms_per_request']:.2f} ms, "
+        f"{line['web_waits_per_request']:.1f} waits and "
+        f"{line['web_preemptions_per_request']:.1f} preemptions; "
+        f"highseas worker {line['worker_cpu_ms_per_request']:.2f} ms{machine}"
+    )
+
+
 def _open_line(line: dict[str, Any]) -> str:
     return (
         f"  offered {line['offered_claims_per_second']:>6,.0f} claims/s: achieved "
@@ -764,6 +884,8 @@ def summary(lines: list[dict[str, Any]]) -> str:
         f"{http_line['mean_ms']:.1f} ms); {_cpu(http_line)}; the clients' CPU "
         f"{http_line.get('client_cpu_ms_per_request', 0.0):.2f} ms per request",
     ]
+    if split := _cpu_split(http_line):
+        shown.append(split)
     if open_loops:
         shown.append(
             f"open loop, {http_line['clients']} senders, every request sent at its planned "
