@@ -103,23 +103,26 @@ def _facts_sql(vendor: str) -> str:
     won, open_deal = CustomerStage.WON.value, (DealStage.WON.value, DealStage.LOST.value)
     claimed = EventKind.CLAIMED.value
     # The rep's claims from the customer's pool this week, and of them today's (the day starts
-    # within the week), in ONE walk of the (rep, kind, time) index: each index entry there
-    # costs a heap read for the pool, and the week's walk already passes every entry of today.
-    # The pool is the customer's, read by primary key once for the statement. On PostgreSQL
-    # the week's start is a row comparison on exactly that index's columns: with a plain
-    # ``e.at >= …`` and statistics from before today (the usual case at 9:00, since a large
-    # ledger is analyzed seldom), the planner estimated the period's rows at none and walked
-    # the (time, …) index instead, i.e. every claim of the period by anyone, a read that grew
-    # with each claim of the rush.
+    # within the week), in ONE walk of the rep's (rep, kind, time) index: the week's walk
+    # already passes every entry of today. The pool (the customer's, read by primary key once
+    # for the statement) is a filter of the counts, not a condition of the walk: as a
+    # condition, with ledger statistics from before the pool's claims (the usual case at 9:00,
+    # since a large ledger is analyzed seldom) the planner took the ledger's pool index
+    # instead, i.e. walked every claim of the pool by anyone, a read that grew with each
+    # claim of the rush. The index's entries lead to the rows either way, where the pool is
+    # read. On PostgreSQL the week's start is a row comparison on exactly that index's
+    # columns, for the same reason: with a plain ``e.at >= …`` the planner walked the
+    # (time, …) index, i.e. every claim of the period by anyone.
     since = (
         f"(e.to_owner_id, e.kind, e.at) >= (%(rep)s, '{claimed}', %(week)s)"
         if vendor == "postgresql"
         else "e.at >= %(week)s"
     )
+    pool = f"e.from_pool_id = (SELECT cc.pool_id FROM {customer} cc WHERE cc.id = %(customer)s)"
     claims = (
-        "(SELECT COUNT(*) FILTER (WHERE e.at >= %(day)s) AS today, COUNT(*) AS week "
+        f"(SELECT COUNT(*) FILTER (WHERE {pool} AND e.at >= %(day)s) AS today, "
+        f"COUNT(*) FILTER (WHERE {pool}) AS week "
         f"FROM {event} e WHERE e.to_owner_id = %(rep)s AND e.kind = '{claimed}' "
-        f"AND e.from_pool_id = (SELECT cc.pool_id FROM {customer} cc WHERE cc.id = %(customer)s) "
         f"AND {since}) q"
     )
     # The rep's holdings, and of them those not won, in one walk of the (owner, status,
