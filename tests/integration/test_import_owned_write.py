@@ -6,8 +6,10 @@ every row that already exists."""
 from __future__ import annotations
 
 import contextlib
+import functools
 import random
 import re
+from collections import Counter
 from datetime import UTC, datetime
 from typing import Any
 
@@ -30,7 +32,7 @@ from highseas.intake.models import ImportJob
 from highseas.notify.models import Notification
 from highseas.pools.models import OwnershipEvent, Pool
 from highseas.pools.services import save_pool
-from highseas.routing import runs
+from highseas.routing import runs, services
 from highseas.routing.models import AssignmentDecision, AssignmentRule
 
 pytestmark = pytest.mark.django_db
@@ -338,3 +340,26 @@ def test_a_commit_killed_at_any_row_resumes_exactly_once_when_written_owned(
         routed = created.filter(routed=True).count()
         assert OwnershipEvent.objects.filter(kind="assigned").count() == routed
         assert Customer.objects.filter(status="owned").count() == routed
+
+
+def test_a_batch_larger_than_a_run_chunk_is_granted_in_one_chunk(
+    org: dict[str, Any], monkeypatch: Any
+) -> None:
+    """A run walks its customers in chunks (``batch_size``), each counting the reps'
+    holdings from the customers table; customers not written yet are not there, so they are
+    granted in one chunk and the cap holds."""
+    monkeypatch.setattr(imports, "BATCH_SIZE", 200)
+    real = services.run_assignment
+    monkeypatch.setattr(services, "run_assignment", functools.partial(real, batch_size=40))
+    pool = _routing(org, daily_quota=1000, cap=10)
+    RepProfile.objects.filter(user=org["rep_a"]).update(holding_cap_override=10)
+    job = preview_import(
+        Viewer(org["admin"]), file_name="f.csv", content=_file(150), pool_id=pool.pk
+    )
+    job = commit_import(Viewer(org["admin"]), job.pk)
+    held = Counter(Customer.objects.exclude(owner=None).values_list("owner_id", flat=True))
+    given = Counter(
+        OwnershipEvent.objects.filter(kind="assigned").values_list("to_owner_id", flat=True)
+    )
+    assert held == given and held and max(held.values()) == 10
+    assert AssignmentDecision.objects.values("run").distinct().count() == 1

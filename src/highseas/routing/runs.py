@@ -150,7 +150,9 @@ class RunOptions:
     # by id: planned from here, not read again (nobody else can have changed them)
     rows: Mapping[int, Mapping[str, Any]] | None = None
     # those of ``rows`` the caller has not inserted yet (``bulk_assign.Unwritten``): granted in
-    # memory, written by the caller after the run; only on the set-based path
+    # memory, written by the caller after the run; only on the set-based path, in one batch
+    # of one pool (a later batch or segment would count the reps' holdings from the customers
+    # table again, where the customers granted so far are not yet)
     unwritten: Unwritten | None = None
 
 
@@ -302,6 +304,8 @@ class Runner:
         if self.options.customer_ids is not None:
             ids = sorted(set(self.options.customer_ids))
             total = len(ids)
+            if self.options.unwritten is not None:
+                size = max(size, total)  # one batch (``RunOptions.unwritten``)
             for start in range(0, len(ids), size):
                 chunk = ids[start : start + size]
                 self._run_batch(backlog.filter(pk__in=chunk), total, chunk)
@@ -381,6 +385,8 @@ class Runner:
         return self.rosters[pool_id]
 
     def _plan_and_apply(self, batch: list[dict[str, Any]]) -> None:
+        if self.options.unwritten is not None and batch[0]["pool_id"] != batch[-1]["pool_id"]:
+            raise ValueError("customers not written yet are granted in one pool's segment")
         start = 0
         for end in range(1, len(batch) + 1):
             if end == len(batch) or batch[end]["pool_id"] != batch[start]["pool_id"]:
