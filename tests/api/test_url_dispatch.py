@@ -98,6 +98,8 @@ def test_explicit_paths_and_near_misses_resolve_as_before(url: str) -> None:
 def test_a_claim_is_tried_against_the_customers_routes_first() -> None:
     first = api_urls.urlpatterns[0]
     assert isinstance(first, URLResolver) and str(first.pattern) == "customers/"
+    assert first.url_patterns[0].name == "customer-claim"
+    assert first.resolve("customers/123/claim/").url_name == "customer-claim"
     # no other pattern could match a customers path, so its being first changes no answer
     for other in api_urls.urlpatterns[1:]:
         assert not str(other.pattern).lstrip("^").startswith("customers/"), other

@@ -34,7 +34,9 @@ class IdRouter(DefaultRouter):
 PLAIN_PREFIX = re.compile(r"[A-Za-z0-9_/-]+")
 
 
-def by_prefix(router: DefaultRouter, first: Sequence[str] = ()) -> list[URLPattern | URLResolver]:
+def by_prefix(
+    router: DefaultRouter, first: Sequence[str] = (), hot: Sequence[str] = ()
+) -> list[URLPattern | URLResolver]:
     """``router.urls``, the routes of each registered prefix behind one ``path`` for it.
 
     Django tries a request's path against each pattern in turn, and the router's are about 90
@@ -43,7 +45,9 @@ def by_prefix(router: DefaultRouter, first: Sequence[str] = ()) -> list[URLPatte
     pattern per prefix (``customers/``), then only its prefix's routes; a prefix's list with a
     format suffix (``customers.json``) stays as it was, after the groups. The prefixes in ``first``
     come first (no other prefix or explicit path starts like them, so the order changes which
-    pattern is tried first, never which one matches). The routes, their names and what each
+    pattern is tried first, never which one matches); so do the routes named in ``hot`` within
+    their prefix (each route of a prefix is anchored at both ends, and no two match one path).
+    The routes, their names and what each
     matches are the router's: ``tests/api/test_url_dispatch.py``."""
     prefixes = [prefix for prefix, _, _ in router.registry if PLAIN_PREFIX.fullmatch(prefix)]
     grouped: dict[str, list[URLPattern | URLResolver]] = {prefix: [] for prefix in prefixes}
@@ -58,6 +62,8 @@ def by_prefix(router: DefaultRouter, first: Sequence[str] = ()) -> list[URLPatte
         inner = "^" + regex[len(owner) + 2 :]
         named = {"name": pattern.name} if pattern.name else {}
         grouped[owner].append(re_path(inner, pattern.callback, pattern.default_args, **named))
+    for routes in grouped.values():
+        routes.sort(key=lambda route: getattr(route, "name", None) not in hot)  # stable
     ordered = [*(p for p in first if p in grouped), *(p for p in prefixes if p not in first)]
     return [*(path(f"{prefix}/", include(grouped[prefix])) for prefix in ordered), *rest]
 

@@ -54,10 +54,10 @@ router.register("assignment-rules", AssignmentRuleViewSet, basename="assignment-
 router.register("assignment-runs", AssignmentRunViewSet, basename="assignment-run")
 router.register("auth/tokens", DeviceTokenViewSet, basename="auth-token-device")
 
-# Each prefix's routes behind one pattern; the customers' first of all (a claim in a rush is
-# tried against that pattern alone; no explicit path below starts like it, so nothing else
-# changes which pattern matches): ``highseas.api.routers.by_prefix``.
-routes = by_prefix(router, first=("customers",))
+# Each prefix's routes behind one pattern; the customers' first of all, and the claim first
+# among them (a claim in a rush is tried against two patterns; no explicit path below starts
+# like it, so nothing changes which pattern matches): ``highseas.api.routers.by_prefix``.
+routes = by_prefix(router, first=("customers",), hot=("customer-claim",))
 
 app_name = "api"
 urlpatterns = [
