@@ -71,8 +71,8 @@ from highseas.pools.facts import lock_rep_rows
 from highseas.pools.merge import merge_values
 from highseas.pools.ownership import assign
 from highseas.pools.reasons import Reason
-from highseas.routing.models import AssignmentRun
 from highseas.routing import runs
+from highseas.routing.models import AssignmentRun
 from highseas.routing.runs import Carried, rule_reps
 from highseas.routing.services import assign_new_customers
 from highseas.routing.snapshots import customer_row
