@@ -34,8 +34,10 @@ from highseas.notify.models import Delivery, Notification
 from highseas.notify.outbox import enqueue_many
 from highseas.notify.services import _build, notify_many
 from highseas.notify.texts import SystemText
-from highseas.pools import assign_statements, claim_statements, facts, ownership
+from highseas.pools import assign_statements, claim_statements, facts, ownership, reasons
+from highseas.pools.authority import RuleAuthority
 from highseas.pools.models import ClaimPolicy, OwnershipEvent
+from highseas.pools.reasons import Reason
 from highseas.routing import cursors
 from highseas.routing.models import AssignmentRule, RoutingCursor
 
@@ -277,3 +279,38 @@ def test_the_claims_counts_walk_the_rep_s_index_not_the_pool_s_with_stale_statis
     with transaction.atomic():
         row = claim_statements.read(rep, customer.pk, now)
     assert (row["today"], row["week"]) == (1, 1)
+
+
+def test_a_rule_s_grant_answers_the_customer_as_written_and_loads_the_rest_on_use(
+    org: dict[str, Any], make_customer: MakeCustomer
+) -> None:
+    """The rule's fast path answers its customer from what it read and wrote (no row read
+    back): the fields its notification reads are the row's, and any other loads the row's
+    value on first use (the contact fields decrypted as the ORM decrypts them)."""
+    pool, rep = org["east_pool"], org["rep_a"]
+    RepProfile.objects.get_or_create(user=rep)
+    customer = make_customer(org["admin"], pool=pool)
+    authority = RuleAuthority(1, "规则", pool.pk, frozenset([rep.pk]))
+    with transaction.atomic():
+        given = assign_statements.assign_by_rule(
+            authority,
+            customer.pk,
+            rep,
+            reason=Reason(reasons.RULE_ASSIGNED, {"rule": "规则", "run": 0}),
+            daily_quota=None,
+            now=timezone.now(),
+        )
+    assert given is not None
+    stored = Customer.objects.get(pk=customer.pk)
+    brief = claim_statements.BRIEF_ROW
+    assert given.get_deferred_fields() == {
+        f.attname for f in Customer._meta.concrete_fields if f.attname not in brief
+    }
+    assert [getattr(given, f) for f in brief] == [getattr(stored, f) for f in brief]
+    assert (given.status, given.owner_id) == ("owned", rep.pk)
+    assert (given.phone, given.email, given.owned_since) == (
+        stored.phone,
+        stored.email,
+        stored.owned_since,
+    )
+    assert assign_statements.assigned_drafts([given])[0][3:] == (stored.name, stored.pk)
