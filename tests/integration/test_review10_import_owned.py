@@ -1,6 +1,7 @@
 """Review of routed import rows written once, already owned (``bulk_assign.Unwritten``): the
 ids an import reserves before it writes its customers (``rows.reserve_ids``) stay unique and
-ahead of SQLite's ``AUTOINCREMENT`` counter."""
+ahead of SQLite's ``AUTOINCREMENT`` counter; a batch killed after its ledger rows and
+before its customers' insert leaves nothing, and the resumed commit writes each row once."""
 
 from __future__ import annotations
 
@@ -15,9 +16,11 @@ from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
 from highseas.intake import imports
 from highseas.intake.imports import commit_import, preview_import
+from highseas.notify.models import Notification
+from highseas.pools import bulk_assign
 from highseas.pools.models import OwnershipEvent, Pool
 from highseas.pools.services import save_pool
-from highseas.routing.models import AssignmentRule
+from highseas.routing.models import AssignmentDecision, AssignmentRule
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
@@ -75,3 +78,52 @@ def test_reserved_ids_on_sqlite_stay_ahead_of_the_autoincrement_counter(
         cursor.execute("SELECT seq FROM sqlite_sequence WHERE name = %s", [Customer._meta.db_table])
         (seq,) = cursor.fetchone()
     assert seq == max(second_ids)
+
+
+class Killed(Exception):
+    pass
+
+
+def test_a_commit_killed_between_the_ledger_and_the_insert_resumes_exactly_once(
+    org: dict[str, Any], monkeypatch: Any
+) -> None:
+    """The second batch dies after its ledger rows, decisions and notifications are written
+    and before its customers are inserted (``Unwritten.insert``): nothing of that batch stays,
+    the first batch stays whole, and the resumed commit writes every row once."""
+
+    monkeypatch.setattr(imports, "BATCH_SIZE", 70)
+    pool = _capped(org, cap=1000)
+    job = preview_import(
+        Viewer(org["admin"]), file_name="f.csv", content=_file(200), pool_id=pool.pk
+    )
+    real_insert = bulk_assign.Unwritten.insert
+    calls: list[int] = []
+    seen: dict[str, int] = {}
+
+    def dying(self: bulk_assign.Unwritten) -> None:
+        calls.append(len(self.customers))
+        if len(calls) == 2:
+            seen["ledger"] = OwnershipEvent.objects.filter(kind="assigned").count()
+            raise Killed
+        real_insert(self)
+
+    monkeypatch.setattr(bulk_assign.Unwritten, "insert", dying)
+    with pytest.raises(Killed):
+        commit_import(Viewer(org["admin"]), job.pk)
+    first = set(Customer.objects.values_list("pk", flat=True))
+    assert len(first) == 70 and seen["ledger"] > 70  # the dying batch had written its ledger
+    assert OwnershipEvent.objects.filter(kind="assigned").count() == 70
+    assert not OwnershipEvent.objects.exclude(customer_id__in=first).exists()
+    assert not AssignmentDecision.objects.exclude(customer_id__in=first).exists()
+    assert not Notification.objects.exclude(customer_id__in=first).exclude(customer=None).exists()
+    monkeypatch.setattr(bulk_assign.Unwritten, "insert", real_insert)
+    job = commit_import(Viewer(org["admin"]), job.pk)
+    assert job.status == "done", job.error
+    created = job.rows.filter(action="create")
+    assert created.count() == Customer.objects.count() == 200
+    assert set(created.values_list("customer_id", flat=True)) == set(
+        Customer.objects.values_list("pk", flat=True)
+    )
+    assert OwnershipEvent.objects.filter(kind="assigned").count() == 200
+    assert Customer.objects.filter(owner__isnull=False).count() == 200
+    assert AssignmentDecision.objects.count() == 200
