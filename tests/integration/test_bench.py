@@ -46,6 +46,10 @@ def test_every_path_reports_measured_positive_figures() -> None:
         assert (line["bench"], line["customers"], line["claims"]) == ("claim", 2000, 200)
         assert line["per_second"] > 0
         assert 0 < line["p50_ms"] <= line["p99_ms"]
+        # the mean latency split into the client's CPU and the rest (the database, waiting)
+        client, rest = line["client_cpu_ms_per_claim"], line["database_and_waiting_ms_per_claim"]
+        assert client > 0
+        assert client + rest == pytest.approx(1000 / line["per_second"], rel=0.1)
     service, raw = lines["service"], lines["raw_conditional_update"]
     assert service["baseline_per_second"] == raw["per_second"]
     assert service["ratio"] == pytest.approx(raw["per_second"] / service["per_second"], rel=0.01)

@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 import random
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -122,6 +123,7 @@ EXTRA_PATHS = {
 class Measured:
     timings: dict[str, Timings]
     profile: dict[str, Any] | None
+    cpu_seconds: dict[str, float]  # the client's CPU time each path took in all
 
 
 def measure(dataset: Dataset, options: ClaimBenchOptions) -> Measured:
@@ -150,12 +152,14 @@ def measure(dataset: Dataset, options: ClaimBenchOptions) -> Measured:
             (Timings("raw_release"), raw.release_one, raw_claimed),
         ),
     )
+    cpu = {timings.path: [0.0] for paths in stages for timings, _, _ in paths}
     try:
         for paths in stages:
             for start in range(0, n, BLOCK):
                 for timings, claim_one, path_ids in paths:
+                    counted = _cpu_counted(claim_one, cpu[timings.path])
                     time_claims(
-                        timings, claim_one, dataset.reps, path_ids[start : start + BLOCK], start
+                        timings, counted, dataset.reps, path_ids[start : start + BLOCK], start
                     )
         profile = (
             profile_service(claim_through_service, dataset.reps, ids[4 * n :])
@@ -166,7 +170,32 @@ def measure(dataset: Dataset, options: ClaimBenchOptions) -> Measured:
         raw.restore()
         raw.close()
     timed = {timings.path: timings for paths in stages for timings, _, _ in paths}
-    return Measured(timed, profile)
+    return Measured(timed, profile, {path: spent[0] for path, spent in cpu.items()})
+
+
+def _cpu_counted(claim_one: ClaimOne, spent: list[float]) -> ClaimOne:
+    """``claim_one``, adding the process CPU time each call takes to ``spent[0]``: the client's
+    share of a claim (Python, Django, the driver); the rest of its latency is the database's
+    work, the round trips and, on a busy machine, waiting for a core."""
+
+    def counted(rep: User, customer_id: int) -> None:
+        before = time.process_time()
+        claim_one(rep, customer_id)
+        spent[0] += time.process_time() - before
+
+    return counted
+
+
+def _split(timings: Timings, cpu_seconds: float) -> dict[str, float]:
+    """A path's mean latency per claim, split into the client's CPU and the rest."""
+    if not timings.count:
+        return {}
+    mean = sum(timings.latencies) / timings.count
+    client = cpu_seconds / timings.count
+    return {
+        "client_cpu_ms_per_claim": round(client * 1000, 3),
+        "database_and_waiting_ms_per_claim": round((mean - client) * 1000, 3),
+    }
 
 
 def figures(
@@ -193,6 +222,7 @@ def figures(
         {
             **common,
             **service.figure(),
+            **_split(service, measured.cpu_seconds[service.path]),
             "seed": options.seed,
             "baseline": raw.path,
             "baseline_per_second": round(raw.per_second, 1),
@@ -203,8 +233,8 @@ def figures(
             "meets_target": (target is None or service.per_second >= target)
             and ledger.per_second / service.per_second <= TARGET_RATIO,
         },
-        {**common, **raw.figure()},
-        {**common, **ledger.figure()},
+        {**common, **raw.figure(), **_split(raw, measured.cpu_seconds[raw.path])},
+        {**common, **ledger.figure(), **_split(ledger, measured.cpu_seconds[ledger.path])},
     ]
     for path, baseline in EXTRA_PATHS.items():
         timed, judge = measured.timings[path], measured.timings[baseline]
@@ -212,13 +242,15 @@ def figures(
             {
                 **common,
                 **timed.figure(),
+                **_split(timed, measured.cpu_seconds[path]),
                 "baseline": baseline,
                 "baseline_per_second": round(judge.per_second, 1),
                 "ratio": round(judge.per_second / timed.per_second, 2),
             }
         )
         if baseline != ledger.path:
-            lines.append({**common, **judge.figure()})
+            split = _split(judge, measured.cpu_seconds[baseline])
+            lines.append({**common, **judge.figure(), **split})
     if measured.profile is not None:
         lines.append({**common, "path": "service_profile", **measured.profile})
     return lines
