@@ -204,3 +204,39 @@ def test_two_owned_imports_at_once_reserve_distinct_ids(
             )
             (seq,) = cursor.fetchone()
         assert seq == max(rows[0] | rows[1])
+
+
+def test_creates_during_an_owned_import_take_ids_apart_from_its_reserved_ones(
+    org: dict[str, Any], make_customer: Callable[..., Customer], monkeypatch: Any
+) -> None:
+    """Customers created one by one while an import reserves its batches' ids and inserts
+    them later: no id is given twice (SQLite: the batch's write lock keeps the counter;
+    PostgreSQL: both take the sequence), and each customer is written once."""
+    pool = org["east_pool"]
+    save_pool(pool, recycle_policy={"idle_days": 9, "warn_days": 2})
+    AssignmentRule.objects.create(name="全部", target={"user": org["rep_a"].pk}, conditions={})
+    pool.claim_policy.daily_quota = 10_000
+    pool.claim_policy.save()
+    RepProfile.objects.get_or_create(user=org["rep_a"])
+    RepProfile.objects.filter(user=org["rep_a"]).update(holding_cap_override=10_000)
+    monkeypatch.setattr(imports, "BATCH_SIZE", 60)
+    job = preview_import(
+        Viewer(org["admin"]), file_name="f.csv", content=_file(240), pool_id=pool.pk
+    )
+    made: list[int] = []
+
+    def act(index: int) -> None:
+        if index == 0:
+            commit_import(Viewer(org["admin"]), job.pk)
+            return
+        for _ in range(15):
+            made.append(make_customer(org["admin"], pool=pool).pk)
+            time.sleep(0.01)
+
+    outcomes = race(2, act)
+    assert outcomes == Counter({"ok": 2}), outcomes
+    imported = set(job.rows.exclude(customer=None).values_list("customer_id", flat=True))
+    assert len(imported) == 240 and len(set(made)) == 15 and not imported & set(made)
+    assert Customer.objects.count() == 255
+    assert Customer.objects.filter(owner=org["rep_a"]).count() == 255
+    assert OwnershipEvent.objects.filter(kind="assigned").count() == 255
