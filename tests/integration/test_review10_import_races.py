@@ -1,8 +1,8 @@
 """Review of routed import rows written once, already owned, under real threads: an import
 whose batches are routed before their customers are inserted (``bulk_assign.Unwritten``)
-races claims, releases and a manager's assignments of the same reps. Nobody exceeds the
-holding cap, no customer gets two owners, every owner is the one its last ledger row names,
-and nothing deadlocks (PostgreSQL: row locks; SQLite: one writer at a time)."""
+races claims, releases, a manager's assignments and backlog runs of the same reps. Nobody
+exceeds the holding cap, no customer gets two owners, every owner is the one its last ledger
+row names, and nothing deadlocks (PostgreSQL: row locks; SQLite: one writer at a time)."""
 
 from __future__ import annotations
 
@@ -27,6 +27,7 @@ from highseas.pools import ownership
 from highseas.pools.models import OwnershipEvent
 from highseas.pools.services import save_pool
 from highseas.routing.models import AssignmentRule
+from highseas.routing.services import run_assignment
 from tests.races import race
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -70,7 +71,7 @@ def test_an_owned_import_racing_claims_releases_and_assigns_keeps_caps_and_one_o
     job = preview_import(
         Viewer(org["admin"]), file_name="f.csv", content=_file(280), pool_id=pool.pk
     )
-    barrier = threading.Barrier(4)
+    barrier = threading.Barrier(5)
     crashes: list[str] = []
     tallies: Counter[str] = Counter()
 
@@ -118,6 +119,13 @@ def test_an_owned_import_racing_claims_releases_and_assigns_keeps_caps_and_one_o
 
         return body
 
+    def routing() -> None:
+        """Backlog runs of the same rule over the pool, set-based, while the rest goes on."""
+        for _ in range(3):
+            run_assignment(None, pool=pool, dry_run=False, apply_mode="bulk")
+            tallies["backlog run"] += 1
+            time.sleep(0.2)
+
     def managing() -> None:
         for index, customer in enumerate(existing[60:]):
             try:
@@ -138,6 +146,7 @@ def test_an_owned_import_racing_claims_releases_and_assigns_keeps_caps_and_one_o
         threading.Thread(target=run(claiming(rep_a, existing[:30]))),
         threading.Thread(target=run(claiming(rep_b, existing[30:60]))),
         threading.Thread(target=run(managing)),
+        threading.Thread(target=run(routing)),
     ]
     for thread in threads:
         thread.start()
