@@ -5,14 +5,21 @@ matched nothing. And a claim's path is tried against the customers' routes first
 
 from __future__ import annotations
 
+import json
 import re
+from collections.abc import Callable
+from typing import Any
 
 import pytest
 from django.urls import URLResolver, include, path
 from django.urls.exceptions import Resolver404
 from django.urls.resolvers import RegexPattern
 
+from highseas.accounts.tokens import issue_token
 from highseas.api import urls as api_urls
+from highseas.customers.models import Customer
+from highseas.pools.models import OwnershipEvent
+from tests.api.test_request_cost import served
 
 GROUP = re.compile(r"\(\?P<(\w+)>([^)]*\)?)\)")
 
@@ -103,3 +110,21 @@ def test_a_claim_is_tried_against_the_customers_routes_first() -> None:
     # no other pattern could match a customers path, so its being first changes no answer
     for other in api_urls.urlpatterns[1:]:
         assert not str(other.pattern).lstrip("^").startswith("customers/"), other
+
+
+@pytest.mark.django_db(transaction=True)
+def test_an_action_with_a_format_suffix_claims_and_answers_json(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    """``claim(self, request, pk)`` takes no ``format``: the suffix reaches DRF's content
+    negotiation as the query parameter, and the claim answers as without the suffix (it was a
+    500 page from a ``TypeError``). A bogus suffix is refused before anything is written."""
+    customer = make_customer(org["admin"], pool=org["east_pool"])
+    secret = issue_token(org["rep_a"], device="t", audited=False)[1]
+    status, body = served("POST", f"/api/v1/customers/{customer.pk}/claim.xml", secret, b"{}")
+    assert status == 404 and json.loads(body)["code"] == "not_found"
+    assert not OwnershipEvent.objects.filter(customer=customer, kind="claimed").exists()
+    status, body = served("POST", f"/api/v1/customers/{customer.pk}/claim.json", secret, b"{}")
+    assert status == 200, body[:300]
+    assert json.loads(body)["owner"] == org["rep_a"].pk
+    assert OwnershipEvent.objects.filter(customer=customer, kind="claimed").count() == 1

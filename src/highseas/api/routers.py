@@ -7,7 +7,8 @@ Viewsets whose primary key is not an automatic integer keep DRF's default patter
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import wraps
 from typing import Any
 
 from django.db.models.fields import AutoFieldMixin
@@ -32,6 +33,29 @@ class IdRouter(DefaultRouter):
 
 
 PLAIN_PREFIX = re.compile(r"[A-Za-z0-9_/-]+")
+FORMAT_GROUP = "(?P<format>"
+
+
+def format_as_query(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """``view`` for a route with a format suffix (``customers/1/claim.json``), handed the
+    suffix as the ``format`` query parameter rather than a keyword argument.
+
+    DRF passes the suffix to the handler as ``format=…``, and an action that takes no such
+    argument (``claim(self, request, pk)``) failed with a ``TypeError``: a 500 page. Its content
+    negotiation reads the suffix or, failing that, the same query parameter, so the answer's
+    format is the one the suffix asked for."""
+
+    @wraps(view)
+    def suffixed(request: HttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+        suffix = kwargs.pop("format", None)
+        if suffix is not None:
+            query = request.GET.copy()
+            query["format"] = suffix
+            query._mutable = False
+            request.GET = query  # type: ignore[assignment]  # immutable again, as Django's
+        return view(request, *args, **kwargs)
+
+    return suffixed
 
 
 def by_prefix(
@@ -47,6 +71,7 @@ def by_prefix(
     come first (no other prefix or explicit path starts like them, so the order changes which
     pattern is tried first, never which one matches); so do the routes named in ``hot`` within
     their prefix (each route of a prefix is anchored at both ends, and no two match one path).
+    A route with a format suffix gets it as a query parameter (``format_as_query``).
     The routes, their names and what each
     matches are the router's: ``tests/api/test_url_dispatch.py``."""
     prefixes = [prefix for prefix, _, _ in router.registry if PLAIN_PREFIX.fullmatch(prefix)]
@@ -61,7 +86,8 @@ def by_prefix(
             continue
         inner = "^" + regex[len(owner) + 2 :]
         named = {"name": pattern.name} if pattern.name else {}
-        grouped[owner].append(re_path(inner, pattern.callback, pattern.default_args, **named))
+        view = format_as_query(pattern.callback) if FORMAT_GROUP in inner else pattern.callback
+        grouped[owner].append(re_path(inner, view, pattern.default_args, **named))
     for routes in grouped.values():
         routes.sort(key=lambda route: getattr(route, "name", None) not in hot)  # stable
     ordered = [*(p for p in first if p in grouped), *(p for p in prefixes if p not in first)]
