@@ -206,34 +206,17 @@ def insert_instances(
     fields, read = _row_reader([f for f in model._meta.concrete_fields if not f.primary_key])
     table, quoted = columns(model, *(f.name for f in fields))
     pk = connection.ops.quote_name(model._meta.pk.column)
-    row_marks = "(" + ", ".join(["%s"] * len(fields) + (["%s"] if reserved else [])) + ")"
     with connection.cursor() as cursor:
         if reserved:
             if any(obj.pk is None for obj in objects):
                 raise ValueError("reserved instances carry their ids")
-            for obj in objects:
-                obj._state.adding = False
-                obj._state.db = connection.alias
-            values = [(obj.pk, *read(obj)) for obj in objects]
-            if connection.vendor == "postgresql":
-                _copy(cursor, table, [pk, *quoted], values)
-                return objects
-            for start in range(0, len(values), rows_per_statement):
-                part = values[start : start + rows_per_statement]
-                cursor.execute(
-                    f"INSERT INTO {table} ({', '.join([pk, *quoted])}) VALUES "
-                    + ", ".join([row_marks] * len(part)),
-                    [value for row in part for value in row],
-                )
-            return objects
-        if connection.vendor == "postgresql":
+        elif connection.vendor == "postgresql":  # COPY returns no ids: take them first
             for obj, new_id in zip(objects, _next_ids(cursor, model, len(objects)), strict=True):
                 obj.pk = new_id
-                obj._state.adding = False
-                obj._state.db = connection.alias
-            rows = ((obj.pk, *read(obj)) for obj in objects)
-            _copy(cursor, table, [pk, *quoted], rows)
+        if reserved or connection.vendor == "postgresql":
+            _insert_with_ids(cursor, objects, table, [pk, *quoted], read, rows_per_statement)
             return objects
+        row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
         for start in range(0, len(objects), rows_per_statement):
             chunk = objects[start : start + rows_per_statement]
             cursor.execute(
@@ -244,6 +227,37 @@ def insert_instances(
             )
             for obj, (new_id,) in zip(chunk, cursor.fetchall(), strict=True):
                 obj.pk = new_id
-                obj._state.adding = False
-                obj._state.db = connection.alias
+                _saved(obj)
     return objects
+
+
+def _saved(obj: Model) -> None:
+    """Mark an instance as a row of the database (what ``save`` leaves)."""
+    obj._state.adding = False
+    obj._state.db = connection.alias
+
+
+def _insert_with_ids(
+    cursor: Any,
+    objects: Sequence[Model],
+    table: str,
+    quoted: list[str],
+    read: Callable[[Model], tuple[Any, ...]],
+    rows_per_statement: int,
+) -> None:
+    """Write instances that carry their ids: ``COPY`` on PostgreSQL, multi-row ``INSERT``
+    elsewhere."""
+    for obj in objects:
+        _saved(obj)
+    if connection.vendor == "postgresql":
+        _copy(cursor, table, quoted, ((obj.pk, *read(obj)) for obj in objects))
+        return
+    values = [(obj.pk, *read(obj)) for obj in objects]
+    row_marks = "(" + ", ".join(["%s"] * len(quoted)) + ")"
+    for start in range(0, len(values), rows_per_statement):
+        part = values[start : start + rows_per_statement]
+        cursor.execute(
+            f"INSERT INTO {table} ({', '.join(quoted)}) VALUES "
+            + ", ".join([row_marks] * len(part)),
+            [value for row in part for value in row],
+        )
