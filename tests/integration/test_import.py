@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import contextlib
 import io
 import random
 import threading
@@ -39,6 +38,7 @@ from highseas.pools import ownership
 from highseas.pools.models import OwnershipEvent
 from highseas.routing import runs
 from highseas.routing.models import AssignmentRule
+from tests.integration.import_kills import Killed, killed_then_resumed
 
 pytestmark = pytest.mark.django_db
 
@@ -529,10 +529,6 @@ def test_a_commit_refuses_when_the_data_changed_since_the_preview(
     assert Customer.objects.count() == 1
 
 
-class Killed(Exception):
-    pass
-
-
 def _killed_commit(org: dict[str, Any]) -> ImportJob:
     """A preview's commit killed when its progress reaches row 5 (set ``BATCH_SIZE`` first);
     the job as the kill left it."""
@@ -611,22 +607,8 @@ def test_a_commit_killed_at_any_row_resumes_exactly_once(
             job = preview(
                 org["admin"], org["east_pool"], _file(_random_rows(random.Random(seed), size))
             )
-            kill_at = data.draw(st.integers(1, size))
-
-            def kill(done: int, total: int) -> None:
-                if done == kill_at:
-                    raise Killed
-
-            with contextlib.suppress(Killed):
-                commit_import(Viewer(org["admin"]), job.pk, progress=kill)
-            job = commit_import(Viewer(org["admin"]), job.pk)
-            created = job.rows.filter(action="create")
-            assert job.status == "done"
-            assert Customer.objects.count() == created.count()
-            assert set(Customer.objects.values_list("pk", flat=True)) == set(
-                created.values_list("customer", flat=True)
-            )
-            assert OwnershipEvent.objects.filter(kind="created").count() == created.count()
+            job = killed_then_resumed(org["admin"], job, data.draw(st.integers(1, size)))
+            assert Customer.objects.count() == job.rows.filter(action="create").count()
         finally:
             imports.BATCH_SIZE = 500
             transaction.set_rollback(True)

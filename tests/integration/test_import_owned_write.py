@@ -34,6 +34,7 @@ from highseas.pools.models import OwnershipEvent, Pool
 from highseas.pools.services import save_pool
 from highseas.routing import runs, services
 from highseas.routing.models import AssignmentDecision, AssignmentRule
+from tests.integration.import_kills import killed_then_resumed
 
 pytestmark = pytest.mark.django_db
 NOW = datetime(2026, 6, 1, 2, 0, tzinfo=UTC)
@@ -305,10 +306,6 @@ def test_preview_and_commit_agree_when_rows_are_written_owned(
         assert owners == dict(job.rows.filter(action="create").values_list("customer", "owner"))
 
 
-class Killed(Exception):
-    pass
-
-
 @HYPOTHESIS
 @given(seed=st.integers(0, 10_000), size=st.integers(2, 40), data=st.data())
 def test_a_commit_killed_at_any_row_resumes_exactly_once_when_written_owned(
@@ -322,21 +319,8 @@ def test_a_commit_killed_at_any_row_resumes_exactly_once_when_written_owned(
             content=_random_rows(random.Random(seed), size),
             pool_id=pool.pk,
         )
-        kill_at = data.draw(st.integers(1, size))
-
-        def kill(done: int, total: int) -> None:
-            if done == kill_at:
-                raise Killed
-
-        with contextlib.suppress(Killed):
-            commit_import(Viewer(org["admin"]), job.pk, progress=kill)
-        job = commit_import(Viewer(org["admin"]), job.pk)
+        job = killed_then_resumed(org["admin"], job, data.draw(st.integers(1, size)))
         created = job.rows.filter(action="create")
-        assert job.status == "done"
-        assert set(Customer.objects.values_list("pk", flat=True)) == set(
-            created.values_list("customer", flat=True)
-        )
-        assert OwnershipEvent.objects.filter(kind="created").count() == created.count()
         routed = created.filter(routed=True).count()
         assert OwnershipEvent.objects.filter(kind="assigned").count() == routed
         assert Customer.objects.filter(status="owned").count() == routed
