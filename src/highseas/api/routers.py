@@ -82,7 +82,8 @@ def by_prefix(
         regex = str(pattern.pattern.regex.pattern)
         owner = next((p for p in longest_first if regex.startswith(f"^{p}/")), None)
         if owner is None or not isinstance(pattern, URLPattern):
-            rest.append(pattern)
+            listed = any(regex.startswith(f"^{p}\\.") for p in prefixes)
+            rest.append(_suffix_as_query(pattern) if listed else pattern)
             continue
         inner = "^" + regex[len(owner) + 2 :]
         named = {"name": pattern.name} if pattern.name else {}
@@ -92,6 +93,16 @@ def by_prefix(
         routes.sort(key=lambda route: getattr(route, "name", None) not in hot)  # stable
     ordered = [*(p for p in first if p in grouped), *(p for p in prefixes if p not in first)]
     return [*(path(f"{prefix}/", include(grouped[prefix])) for prefix in ordered), *rest]
+
+
+def _suffix_as_query(pattern: URLPattern | URLResolver) -> URLPattern | URLResolver:
+    """A prefix's list route with a format suffix (``tasks.json``), which stays ungrouped, with
+    its suffix handed over as a query parameter, as the grouped routes get it (the API root
+    keeps its ``format`` keyword: it builds its links with it)."""
+    if not isinstance(pattern, URLPattern) or FORMAT_GROUP not in str(pattern.pattern):
+        return pattern
+    callback = format_as_query(pattern.callback)
+    return URLPattern(pattern.pattern, callback, pattern.default_args, pattern.name)
 
 
 def not_found(request: HttpRequest, exception: Exception) -> HttpResponse:
