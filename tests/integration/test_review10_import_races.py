@@ -24,7 +24,7 @@ from highseas.intake import imports
 from highseas.intake.importer import Importer
 from highseas.intake.imports import commit_import, preview_import
 from highseas.pools import ownership
-from highseas.pools.models import OwnershipEvent
+from highseas.pools.models import OwnershipEvent, Pool
 from highseas.pools.services import save_pool
 from highseas.routing.models import AssignmentRule
 from highseas.routing.services import run_assignment
@@ -172,21 +172,27 @@ def test_an_owned_import_racing_claims_releases_and_assigns_keeps_caps_and_one_o
     assert {pk: last.get(pk) for pk in owners} == owners
 
 
-def test_two_owned_imports_at_once_reserve_distinct_ids(
-    org: dict[str, Any], monkeypatch: Any
-) -> None:
-    """Two imports committed at once, each reserving its batches' ids before writing them:
-    every customer is written once with its own id, routed or pooled, and on SQLite the
-    ``AUTOINCREMENT`` counter ends at the highest id."""
+def _every_row_to_rep_a(org: dict[str, Any], monkeypatch: Any) -> Pool:
+    """The east pool, recycling, whose every imported row goes to rep_a without limits (so
+    that each row's routing does not depend on another writer), in batches of 60."""
     pool = org["east_pool"]
     save_pool(pool, recycle_policy={"idle_days": 9, "warn_days": 2})
-    # one receiver without limits: each row's routing does not depend on the other import
     AssignmentRule.objects.create(name="全部", target={"user": org["rep_a"].pk}, conditions={})
     pool.claim_policy.daily_quota = 10_000
     pool.claim_policy.save()
     RepProfile.objects.get_or_create(user=org["rep_a"])
     RepProfile.objects.filter(user=org["rep_a"]).update(holding_cap_override=10_000)
     monkeypatch.setattr(imports, "BATCH_SIZE", 60)
+    return pool
+
+
+def test_two_owned_imports_at_once_reserve_distinct_ids(
+    org: dict[str, Any], monkeypatch: Any
+) -> None:
+    """Two imports committed at once, each reserving its batches' ids before writing them:
+    every customer is written once with its own id, routed or pooled, and on SQLite the
+    ``AUTOINCREMENT`` counter ends at the highest id."""
+    pool = _every_row_to_rep_a(org, monkeypatch)
     files = [
         "客户名称,电话\n" + "".join(f"并行{n}-{i}号有限公司,135{n}000{i:04d}\n" for i in range(240))
         for n in range(2)
@@ -221,14 +227,7 @@ def test_creates_during_an_owned_import_take_ids_apart_from_its_reserved_ones(
     """Customers created one by one while an import reserves its batches' ids and inserts
     them later: no id is given twice (SQLite: the batch's write lock keeps the counter;
     PostgreSQL: both take the sequence), and each customer is written once."""
-    pool = org["east_pool"]
-    save_pool(pool, recycle_policy={"idle_days": 9, "warn_days": 2})
-    AssignmentRule.objects.create(name="全部", target={"user": org["rep_a"].pk}, conditions={})
-    pool.claim_policy.daily_quota = 10_000
-    pool.claim_policy.save()
-    RepProfile.objects.get_or_create(user=org["rep_a"])
-    RepProfile.objects.filter(user=org["rep_a"]).update(holding_cap_override=10_000)
-    monkeypatch.setattr(imports, "BATCH_SIZE", 60)
+    pool = _every_row_to_rep_a(org, monkeypatch)
     job = preview_import(
         Viewer(org["admin"]), file_name="f.csv", content=_file(240), pool_id=pool.pk
     )
