@@ -103,12 +103,10 @@ def reserve_ids(objects: Sequence[_M]) -> None:
     with connection.cursor() as cursor:
         if connection.vendor == "postgresql":
             ids = _next_ids(cursor, model, len(objects))
-        elif connection.vendor == "sqlite":
+        else:  # SQLite, the other database HighSeas runs on
             if not connection.in_atomic_block:
                 raise RuntimeError("ids are reserved only inside the transaction that writes them")
             ids = _sqlite_next_ids(cursor, model, len(objects))
-        else:
-            raise NotImplementedError(f"reserve_ids on {connection.vendor}")
     for obj, new_id in zip(objects, ids, strict=True):
         obj.pk = new_id
 
