@@ -134,7 +134,9 @@ def sweep_preview(
     # ``customer_warn_window`` index alone: the ordered count sorted and read each row
     counted = warnable.order_by()[:PREVIEW_WARNED_COUNT].count()
     count = counted + len(report.warned)
-    first = soonest.select_related("owner")[:PREVIEW_WARNED]
+    # the list holds PREVIEW_WARNED in all: the customers whose freeze ended and who are
+    # already in their warning window (``_preview_expired_freezes``), then the soonest due
+    first = soonest.select_related("owner")[: max(0, PREVIEW_WARNED - len(report.warned))]
     report.warned.extend(_warned(customer) for customer in first)
     complete = len(batch) <= limit and len(first_ending) <= PREVIEW_FREEZES
     return SweepPreview(report, count, complete, warned_capped=counted >= PREVIEW_WARNED_COUNT)
