@@ -25,7 +25,8 @@ def unfrozen() -> Iterator[None]:
 
 def test_settle_freezes_what_exists_and_leaves_new_objects_collectable() -> None:
     frozen = heap.settle()
-    assert frozen == gc.get_freeze_count() > 10_000
+    # another thread of the run (a server a test left stopping) may freeze a few more since
+    assert 10_000 < frozen <= gc.get_freeze_count()
     cycle: list[Any] = []
     cycle.append(cycle)
     del cycle
