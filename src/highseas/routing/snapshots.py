@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 from enum import Enum
 from typing import Any
 
+from django.db import connection
 from django.db.models import (
     AutoField,
     Count,
@@ -38,6 +39,7 @@ from highseas.engine.targets import Strategy, TeamTarget, UserTarget, parse_targ
 from highseas.pools.facts import assigned_on, holdings_of, on_leave
 from highseas.pools.models import OwnershipEvent, Pool
 from highseas.pools.policies import claim_limits, rep_overrides
+from highseas.pools.rows import columns, db_datetime
 from highseas.routing.models import AssignmentRule
 
 WIN_RATE_WINDOW = timedelta(days=90)
@@ -192,24 +194,34 @@ class AssignedToday:
             self.mark = OwnershipEvent.objects.aggregate(top=Max("id"))["top"] or 0
             self.counts = assigned_on(sorted(self.rep_ids), self.now)
             return self.counts
-        start = day_start(self.now, timezone.get_default_timezone())
-        since = (
-            OwnershipEvent.objects.filter(
-                pk__gt=self.mark,
-                kind=EventKind.ASSIGNED.value,
-                to_owner_id__in=sorted(self.rep_ids),
-                at__gte=start,
-                at__lt=start + timedelta(days=1),
-            )
-            .values("to_owner_id")
-            .annotate(n=Count("id"), top=Max("id"))
-            .order_by()
-        )
-        for row in since:  # one row a rep: an import's batch writes a thousand
-            owner_id = row["to_owner_id"]
-            self.counts[owner_id] = self.counts.get(owner_id, 0) + row["n"]
-            self.mark = max(self.mark, row["top"])
+        for owner_id, count, top in self._since():  # one row a rep: a batch writes thousands
+            self.counts[owner_id] = self.counts.get(owner_id, 0) + count
+            self.mark = max(self.mark, top)
         return self.counts
+
+    def _since(self) -> list[tuple[int, int, int]]:
+        """(rep, how many, highest id) of the ``assigned`` rows of the day past the mark.
+
+        The rows past the mark are taken first by the primary key (``MATERIALIZED``), then
+        tested: left to itself, SQLite's planner prefers the index on (rep, kind, time),
+        whose day range holds every row assigned that day, so each batch of a run read the
+        day's rows so far again (a tenth of a second a batch by the end of a 100,000-customer
+        run), where the rows written since are a batch's."""
+        start = day_start(self.now, timezone.get_default_timezone())
+        table, (pk, owner, kind, at) = columns(OwnershipEvent, "id", "to_owner", "kind", "at")
+        reps = sorted(self.rep_ids)
+        marks = ", ".join(["%s"] * len(reps))
+        sql = (
+            f"WITH recent AS MATERIALIZED (SELECT {pk} AS id, {owner} AS owner_id, "
+            f"{kind} AS kind, {at} AS at FROM {table} WHERE {pk} > %s) "
+            "SELECT owner_id, COUNT(*), MAX(id) FROM recent WHERE kind = %s "
+            f"AND owner_id IN ({marks}) AND at >= %s AND at < %s GROUP BY owner_id"
+        )
+        params: list[Any] = [self.mark, EventKind.ASSIGNED.value, *reps]
+        params += [db_datetime(start), db_datetime(start + timedelta(days=1))]
+        with connection.cursor() as cursor:
+            cursor.execute(sql, params)
+            return [(owner_id, count, top) for owner_id, count, top in cursor.fetchall()]
 
 
 def win_rates(rep_ids: list[int], now: datetime) -> dict[int, float]:
