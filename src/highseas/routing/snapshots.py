@@ -24,7 +24,9 @@ from django.db.models import (
     JSONField,
     Max,
     Q,
+    QuerySet,
 )
+from django.db.models.sql.constants import MULTI
 from django.utils import timezone
 
 from highseas.accounts.models import RepProfile, Role, Team, User
@@ -65,6 +67,7 @@ CUSTOMER_COLUMNS = (
     "last_activity_at",
     *ROUTED_FIELDS,
 )
+_EMPTY_JSON: dict[str, Any] = {"[]": list, "{}": dict}  # a JSON column's text: its value
 _COLUMN_FIELDS: dict[str, Any] = {
     name: Customer._meta.get_field(name.removesuffix("_id")) for name in CUSTOMER_COLUMNS
 }
@@ -84,6 +87,47 @@ _COLUMN_KINDS = [
     )
     for name, field in _COLUMN_FIELDS.items()
 ]
+
+
+def customer_rows(customers: QuerySet[Customer]) -> list[dict[str, Any]]:
+    """The rows of ``CUSTOMER_COLUMNS`` and the ``hint`` of ``customers``, as ``values()``
+    reads them: the same query and the same converters, applied in one loop, where the JSON
+    columns' usual texts (an empty list or object) are decoded by shape. The ORM's generic
+    loop (a list per row, each converter a call, then a dict) cost about half as much again
+    as SQLite's own work on a backlog run's batch, and most of it went to decoding ``[]`` and
+    ``{}``."""
+    values = customers.values(*CUSTOMER_COLUMNS, "hint")
+    query = values.query
+    compiler = query.get_compiler(values.db)
+    chunks = compiler.execute_sql(MULTI)
+    if chunks is None:
+        return []
+    names = [*query.extra_select, *query.values_select, *query.annotation_select]
+    fields = [column[0] for column in compiler.select[: compiler.col_count]]
+    steps = [  # (position, whether a JSON column's decoding alone, converters, expression)
+        (
+            position,
+            len(converters) == 1 and isinstance(getattr(expression, "target", None), JSONField),
+            converters,
+            expression,
+        )
+        for position, (converters, expression) in compiler.get_converters(fields).items()
+    ]
+    db = compiler.connection
+    found = []
+    for chunk in chunks:
+        for raw in chunk:
+            row = list(raw)
+            for position, is_json, converters, expression in steps:
+                value = row[position]
+                if is_json and type(value) is str and value in _EMPTY_JSON:
+                    row[position] = _EMPTY_JSON[value]()
+                    continue
+                for converter in converters:
+                    value = converter(value, expression, db)
+                row[position] = value
+            found.append(dict(zip(names, row, strict=True)))
+    return found
 
 
 def customer_row(customer: Customer) -> dict[str, Any]:
