@@ -188,8 +188,13 @@ class _Route:
         for candidate in self.members:
             state.load(candidate)
         self.keys = {c.rep_id: str(c.rep_id) for c in self.members}  # JSON keys
+        # each rep with what ``sort_out`` tests: active and not on leave, the cap, what it counts
         self.checks = [
-            (c, self.keys[c.rep_id], self.capacities[c.rep_id], self.weights[c.rep_id])
+            (
+                *(c, self.keys[c.rep_id], self.capacities[c.rep_id], self.weights[c.rep_id]),
+                c.is_active and not c.on_leave,
+                *(c.holding_cap, c.count_won_in_cap),
+            )
             for c in self.members
         ]
         self.context = Context(state.loads, self.capacities, self.weights, state.rng)
@@ -300,8 +305,17 @@ class _Planner:
         rejected: dict[str, dict[str, Any]] = {}
         loads = self.state.loads
         weighted = route.strategy is Strategy.WEIGHTED
-        for candidate, key, capacity, weight in route.checks:
-            verdict = eligibility(candidate, loads[candidate.rep_id], capacity)
+        for candidate, key, capacity, weight, available, cap, counts_won in route.checks:
+            load = loads[candidate.rep_id]
+            if (  # ``eligibility``'s tests inline, for the reps that pass them all (most)
+                available
+                and (cap is None or load.holdings + (load.won_holdings if counts_won else 0) < cap)
+                and (capacity is None or load.assigned_today < capacity)
+                and not (weighted and weight <= 0)
+            ):
+                eligible.append(candidate)
+                continue
+            verdict = eligibility(candidate, load, capacity)
             if verdict is None and weighted and weight <= 0:
                 verdict = Verdict(Rejection.ZERO_WEIGHT)
             if verdict is None:

@@ -92,26 +92,45 @@ ENTRY_FIELDS = (
 def record_events(entries: Sequence[Entry], *, at: datetime) -> None:
     """Append many ledger rows at ``at`` in one statement (per thousand rows); call it inside
     the transaction that made the changes. Every row names who acted: a user (``actor_id``
-    and their username) or the system rule (``system:…``)."""
+    and their username) or the system rule (``system:…``).
+
+    A set-based change shares a handful of states, kinds and reasons among its rows (the same
+    objects, row after row): each one's columns are worked out once, by the object's identity
+    (the entries keep them alive, so no identity is reused meanwhile), then by its value."""
     when = db_datetime(at)
     rows = []
     coded: dict[object, tuple[str, str, object]] = {}  # a run's rows share a few reasons
+    reasons: dict[int, tuple[str, str, object]] = {}  # the same, by the reason's identity
+    states: dict[int, tuple[str, int | None, int | None]] = {}  # a state's columns, likewise
     for e in entries:
         before, after = e.before, e.after
         if not e.actor_label or (e.actor_id is None and not e.actor_label.startswith("system:")):
             raise ValueError(f"ledger row for customer {e.customer_id} names no actor")
-        was = (before.status.value, before.owner_id, before.pool_id) if before else ("", None, None)
-        key = _key(e.reason)
-        if key not in coded:
-            coded[key] = reason_values(e.reason)
+        was = _state_columns(before, states) if before else ("", None, None)
+        reason = reasons.get(id(e.reason))
+        if reason is None:
+            key = _key(e.reason)
+            if key not in coded:
+                coded[key] = reason_values(e.reason)
+            reason = reasons[id(e.reason)] = coded[key]
         rows.append(
             (
                 *(e.customer_id, e.kind.value, *was),
-                *(after.status.value, after.owner_id, after.pool_id),
-                *(e.actor_id, e.actor_label, *coded[key], e.policy_ref, when),
+                *_state_columns(after, states),
+                *(e.actor_id, e.actor_label, *reason, e.policy_ref, when),
             )
         )
     insert_rows(OwnershipEvent, ENTRY_FIELDS, rows)
+
+
+def _state_columns(
+    state: OwnershipState, known: dict[int, tuple[str, int | None, int | None]]
+) -> tuple[str, int | None, int | None]:
+    """A state's ``status``, ``owner`` and ``pool`` columns, remembered by its identity."""
+    found = known.get(id(state))
+    if found is None:
+        found = known[id(state)] = (state.status.value, state.owner_id, state.pool_id)
+    return found
 
 
 def reason_values(reason: Reason | str) -> tuple[str, str, object]:

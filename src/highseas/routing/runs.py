@@ -64,12 +64,12 @@ from highseas.routing.apply import Applier
 from highseas.routing.compile import compile_conditions
 from highseas.routing.models import AssignmentDecision, AssignmentRun, RoutingCursor
 from highseas.routing.snapshots import (
-    CUSTOMER_COLUMNS,
     AssignedToday,
     Roster,
     RuleSet,
     active_rules,
     build_roster,
+    customer_rows,
     routed_customer,
     team_reps,
 )
@@ -353,11 +353,11 @@ class Runner:
                 self.reps_locked, self.held_locks = False, frozenset()
         written = self.options.rows
         if written is None or ids is None:
-            return list(page.values(*CUSTOMER_COLUMNS, "hint"))
+            return customer_rows(page)
         batch = [dict(written[pk]) for pk in ids if pk in written]
         if len(batch) < len(ids):
             unread = [pk for pk in ids if pk not in written]
-            batch.extend(page.filter(pk__in=unread).values(*CUSTOMER_COLUMNS, "hint"))
+            batch.extend(customer_rows(page.filter(pk__in=unread)))
         batch.sort(key=lambda row: (row["pool_id"], row["id"]))
         return batch
 
