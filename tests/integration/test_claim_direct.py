@@ -1,5 +1,6 @@
 """The claim's statements on SQLite's own cursor (``accounts.driver``) write and answer exactly
-what they write and answer through Django's cursor."""
+what they write and answer through Django's cursor, and the claimed customer's fields converted
+on first read (``raw_rows.lazy_instance``) are the ones a fresh read gives."""
 
 from __future__ import annotations
 
@@ -12,7 +13,7 @@ from django.db import IntegrityError, connection, connections, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
-from highseas.accounts import driver
+from highseas.accounts import driver, raw_rows
 from highseas.customers.models import Customer
 from highseas.pools import ownership
 from highseas.pools.models import OwnershipEvent
@@ -71,6 +72,53 @@ def test_a_direct_claim_refused_as_already_owned_leaves_no_trace(
     assert OwnershipEvent.objects.count() == events
     assert Customer.objects.get(pk=taken.pk).owner_id == org["rep_b"].pk
     assert len(seen) == (1 if connection.vendor == "sqlite" else 0)  # the read, no write
+
+
+def test_the_claimed_customer_reads_every_field_as_a_fresh_read_does(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    customer = make_customer(
+        org["admin"], pool=org["east_pool"], phone="13912345678", email="buyer@example.com"
+    )
+    claimed = ownership.claim(org["rep_a"], customer.pk).customer
+    fresh = Customer.objects.get(pk=customer.pk)
+    assert claimed.get_deferred_fields()  # times, JSON and contact fields wait for a read
+    names = [field.attname for field in Customer._meta.concrete_fields]
+    with CaptureQueriesContext(connection) as queries:
+        values = [getattr(claimed, name) for name in names]
+    assert not queries.captured_queries  # converted from the returned row, not read again
+    assert values == [getattr(fresh, name) for name in names]
+    assert claimed.phone == "13912345678" and claimed.email == "buyer@example.com"
+    assert not claimed.get_deferred_fields()
+
+
+def test_a_full_reload_of_the_claimed_customer_reads_the_database(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    customer = make_customer(org["admin"], pool=org["east_pool"], phone="13912345678")
+    claimed = ownership.claim(org["rep_a"], customer.pk).customer
+    Customer.objects.filter(pk=customer.pk).update(phone="13800000000", name="Renamed")
+    claimed.refresh_from_db()
+    assert (claimed.name, claimed.phone) == ("Renamed", "13800000000")
+
+
+def test_a_field_assigned_before_the_first_read_keeps_its_value(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    customer = make_customer(org["admin"], pool=org["east_pool"], phone="13912345678")
+    claimed = ownership.claim(org["rep_a"], customer.pk).customer
+    claimed.tags = ["vip"]
+    assert claimed.phone == "13912345678"
+    assert claimed.tags == ["vip"]
+
+
+def test_a_lazy_instance_of_a_row_without_conversions_defers_nothing(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    customer = make_customer(org["admin"], pool=org["east_pool"])
+    built = raw_rows.lazy_instance(Customer, ("id", "name"), (customer.pk, customer.name))
+    assert raw_rows.UNCONVERTED not in built.__dict__
+    assert (built.pk, built.name) == (customer.pk, customer.name)
 
 
 @pytest.mark.skipif("connection.vendor != 'sqlite'")

@@ -414,8 +414,10 @@ POOL_ROW = ("id", "name", "masked_fields")  # what the answer reads of the pool
 
 def _claimed_customer(claimant: User, row: dict[str, Any], moved: Sequence[Any]) -> Customer:
     """The customer as the claim left it (the row its compare-and-set returned), with its
-    owner and pool (the fields of it the answer reads; others load on first use)."""
-    customer = raw_rows.instance(Customer, CUSTOMER_ROW, moved)
+    owner and pool (the fields of it the answer reads; others load on first use). Its times,
+    JSON and contact fields are converted from that row when first read (``lazy_instance``):
+    the web page and most callers read only its id, name, owner and pool."""
+    customer = raw_rows.lazy_instance(Customer, CUSTOMER_ROW, moved)
     customer.owner = claimant
     if customer.pool_id is not None:
         pool = (customer.pool_id, row["pool_name"], row["pool_masked_fields"])
