@@ -5,11 +5,17 @@ already run. Building the instance through a queryset would compile the query ag
 instantiate through the generic iterator; this builds it with the same converters the ORM's
 compiler applies (the backend's, then the field's ``from_db_value``), computed once per model,
 field list and database vendor.
+
+``lazy_instance`` defers the conversion of the fields that need one (times, JSON, encrypted
+contact fields) until one of them is first read (``load_unconverted``, called by the model's
+``refresh_from_db``): an answer most readers only ask its id, owner and pool of (a claim)
+neither parses its times nor decrypts its phones unless someone reads them, and whoever reads
+one gets exactly what the eager conversion gives, from the same row.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any, TypeVar
 
@@ -49,10 +55,7 @@ def concrete_attnames(model: type[Model]) -> tuple[str, ...]:
     return tuple(field.attname for field in model._meta.concrete_fields)
 
 
-def instance(model: type[_M], attnames: tuple[str, ...], values: Sequence[Any]) -> _M:
-    """The ``model`` instance loaded from ``values`` (raw driver values of the ``attnames``
-    columns, named in the model's field order); fields not named load on first use, as with
-    ``only()``."""
+def _convert(model: type[Model], attnames: tuple[str, ...], values: Sequence[Any]) -> list[Any]:
     converted = []
     for value, (column, steps) in zip(
         values, _converters(model, attnames, connection.vendor), strict=True
@@ -60,4 +63,52 @@ def instance(model: type[_M], attnames: tuple[str, ...], values: Sequence[Any]) 
         for step in steps:
             value = step(value, column, connection)
         converted.append(value)
-    return model.from_db(connection.alias, list(attnames), converted)
+    return converted
+
+
+def instance(model: type[_M], attnames: tuple[str, ...], values: Sequence[Any]) -> _M:
+    """The ``model`` instance loaded from ``values`` (raw driver values of the ``attnames``
+    columns, named in the model's field order); fields not named load on first use, as with
+    ``only()``."""
+    return model.from_db(connection.alias, list(attnames), _convert(model, attnames, values))
+
+
+UNCONVERTED = "_unconverted_row"  # where a lazy instance keeps its fields' raw values
+
+
+@cache
+def _split(
+    model: type[Model], attnames: tuple[str, ...], vendor: str
+) -> tuple[tuple[int, ...], tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
+    """The positions and names of the fields that need no conversion, then of the others."""
+    steps = [bool(found[1]) for found in _converters(model, attnames, vendor)]
+    plain = tuple(i for i, needs in enumerate(steps) if not needs)
+    later = tuple(i for i, needs in enumerate(steps) if needs)
+    return plain, tuple(attnames[i] for i in plain), later, tuple(attnames[i] for i in later)
+
+
+def lazy_instance(model: type[_M], attnames: tuple[str, ...], values: Sequence[Any]) -> _M:
+    """``instance``, with the fields that need a conversion converted only when one of them is
+    first read, all at once (the model's ``refresh_from_db`` calls ``load_unconverted``)."""
+    plain, plain_names, later, later_names = _split(model, attnames, connection.vendor)
+    obj = model.from_db(connection.alias, list(plain_names), [values[i] for i in plain])
+    if later:
+        obj.__dict__[UNCONVERTED] = (later_names, tuple(values[i] for i in later))
+    return obj
+
+
+def load_unconverted(obj: Model, fields: Iterable[str] | None) -> bool:
+    """Convert the raw values a ``lazy_instance`` kept, when ``fields`` is one of them not read
+    yet (how Django loads a deferred field); ``True`` when that answered the read. Any other
+    reload (every field, several, one already read) drops them and goes to the database."""
+    pending = obj.__dict__.pop(UNCONVERTED, None)
+    if pending is None:
+        return False
+    names, values = pending
+    wanted = list(fields) if fields is not None else []
+    if len(wanted) != 1 or wanted[0] not in names or wanted[0] in obj.__dict__:
+        return False
+    for name, value in zip(names, _convert(type(obj), names, values), strict=True):
+        if name not in obj.__dict__:  # a field assigned since keeps its new value
+            setattr(obj, name, value)
+    return True

@@ -7,6 +7,7 @@ from django.db import models
 from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
+from highseas.accounts.raw_rows import load_unconverted
 from highseas.customers.choices import (
     ActivityKind,
     CustomerKind,
@@ -207,6 +208,16 @@ class Customer(models.Model):
 
     def __str__(self) -> str:
         return self.name
+
+    def refresh_from_db(
+        self, using: str | None = None, fields: Any = None, from_queryset: Any = None
+    ) -> None:
+        """A customer answered from the row its write returned (``raw_rows.lazy_instance``)
+        converts the rest of that row on the first read of a field not converted yet, rather
+        than reading the database; any other reload reads the database."""
+        if using is None and from_queryset is None and load_unconverted(self, fields):
+            return
+        super().refresh_from_db(using, fields, from_queryset)
 
 
 class CustomerMerge(models.Model):

@@ -41,7 +41,7 @@ from django.utils import timezone
 from django.utils.dateparse import parse_datetime
 from django.utils.translation import gettext as _
 
-from highseas.accounts import raw_rows
+from highseas.accounts import driver, raw_rows
 from highseas.accounts.models import RepProfile, Team, User
 from highseas.customers.choices import CustomerStage, DealStage
 from highseas.customers.models import Customer, Deal
@@ -298,8 +298,7 @@ def read(claimant: User, customer_id: int, now: datetime) -> dict[str, Any]:
     day, week = _periods(vendor, day_start(now, zone), week_start(now, zone))
     params = {"customer": customer_id, "rep": claimant.pk, "day": day, "week": week}
     if vendor == "sqlite":  # the write transaction (BEGIN IMMEDIATE) is the lock
-        with connection.cursor() as cursor:
-            found = _read_facts(cursor, vendor, params)
+        found = driver.fetch_one(_facts_sql(vendor), params)
     else:
         with connection.cursor() as lock, connection.cursor() as cursor:
             with one_round_trip():
@@ -415,8 +414,10 @@ POOL_ROW = ("id", "name", "masked_fields")  # what the answer reads of the pool
 
 def _claimed_customer(claimant: User, row: dict[str, Any], moved: Sequence[Any]) -> Customer:
     """The customer as the claim left it (the row its compare-and-set returned), with its
-    owner and pool (the fields of it the answer reads; others load on first use)."""
-    customer = raw_rows.instance(Customer, CUSTOMER_ROW, moved)
+    owner and pool (the fields of it the answer reads; others load on first use). Its times,
+    JSON and contact fields are converted from that row when first read (``lazy_instance``):
+    the web page and most callers read only its id, name, owner and pool."""
+    customer = raw_rows.lazy_instance(Customer, CUSTOMER_ROW, moved)
     customer.owner = claimant
     if customer.pool_id is not None:
         pool = (customer.pool_id, row["pool_name"], row["pool_masked_fields"])
@@ -486,18 +487,17 @@ def write_owned(
         *(policy_ref, at),
     ]
     vendor = connection.vendor
-    with connection.cursor() as cursor:
-        if vendor == "postgresql":  # one round trip: the ledger row only if the row moved
+    if vendor == "postgresql":  # one round trip: the ledger row only if the row moved
+        with connection.cursor() as cursor:
             cursor.execute(_claim_and_ledger_sql(vendor, whole), [*moved, *entry])
             claimed = cursor.fetchone()
-            if claimed is None:
-                raise _conflict(customer_id)
-        else:
-            cursor.execute(_claim_sql(vendor, whole), moved)
-            claimed = cursor.fetchone()
-            if claimed is None:
-                raise _conflict(customer_id)
-            cursor.execute(_ledger_sql(vendor), entry)
+        if claimed is None:
+            raise _conflict(customer_id)
+    else:  # two statements on SQLite's own cursor (``accounts.driver``)
+        claimed = driver.fetch_one(_claim_sql(vendor, whole), moved)
+        if claimed is None:
+            raise _conflict(customer_id)
+        driver.run(_ledger_sql(vendor), entry)
     if not whole:
         brief = [customer_id, row["name"], OWNED, pool_id, owner.pk]
         return Customer.from_db(connection.alias, list(BRIEF_ROW), brief)

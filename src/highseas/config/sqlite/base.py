@@ -50,13 +50,13 @@ class WriteGate:
         self._jobs: deque[threading.Event] = deque()
 
     def acquire(self, timeout: float) -> bool:
-        is_job = threading.current_thread().name == JOBS_THREAD
-        turn = threading.Event()
         with self._lock:
             if not self._held:
                 self._held = True
                 return True
+            is_job = threading.current_thread().name == JOBS_THREAD
             queue = self._jobs if is_job else self._requests
+            turn = threading.Event()  # only a writer that waits needs one
             queue.append(turn)
         if turn.wait(timeout):
             return True
@@ -129,10 +129,21 @@ class DatabaseWrapper(base.DatabaseWrapper):
             raise OperationalError("database is locked")
         self._gate_taken_at = time.perf_counter()
         try:
-            super()._start_transaction_under_autocommit()  # type: ignore[misc]
+            self._begin()
         except BaseException:
             self._open_gate()
             raise
+
+    def _begin(self) -> None:
+        """``BEGIN IMMEDIATE`` (the configured mode) on the driver's connection, as Django's
+        own cursor would send it, unless queries are logged or wrapped: then through that
+        cursor, so the statement is seen."""
+        if self.queries_logged or self.execute_wrappers:
+            super()._start_transaction_under_autocommit()  # type: ignore[misc]
+            return
+        mode = self.transaction_mode  # type: ignore[attr-defined]
+        with self.wrap_database_errors:
+            self.connection.execute(f"BEGIN {mode}" if mode else "BEGIN")
 
     def _open_gate(self) -> None:
         taken = self._gate_taken_at
