@@ -37,6 +37,8 @@ Django rebuilds a SQLite table to alter one of its columns, which drops the tabl
 Indexing row by row through the triggers costs a fraction of a millisecond an insert; a bulk
 loader (demo, bench, large imports) can wrap its load in ``search_index_suspended``, which
 drops the SQLite triggers and rebuilds the indexes once at the end, several times faster.
+A transaction that is rolled back whatever happens (an import's preview) writes no index at
+all inside ``search_upkeep_off``.
 """
 
 from __future__ import annotations
@@ -103,6 +105,7 @@ NAMES_TABLE = "customers_customer_names"  # PostgreSQL: the names indexes 1 and 
 NAMES_FUNCTION = "highseas_keep_customer_names"
 CONTACT_TABLE = "customers_contact"
 CONTACT_INDEX = "contact_search_name"
+UPKEEP_SETTING = "highseas.search_upkeep"  # PostgreSQL: ``off`` inside ``search_upkeep_off``
 
 
 def _create_pinyin_table(cursor: Any) -> None:
@@ -189,16 +192,31 @@ LANGUAGE sql IMMUTABLE STRICT PARALLEL SAFE AS $$
   ) AS grams(gram)
 $$
 """
+# Both keepers stand aside while ``UPKEEP_SETTING`` is ``off`` in the transaction
+# (``search_upkeep_off``: a preview, rolled back, whose rows nobody searches).
+_UPKEEP_OFF = f"IF current_setting('{UPKEEP_SETTING}', true) = 'off' THEN RETURN NULL; END IF;"
+# The pinyin queue's keeper: an insert's new cores set-based (a statement's transition table:
+# a ``COPY`` of 2,000 rows is one ``INSERT … SELECT``, not 2,000 trigger calls), a changed
+# ``name_key`` one row.
 POSTGRESQL_QUEUE = f"""
 CREATE OR REPLACE FUNCTION {QUEUE_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  IF NEW.name_key IS NOT NULL THEN
+  {_UPKEEP_OFF}
+  IF TG_LEVEL = 'STATEMENT' THEN
+    INSERT INTO {PINYIN_TABLE}(core) SELECT DISTINCT name_key FROM added
+      WHERE name_key IS NOT NULL ON CONFLICT DO NOTHING;
+  ELSIF NEW.name_key IS NOT NULL THEN
     INSERT INTO {PINYIN_TABLE}(core) VALUES (NEW.name_key) ON CONFLICT DO NOTHING;
   END IF;
   RETURN NULL;
 END
 $$
 """
+QUEUE_TRIGGERS = {
+    f"{QUEUE_TRIGGER}_ai": "AFTER INSERT ON {table} REFERENCING NEW TABLE AS added "
+    "FOR EACH STATEMENT",
+    QUEUE_TRIGGER: "AFTER UPDATE OF name_key ON {table} FOR EACH ROW",
+}
 # The names table's keeper: one function for every trigger of ``NAMES_TRIGGERS``. Inserts and
 # deletes are set-based (a statement's transition table: a ``COPY`` of 2,000 rows is one
 # ``INSERT … SELECT``); a renamed customer is one row. An id met again (after a ``TRUNCATE``
@@ -206,6 +224,7 @@ $$
 POSTGRESQL_NAMES = f"""
 CREATE OR REPLACE FUNCTION {NAMES_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+  {_UPKEEP_OFF}
   IF TG_OP = 'INSERT' THEN
     INSERT INTO {NAMES_TABLE}(rowid, name) SELECT id, name FROM added
       ON CONFLICT (rowid) DO UPDATE SET name = EXCLUDED.name;
@@ -275,6 +294,25 @@ def _postgresql_names(cursor: Any) -> None:
         execute(f"DROP INDEX {index}")
 
 
+def postgresql_queue_triggers(cursor: Any) -> None:
+    """The pinyin queue's keeper and its triggers (``QUEUE_TRIGGERS``), in place of any
+    earlier ones (migration 0020: one row trigger for inserts and updates before it)."""
+    cursor.execute(POSTGRESQL_QUEUE)
+    for name, event in QUEUE_TRIGGERS.items():
+        cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON {TABLE}")
+        cursor.execute(
+            f"CREATE TRIGGER {name} {event.format(table=TABLE)} EXECUTE FUNCTION {QUEUE_FUNCTION}()"
+        )
+
+
+def postgresql_upkeep(connection: BaseDatabaseWrapper) -> None:
+    """The names table's keeper and the pinyin queue's, as this module writes them now
+    (migration 0020)."""
+    with connection.cursor() as cursor:
+        cursor.execute(POSTGRESQL_NAMES)
+        postgresql_queue_triggers(cursor)
+
+
 def _postgresql_create(connection: BaseDatabaseWrapper) -> None:
     with connection.cursor() as cursor:
         _postgresql_names(cursor)
@@ -287,12 +325,7 @@ def _postgresql_create(connection: BaseDatabaseWrapper) -> None:
         )
         _create_pinyin_table(cursor)
         _create_contact_index(cursor)
-        cursor.execute(POSTGRESQL_QUEUE)
-        cursor.execute(f"DROP TRIGGER IF EXISTS {QUEUE_TRIGGER} ON {TABLE}")
-        cursor.execute(
-            f"CREATE TRIGGER {QUEUE_TRIGGER} AFTER INSERT OR UPDATE OF name_key ON {TABLE} "
-            f"FOR EACH ROW EXECUTE FUNCTION {QUEUE_FUNCTION}()"
-        )
+        postgresql_queue_triggers(cursor)
         _queue_every_core(cursor)
 
 
@@ -305,7 +338,8 @@ def _postgresql_drop_names(cursor: Any) -> None:
 
 def _postgresql_drop(connection: BaseDatabaseWrapper) -> None:
     with connection.cursor() as cursor:
-        cursor.execute(f"DROP TRIGGER IF EXISTS {QUEUE_TRIGGER} ON {TABLE}")
+        for name in QUEUE_TRIGGERS:
+            cursor.execute(f"DROP TRIGGER IF EXISTS {name} ON {TABLE}")
         cursor.execute(f"DROP FUNCTION IF EXISTS {QUEUE_FUNCTION}()")
         cursor.execute(f"DROP TABLE IF EXISTS {PINYIN_TABLE}")
         cursor.execute(f"DROP INDEX IF EXISTS {CONTACT_INDEX}")
@@ -390,3 +424,28 @@ def search_index_suspended(connection: BaseDatabaseWrapper) -> Iterator[None]:
         yield
     finally:
         _sqlite_create(connection)
+
+
+@contextmanager
+def search_upkeep_off(connection: BaseDatabaseWrapper) -> Iterator[None]:
+    """Inside the caller's transaction, which this rolls back: customers written in the block
+    are not indexed for search (a preview, whose writes nobody ever searches: nothing on its
+    path reads the search indexes, and every row it wrote is rolled back with them).
+
+    1. PostgreSQL: ``UPKEEP_SETTING`` is ``off`` for the transaction (``set_config`` local,
+       undone with the transaction or the savepoint), and the keepers return at once.
+    2. SQLite: the search triggers are dropped inside the transaction; its rollback restores
+       them (SQLite's schema is transactional), so no other connection ever sees them gone.
+    3. On leaving, the innermost atomic block is marked for rollback, whatever happened inside:
+       nothing written without its index can be committed."""
+    if not connection.in_atomic_block:
+        raise RuntimeError("search upkeep is only suspended inside a transaction rolled back")
+    try:
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute("SELECT set_config(%s, 'off', true)", [UPKEEP_SETTING])
+        elif connection.vendor == "sqlite":
+            _sqlite_drop_triggers(connection)
+        yield
+    finally:
+        transaction.set_rollback(True, using=connection.alias)

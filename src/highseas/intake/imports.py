@@ -4,7 +4,9 @@
 running the very code the commit runs (``intake.importer``) over the whole file in one
 transaction that is then rolled back — like the sweep's and the assignment's previews. The
 plans are spooled to a temporary file while the transaction is open, and written as the
-rows' planned actions after the rollback.
+rows' planned actions after the rollback. The customers that transaction writes are not
+indexed for search (``fts.search_upkeep_off``): nothing the planning reads comes from the
+search indexes (duplicates are found by their keys), and none of those rows outlives it.
 
 ``commit_import`` applies the rows in the preview's batches (``batch_size`` rows, kept in the
 job's ``options``), each batch in its own transaction and routing run, in line order:
@@ -54,6 +56,7 @@ from highseas.accounts.audit import record_audit
 from highseas.accounts.models import AuditLog
 from highseas.accounts.visibility import Viewer
 from highseas.customers.crypto import decrypt_json, encrypt_json
+from highseas.customers.fts import search_upkeep_off
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake.columns import HISTORY_FIELDS, checked_mapping, guess_mapping
 from highseas.intake.importer import Importer, Prepared, RowPlan, prepared_batches
@@ -242,7 +245,7 @@ def _plan(
     importer = Importer(job, viewer.user, now=now, preview=True)
     planned: Counter[str] = Counter()
     batches = _batches(rows, job.options["batch"])
-    with transaction.atomic(), full_collections_held():
+    with transaction.atomic(), search_upkeep_off(connection), full_collections_held():
         for index, (batch, prepared) in enumerate(prepared_batches(importer, batches, _same)):
             plans = importer.apply_prepared(prepared, index)
             for (_line, cells), plan in zip(batch, plans, strict=True):
