@@ -4,7 +4,9 @@ The hot paths (token sign-in, the claim and its answer) read a whole row in the 
 already run. Building the instance through a queryset would compile the query again and
 instantiate through the generic iterator; this builds it with the same converters the ORM's
 compiler applies (the backend's, then the field's ``from_db_value``), computed once per model,
-field list and database vendor.
+field list and database vendor, and only for the fields that have any; then it stores the
+values as ``Model.from_db`` would, without the generic ``__init__`` when nothing can tell the
+difference (``_loaded``). ``tests/integration/test_raw_rows.py`` holds both to ``from_db``.
 
 ``lazy_instance`` defers the conversion of the fields that need one (times, JSON, encrypted
 contact fields) until one of them is first read (``load_unconverted``, called by the model's
@@ -19,8 +21,10 @@ from collections.abc import Callable, Iterable, Sequence
 from functools import cache
 from typing import Any, TypeVar
 
-from django.db import connection
+from django.db import DEFAULT_DB_ALIAS, connection, connections
 from django.db.models import Model
+from django.db.models.base import ModelState
+from django.db.models.signals import post_init, pre_init
 
 _M = TypeVar("_M", bound=Model)
 Converter = Callable[[Any, Any, Any], Any]
@@ -29,17 +33,19 @@ Converter = Callable[[Any, Any, Any], Any]
 @cache
 def _converters(
     model: type[Model], attnames: tuple[str, ...], vendor: str
-) -> tuple[tuple[Any, tuple[Converter, ...]], ...]:
+) -> tuple[tuple[int, Any, tuple[Converter, ...]], ...]:
+    """(position, column, converters) of each named field that has converters."""
     by_attname = {field.attname: field for field in model._meta.concrete_fields}
     order = list(by_attname)
     positions = [order.index(name) for name in attnames]
     assert positions == sorted(positions), "name the fields in the model's order (from_db)"
     alias = model._meta.db_table
     found = []
-    for name in attnames:
+    for at, name in enumerate(attnames):
         column = by_attname[name].get_col(alias)
         steps = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-        found.append((column, tuple(steps)))
+        if steps:
+            found.append((at, column, tuple(steps)))
     return tuple(found)
 
 
@@ -56,21 +62,29 @@ def concrete_attnames(model: type[Model]) -> tuple[str, ...]:
 
 
 def _convert(model: type[Model], attnames: tuple[str, ...], values: Sequence[Any]) -> list[Any]:
-    converted = []
-    for value, (column, steps) in zip(
-        values, _converters(model, attnames, connection.vendor), strict=True
-    ):
+    if len(values) != len(attnames):
+        raise ValueError(f"{len(values)} values for {len(attnames)} fields")
+    db = connections[DEFAULT_DB_ALIAS]  # what ``connection`` stands for, looked up once
+    converted = list(values)
+    for at, column, steps in _converters(model, attnames, db.vendor):
+        value = converted[at]
         for step in steps:
-            value = step(value, column, connection)
-        converted.append(value)
+            value = step(value, column, db)
+        converted[at] = value
     return converted
+
+
+def _build(model: type[_M], attnames: tuple[str, ...], values: list[Any]) -> _M:
+    if model.__init__ is not Model.__init__ or pre_init.receivers or post_init.receivers:
+        return model.from_db(DEFAULT_DB_ALIAS, list(attnames), values)
+    return _loaded(model, attnames, values)
 
 
 def instance(model: type[_M], attnames: tuple[str, ...], values: Sequence[Any]) -> _M:
     """The ``model`` instance loaded from ``values`` (raw driver values of the ``attnames``
     columns, named in the model's field order); fields not named load on first use, as with
     ``only()``."""
-    return model.from_db(connection.alias, list(attnames), _convert(model, attnames, values))
+    return _build(model, attnames, _convert(model, attnames, values))
 
 
 UNCONVERTED = "_unconverted_row"  # where a lazy instance keeps its fields' raw values
@@ -81,17 +95,19 @@ def _split(
     model: type[Model], attnames: tuple[str, ...], vendor: str
 ) -> tuple[tuple[int, ...], tuple[str, ...], tuple[int, ...], tuple[str, ...]]:
     """The positions and names of the fields that need no conversion, then of the others."""
-    steps = [bool(found[1]) for found in _converters(model, attnames, vendor)]
-    plain = tuple(i for i, needs in enumerate(steps) if not needs)
-    later = tuple(i for i, needs in enumerate(steps) if needs)
+    needs = {at for at, _column, _steps in _converters(model, attnames, vendor)}
+    plain = tuple(i for i in range(len(attnames)) if i not in needs)
+    later = tuple(sorted(needs))
     return plain, tuple(attnames[i] for i in plain), later, tuple(attnames[i] for i in later)
 
 
 def lazy_instance(model: type[_M], attnames: tuple[str, ...], values: Sequence[Any]) -> _M:
     """``instance``, with the fields that need a conversion converted only when one of them is
     first read, all at once (the model's ``refresh_from_db`` calls ``load_unconverted``)."""
+    if len(values) != len(attnames):
+        raise ValueError(f"{len(values)} values for {len(attnames)} fields")
     plain, plain_names, later, later_names = _split(model, attnames, connection.vendor)
-    obj = model.from_db(connection.alias, list(plain_names), [values[i] for i in plain])
+    obj = _build(model, plain_names, [values[i] for i in plain])
     if later:
         obj.__dict__[UNCONVERTED] = (later_names, tuple(values[i] for i in later))
     return obj
@@ -112,3 +128,21 @@ def load_unconverted(obj: Model, fields: Iterable[str] | None) -> bool:
         if name not in obj.__dict__:  # a field assigned since keeps its new value
             setattr(obj, name, value)
     return True
+
+
+def _loaded(model: type[_M], attnames: tuple[str, ...], values: list[Any]) -> _M:
+    """What ``model.from_db`` builds, without its generic ``__init__``.
+
+    For a model that keeps Django's ``Model.__init__`` and while no ``pre_init`` or
+    ``post_init`` receiver is connected, ``from_db`` (positional values, a field not named
+    left deferred) does exactly this: a fresh ``ModelState`` marked loaded from the database,
+    and each named value stored under its attname. The only data descriptor on an attname,
+    a foreign key's, stores the value in the instance's ``__dict__`` too (it would first drop a
+    cached related object, which a new instance has none of)."""
+    new = model.__new__(model)
+    state = ModelState()
+    state.adding = False
+    state.db = DEFAULT_DB_ALIAS
+    new.__dict__["_state"] = state
+    new.__dict__.update(zip(attnames, values, strict=True))
+    return new
