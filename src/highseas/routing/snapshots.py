@@ -251,9 +251,11 @@ class AssignedToday:
         whose day range holds every row assigned that day, so each batch of a run read the
         day's rows so far again (a tenth of a second a batch by the end of a 100,000-customer
         run), where the rows written since are a batch's."""
+        reps = sorted(self.rep_ids)
+        if not reps:  # rules that reach nobody (``IN ()`` is no SQL on PostgreSQL)
+            return []
         start = day_start(self.now, timezone.get_default_timezone())
         table, (pk, owner, kind, at) = columns(OwnershipEvent, "id", "to_owner", "kind", "at")
-        reps = sorted(self.rep_ids)
         marks = ", ".join(["%s"] * len(reps))
         sql = (
             f"WITH recent AS MATERIALIZED (SELECT {pk} AS id, {owner} AS owner_id, "
