@@ -97,6 +97,7 @@ def record_events(entries: Sequence[Entry], *, at: datetime) -> None:
     A set-based change shares a handful of states, kinds and reasons among its rows (the same
     objects, row after row): each one's columns are worked out once, by the object's identity
     (the entries keep them alive, so no identity is reused meanwhile), then by its value."""
+    entries = list(entries)  # held for the whole loop: the identities below stay unique
     when = db_datetime(at)
     rows = []
     coded: dict[object, tuple[str, str, object]] = {}  # a run's rows share a few reasons
