@@ -25,8 +25,9 @@ def unfrozen() -> Iterator[None]:
 
 def test_settle_freezes_what_exists_and_leaves_new_objects_collectable() -> None:
     frozen = heap.settle()
-    # another thread of the run (a server a test left stopping) may freeze a few more since
-    assert 10_000 < frozen <= gc.get_freeze_count()
+    # Since then, another thread of the run (a server a test left stopping) may have frozen a
+    # few more, and a frozen object whose last reference went is freed (the count drops).
+    assert frozen > 10_000 and abs(gc.get_freeze_count() - frozen) < frozen // 100
     cycle: list[Any] = []
     cycle.append(cycle)
     del cycle
