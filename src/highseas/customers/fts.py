@@ -217,14 +217,19 @@ QUEUE_TRIGGERS = {
     "FOR EACH STATEMENT",
     QUEUE_TRIGGER: "AFTER UPDATE OF name_key ON {table} FOR EACH ROW",
 }
+
+
 # The names table's keeper: one function for every trigger of ``NAMES_TRIGGERS``. Inserts and
 # deletes are set-based (a statement's transition table: a ``COPY`` of 2,000 rows is one
 # ``INSERT … SELECT``); a renamed customer is one row. An id met again (after a ``TRUNCATE``
 # that kept the sequence, or a row already there) takes the new name.
-POSTGRESQL_NAMES = f"""
+def names_keeper(guard: str) -> str:
+    """The names keeper's function; ``guard`` opens it (migration 0020's backward step
+    restores it without the upkeep switch)."""
+    return f"""
 CREATE OR REPLACE FUNCTION {NAMES_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
-  {_UPKEEP_OFF}
+  {guard}
   IF TG_OP = 'INSERT' THEN
     INSERT INTO {NAMES_TABLE}(rowid, name) SELECT id, name FROM added
       ON CONFLICT (rowid) DO UPDATE SET name = EXCLUDED.name;
@@ -240,6 +245,9 @@ BEGIN
 END
 $$
 """
+
+
+POSTGRESQL_NAMES = names_keeper(_UPKEEP_OFF)
 NAMES_TRIGGERS = {
     f"{NAMES_TABLE}_ai": "AFTER INSERT ON {table} REFERENCING NEW TABLE AS added "
     "FOR EACH STATEMENT",

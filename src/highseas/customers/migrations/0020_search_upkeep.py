@@ -15,6 +15,7 @@ from highseas.customers.fts import (
     QUEUE_TRIGGER,
     QUEUE_TRIGGERS,
     TABLE,
+    names_keeper,
     postgresql_upkeep,
 )
 
@@ -28,24 +29,7 @@ BEGIN
 END
 $$
 """
-EARLIER_NAMES = f"""
-CREATE OR REPLACE FUNCTION {NAMES_FUNCTION}() RETURNS trigger LANGUAGE plpgsql AS $$
-BEGIN
-  IF TG_OP = 'INSERT' THEN
-    INSERT INTO {NAMES_TABLE}(rowid, name) SELECT id, name FROM added
-      ON CONFLICT (rowid) DO UPDATE SET name = EXCLUDED.name;
-  ELSIF TG_OP = 'UPDATE' THEN
-    INSERT INTO {NAMES_TABLE}(rowid, name) VALUES (NEW.id, NEW.name)
-      ON CONFLICT (rowid) DO UPDATE SET name = EXCLUDED.name;
-  ELSIF TG_OP = 'DELETE' THEN
-    DELETE FROM {NAMES_TABLE} WHERE rowid IN (SELECT id FROM removed);
-  ELSE
-    TRUNCATE {NAMES_TABLE};
-  END IF;
-  RETURN NULL;
-END
-$$
-"""
+EARLIER_NAMES = names_keeper(guard="")
 
 
 def forward(apps, schema_editor):
