@@ -9,10 +9,9 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import waitress
 from django.core.management import call_command
 
-from highseas.config import heap
+from highseas.config import embedded, heap
 from highseas.config.production import ServerOptions
 
 
@@ -38,7 +37,7 @@ def test_settle_freezes_what_exists_and_leaves_new_objects_collectable() -> None
 def test_the_embedded_server_settles_its_heap_before_it_serves(monkeypatch: Any) -> None:
     frozen_when_serving: list[int] = []
     monkeypatch.setattr(
-        waitress, "serve", lambda *args, **kwargs: frozen_when_serving.append(gc.get_freeze_count())
+        embedded, "serve", lambda *args, **kwargs: frozen_when_serving.append(gc.get_freeze_count())
     )
     call_command("serve", "--no-scheduler", "--port", "0")
     assert frozen_when_serving and frozen_when_serving[0] > 10_000
