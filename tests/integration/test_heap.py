@@ -10,6 +10,7 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
+from gunicorn.http import wsgi
 
 from highseas.config import embedded, heap
 from highseas.config.production import ServerOptions
@@ -43,7 +44,8 @@ def test_the_embedded_server_settles_its_heap_before_it_serves(monkeypatch: Any)
     assert frozen_when_serving and frozen_when_serving[0] > 10_000
 
 
-def test_each_production_worker_settles_its_heap_once_started() -> None:
+def test_each_production_worker_settles_its_heap_once_started(monkeypatch: Any) -> None:
+    monkeypatch.setattr(wsgi, "Response", wsgi.Response)  # the hook sets this worker's answers
     hook = ServerOptions().gunicorn_settings()["post_worker_init"]
     hook(object())
     assert gc.get_freeze_count() > 10_000
