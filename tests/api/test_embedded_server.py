@@ -11,9 +11,15 @@ from contextlib import contextmanager
 from typing import Any
 
 import pytest
+from django.db import connections
+from django.utils import timezone
 from waitress.server import create_server
 
+from highseas.accounts.models import ApiToken, User
+from highseas.accounts.tokens import issue_token
+from highseas.config import wsgi
 from highseas.config.embedded import OneWriteChannel, embedded_server
+from highseas.customers.models import Customer
 
 App = Callable[[dict[str, Any], Callable[..., Any]], Iterable[bytes]]
 CLAIMED = b'{"id":7,"name":"\xe5\x85\xac\xe6\xb5\xb7","status":"owned","owner":3}'
@@ -132,3 +138,66 @@ def test_an_answer_in_pieces_is_written_piece_by_piece() -> None:
         wire = exchange(embedded.effective_port, [request("/pieces", close=True)])
     assert RecordingChannel.writes[1:] == [b"abc", b"def"]
     assert b"".join(RecordingChannel.writes) == wire
+
+
+def _token(user: User) -> str:
+    row, secret = issue_token(user, device="tests", audited=False)
+    ApiToken.objects.filter(pk=row.pk).update(last_used=timezone.now())  # no last-use write
+    return secret
+
+
+def _api_call(method: str, path: str, token: str, *, close: bool = False) -> bytes:
+    body = b"{}" if method == "POST" else b""
+    head = (
+        f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Token {token}\r\n"
+        f"Accept-Language: en\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\n{'Connection: close' + chr(13) + chr(10) if close else ''}"
+    )
+    return f"{head}\r\n".encode("ascii") + body
+
+
+def _claim(customer: Customer, token: str, *, close: bool = False) -> bytes:
+    return _api_call("POST", f"/api/v1/customers/{customer.pk}/claim/", token, close=close)
+
+
+@contextmanager
+def serving_highseas(make: Callable[..., Any]) -> Iterator[Any]:
+    server = make(wsgi.application, host="127.0.0.1", port=0, threads=1, ident="HighSeas")
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    try:
+        yield server
+    finally:
+        server.close()
+        thread.join(10)
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_application_answers_the_same_bytes_through_both_servers(
+    org: dict[str, Any], make_customer: Callable[..., Customer], monkeypatch: Any
+) -> None:
+    """A claim's refusal and a read, kept alive then closed, byte for byte (but the date); the
+    claim itself the same status and headers."""
+    # The servers' threads close their connections after each request, so none outlives them.
+    monkeypatch.setitem(connections.databases["default"], "CONN_MAX_AGE", 0)
+    first, second = (make_customer(org["admin"], pool=org["east_pool"]) for _ in range(2))
+    token_a, token_b = _token(org["rep_a"]), _token(org["rep_b"])
+    refused_then_read = [
+        _claim(first, token_b),
+        _api_call("GET", "/api/v1/me/", token_a, close=True),
+    ]
+    with serving_highseas(create_server) as stock, serving_highseas(embedded_server) as ours:
+        stock_won = exchange(stock.effective_port, [_claim(first, token_a, close=True)])
+        stock_same = exchange(stock.effective_port, refused_then_read)
+        our_same = exchange(ours.effective_port, refused_then_read)
+        our_won = exchange(ours.effective_port, [_claim(second, token_a, close=True)])
+    assert stock_same.startswith(b"HTTP/1.1 409 ") and b"HTTP/1.1 200 " in stock_same
+    assert undated(our_same) == undated(stock_same)
+    assert stock_won.startswith(b"HTTP/1.1 200 ") and our_won.startswith(b"HTTP/1.1 200 ")
+    assert _head_names(our_won) == _head_names(stock_won)
+    assert Customer.objects.get(pk=second.pk).owner_id == org["rep_a"].pk
+
+
+def _head_names(wire: bytes) -> list[bytes]:
+    head = wire.partition(b"\r\n\r\n")[0].split(b"\r\n")
+    return [head[0], *(line.partition(b":")[0] for line in head[1:])]
