@@ -9,10 +9,10 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-import waitress
 from django.core.management import call_command
+from gunicorn.http import wsgi
 
-from highseas.config import heap
+from highseas.config import embedded, heap
 from highseas.config.production import ServerOptions
 
 
@@ -38,13 +38,14 @@ def test_settle_freezes_what_exists_and_leaves_new_objects_collectable() -> None
 def test_the_embedded_server_settles_its_heap_before_it_serves(monkeypatch: Any) -> None:
     frozen_when_serving: list[int] = []
     monkeypatch.setattr(
-        waitress, "serve", lambda *args, **kwargs: frozen_when_serving.append(gc.get_freeze_count())
+        embedded, "serve", lambda *args, **kwargs: frozen_when_serving.append(gc.get_freeze_count())
     )
     call_command("serve", "--no-scheduler", "--port", "0")
     assert frozen_when_serving and frozen_when_serving[0] > 10_000
 
 
-def test_each_production_worker_settles_its_heap_once_started() -> None:
+def test_each_production_worker_settles_its_heap_once_started(monkeypatch: Any) -> None:
+    monkeypatch.setattr(wsgi, "Response", wsgi.Response)  # the hook sets this worker's answers
     hook = ServerOptions().gunicorn_settings()["post_worker_init"]
     hook(object())
     assert gc.get_freeze_count() > 10_000

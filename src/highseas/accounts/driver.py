@@ -13,6 +13,9 @@ They go through Django's cursor as before whenever it would do more than that:
 3. when queries are logged (``DEBUG``, ``CaptureQueriesContext``, ``assertNumQueries``), or an
    ``execute_wrapper`` is installed, so every statement is still seen;
 4. when the transaction is already broken (Django refuses the statement).
+
+A read that needs no transaction (``read_all``: the token sign-in, one per API request) runs on
+the driver's cursor outside one as well: rule 2 is for writes, which the write gate must see.
 """
 
 from __future__ import annotations
@@ -35,14 +38,28 @@ def _converted(sql: str, names: tuple[str, ...] | None) -> str:
     return str(sql % {name: f":{name}" for name in names})
 
 
-def _direct(db: Any) -> bool:
+def _direct(db: Any, *, in_transaction: bool = True) -> bool:
     return (
         db.vendor == "sqlite"
-        and db.in_atomic_block
+        and (db.in_atomic_block or not in_transaction)
         and not db.needs_rollback
         and not db.execute_wrappers
         and not db.queries_logged
     )
+
+
+def read_all(sql: str, params: Params) -> list[tuple[Any, ...]]:
+    """Every row a read (a ``SELECT``) answers, inside a transaction or not, ``params`` bound
+    as ``fetch_one`` binds them."""
+    db = connections[DEFAULT_DB_ALIAS]
+    if not _direct(db, in_transaction=False):
+        with db.cursor() as cursor:
+            cursor.execute(sql, params)
+            return list(cursor.fetchall())
+    names = tuple(params) if isinstance(params, Mapping) else None
+    db.ensure_connection()
+    with db.wrap_database_errors:
+        return list(db.connection.execute(_converted(sql, names), params).fetchall())
 
 
 def fetch_one(sql: str, params: Params) -> tuple[Any, ...] | None:

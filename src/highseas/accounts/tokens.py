@@ -23,7 +23,7 @@ from knox.crypto import hash_token
 from knox.settings import CONSTANTS, knox_settings
 from rest_framework.exceptions import AuthenticationFailed
 
-from highseas.accounts import raw_rows
+from highseas.accounts import driver, raw_rows
 from highseas.accounts.audit import record_audit
 from highseas.accounts.models import ApiToken, AuditLog, User
 from highseas.engine.errors import ErrorCode, HighSeasError
@@ -124,14 +124,14 @@ class DeviceTokenAuthentication(TokenAuthentication):  # type: ignore[misc]
 
     The check is knox's (the SHA-512 digest of the secret compared in constant time with the
     stored one, expiry, an inactive user refused), read in ONE precompiled statement: the token
-    rows of the secret's key prefix joined to their user's row, built into instances with the
-    ORM's own converters. knox's queryset read the tokens, then every other token of the user
-    (to delete the expired ones) and compiled both per request. Nothing is cached between
-    requests, so a revoked token (its row deleted, by ``revoke_token``, ``revoke_tokens`` or a
-    deactivation) is refused on the very next request in every process. An expired token is
-    handed to knox, which deletes it and refuses it; other expired tokens of the user are no
-    longer swept on each request (they are refused, and deleted, when presented, and
-    ``tokens_of`` never lists them).
+    rows of the secret's key prefix joined to their user's row (on SQLite's own cursor,
+    ``driver.read_all``), built into instances with the ORM's own converters. knox's queryset
+    read the tokens, then every other token of the user (to delete the expired ones) and
+    compiled both per request. Nothing is cached between requests, so a revoked token (its row
+    deleted, by ``revoke_token``, ``revoke_tokens`` or a deactivation) is refused on the very
+    next request in every process. An expired token is handed to knox, which deletes it and
+    refuses it; other expired tokens of the user are no longer swept on each request (they are
+    refused, and deleted, when presented, and ``tokens_of`` never lists them).
     """
 
     def authenticate_credentials(self, token: bytes) -> tuple[User, ApiToken]:
@@ -139,9 +139,8 @@ class DeviceTokenAuthentication(TokenAuthentication):  # type: ignore[misc]
             secret = token.decode("utf-8")
         except UnicodeDecodeError:  # no token we issue: a stray byte or a probe
             raise AuthenticationFailed(_("Invalid token.")) from None
-        with connection.cursor() as cursor:
-            cursor.execute(_sign_in_sql(connection.vendor), [secret[: CONSTANTS.TOKEN_KEY_LENGTH]])
-            rows = cursor.fetchall()
+        key = secret[: CONSTANTS.TOKEN_KEY_LENGTH]
+        rows = driver.read_all(_sign_in_sql(connection.vendor), [key])
         if not rows:
             raise AuthenticationFailed(_("Invalid token."))
         try:

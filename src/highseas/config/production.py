@@ -9,6 +9,11 @@ but a claim spends its time in the database, not in HTTP parsing.
 
 The web workers run no periodic jobs: sweeps, reminders, handovers and notification delivery
 belong to the ``highseas worker`` processes started beside them.
+
+gunicorn sends an answer's head and then its body by two ``sendall`` calls; each worker answers
+with ``OneWriteResponse`` instead, which sends a one-piece body of exactly its
+``Content-Length`` together with the head, in one call (the same bytes; see
+``config/embedded.py`` for the embedded server's twin).
 """
 
 from __future__ import annotations
@@ -16,7 +21,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from gunicorn import util  # type: ignore[import-untyped]
 from gunicorn.app.base import BaseApplication  # type: ignore[import-untyped]
+from gunicorn.http import wsgi  # type: ignore[import-untyped]
 
 from highseas.config import heap
 
@@ -42,13 +49,59 @@ class ServerOptions:
             "accesslog": None,
             "errorlog": "-",
             "proc_name": "highseas",
-            "post_worker_init": _settle_heap,
+            "post_worker_init": _worker_ready,
         }
 
 
-def _settle_heap(worker: Any) -> None:
-    """Each worker, once it has loaded the application: ``heap.settle``."""
+class _HeadCapture:
+    """A socket stand-in that keeps what ``sendall`` is given."""
+
+    def __init__(self) -> None:
+        self.sent = b""
+
+    def sendall(self, data: bytes) -> None:
+        self.sent += data
+
+
+class OneWriteResponse(wsgi.Response):  # type: ignore[misc]
+    """gunicorn's response, sending the head together with a body that is the whole answer:
+    not chunked, not HEAD, not a status without a body, and exactly ``Content-Length`` bytes.
+    The head is gunicorn's own (``send_headers``, written into ``_HeadCapture``)."""
+
+    sock: Any
+
+    def write(self, arg: Any) -> None:
+        if not self._is_whole_answer(arg):
+            super().write(arg)
+            return
+        sock = self.sock
+        capture = _HeadCapture()
+        self.sock = capture
+        try:
+            self.send_headers()
+        finally:
+            self.sock = sock
+        util.write(sock, capture.sent + arg)
+        self.sent += len(arg)
+
+    def _is_whole_answer(self, arg: Any) -> bool:
+        return (
+            isinstance(arg, bytes)
+            and bool(arg)
+            and not self.headers_sent
+            and not self.chunked
+            and not self._omits_body
+            and self.req.method != "HEAD"
+            and len(arg) == self.response_length
+        )
+
+
+def _worker_ready(worker: Any) -> None:
+    """Each worker, once it has loaded the application: ``heap.settle``, and its answers are
+    ``OneWriteResponse`` (gunicorn's threaded worker builds them with ``wsgi.create``, which
+    takes the module's ``Response``)."""
     heap.settle()
+    wsgi.Response = OneWriteResponse
 
 
 class ProductionServer(BaseApplication):  # type: ignore[misc]

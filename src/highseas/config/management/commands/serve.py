@@ -54,8 +54,7 @@ class Command(BaseCommand):
         if production:
             self._serve_production(host, port, workers, threads or 4)
             return
-        from waitress import serve
-
+        from highseas.config.embedded import serve
         from highseas.config.wsgi import application
         from highseas.pools.scheduler import start_in_background
 
