@@ -266,5 +266,8 @@ LOGGING = {
         # 4xx answers are logged once, as one line, by highseas.refusals; 5xx stay here.
         "django.request": {"level": "ERROR"},
         "axes": {"level": "WARNING"},
+        # waitress warns "Task queue depth is N" whenever every thread is busy: at a rush
+        # hour, on most requests, a line per request that nobody can act on
+        "waitress.queue": {"level": "ERROR"},
     },
 }
