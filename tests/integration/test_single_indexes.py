@@ -1,6 +1,6 @@
-"""The ledger's and the customer's single-column indexes that a composite index leads with are
-gone (one index write fewer per ledger row and per ownership change), and the look-ups they
-served still read an index."""
+"""The ledger's, the customer's and the notification's single-column indexes that a composite
+index leads with are gone (one index write fewer per ledger row, per ownership change and per
+notification), and the look-ups they served still read an index."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ pytestmark = pytest.mark.django_db
 DROPPED = {
     "pools_ownershipevent": {"at", "customer_id", "from_owner_id", "to_owner_id"},
     "customers_customer": {"owner_id"},
+    "notify_notification": {"recipient_id"},
 }
 
 
@@ -40,6 +41,7 @@ def test_no_single_column_index_on_a_column_a_composite_leads(table: str) -> Non
     [
         ("SELECT id FROM customers_customer WHERE owner_id = 1", "customer_owner_held"),
         ("SELECT id FROM pools_ownershipevent WHERE customer_id = 1", "ledger_customer_seq"),
+        ("SELECT id FROM notify_notification WHERE recipient_id = 1", "notification_inbox"),
         ("SELECT id FROM pools_ownershipevent WHERE to_owner_id = 1", "ledger_claims_by_rep"),
         ("SELECT id FROM pools_ownershipevent WHERE from_owner_id = 1", "ledger_cooldown"),
         (

@@ -43,7 +43,9 @@ class Customer(models.Model):
     # Personal data, encrypted at rest (``customers.crypto``); found by the blind keys below.
     phone = EncryptedCharField(_("phone"), max_length=40, blank=True)
     email = EncryptedEmailField(_("e-mail"), blank=True)
-    industry = models.CharField(_("industry"), max_length=50, blank=True, db_index=True)
+    # indexed in Meta.indexes: ``db_index`` would add a pattern-ops twin on PostgreSQL that no
+    # query reads (industry is matched exactly, or by ``contains``, which no B-tree serves)
+    industry = models.CharField(_("industry"), max_length=50, blank=True)
     province = models.CharField(_("province"), max_length=20, blank=True)
     city = models.CharField(_("city"), max_length=30, blank=True)
     address = models.CharField(_("address"), max_length=200, blank=True)
@@ -105,6 +107,7 @@ class Customer(models.Model):
         blank=True,
         related_name="+",
         verbose_name=_("previous owner"),
+        db_index=False,  # indexed below for the rows that have one: see Meta.indexes
     )
 
     # Duplicate keys (SPEC §8): normalized phone / e-mail / credit code as blind indexes
@@ -143,6 +146,14 @@ class Customer(models.Model):
                 fields=["merged_into"],
                 name="customer_merged_into",
                 condition=Q(merged_into__isnull=False),
+            ),
+            models.Index(fields=["industry"], name="customer_industry"),
+            # Partial, as merged_into: the never-owned rows (every import) write no entry, and
+            # every look-up (``= id``, the user's SET_NULL and the FK check) implies NOT NULL.
+            models.Index(
+                fields=["previous_owner"],
+                name="customer_previous_owner",
+                condition=Q(previous_owner__isnull=False),
             ),
             models.Index(fields=["status", "pool", "id"], name="customer_pool_list"),
             # A rep's holdings by status and stage, counted from the index alone (the routing

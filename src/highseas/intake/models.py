@@ -12,6 +12,7 @@ from typing import Any
 
 from django.conf import settings
 from django.db import models
+from django.db.models import Q
 from django.utils.translation import gettext_lazy as _
 
 from highseas.customers.fields import EncryptedJSONField
@@ -72,14 +73,20 @@ class ImportRow(models.Model):
         MERGE = "merge", _("Merge")
         ERROR = "error", _("Error")
 
-    job = models.ForeignKey(ImportJob, models.CASCADE, related_name="rows")
+    # the unique (job, line) below leads with job and serves every look-up by job
+    job = models.ForeignKey(ImportJob, models.CASCADE, related_name="rows", db_index=False)
     line = models.PositiveIntegerField()
     values = EncryptedJSONField(default=empty_dict)  # the line's cells: phones, e-mails
     action = models.CharField(max_length=9, choices=Action.choices)
     code = models.CharField(max_length=40, blank=True)
     detail = models.CharField(max_length=500, blank=True)
     duplicate_of = models.ForeignKey(
-        "customers.Customer", models.SET_NULL, null=True, blank=True, related_name="+"
+        "customers.Customer",
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,  # indexed in Meta for the duplicate rows only
     )
     duplicate_line = models.PositiveIntegerField(null=True, blank=True)
     holder = models.CharField(max_length=150, blank=True)
@@ -94,6 +101,13 @@ class ImportRow(models.Model):
         ordering = ["job", "line"]
         constraints = [
             models.UniqueConstraint(fields=["job", "line"], name="import_row_once_per_line")
+        ]
+        indexes = [
+            models.Index(
+                fields=["duplicate_of"],
+                name="import_row_duplicate_of",
+                condition=Q(duplicate_of__isnull=False),
+            )
         ]
 
     def __str__(self) -> str:

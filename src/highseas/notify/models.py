@@ -12,8 +12,9 @@ from highseas.notify.texts import render, render_lines
 class Notification(models.Model):
     """An in-app message. ``dedupe_key`` makes "sent once" a database fact."""
 
+    # ``notification_inbox`` (recipient, -created_at) leads with it and serves every look-up
     recipient = models.ForeignKey(
-        settings.AUTH_USER_MODEL, models.CASCADE, related_name="notifications"
+        settings.AUTH_USER_MODEL, models.CASCADE, related_name="notifications", db_index=False
     )
     kind = models.CharField(_("kind"), max_length=40)
     title = models.CharField(_("title"), max_length=200)

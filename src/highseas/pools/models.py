@@ -216,9 +216,17 @@ class OwnershipEvent(models.Model):
     to_owner = models.ForeignKey(
         USER, models.PROTECT, null=True, blank=True, related_name="+", db_index=False
     )
-    from_pool = models.ForeignKey(Pool, models.PROTECT, null=True, blank=True, related_name="+")
+    # from_pool, actor and related_customer are often empty (a release has no source pool, a
+    # rule or an import no acting user, most rows no related customer): their partial indexes
+    # below leave those rows out, and every look-up by value (the PROTECT checks included)
+    # implies NOT NULL
+    from_pool = models.ForeignKey(
+        Pool, models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     to_pool = models.ForeignKey(Pool, models.PROTECT, null=True, blank=True, related_name="+")
-    actor = models.ForeignKey(USER, models.PROTECT, null=True, blank=True, related_name="+")
+    actor = models.ForeignKey(
+        USER, models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+    )
     actor_label = models.CharField(
         max_length=100, help_text=_("the user's username, or system:<rule>")
     )
@@ -228,7 +236,12 @@ class OwnershipEvent(models.Model):
     reason_params = models.JSONField(null=True, blank=True)
     policy_ref = models.CharField(max_length=100, blank=True)
     related_customer = models.ForeignKey(
-        "customers.Customer", models.PROTECT, null=True, blank=True, related_name="+"
+        "customers.Customer",
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
     )
     at = models.DateTimeField()
 
@@ -243,6 +256,15 @@ class OwnershipEvent(models.Model):
             models.Index(
                 fields=["at", "kind", "to_owner", "to_status", "from_owner", "from_status"],
                 name="insights_ledger_day_counts",
+            ),
+            models.Index(
+                fields=["from_pool"], name="ledger_from_pool", condition=Q(from_pool__isnull=False)
+            ),
+            models.Index(fields=["actor"], name="ledger_actor", condition=Q(actor__isnull=False)),
+            models.Index(
+                fields=["related_customer"],
+                name="ledger_related_customer",
+                condition=Q(related_customer__isnull=False),
             ),
         ]
         constraints = [
