@@ -2,16 +2,20 @@
 a plan's ``as_dict`` is its ``asdict``; the text fields' check is ``Field.clean``'s; a row's
 choices are read in the active language as before; a remembered phone is the parsed one;
 ``compact_json`` is the compact encoder; an encrypted text is written as the field's own
-``get_db_prep_save`` writes it, and reads back the same."""
+``get_db_prep_save`` writes it, and reads back the same; an aware moment is adapted as its
+field adapts it."""
 
 from __future__ import annotations
 
 import dataclasses
 import json
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
+from datetime import timezone as dt_timezone
 from decimal import Decimal
 from types import SimpleNamespace
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.core.exceptions import ValidationError
@@ -239,3 +243,29 @@ def test_customers_inserted_with_their_ids_read_back_as_built(
         .values_list("pk", "raw_phone")
     )
     assert [is_token(stored[c.pk]) for c in built] == [True, False, True]
+
+
+moments = st.datetimes(
+    min_value=datetime(1990, 1, 1),
+    max_value=datetime(2100, 1, 1),
+    timezones=st.sampled_from([UTC, dt_timezone(timedelta(hours=8)), ZoneInfo("Asia/Shanghai")]),
+)
+
+
+@pytest.mark.django_db
+@settings(max_examples=200, suppress_health_check=[HealthCheck.function_scoped_fixture])
+@given(moment=moments, name=st.sampled_from(["created_at", "owned_since", "recycle_due_at"]))
+def test_a_moment_is_adapted_as_its_field_adapts_it(moment: datetime, name: str) -> None:
+    field = Customer._meta.get_field(name)
+    read = rows._reader(field)
+    assert read(Customer(**{name: moment})) == field.get_db_prep_save(moment, connection)
+    assert read(Customer(**{name: None})) is None
+
+
+@pytest.mark.django_db
+def test_an_automatic_moment_is_the_one_set_on_the_instance() -> None:
+    field = Customer._meta.get_field("updated_at")
+    customer = Customer()
+    written = rows._reader(field)(customer)
+    assert customer.updated_at.utcoffset() is not None
+    assert written == field.get_db_prep_save(customer.updated_at, connection)

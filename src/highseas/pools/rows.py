@@ -190,6 +190,12 @@ def _reader(field: Any) -> Callable[[Model], Any]:
     # Only immutable dates are remembered; an encrypted value never is (its nonce is fresh).
     remembered = isinstance(field, models.DateField)
     last: list[Any] = [None, None]
+    # a moment field's aware datetime (an ``auto_now``'s is new on every row): what its
+    # ``get_db_prep_save`` comes to, the backend's adaptation, without the checks and
+    # conversions that leave such a value as it is
+    adapt_moment = (
+        connection.ops.adapt_datetimefield_value if type(field) is models.DateTimeField else None
+    )
 
     def prepared(obj: Model) -> Any:
         value = field.pre_save(obj, True) if automatic else obj.__dict__[attname]
@@ -197,7 +203,10 @@ def _reader(field: Any) -> Callable[[Model], Any]:
             return None
         if remembered and value is last[0]:
             return last[1]
-        result = field.get_db_prep_save(value, connection)
+        if adapt_moment is not None and type(value) is datetime and value.utcoffset() is not None:
+            result = adapt_moment(value)
+        else:
+            result = field.get_db_prep_save(value, connection)
         if remembered:
             last[0], last[1] = value, result
         return result
