@@ -19,6 +19,7 @@ Four keys, each a pure function of what a person typed:
 
 from __future__ import annotations
 
+import functools
 import re
 import unicodedata
 from dataclasses import dataclass
@@ -94,8 +95,11 @@ def _e164(main: str) -> str | None:
     return _national_key(digits)
 
 
+@functools.lru_cache(maxsize=8192)
 def parse_phone(raw: str) -> PhoneNumber | None:
     """The number in E.164 with its extension apart, or ``None`` when it cannot be placed.
+    Remembered (the result is immutable): an import reads each row's number twice, for the
+    row's bounds and for its duplicate keys, a batch's rows apart.
 
     Steps: fold full-width characters; keep the first of several numbers (``/``, ``、``,
     ``;``, ``或``); split an explicit extension (``转``, ``分机``, ``ext``, ``x``, ``#``);

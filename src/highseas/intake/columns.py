@@ -201,8 +201,8 @@ CHOICES = {
 }
 
 
-def _choice(name: str, value: str) -> str:
-    found = _choice_of(name, value.casefold(), translation.get_language())
+def _choice(name: str, value: str, language: str | None) -> str:
+    found = _choice_of(name, value.casefold(), language)
     if found is None:
         raise ValueError(_("not one of the known values"))
     return found
@@ -259,16 +259,12 @@ def _moment(value: str) -> datetime:
         raise ValueError(_("not a date (YYYY-MM-DD)")) from None
 
 
+# the other fields' parsers; a field of ``CHOICES`` is read by ``_choice``
 PARSERS: dict[str, Callable[[str], Any]] = {
     "employees": _int,
-    "kind": lambda v: _choice("kind", v),
-    "level": lambda v: _choice("level", v),
-    "source": lambda v: _choice("source", v),
-    "deal_status": lambda v: _choice("deal_status", v),
     "deal_amount": _amount,
     "deal_date": _moment,
     "activity_at": _moment,
-    "activity_kind": lambda v: _choice("activity_kind", v),
 }
 
 
@@ -276,13 +272,17 @@ def parse_row(cells: dict[str, str]) -> ParsedRow:
     """One row's cells by field (``values`` of an ``ImportRow``) as typed values."""
     values: dict[str, Any] = {}
     errors: dict[str, list[str]] = {}
+    language = translation.get_language()  # the choices' labels are read in it
     for name, raw in cells.items():
         text = _text(raw) if name not in ("name", "address", "activity_note") else raw.strip()
         if not text:
             continue
         parser = PARSERS.get(name)
         try:
-            values[name] = parser(text) if parser else text
+            if name in CHOICES:
+                values[name] = _choice(name, text, language)
+            else:
+                values[name] = parser(text) if parser else text
         except ValueError as error:
             errors[name] = [str(error)]
     row = ParsedRow(

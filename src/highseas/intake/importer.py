@@ -49,8 +49,9 @@ from datetime import datetime
 from typing import Any, TypeVar, cast
 
 from django.core.exceptions import ValidationError
+from django.core.validators import MaxLengthValidator
 from django.db import transaction
-from django.db.models import Field, Q
+from django.db.models import CharField, Field, Q
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -83,6 +84,22 @@ MODEL_FIELDS: dict[str, Field[Any, Any]] = {
 }
 
 
+def _text_limit(field: Field[Any, Any]) -> int | None:
+    """The length a text field's ``clean`` checks, when that is all it checks (no choices,
+    no other validator): then a text within it is clean as it is."""
+    if not isinstance(field, CharField) or field.choices is not None or not field.editable:
+        return None
+    validators = field.validators
+    if len(validators) != 1 or type(validators[0]) is not MaxLengthValidator:
+        return None
+    limit = validators[0].limit_value
+    return limit if isinstance(limit, int) and limit == field.max_length else None
+
+
+# the fields whose every non-empty text within its length ``Field.clean`` passes unchanged
+TEXT_LIMITS = {name: limit for name, field in MODEL_FIELDS.items() if (limit := _text_limit(field))}
+
+
 @dataclass
 class RowPlan:
     line: int
@@ -102,6 +119,22 @@ class RowPlan:
         once that row is written)."""
         duplicate = ("line", self.duplicate_line) if self.duplicate_line else self.duplicate_of
         return (self.action, self.code, duplicate, self.owner_id)
+
+    def as_dict(self) -> dict[str, Any]:
+        """``dataclasses.asdict`` of the plan, built directly: its values are plain (text,
+        numbers, ``None``), which ``asdict`` would walk and deep-copy one by one."""
+        return {
+            "line": self.line,
+            "action": self.action,
+            "code": self.code,
+            "detail": self.detail,
+            "duplicate_of": self.duplicate_of,
+            "duplicate_line": self.duplicate_line,
+            "holder": self.holder,
+            "owner_id": self.owner_id,
+            "routed": self.routed,
+            "customer_id": self.customer_id,
+        }
 
 
 @dataclass
@@ -202,6 +235,9 @@ class Importer:
     def _field_errors(self, name: str, value: Any) -> list[str]:
         """The model field's own rules for one value (``Field.clean``), remembered per value:
         a file repeats its provinces, industries, sources and levels on every row."""
+        limit = TEXT_LIMITS.get(name)
+        if limit is not None and type(value) is str and 0 < len(value) <= limit:
+            return []  # what ``clean`` says of it, without its calls (a name, an address)
         memo_key = (name, value) if isinstance(value, str | int) else None
         if memo_key is not None and (known := self._cleaned.get(memo_key)) is not None:
             return known

@@ -41,7 +41,7 @@ import json
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from datetime import datetime
 from itertools import islice
 from typing import IO, Any
@@ -65,7 +65,7 @@ from highseas.intake.reading import Table, read_table
 from highseas.pools import leases
 from highseas.pools.authority import is_member
 from highseas.pools.models import Pool
-from highseas.pools.rows import db_json, insert_rows
+from highseas.pools.rows import insert_rows, json_adapter
 from highseas.pools.set_update import update_rows
 from highseas.routing.runs import full_collections_held
 
@@ -249,7 +249,7 @@ def _plan(
         for index, (batch, prepared) in enumerate(prepared_batches(importer, batches, _same)):
             plans = importer.apply_prepared(prepared, index)
             for (_line, cells), plan in zip(batch, plans, strict=True):
-                spool.write(json.dumps([cells, asdict(plan)], ensure_ascii=False) + "\n")
+                spool.write(json.dumps([cells, plan.as_dict()], ensure_ascii=False) + "\n")
                 planned[plan.action] += 1
             if progress:
                 progress(sum(planned.values()), 0)
@@ -269,24 +269,32 @@ ROW_FIELDS = (
 
 def _write_rows(job: ImportJob, spool: IO[str]) -> None:
     """The planned rows, as plain values (``pools.rows``: a model instance per row would
-    cost more than the insert); the cells encrypted as ``ImportRow.values`` stores them."""
+    cost more than the insert); the cells encrypted as ``ImportRow.values`` stores them.
+    Each chunk is one transaction: outside one, SQLite's ``executemany`` commits every row
+    by itself (a WAL commit a row, twice the insert's own work)."""
     lines = (json.loads(text) for text in spool)
     for chunk in _batches(lines, WRITE_CHUNK):
-        insert_rows(
-            ImportRow,
-            ROW_FIELDS,
-            [
-                (
-                    *(job.pk, plan["line"], db_json(encrypt_json(cells) if cells else cells)),
-                    *(plan["action"], plan["code"]),
-                    plan["detail"],
-                    None if plan["duplicate_line"] else plan["duplicate_of"],
-                    *(plan["duplicate_line"], plan["holder"], plan["owner_id"], plan["routed"]),
-                    False,
-                )
-                for cells, plan in chunk
-            ],
-        )
+        with transaction.atomic():
+            _insert_planned(job, chunk)
+
+
+def _insert_planned(job: ImportJob, chunk: list[Any]) -> None:
+    as_json = json_adapter()
+    insert_rows(
+        ImportRow,
+        ROW_FIELDS,
+        [
+            (
+                *(job.pk, plan["line"], as_json(encrypt_json(cells) if cells else cells)),
+                *(plan["action"], plan["code"]),
+                plan["detail"],
+                None if plan["duplicate_line"] else plan["duplicate_of"],
+                *(plan["duplicate_line"], plan["holder"], plan["owner_id"], plan["routed"]),
+                False,
+            )
+            for cells, plan in chunk
+        ],
+    )
 
 
 def _job(viewer: Viewer, job_id: int) -> ImportJob:

@@ -25,6 +25,9 @@ from typing import Any, TypeVar
 from django.db import connection, models
 from django.db.models import Model
 
+from highseas.customers.crypto import encrypt
+from highseas.customers.fields import EncryptedMixin
+
 ROWS_PER_STATEMENT = 1_000
 
 
@@ -130,11 +133,24 @@ def db_json(value: Any) -> Any:
     """A JSON column's value: compact text on SQLite; on PostgreSQL psycopg's ``Jsonb`` of the
     same compact text (what the ORM's adapter sends, less the escapes and spaces: ``jsonb``
     stores the parsed value, so the row is the same); the driver's JSON adapter elsewhere."""
+    return json_adapter()(value)
+
+
+def json_adapter() -> Callable[[Any], Any]:
+    """``db_json`` for the connection's database, looked up once for a batch of values."""
     if connection.vendor == "sqlite":
-        return _COMPACT.encode(value)
+        return compact_json
     if connection.vendor == "postgresql":
-        return _compact_jsonb()(value)
-    return connection.ops.adapt_json_value(value, None)
+        return _compact_jsonb()
+    return partial(connection.ops.adapt_json_value, encoder=None)
+
+
+def compact_json(value: Any) -> str:
+    """``_COMPACT.encode``; an empty list or object (a new customer's tags and custom fields)
+    without building the encoder for it."""
+    if not value and type(value) in (list, dict):
+        return "[]" if type(value) is list else "{}"
+    return _COMPACT.encode(value)
 
 
 @cache
@@ -165,12 +181,21 @@ def _reader(field: Any) -> Callable[[Model], Any]:
     """A field outside ``_PLAIN_FIELDS``: its value as the driver stores it."""
     attname = field.attname
     if isinstance(field, models.JSONField) and field.encoder is None:
-        return lambda obj: db_json(obj.__dict__[attname])
+        as_json = json_adapter()
+        return lambda obj: as_json(obj.__dict__[attname])
+    if isinstance(field, EncryptedMixin) and isinstance(field, models.CharField):
+        return partial(_encrypted_text, field, attname)
     automatic = getattr(field, "auto_now", False) or getattr(field, "auto_now_add", False)
     # A batch shares its moments (the same ``now`` object in every row): adapt each once.
     # Only immutable dates are remembered; an encrypted value never is (its nonce is fresh).
     remembered = isinstance(field, models.DateField)
     last: list[Any] = [None, None]
+    # a moment field's aware datetime (an ``auto_now``'s is new on every row): what its
+    # ``get_db_prep_save`` comes to, the backend's adaptation, without the checks and
+    # conversions that leave such a value as it is
+    adapt_moment = (
+        connection.ops.adapt_datetimefield_value if type(field) is models.DateTimeField else None
+    )
 
     def prepared(obj: Model) -> Any:
         value = field.pre_save(obj, True) if automatic else obj.__dict__[attname]
@@ -178,12 +203,25 @@ def _reader(field: Any) -> Callable[[Model], Any]:
             return None
         if remembered and value is last[0]:
             return last[1]
-        result = field.get_db_prep_save(value, connection)
+        if adapt_moment is not None and type(value) is datetime and value.utcoffset() is not None:
+            result = adapt_moment(value)
+        else:
+            result = field.get_db_prep_save(value, connection)
         if remembered:
             last[0], last[1] = value, result
         return result
 
     return prepared
+
+
+def _encrypted_text(field: Any, attname: str, obj: Model) -> Any:
+    """An encrypted text field's stored value: a text is what its ``get_db_prep_save``
+    makes of it (the text as it is, encrypted unless empty), without that method's chain
+    of calls; any other value goes through it."""
+    value = obj.__dict__[attname]
+    if type(value) is str:
+        return encrypt(value) if value else value
+    return None if value is None else field.get_db_prep_save(value, connection)
 
 
 def _row_reader(fields: Sequence[Any]) -> tuple[list[Any], Callable[[Model], tuple[Any, ...]]]:

@@ -58,7 +58,7 @@ from highseas.pools import assign_statements
 from highseas.pools.bulk_assign import Loads, Unwritten, ledger_mark
 from highseas.pools.facts import lock_rep_rows, lock_reps
 from highseas.pools.models import Pool
-from highseas.pools.rows import db_datetime, db_json, insert_rows
+from highseas.pools.rows import db_datetime, insert_rows, json_adapter
 from highseas.routing import cursors
 from highseas.routing.apply import Applier
 from highseas.routing.compile import compile_conditions
@@ -442,14 +442,14 @@ class Runner:
                 loads=loads,
                 unwritten=self.options.unwritten,
             )
-        run_id, at = self.result.run.pk, db_datetime(now)
+        run_id, at, as_json = self.result.run.pk, db_datetime(now), json_adapter()
         insert_rows(
             AssignmentDecision,
             DECISION_FIELDS,
             [
                 (
                     *(run_id, d.customer_id, d.rule_id, d.owner_id, d.outcome.value, d.reason),
-                    *(db_json(d.explanation), at),
+                    *(as_json(d.explanation), at),
                 )
                 for d in decided
             ],
