@@ -25,7 +25,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from highseas.customers.crypto import decrypt, is_token
-from highseas.customers.models import Customer
+from highseas.customers.models import Contact, Customer
 from highseas.engine.normalize import parse_phone
 from highseas.intake import columns
 from highseas.intake.columns import CUSTOMER_FIELDS, ParsedRow, parse_row
@@ -269,3 +269,27 @@ def test_an_automatic_moment_is_the_one_set_on_the_instance() -> None:
     written = rows._reader(field)(customer)
     assert customer.updated_at.utcoffset() is not None
     assert written == field.get_db_prep_save(customer.updated_at, connection)
+
+
+@pytest.mark.django_db
+def test_an_encrypted_json_field_is_inserted_encrypted(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    """The plain-JSON shortcut is for ``JSONField`` itself: an encrypted subclass (a contact's
+    phones) is written through its own method, as a token, and reads back as built."""
+    customer = make_customer(org["admin"], pool=org["east_pool"])
+    built = [
+        Contact(customer=customer, name="张三", phones=["13800138000", "010-12345678"]),
+        Contact(customer=customer, name="李四", phones=[]),
+    ]
+    insert_instances(built)
+    stored = dict(
+        Contact.objects.filter(pk__in=[c.pk for c in built])
+        .extra(select={"raw_phones": "phones"})
+        .values_list("pk", "raw_phones")
+    )
+    first = stored[built[0].pk]
+    assert "13800138000" not in str(first)
+    assert is_token(first) or is_token(json.loads(first))
+    read = {c.pk: c.phones for c in Contact.objects.filter(pk__in=[c.pk for c in built])}
+    assert read == {built[0].pk: ["13800138000", "010-12345678"], built[1].pk: []}

@@ -180,7 +180,8 @@ _M = TypeVar("_M", bound=Model)
 def _reader(field: Any) -> Callable[[Model], Any]:
     """A field outside ``_PLAIN_FIELDS``: its value as the driver stores it."""
     attname = field.attname
-    if isinstance(field, models.JSONField) and field.encoder is None:
+    # exactly a JSONField: a subclass (an encrypted one) writes through its own method
+    if type(field) is models.JSONField and field.encoder is None:
         as_json = json_adapter()
         return lambda obj: as_json(obj.__dict__[attname])
     if isinstance(field, EncryptedMixin) and isinstance(field, models.CharField):
