@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 from django.core.management import CommandError, call_command
 from django.db import connection, transaction
+from django.test import override_settings
 from django.utils import timezone, translation
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
@@ -645,11 +646,13 @@ def test_a_row_is_prepared_without_the_database(
     assert good.pooled[1].keys.phone == "+8613800138000" and good.pooled[1].columns["phone_key"]
 
 
+@override_settings(HIGHSEAS_IMPORT_HELPER=False)
 def test_the_commit_prepares_each_batch_outside_its_transaction(
     org: dict[str, Any], monkeypatch: Any
 ) -> None:
     """Each batch's rows are prepared before its transaction opens (on SQLite the one writer
-    is held for the writes only), and the commit still does what the preview said."""
+    is held for the writes only), and the commit still does what the preview said. In line
+    here, to count them (``test_import_helper``: prepared by a helper process)."""
     monkeypatch.setattr(imports, "BATCH_SIZE", 3)
     job = preview(org["admin"], org["east_pool"], history=False)
     planned = plans(job)

@@ -47,6 +47,9 @@ CSRF_TRUSTED_ORIGINS = [o for o in os.environ.get("CSRF_TRUSTED_ORIGINS", "").sp
 ALLOW_TIME_TRAVEL = _env_flag("HIGHSEAS_ALLOW_TIME_TRAVEL")
 HIGHSEAS_EMAIL_NOTIFICATIONS = _env_flag("HIGHSEAS_EMAIL_NOTIFICATIONS")
 HIGHSEAS_WEBHOOK_URL = os.environ.get("HIGHSEAS_WEBHOOK_URL", "")
+# An import prepares its next batch in a forked helper process while it writes the current
+# one (intake/preparing.py); off: every batch prepared in line.
+HIGHSEAS_IMPORT_HELPER = _env_flag("HIGHSEAS_IMPORT_HELPER", default=True)
 # Input bounds (api/parsers.py): a request body over HIGHSEAS_MAX_REQUEST_BYTES (files
 # included) is refused before it is read; form and JSON data over DATA_UPLOAD_MAX_MEMORY_SIZE.
 HIGHSEAS_MAX_REQUEST_BYTES = int(os.environ.get("HIGHSEAS_MAX_REQUEST_BYTES", 10 * 1024 * 1024))

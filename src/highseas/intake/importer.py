@@ -43,10 +43,10 @@ Each row's outcome is a ``RowPlan``; its ``signature`` is what the commit must r
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, TypeVar, cast
+from typing import Any, cast
 
 from django.core.exceptions import ValidationError
 from django.core.validators import MaxLengthValidator
@@ -361,7 +361,7 @@ class Importer:
 
     def prepare(self, rows: Iterable[tuple[int, dict[str, str]]]) -> list[Prepared]:
         """Steps 1–2 of a batch's rows, reading and writing nothing in the database
-        (``prepared_batches``)."""
+        (``preparing.prepared_batches``)."""
         prepared = [Prepared(line, *self.parsed_row(line, cells)) for line, cells in rows]
         for row in prepared:
             if row.refused is None and not row.parsed.owner:
@@ -476,25 +476,3 @@ class Importer:
                 note=parsed.activity["note"],
                 now=self.now,
             )
-
-
-Batch = TypeVar("Batch")
-
-
-def prepared_batches(
-    importer: Importer,
-    batches: Iterable[Batch],
-    rows_of: Callable[[Batch], Iterable[tuple[int, dict[str, str]]]],
-) -> Iterator[tuple[Batch, list[Prepared]]]:
-    """Each batch with its rows prepared (``rows_of`` then ``Importer.prepare``), in order,
-    each prepared only when the caller asks for it: after the batch before it was applied,
-    so that, for a commit, outside any batch's transaction. Preparing is pure work (parsing,
-    checking, decrypting stored cells, the duplicate keys and their blind values), so a
-    batch's transaction — on SQLite the database's one writer — holds only its writes.
-
-    Preparing the next batch on a worker thread while the current one is written was tried
-    and measured: on two shared cores the threads' contention for the GIL (the writer gives
-    it up at every statement step and waits for it back) made a commit slower, in wall-clock
-    and in CPU per row, than preparing in line."""
-    for batch in batches:
-        yield batch, importer.prepare(rows_of(batch))

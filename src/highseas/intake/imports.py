@@ -59,8 +59,9 @@ from highseas.customers.crypto import decrypt_json, encrypt_json
 from highseas.customers.fts import search_upkeep_off
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake.columns import HISTORY_FIELDS, checked_mapping, guess_mapping
-from highseas.intake.importer import Importer, Prepared, RowPlan, prepared_batches
+from highseas.intake.importer import Importer, Prepared, RowPlan
 from highseas.intake.models import ImportJob, ImportMapping, ImportRow
+from highseas.intake.preparing import prepared_batches
 from highseas.intake.reading import Table, read_table
 from highseas.pools import leases
 from highseas.pools.authority import is_member
@@ -245,8 +246,13 @@ def _plan(
     importer = Importer(job, viewer.user, now=now, preview=True)
     planned: Counter[str] = Counter()
     batches = _batches(rows, job.options["batch"])
-    with transaction.atomic(), search_upkeep_off(connection), full_collections_held():
-        for index, (batch, prepared) in enumerate(prepared_batches(importer, batches, _same)):
+    with (
+        transaction.atomic(),
+        search_upkeep_off(connection),
+        full_collections_held(),
+        prepared_batches(importer, batches, _same) as pairs,
+    ):
+        for index, (batch, prepared) in enumerate(pairs):
             plans = importer.apply_prepared(prepared, index)
             for (_line, cells), plan in zip(batch, plans, strict=True):
                 spool.write(json.dumps([cells, plan.as_dict()], ensure_ascii=False) + "\n")
@@ -420,10 +426,11 @@ def _commit_walk(
     done = job.rows.filter(is_done=True).count()
     size = int(job.options.get("batch") or batch_size())
     batches = _stored_batches(job, size)
-    with full_collections_held():  # see the module
-        for index, (batch, prepared) in enumerate(
-            prepared_batches(importer, batches, _stored_cells)
-        ):
+    with (
+        full_collections_held(),  # see the module
+        prepared_batches(importer, batches, _stored_cells) as pairs,
+    ):
+        for index, (batch, prepared) in enumerate(pairs):
             try:
                 done += _commit_batch(job, importer, batch.lines, index, progress, done, prepared)
             except HighSeasError as conflict:

@@ -120,6 +120,9 @@ def release(name: str, holder: str, *, took_ms: float, failed: bool) -> bool:
     )
 
 
+HEARTBEAT_PREFIX = "lease-"  # a heartbeat thread's name: the lease's after it
+
+
 def _keep_renewing(name: str, holder: str, done: threading.Event) -> None:
     try:
         while not done.wait(LEASE.total_seconds() / 3):
@@ -138,7 +141,10 @@ def heartbeat(name: str, holder: str) -> Iterator[None]:
     """Renew the lease every ``LEASE / 3`` while the block runs (step 2)."""
     done = threading.Event()
     beat = threading.Thread(
-        target=_keep_renewing, args=(name, holder, done), name=f"lease-{name}", daemon=True
+        target=_keep_renewing,
+        args=(name, holder, done),
+        name=f"{HEARTBEAT_PREFIX}{name}",
+        daemon=True,
     )
     beat.start()
     try:

@@ -32,6 +32,13 @@ from highseas.pools.models import Pool
 SHOWN = 20
 
 
+class _Bar(tqdm):  # type: ignore[type-arg]
+    """No monitor thread (it only tunes a stalled bar's refresh): the commit forks its
+    helper only beside no other thread (``intake.preparing``)."""
+
+    monitor_interval = 0
+
+
 class Progress:
     """A tqdm bar on stderr over the job's rows."""
 
@@ -41,7 +48,7 @@ class Progress:
 
     def __call__(self, done: int, total: int) -> None:
         if self.bar is None:
-            self.bar = tqdm(total=total or None, desc=self.label, unit=" rows", file=sys.stderr)
+            self.bar = _Bar(total=total or None, desc=self.label, unit=" rows", file=sys.stderr)
         self.bar.update(done - self.bar.n)
 
     def close(self) -> None:
