@@ -7,11 +7,12 @@ from __future__ import annotations
 import os
 import threading
 import time
+from datetime import timedelta
 from types import SimpleNamespace
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, connections
 from django.test import override_settings
 
 from highseas.accounts.models import User
@@ -21,6 +22,7 @@ from highseas.intake.importer import Importer
 from highseas.intake.imports import commit_import, preview_import
 from highseas.intake.models import ImportJob
 from highseas.intake.preparing import prepared_batches
+from highseas.pools import leases
 
 
 def _file(rows: int) -> bytes:
@@ -230,3 +232,51 @@ def test_the_command_s_progress_bar_runs_no_thread() -> None:
         assert set(threading.enumerate()) == before
     finally:
         progress.close()
+
+
+def test_a_heartbeat_holds_no_connection_at_a_fork(monkeypatch: Any) -> None:
+    """A lease's heartbeat renews under ``FORK_GUARD`` and closes its connection before it
+    lets go; the walk forks under it."""
+    monkeypatch.setattr(leases, "LEASE", timedelta(seconds=0.15))
+    seen: list[bool] = []
+
+    def renew(name: str, holder: str) -> bool:
+        seen.append(leases.FORK_GUARD.locked())
+        return True
+
+    closed: list[bool] = []
+    wrapper_class = type(connections["default"])
+    close = wrapper_class.close
+
+    def noted_close(wrapper: Any) -> None:
+        closed.append(leases.FORK_GUARD.locked())
+        close(wrapper)
+
+    monkeypatch.setattr(leases, "renew", renew)
+    monkeypatch.setattr(wrapper_class, "close", noted_close)
+    with leases.heartbeat("import:1", "here"):
+        time.sleep(0.4)
+    assert len(seen) >= 2 and all(seen)
+    assert len(closed) >= len(seen) and all(closed[: len(seen)])
+
+
+def test_the_walk_forks_only_under_the_guard(org: dict[str, Any], monkeypatch: Any) -> None:
+    _threads(monkeypatch)
+    walk = preparing._Walk(_importer(org), lambda batch: batch)
+    held = threading.Event()
+
+    def hold() -> None:
+        with leases.FORK_GUARD:
+            held.set()
+            time.sleep(0.5)
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    started = time.monotonic()
+    try:
+        assert walk._start()
+        assert time.monotonic() - started >= 0.4
+    finally:
+        walk.stop()
+        holder.join()

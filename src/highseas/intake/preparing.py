@@ -10,7 +10,8 @@ PostgreSQL's server), the next batch is prepared by a helper process forked for 
    while batch *k* is applied here, the helper prepares batch *k + 1*. One batch is with the
    helper at a time, so neither end of the pipe ever waits on the other's full buffer;
 2. the helper only runs ``Importer.prepare``: any database query it would make raises
-   (``_no_queries``), and it shares nothing back but the prepared rows (pickled);
+   (``_no_queries``), it never closes or finalizes a connection it inherited (see
+   ``_start``), and it shares nothing back but the prepared rows (pickled);
 3. if the helper fails (a row its ``prepare`` cannot take, a helper killed), that batch and
    the rest are prepared here, in line, as without a helper; so a batch's rows are the same
    ``Prepared`` rows either way, and an error ``prepare`` raises is raised here, by the same
@@ -40,7 +41,7 @@ from django.conf import settings
 from django.db import connections
 
 from highseas.intake.importer import Importer, Prepared
-from highseas.pools.leases import HEARTBEAT_PREFIX
+from highseas.pools import leases
 
 Batch = TypeVar("Batch")
 RowsOf = Callable[[Any], Iterable[tuple[int, dict[str, str]]]]
@@ -59,7 +60,7 @@ def may_fork() -> bool:
         and all(
             # a lease's heartbeat (a commit holds the job's lease) waits on its event and
             # renews the lease on its own connection, holding nothing ``prepare`` takes
-            thread is threading.current_thread() or thread.name.startswith(HEARTBEAT_PREFIX)
+            thread is threading.current_thread() or thread.name.startswith(leases.HEARTBEAT_PREFIX)
             for thread in threading.enumerate()
         )
     )
@@ -113,7 +114,16 @@ class _Walk:
             target=_serve, args=(theirs, self.importer, self.rows_of), daemon=True
         )
         try:
-            process.start()
+            # no heartbeat holds a connection the child would close (``leases.FORK_GUARD``),
+            # and every object the child inherits stays out of its collections (frozen in
+            # this process for the fork): whatever was garbage here is never finalized there,
+            # where a database connection's finalizer would act on this process's session
+            with leases.FORK_GUARD:
+                gc.freeze()
+                try:
+                    process.start()
+                finally:
+                    gc.unfreeze()
         except OSError:  # no process to be had (a limit): in line
             ours.close()
             theirs.close()
@@ -168,7 +178,6 @@ def _serve(channel: Connection, importer: Importer, rows_of: RowsOf) -> None:
     """The helper: prepare each batch it is sent until told to stop (``None``) or the pipe
     closes; a batch it cannot prepare is answered ``None``, and it stops."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is the parent's to handle
-    gc.freeze()  # the parent's objects: never walked here, their pages never touched
     _no_queries()
     while True:
         try:

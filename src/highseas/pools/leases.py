@@ -121,19 +121,25 @@ def release(name: str, holder: str, *, took_ms: float, failed: bool) -> bool:
 
 
 HEARTBEAT_PREFIX = "lease-"  # a heartbeat thread's name: the lease's after it
+# Held by a heartbeat from opening its database connection to closing it, and by a thread of
+# this process forking it (``intake.preparing``). A forked child has only the forking thread:
+# the heartbeat's thread state is cleared there, and with it any connection it held, whose
+# closing would say goodbye to the server on the socket the parent still uses (on SQLite,
+# would end locks the child never held). So a heartbeat holds no connection at a fork.
+FORK_GUARD = threading.Lock()
 
 
 def _keep_renewing(name: str, holder: str, done: threading.Event) -> None:
-    try:
-        while not done.wait(LEASE.total_seconds() / 3):
+    while not done.wait(LEASE.total_seconds() / 3):
+        with FORK_GUARD:
             try:
                 if not renew(name, holder):
                     log.warning("periodic job %s: its lease was taken over while it ran", name)
                     return
             except Exception:
                 log.exception("periodic job %s: renewing its lease failed", name)
-    finally:
-        connection.close()
+            finally:
+                connection.close()  # once every LEASE / 3: a connection is cheap at that rate
 
 
 @contextmanager
