@@ -111,7 +111,7 @@ class _Walk:
         context = multiprocessing.get_context("fork")
         ours, theirs = context.Pipe()
         process = context.Process(
-            target=_serve, args=(theirs, self.importer, self.rows_of), daemon=True
+            target=_serve, args=(theirs, ours, self.importer, self.rows_of), daemon=True
         )
         try:
             # no heartbeat holds a connection the child would close (``leases.FORK_GUARD``),
@@ -174,9 +174,11 @@ class _Walk:
             process.close()
 
 
-def _serve(channel: Connection, importer: Importer, rows_of: RowsOf) -> None:
+def _serve(channel: Connection, parents: Connection, importer: Importer, rows_of: RowsOf) -> None:
     """The helper: prepare each batch it is sent until told to stop (``None``) or the pipe
-    closes; a batch it cannot prepare is answered ``None``, and it stops."""
+    closes (the parent gone, even killed); a batch it cannot prepare is answered ``None``,
+    and it stops."""
+    parents.close()  # the parent's end, inherited: open here, it would never read as closed
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is the parent's to handle
     _no_queries()
     while True:
