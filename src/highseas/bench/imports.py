@@ -350,7 +350,10 @@ def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, An
             "max_rss_mb_with_file": rss_file,
             "max_rss_mb_after_preview": rss_preview,
             "max_rss_mb_after_commit": rss_commit,
-            "helper_max_rss_mb": round(
+            # the largest finished child of this process: the helper when it is forked (its
+            # resident pages are mostly the parent's, shared at the fork); a process that ran before
+            # an ``exec`` into the bench (a shell's earlier command) is counted too
+            "children_max_rss_mb": round(
                 resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024, 1
             ),
         },
