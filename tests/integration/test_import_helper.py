@@ -4,6 +4,8 @@ leaves the batch to be prepared in line."""
 
 from __future__ import annotations
 
+import gc
+import multiprocessing
 import os
 import threading
 import time
@@ -86,6 +88,21 @@ def starts(monkeypatch: Any) -> list[bool]:
     return started
 
 
+@pytest.fixture
+def here(monkeypatch: Any) -> list[int]:
+    """The batches prepared in this process (the helper's are prepared in its own)."""
+    parent, prepare = os.getpid(), Importer.prepare
+    prepared_here: list[int] = []
+
+    def counted(importer: Importer, rows: Any) -> Any:
+        if os.getpid() == parent:
+            prepared_here.append(1)
+        return prepare(importer, rows)
+
+    monkeypatch.setattr(Importer, "prepare", counted)
+    return prepared_here
+
+
 def _walk(importer: Importer, batches: list[Any]) -> list[Any]:
     with prepared_batches(importer, batches, lambda batch: batch) as pairs:
         return list(pairs)
@@ -97,12 +114,14 @@ def _importer(org: dict[str, Any]) -> Importer:
 
 
 def test_the_helper_prepares_what_preparing_in_line_prepares(
-    org: dict[str, Any], starts: list[bool]
+    org: dict[str, Any], starts: list[bool], here: list[int]
 ) -> None:
     importer, batches = _importer(org), _batches(23, 4)
     starts.clear()
+    here.clear()
     helped = _walk(importer, batches)
     assert starts == [True]
+    assert len(here) == 1  # the first batch; the helper prepared the other five
     with override_settings(HIGHSEAS_IMPORT_HELPER=False):
         in_line = _walk(importer, batches)
     assert starts == [True]  # no helper the second time
@@ -113,7 +132,7 @@ def test_the_helper_prepares_what_preparing_in_line_prepares(
 
 
 def test_a_commit_with_its_helper_does_what_its_preview_said(
-    org: dict[str, Any], monkeypatch: Any, starts: list[bool]
+    org: dict[str, Any], monkeypatch: Any, starts: list[bool], here: list[int]
 ) -> None:
     """The preview and the commit each fork a helper (the commit's lease heartbeat runs
     beside it); the preview's plans are those of a preview in line, and the commit does
@@ -123,13 +142,17 @@ def test_a_commit_with_its_helper_does_what_its_preview_said(
     with override_settings(HIGHSEAS_IMPORT_HELPER=False):
         in_line = _preview(admin, pool, content)
     assert starts == []
+    here.clear()
     job = _preview(admin, pool, content)
     assert starts == [True]
+    assert len(here) == 1  # of 9 batches: the helper prepared the other 8
     planned = _plans(job)
     assert planned == _plans(in_line)
     assert {action for _line, action, *_rest in planned} == {"create", "error", "duplicate"}
+    here.clear()
     job = commit_import(Viewer(admin), job.pk)
     assert starts == [True, True]
+    assert len(here) == 1
     assert job.status == "done" and _plans(job) == planned
     created = job.rows.filter(action="create")
     assert created.exclude(customer=None).count() == created.count() > 20
@@ -222,7 +245,9 @@ def test_a_helper_is_forked_beside_no_thread_but_a_lease_heartbeat(
 
 
 def test_the_command_s_progress_bar_runs_no_thread() -> None:
-    from highseas.config.management.commands.import_ import Progress
+    from highseas.config.management.commands.import_ import Progress, _Bar
+
+    assert _Bar.monitor_interval == 0
 
     before = set(threading.enumerate())
     progress = Progress("import")
@@ -280,3 +305,41 @@ def test_the_walk_forks_only_under_the_guard(org: dict[str, Any], monkeypatch: A
     finally:
         walk.stop()
         holder.join()
+
+
+def test_a_fork_leaves_this_process_s_frozen_objects_frozen(
+    org: dict[str, Any], monkeypatch: Any
+) -> None:
+    """A settled process (``config.heap.settle``) keeps its objects frozen after a fork."""
+    _threads(monkeypatch)
+    walk = preparing._Walk(_importer(org), lambda batch: batch)
+    gc.freeze()
+    try:
+        frozen = gc.get_freeze_count()
+        assert frozen > 0
+        assert walk._start()
+        assert gc.get_freeze_count() == frozen
+    finally:
+        walk.stop()
+        gc.unfreeze()
+
+
+def test_no_helper_when_forking_fails_or_a_renewal_holds_the_guard(
+    org: dict[str, Any], monkeypatch: Any
+) -> None:
+    _threads(monkeypatch)
+    walk = preparing._Walk(_importer(org), lambda batch: batch)
+
+    def refused(process: Any) -> None:
+        raise AssertionError("daemonic processes are not allowed to have children")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(multiprocessing.process.BaseProcess, "start", refused)
+        assert not walk._start()
+    assert walk.process is None and walk.channel is None
+    monkeypatch.setattr(preparing, "GUARD_SECONDS", 0.2)
+    with leases.FORK_GUARD:  # a renewal waiting on the database
+        assert not walk._start()
+    assert walk.process is None
+    monkeypatch.setattr(multiprocessing, "current_process", lambda: SimpleNamespace(daemon=True))
+    assert not preparing.may_fork()

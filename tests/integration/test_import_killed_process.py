@@ -27,7 +27,7 @@ ROWS = 9000  # five batches of 2,000 rows on PostgreSQL
 
 
 def _group(pgid: int) -> list[int]:
-    """The processes of a process group (read from /proc)."""
+    """The live processes of a process group (read from /proc; a zombie has exited)."""
     found = []
     for entry in Path("/proc").iterdir():
         if entry.name.isdigit():
@@ -35,7 +35,8 @@ def _group(pgid: int) -> list[int]:
                 stat = (entry / "stat").read_text()
             except OSError:
                 continue
-            if int(stat.rsplit(")", 1)[1].split()[3]) == pgid:
+            state, _parent, group = stat.rsplit(")", 1)[1].split()[:3]
+            if int(group) == pgid and state != "Z":
                 found.append(int(entry.name))
     return found
 

@@ -18,8 +18,9 @@ PostgreSQL's server), the next batch is prepared by a helper process forked for 
    code;
 4. a helper is forked only where forking is safe and worth it: the platform forks, this
    process runs no other thread than a lease's heartbeat (a server's request threads may
-   hold locks a forked child would wait on forever), and the walk has a second batch. A
-   helper that does not answer a batch within ``ANSWER_SECONDS`` is killed (step 3).
+   hold locks a forked child would wait on forever), it is not a daemonic process, and the
+   walk has a second batch. A helper that does not answer a batch within ``ANSWER_SECONDS``
+   is killed (step 3).
 
 A thread was tried first and measured: on two shared cores the threads' contention for the
 GIL made a commit slower, in wall-clock and in CPU per row, than preparing in line.
@@ -50,6 +51,8 @@ _END = object()
 # The longest the walk waits for the helper's answer before it prepares the batch in line (a
 # batch takes it well under a second; a helper that hangs costs the walk this, once).
 ANSWER_SECONDS = 30.0
+# The longest a walk waits for a heartbeat's renewal to finish before it forks (step 4).
+GUARD_SECONDS = 2.0
 
 
 def may_fork() -> bool:
@@ -57,6 +60,7 @@ def may_fork() -> bool:
     return (
         bool(getattr(settings, "HIGHSEAS_IMPORT_HELPER", True))
         and "fork" in multiprocessing.get_all_start_methods()
+        and not multiprocessing.current_process().daemon  # may have no children
         and all(
             # a lease's heartbeat (a commit holds the job's lease) waits on its event and
             # renews the lease on its own connection, holding nothing ``prepare`` takes
@@ -113,21 +117,27 @@ class _Walk:
         process = context.Process(
             target=_serve, args=(theirs, ours, self.importer, self.rows_of), daemon=True
         )
-        try:
-            # no heartbeat holds a connection the child would close (``leases.FORK_GUARD``),
-            # and every object the child inherits stays out of its collections (frozen in
-            # this process for the fork): whatever was garbage here is never finalized there,
-            # where a database connection's finalizer would act on this process's session
-            with leases.FORK_GUARD:
-                gc.freeze()
-                try:
-                    process.start()
-                finally:
-                    gc.unfreeze()
-        except OSError:  # no process to be had (a limit): in line
+        # no heartbeat holds a connection the child would close (``leases.FORK_GUARD``; a
+        # renewal waiting on the database holds it for long: then in line), and no collection
+        # runs from the fork until the child has frozen what it inherited (``_serve``): what
+        # was garbage here is never finalized there, where a connection's finalizer would act
+        # on this process's session
+        if not leases.FORK_GUARD.acquire(timeout=GUARD_SECONDS):
             ours.close()
             theirs.close()
             return False
+        collecting = gc.isenabled()
+        gc.disable()
+        try:
+            process.start()
+        except Exception:  # no process to be had (a limit): in line
+            ours.close()
+            theirs.close()
+            return False
+        finally:
+            if collecting:
+                gc.enable()
+            leases.FORK_GUARD.release()
         theirs.close()
         self.process, self.channel = process, ours
         return True
@@ -178,6 +188,8 @@ def _serve(channel: Connection, parents: Connection, importer: Importer, rows_of
     """The helper: prepare each batch it is sent until told to stop (``None``) or the pipe
     closes (the parent gone, even killed); a batch it cannot prepare is answered ``None``,
     and it stops."""
+    gc.freeze()  # everything inherited: never collected here (see ``_Walk._start``)
+    gc.enable()
     parents.close()  # the parent's end, inherited: open here, it would never read as closed
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # an interrupt is the parent's to handle
     _no_queries()

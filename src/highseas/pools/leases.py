@@ -139,7 +139,10 @@ def _keep_renewing(name: str, holder: str, done: threading.Event) -> None:
             except Exception:
                 log.exception("periodic job %s: renewing its lease failed", name)
             finally:
-                connection.close()  # once every LEASE / 3: a connection is cheap at that rate
+                try:  # once every LEASE / 3: a connection is cheap at that rate
+                    connection.close()
+                except Exception:
+                    log.exception("periodic job %s: closing its connection failed", name)
 
 
 @contextmanager
