@@ -103,6 +103,12 @@ def here(monkeypatch: Any) -> list[int]:
     return prepared_here
 
 
+def _lone_walk(org: dict[str, Any], monkeypatch: Any) -> preparing._Walk:
+    """A walk (not started) in a process with no other thread."""
+    _threads(monkeypatch)
+    return preparing._Walk(_importer(org), lambda batch: batch)
+
+
 def _walk(importer: Importer, batches: list[Any]) -> list[Any]:
     with prepared_batches(importer, batches, lambda batch: batch) as pairs:
         return list(pairs)
@@ -286,8 +292,7 @@ def test_a_heartbeat_holds_no_connection_at_a_fork(monkeypatch: Any) -> None:
 
 
 def test_the_walk_forks_only_under_the_guard(org: dict[str, Any], monkeypatch: Any) -> None:
-    _threads(monkeypatch)
-    walk = preparing._Walk(_importer(org), lambda batch: batch)
+    walk = _lone_walk(org, monkeypatch)
     held = threading.Event()
 
     def hold() -> None:
@@ -311,8 +316,7 @@ def test_a_fork_leaves_this_process_s_frozen_objects_frozen(
     org: dict[str, Any], monkeypatch: Any
 ) -> None:
     """A settled process (``config.heap.settle``) keeps its objects frozen after a fork."""
-    _threads(monkeypatch)
-    walk = preparing._Walk(_importer(org), lambda batch: batch)
+    walk = _lone_walk(org, monkeypatch)
     gc.freeze()
     try:
         frozen = gc.get_freeze_count()
@@ -327,8 +331,7 @@ def test_a_fork_leaves_this_process_s_frozen_objects_frozen(
 def test_no_helper_when_forking_fails_or_a_renewal_holds_the_guard(
     org: dict[str, Any], monkeypatch: Any
 ) -> None:
-    _threads(monkeypatch)
-    walk = preparing._Walk(_importer(org), lambda batch: batch)
+    walk = _lone_walk(org, monkeypatch)
 
     def refused(process: Any) -> None:
         raise AssertionError("daemonic processes are not allowed to have children")
