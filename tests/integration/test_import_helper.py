@@ -322,7 +322,8 @@ def test_a_fork_leaves_this_process_s_frozen_objects_frozen(
         frozen = gc.get_freeze_count()
         assert frozen > 0
         assert walk._start()
-        assert gc.get_freeze_count() == frozen
+        # unfrozen, it would be 0; a frozen object whose last reference goes leaves the count
+        assert gc.get_freeze_count() >= frozen * 0.99
     finally:
         walk.stop()
         gc.unfreeze()
