@@ -88,19 +88,27 @@ def starts(monkeypatch: Any) -> list[bool]:
     return started
 
 
-@pytest.fixture
-def here(monkeypatch: Any) -> list[int]:
-    """The batches prepared in this process (the helper's are prepared in its own)."""
+def _count_prepared(monkeypatch: Any, in_the_helper: Any = None) -> list[int]:
+    """Counts the batches ``Importer.prepare`` prepares in this process; in the helper (a
+    forked copy of this process) it runs ``in_the_helper`` first, if given."""
     parent, prepare = os.getpid(), Importer.prepare
     prepared_here: list[int] = []
 
     def counted(importer: Importer, rows: Any) -> Any:
         if os.getpid() == parent:
             prepared_here.append(1)
+        elif in_the_helper is not None:
+            in_the_helper()
         return prepare(importer, rows)
 
     monkeypatch.setattr(Importer, "prepare", counted)
     return prepared_here
+
+
+@pytest.fixture
+def here(monkeypatch: Any) -> list[int]:
+    """The batches prepared in this process (the helper's are prepared in its own)."""
+    return _count_prepared(monkeypatch)
 
 
 def _lone_walk(org: dict[str, Any], monkeypatch: Any) -> preparing._Walk:
@@ -164,29 +172,12 @@ def test_a_commit_with_its_helper_does_what_its_preview_said(
     assert created.exclude(customer=None).count() == created.count() > 20
 
 
-def _in_the_helper_only(monkeypatch: Any, failing: Any) -> list[int]:
-    """``Importer.prepare`` runs ``failing`` first in the helper (a forked copy of this
-    process), and counts the batches prepared here."""
-    parent, prepare = os.getpid(), Importer.prepare
-    here: list[int] = []
-
-    def prepare_and_fail(importer: Importer, rows: Any) -> Any:
-        if os.getpid() != parent:
-            failing()
-        else:
-            here.append(1)
-        return prepare(importer, rows)
-
-    monkeypatch.setattr(Importer, "prepare", prepare_and_fail)
-    return here
-
-
 def _walk_lost_helper(org: dict[str, Any], monkeypatch: Any, failing: Any) -> list[int]:
     _threads(monkeypatch)
     importer, batches = _importer(org), _batches(14, 3)
     with override_settings(HIGHSEAS_IMPORT_HELPER=False):
         expected = _walk(importer, batches)
-    here = _in_the_helper_only(monkeypatch, failing)
+    here = _count_prepared(monkeypatch, failing)
     walk = preparing._Walk(importer, lambda batch: batch)
     try:
         assert list(walk.pairs(iter(batches))) == expected

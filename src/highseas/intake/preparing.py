@@ -112,33 +112,30 @@ class _Walk:
             current = following
 
     def _start(self) -> bool:
-        context = multiprocessing.get_context("fork")
-        ours, theirs = context.Pipe()
-        process = context.Process(
-            target=_serve, args=(theirs, ours, self.importer, self.rows_of), daemon=True
-        )
         # no heartbeat holds a connection the child would close (``leases.FORK_GUARD``; a
         # renewal waiting on the database holds it for long: then in line), and no collection
         # runs from the fork until the child has frozen what it inherited (``_serve``): what
         # was garbage here is never finalized there, where a connection's finalizer would act
         # on this process's session
         if not leases.FORK_GUARD.acquire(timeout=GUARD_SECONDS):
-            ours.close()
-            theirs.close()
             return False
+        context = multiprocessing.get_context("fork")
+        ours, theirs = context.Pipe()
+        process = context.Process(
+            target=_serve, args=(theirs, ours, self.importer, self.rows_of), daemon=True
+        )
         collecting = gc.isenabled()
         gc.disable()
         try:
             process.start()
         except Exception:  # no process to be had (a limit): in line
             ours.close()
-            theirs.close()
             return False
         finally:
             if collecting:
                 gc.enable()
             leases.FORK_GUARD.release()
-        theirs.close()
+            theirs.close()  # the helper's end: open in the helper only
         self.process, self.channel = process, ours
         return True
 
@@ -148,7 +145,7 @@ class _Walk:
         try:
             self.channel.send(batch)
         except (OSError, ValueError):
-            self._lose()
+            self.stop()  # from now on in line
             return False
         return True
 
@@ -162,12 +159,8 @@ class _Walk:
         except (EOFError, OSError):
             prepared = None
         if prepared is None:
-            self._lose()
+            self.stop()  # from now on in line
         return prepared
-
-    def _lose(self) -> None:
-        """From now on in line."""
-        self.stop()
 
     def stop(self) -> None:
         channel, process = self.channel, self.process
