@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import os
+import random
 import signal
 import subprocess
 import sys
@@ -18,9 +19,13 @@ from types import SimpleNamespace
 from typing import Any, cast
 
 import pytest
+from django.utils import timezone
 
 from highseas.accounts.models import User
 from highseas.bench import http as http_bench
+from highseas.bench.claim import pooled_sample
+from highseas.bench.dataset import prepare
+from highseas.customers.models import Customer
 
 
 class FakeServer(BaseHTTPRequestHandler):
@@ -213,3 +218,17 @@ def test_the_server_cpu_reads_user_and_kernel_time_of_a_live_process() -> None:
         pytest.skip("no /proc here")
     assert times.user > 0 and times.waits + times.preempted > 0
     assert http_bench.processes_cpu_seconds([os.getpid()]) >= times.user + times.system
+
+
+@pytest.mark.django_db
+def test_the_customers_made_due_for_the_sweep_are_never_the_clients_targets() -> None:
+    """A target made due would already be owned when its clients claim it: both refused."""
+    dataset = prepare(customers=60, reps=5, force=True)
+    rng = random.Random(7)
+    targets = pooled_sample(dataset.pool.pk, 40, rng)
+
+    due = http_bench.make_due(dataset, 10, rng, timezone.now(), targets)
+
+    assert len(due) == 10
+    assert not set(due) & set(targets)
+    assert Customer.objects.filter(pk__in=targets, owner__isnull=False).count() == 0

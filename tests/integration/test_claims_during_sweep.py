@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from highseas.accounts.tokens import issue_token
 from highseas.bench.dataset import insert_customers
-from highseas.config.sqlite.base import JOBS_THREAD
+from highseas.config.sqlite.base import GATE, JOBS_THREAD
 from highseas.customers.models import Customer
 from highseas.pools import ownership, scheduler
 from highseas.pools.models import ClaimPolicy, RecyclePolicy
@@ -86,3 +86,55 @@ def test_claims_are_answered_within_a_bound_while_a_large_sweep_runs(
     assert max(latencies) < BOUND_SECONDS, sorted(latencies)[-5:]
     claimed = Customer.objects.filter(pk__in=free, owner=org["rep_a"]).count()
     assert claimed == len(latencies)
+
+
+def _statistics(table: str) -> int:
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT count(*) FROM sqlite_master WHERE name = 'sqlite_stat1'")
+        if not cursor.fetchone()[0]:
+            return 0
+        cursor.execute("SELECT count(*) FROM sqlite_stat1 WHERE tbl = %s", [table])
+        return int(cursor.fetchone()[0])
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_slow_lane_s_statistics_refresh_waits_for_the_write_gate_and_reads_a_bounded_sample(
+    org: dict[str, Any],
+) -> None:
+    """``PRAGMA optimize`` writes the planner's statistics: on the embedded server it must
+    queue at the write gate behind the requests like any job's write, not take SQLite's lock
+    past them, and it analyzes a bounded sample (its first run on 200,000 customers held the
+    lock for ~300 ms and stalled the claims behind it)."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's planner statistics and write gate")
+    insert_customers(org["east_pool"], org["admin"], 200)
+    table = Customer._meta.db_table
+    if _statistics(table):
+        with connection.cursor() as cursor:
+            cursor.execute("DELETE FROM sqlite_stat1 WHERE tbl = %s", [table])
+    found: dict[str, Any] = {}
+    done = threading.Event()
+
+    def refresh() -> None:
+        try:  # a query of the run on the customers' indexes, then the slow lane's refresh
+            Customer.objects.filter(owner=org["rep_b"], pool=org["east_pool"]).count()
+            scheduler.refresh_statistics()
+            with connection.cursor() as cursor:
+                cursor.execute("PRAGMA analysis_limit")
+                found["limit"] = cursor.fetchone()[0]
+            done.set()
+        finally:
+            connection.close()
+
+    assert GATE.acquire(5.0)  # a request's writer holds the gate
+    jobs = threading.Thread(target=refresh, name=JOBS_THREAD, daemon=True)
+    jobs.start()
+    try:
+        assert not done.wait(0.5), "the refresh wrote while a request held the write gate"
+    finally:
+        GATE.release()
+    jobs.join(timeout=30)
+
+    assert done.is_set()
+    assert found["limit"] == scheduler.ANALYSIS_ROWS
+    assert _statistics(table) > 0  # it did analyze the customers

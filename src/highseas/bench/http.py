@@ -579,15 +579,20 @@ def machine_jiffies() -> tuple[int, int, int] | None:
     return everything - idle - steal, steal, everything
 
 
-def make_due(dataset: Dataset, count: int, rng: random.Random, now: datetime) -> list[int]:
+def make_due(
+    dataset: Dataset, count: int, rng: random.Random, now: datetime, targets: Sequence[int] = ()
+) -> list[int]:
     """``count`` customers claimed through the service 30 days ago, past the bench pool's idle
     limit, so that the next sweep recycles them (customers an earlier run recycled are still in
-    their reps' cooldown and are passed over)."""
+    their reps' cooldown and are passed over). The clients' ``targets`` are left alone: a
+    target made due would be owned when its clients claim it, and both would be refused."""
     if not count:
         return []
     past = now - timedelta(days=30)
+    kept = set(targets)
     due: list[int] = []
-    for position, customer_id in enumerate(pooled_sample(dataset.pool.pk, 2 * count, rng)):
+    sample = pooled_sample(dataset.pool.pk, 2 * count + len(kept), rng)
+    for position, customer_id in enumerate(c for c in sample if c not in kept):
         rep = dataset.reps[position % len(dataset.reps)]
         try:
             ownership.claim(rep, customer_id, reason="bench: due for the sweep", now=past)
@@ -735,8 +740,9 @@ def measure(options: HttpBenchOptions) -> list[dict[str, Any]]:
     dataset = prepare(
         customers=options.customers, reps=max(options.reps, clients), force=options.force
     )
-    http_ids, service_ids, raw_ids, *open_ids = _sampled(dataset, options, rng)
-    due = make_due(dataset, options.due, rng, timezone.now())
+    targets = _sampled(dataset, options, rng)
+    http_ids, service_ids, raw_ids, *open_ids = targets
+    due = make_due(dataset, options.due, rng, timezone.now(), [c for ids in targets for c in ids])
     connection.close()  # the server and the client threads open their own
     (http_answers, http_check), *open_loops = _http_paths(
         dataset, options, http_ids, open_ids, clients

@@ -26,7 +26,7 @@ from datetime import datetime, timedelta
 from functools import partial
 from typing import Any
 
-from django.db import close_old_connections, connection
+from django.db import close_old_connections, connection, transaction
 from django.utils import timezone
 
 from highseas.notify.digest import send_due_digests
@@ -121,12 +121,28 @@ def _slow_jobs(now: datetime, figures: dict[str, Any]) -> None:
     _run_leased("digests", lambda moment: {"digests": send_due_digests(moment)}, now, figures)
     for name, action in SLOW_JOBS.items():
         _run_leased(name, action, now, figures)
-    if connection.vendor == "sqlite":  # keep the planner's statistics fresh (cheap, incremental)
+    if connection.vendor == "sqlite":
         try:
-            with connection.cursor() as cursor:
-                cursor.execute("PRAGMA optimize")
+            refresh_statistics()
         except Exception:
             log.exception("PRAGMA optimize failed")
+
+
+# Rows SQLite's ANALYZE reads per index when the slow lane refreshes the planner's statistics:
+# enough for the planner's choices, and a few milliseconds however large the tables.
+ANALYSIS_ROWS = 1_000
+
+
+def refresh_statistics() -> None:
+    """SQLite: keep the planner's statistics fresh (``PRAGMA optimize`` analyzes the tables
+    this run's queries used whose statistics are missing or stale). It writes, so it runs in a
+    write transaction, which on the embedded server takes the write gate after every waiting
+    request (``config/sqlite``), and it reads at most ``ANALYSIS_ROWS`` rows per index.
+    Unbounded and ungated, the first run on a database of 200,000 customers analyzed them for
+    about 300 ms while holding SQLite's write lock, and the claims behind it stalled."""
+    with transaction.atomic(), connection.cursor() as cursor:
+        cursor.execute(f"PRAGMA analysis_limit = {ANALYSIS_ROWS}")
+        cursor.execute("PRAGMA optimize")
 
 
 def run_periodic_jobs(
