@@ -20,6 +20,7 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from highseas.accounts.models import RepProfile, Role, User
+from highseas.customers.choices import CustomerStage
 from highseas.customers.models import Customer
 from highseas.engine.ownership import EventKind
 from highseas.notify.models import Notification
@@ -353,4 +354,139 @@ def test_a_receiver_whose_profile_the_run_did_not_lock_is_locked_before_its_gran
     result = run_one_by_one(org, customers)
     assert [d.owner_id for d in result.assigned] == [org["rep_a"].pk] * 2
     assert RepProfile.objects.filter(user=org["rep_a"]).exists()
+    assert_invariants()
+
+
+def _grants_with_tallies(
+    org: dict[str, Any],
+    customers: list[Customer],
+    rep: User,
+    before: dict[int, Callable[[], Any]] | None = None,
+    **kwargs: Any,
+) -> tuple[list[bool], list[str]]:
+    """``assign_by_rule`` for each customer in turn, in one transaction, with one
+    ``Tallies`` as a run that locked every rep keeps them (``before[i]`` runs in it before
+    the ``i``-th): which were given, and the statements sent."""
+    authority = RuleAuthority(1, "规则", org["east_pool"].pk, frozenset([rep.pk]))
+    tallies = assign_statements.Tallies()
+    given: list[bool] = []
+
+    def grant_all() -> None:
+        with transaction.atomic():
+            locked = runs.lock_rep_rows([rep.pk])
+            for index, customer in enumerate(customers):
+                if before and index in before:
+                    before[index]()
+                moved = assign_statements.assign_by_rule(
+                    authority,
+                    customer.pk,
+                    rep,
+                    reason=Reason(reasons.RULE_ASSIGNED, {"rule": "规则", "run": 0}),
+                    daily_quota=kwargs.get("daily_quota"),
+                    now=timezone.now(),
+                    receiver_locked=rep.pk in locked,
+                    tallies=tallies,
+                )
+                given.append(moved is not None)
+
+    return given, _statements(grant_all)
+
+
+def _counting(statements: list[str]) -> int:
+    """The facts reads that counted the receiver's holdings (the ``held_open`` count)."""
+    return sum(1 for sql in statements if "held_open" in sql)
+
+
+@pytest.mark.parametrize("limit", ["holding cap", "holding cap, won counted", "rule's quota"])
+def test_kept_counts_are_read_once_and_count_each_grant_so_the_limit_holds(
+    org: dict[str, Any], make_customer: MakeCustomer, limit: str
+) -> None:
+    """With the receiver's counts kept (``Tallies``), its first grant counts them in the
+    database and each grant adds to them; a grant they refuse counts again before it is
+    refused: ``rep_a`` holds one customer given today, and the limit is 3, so two are given
+    on the kept counts and the two past the limit each count again."""
+    rep = org["rep_a"]
+    RepProfile.objects.get_or_create(user=rep)
+    held, *customers = pooled(org, make_customer, 5)
+    ownership.assign(org["east_manager"], held.pk, rep)
+    quota = None
+    if limit == "rule's quota":
+        quota = 3
+    else:
+        ClaimPolicy.objects.filter(pool=org["east_pool"]).update(
+            holding_cap=3, count_won_in_cap=limit.endswith("won counted")
+        )
+
+    given, statements = _grants_with_tallies(
+        org, customers, User.objects.get(pk=rep.pk), daily_quota=quota
+    )
+
+    assert given == [True, True, False, False]
+    assert _counting(statements) == 3, statements
+    assert Customer.objects.filter(owner=rep).count() == 3
+    assert_invariants()
+
+
+def test_kept_counts_made_high_by_a_release_are_counted_again_before_a_refusal(
+    org: dict[str, Any], make_customer: MakeCustomer
+) -> None:
+    """A release does not take the rep's lock, so it leaves the kept counts high: at the cap
+    by them, the grant counts again and finds room (what the database says decides)."""
+    rep = org["rep_a"]
+    RepProfile.objects.get_or_create(user=rep)
+    ClaimPolicy.objects.filter(pool=org["east_pool"]).update(holding_cap=3)
+    held, *customers = pooled(org, make_customer, 4)
+    ownership.assign(org["east_manager"], held.pk, rep)
+    receiver = User.objects.get(pk=rep.pk)
+
+    def release() -> None:
+        ownership.release(rep, held.pk, reason="不再跟进")
+
+    given, statements = _grants_with_tallies(org, customers, receiver, before={2: release})
+
+    assert given == [True, True, True]
+    assert _counting(statements) == 2, statements  # the first grant, and the one at the cap
+    assert Customer.objects.filter(owner=rep).count() == 3
+    assert_invariants()
+
+
+def test_kept_counts_leave_a_won_customer_out_of_the_open_holdings(
+    org: dict[str, Any], make_customer: MakeCustomer
+) -> None:
+    """Won customers do not count toward the cap unless the pool says so: a won customer's
+    grant adds to the receiver's holdings but not to its open ones, so two open customers
+    still fit under a cap of 2 after it."""
+    rep = org["rep_a"]
+    RepProfile.objects.get_or_create(user=rep)
+    ClaimPolicy.objects.filter(pool=org["east_pool"]).update(holding_cap=2, count_won_in_cap=False)
+    won, *open_ones = pooled(org, make_customer, 4)
+    Customer.objects.filter(pk=won.pk).update(stage=CustomerStage.WON)
+
+    given, statements = _grants_with_tallies(org, [won, *open_ones], User.objects.get(pk=rep.pk))
+
+    assert given == [True, True, True, False]
+    # the first grant's count, and the one at the cap: the kept open holdings were right
+    assert _counting(statements) == 2, statements
+    assert_invariants()
+
+
+def test_a_one_by_one_run_counts_each_receiver_once_a_batch(
+    org: dict[str, Any], make_customer: MakeCustomer, full_path_calls: list[int]
+) -> None:
+    """A run applied one by one over several customers holds every rep's lock for its batch,
+    so it counts each receiver's holdings once, with that receiver's first grant, and keeps
+    them; round robin over two reps, eight customers: two counting reads."""
+    for rep in (org["rep_a"], org["rep_b"]):
+        RepProfile.objects.get_or_create(user=rep)
+    customers = pooled(org, make_customer, 8)
+    rule({"team": org["east"].pk, "strategy": "round_robin"})
+
+    statements = _statements(lambda: run_one_by_one(org, customers))
+
+    assert full_path_calls == []
+    assert _counting(statements) == 2, statements
+    owners = Counter(
+        Customer.objects.filter(pk__in=[c.pk for c in customers]).values_list("owner_id", flat=True)
+    )
+    assert owners == Counter({org["rep_a"].pk: 4, org["rep_b"].pk: 4})
     assert_invariants()

@@ -25,14 +25,18 @@ on PostgreSQL the receiver's lock (left out when the caller already holds it: a 
 locked every rep its rules reach), one read of every fact (``_rule_facts_sql``), and the
 compare-and-set with its ledger row (``claim_statements.write_owned``); on SQLite, whose write
 transaction serializes writers, the read, the compare-and-set and the ledger row. The ledger
-row names the rule (no actor, ``actor_label`` ``system:rule:<id>``). Its notification is the
-caller's to write in the same transaction (``assigned_drafts``). Anything else answers ``None``
-with nothing written, and the caller takes ``assign_many``, which refuses with its typed error.
+row names the rule (no actor, ``actor_label`` ``system:rule:<id>``). A run that holds every
+receiver's lock for its batch keeps each receiver's counts (``Tallies``), so only a receiver's
+first grant counts its holdings and what it was given today; the next ones read the facts
+without them. Its notification is the caller's to write in the same transaction
+(``assigned_drafts``). Anything else answers ``None`` with nothing written, and the caller
+takes ``assign_many``, which refuses with its typed error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
@@ -139,12 +143,37 @@ RULE_ROW = (
 )
 
 
+@dataclass
+class Tally:
+    """A receiver's counts the rule's checks use, (all held, held not won, given today), as
+    one statement read them under the receiver's lock, then kept by the grants written since
+    (``Tallies``)."""
+
+    held: int
+    held_open: int
+    given_today: int
+
+
+class Tallies(dict[int, Tally]):
+    """The receivers' counts for a caller that holds every receiver's lock for its whole
+    transaction (a run that locked every rep its rules reach first, in id order; on SQLite,
+    its write transaction): a receiver's first grant reads them with its facts, and its next
+    grants read the facts without the two counts and take them from here, kept by each
+    grant. They stay true because every writer that adds to a rep's holdings or to what it
+    was given today takes that rep's lock first (``bulk_assign.Loads``). A writer that takes
+    from them (a release, the sweep) can only make them high, so a grant they would refuse
+    counts again in the database first, and decides from that count as it would without
+    them. The caller clears them whenever anything but ``assign_by_rule`` writes in its
+    transaction."""
+
+
 @cache
-def _rule_facts_sql(vendor: str) -> str:
+def _rule_facts_sql(vendor: str, counted: bool = True) -> str:
     """Everything a rule's assignment checks and writes from, in one statement: no claim
     counts, cool-down, membership or performance tier, which the claim reads and a rule does
     not (``assign_many``'s checks); named parameters ``customer``, ``rep``, ``day``,
-    ``next_day``."""
+    ``next_day``. Not ``counted``: the receiver's holdings and what it was given today are
+    left out (``NULL``), for a caller that keeps them (``Tallies``)."""
     customer, event, deal = _table(Customer), _table(OwnershipEvent), _table(Deal)
     # the receiver's holdings, and of them those not won, in one walk of the (owner, status,
     # stage) index
@@ -153,6 +182,12 @@ def _rule_facts_sql(vendor: str) -> str:
         f"COUNT(*) FILTER (WHERE h.stage <> '{CustomerStage.WON.value}') AS held_open "
         f"FROM {customer} h WHERE h.owner_id = %(rep)s AND h.status IN ('owned', 'frozen')) hq"
     )
+    given_today = (
+        f"(SELECT COUNT(*) FROM {event} e WHERE e.to_owner_id = %(rep)s "
+        f"AND e.kind = '{EventKind.ASSIGNED.value}' AND e.at >= %(day)s "
+        "AND e.at < %(next_day)s)"
+    )
+    counts = ("hq.held", "hq.held_open", given_today) if counted else ("NULL",) * 3
     selected = (
         *(f"c.{name}" for name in claim_statements.CUSTOMER_FIELDS),
         *("pl.name", "pl.masked_fields", "cp.id"),
@@ -161,18 +196,16 @@ def _rule_facts_sql(vendor: str) -> str:
         *(f"rp.{name}" for name in RECYCLE_RULE_FIELDS),
         *("p.id", "p.is_active", "u.is_active"),
         *(f"p.{name}" for name in (*claim_statements.OVERRIDES, *claim_statements.LEAVE)),
-        *("hq.held", "hq.held_open"),
-        f"(SELECT COUNT(*) FROM {event} e WHERE e.to_owner_id = %(rep)s "
-        f"AND e.kind = '{EventKind.ASSIGNED.value}' AND e.at >= %(day)s "
-        "AND e.at < %(next_day)s)",
+        *counts,
         f"EXISTS (SELECT 1 FROM {deal} d WHERE d.customer_id = c.id "
         f"AND d.stage NOT IN ('{DealStage.WON.value}', '{DealStage.LOST.value}'))",
         f"(SELECT MAX(COALESCE(d.contract_end, d.won_at)) FROM {deal} d "
         f"WHERE d.customer_id = c.id AND d.stage = '{DealStage.WON.value}')",
     )
     assert len(selected) == len(RULE_ROW), (len(selected), len(RULE_ROW))
+    held_join = f" CROSS JOIN {held}" if counted else ""
     return (
-        f"SELECT {', '.join(selected)} FROM {customer} c CROSS JOIN {held} "
+        f"SELECT {', '.join(selected)} FROM {customer} c{held_join} "
         f"JOIN {_table(User)} u ON u.id = %(rep)s "
         f"LEFT JOIN {_table(Pool)} pl ON pl.id = c.pool_id "
         f"LEFT JOIN {_table(ClaimPolicy)} cp ON cp.pool_id = c.pool_id "
@@ -183,12 +216,17 @@ def _rule_facts_sql(vendor: str) -> str:
 
 
 def _read_for_rule(
-    receiver: User, customer_id: int, now: datetime, *, locked: bool = False
+    receiver: User,
+    customer_id: int,
+    now: datetime,
+    *,
+    locked: bool = False,
+    tally: Tally | None = None,
 ) -> dict[str, Any] | None:
     """Lock the receiver (on PostgreSQL, unless ``locked``: the caller holds that lock in this
     transaction; SQLite's write transaction already serializes writers), then read the rule's
-    facts; ``None`` when the receiver has no profile yet or the customer is gone (the full
-    path deals with both)."""
+    facts, with the receiver's counts taken from ``tally`` when there is one; ``None`` when
+    the receiver has no profile yet or the customer is gone (the full path deals with both)."""
     vendor = connection.vendor
     start = day_start(now, timezone.get_default_timezone())
     params = {
@@ -202,12 +240,15 @@ def _read_for_rule(
             cursor.execute(claim_statements.lock_sql(vendor), [receiver.pk])
             if cursor.fetchone() is None:
                 return None
-        cursor.execute(_rule_facts_sql(vendor), params)
+        cursor.execute(_rule_facts_sql(vendor, tally is None), params)
         found = cursor.fetchone()
     if found is None:
         return None
     row = dict(zip(RULE_ROW, found, strict=True))
     row["id"] = customer_id
+    if tally is not None:
+        row["held"], row["held_open"] = tally.held, tally.held_open
+        row["given_today"] = tally.given_today
     return row
 
 
@@ -240,16 +281,21 @@ def assign_by_rule(
     daily_quota: int | None,
     now: datetime,
     receiver_locked: bool = False,
+    tallies: Tallies | None = None,
 ) -> Customer | None:
     """The rule's assignment when it is the plain case (see the module), else ``None`` with
     nothing written. ``daily_quota``: the rule's own quota for this rep. ``receiver_locked``:
     the caller already holds the receiver's profile row lock in this transaction (a run that
     locked every rep its rules reach, in id order), so the lock is not asked for again and
-    the plain case is two statements on PostgreSQL. Call inside a transaction; the caller
-    tells the receiver (``assigned_drafts``) in it. The customer answered holds what that
-    notification reads (``claim_statements.BRIEF_ROW``); its other fields load on use."""
+    the plain case is two statements on PostgreSQL. ``tallies``: the receivers' counts the
+    caller keeps (``Tallies``: only with every receiver's lock held since they were read),
+    so that a receiver's counts are read with its first grant only. Call inside a
+    transaction; the caller tells the receiver (``assigned_drafts``) in it. The customer
+    answered holds what that notification reads (``claim_statements.BRIEF_ROW``); its other
+    fields load on use."""
+    kept = None if tallies is None else tallies.get(receiver.pk)
     # locks the receiver first, unless the caller holds that lock
-    row = _read_for_rule(receiver, customer_id, now, locked=receiver_locked)
+    row = _read_for_rule(receiver, customer_id, now, locked=receiver_locked, tally=kept)
     if row is None or row["p_id"] is None:
         return None
     pooled = row["status"] == Status.POOLED.value and row["owner_id"] is None
@@ -263,13 +309,33 @@ def assign_by_rule(
         return None
     limits = effective_limits(_pool_limits(row), _overrides(row))
     held = row["held"] if limits.count_won_in_cap else row["held_open"]
-    if refuse_cap(limits.holding_cap, int(held)) is not None:
-        return None
     capacity = strictest(limits.daily_quota, daily_quota)
-    if capacity is not None and int(row["given_today"]) >= capacity:
+    at_limit = refuse_cap(limits.holding_cap, int(held)) is not None or (
+        capacity is not None and int(row["given_today"]) >= capacity
+    )
+    if at_limit and kept is not None and tallies is not None:
+        # kept counts only ever run high (a release meanwhile): count again before refusing,
+        # so that the answer is the one the counts in the database give
+        del tallies[receiver.pk]
+        return assign_by_rule(
+            authority,
+            customer_id,
+            receiver,
+            reason=reason,
+            daily_quota=daily_quota,
+            now=now,
+            receiver_locked=receiver_locked,
+            tallies=tallies,
+        )
+    if at_limit:
         return None
+    tally = kept
+    if tallies is not None and tally is None:
+        tally = tallies[receiver.pk] = Tally(
+            int(row["held"]), int(row["held_open"]), int(row["given_today"])
+        )
     try:
-        return claim_statements.write_owned(
+        given = claim_statements.write_owned(
             row,
             receiver,
             kind=EventKind.ASSIGNED,
@@ -281,6 +347,11 @@ def assign_by_rule(
         )
     except HighSeasError:  # taken meanwhile: nothing was written; the full path says why
         return None
+    if tally is not None:
+        tally.held += 1
+        tally.held_open += row["stage"] != CustomerStage.WON.value
+        tally.given_today += 1
+    return given
 
 
 def assigned_drafts(given: Sequence[Customer]) -> list[Draft]:

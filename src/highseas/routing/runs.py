@@ -234,6 +234,8 @@ class Runner:
         self.profiles: dict[int, RepProfile] | None = None  # as this batch locked them
         self.reps_locked = False  # whether this batch locked every rep first (``_batch``)
         self.held_locks: frozenset[int] = frozenset()  # the reps whose profile rows it locked
+        # the receivers' counts this batch keeps while it holds every rep's lock (``_fast``)
+        self.tallies: assign_statements.Tallies | None = None
         self.ledger_mark = 0  # the ledger's end when the current roster was counted
         self.assigned_today = carried.assigned_for(self.rep_ids, options.now)
         self.scoring: Scoring = NO_MODEL
@@ -347,10 +349,12 @@ class Runner:
                 # as every writer of several reps locks them, and no two wait in a cycle.
                 self.held_locks = lock_rep_rows(self.rep_ids)
                 self.reps_locked = True
+                self.tallies = assign_statements.Tallies()
             else:
                 # One customer (a registration) locks only its receiver; an attempt refused
                 # at the cap or quota lets its rep's lock go (``_attempt``).
                 self.reps_locked, self.held_locks = False, frozenset()
+                self.tallies = None
         written = self.options.rows
         if written is None or ids is None:
             return customer_rows(page)
@@ -514,6 +518,8 @@ class Runner:
         if fast is None:
             applied = self.applier.apply([decision], self.options.now, pools=self.pools)
             refusal = applied.get(customer.customer_id)
+            if self.tallies is not None:  # the full path may have written: count again
+                self.tallies.clear()
         if savepoint is not None:
             if refusal is not None and refusal.code in FALLS_THROUGH:
                 transaction.savepoint_rollback(savepoint)
@@ -529,6 +535,10 @@ class Runner:
         if receiver is None:
             return None  # the rep is gone: ``assign_many`` says so
         grant = self.applier.grant(decision)
+        locked = decision.owner_id in self.held_locks
+        # the kept counts hold while the receiver's lock does: a lock of this batch, or on
+        # SQLite the write transaction itself
+        kept = locked or not connection.features.has_select_for_update
         return assign_statements.assign_by_rule(
             grant.authority,
             decision.customer_id,
@@ -536,7 +546,8 @@ class Runner:
             reason=grant.reason,
             daily_quota=grant.daily_quota,
             now=self.options.now,
-            receiver_locked=decision.owner_id in self.held_locks,
+            receiver_locked=locked,
+            tallies=self.tallies if kept else None,
         )
 
     @cached_property
