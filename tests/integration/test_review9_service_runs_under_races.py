@@ -2,7 +2,9 @@
 lock every rep the rules reach first and then skip each receiver's lock
 (``runs.lock_rep_rows`` answers whose rows it locked; ``assign_by_rule(receiver_locked=…)``),
 on real threads against the same reps' claims, releases and a manager's assigns — one of the
-reps without a profile row when it starts (not among the locked, so locked at its grant).
+reps without a profile row when it starts (the first run to lock the reps makes it and holds
+its lock with the others'; found made by someone else and locked only at its grant, it once
+closed a cycle with that rep's claim of a customer the run had already given).
 
 Replaying each rep's ledger in id order, no gain starts at the holding cap and no rule
 assignment at the daily quota; nothing crashed; every customer has at most one owner and

@@ -15,7 +15,7 @@ from datetime import date, timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import DatabaseError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
@@ -24,7 +24,7 @@ from highseas.customers.choices import CustomerStage
 from highseas.customers.models import Customer
 from highseas.engine.ownership import EventKind
 from highseas.notify.models import Notification
-from highseas.pools import assign_statements, ownership, reasons
+from highseas.pools import assign_statements, facts, ownership, reasons
 from highseas.pools.authority import RuleAuthority
 from highseas.pools.invariants import run_checks
 from highseas.pools.models import ClaimPolicy, OwnershipEvent, RecyclePolicy
@@ -337,24 +337,59 @@ def test_a_run_that_locked_every_rep_does_not_ask_for_a_receiver_s_lock_again(
     assert_invariants()
 
 
-def test_a_receiver_whose_profile_the_run_did_not_lock_is_locked_before_its_grant(
+def test_a_receiver_without_a_profile_gets_one_locked_with_the_others_before_any_grant(
     org: dict[str, Any], make_customer: MakeCustomer
 ) -> None:
-    """A rep with no profile when the run locked the others' (one made later, by anyone) is
-    not among the locks the run holds, so its grant takes its lock itself: the fast path
-    finds no profile and the full path creates and locks it. The customer is given."""
+    """A rep with no profile when the run locks the reps its rules reach gets one then, and
+    its lock is held with the others' before any customer is written: were it locked only at
+    its grant (after the batch's earlier customers), a run that found the profile made
+    meanwhile would hold it and wait for one of those customers — the cycle two runs met on
+    PostgreSQL. Another transaction cannot take the new row's lock until the batch ends. On
+    SQLite the write transaction excludes every other writer; nothing is locked or made."""
     RepProfile.objects.filter(user=org["rep_a"]).delete()
     RepProfile.objects.get_or_create(user=org["rep_b"])
     customers = pooled(org, make_customer, 2)
     rule({"user": org["rep_a"].pk})
+    row_locks = connection.features.has_select_for_update
+    elsewhere: list[str] = []  # what another writer's lock on the rep finds: taken or free
+
+    def try_the_lock() -> None:
+        """As every writer of a rep does (``lock_reps``), waiting at most 300 ms."""
+        try:
+            with transaction.atomic():
+                with connection.cursor() as cursor:
+                    cursor.execute("SET LOCAL lock_timeout = '300ms'")
+                facts.lock_reps(org["rep_a"].pk)
+                elsewhere.append("free")
+        except DatabaseError:
+            elsewhere.append("taken")
+        finally:
+            connection.close()
+
     with transaction.atomic():
-        held = runs.lock_rep_rows(sorted([org["rep_a"].pk, org["rep_b"].pk]))
-    expected = {org["rep_b"].pk} if connection.features.has_select_for_update else set()
-    assert held == expected
+        held = runs.lock_rep_rows(sorted([org["rep_b"].pk, org["rep_a"].pk]))
+        if row_locks:
+            other = threading.Thread(target=try_the_lock)
+            other.start()
+            other.join()
+            assert elsewhere == ["taken"]
+    assert held == ({org["rep_a"].pk, org["rep_b"].pk} if row_locks else set())
+    assert RepProfile.objects.filter(user=org["rep_a"]).exists() == row_locks
     result = run_one_by_one(org, customers)
     assert [d.owner_id for d in result.assigned] == [org["rep_a"].pk] * 2
     assert RepProfile.objects.filter(user=org["rep_a"]).exists()
     assert_invariants()
+
+
+def test_locking_reps_skips_an_id_that_is_no_user(org: dict[str, Any]) -> None:
+    """An id with no user behind it (deleted meanwhile) gets no profile and no lock; the
+    others are locked as asked."""
+    gone = User.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
+    with transaction.atomic():
+        held = runs.lock_rep_rows([gone, org["rep_b"].pk])
+    expected = {org["rep_b"].pk} if connection.features.has_select_for_update else set()
+    assert held == expected
+    assert not RepProfile.objects.filter(user_id=gone).exists()
 
 
 def _grants_with_tallies(

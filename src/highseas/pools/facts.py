@@ -45,13 +45,28 @@ def lock_reps(*user_ids: int) -> dict[int, RepProfile]:
 
 
 def lock_rep_rows(user_ids: list[int]) -> frozenset[int]:
-    """Lock the reps' existing profile rows in id order, reading nothing else, where the
-    database has row locks (a SQLite write transaction already excludes every other writer),
-    and answer whose rows are locked (nobody's without row locks). A rep without a profile yet
-    is locked when ``lock_reps`` creates it, so a profile made meanwhile is not among them."""
+    """Lock the reps' profile rows in id order, reading nothing else, where the database has
+    row locks (a SQLite write transaction already excludes every other writer), and answer
+    whose rows are locked (nobody's without row locks). A rep without a profile yet gets one
+    first, as in ``lock_reps``: a lock on no row protects nothing, and a profile made
+    meanwhile by someone else would be locked later, after the caller's customers — the one
+    order no writer may take."""
     if not user_ids or not connection.features.has_select_for_update:
         return frozenset()
-    profiles = RepProfile.objects.select_for_update().filter(user_id__in=user_ids)
+    ids = sorted(set(user_ids))
+    locked = _lock_profile_rows(ids)
+    missing = [user_id for user_id in ids if user_id not in locked]
+    if missing:
+        users = User.objects.filter(pk__in=missing).values_list("pk", flat=True)
+        RepProfile.objects.bulk_create(
+            [RepProfile(user_id=user_id) for user_id in users], ignore_conflicts=True
+        )
+        locked = _lock_profile_rows(ids)
+    return locked
+
+
+def _lock_profile_rows(ids: list[int]) -> frozenset[int]:
+    profiles = RepProfile.objects.select_for_update().filter(user_id__in=ids)
     return frozenset(profiles.order_by("user_id").values_list("user_id", flat=True))
 
 
