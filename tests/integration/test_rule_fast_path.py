@@ -401,14 +401,15 @@ def _grants_with_tallies(
 ) -> tuple[list[bool], list[str]]:
     """``assign_by_rule`` for each customer in turn, in one transaction, with one
     ``Tallies`` as a run that locked every rep keeps them (``before[i]`` runs in it before
-    the ``i``-th): which were given, and the statements sent."""
+    the ``i``-th; ``lock=False``: without taking the rep's lock first): which were given,
+    and the statements sent."""
     authority = RuleAuthority(1, "规则", org["east_pool"].pk, frozenset([rep.pk]))
     tallies = assign_statements.Tallies()
     given: list[bool] = []
 
     def grant_all() -> None:
         with transaction.atomic():
-            locked = runs.lock_rep_rows([rep.pk])
+            locked = runs.lock_rep_rows([rep.pk]) if kwargs.get("lock", True) else frozenset()
             for index, customer in enumerate(customers):
                 if before and index in before:
                     before[index]()
@@ -459,6 +460,28 @@ def test_kept_counts_are_read_once_and_count_each_grant_so_the_limit_holds(
     assert given == [True, True, False, False]
     assert _counting(statements) == 3, statements
     assert Customer.objects.filter(owner=rep).count() == 3
+    assert_invariants()
+
+
+def test_counts_are_kept_only_while_the_receiver_s_lock_is_held(
+    org: dict[str, Any], make_customer: MakeCustomer
+) -> None:
+    """Handed ``Tallies`` by a caller that does not hold the receiver's lock, each grant
+    takes the lock and counts in the database (another writer may add to the counts between
+    two grants); on SQLite the write transaction holds every writer off, so the counts are
+    kept as with the lock."""
+    rep = org["rep_a"]
+    RepProfile.objects.get_or_create(user=rep)
+    customers = pooled(org, make_customer, 3)
+
+    given, statements = _grants_with_tallies(org, customers, rep, lock=False)
+
+    assert given == [True, True, True]
+    row_locks = connection.features.has_select_for_update
+    assert _counting(statements) == (3 if row_locks else 1), statements
+    lock = assign_statements.claim_statements.lock_sql(connection.vendor)
+    locking = lock.split("%s")[0]  # the statement as captured, its parameter filled in
+    assert sum(1 for sql in statements if sql.startswith(locking)) == (3 if row_locks else 0)
     assert_invariants()
 
 

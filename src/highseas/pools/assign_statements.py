@@ -227,7 +227,6 @@ def _read_for_rule(
     transaction; SQLite's write transaction already serializes writers), then read the rule's
     facts, with the receiver's counts taken from ``tally`` when there is one; ``None`` when
     the receiver has no profile yet or the customer is gone (the full path deals with both)."""
-    vendor = connection.vendor
     start = day_start(now, timezone.get_default_timezone())
     params = {
         "customer": customer_id,
@@ -236,11 +235,11 @@ def _read_for_rule(
         "next_day": db_datetime(start + timedelta(days=1)),
     }
     with connection.cursor() as cursor:
-        if vendor != "sqlite" and not locked:
-            cursor.execute(claim_statements.lock_sql(vendor), [receiver.pk])
+        if not _lock_held(locked):
+            cursor.execute(claim_statements.lock_sql(connection.vendor), [receiver.pk])
             if cursor.fetchone() is None:
                 return None
-        cursor.execute(_rule_facts_sql(vendor, tally is None), params)
+        cursor.execute(_rule_facts_sql(connection.vendor, tally is None), params)
         found = cursor.fetchone()
     if found is None:
         return None
@@ -250,6 +249,12 @@ def _read_for_rule(
         row["held"], row["held_open"] = tally.held, tally.held_open
         row["given_today"] = tally.given_today
     return row
+
+
+def _lock_held(receiver_locked: bool) -> bool:
+    """Whether the receiver's lock is held already: the caller's (``receiver_locked``), or on
+    SQLite the write transaction itself, which excludes every other writer."""
+    return receiver_locked or connection.vendor == "sqlite"
 
 
 def _pool_limits(row: dict[str, Any]) -> ClaimLimits:
@@ -288,11 +293,14 @@ def assign_by_rule(
     the caller already holds the receiver's profile row lock in this transaction (a run that
     locked every rep its rules reach, in id order), so the lock is not asked for again and
     the plain case is two statements on PostgreSQL. ``tallies``: the receivers' counts the
-    caller keeps (``Tallies``: only with every receiver's lock held since they were read),
-    so that a receiver's counts are read with its first grant only. Call inside a
+    caller keeps for its transaction (``Tallies``), so that a receiver's counts are read with
+    its first grant only; used only while the receiver's lock is held (``receiver_locked``,
+    or SQLite's write transaction), else the counts are read each time. Call inside a
     transaction; the caller tells the receiver (``assigned_drafts``) in it. The customer
     answered holds what that notification reads (``claim_statements.BRIEF_ROW``); its other
     fields load on use."""
+    if not _lock_held(receiver_locked):
+        tallies = None  # another writer may add to the counts between two grants
     kept = None if tallies is None else tallies.get(receiver.pk)
     # locks the receiver first, unless the caller holds that lock
     row = _read_for_rule(receiver, customer_id, now, locked=receiver_locked, tally=kept)

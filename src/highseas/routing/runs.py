@@ -535,10 +535,6 @@ class Runner:
         if receiver is None:
             return None  # the rep is gone: ``assign_many`` says so
         grant = self.applier.grant(decision)
-        locked = decision.owner_id in self.held_locks
-        # the kept counts hold while the receiver's lock does: a lock of this batch, or on
-        # SQLite the write transaction itself
-        kept = locked or not connection.features.has_select_for_update
         return assign_statements.assign_by_rule(
             grant.authority,
             decision.customer_id,
@@ -546,8 +542,8 @@ class Runner:
             reason=grant.reason,
             daily_quota=grant.daily_quota,
             now=self.options.now,
-            receiver_locked=locked,
-            tallies=self.tallies if kept else None,
+            receiver_locked=decision.owner_id in self.held_locks,
+            tallies=self.tallies,
         )
 
     @cached_property
