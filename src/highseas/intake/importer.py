@@ -68,13 +68,12 @@ from highseas.intake.models import ImportJob, ImportRow
 from highseas.pools import followups, reasons
 from highseas.pools.authority import require_receiver
 from highseas.pools.bulk_assign import Unwritten
-from highseas.pools.facts import lock_rep_rows
 from highseas.pools.merge import merge_values
 from highseas.pools.ownership import assign
 from highseas.pools.reasons import Reason
 from highseas.routing import runs
 from highseas.routing.models import AssignmentRun
-from highseas.routing.runs import Carried, rule_reps
+from highseas.routing.runs import Carried, lock_routing
 from highseas.routing.services import assign_new_customers
 from highseas.routing.snapshots import customer_row
 
@@ -417,9 +416,10 @@ class Importer:
 
     def _lock_named_owners(self, rows: list[Prepared]) -> None:
         """The owners the batch names would be locked in file order as their rows are
-        written, and the batch's routing run then locks the reps its rules reach: so a batch
-        naming owners first locks them all, with those reps, in id order, as every writer of
-        several reps does, and none waits on another in a cycle."""
+        written, and the batch's routing run then locks the rules' pointers and the reps they
+        reach: so a batch naming owners first takes the pointers, then all those reps in id
+        order (``runs.lock_routing``), as every router does, and none waits on another in a
+        cycle."""
         named: set[int] = set()
         for row in rows:
             if row.refused is None and row.parsed.owner:
@@ -427,7 +427,7 @@ class Importer:
                 if isinstance(found, User):
                     named.add(found.pk)
         if named:
-            lock_rep_rows(sorted(named | set(rule_reps())))
+            lock_routing(named)
 
     def _route(self, plans: list[RowPlan], index: int) -> None:
         pooled = [p for p in plans if p.action == Action.CREATE and p.owner_id is None]

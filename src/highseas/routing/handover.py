@@ -42,6 +42,7 @@ from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools import facts, ownership
 from highseas.pools.authority import require_receiver
 from highseas.pools.reasons import HANDOVER, Reason
+from highseas.routing.runs import lock_routing
 from highseas.routing.services import Trigger, assign_new_customers
 
 BATCH_SIZE = 50
@@ -171,7 +172,11 @@ def _walk(
     last_id, batches = 0, 0
     while True:
         with transaction.atomic():
-            # The ownership services' lock order: the reps first, then the customers.
+            # The ownership services' lock order: the reps first, then the customers; a
+            # handover to the rules routes each batch, so it takes what the run will lock
+            # first (the pointers, then every rep the rules reach) with the departing rep.
+            if report.to == "rules":
+                lock_routing([rep.pk])
             facts.lock_reps(*[u.pk for u in (rep, receiver) if u is not None])
             ids = list(
                 _owned(rep)

@@ -36,7 +36,7 @@ import gc
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -204,10 +204,23 @@ def reps_reached(rule_set: RuleSet) -> tuple[dict[int, list[int]], list[int]]:
     return reps_by_team, sorted({*named, *(r for reps in reps_by_team.values() for r in reps)})
 
 
-def rule_reps() -> list[int]:
-    """Every rep the active rules of any pool reach, in id order: what a routing run of new
-    customers locks (``Runner._batch``), for a writer that must lock them with others first."""
-    return reps_reached(active_rules(None))[1]
+def lock_routing(reps: Iterable[int] = ()) -> frozenset[int]:
+    """Take first what a routing run of new or released customers locks, with ``reps``: the
+    rules' round-robin pointers, then every rep the rules reach and ``reps`` in id order;
+    answer whose profile rows are locked (``lock_rep_rows``). For a writer that holds reps of
+    its own and then routes in the same transaction (an import batch naming owners, a
+    handover to the rules): locking its reps first and the run's pointers and reps later
+    would take them out of the order every router takes (pointers, reps in id order, then
+    customers), and a registration routed meanwhile would wait on it in a cycle. On SQLite
+    the write transaction already excludes every other writer: nothing is locked."""
+    if not connection.features.has_select_for_update:
+        return frozenset()
+    rule_set = active_rules(None)
+    by_team, rep_ids = reps_reached(rule_set)
+    keys = [key for key in rule_set.cursor_keys if key[1] in by_team]
+    cursors.ensure(keys)
+    cursors.lock(keys)
+    return lock_rep_rows(sorted({*rep_ids, *reps}))
 
 
 class Runner:

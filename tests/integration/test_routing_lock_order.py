@@ -1,0 +1,116 @@
+"""Writers that hold reps of their own and then route in the same transaction take what the
+routing run locks first (``runs.lock_routing``): the rules' round-robin pointers, then every
+rep the rules reach with their own in id order, then customers — the order every router takes.
+An import batch naming owners once locked its owners (and the rules' reps) before the
+pointers, and a handover to the rules locked the departing rep and its customers before them:
+a registration routed meanwhile (pointers, then its receiver) would wait on either in a
+cycle. An unmerge, which gives the absorbed customer back to its owner, locks that rep before
+the two customers. On SQLite the write transaction excludes every other writer and nothing is
+locked."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
+
+from highseas.accounts.visibility import Viewer
+from highseas.customers.models import Customer
+from highseas.intake.imports import commit_import, preview_import
+from highseas.pools.merge import merge
+from highseas.pools.unmerge import unmerge
+from highseas.routing.handover import handover
+from highseas.routing.models import AssignmentRule
+
+pytestmark = pytest.mark.django_db
+
+POINTERS = '"routing_routingcursor"'
+PROFILES = '"accounts_repprofile"'
+CUSTOMERS = '"customers_customer"'
+
+
+def _locks(sql: list[str]) -> list[str]:
+    """The tables of the row-locking statements and the customer writes, in the order sent."""
+    order = []
+    for statement in sql:
+        if statement.startswith("SAVEPOINT") or statement.startswith("RELEASE"):
+            continue
+        locking = "FOR UPDATE" in statement
+        writing = statement.startswith(("UPDATE", "INSERT", "WITH")) and CUSTOMERS in statement
+        for table in (POINTERS, PROFILES, CUSTOMERS):
+            if (locking and f"FROM {table}" in statement) or (writing and table == CUSTOMERS):
+                order.append(table)
+                break
+    return order
+
+
+def _first(order: list[str], table: str) -> int:
+    return order.index(table) if table in order else len(order)
+
+
+def _team_rule(org: dict[str, Any]) -> None:
+    AssignmentRule.objects.create(
+        name="华东", target={"team": org["east"].pk, "strategy": "round_robin"}, conditions={}
+    )
+
+
+def test_an_import_naming_an_owner_locks_the_pointers_before_any_rep(org: dict[str, Any]) -> None:
+    _team_rule(org)
+    content = (
+        "客户名称,电话,邮箱,负责人\n远航科技有限公司,13800138000,,rep_b\n星河贸易有限公司,13900139000,,\n"
+    ).encode()
+    job = preview_import(
+        Viewer(org["admin"]), content=content, pool_id=org["east_pool"].pk, file_name="a.csv"
+    )
+    with CaptureQueriesContext(connection) as captured:
+        done = commit_import(Viewer(org["admin"]), job.pk)
+    order = _locks([q["sql"] for q in captured.captured_queries])
+    assert done.rows.get(line=2).owner == org["rep_b"]
+    assert done.rows.get(line=3).owner is not None  # routed by the rule
+    if not connection.features.has_select_for_update:
+        assert POINTERS not in order and PROFILES not in order
+        return
+    assert order[0] == POINTERS, order
+    assert _first(order, POINTERS) < _first(order, PROFILES) < _first(order, CUSTOMERS), order
+
+
+def test_a_handover_to_the_rules_locks_the_pointers_before_the_departing_rep(
+    org: dict[str, Any], make_customer: Any
+) -> None:
+    for _ in range(3):
+        make_customer(org["rep_a"], owner=org["rep_a"], pool=org["east_pool"])
+    assert Customer.objects.filter(owner=org["rep_a"]).count() == 3
+    _team_rule(org)  # after: a rule routes what is registered after it
+    with CaptureQueriesContext(connection) as captured:
+        report = handover(Viewer(org["admin"]), org["rep_a"].pk, to="rules", dry_run=False)
+    order = _locks([q["sql"] for q in captured.captured_queries])
+    assert len(report.moved) == 3 and not report.problems
+    if not connection.features.has_select_for_update:
+        assert POINTERS not in order
+        return
+    assert order[0] == POINTERS, order
+    assert _first(order, POINTERS) < _first(order, PROFILES) < _first(order, CUSTOMERS), order
+
+
+def test_an_unmerge_locks_the_former_owner_before_the_customers(
+    org: dict[str, Any], make_customer: Any
+) -> None:
+    """Undoing a merge gives the absorbed customer back to its owner: that rep's profile is
+    locked before the pair of customers (it was locked after them, while a transfer or freeze
+    of the survivor holds the rep and waits on the customer)."""
+    rep_a, rep_b = org["rep_a"], org["rep_b"]
+    survivor = make_customer(rep_a, owner=rep_a, pool=org["east_pool"])
+    other = make_customer(rep_b, owner=rep_b, pool=org["east_pool"])
+    merge(org["east_manager"], survivor.pk, other.pk)
+    with CaptureQueriesContext(connection) as captured:
+        unmerge(org["east_manager"], survivor.pk)
+    order = _locks([q["sql"] for q in captured.captured_queries])
+    other.refresh_from_db()
+    assert (other.status, other.owner_id, other.merged_into_id) == ("owned", rep_b.pk, None)
+    if not connection.features.has_select_for_update:
+        assert PROFILES not in order
+        return
+    assert order[0] == PROFILES, order
+    assert _first(order, PROFILES) < _first(order, CUSTOMERS), order
