@@ -383,12 +383,16 @@ def test_a_receiver_without_a_profile_gets_one_locked_with_the_others_before_any
 
 def test_locking_reps_skips_an_id_that_is_no_user(org: dict[str, Any]) -> None:
     """An id with no user behind it (deleted meanwhile) gets no profile and no lock; the
-    others are locked as asked."""
+    others are locked as asked (``lock_rep_rows`` and ``lock_reps``)."""
     gone = User.objects.order_by("-pk").values_list("pk", flat=True).first() + 1000
     with transaction.atomic():
         held = runs.lock_rep_rows([gone, org["rep_b"].pk])
     expected = {org["rep_b"].pk} if connection.features.has_select_for_update else set()
     assert held == expected
+    assert not RepProfile.objects.filter(user_id=gone).exists()
+    with transaction.atomic():
+        profiles = facts.lock_reps(gone, org["rep_b"].pk)  # once created it, then looped
+    assert set(profiles) == {org["rep_b"].pk}
     assert not RepProfile.objects.filter(user_id=gone).exists()
 
 

@@ -31,16 +31,18 @@ LOSSES = (EventKind.RELEASED.value, EventKind.RECYCLED.value)
 
 def lock_reps(*user_ids: int) -> dict[int, RepProfile]:
     """Lock the reps' profile rows in id order (each with its user, not locked); create any
-    missing profile first, since a lock on no row would protect nothing."""
+    missing profile first, since a lock on no row would protect nothing. An id with no user
+    (deleted meanwhile) gets no profile and is not among the answer."""
     ids = sorted(set(user_ids))
     profiles = RepProfile.objects.select_for_update(of=("self",)).select_related("user")
     locked = {p.user_id: p for p in profiles.filter(user_id__in=ids).order_by("user_id")}
     missing = [user_id for user_id in ids if user_id not in locked]
     if missing:
+        users = User.objects.filter(pk__in=missing).values_list("pk", flat=True)
         RepProfile.objects.bulk_create(
-            [RepProfile(user_id=u) for u in missing], ignore_conflicts=True
+            [RepProfile(user_id=u) for u in users], ignore_conflicts=True
         )
-        return lock_reps(*ids)
+        locked = {p.user_id: p for p in profiles.filter(user_id__in=ids).order_by("user_id")}
     return locked
 
 

@@ -182,6 +182,10 @@ def unmerge(
             _("This merge can no longer be undone."),
             undo_until=record.undo_until.isoformat(),
         )
+    if record.absorbed_state.get("owner"):
+        # the ownership services' order: the rep the other customer goes back to, then the
+        # customers (``_allow_over_cap`` counts that rep's holdings under this lock)
+        facts.lock_rep_rows([record.absorbed_state["owner"]])
     found = locked_pair(record.survivor_id, record.absorbed_id)
     survivor, other = found[record.survivor_id], found[record.absorbed_id]
     if survivor.merged_into_id is not None:
