@@ -9,6 +9,7 @@ change between being read and the write that depends on them.
 
 from __future__ import annotations
 
+from collections.abc import Container
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
@@ -36,12 +37,7 @@ def lock_reps(*user_ids: int) -> dict[int, RepProfile]:
     ids = sorted(set(user_ids))
     profiles = RepProfile.objects.select_for_update(of=("self",)).select_related("user")
     locked = {p.user_id: p for p in profiles.filter(user_id__in=ids).order_by("user_id")}
-    missing = [user_id for user_id in ids if user_id not in locked]
-    if missing:
-        users = User.objects.filter(pk__in=missing).values_list("pk", flat=True)
-        RepProfile.objects.bulk_create(
-            [RepProfile(user_id=u) for u in users], ignore_conflicts=True
-        )
+    if _create_missing(ids, locked):
         locked = {p.user_id: p for p in profiles.filter(user_id__in=ids).order_by("user_id")}
     return locked
 
@@ -57,14 +53,21 @@ def lock_rep_rows(user_ids: list[int]) -> frozenset[int]:
         return frozenset()
     ids = sorted(set(user_ids))
     locked = _lock_profile_rows(ids)
-    missing = [user_id for user_id in ids if user_id not in locked]
+    if _create_missing(ids, locked):
+        locked = _lock_profile_rows(ids)
+    return locked
+
+
+def _create_missing(ids: list[int], found: Container[int]) -> bool:
+    """Create the profiles of the users among ``ids`` that have none in ``found`` (an id with
+    no user behind it gets none); whether any was missing, so the caller locks again."""
+    missing = [user_id for user_id in ids if user_id not in found]
     if missing:
         users = User.objects.filter(pk__in=missing).values_list("pk", flat=True)
         RepProfile.objects.bulk_create(
             [RepProfile(user_id=user_id) for user_id in users], ignore_conflicts=True
         )
-        locked = _lock_profile_rows(ids)
-    return locked
+    return bool(missing)
 
 
 def _lock_profile_rows(ids: list[int]) -> frozenset[int]:
