@@ -204,23 +204,29 @@ def reps_reached(rule_set: RuleSet) -> tuple[dict[int, list[int]], list[int]]:
     return reps_by_team, sorted({*named, *(r for reps in reps_by_team.values() for r in reps)})
 
 
-def lock_routing(reps: Iterable[int] = ()) -> frozenset[int]:
+def pointer_keys(rule_set: RuleSet, reps_by_team: Mapping[int, list[int]]) -> list[cursors.Key]:
+    """The round-robin pointers a run of ``rule_set`` moves: a rule may name a team deleted
+    since, which has no pointer and routes to nobody."""
+    return [key for key in rule_set.cursor_keys if key[1] in reps_by_team]
+
+
+def lock_routing(reps: Iterable[int] = ()) -> None:
     """Take first what a routing run of new or released customers locks, with ``reps``: the
-    rules' round-robin pointers, then every rep the rules reach and ``reps`` in id order;
-    answer whose profile rows are locked (``lock_rep_rows``). For a writer that holds reps of
+    rules' round-robin pointers, then every rep the rules reach and ``reps`` in id order
+    (``lock_rep_rows``). For a writer that holds reps of
     its own and then routes in the same transaction (an import batch naming owners, a
     handover to the rules): locking its reps first and the run's pointers and reps later
     would take them out of the order every router takes (pointers, reps in id order, then
     customers), and a registration routed meanwhile would wait on it in a cycle. On SQLite
     the write transaction already excludes every other writer: nothing is locked."""
     if not connection.features.has_select_for_update:
-        return frozenset()
+        return
     rule_set = active_rules(None)
     by_team, rep_ids = reps_reached(rule_set)
-    keys = [key for key in rule_set.cursor_keys if key[1] in by_team]
+    keys = pointer_keys(rule_set, by_team)
     cursors.ensure(keys)
     cursors.lock(keys)
-    return lock_rep_rows(sorted({*rep_ids, *reps}))
+    lock_rep_rows([*rep_ids, *reps])
 
 
 class Runner:
@@ -238,8 +244,7 @@ class Runner:
         self.result = RunResult(self._start_run())
         self.rosters: dict[int, Roster] = {}
         self.reps_by_team, self.rep_ids = reps_reached(self.rule_set)
-        # a rule may name a team deleted since: it has no pointer, and routes to nobody
-        self.cursor_keys = [k for k in self.rule_set.cursor_keys if k[1] in self.reps_by_team]
+        self.cursor_keys = pointer_keys(self.rule_set, self.reps_by_team)
         self.rule_names = {rule.rule_id: rule.name for rule in self.rule_set.rules}
         self.pools: dict[int, Pool] = {}
         self.applier = Applier(self.rule_set.rules, self.reps_by_team, self.result.run.pk)
