@@ -5,8 +5,9 @@ An import batch naming owners once locked its owners (and the rules' reps) befor
 pointers, and a handover to the rules locked the departing rep and its customers before them:
 a registration routed meanwhile (pointers, then its receiver) would wait on either in a
 cycle. An unmerge, which gives the absorbed customer back to its owner, locks that rep before
-the two customers. On SQLite the write transaction excludes every other writer and nothing is
-locked."""
+the two customers. Duplicate keys (advisory locks) come before all of these: a create locks its
+keys, then its owner, and an import batch naming owners locks all its rows' keys first. On
+SQLite the write transaction excludes every other writer and nothing is locked."""
 
 from __future__ import annotations
 
@@ -26,6 +27,7 @@ from highseas.routing.models import AssignmentRule
 
 pytestmark = pytest.mark.django_db
 
+KEYS = "pg_advisory_xact_lock"  # the duplicate keys (``customers.duplicates.lock_keys_many``)
 POINTERS = '"routing_routingcursor"'
 PROFILES = '"accounts_repprofile"'
 CUSTOMERS = '"customers_customer"'
@@ -36,6 +38,9 @@ def _locks(sql: list[str]) -> list[str]:
     order = []
     for statement in sql:
         if statement.startswith("SAVEPOINT") or statement.startswith("RELEASE"):
+            continue
+        if KEYS in statement:
+            order.append(KEYS)
             continue
         locking = "FOR UPDATE" in statement
         writing = statement.startswith(("UPDATE", "INSERT", "WITH")) and CUSTOMERS in statement
@@ -55,6 +60,7 @@ def _assert_routers_order(order: list[str]) -> None:
     if not connection.features.has_select_for_update:
         assert POINTERS not in order and PROFILES not in order, order
         return
+    order = [table for table in order if table != KEYS]
     assert order[0] == POINTERS, order
     assert _first(order, POINTERS) < _first(order, PROFILES) < _first(order, CUSTOMERS), order
 
@@ -79,6 +85,34 @@ def test_an_import_naming_an_owner_locks_the_pointers_before_any_rep(org: dict[s
     assert done.rows.get(line=2).owner == org["rep_b"]
     assert done.rows.get(line=3).owner is not None  # routed by the rule
     _assert_routers_order(order)
+
+
+def test_an_import_naming_owners_locks_every_row_s_keys_first_in_one_statement(
+    org: dict[str, Any],
+) -> None:
+    """A create locks its keys, then its owner. A batch naming owners locked its owners, then
+    each row's keys as it wrote the row: it now locks all its rows' keys before anything."""
+    _team_rule(org)
+    content = (
+        "客户名称,电话,邮箱,负责人\n远航科技有限公司,13800138000,,rep_b\n"
+        "星河贸易有限公司,13900139000,,\n蓝海物流有限公司,13700137000,,rep_b\n"
+    ).encode()
+    job = preview_import(
+        Viewer(org["admin"]), content=content, pool_id=org["east_pool"].pk, file_name="a.csv"
+    )
+    with CaptureQueriesContext(connection) as captured:
+        done = commit_import(Viewer(org["admin"]), job.pk)
+    assert done.rows.filter(customer__isnull=False).count() == 3
+    sql = [q["sql"] for q in captured.captured_queries]
+    order = _locks(sql)
+    _assert_routers_order(order)
+    if connection.vendor != "postgresql":
+        assert KEYS not in order
+        return
+    assert order[0] == KEYS, order
+    first = next(statement for statement in sql if KEYS in statement)
+    locked = first.split("{")[1].split("}")[0].split(",")
+    assert len(set(locked)) == 6  # each row's phone and name, the owners' rows' too
 
 
 def test_a_handover_to_the_rules_locks_the_pointers_before_the_departing_rep(

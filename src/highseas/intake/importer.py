@@ -57,7 +57,7 @@ from django.utils.translation import gettext as _
 
 from highseas.accounts.models import User
 from highseas.accounts.visibility import Viewer
-from highseas.customers.duplicates import Probe, probe_of
+from highseas.customers.duplicates import Probe, keys_of, probe_of
 from highseas.customers.models import Customer
 from highseas.customers.regions import normalize_region
 from highseas.engine.bounds import customer_errors
@@ -65,7 +65,7 @@ from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake.columns import CUSTOMER_FIELDS, ParsedRow, parse_row
 from highseas.intake.creation import create_customer, create_pooled_customers
 from highseas.intake.models import ImportJob, ImportRow
-from highseas.pools import followups, reasons
+from highseas.pools import dedup, followups, reasons
 from highseas.pools.authority import require_receiver
 from highseas.pools.bulk_assign import Unwritten
 from highseas.pools.merge import merge_values
@@ -379,6 +379,7 @@ class Importer:
         parsed_rows: dict[int, ParsedRow] = {}
         self._written = {}
         self._insert_pooled = not self._routes_before_insert(rows)
+        self._lock_keys(rows)
         self._lock_named_owners(rows)
         pending: list[Prepared] = []
         for row in rows:
@@ -412,6 +413,22 @@ class Importer:
             self.job.on_duplicate != ImportJob.OnDuplicate.MERGE
             and len(good) > runs.SERVICE_PATH_MAX
             and not any(row.parsed.owner for row in good)
+        )
+
+    def _lock_keys(self, rows: list[Prepared]) -> None:
+        """A batch naming owners locks every good row's duplicate keys first, in one sorted
+        statement. A create locks its keys, then its owner (``create_customer``); the batch
+        would otherwise lock its owners (``_lock_named_owners``), then each row's keys as it
+        is written, and wait on such a create in a cycle, or on another import's rows in
+        another order. A batch of pooled rows locks its keys in one statement anyway
+        (``dedup.screen_many``)."""
+        good = [row for row in rows if row.refused is None]
+        if not self.lock_keys or not any(row.parsed.owner for row in good):
+            return
+        dedup.lock_ahead(
+            [row.pooled[1] if row.pooled else keys_of(row.parsed.fields) for row in good],
+            pool=self.job.pool,
+            entry_point="import",
         )
 
     def _lock_named_owners(self, rows: list[Prepared]) -> None:

@@ -127,6 +127,19 @@ def screen(
     return Screening(keys, describe(verdict.warnings))
 
 
+def lock_ahead(
+    keys: Collection[DuplicateKeys | duplicates.Probe],
+    *,
+    pool: Pool | None,
+    entry_point: str | EntryPoint,
+) -> None:
+    """Lock now, in one statement, the keys that screening these rows would lock one by one:
+    for a batch that must hold them before it locks anything else (``intake.importer``).
+    Screening them later locks them again, which costs nothing."""
+    if action_of(pool, entry_point_of(entry_point)) is not DuplicateAction.ALLOW:
+        duplicates.lock_keys_many(keys)
+
+
 def screen_many(
     rows: list[dict[str, Any]],
     *,
