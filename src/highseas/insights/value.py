@@ -317,6 +317,7 @@ def _apply_batch(changes: list[dict[str, Any]], now: datetime) -> int:
         row["id"]: row
         for row in Customer.objects.filter(pk__in=ids, merged_into__isnull=True)
         .select_for_update(of=("self",))
+        .order_by("pk")  # in id order, as every writer of several customers locks them
         .values(*CLOCK_FIELDS)
     }
     locked = set(

@@ -71,11 +71,13 @@ def leave_note(customer: Customer, now: datetime | None = None) -> LeaveNote | N
 
 def reschedule(customers: QuerySet[Customer]) -> int:
     """Recompute through the engine the schedule of each owned customer of ``customers`` (a
-    rep's, or a pool's customers of reps with a recorded leave); returns how many."""
+    rep's, or a pool's customers of reps with a recorded leave); returns how many. Each is
+    read under its row lock, taken in id order as every writer of several customers takes
+    them: read unlocked, a follow-up's reset of the clock meanwhile was overwritten by the
+    schedule of the customer as it was before."""
     count = 0
-    for customer in customers.filter(status=CustomerStatus.OWNED).select_related(
-        "pool__recycle_policy"
-    ):
+    owned = customers.filter(status=CustomerStatus.OWNED).order_by("pk")
+    for customer in owned.select_for_update(of=("self",)).select_related("pool__recycle_policy"):
         refresh_schedule(customer)
         count += 1
     return count

@@ -40,7 +40,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from datetime import timedelta
 
-from django.db import transaction
+from django.db import connection, transaction
 from django.db.models import (
     DateTimeField,
     Exists,
@@ -74,6 +74,7 @@ def recompute_pool_schedules(pool: Pool) -> int:
     returns how many owned customers were recomputed."""
     with transaction.atomic():
         owned = Customer.objects.filter(pool=pool, status=CustomerStatus.OWNED)
+        _lock_in_id_order(owned)
         count = owned.update(recycle_due_at=None, warn_at=None)
         if not count:
             return 0
@@ -86,6 +87,17 @@ def recompute_pool_schedules(pool: Pool) -> int:
         if rules.leave_mode == LeaveMode.PAUSE:
             reschedule_on_leave(owned)
         return count
+
+
+def _lock_in_id_order(customers: QuerySet[Customer]) -> None:
+    """Lock the rows in id order, as every writer of several customers does, before the
+    UPDATEs below lock them in whatever order their plans scan; one row comes back."""
+    if not connection.features.has_select_for_update:
+        return  # SQLite: the write transaction excludes every other writer
+    locking = customers.order_by("pk").select_for_update(of=("self",)).values("pk")
+    sql, params = locking.query.sql_with_params()
+    with connection.cursor() as cursor:
+        cursor.execute(f"SELECT count(*) FROM ({sql}) AS locked", params)
 
 
 def _level_groups(rules: RecycleRules) -> Iterator[tuple[Q, RecycleRules]]:
