@@ -6,7 +6,8 @@ pointers, and a handover to the rules locked the departing rep and its customers
 a registration routed meanwhile (pointers, then its receiver) would wait on either in a
 cycle. An unmerge, which gives the absorbed customer back to its owner, locks that rep before
 the two customers. Duplicate keys (advisory locks) come before all of these: a create locks its
-keys, then its owner, and an import batch naming owners locks all its rows' keys first. On
+keys, then its owner, and an import batch naming owners locks all its rows' keys first. A rep
+registering at their cap lets go of their own lock before the rules route the newcomer. On
 SQLite the write transaction excludes every other writer and nothing is locked."""
 
 from __future__ import annotations
@@ -20,7 +21,9 @@ from django.test.utils import CaptureQueriesContext
 from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
 from highseas.intake.imports import commit_import, preview_import
+from highseas.intake.registration import register_customer
 from highseas.pools.merge import merge
+from highseas.pools.models import ClaimPolicy, Pool
 from highseas.pools.unmerge import unmerge
 from highseas.routing.handover import handover
 from highseas.routing.models import AssignmentRule
@@ -113,6 +116,32 @@ def test_an_import_naming_owners_locks_every_row_s_keys_first_in_one_statement(
     first = next(statement for statement in sql if KEYS in statement)
     locked = first.split("{")[1].split("}")[0].split(",")
     assert len(set(locked)) == 6  # each row's phone and name, the owners' rows' too
+
+
+def test_a_rep_at_cap_lets_go_of_their_own_lock_before_the_rules_route_the_newcomer(
+    org: dict[str, Any], make_customer: Any
+) -> None:
+    """A rep registering at their cap: the newcomer goes to the pool and the rules route it.
+    The rep's profile, locked for the cap check, was still held when the routing took the
+    pointers; it is now locked in a savepoint rolled back when the cap refuses."""
+    ClaimPolicy.objects.filter(pool=org["east_pool"]).update(holding_cap=1)
+    pool = Pool.objects.get(pk=org["east_pool"].pk)  # the fixture's caches the old policy
+    make_customer(org["rep_a"], owner=org["rep_a"], pool=pool)
+    _team_rule(org)
+    with CaptureQueriesContext(connection) as captured:
+        register_customer(Viewer(org["rep_a"]), {"name": "远航科技有限公司"}, pool=pool)
+    routed = Customer.objects.get(name="远航科技有限公司")
+    assert routed.owner not in (None, org["rep_a"])  # routed to a colleague
+    sql = [q["sql"] for q in captured.captured_queries]
+    if not connection.features.has_select_for_update:
+        assert PROFILES not in _locks(sql) and POINTERS not in _locks(sql)
+        return
+    cap_check = next(i for i, s in enumerate(sql) if "FOR UPDATE" in s and PROFILES in s)
+    pointers = next(i for i, s in enumerate(sql) if "FOR UPDATE" in s and POINTERS in s)
+    assert cap_check < pointers
+    let_go = [s for s in sql[cap_check:pointers] if s.startswith("ROLLBACK TO SAVEPOINT")]
+    assert let_go, sql[cap_check:pointers]
+    _assert_routers_order(_locks(sql[pointers:]))
 
 
 def test_a_handover_to_the_rules_locks_the_pointers_before_the_departing_rep(

@@ -54,7 +54,24 @@ class CreatedCustomer:
 
 
 def _owner_within_cap(actor: User, owner: User, pool: Pool | None) -> HighSeasError | None:
-    """Lock the owner and check their holding cap; ``None`` when they may take one more."""
+    """Lock the owner and check their holding cap; ``None`` when they may take one more.
+
+    A rep registering a customer at their cap sees it go to the pool and be routed by the
+    rules, which lock the pointers first and then the reps they reach: the rep's lock is
+    taken in a savepoint and let go with it when the cap refuses, else the registration
+    would hold a rep and wait on the pointers, the other way round from a rule run."""
+    if owner != actor or pool is None:
+        return _cap_refusal(owner, pool)  # refused, the whole transaction rolls back
+    try:
+        with transaction.atomic():
+            if refusal := _cap_refusal(owner, pool):
+                raise refusal
+    except HighSeasError as refusal:
+        return refusal
+    return None
+
+
+def _cap_refusal(owner: User, pool: Pool | None) -> HighSeasError | None:
     profiles = lock_reps(owner.pk)
     limits = effective_limits(claim_limits(pool), rep_overrides(profiles.get(owner.pk)))
     return refuse_cap(limits.holding_cap, holdings(owner.pk, count_won=limits.count_won_in_cap))
