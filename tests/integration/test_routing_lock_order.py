@@ -118,6 +118,31 @@ def test_an_import_naming_owners_locks_every_row_s_keys_first_in_one_statement(
     assert len(set(locked)) == 6  # each row's phone and name, the owners' rows' too
 
 
+def test_an_import_merging_into_customers_locks_the_pointers_before_them(
+    org: dict[str, Any], make_customer: Any
+) -> None:
+    """A committed batch merging rows locks each existing customer as it merges the row; its
+    routing run then locked the pointers, while a rule run holding them may wait on one of
+    those customers. It now takes the routing's locks first."""
+    existing = make_customer(org["rep_a"], pool=org["east_pool"], phone="13800138000")
+    _team_rule(org)
+    content = (
+        "客户名称,电话,所属行业\n远航科技有限公司,13800138000,物流\n星河贸易有限公司,13900139000,\n"
+    ).encode()
+    job = preview_import(
+        Viewer(org["admin"]),
+        content=content,
+        pool_id=org["east_pool"].pk,
+        file_name="a.csv",
+        on_duplicate="merge",
+    )
+    with CaptureQueriesContext(connection) as captured:
+        done = commit_import(Viewer(org["admin"]), job.pk)
+    assert done.rows.get(line=2).customer_id == existing.pk
+    assert Customer.objects.get(pk=existing.pk).industry == "物流"
+    _assert_routers_order(_locks([q["sql"] for q in captured.captured_queries]))
+
+
 def test_a_rep_at_cap_lets_go_of_their_own_lock_before_the_rules_route_the_newcomer(
     org: dict[str, Any], make_customer: Any
 ) -> None:

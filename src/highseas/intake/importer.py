@@ -380,7 +380,7 @@ class Importer:
         self._written = {}
         self._insert_pooled = not self._routes_before_insert(rows)
         self._lock_keys(rows)
-        self._lock_named_owners(rows)
+        self._lock_routing_first(rows)
         pending: list[Prepared] = []
         for row in rows:
             line, parsed = row.line, row.parsed
@@ -418,7 +418,7 @@ class Importer:
     def _lock_keys(self, rows: list[Prepared]) -> None:
         """A batch naming owners locks every good row's duplicate keys first, in one sorted
         statement. A create locks its keys, then its owner (``create_customer``); the batch
-        would otherwise lock its owners (``_lock_named_owners``), then each row's keys as it
+        would otherwise lock its owners (``_lock_routing_first``), then each row's keys as it
         is written, and wait on such a create in a cycle, or on another import's rows in
         another order. A batch of pooled rows locks its keys in one statement anyway
         (``dedup.screen_many``)."""
@@ -431,19 +431,22 @@ class Importer:
             entry_point="import",
         )
 
-    def _lock_named_owners(self, rows: list[Prepared]) -> None:
-        """The owners the batch names would be locked in file order as their rows are
-        written, and the batch's routing run then locks the rules' pointers and the reps they
-        reach: so a batch naming owners first takes the pointers, then all those reps in id
-        order (``runs.lock_routing``), as every router does, and none waits on another in a
-        cycle."""
+    def _lock_routing_first(self, rows: list[Prepared]) -> None:
+        """Before it locks any customer or rep of its own, a batch that will hold some
+        before its routing run takes what that run locks first (``runs.lock_routing``): the
+        rules' pointers, then the reps they reach in id order, with the owners the batch
+        names; so it takes them in the order every router does and none waits on another
+        in a cycle. That is a batch naming owners (each locked as its row is written) and a
+        committed batch merging rows into existing customers (each locked as its row is
+        merged, and a rule run holding the pointers may be waiting on one of them)."""
         named: set[int] = set()
         for row in rows:
             if row.refused is None and row.parsed.owner:
                 found = self._owner(row.parsed.owner)
                 if isinstance(found, User):
                     named.add(found.pk)
-        if named:
+        merging = self.lock_keys and self.job.on_duplicate == ImportJob.OnDuplicate.MERGE
+        if named or merging:
             lock_routing(named)
 
     def _route(self, plans: list[RowPlan], index: int) -> None:
