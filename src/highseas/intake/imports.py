@@ -6,7 +6,10 @@ transaction that is then rolled back — like the sweep's and the assignment's p
 plans are spooled to a temporary file while the transaction is open, and written as the
 rows' planned actions after the rollback. The customers that transaction writes are not
 indexed for search (``fts.search_upkeep_off``): nothing the planning reads comes from the
-search indexes (duplicates are found by their keys), and none of those rows outlives it.
+search indexes (duplicates are found by their keys), and none of those rows outlives it. Nor
+does it lock the reps it gives customers to (``facts.reps_read_not_locked``): it may run for a
+minute, and a claim by any rep the rules reach would wait on it all that time (on PostgreSQL;
+SQLite's write transaction excludes every other writer anyway).
 
 ``commit_import`` applies the rows in the preview's batches (``batch_size`` rows, kept in the
 job's ``options``), each batch in its own transaction and routing run, in line order:
@@ -65,6 +68,7 @@ from highseas.intake.preparing import prepared_batches
 from highseas.intake.reading import Table, read_table
 from highseas.pools import leases
 from highseas.pools.authority import is_member
+from highseas.pools.facts import reps_read_not_locked
 from highseas.pools.models import Pool
 from highseas.pools.rows import insert_rows, json_adapter
 from highseas.pools.set_update import update_rows
@@ -249,6 +253,7 @@ def _plan(
     with (
         transaction.atomic(),
         search_upkeep_off(connection),
+        reps_read_not_locked(),
         full_collections_held(),
         prepared_batches(importer, batches, _same) as pairs,
     ):

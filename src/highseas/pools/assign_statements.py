@@ -56,7 +56,7 @@ from highseas.engine.periods import day_start
 from highseas.notify.services import Draft
 from highseas.pools import claim_statements
 from highseas.pools.authority import RuleAuthority, rule_refusal
-from highseas.pools.facts import leave_covers
+from highseas.pools.facts import leave_covers, reps_read_only
 from highseas.pools.models import ClaimPolicy, OwnershipEvent, Pool, RecyclePolicy
 from highseas.pools.policies import CLAIM_LIMIT_FIELDS, RECYCLE_RULE_FIELDS, limits_from
 from highseas.pools.reasons import Reason
@@ -253,8 +253,9 @@ def _read_for_rule(
 
 def _lock_held(receiver_locked: bool) -> bool:
     """Whether the receiver's lock is held already: the caller's (``receiver_locked``), or on
-    SQLite the write transaction itself, which excludes every other writer."""
-    return receiver_locked or connection.vendor == "sqlite"
+    SQLite the write transaction itself, which excludes every other writer; or needs no
+    taking (a rolled-back preview, ``facts.reps_read_not_locked``)."""
+    return receiver_locked or connection.vendor == "sqlite" or reps_read_only()
 
 
 def _pool_limits(row: dict[str, Any]) -> ClaimLimits:

@@ -9,7 +9,9 @@ change between being read and the write that depends on them.
 
 from __future__ import annotations
 
-from collections.abc import Container
+from collections.abc import Container, Iterator
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta, tzinfo
 
@@ -30,12 +32,36 @@ HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
 LOSSES = (EventKind.RELEASED.value, EventKind.RECYCLED.value)
 
 
+_READ_ONLY_REPS: ContextVar[bool] = ContextVar("highseas_read_only_reps", default=False)
+
+
+@contextmanager
+def reps_read_not_locked() -> Iterator[None]:
+    """Within it, ``lock_reps`` and ``lock_rep_rows`` read the reps' rows without locking
+    them, and answer as if they had: for a transaction rolled back whatever happens (an
+    import's preview), which plans like the commit but may run for a minute, and a claim by
+    any rep its rules reach would wait on it all that time. What it reads is a prediction;
+    the commit takes the locks."""
+    token = _READ_ONLY_REPS.set(True)
+    try:
+        yield
+    finally:
+        _READ_ONLY_REPS.reset(token)
+
+
+def reps_read_only() -> bool:
+    """Whether the reps are read, not locked (``reps_read_not_locked``)."""
+    return _READ_ONLY_REPS.get()
+
+
 def lock_reps(*user_ids: int) -> dict[int, RepProfile]:
     """Lock the reps' profile rows in id order (each with its user, not locked); create any
     missing profile first, since a lock on no row would protect nothing. An id with no user
     (deleted meanwhile) gets no profile and is not among the answer."""
     ids = sorted(set(user_ids))
-    profiles = RepProfile.objects.select_for_update(of=("self",)).select_related("user")
+    profiles = RepProfile.objects.select_related("user")
+    if not reps_read_only():
+        profiles = profiles.select_for_update(of=("self",))
     locked = {p.user_id: p for p in profiles.filter(user_id__in=ids).order_by("user_id")}
     if _create_missing(ids, locked):
         locked = {p.user_id: p for p in profiles.filter(user_id__in=ids).order_by("user_id")}
@@ -71,7 +97,9 @@ def _create_missing(ids: list[int], found: Container[int]) -> bool:
 
 
 def _lock_profile_rows(ids: list[int]) -> frozenset[int]:
-    profiles = RepProfile.objects.select_for_update().filter(user_id__in=ids)
+    profiles = RepProfile.objects.filter(user_id__in=ids)
+    if not reps_read_only():
+        profiles = profiles.select_for_update()
     return frozenset(profiles.order_by("user_id").values_list("user_id", flat=True))
 
 
