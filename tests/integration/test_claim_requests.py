@@ -7,6 +7,8 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 from rest_framework.test import APIClient
 
@@ -15,6 +17,7 @@ from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools import ownership, requests
 from highseas.pools.invariants import run_checks
+from highseas.pools.merge import merge
 from highseas.pools.models import ClaimPolicy, ClaimRequest, OwnershipEvent
 
 pytestmark = pytest.mark.django_db
@@ -248,3 +251,22 @@ class TestTheApi:
             response = api(approval[other]).post(path, {}, format="json")
             assert response.status_code == status
         assert ClaimRequest.objects.get(pk=request.pk).state == "pending"
+
+
+def test_a_merge_locks_the_pending_requests_it_rejects_before_the_customers(
+    approval: dict[str, Any], pooled: Customer, make_customer: Callable[..., Customer]
+) -> None:
+    """An approval locks its request, then the customer it claims; a merge held the customers
+    and then locked the absorbed customer's pending requests to reject them: the two could
+    wait on each other in a cycle. The merge now locks the requests first."""
+    request = requested(approval, pooled)
+    survivor = make_customer(approval["admin"], pool=approval["east_pool"])
+    with CaptureQueriesContext(connection) as captured:
+        merge(approval["east_manager"], survivor.pk, pooled.pk)
+    assert ClaimRequest.objects.get(pk=request.pk).state == ClaimRequest.State.REJECTED
+    locks = [q["sql"] for q in captured.captured_queries if "FOR UPDATE" in q["sql"]]
+    if not connection.features.has_select_for_update:
+        assert locks == []
+        return
+    assert '"pools_claimrequest"' in locks[0].split("WHERE")[0], locks
+    assert any('FROM "customers_customer"' in lock for lock in locks[1:]), locks

@@ -90,6 +90,14 @@ def locked_pair(first_id: int, second_id: int) -> dict[int, Customer]:
     return {customer.pk: customer for customer in rows}
 
 
+def _lock_pending_requests(customer_id: int) -> None:
+    """The absorbed customer's pending claim requests, which the merge rejects, locked before
+    the customers: an approval locks its request, then the customer it claims, and would
+    wait on the merge in a cycle if the merge held the customer and then the request."""
+    pending = ClaimRequest.objects.filter(customer_id=customer_id, state=ClaimRequest.State.PENDING)
+    list(pending.order_by("pk").select_for_update().values_list("pk", flat=True))
+
+
 def _live(found: dict[int, Customer], customer_id: int) -> Customer:
     customer = found.get(customer_id)
     if customer is None or customer.merged_into_id is not None:
@@ -283,6 +291,7 @@ def merge(
             _("A customer cannot be merged into itself."),
             errors={"other": ["same customer"]},
         )
+    _lock_pending_requests(other_id)
     found = locked_pair(survivor_id, other_id)
     survivor, other = _live(found, survivor_id), _live(found, other_id)
     viewer = Viewer(actor)
