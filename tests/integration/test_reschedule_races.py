@@ -68,38 +68,38 @@ def _postgresql_only() -> None:
         pytest.skip("row locks: SQLite's write transaction excludes every other writer")
 
 
-def test_a_leave_recorded_during_a_follow_up_keeps_the_follow_up_s_reset(
-    org: dict[str, Any], held: list[Customer]
+def _leave(org: dict[str, Any]) -> None:
+    record_leave(
+        Viewer(org["east_manager"]),
+        org["rep_a"].pk,
+        leave_from=date(2026, 11, 5),
+        leave_until=date(2026, 11, 7),
+    )
+
+
+def _longer_idle_days(org: dict[str, Any]) -> None:
+    RecyclePolicy.objects.filter(pool=org["east_pool"]).update(idle_days=20)
+    recompute_pool_schedules(org["east_pool"])
+
+
+@pytest.mark.parametrize(
+    ("action", "followed_due", "others_due"),
+    [
+        # the clock restarted at T0 + 2 days, then paused three days by the leave
+        pytest.param(_leave, T0 + 15 * DAY, T0 + 13 * DAY, id="a leave"),
+        pytest.param(_longer_idle_days, T0 + 22 * DAY, T0 + 20 * DAY, id="a policy change"),
+    ],
+)
+def test_a_reschedule_during_a_follow_up_keeps_the_follow_up_s_reset(
+    org: dict[str, Any],
+    held: list[Customer],
+    action: Callable[[dict[str, Any]], None],
+    followed_due: datetime,
+    others_due: datetime,
 ) -> None:
-    followed = held[1]
-
-    def leave() -> None:
-        record_leave(
-            Viewer(org["east_manager"]),
-            org["rep_a"].pk,
-            leave_from=date(2026, 11, 5),
-            leave_until=date(2026, 11, 7),
-        )
-
-    _while_a_follow_up_is_open(org, followed, leave)
-    # the clock restarted at T0 + 2 days, then paused three days by the leave
-    assert Customer.objects.get(pk=followed.pk).recycle_due_at == T0 + 15 * DAY
-    assert Customer.objects.get(pk=held[0].pk).recycle_due_at == T0 + 13 * DAY
-
-
-def test_a_policy_change_during_a_follow_up_keeps_the_follow_up_s_reset(
-    org: dict[str, Any], held: list[Customer]
-) -> None:
-    followed = held[1]
-    pool = org["east_pool"]
-
-    def recompute() -> None:
-        RecyclePolicy.objects.filter(pool=pool).update(idle_days=20)
-        recompute_pool_schedules(pool)
-
-    _while_a_follow_up_is_open(org, followed, recompute)
-    assert Customer.objects.get(pk=followed.pk).recycle_due_at == T0 + 22 * DAY
-    assert Customer.objects.get(pk=held[0].pk).recycle_due_at == T0 + 20 * DAY
+    _while_a_follow_up_is_open(org, held[1], lambda: action(org))
+    assert Customer.objects.get(pk=held[1].pk).recycle_due_at == followed_due
+    assert Customer.objects.get(pk=held[0].pk).recycle_due_at == others_due
 
 
 def test_a_policy_change_locks_the_pool_s_customers_in_id_order_first(

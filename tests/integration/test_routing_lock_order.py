@@ -21,6 +21,7 @@ from django.test.utils import CaptureQueriesContext
 from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
 from highseas.intake.imports import commit_import, preview_import
+from highseas.intake.models import ImportJob
 from highseas.intake.registration import register_customer
 from highseas.pools.merge import merge
 from highseas.pools.models import ClaimPolicy, Pool
@@ -74,17 +75,28 @@ def _team_rule(org: dict[str, Any]) -> None:
     )
 
 
-def test_an_import_naming_an_owner_locks_the_pointers_before_any_rep(org: dict[str, Any]) -> None:
-    _team_rule(org)
-    content = (
-        "客户名称,电话,邮箱,负责人\n远航科技有限公司,13800138000,,rep_b\n星河贸易有限公司,13900139000,,\n"
-    ).encode()
+def _committed(org: dict[str, Any], content: str, **options: Any) -> tuple[ImportJob, list[str]]:
+    """The file previewed and committed by the admin into the east pool, and the statements
+    the commit sent."""
     job = preview_import(
-        Viewer(org["admin"]), content=content, pool_id=org["east_pool"].pk, file_name="a.csv"
+        Viewer(org["admin"]),
+        content=content.encode(),
+        pool_id=org["east_pool"].pk,
+        file_name="a.csv",
+        **options,
     )
     with CaptureQueriesContext(connection) as captured:
         done = commit_import(Viewer(org["admin"]), job.pk)
-    order = _locks([q["sql"] for q in captured.captured_queries])
+    return done, [q["sql"] for q in captured.captured_queries]
+
+
+def test_an_import_naming_an_owner_locks_the_pointers_before_any_rep(org: dict[str, Any]) -> None:
+    _team_rule(org)
+    done, sql = _committed(
+        org,
+        "客户名称,电话,邮箱,负责人\n远航科技有限公司,13800138000,,rep_b\n星河贸易有限公司,13900139000,,\n",
+    )
+    order = _locks(sql)
     assert done.rows.get(line=2).owner == org["rep_b"]
     assert done.rows.get(line=3).owner is not None  # routed by the rule
     _assert_routers_order(order)
@@ -96,17 +108,12 @@ def test_an_import_naming_owners_locks_every_row_s_keys_first_in_one_statement(
     """A create locks its keys, then its owner. A batch naming owners locked its owners, then
     each row's keys as it wrote the row: it now locks all its rows' keys before anything."""
     _team_rule(org)
-    content = (
+    done, sql = _committed(
+        org,
         "客户名称,电话,邮箱,负责人\n远航科技有限公司,13800138000,,rep_b\n"
-        "星河贸易有限公司,13900139000,,\n蓝海物流有限公司,13700137000,,rep_b\n"
-    ).encode()
-    job = preview_import(
-        Viewer(org["admin"]), content=content, pool_id=org["east_pool"].pk, file_name="a.csv"
+        "星河贸易有限公司,13900139000,,\n蓝海物流有限公司,13700137000,,rep_b\n",
     )
-    with CaptureQueriesContext(connection) as captured:
-        done = commit_import(Viewer(org["admin"]), job.pk)
     assert done.rows.filter(customer__isnull=False).count() == 3
-    sql = [q["sql"] for q in captured.captured_queries]
     order = _locks(sql)
     _assert_routers_order(order)
     if connection.vendor != "postgresql":
@@ -126,21 +133,14 @@ def test_an_import_merging_into_customers_locks_the_pointers_before_them(
     those customers. It now takes the routing's locks first."""
     existing = make_customer(org["rep_a"], pool=org["east_pool"], phone="13800138000")
     _team_rule(org)
-    content = (
-        "客户名称,电话,所属行业\n远航科技有限公司,13800138000,物流\n星河贸易有限公司,13900139000,\n"
-    ).encode()
-    job = preview_import(
-        Viewer(org["admin"]),
-        content=content,
-        pool_id=org["east_pool"].pk,
-        file_name="a.csv",
+    done, sql = _committed(
+        org,
+        "客户名称,电话,所属行业\n远航科技有限公司,13800138000,物流\n星河贸易有限公司,13900139000,\n",
         on_duplicate="merge",
     )
-    with CaptureQueriesContext(connection) as captured:
-        done = commit_import(Viewer(org["admin"]), job.pk)
     assert done.rows.get(line=2).customer_id == existing.pk
     assert Customer.objects.get(pk=existing.pk).industry == "物流"
-    _assert_routers_order(_locks([q["sql"] for q in captured.captured_queries]))
+    _assert_routers_order(_locks(sql))
 
 
 def test_a_rep_at_cap_lets_go_of_their_own_lock_before_the_rules_route_the_newcomer(
