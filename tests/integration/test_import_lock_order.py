@@ -52,8 +52,8 @@ def test_an_import_naming_owners_against_id_order_does_not_deadlock_with_assign_
     calls: list[int] = []
     within_cap = creation._owner_within_cap
 
-    def slow_after_the_first(actor: Any, owner: Any, pool: Any) -> Any:
-        found = within_cap(actor, owner, pool)
+    def slow_after_the_first(owner: Any, pool: Any, **options: Any) -> Any:
+        found = within_cap(owner, pool, **options)
         calls.append(owner.pk)
         if len(calls) == 1:  # rep_b locked: assign_many locks rep_a meanwhile, then waits
             first_locked.set()

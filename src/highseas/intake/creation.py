@@ -53,15 +53,15 @@ class CreatedCustomer:
     warnings: list[dict[str, Any]] = field(default_factory=list)  # possible duplicates
 
 
-def _owner_within_cap(actor: User, owner: User, pool: Pool | None) -> HighSeasError | None:
+def _owner_within_cap(owner: User, pool: Pool | None, *, let_go: bool) -> HighSeasError | None:
     """Lock the owner and check their holding cap; ``None`` when they may take one more.
 
-    A rep registering a customer at their cap sees it go to the pool and be routed by the
-    rules, which lock the pointers first and then the reps they reach: the rep's lock is
-    taken in a savepoint and let go with it when the cap refuses, else the registration
-    would hold a rep and wait on the pointers, the other way round from a rule run."""
-    if owner != actor or pool is None:
-        return _cap_refusal(owner, pool)  # refused, the whole transaction rolls back
+    ``let_go``: a refusal sends the customer to the pool, where the rules route it, locking
+    the pointers first and then the reps they reach. The owner's lock is then taken in a
+    savepoint and let go with it when the cap refuses, else the registration would hold a
+    rep and wait on the pointers, the other way round from a rule run."""
+    if not let_go:
+        return _cap_refusal(owner, pool)
     try:
         with transaction.atomic():
             if refusal := _cap_refusal(owner, pool):
@@ -112,13 +112,16 @@ def create_customer(
     fields = normalize_region(fields)  # 浙江省 and 浙江 are one province
     screening = dedup.screen(fields, pool=pool, entry_point=entry_point, lock=lock_keys)
     note, facts = "", {}
-    if owner is not None and (refusal := _owner_within_cap(actor, owner, pool)):
-        if owner != actor or pool is None:
+    fallback = pool if owner == actor else None  # a rep's own registration at their cap
+    if owner is not None and (
+        refusal := _owner_within_cap(owner, pool, let_go=fallback is not None)
+    ):
+        if fallback is None:
             raise refusal
         owner, facts = None, refusal.facts
         note = _(
             "You are at your holding cap, so this customer went to the pool %(pool)s unassigned."
-        ) % {"pool": pool.name}
+        ) % {"pool": fallback.name}
     if owner is None and pool is None:
         raise HighSeasError(
             ErrorCode.VALIDATION_ERROR,

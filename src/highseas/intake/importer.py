@@ -379,8 +379,7 @@ class Importer:
         parsed_rows: dict[int, ParsedRow] = {}
         self._written = {}
         self._insert_pooled = not self._routes_before_insert(rows)
-        self._lock_keys(rows)
-        self._lock_routing_first(rows)
+        self._lock_first(rows)
         pending: list[Prepared] = []
         for row in rows:
             line, parsed = row.line, row.parsed
@@ -415,36 +414,30 @@ class Importer:
             and not any(row.parsed.owner for row in good)
         )
 
-    def _lock_keys(self, rows: list[Prepared]) -> None:
-        """A batch naming owners locks every good row's duplicate keys first, in one sorted
-        statement. A create locks its keys, then its owner (``create_customer``); the batch
-        would otherwise lock its owners (``_lock_routing_first``), then each row's keys as it
-        is written, and wait on such a create in a cycle, or on another import's rows in
-        another order. A batch of pooled rows locks its keys in one statement anyway
-        (``dedup.screen_many``)."""
-        good = [row for row in rows if row.refused is None]
-        if not self.lock_keys or not any(row.parsed.owner for row in good):
-            return
-        dedup.lock_ahead(
-            [row.pooled[1] if row.pooled else keys_of(row.parsed.fields) for row in good],
-            pool=self.job.pool,
-            entry_point="import",
-        )
+    def _lock_first(self, rows: list[Prepared]) -> None:
+        """Take first, in the one order, what the batch's rows would lock out of it.
 
-    def _lock_routing_first(self, rows: list[Prepared]) -> None:
-        """Before it locks any customer or rep of its own, a batch that will hold some
-        before its routing run takes what that run locks first (``runs.lock_routing``): the
-        rules' pointers, then the reps they reach in id order, with the owners the batch
-        names; so it takes them in the order every router does and none waits on another
-        in a cycle. That is a batch naming owners (each locked as its row is written) and a
-        committed batch merging rows into existing customers (each locked as its row is
-        merged, and a rule run holding the pointers may be waiting on one of them)."""
-        named: set[int] = set()
-        for row in rows:
-            if row.refused is None and row.parsed.owner:
-                found = self._owner(row.parsed.owner)
-                if isinstance(found, User):
-                    named.add(found.pk)
+        - A committed batch naming owners locks every good row's duplicate keys, in one
+          sorted statement (``dedup.lock_ahead``). A create locks its keys, then its owner
+          (``create_customer``); the batch would lock its owners, then each row's keys as it
+          wrote the row, and wait on such a create in a cycle, or on another import's rows in
+          another order. A batch of pooled rows locks its keys in one statement anyway
+          (``dedup.screen_many``).
+        - Then a batch that will hold reps or customers before its routing run takes what
+          that run locks first (``runs.lock_routing``): the rules' pointers, then the reps
+          they reach and the owners it names, in id order. That is a batch naming owners
+          (each locked as its row is written) and a committed batch merging rows into
+          existing customers (each locked as it is merged, while a rule run holding the
+          pointers may wait on one of them)."""
+        good = [row for row in rows if row.refused is None]
+        owners = {row.parsed.owner for row in good if row.parsed.owner}
+        if owners and self.lock_keys:
+            dedup.lock_ahead(
+                [row.pooled[1] if row.pooled else keys_of(row.parsed.fields) for row in good],
+                pool=self.job.pool,
+                entry_point="import",
+            )
+        named = {found.pk for name in owners if isinstance(found := self._owner(name), User)}
         merging = self.lock_keys and self.job.on_duplicate == ImportJob.OnDuplicate.MERGE
         if named or merging:
             lock_routing(named)

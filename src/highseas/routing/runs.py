@@ -213,12 +213,12 @@ def pointer_keys(rule_set: RuleSet, reps_by_team: Mapping[int, list[int]]) -> li
 def lock_routing(reps: Iterable[int] = ()) -> None:
     """Take first what a routing run of new or released customers locks, with ``reps``: the
     rules' round-robin pointers, then every rep the rules reach and ``reps`` in id order
-    (``lock_rep_rows``). For a writer that holds reps of
-    its own and then routes in the same transaction (an import batch naming owners, a
-    handover to the rules): locking its reps first and the run's pointers and reps later
-    would take them out of the order every router takes (pointers, reps in id order, then
-    customers), and a registration routed meanwhile would wait on it in a cycle. On SQLite
-    the write transaction already excludes every other writer: nothing is locked."""
+    (``lock_rep_rows``). For a writer that holds reps or customers of its own and then
+    routes in the same transaction (an import batch naming owners or merging, a handover to
+    the rules): locking its own first and the run's pointers and reps later would take them
+    out of the order every router takes (pointers, reps in id order, then customers), and a
+    registration routed meanwhile would wait on it in a cycle. On SQLite the write
+    transaction already excludes every other writer: nothing is locked."""
     if not connection.features.has_select_for_update:
         return
     rule_set = active_rules(None)
