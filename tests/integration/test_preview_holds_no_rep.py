@@ -1,15 +1,20 @@
 """An import's preview plans the whole file in one transaction that is rolled back, which may
-last a minute. It reads the reps its rules reach without locking them: a claim by one of
-them meanwhile goes through at once (PostgreSQL, a real second connection; SQLite's write
-transaction excludes every other writer)."""
+last a minute. A claim by a rep its rules reach goes through meanwhile, at once, on a real
+second connection: on PostgreSQL the preview reads the reps without locking them; on SQLite,
+whose write transaction excludes every other writer, a file over ``IN_PLACE_ROWS`` rows is
+planned on a private copy of the database."""
 
 from __future__ import annotations
 
 import threading
+import time
+from pathlib import Path
 from typing import Any
 
 import pytest
 from django.db import connection, connections
+from django.db.utils import OperationalError
+from django.test import override_settings
 
 from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
@@ -20,23 +25,35 @@ from highseas.routing.models import AssignmentRule
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def _claim_with_a_lock_timeout(org: dict[str, Any], customer_id: int, out: dict[str, Any]) -> None:
+def _claim_with_a_lock_timeout(
+    org: dict[str, Any], customer_id: int, out: dict[str, Any], seconds: float
+) -> None:
+    """Claim on this thread's own connection, waiting at most ``seconds`` for a lock."""
     try:
-        with connection.cursor() as cursor:
-            cursor.execute("SET lock_timeout = '3s'")  # waiting on the preview fails
+        if connection.vendor == "postgresql":
+            with connection.cursor() as cursor:
+                cursor.execute(f"SET lock_timeout = '{int(seconds * 1000)}ms'")
+        else:  # the write gate and SQLite's busy handler wait for the connection's timeout
+            options = {**connection.settings_dict["OPTIONS"], "timeout": seconds}
+            connection.settings_dict = {**connection.settings_dict, "OPTIONS": options}
+        started = time.perf_counter()
         claim(org["rep_b"], customer_id)
-        out["claimed"] = True
+        out["claimed"], out["seconds"] = True, time.perf_counter() - started
     except Exception as error:  # reported by the test
         out["claimed"] = error
     finally:
         connections.close_all()
 
 
+def _files_beside_the_database() -> set[str]:
+    return {path.name for path in Path(connection.settings_dict["NAME"]).parent.iterdir()}
+
+
+@override_settings(HIGHSEAS_IMPORT_PREVIEW_IN_PLACE_ROWS=10)
 def test_a_rep_claims_while_a_preview_routes_customers_to_them(
     org: dict[str, Any], make_customer: Any
 ) -> None:
-    if connection.vendor != "postgresql":
-        pytest.skip("SQLite's write transaction excludes every other writer")
+    files = _files_beside_the_database() if connection.vendor == "sqlite" else set()
     pooled = make_customer(org["rep_a"], pool=org["east_pool"])
     AssignmentRule.objects.create(
         name="华东", target={"team": org["east"].pk, "strategy": "round_robin"}, conditions={}
@@ -49,7 +66,9 @@ def test_a_rep_claims_while_a_preview_routes_customers_to_them(
     def after_a_batch(done: int, _total: int) -> None:  # inside the preview's transaction
         if out:
             return
-        worker = threading.Thread(target=_claim_with_a_lock_timeout, args=(org, pooled.pk, out))
+        worker = threading.Thread(
+            target=_claim_with_a_lock_timeout, args=(org, pooled.pk, out, 3.0)
+        )
         worker.start()
         worker.join(30)
 
@@ -60,10 +79,46 @@ def test_a_rep_claims_while_a_preview_routes_customers_to_them(
         file_name="a.csv",
         progress=after_a_batch,
     )
-    assert out == {"claimed": True}
+    assert out["claimed"] is True
+    assert out["seconds"] < 2.0
     assert Customer.objects.get(pk=pooled.pk).owner_id == org["rep_b"].pk
     assert job.planned == {"create": 40}
     owners = set(job.rows.values_list("owner_id", flat=True))
     assert org["rep_b"].pk in owners  # the preview gave rep_b customers: it read rep_b
     done = commit_import(Viewer(org["admin"]), job.pk)  # the claim changed no plan
     assert done.status == "done"
+    if connection.vendor == "sqlite":  # the copy's files are gone
+        assert _files_beside_the_database() == files
+
+
+def test_a_small_file_is_planned_in_place_on_sqlite(
+    org: dict[str, Any], make_customer: Any
+) -> None:
+    """Below ``IN_PLACE_ROWS`` no copy is worth its cost: the preview holds SQLite's write lock
+    for its fraction of a second, and a claim meanwhile waits for it."""
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL plans in place, holding no lock a claim needs")
+    pooled = make_customer(org["rep_a"], pool=org["east_pool"])
+    content = "客户名称,电话\n" + "".join(
+        f"远航{i}号科技有限公司,1390013{i:04d}\n" for i in range(40)
+    )
+    out: dict[str, Any] = {}
+
+    def after_a_batch(_done: int, _total: int) -> None:
+        if not out:
+            worker = threading.Thread(
+                target=_claim_with_a_lock_timeout, args=(org, pooled.pk, out, 0.3)
+            )
+            worker.start()
+            worker.join(30)
+
+    job = preview_import(
+        Viewer(org["admin"]),
+        content=content.encode(),
+        pool_id=org["east_pool"].pk,
+        file_name="a.csv",
+        progress=after_a_batch,
+    )
+    assert isinstance(out["claimed"], OperationalError)  # it waited on the preview's lock
+    assert job.planned == {"create": 40}
+    assert Customer.objects.get(pk=pooled.pk).owner_id is None

@@ -17,7 +17,8 @@ process's gate, and gives it back on commit, rollback or close:
 5. a transaction of the jobs' thread that held the gate longer than ``SLOW_MS`` is logged with
    its duration, so a job whose batches are too large for the embedded server shows itself.
 Other processes on the same file (``highseas worker``, ``manage`` commands) still meet SQLite's
-own busy handler.
+own busy handler. A connection to a private copy of the database (``snapshot``, whose settings
+say ``WRITE_GATE: False``) takes no gate: nobody else writes that file.
 """
 
 from __future__ import annotations
@@ -119,12 +120,21 @@ class DatabaseWrapper(base.DatabaseWrapper):
     def _timeout(self) -> float:
         return float(self.settings_dict.get("OPTIONS", {}).get("timeout", 5))
 
+    @property
+    def _gated(self) -> bool:
+        return bool(self.settings_dict.get("WRITE_GATE", True))
+
     def create_cursor(self, name: str | None = None) -> Any:
+        if not self._gated:
+            return self.connection.cursor(factory=base.SQLiteCursorWrapper)
         cursor = self.connection.cursor(factory=GatedCursor)
         cursor.timeout = self._timeout
         return cursor
 
     def _start_transaction_under_autocommit(self) -> None:
+        if not self._gated:
+            self._begin()
+            return
         if not GATE.acquire(self._timeout):
             raise OperationalError("database is locked")
         self._gate_taken_at = time.perf_counter()
