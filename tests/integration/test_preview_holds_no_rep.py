@@ -1,8 +1,8 @@
-"""An import's preview plans the whole file in one transaction that is rolled back, which may
-last a minute. A claim by a rep its rules reach goes through meanwhile, at once, on a real
-second connection: on PostgreSQL the preview reads the reps without locking them; on SQLite,
-whose write transaction excludes every other writer, a file over ``IN_PLACE_ROWS`` rows is
-planned on a private copy of the database."""
+"""A preview plans by writing in one transaction that is rolled back, which may last a minute:
+an import's over the whole file, a rule's over the pool's backlog. A claim by a rep the
+preview reaches goes through meanwhile, at once, on a real second connection: on PostgreSQL
+the import's preview reads the reps without locking them; on SQLite, whose write transaction
+excludes every other writer, a large preview runs on a private copy of the database."""
 
 from __future__ import annotations
 
@@ -20,6 +20,7 @@ from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
 from highseas.intake.imports import commit_import, preview_import
 from highseas.pools.ownership import claim
+from highseas.routing import drafts
 from highseas.routing.models import AssignmentRule
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -122,3 +123,43 @@ def test_a_small_file_is_planned_in_place_on_sqlite(
     assert isinstance(out["claimed"], OperationalError)  # it waited on the preview's lock
     assert job.planned == {"create": 40}
     assert Customer.objects.get(pk=pooled.pk).owner_id is None
+
+
+@override_settings(HIGHSEAS_RULE_PREVIEW_IN_PLACE_BACKLOG=1)
+def test_a_rep_claims_while_a_rule_preview_runs(
+    org: dict[str, Any], make_customer: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pooled = make_customer(org["rep_a"], pool=org["east_pool"])
+    backlog = [make_customer(org["rep_a"], pool=org["east_pool"]) for _ in range(2)]
+    out: dict[str, Any] = {}
+    run = drafts.run_assignment
+
+    def claim_then_run(*args: Any, **kwargs: Any) -> Any:  # the draft is saved by now
+        worker = threading.Thread(
+            target=_claim_with_a_lock_timeout, args=(org, pooled.pk, out, 3.0)
+        )
+        worker.start()
+        worker.join(30)
+        return run(*args, **kwargs)
+
+    monkeypatch.setattr(drafts, "run_assignment", claim_then_run)
+    files = _files_beside_the_database() if connection.vendor == "sqlite" else set()
+    preview = drafts.preview_rule(
+        Viewer(org["admin"]),
+        None,
+        {
+            "name": "华东",
+            "pool": org["east_pool"],
+            "target": {"user": org["rep_b"].pk},
+            "conditions": {},
+        },
+    )
+    assert out["claimed"] is True
+    assert out["seconds"] < 2.0
+    assert Customer.objects.get(pk=pooled.pk).owner_id == org["rep_b"].pk
+    # the claimed customer is in the preview or not, as it read before or after the claim
+    taken = {row["customer"] for row in preview.taken}
+    assert {c.pk for c in backlog} <= taken <= {pooled.pk, *(c.pk for c in backlog)}
+    assert not AssignmentRule.objects.exists()  # the draft was rolled back
+    if connection.vendor == "sqlite":
+        assert _files_beside_the_database() == files

@@ -10,20 +10,30 @@ is saved.
    ``dry_run``: the code path of every real run) and rolls the savepoint back, so nothing
    of the draft, the preview or its log row remains. An inactive draft is previewed as if
    it were active, since a preview of nothing tells nothing.
+3. On SQLite that transaction holds the one write lock from the draft's save to the rollback:
+   over a backlog of 100,000 customers, ten seconds in which every claim of the server waits.
+   A preview over more than ``IN_PLACE_BACKLOG`` pooled customers therefore runs on a
+   private copy of the database (``config.sqlite.snapshot``, about a second per 200 MB);
+   a smaller one, a fraction of a second, runs in place.
 """
 
 from __future__ import annotations
 
+from contextlib import nullcontext
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
-from django.db import transaction
+from django.conf import settings
+from django.db import connection, transaction
 from django.db.models import QuerySet
 from django.utils import timezone
 
 from highseas.accounts.models import Role, Team, User
 from highseas.accounts.visibility import Viewer
+from highseas.config.sqlite.snapshot import on_a_copy
+from highseas.customers.choices import CustomerStatus
+from highseas.customers.models import Customer
 from highseas.engine.planner import Decision, Outcome
 from highseas.pools.models import Pool
 from highseas.routing import rules
@@ -31,6 +41,10 @@ from highseas.routing.explain import render_decisions
 from highseas.routing.models import AssignmentRule
 from highseas.routing.services import run_assignment
 from highseas.routing.snapshots import team_reps
+
+# On SQLite, a rule preview over a backlog larger than this runs on a copy of the database
+# (module rule 3): in place, 2,000 customers hold the write lock for about 0.2 s.
+IN_PLACE_BACKLOG = 2000
 
 
 def rule_pools(viewer: Viewer) -> QuerySet[Pool]:
@@ -120,6 +134,15 @@ def _rows(decisions: list[Decision], names: dict[int, str]) -> list[dict[str, An
     ]
 
 
+def _large_backlog() -> bool:
+    """Whether a preview on SQLite would hold the write lock long (module rule 3)."""
+    if connection.vendor != "sqlite":
+        return False
+    limit = int(getattr(settings, "HIGHSEAS_RULE_PREVIEW_IN_PLACE_BACKLOG", IN_PLACE_BACKLOG))
+    pooled = Customer.objects.filter(status=CustomerStatus.POOLED).order_by()
+    return bool(pooled.values_list("pk", flat=True)[limit : limit + 1])
+
+
 def preview_rule(
     viewer: Viewer,
     rule: AssignmentRule | None,
@@ -132,7 +155,7 @@ def preview_rule(
     pool now; refuses exactly what ``rules.save_rule`` refuses (module rule 2)."""
     now = now or timezone.now()
     was_inactive = not values.get("is_active", rule.is_active if rule else True)
-    with transaction.atomic():
+    with on_a_copy() if _large_backlog() else nullcontext(False), transaction.atomic():
         # a fresh copy: saving writes the values onto the instance it is given
         fresh = AssignmentRule.objects.get(pk=rule.pk) if rule is not None else None
         draft = rules.save_rule(viewer, fresh, {**values, "is_active": True})
