@@ -12,9 +12,10 @@ is saved.
    it were active, since a preview of nothing tells nothing.
 3. On SQLite that transaction holds the one write lock from the draft's save to the rollback:
    over a backlog of 100,000 customers, ten seconds in which every claim of the server waits.
-   A preview over more than ``IN_PLACE_BACKLOG`` pooled customers therefore runs on a
-   private copy of the database (``config.sqlite.snapshot``, about a second per 200 MB);
-   a smaller one, a fraction of a second, runs in place.
+   A preview while more than ``IN_PLACE_BACKLOG`` customers are pooled (in any pool: one
+   look at an index, cheaper than finding the draft's pool first) therefore runs on a private
+   copy of the database (``config.sqlite.snapshot``, about a second per 200 MB); a smaller
+   one, a fraction of a second, runs in place.
 """
 
 from __future__ import annotations
