@@ -136,6 +136,13 @@ DATABASES = {
         default=f"sqlite:///{DATA_DIR / 'highseas.sqlite3'}", conn_max_age=60
     )
 }
+# SQLite copies its write-ahead log into the database (a checkpoint, ending in an fsync) inside
+# the commit that takes the log past this many pages. At SQLite's default of 1,000 pages (4 MB)
+# a 500-customer batch of an assignment run paid one at nearly every commit, and one claim in
+# a hundred paid one: 10,000 pages made a 100,000-customer run 20 % faster and the claims' p99
+# fall from 28 ms to 2.6 ms. The embedded server checkpoints in the background besides
+# (``config.sqlite.checkpoints``), so that its requests seldom pay even the rarer, larger one.
+WAL_AUTOCHECKPOINT_PAGES = 10_000
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Django's backend with one write gate per process: see highseas/config/sqlite/base.py
     DATABASES["default"]["ENGINE"] = "highseas.config.sqlite"
@@ -146,7 +153,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"]["OPTIONS"] = {
         "timeout": 30,
         "transaction_mode": "IMMEDIATE",
-        "init_command": "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;",
+        "init_command": (
+            "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; "
+            f"PRAGMA wal_autocheckpoint={WAL_AUTOCHECKPOINT_PAGES};"
+        ),
     }
     # A file, not shared-cache memory, so that threads in tests contend as they would live.
     DATABASES["default"]["TEST"] = {"NAME": str(DATA_DIR / "test_highseas.sqlite3")}

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import threading
 from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
@@ -55,6 +56,7 @@ class Command(BaseCommand):
             self._serve_production(host, port, workers, threads or 4)
             return
         from highseas.config.embedded import serve
+        from highseas.config.sqlite.checkpoints import start_checkpoints
         from highseas.config.wsgi import application
         from highseas.pools.scheduler import start_in_background
 
@@ -67,6 +69,7 @@ class Command(BaseCommand):
                 "and retraining on a thread of their own"
             )
 
+        start_checkpoints(threading.Event())  # daemonic: it ends with the server
         self.stdout.write(f"HighSeas is serving at http://{host}:{port}/  (Ctrl+C to stop)")
         heap.settle()
         serve(application, host=host, port=port, threads=threads or 8, ident="HighSeas")
