@@ -50,6 +50,34 @@ def _files_beside_the_database() -> set[str]:
     return {path.name for path in Path(connection.settings_dict["NAME"]).parent.iterdir()}
 
 
+def _preview_claiming_meanwhile(
+    org: dict[str, Any], customer_id: int, seconds: float
+) -> tuple[Any, dict[str, Any]]:
+    """An admin's preview of a 40-row file into the east pool, during which (after its first
+    batch, inside its transaction) rep_b claims ``customer_id`` waiting at most ``seconds``:
+    the job and what the claim came to."""
+    content = "客户名称,电话\n" + "".join(
+        f"远航{i}号科技有限公司,1390013{i:04d}\n" for i in range(40)
+    )
+    out: dict[str, Any] = {}
+
+    def after_a_batch(_done: int, _total: int) -> None:
+        if not out:
+            args = (org, customer_id, out, seconds)
+            worker = threading.Thread(target=_claim_with_a_lock_timeout, args=args)
+            worker.start()
+            worker.join(30)
+
+    job = preview_import(
+        Viewer(org["admin"]),
+        content=content.encode(),
+        pool_id=org["east_pool"].pk,
+        file_name="a.csv",
+        progress=after_a_batch,
+    )
+    return job, out
+
+
 @override_settings(HIGHSEAS_IMPORT_PREVIEW_IN_PLACE_ROWS=10)
 def test_a_rep_claims_while_a_preview_routes_customers_to_them(
     org: dict[str, Any], make_customer: Any
@@ -59,27 +87,7 @@ def test_a_rep_claims_while_a_preview_routes_customers_to_them(
     AssignmentRule.objects.create(
         name="华东", target={"team": org["east"].pk, "strategy": "round_robin"}, conditions={}
     )
-    content = "客户名称,电话\n" + "".join(
-        f"远航{i}号科技有限公司,1390013{i:04d}\n" for i in range(40)
-    )
-    out: dict[str, Any] = {}
-
-    def after_a_batch(done: int, _total: int) -> None:  # inside the preview's transaction
-        if out:
-            return
-        worker = threading.Thread(
-            target=_claim_with_a_lock_timeout, args=(org, pooled.pk, out, 3.0)
-        )
-        worker.start()
-        worker.join(30)
-
-    job = preview_import(
-        Viewer(org["admin"]),
-        content=content.encode(),
-        pool_id=org["east_pool"].pk,
-        file_name="a.csv",
-        progress=after_a_batch,
-    )
+    job, out = _preview_claiming_meanwhile(org, pooled.pk, 3.0)
     assert out["claimed"] is True
     assert out["seconds"] < 2.0
     assert Customer.objects.get(pk=pooled.pk).owner_id == org["rep_b"].pk
@@ -100,26 +108,7 @@ def test_a_small_file_is_planned_in_place_on_sqlite(
     if connection.vendor != "sqlite":
         pytest.skip("PostgreSQL plans in place, holding no lock a claim needs")
     pooled = make_customer(org["rep_a"], pool=org["east_pool"])
-    content = "客户名称,电话\n" + "".join(
-        f"远航{i}号科技有限公司,1390013{i:04d}\n" for i in range(40)
-    )
-    out: dict[str, Any] = {}
-
-    def after_a_batch(_done: int, _total: int) -> None:
-        if not out:
-            worker = threading.Thread(
-                target=_claim_with_a_lock_timeout, args=(org, pooled.pk, out, 0.3)
-            )
-            worker.start()
-            worker.join(30)
-
-    job = preview_import(
-        Viewer(org["admin"]),
-        content=content.encode(),
-        pool_id=org["east_pool"].pk,
-        file_name="a.csv",
-        progress=after_a_batch,
-    )
+    job, out = _preview_claiming_meanwhile(org, pooled.pk, 0.3)
     assert isinstance(out["claimed"], OperationalError)  # it waited on the preview's lock
     assert job.planned == {"create": 40}
     assert Customer.objects.get(pk=pooled.pk).owner_id is None
