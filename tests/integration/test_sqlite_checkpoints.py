@@ -10,8 +10,10 @@ from typing import Any
 
 import pytest
 from django.conf import settings
+from django.core.management import call_command
 from django.db import connection
 
+from highseas.config import embedded
 from highseas.config.sqlite import checkpoints
 
 pytestmark = [
@@ -70,3 +72,16 @@ def test_the_thread_checkpoints_until_stopped(
     assert "checkpoint of the write-ahead log failed" in caplog.text  # and it went on
     busy, in_log, copied = answers[1]
     assert (busy, copied) == (0, in_log) and in_log > 0  # the first real one copied the writes
+
+
+def test_the_embedded_server_checkpoints_while_it_serves(monkeypatch: pytest.MonkeyPatch) -> None:
+    running: list[threading.Thread] = []
+
+    def serving(*_args: Any, **_kwargs: Any) -> None:
+        running.extend(t for t in threading.enumerate() if t.name == checkpoints.THREAD)
+
+    monkeypatch.setattr(embedded, "serve", serving)
+    call_command("serve", "--no-scheduler", "--port", "0")
+    assert len(running) == 1
+    running[0].join(5)
+    assert not running[0].is_alive()  # stopped with the server

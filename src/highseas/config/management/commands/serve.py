@@ -69,10 +69,14 @@ class Command(BaseCommand):
                 "and retraining on a thread of their own"
             )
 
-        start_checkpoints(threading.Event())  # daemonic: it ends with the server
+        stop_checkpoints = threading.Event()
+        start_checkpoints(stop_checkpoints)
         self.stdout.write(f"HighSeas is serving at http://{host}:{port}/  (Ctrl+C to stop)")
         heap.settle()
-        serve(application, host=host, port=port, threads=threads or 8, ident="HighSeas")
+        try:
+            serve(application, host=host, port=port, threads=threads or 8, ident="HighSeas")
+        finally:
+            stop_checkpoints.set()
 
     def _serve_production(self, host: str, port: int, workers: int, threads: int) -> None:
         from highseas.config.production import ServerOptions, serve_production
