@@ -4,13 +4,14 @@
    one ``CASE`` naming the first rule each customer may match, so the database selects only
    pooled customers some rule may take, and tells the engine where to start testing.
 2. The backlog is walked in keyset order ``(pool, id)``, ``batch_size`` customers per
-   transaction. In a real run each batch first locks the rules' pointers (on SQLite the write
-   transaction serializes everything). A backlog run (the set-based path) then locks every rep
-   the rules can reach (``facts.lock_reps``), then its customers (``FOR UPDATE``), and
-   re-reads the reps' loads under those locks, so that concurrent runs plan from true loads;
-   a small run (a registration, a short import) locks the same reps in id order without
-   reading them (``lock_rep_rows``), then gives customers one by one: the plain case
-   through the rule's fast path (``pools.assign_statements.assign_by_rule``: one read, the
+   transaction (on the embedded server fewer while claims wait for the write lock:
+   ``config.sqlite.pacing``). In a real run each batch first locks the rules' pointers (on
+   SQLite the write transaction serializes everything). A backlog run (the set-based path) then
+   locks every rep the rules can reach (``facts.lock_reps``), then its customers
+   (``FOR UPDATE``), and re-reads the reps' loads under those locks, so that concurrent runs
+   plan from true loads; a small run (a registration, a short import) locks the same reps in id
+   order without reading them (``lock_rep_rows``), then gives customers one by one: the plain
+   case through the rule's fast path (``pools.assign_statements.assign_by_rule``: one read, the
    compare-and-set with its ledger row, under the rep's lock the batch already holds, the
    receivers told once per batch in the batch's transaction), anything else through
    ``pools.bulk_assign.assign_many``, which locks the rep, then that customer — reps before
@@ -48,6 +49,7 @@ from django.db.models import BigIntegerField, Case, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from highseas.accounts.models import RepProfile, User
+from highseas.config.sqlite.pacing import Pacer
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
@@ -332,7 +334,10 @@ class Runner:
             return
         total = backlog.count() if self.options.progress else 0
         page = backlog
-        while batch := self._run_batch(page[:size], total):
+        pacer = Pacer(size) if self.real else None  # a preview takes no lock
+        while batch := self._run_batch(page[: pacer.size() if pacer else size], total):
+            if pacer:
+                pacer.wrote(len(batch))
             pool_id, pk = batch[-1]["pool_id"], batch[-1]["id"]
             page = backlog.filter(Q(pool_id__gt=pool_id) | Q(pool_id=pool_id, pk__gt=pk))
 

@@ -15,7 +15,9 @@ process's gate, and gives it back on commit, rollback or close:
 4. waiting longer than the connection's ``timeout`` raises ``database is locked``, as SQLite
    itself would;
 5. a transaction of the jobs' thread that held the gate longer than ``SLOW_MS`` is logged with
-   its duration, so a job whose batches are too large for the embedded server shows itself.
+   its duration, so a job whose batches are too large for the embedded server shows itself;
+6. each connection keeps how long its last transaction held the gate and whether a writer
+   waited for it (``Hold``): a long job sizes its batches by it (``pacing``).
 Other processes on the same file (``highseas worker``, ``manage`` commands) still meet SQLite's
 own busy handler. A connection to a private copy of the database (``snapshot``, whose settings
 say ``WRITE_GATE: False``) takes no gate: nobody else writes that file.
@@ -29,6 +31,7 @@ import time
 from collections import deque
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from typing import Any
 
 from django.db.backends.sqlite3 import base
@@ -67,13 +70,28 @@ class WriteGate:
             queue.remove(turn)
             return False
 
-    def release(self) -> None:
+    def waiting(self) -> int:
+        """How many writers wait for the gate now."""
+        with self._lock:
+            return len(self._requests) + len(self._jobs)
+
+    def release(self) -> bool:
+        """Give the gate up; whether a writer was waiting for it."""
         with self._lock:
             queue = self._requests or self._jobs
             if queue:
                 queue.popleft().set()  # the gate stays held: it passes to that writer
-            else:
-                self._held = False
+                return True
+            self._held = False
+            return False
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A transaction's time with the gate, and whether another writer waited for its end."""
+
+    milliseconds: float
+    waited_for: bool
 
 
 GATE = WriteGate()
@@ -115,6 +133,7 @@ def _gate(timeout: float) -> Iterator[None]:
 
 class DatabaseWrapper(base.DatabaseWrapper):
     _gate_taken_at: float | None = None
+    last_hold: Hold | None = None  # this connection's last write transaction (``Hold``)
 
     @property
     def _timeout(self) -> float:
@@ -160,8 +179,9 @@ class DatabaseWrapper(base.DatabaseWrapper):
         if taken is None:
             return
         self._gate_taken_at = None
-        GATE.release()
+        waited_for = GATE.release()
         held_ms = (time.perf_counter() - taken) * 1000
+        self.last_hold = Hold(held_ms, waited_for)
         if held_ms > SLOW_MS and threading.current_thread().name == JOBS_THREAD:
             log.warning("a periodic job held the write lock for %.0f ms", held_ms)
 
