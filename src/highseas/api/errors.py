@@ -12,6 +12,7 @@ from rest_framework import exceptions, status
 from rest_framework.response import Response
 
 from highseas.accounts.refusals import note_refusal
+from highseas.config.contention import busy_error
 from highseas.engine.errors import ErrorCode, HighSeasError
 
 log = logging.getLogger("highseas.refusals")
@@ -29,6 +30,7 @@ HTTP_STATUS = {
     ErrorCode.LOOKUP_LIMIT_REACHED: status.HTTP_429_TOO_MANY_REQUESTS,
     ErrorCode.LOGIN_LOCKED: status.HTTP_429_TOO_MANY_REQUESTS,
     ErrorCode.VIEW_QUOTA_EXCEEDED: status.HTTP_429_TOO_MANY_REQUESTS,
+    ErrorCode.BUSY: status.HTTP_503_SERVICE_UNAVAILABLE,
 }
 
 _DRF_CODES: list[tuple[type[exceptions.APIException], ErrorCode]] = [
@@ -82,6 +84,8 @@ def exception_handler(exc: Exception, context: dict[str, Any]) -> Response | Non
         error = exc
     elif isinstance(exc, exceptions.APIException):
         error = _from_drf(exc)
+    elif (busy := busy_error(exc)) is not None:  # a lost lock: rolled back, send it again
+        error = busy
     else:
         return None
     request = context.get("request")

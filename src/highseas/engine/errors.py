@@ -29,6 +29,7 @@ class ErrorCode(StrEnum):
     LOGIN_LOCKED = "login_locked"
     HANDOVER_REQUIRED = "handover_required"
     VIEW_QUOTA_EXCEEDED = "view_quota_exceeded"
+    BUSY = "busy"
 
 
 def gettext_noop(message: str) -> str:

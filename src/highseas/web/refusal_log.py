@@ -1,4 +1,5 @@
-"""Web refusals (403/404 and a service's uncaught refusal) as one log line, not a traceback.
+"""Web refusals (403/404, a service's uncaught refusal, and a write that lost to a lock:
+``config.contention``) as one log line, not a traceback.
 
 Django logs an uncaught ``PermissionDenied`` or ``Http404`` with its traceback; this middleware
 answers them first, with the same 403/404 pages, logs one line (code, path, user) and writes a
@@ -10,12 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse
+from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
 from django.views import defaults
 
 from highseas.accounts.refusals import note_refusal
+from highseas.config.contention import busy_error
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.web.refusals import plain_words
+from highseas.web.responses import is_async
 
 STATUS = {
     ErrorCode.PERMISSION_DENIED: 403,
@@ -41,6 +44,17 @@ class RefusalMiddleware:
         if isinstance(exc, Http404):
             note_refusal(request, HighSeasError(ErrorCode.NOT_FOUND, str(exc)))
             return defaults.page_not_found(request, exc)
+        busy = busy_error(exc)  # a lost lock: rolled back, send it again
+        if busy is not None:
+            note_refusal(request, busy)
+            response: HttpResponse
+            if is_async(request):  # a button's request: the page shows the message
+                body = {"ok": False, "level": "error", "message": plain_words(busy), "code": "busy"}
+                response = JsonResponse(body, status=503)
+            else:
+                response = HttpResponse(plain_words(busy), status=503, content_type="text/plain")
+            response["Retry-After"] = str(busy.facts["retry_after_seconds"])
+            return response
         if isinstance(exc, HighSeasError):
             note_refusal(request, exc)
             status = STATUS.get(exc.code, 409)
