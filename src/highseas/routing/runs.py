@@ -4,8 +4,8 @@
    one ``CASE`` naming the first rule each customer may match, so the database selects only
    pooled customers some rule may take, and tells the engine where to start testing.
 2. The backlog is walked in keyset order ``(pool, id)``, ``batch_size`` customers per
-   transaction (on the embedded server fewer while claims wait for the write lock:
-   ``config.sqlite.pacing``). In a real run each batch first locks the rules' pointers (on
+   transaction (fewer while claims wait for what a batch holds:
+   ``config.pacing``). In a real run each batch first locks the rules' pointers (on
    SQLite the write transaction serializes everything). A backlog run (the set-based path) then
    locks every rep the rules can reach (``facts.lock_reps``), then its customers
    (``FOR UPDATE``), and re-reads the reps' loads under those locks, so that concurrent runs
@@ -49,7 +49,7 @@ from django.db.models import BigIntegerField, Case, Q, QuerySet, Value, When
 from django.utils import timezone
 
 from highseas.accounts.models import RepProfile, User
-from highseas.config.sqlite.pacing import Pacer
+from highseas.config.pacing import Pacer
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
@@ -257,6 +257,7 @@ class Runner:
         # the receivers' counts this batch keeps while it holds every rep's lock (``_fast``)
         self.tallies: assign_statements.Tallies | None = None
         self.ledger_mark = 0  # the ledger's end when the current roster was counted
+        self.pacer: Pacer | None = None  # the backlog's batch sizes in a real run (``_walk``)
         self.assigned_today = carried.assigned_for(self.rep_ids, options.now)
         self.scoring: Scoring = NO_MODEL
         if self.rule_set.has_smart:
@@ -334,7 +335,7 @@ class Runner:
             return
         total = backlog.count() if self.options.progress else 0
         page = backlog
-        pacer = Pacer(size) if self.real else None  # a preview takes no lock
+        pacer = self.pacer = Pacer(size) if self.real else None  # a preview takes no lock
         while batch := self._run_batch(page[: pacer.size() if pacer else size], total):
             if pacer:
                 pacer.wrote(len(batch))
@@ -349,6 +350,8 @@ class Runner:
             batch = self._batch(page, ids)
             if batch:
                 self._plan_and_apply(batch)
+            if self.pacer and ids is None:
+                self.pacer.before_commit()
         if batch:
             self.result.run.batches += 1
             if self.options.progress:

@@ -17,7 +17,7 @@ process's gate, and gives it back on commit, rollback or close:
 5. a transaction of the jobs' thread that held the gate longer than ``SLOW_MS`` is logged with
    its duration, so a job whose batches are too large for the embedded server shows itself;
 6. each connection keeps how long its last transaction held the gate and whether a writer
-   waited for it (``Hold``): a long job sizes its batches by it (``pacing``).
+   waited for it (``Hold``): a long job sizes its batches by it (``config.pacing``).
 Other processes on the same file (``highseas worker``, ``manage`` commands) still meet SQLite's
 own busy handler. A connection to a private copy of the database (``snapshot``, whose settings
 say ``WRITE_GATE: False``) takes no gate: nobody else writes that file.
