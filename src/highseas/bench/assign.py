@@ -33,6 +33,7 @@ from __future__ import annotations
 
 import gc
 import os
+import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -43,8 +44,9 @@ from typing import Any
 from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import F
+from django.test import override_settings
 from django.utils import timezone
 
 from highseas.accounts.models import RepLevel, RepProfile, Role, Team, User
@@ -54,8 +56,10 @@ from highseas.bench.dataset import INDUSTRIES, PROVINCES, insert_customers
 from highseas.bench.timing import wal_bytes_since, wal_position
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
+from highseas.engine.errors import HighSeasError
 from highseas.engine.ownership import EventKind, OwnershipState, Status
 from highseas.notify.models import Notification
+from highseas.pools import ownership
 from highseas.pools import services as pools
 from highseas.pools.ledger import Entry, record_events
 from highseas.pools.models import OwnershipEvent, Pool
@@ -88,6 +92,8 @@ class AssignBenchOptions:
     seed: int = 1
     force: bool = False
     profile: bool = False  # one more real run under cProfile, for the breakdown
+    # the real run again while reps claim at this rate, paced and not (``claimed_against``)
+    claims_per_second: float = 0.0
 
 
 @dataclass(frozen=True)
@@ -523,6 +529,100 @@ def _timed_run(
     return result, seconds, cpu, sent, time.perf_counter() - collecting, wrote
 
 
+class Claimer:
+    """Reps claiming the backlog's newest customers (those a run reaches last) at a steady
+    rate on a thread of their own, each claim timed, until stopped."""
+
+    def __init__(self, org: Org, per_second: float) -> None:
+        self.reps = org.reps
+        self.interval = 1 / per_second
+        self.targets = list(
+            Customer.objects.filter(pool=org.pool, status=CustomerStatus.POOLED)
+            .order_by("-pk")
+            .values_list("pk", flat=True)[:20_000]
+        )
+        self.seconds: list[float] = []
+        self.outcomes: dict[str, int] = defaultdict(int)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._claim, name="bench-claimer", daemon=True)
+
+    def __enter__(self) -> Claimer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _claim(self) -> None:
+        try:
+            started = time.perf_counter()
+            for index, customer_id in enumerate(self.targets):
+                wait = started + index * self.interval - time.perf_counter()
+                if self._stop.wait(max(wait, 0.0)):
+                    return
+                began = time.perf_counter()
+                try:
+                    ownership.claim(self.reps[index % len(self.reps)], customer_id)
+                    outcome = "claimed"
+                except HighSeasError as refusal:  # taken by the run first, say
+                    outcome = refusal.code.value
+                except Exception as error:  # counted and shown: a failed claim is a finding
+                    outcome = type(error).__name__
+                self.seconds.append(time.perf_counter() - began)
+                self.outcomes[outcome] += 1
+        finally:
+            connections.close_all()
+
+    def figure(self) -> dict[str, Any]:
+        ordered = sorted(self.seconds)
+
+        def at(share: float) -> float | None:
+            if not ordered:
+                return None
+            return round(1000 * ordered[min(len(ordered) - 1, int(share * len(ordered)))], 1)
+
+        return {
+            "claims": len(ordered),
+            "claim_outcomes": dict(self.outcomes),
+            "claim_p50_ms": at(0.5),
+            "claim_p95_ms": at(0.95),
+            "claim_p99_ms": at(0.99),
+            "claim_max_ms": round(1000 * ordered[-1], 1) if ordered else None,
+        }
+
+
+def claimed_against(org: Org, options: AssignBenchOptions, *, paced: bool) -> dict[str, Any]:
+    """The real run (set-based) while reps claim at ``options.claims_per_second``: with its
+    batches paced by whether a claim waited (``config.pacing``), or all of the run's size.
+    Claims then run against the backlog left pooled."""
+    release_all(org.pool, timezone.now())
+    settle()
+    with override_settings(PACED_BATCHES=paced), Claimer(org, options.claims_per_second) as c:
+        started = time.perf_counter()
+        result = run_assignment(
+            org.manager,
+            pool=org.pool,
+            dry_run=False,
+            seed=options.seed,
+            batch_size=options.batch_size,
+            apply_mode=ApplyMode.BULK,
+        )
+        seconds = time.perf_counter() - started
+    drop_decisions(result)
+    release_all(org.pool, timezone.now())
+    considered = result.run.considered
+    return {
+        "path": "run_claimed_against" if paced else "run_claimed_against_unpaced",
+        "customers": considered,
+        "seconds": round(seconds, 3),
+        "per_second": round(considered / seconds, 1) if seconds else 0.0,
+        "batches": result.run.batches,
+        "claims_per_second_asked": options.claims_per_second,
+        **c.figure(),
+    }
+
+
 def measure(org: Org, options: AssignBenchOptions) -> dict[str, Any]:
     release_all(org.pool, timezone.now())
     preview, *preview_seconds = _timed_run(org, options, dry_run=True)
@@ -555,7 +655,11 @@ def measure(org: Org, options: AssignBenchOptions) -> dict[str, Any]:
         )
         drop_decisions(profiled_run)
         release_all(org.pool, timezone.now())
+    claimed = []
+    if options.claims_per_second > 0:
+        claimed = [claimed_against(org, options, paced=paced) for paced in (False, True)]
     return {
+        "claimed": claimed,
         "breakdown": breakdown,
         "preview": (preview, *preview_seconds),
         "run_bulk": (real, *real_seconds),
@@ -643,6 +747,7 @@ def figures(
         {**common, **measured["raw_ledger"].figure()},
         {**common, **measured["raw_one_by_one"].figure()},
         {**common, **raw_one.figure()},
+        *({**common, **line} for line in measured["claimed"]),
     ]
 
 
@@ -706,6 +811,16 @@ def summary(lines: list[dict[str, Any]]) -> str:
         f"target ≥ {SERVICE_TARGET_PER_SECOND:,} customers/s: "
         f"{'met' if service['meets_target'] else 'missed'}"
     )
+    for path in ("run_claimed_against_unpaced", "run_claimed_against"):
+        if claimed := by_path.get(path):
+            text.append(
+                f"  {path:<28} {claimed['per_second']:>10,.0f} customers/s   "
+                f"{claimed['batches']} batches; {claimed['claims']} claims meanwhile "
+                f"({claimed['claims_per_second_asked']:g}/s asked): "
+                f"p50 {claimed['claim_p50_ms']} ms, p95 {claimed['claim_p95_ms']} ms, "
+                f"p99 {claimed['claim_p99_ms']} ms, max {claimed['claim_max_ms']} ms; "
+                f"{claimed['claim_outcomes']}"
+            )
     if profile := by_path.get("run_profile"):
         text.append(
             f"  profiled run {profile['profiled_seconds']:.2f} s, self time: {describe(profile)}"
@@ -724,5 +839,6 @@ def run_from_command(command: BaseCommand, options: dict[str, Any]) -> None:
         seed=options["seed"],
         force=options["force"],
         profile=bool(options.get("profile")),
+        claims_per_second=options.get("claims_per_second") or 0.0,
     )
     report(command, lambda: run(bench_options), summary)

@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import time
 
+from django.conf import settings
 from django.db import DEFAULT_DB_ALIAS, connections
 
 FIRST = 250
@@ -52,8 +53,10 @@ class Pacer:
         vendor = self._connection.vendor
         gated = bool(self._connection.settings_dict.get("WRITE_GATE", True))
         self._asks = vendor == "postgresql"
-        self.paced = (self._asks or (vendor == "sqlite" and gated)) and not (
-            self._connection.in_atomic_block
+        self.paced = (
+            settings.PACED_BATCHES
+            and (self._asks or (vendor == "sqlite" and gated))
+            and not self._connection.in_atomic_block
         )
         self._size = min(self.largest, FIRST) if self.paced else self.largest
         self._before: object = None

@@ -143,6 +143,9 @@ DATABASES = {
 # fall from 28 ms to 2.6 ms. The embedded server checkpoints in the background besides
 # (``config.sqlite.checkpoints``), so that its requests seldom pay even the rarer, larger one.
 WAL_AUTOCHECKPOINT_PAGES = 10_000
+# A long job sizes its batches by whether a claim waited for the last one (``config.pacing``);
+# off only to measure what that changes (``highseas bench assign --claims-per-second``).
+PACED_BATCHES = True
 if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     # Django's backend with one write gate per process: see highseas/config/sqlite/base.py
     DATABASES["default"]["ENGINE"] = "highseas.config.sqlite"

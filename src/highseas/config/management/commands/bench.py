@@ -118,6 +118,12 @@ class Command(BaseCommand):
             help="assign: customers routed through the per-customer ownership service",
         )
         parser.add_argument(
+            "--claims-per-second",
+            type=float,
+            default=0.0,
+            help="assign: also run while reps claim at this rate, paced and not (0: no)",
+        )
+        parser.add_argument(
             "--due-percent",
             type=float,
             default=sweep_bench.SweepBenchOptions().due_percent,
