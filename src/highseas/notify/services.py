@@ -5,7 +5,8 @@ worker once committed, never on the caller's path."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import datetime
 from functools import cache
 from typing import Any
@@ -158,6 +159,68 @@ def notify_many(drafts: Sequence[Draft]) -> list[int]:
                 created.append(notification)
             enqueue_many(created)
     return ids
+
+
+@dataclass(frozen=True)
+class Tally:
+    """What a recipient is told of one transaction of a job that goes on over several (an
+    assignment run's batches): ``count`` more items, the first of them named (``names``);
+    ``customer_id`` is the item when there is only one."""
+
+    recipient_id: int
+    key: str  # the job's and the recipient's: one notification for both
+    count: int
+    names: list[str]
+    customer_id: int | None = None
+
+
+NAMED = 5  # names a tally's notification lists before "…"
+
+
+def notify_tallies(kind: str, tallies: Sequence[Tally], title: Callable[[int], str]) -> None:
+    """One notification per recipient and key that each later call adds to, in the caller's
+    transaction, so the recipient is told iff the items commit: the first call creates it
+    (``dedupe_key``: the key) and queues its deliveries; a later one adds its count and
+    names, marks it unread again and moves it to the top of the inbox, and queues nothing
+    more (the e-mail told of the first; the inbox tells the total). ``title(total)``: its
+    title. A job's transactions come one after the other: no two add to one at once."""
+    if not tallies:
+        return
+    now = timezone.now()
+    found = Notification.objects.filter(dedupe_key__in=[t.key for t in tallies])
+    if connection.features.has_select_for_update:
+        found = found.select_for_update()
+    known = {n.dedupe_key: n for n in found}
+    fresh: list[Notification] = []
+    grown: list[Notification] = []
+    for tally in tallies:
+        notification = known.get(tally.key)
+        before = notification.params.get("tally", {}) if notification else {}
+        total = before.get("count", 0) + tally.count
+        names = [*before.get("names", []), *tally.names][:NAMED]
+        body = "、".join(names) + ("…" if total > len(names) else "")
+        params = {"tally": {"count": total, "names": names}}
+        if notification is None:
+            notification = Notification(
+                recipient_id=tally.recipient_id,
+                kind=kind,
+                customer_id=tally.customer_id if total == 1 else None,
+                dedupe_key=tally.key,
+            )
+            fresh.append(notification)
+        else:
+            notification.customer_id = None
+            notification.read_at = None
+            notification.created_at = now
+            grown.append(notification)
+        notification.title = title(total)[:TITLE_LENGTH]
+        notification.body = body
+        notification.params = params
+    Notification.objects.bulk_create(fresh)
+    fields = ["title", "body", "params", "customer", "read_at", "created_at"]
+    Notification.objects.bulk_update(grown, fields)
+    if fresh and has_channels():
+        enqueue_many(fresh)
 
 
 def notify_after_commit(

@@ -47,7 +47,7 @@ from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.limits import ClaimLimits, effective_limits, strictest
 from highseas.engine.ownership import EventKind, OwnershipState, Status
 from highseas.engine.recycle import CustomerClock, Schedule, schedule
-from highseas.notify.services import Draft, notify_many
+from highseas.notify.services import Draft, Tally, notify_many, notify_tallies
 from highseas.pools import facts
 from highseas.pools.authority import RuleAuthority, rule_refusal
 from highseas.pools.ledger import Entry, record_events
@@ -148,10 +148,13 @@ def assign_many(
     pools: Mapping[int, Pool] | None = None,
     loads: Loads | None = None,
     unwritten: Unwritten | None = None,
+    told_as: str = "",
 ) -> list[Grant]:
     """Apply the grants that still hold (see the module's rules); return them. The refused
     ones carry their refusal and changed nothing. ``unwritten``: the customers among them that
     the caller has not inserted yet (``Unwritten``), set owned in memory instead of updated.
+    ``told_as``: the job these grants are a part of (an assignment run), whose receivers
+    each get one notification that every part adds to; else one per receiver and call.
 
     ``locked`` spares re-reading the customers when the caller has just read them, pooled,
     under their row locks in this same transaction (a backlog run's batch): rows with at least
@@ -168,7 +171,7 @@ def assign_many(
         return []
     try:
         with transaction.atomic():
-            granted = _assign(grants, now, locked, pools, loads, unwritten)
+            granted = _assign(grants, now, locked, pools, loads, unwritten, told_as)
             if not granted:
                 raise _NothingGranted
     except _NothingGranted:
@@ -176,7 +179,7 @@ def assign_many(
     except _Moved:  # nothing of it was written; read and lock the rows, and decide again
         for grant in grants:
             grant.refusal = None
-        return assign_many(grants, now=now, pools=pools, unwritten=unwritten)
+        return assign_many(grants, now=now, pools=pools, unwritten=unwritten, told_as=told_as)
     return granted
 
 
@@ -231,6 +234,7 @@ def _assign(
     known_pools: Mapping[int, Pool] | None,
     known_loads: Loads | None,
     unwritten: Unwritten | None = None,
+    told_as: str = "",
 ) -> list[Grant]:
     receivers = sorted({g.receiver_id for g in grants})
     profiles = facts.lock_reps(*receivers)
@@ -280,7 +284,8 @@ def _assign(
         taken.add(grant.customer_id)
         granted.append(grant)
     if granted:
-        _write(granted, rows, pools, now, handed_in=locked is not None, unwritten=unwritten)
+        handed_in = locked is not None
+        _write(granted, rows, pools, now, handed_in=handed_in, unwritten=unwritten, told_as=told_as)
     return granted
 
 
@@ -409,6 +414,7 @@ def _write(
     *,
     handed_in: bool,
     unwritten: Unwritten | None = None,
+    told_as: str = "",
 ) -> None:
     """One compare-and-set ``UPDATE … FROM (VALUES …)`` per 500 customers, each to its owner
     and schedule (``set_update``), then the ledger rows in one statement. A row that did not
@@ -471,16 +477,37 @@ def _write(
             )
         )
     record_events(entries, at=now)
-    _tell_receivers(granted, rows)
+    _tell_receivers(granted, rows, told_as)
 
 
-def _tell_receivers(granted: list[Grant], rows: Rows) -> None:
+def _given_title(count: int) -> str:
+    if count == 1:
+        return _("A customer was given to you")
+    return _("%(count)s customers were given to you") % {"count": count}
+
+
+def _tell_receivers(granted: list[Grant], rows: Rows, told_as: str = "") -> None:
     """One notification per receiver, written with the grants in one statement: in their
     transaction, so a receiver is told if and only if the grants commit (e-mail and webhook
-    leave later, by the outbox)."""
+    leave later, by the outbox). A part of a job (``told_as``) adds to the receiver's one
+    notification of that job (``notify_tallies``): a run whose batches shrink while claims
+    wait (``config.pacing``) tells each rep once, not once a batch."""
     by_owner: dict[int, list[Grant]] = defaultdict(list)
     for grant in granted:
         by_owner[grant.receiver_id].append(grant)
+    if told_as:
+        tallies = [
+            Tally(
+                owner_id,
+                f"{told_as}:{owner_id}",
+                len(given),
+                [rows[g.customer_id]["name"] for g in given[:5]],
+                given[0].customer_id,
+            )
+            for owner_id, given in by_owner.items()
+        ]
+        notify_tallies(EventKind.ASSIGNED.value, tallies, _given_title)
+        return
     drafts: list[Draft] = []
     for owner_id, given in by_owner.items():
         if len(given) == 1:

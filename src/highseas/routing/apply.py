@@ -74,6 +74,7 @@ class Applier:
         self.rules = {rule.rule_id: rule for rule in rules}
         self.authorities = authorities(rules, reps_by_team)
         self.reasons = {rule.rule_id: ledger_reason(rule.name, run_id) for rule in rules}
+        self.told_as = f"assignment-run:{run_id}"  # the run's one notice per receiver
 
     def grant(self, decision: Decision) -> Grant:
         assert decision.owner_id is not None and decision.rule_id is not None
@@ -102,7 +103,15 @@ class Applier:
         by customer."""
         pairs = [(d, self.grant(d)) for d in decisions if d.outcome is Outcome.ASSIGNED]
         grants = [grant for _decision, grant in pairs]
-        assign_many(grants, now=now, locked=locked, pools=pools, loads=loads, unwritten=unwritten)
+        assign_many(
+            grants,
+            now=now,
+            locked=locked,
+            pools=pools,
+            loads=loads,
+            unwritten=unwritten,
+            told_as=self.told_as,
+        )
         refused: dict[int, HighSeasError] = {}
         for decision, grant in pairs:
             if grant.refusal is not None:

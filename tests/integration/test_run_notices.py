@@ -1,0 +1,115 @@
+"""An assignment run tells each receiver once, however many batches it takes (a run whose
+batches shrink while claims wait has many): one notification per run and rep that each batch
+adds to, in the batch's transaction (``notify.services.notify_tallies``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from django.utils import timezone
+
+from highseas.customers.models import Customer
+from highseas.notify.models import Delivery, Notification
+from highseas.notify.services import Tally, notify_tallies
+from highseas.routing.models import AssignmentRule
+from highseas.routing.runs import ApplyMode
+from highseas.routing.services import run_assignment
+
+pytestmark = pytest.mark.django_db
+
+NOW = timezone.now()
+
+
+def _given(user_id: int) -> list[Notification]:
+    return list(Notification.objects.filter(recipient_id=user_id, kind="assigned"))
+
+
+def test_a_run_of_several_batches_tells_each_rep_once_with_the_total(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    customers = [
+        make_customer(org["admin"], pool=org["east_pool"], now=NOW - timedelta(days=1))
+        for _ in range(14)
+    ]
+    AssignmentRule.objects.create(
+        name="东区轮流",
+        position=1,
+        conditions={},
+        target={"team": org["east"].pk, "strategy": "round_robin"},
+    )
+    result = run_assignment(
+        org["admin"],
+        pool=org["east_pool"],
+        dry_run=False,
+        now=NOW,
+        seed=3,
+        batch_size=4,
+        apply_mode=ApplyMode.BULK,
+    )
+    assert result.run.batches == 4 and result.run.assigned == 14
+    by_rep: dict[int, list[int]] = {}
+    for decision in result.decisions:
+        assert decision.owner_id is not None
+        by_rep.setdefault(decision.owner_id, []).append(decision.customer_id)
+    assert len(by_rep) == 2  # rep_a and rep_b, in turn
+    names = {c.pk: c.name for c in customers}
+    for rep_id, given in by_rep.items():
+        (notice,) = _given(rep_id)
+        assert notice.params["tally"]["count"] == len(given) == 7
+        assert str(len(given)) in notice.title
+        assert notice.body == "、".join(names[pk] for pk in given[:5]) + "…"
+        assert notice.customer_id is None and notice.read_at is None
+        assert notice.dedupe_key == f"assignment-run:{result.run.pk}:{rep_id}"
+
+    # a customer created now is routed by a run of its own, which tells its rep on its own
+    again = make_customer(org["admin"], pool=org["east_pool"], now=NOW)
+    again.refresh_from_db()
+    assert again.owner_id in by_rep
+    newest = Notification.objects.filter(recipient_id=again.owner_id).latest("pk")
+    assert newest.kind == "assigned" and newest.customer_id == again.pk
+    assert len(_given(again.owner_id)) == 2
+
+
+def test_a_tally_read_between_two_parts_comes_back_unread_and_on_top(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    rep = org["rep_a"]
+    first = make_customer(org["admin"], pool=org["east_pool"])
+
+    def title(total: int) -> str:
+        return f"{total} given"
+
+    notify_tallies("assigned", [Tally(rep.pk, "job:1:rep", 1, [first.name], first.pk)], title)
+    (notice,) = _given(rep.pk)
+    assert (notice.title, notice.customer_id, notice.body) == ("1 given", first.pk, first.name)
+    Notification.objects.filter(pk=notice.pk).update(
+        read_at=NOW, created_at=NOW - timedelta(hours=1)
+    )
+    notify_tallies("assigned", [Tally(rep.pk, "job:1:rep", 6, list("一二三四五六"))], title)
+    (grown,) = _given(rep.pk)
+    assert grown.pk == notice.pk and grown.title == "7 given"
+    assert grown.body == f"{first.name}、一、二、三、四…"
+    assert grown.read_at is None and grown.customer_id is None
+    assert grown.created_at > NOW - timedelta(minutes=1)
+
+
+def test_each_rep_s_e_mail_of_a_run_is_queued_once_with_its_first_batch(
+    org: dict[str, Any], make_customer: Callable[..., Customer], emailing: None
+) -> None:
+    for _ in range(8):
+        make_customer(org["admin"], pool=org["east_pool"], now=NOW - timedelta(days=1))
+    AssignmentRule.objects.create(
+        name="东区轮流",
+        position=1,
+        conditions={},
+        target={"team": org["east"].pk, "strategy": "round_robin"},
+    )
+    result = run_assignment(
+        org["admin"], pool=org["east_pool"], dry_run=False, now=NOW, seed=3, batch_size=2
+    )
+    assert result.run.batches == 4
+    queued = sorted(Delivery.objects.values_list("notification__recipient_id", "channel"))
+    assert queued == sorted([(org["rep_a"].pk, "email"), (org["rep_b"].pk, "email")])
