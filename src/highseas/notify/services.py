@@ -217,10 +217,24 @@ def notify_tallies(kind: str, tallies: Sequence[Tally], title: Callable[[int], s
         notification.body = body
         notification.params = params
     Notification.objects.bulk_create(fresh)
-    fields = ["title", "body", "params", "customer", "read_at", "created_at"]
-    Notification.objects.bulk_update(grown, fields)
+    if grown:  # one precompiled statement for them all (``bulk_update``'s CASE cost 0.2 s)
+        at = connection.ops.adapt_datetimefield_value(now)
+        with connection.cursor() as cursor:
+            cursor.executemany(
+                _GROWN_SQL,
+                [
+                    (n.title, n.body, connection.ops.adapt_json_value(n.params, None), at, n.pk)
+                    for n in grown
+                ],
+            )
     if fresh and has_channels():
         enqueue_many(fresh)
+
+
+_GROWN_SQL = (
+    f"UPDATE {Notification._meta.db_table} SET title = %s, body = %s, params = %s, "
+    "customer_id = NULL, read_at = NULL, created_at = %s WHERE id = %s"
+)
 
 
 def notify_after_commit(
