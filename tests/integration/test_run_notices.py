@@ -27,12 +27,14 @@ def _given(user_id: int) -> list[Notification]:
     return list(Notification.objects.filter(recipient_id=user_id, kind="assigned"))
 
 
-def test_a_run_of_several_batches_tells_each_rep_once_with_the_total(
-    org: dict[str, Any], make_customer: Callable[..., Customer]
-) -> None:
+def _backlog_and_a_rule(
+    org: dict[str, Any], make_customer: Callable[..., Customer], count: int
+) -> list[Customer]:
+    """``count`` pooled customers of the east pool, then a rule giving them to its reps in
+    turn (made after them, so none is routed on create)."""
     customers = [
         make_customer(org["admin"], pool=org["east_pool"], now=NOW - timedelta(days=1))
-        for _ in range(14)
+        for _ in range(count)
     ]
     AssignmentRule.objects.create(
         name="东区轮流",
@@ -40,6 +42,13 @@ def test_a_run_of_several_batches_tells_each_rep_once_with_the_total(
         conditions={},
         target={"team": org["east"].pk, "strategy": "round_robin"},
     )
+    return customers
+
+
+def test_a_run_of_several_batches_tells_each_rep_once_with_the_total(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    customers = _backlog_and_a_rule(org, make_customer, 14)
     result = run_assignment(
         org["admin"],
         pool=org["east_pool"],
@@ -99,14 +108,7 @@ def test_a_tally_read_between_two_parts_comes_back_unread_and_on_top(
 def test_each_rep_s_e_mail_of_a_run_is_queued_once_with_its_first_batch(
     org: dict[str, Any], make_customer: Callable[..., Customer], emailing: None
 ) -> None:
-    for _ in range(8):
-        make_customer(org["admin"], pool=org["east_pool"], now=NOW - timedelta(days=1))
-    AssignmentRule.objects.create(
-        name="东区轮流",
-        position=1,
-        conditions={},
-        target={"team": org["east"].pk, "strategy": "round_robin"},
-    )
+    _backlog_and_a_rule(org, make_customer, 8)
     result = run_assignment(
         org["admin"], pool=org["east_pool"], dry_run=False, now=NOW, seed=3, batch_size=2
     )
