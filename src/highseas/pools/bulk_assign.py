@@ -23,7 +23,8 @@ caller's), set-based whatever the number of customers:
    is not updated: its instance is set owned, and the caller's ``INSERT`` writes it so;
 4. appends the ``assigned`` ledger rows in one statement (``ledger.record_events``: no actor,
    ``actor_label`` ``system:rule:<id>``) and tells each receiver once, in one statement of
-   the same transaction.
+   the same transaction; a part of a larger job (``told_as``: an assignment run's batch) adds
+   to the receiver's one notification of the job instead (``notify.services.notify_tallies``).
 When every grant is refused the savepoint is rolled back, so nothing stays locked for them.
 """
 
