@@ -128,6 +128,7 @@ def _caused_by(error: Exception, cause: Exception) -> Exception:
         (_caused_by(OperationalError("connection refused"), _DriverError("08001")), False),
         (IntegrityError("UNIQUE constraint failed"), False),
         (OperationalError("no such table: customers_customer"), False),
+        (OperationalError("database table is locked"), False),
         (ValueError("database is locked"), False),
     ],
 )

@@ -9,10 +9,12 @@ wait short. So the job paces its batches by whether anybody waited for the last 
 the write gate (``base``) tells each connection how long its last transaction held the gate
 and whether a writer waited for it to end (``base.Hold``); on PostgreSQL the batch asks, just
 before it commits, whether another session waits for a lock it holds (``pg_blocking_pids``),
-and its hold is its transaction's time:
+and its hold is its batch's time, from before it takes its locks to after its commit (so
+it counts a wait for those locks as holding them, and errs towards smaller batches):
 
-1. the first batch is small (``FIRST``), so the first claim of a rush never waits behind a
-   large one;
+1. the first batch is small (``FIRST``), so a claim at the start of a run never waits behind
+   a large one (a rush that begins once a quiet run has grown its batches waits for one
+   of them, once);
 2. after a batch nobody waited for, the next one is twice as large, up to the job's own size;
 3. after a batch somebody waited for, the next one is sized to hold the lock for
    ``BUDGET_MS`` at the rate this one went, never below ``SMALLEST`` nor above the job's size.
@@ -44,8 +46,8 @@ WAITED_FOR_SQL = (
 
 class Pacer:
     """The size of a job's next batch (see the module): read ``size()`` before each batch,
-    call ``before_commit()`` at the end of its transaction, then tell ``wrote`` how many rows
-    that transaction wrote."""
+    call ``before_commit()`` at the end of its transaction, then tell ``wrote`` how many of
+    the job's items (an assignment run's customers) that batch took."""
 
     def __init__(self, largest: int, alias: str = DEFAULT_DB_ALIAS) -> None:
         self.largest = max(1, largest)

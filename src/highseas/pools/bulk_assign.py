@@ -48,7 +48,7 @@ from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.limits import ClaimLimits, effective_limits, strictest
 from highseas.engine.ownership import EventKind, OwnershipState, Status
 from highseas.engine.recycle import CustomerClock, Schedule, schedule
-from highseas.notify.services import Draft, Tally, notify_many, notify_tallies
+from highseas.notify.services import NAMED, Draft, Tally, notify_many, notify_tallies
 from highseas.pools import facts
 from highseas.pools.authority import RuleAuthority, rule_refusal
 from highseas.pools.ledger import Entry, record_events
@@ -488,9 +488,9 @@ def _given_title(count: int) -> str:
 
 
 def _tell_receivers(granted: list[Grant], rows: Rows, told_as: str = "") -> None:
-    """One notification per receiver, written with the grants in one statement: in their
-    transaction, so a receiver is told if and only if the grants commit (e-mail and webhook
-    leave later, by the outbox). A part of a job (``told_as``) adds to the receiver's one
+    """One notification per receiver, written with the grants: in their transaction, so a
+    receiver is told if and only if the grants commit (e-mail and webhook leave later, by the
+    outbox). A part of a job (``told_as``) adds to the receiver's one
     notification of that job (``notify_tallies``): a run whose batches shrink while claims
     wait (``config.pacing``) tells each rep once, not once a batch."""
     by_owner: dict[int, list[Grant]] = defaultdict(list)
@@ -502,7 +502,7 @@ def _tell_receivers(granted: list[Grant], rows: Rows, told_as: str = "") -> None
                 owner_id,
                 f"{told_as}:{owner_id}",
                 len(given),
-                [rows[g.customer_id]["name"] for g in given[:5]],
+                [rows[g.customer_id]["name"] for g in given[:NAMED]],
                 given[0].customer_id,
             )
             for owner_id, given in by_owner.items()

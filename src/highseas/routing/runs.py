@@ -350,7 +350,7 @@ class Runner:
             batch = self._batch(page, ids)
             if batch:
                 self._plan_and_apply(batch)
-            if self.pacer and ids is None:
+            if batch and self.pacer and ids is None:
                 self.pacer.before_commit()
         if batch:
             self.result.run.batches += 1
