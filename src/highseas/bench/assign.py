@@ -53,7 +53,7 @@ from highseas.accounts.models import RepLevel, RepProfile, Role, Team, User
 from highseas.bench import BenchError, chunked, report
 from highseas.bench.breakdown import describe, profiled
 from highseas.bench.dataset import INDUSTRIES, PROVINCES, insert_customers
-from highseas.bench.timing import wal_bytes_since, wal_position
+from highseas.bench.timing import Timings, wal_bytes_since, wal_position
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
 from highseas.engine.errors import HighSeasError
@@ -575,20 +575,18 @@ class Claimer:
             connections.close_all()
 
     def figure(self) -> dict[str, Any]:
-        ordered = sorted(self.seconds)
+        timings = Timings("claims_meanwhile", self.seconds)
 
-        def at(share: float) -> float | None:
-            if not ordered:
-                return None
-            return round(1000 * ordered[min(len(ordered) - 1, int(share * len(ordered)))], 1)
+        def at(percent: int) -> float | None:
+            return round(timings.percentile_ms(percent), 1) if timings.count else None
 
         return {
-            "claims": len(ordered),
+            "claims": timings.count,
             "claim_outcomes": dict(self.outcomes),
-            "claim_p50_ms": at(0.5),
-            "claim_p95_ms": at(0.95),
-            "claim_p99_ms": at(0.99),
-            "claim_max_ms": round(1000 * ordered[-1], 1) if ordered else None,
+            "claim_p50_ms": at(50),
+            "claim_p95_ms": at(95),
+            "claim_p99_ms": at(99),
+            "claim_max_ms": round(1000 * max(self.seconds), 1) if self.seconds else None,
         }
 
 

@@ -11,14 +11,14 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from django.core.exceptions import PermissionDenied
-from django.http import Http404, HttpRequest, HttpResponse, JsonResponse
+from django.http import Http404, HttpRequest, HttpResponse
 from django.views import defaults
 
 from highseas.accounts.refusals import note_refusal
 from highseas.config.contention import busy_error
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.web.refusals import plain_words
-from highseas.web.responses import is_async
+from highseas.web.responses import answer, is_async
 
 STATUS = {
     ErrorCode.PERMISSION_DENIED: 403,
@@ -49,8 +49,8 @@ class RefusalMiddleware:
             note_refusal(request, busy)
             response: HttpResponse
             if is_async(request):  # a button's request: the page shows the message
-                body = {"ok": False, "level": "error", "message": plain_words(busy), "code": "busy"}
-                response = JsonResponse(body, status=503)
+                response = answer(request, ok=False, message=plain_words(busy), to="", code="busy")
+                response.status_code = 503
             else:
                 response = HttpResponse(plain_words(busy), status=503, content_type="text/plain")
             response["Retry-After"] = str(busy.facts["retry_after_seconds"])
