@@ -7,7 +7,7 @@ from collections.abc import Callable
 from typing import Any
 
 import pytest
-from django.db import connection
+from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone, translation
 from rest_framework.test import APIClient
@@ -15,6 +15,7 @@ from rest_framework.test import APIClient
 from highseas.accounts.models import User
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.notify.models import Notification
 from highseas.pools import ownership, requests
 from highseas.pools.invariants import run_checks
 from highseas.pools.merge import merge
@@ -97,6 +98,30 @@ def test_the_approve_answer_names_the_deciding_manager(
     )
     assert (body["state"], body["decided_by"]) == ("approved", approval["east_manager"].pk)
     assert body["decided_at"] is not None
+
+
+@pytest.mark.parametrize("decide", [requests.approve, requests.reject])
+def test_the_requester_is_told_of_the_decision_iff_it_commits(
+    approval: dict[str, Any],
+    pooled: Customer,
+    decide: Callable[..., ClaimRequest],
+    django_capture_on_commit_callbacks: Any,
+) -> None:
+    """The notice is written in the decision's own transaction: nothing is left to do after
+    the commit (where a lost lock would answer an error for a decision that was saved), and a
+    decision rolled back tells nobody."""
+    request = requested(approval, pooled)
+    told = Notification.objects.filter(recipient=approval["rep_a"], customer=pooled)
+    with pytest.raises(RuntimeError), transaction.atomic():
+        decide(approval["east_manager"], request.pk, note="看看", now=NOW)
+        assert told.count() == 1
+        raise RuntimeError("the caller's transaction fails after the decision")
+    assert not told.exists()
+    assert ClaimRequest.objects.get(pk=request.pk).state == ClaimRequest.State.PENDING
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
+        decide(approval["east_manager"], request.pk, note="看看", now=NOW)
+    assert callbacks == []
+    assert told.get().kind == f"claim_{ClaimRequest.objects.get(pk=request.pk).state}"
 
 
 def test_a_pool_that_asks_for_a_reason_refuses_a_claim_without_one(

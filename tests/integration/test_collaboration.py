@@ -50,7 +50,7 @@ def refused(code: ErrorCode, call: Callable[[], Any]) -> None:
 def test_a_manager_assigns_a_task_on_a_subtree_customer_to_a_rep_who_is_notified(
     org: dict[str, Any], owned: Customer, django_capture_on_commit_callbacks: Any
 ) -> None:
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         task = collaboration.create_task(
             Viewer(org["east_manager"]),
             title="寄送合同",
@@ -67,6 +67,7 @@ def test_a_manager_assigns_a_task_on_a_subtree_customer_to_a_rep_who_is_notified
         "high",
         NOW,
     )
+    assert callbacks == []  # told in the task's own transaction
     [(kind, title)] = inbox(org["rep_b"])
     assert kind == "task_assigned" and "寄送合同" in title
 
@@ -298,12 +299,13 @@ def test_a_task_due_still_reminds_its_assignee(org: dict[str, Any], owned: Custo
 def test_a_comment_notifies_the_mentioned_who_see_the_customer_in_full(
     org: dict[str, Any], owned: Customer, django_capture_on_commit_callbacks: Any
 ) -> None:
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         comment = collaboration.add_comment(
             Viewer(org["rep_a"]),
             owned.pk,
             "@mgr_east 请看一下，@rep_b 也看看，@nobody 不存在，@rep_a 自己",
         )
+    assert callbacks == []  # told in the comment's own transaction
     assert list(comment.mentions.all()) == [org["east_manager"]]
     assert [kind for kind, _title in inbox(org["east_manager"])] == ["mention"]
     assert not inbox(org["rep_b"])

@@ -252,12 +252,13 @@ def test_merge_moves_history_and_keeps_every_ledger_replayable(
     assert_invariants()
 
 
-def test_the_owner_who_lost_a_merged_customer_is_told_after_commit(
+def test_the_owner_who_lost_a_merged_customer_is_told_in_the_merge_transaction(
     org: dict[str, Any], pair: tuple[Customer, Customer], django_capture_on_commit_callbacks: Any
 ) -> None:
     survivor, twin = pair
-    with django_capture_on_commit_callbacks(execute=True):
+    with django_capture_on_commit_callbacks(execute=False) as callbacks:
         merge(org["east_manager"], survivor.pk, twin.pk)
+    assert callbacks == []
     told = Notification.objects.get(recipient=org["rep_b"], kind="merged")
     assert (told.customer_id, survivor.name in told.body) == (survivor.pk, True)
 

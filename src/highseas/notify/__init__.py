@@ -1,1 +1,1 @@
-"""Notifications and reminders; delivered after commit, never before."""
+"""Notifications and reminders: written with the change they tell of, delivered once it commits."""

@@ -1,5 +1,6 @@
-"""Sending and reading notifications. Callers inside a business transaction queue them with
-``notify_after_commit`` so that nothing is announced for a change that rolled back; e-mail and
+"""Sending and reading notifications. A business change writes its notifications in its own
+transaction, so that someone is told if and only if the change commits (nothing for one that
+rolled back, nothing lost, and no error answered for a change that was saved); e-mail and
 webhook deliveries are written to the outbox with the row (``notify.outbox``) and sent by a
 worker once committed, never on the caller's path."""
 
@@ -236,12 +237,6 @@ def _grown_sql() -> str:
         f"{column['body']} = %s, {column['params']} = %s, {column['customer']} = NULL, "
         f"{column['read_at']} = NULL WHERE {column['id']} = %s"
     )
-
-
-def notify_after_commit(
-    recipient_id: int, kind: str, title: Text, body: Text = "", customer_id: int | None = None
-) -> None:
-    transaction.on_commit(lambda: notify(recipient_id, kind, title, body, customer_id))
 
 
 def mark_read(user: User, notification_id: int, now: datetime) -> Notification:

@@ -15,7 +15,7 @@ Tasks
    created by them. A task outside that is ``not_found``.
 4. Editing (title, due time, priority, done): the creator, an admin, or a manager above the
    assignee. The assignee may only mark it done or open again.
-5. A new task notifies its assignee (unless they assigned it to themselves), after commit.
+5. A new task notifies its assignee (unless they assigned it to themselves), in its transaction.
 
 Comments
 6. Comments are free text like follow-ups: only a viewer who sees the customer in full reads
@@ -23,7 +23,7 @@ Comments
    not post (``permission_denied``).
 7. A body has visible characters, no NUL, at most ``MAX_NOTE_LENGTH`` characters.
 8. ``@username`` mentions resolve to active users who see the customer in full; each is
-   recorded on the comment and notified after commit. A name that does not resolve, or a user
+   recorded on the comment and notified in its transaction. A name that does not resolve, or a user
    who may not see the customer in full, is neither notified nor revealed (the body keeps the
    text as typed; only resolved mentions are highlighted).
 """
@@ -47,7 +47,7 @@ from highseas.customers.models import Comment, Customer, Task, TaskPriority
 from highseas.customers.timeline import visible_customer
 from highseas.engine.bounds import MAX_NOTE_LENGTH, has_nul, is_visible, moment_error, require_valid
 from highseas.engine.errors import ErrorCode, HighSeasError
-from highseas.notify.services import notify_after_commit
+from highseas.notify.services import notify
 
 MAX_TITLE_LENGTH = 200
 COMMENT_LIMIT = 200
@@ -161,7 +161,7 @@ def create_task(
         done_at=(now or timezone.now()) if done else None,
     )
     if assignee.pk != viewer.user.pk:
-        notify_after_commit(
+        notify(
             assignee.pk,
             "task_assigned",
             _("New task: %(task)s") % {"task": task.title[:150]},
@@ -334,7 +334,7 @@ def add_comment(viewer: Viewer, customer_id: int, body: str) -> Comment:
     if mentioned:
         comment.mentions.set(mentioned)
     for user in mentioned:
-        notify_after_commit(
+        notify(
             user.pk,
             "mention",
             _("%(user)s mentioned you on %(customer)s")

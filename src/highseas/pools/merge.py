@@ -44,7 +44,7 @@ from highseas.customers.models import (
 )
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.ownership import EventKind, OwnershipState, Status
-from highseas.notify.services import notify_after_commit
+from highseas.notify.services import notify
 from highseas.pools import reasons
 from highseas.pools.authority import require_manager_of
 from highseas.pools.ledger import record_event, state_of
@@ -250,7 +250,7 @@ def retire(other: Customer, survivor: Customer, *, actor: User, now: datetime) -
 
 
 def mark_survivor(survivor: Customer, other: Customer, *, actor: User, now: datetime) -> None:
-    """The survivor's ``merged`` ledger event (its state unchanged), and a word after commit
+    """The survivor's ``merged`` ledger event (its state unchanged), and a word in its transaction
     to the other's owner when the merge took their customer away."""
     state = state_of(survivor)
     reason = Reason(reasons.MERGED_FROM, {"id": other.pk, "name": other.name})
@@ -265,7 +265,7 @@ def mark_survivor(survivor: Customer, other: Customer, *, actor: User, now: date
         related_customer=other,
     )
     if other.owner_id is not None and other.owner_id != survivor.owner_id:
-        notify_after_commit(
+        notify(
             other.owner_id,
             EventKind.MERGED.value,
             _("Your customer was merged into another"),

@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from highseas.accounts.models import User
 from highseas.accounts.visibility import Viewer
 from highseas.engine.errors import ErrorCode, HighSeasError
-from highseas.notify.services import notify_after_commit
+from highseas.notify.services import notify
 from highseas.pools import reasons
 from highseas.pools.authority import require_manager_of
 from highseas.pools.models import ClaimPolicy, ClaimRequest
@@ -84,7 +84,7 @@ def approve(
         now=now,
     )
     _decide(request, actor, State.APPROVED, note, now)
-    notify_after_commit(
+    notify(
         request.requester_id,
         "claim_approved",
         _("Your claim was approved"),
@@ -101,7 +101,7 @@ def reject(
     now = now or timezone.now()
     request = _pending(request_id, now, manager=actor)
     _decide(request, actor, State.REJECTED, note, now)
-    notify_after_commit(
+    notify(
         request.requester_id,
         "claim_rejected",
         _("Your claim was rejected"),
