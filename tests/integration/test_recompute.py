@@ -1,9 +1,11 @@
 """Recomputing a pool's recycle schedules in bulk gives what the engine computes per customer,
-touches only the pool's owned customers, and costs the same number of queries for any size."""
+touches only the pool's owned customers, and costs the same number of queries for any size;
+it commits batch by batch, and a walk killed between two is finished by the periodic run."""
 
 from __future__ import annotations
 
 import itertools
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -12,17 +14,22 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 from django.test.utils import CaptureQueriesContext
+from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from highseas.accounts.models import User
+from highseas.config.pacing import Pacer
 from highseas.customers.choices import CustomerLevel, CustomerStage, CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal
 from highseas.engine.ownership import Status
-from highseas.pools.models import Pool, RecyclePolicy
-from highseas.pools.recompute import recompute_pool_schedules
+from highseas.pools import ownership, recompute, scheduler
+from highseas.pools.models import Pool, RecyclePolicy, ScheduleRecompute
+from highseas.pools.recompute import recompute_pool_schedules, start_recompute
 from highseas.pools.schedule import schedule_for
+from highseas.pools.schedule_check import check_schedules
 from highseas.pools.services import save_pool
+from highseas.pools.sweep import sweep
 
 pytestmark = pytest.mark.django_db
 
@@ -130,15 +137,20 @@ def owner(make_user: Callable[..., User]) -> User:
     deadline=None,
     suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
 )
-@given(policy=policies, customers=st.lists(shapes, max_size=12))
+@given(
+    policy=policies,
+    customers=st.lists(shapes, max_size=12),
+    batch_size=st.integers(min_value=1, max_value=13),
+)
 def test_bulk_recompute_equals_the_engine_for_every_customer(
-    pool: Pool, owner: User, policy: dict[str, Any], customers: list[Shape]
+    pool: Pool, owner: User, policy: dict[str, Any], customers: list[Shape], batch_size: int
 ) -> None:
     with transaction.atomic():
         RecyclePolicy.objects.filter(pool=pool).update(**policy)
         created = [create_owned(pool, owner, shape) for shape in customers]
 
-        assert recompute_pool_schedules(pool) == len(created)
+        assert recompute_pool_schedules(pool, batch_size=batch_size) == len(created)
+        assert not ScheduleRecompute.objects.exists()
 
         fresh_pool = Pool.objects.select_related("recycle_policy").get(pk=pool.pk)
         got = schedules(pool)
@@ -290,3 +302,138 @@ def test_the_number_of_queries_does_not_grow_with_the_customers(
     # not, its override drops the first-contact limit), C exempt; then the late warnings of
     # customers whose due time was inside the warning window at the claim, in one bulk write
     assert updates(many) == updates(few) == 8
+
+
+# Batches
+
+
+def mismatches(now: datetime) -> list[str]:
+    """What ``highseas check`` says of the stored schedules."""
+    found: list[str] = []
+    check_schedules(lambda kind, example: found.append(f"{kind}: {example}"), now)
+    return found
+
+
+def owned_for_days(pool: Pool, owner: User, count: int, days: float) -> list[Customer]:
+    """``count`` owned customers of ``pool``, never followed up, owned ``days`` days ago."""
+    since = timezone.now() - timedelta(days=days)
+    shape = Shape("A", False, since, None, None, [])
+    return [create_owned(pool, owner, shape) for _ in range(count)]
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_policy_change_commits_batch_by_batch_and_claims_pass_between(
+    org: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool, rep = org["east_pool"], org["rep_a"]
+    RecyclePolicy.objects.filter(pool=pool).update(idle_days=7, warn_days=2)
+    walked = owned_for_days(pool, org["rep_b"], 25, 1)
+    pooled = [
+        Customer.objects.create(
+            name=f"客户{next(_names)}", created_at=START, status=CustomerStatus.POOLED, pool=pool
+        )
+        for _ in range(3)
+    ]
+    RecyclePolicy.objects.filter(pool=pool).update(idle_days=30)
+    marks: list[int | None] = []
+    claimed: list[int] = []
+    size = Pacer.size
+
+    def between_batches(pacer: Pacer) -> int:
+        """Another connection, before each batch: it sees the mark the last batch committed,
+        and claims without waiting for the walk."""
+
+        def other() -> None:
+            try:
+                mark = ScheduleRecompute.objects.filter(pool=pool).first()
+                marks.append(mark.done_to if mark else None)
+                customer = pooled[len(claimed)]
+                ownership.claim(rep, customer.pk)
+                claimed.append(customer.pk)
+            finally:
+                connection.close()
+
+        thread = threading.Thread(target=other)
+        thread.start()
+        thread.join(timeout=20)
+        assert not thread.is_alive()
+        return size(pacer)
+
+    monkeypatch.setattr(Pacer, "size", between_batches)
+    # the claimed customers too: they were owned when the last batch reached them
+    assert recompute_pool_schedules(pool, batch_size=10) == 25 + 3
+
+    assert marks == [0, walked[9].pk, walked[19].pk]
+    assert claimed == [customer.pk for customer in pooled]
+    assert not ScheduleRecompute.objects.exists()
+    fresh = Pool.objects.select_related("recycle_policy").get(pk=pool.pk)
+    assert all(
+        schedules(pool)[customer.pk] == expected(customer, fresh)
+        for customer in Customer.objects.filter(pk__in=[c.pk for c in walked])
+    )
+    assert mismatches(timezone.now()) == []
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_killed_walk_warns_nobody_by_the_old_policy_and_the_periodic_run_finishes_it(
+    org: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    pool = org["east_pool"]
+    save_pool(pool, recycle_policy={"idle_days": 7, "warn_days": 2})
+    # owned 6 days ago: due in a day, warned since yesterday; under 30 days, due in 24
+    walked = owned_for_days(pool, org["rep_b"], 25, 6)
+    recompute_pool_schedules(pool)
+    now = timezone.now()
+    assert all(warn is not None and warn < now for _due, warn in schedules(pool).values())
+    batches = 0
+    recompute_batch = recompute._recompute
+
+    def killed_in_the_second_batch(pool_id: int, owned: Any) -> int:
+        nonlocal batches
+        batches += 1
+        if batches == 2:
+            raise RuntimeError("the process died")
+        return recompute_batch(pool_id, owned)
+
+    monkeypatch.setattr(recompute, "_recompute", killed_in_the_second_batch)
+    RecyclePolicy.objects.filter(pool=pool).update(idle_days=30)
+    with pytest.raises(RuntimeError):
+        recompute_pool_schedules(pool, batch_size=10)
+    monkeypatch.undo()
+
+    assert ScheduleRecompute.objects.get(pool=pool).done_to == walked[9].pk
+    # the customers not reached yet are pending, not mismatched, for ``highseas check``
+    assert mismatches(now) == []
+    assert sweep(now).warned == []  # nor warned by the previous policy's time
+
+    figures = scheduler.run_periodic_jobs(now, lane=scheduler.OWNERSHIP)
+
+    assert (figures["recomputed"], figures["failed"]) == (15, [])
+    assert not ScheduleRecompute.objects.exists()
+    assert mismatches(now) == []
+    due = now - timedelta(days=6) + timedelta(days=30)
+    assert all(abs(got[0] - due) < timedelta(minutes=1) for got in schedules(pool).values())
+
+
+def test_a_second_change_during_a_walk_starts_it_again(idle_pool: Pool, owner: User) -> None:
+    customers = [
+        create_owned(idle_pool, owner, Shape("A", False, START, None, None, [])) for _ in range(3)
+    ]
+    start_recompute(idle_pool.pk)
+    ScheduleRecompute.objects.filter(pool=idle_pool).update(done_to=customers[1].pk)
+    start_recompute(idle_pool.pk)
+    assert ScheduleRecompute.objects.get(pool=idle_pool).done_to == 0
+    assert recompute.finish_recompute(idle_pool.pk) == 3
+
+
+def test_a_change_that_leaves_the_recycle_policy_alone_recomputes_nothing(
+    idle_pool: Pool, owner: User, make_team: Callable[..., Any]
+) -> None:
+    customer = create_owned(idle_pool, owner, Shape("A", False, START, None, None, []))
+    stale = START + timedelta(days=99)
+    Customer.objects.filter(pk=customer.pk).update(recycle_due_at=stale, warn_at=stale)
+
+    save_pool(idle_pool, claim_policy={"holding_cap": 5}, member_teams=[make_team("新团队")])
+
+    assert schedules(idle_pool)[customer.pk] == (stale, stale)
+    assert not ScheduleRecompute.objects.exists()

@@ -194,6 +194,25 @@ class RecyclePolicy(models.Model):
         return f"{self.pool} · {_('recycle policy')}"
 
 
+class ScheduleRecompute(models.Model):
+    """A change of the pool's recycle policy being applied to its owned customers in batches
+    (``pools.recompute``): the walk has reached the customer id ``done_to`` (0 before its
+    first batch); the owned customers after it keep the previous policy's schedule. The row
+    exists only while the walk lasts."""
+
+    pool = models.OneToOneField(
+        Pool, models.CASCADE, primary_key=True, related_name="schedule_recompute"
+    )
+    done_to = models.BigIntegerField(default=0)
+
+    class Meta:
+        verbose_name = _("schedule recompute")
+        verbose_name_plural = _("schedule recomputes")
+
+    def __str__(self) -> str:
+        return f"{self.pool_id} · {self.done_to}"
+
+
 class AppendOnlyError(RuntimeError):
     pass
 

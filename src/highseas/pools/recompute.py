@@ -2,12 +2,32 @@
 
 The engine's ``schedule`` (``highseas.engine.recycle``) is the contract: afterwards each owned
 customer of the pool has exactly the ``recycle_due_at`` / ``warn_at`` that ``schedule_for``
-computes for it. The work is set-based, one transaction of a few UPDATEs whose number depends on
-the policy, never on the number of customers:
+computes for it.
 
-1. every owned customer of the pool becomes unscheduled (NULL, NULL). On PostgreSQL this also
-   locks those rows until the commit, so no transition can change them between this statement
-   and the next ones. Pooled and frozen customers, and other pools' customers, are not touched;
+The work goes in batches of the pool's owned customers in id order, one transaction each,
+paced like an assignment run (``config.pacing``): in one transaction, a change over 200,000
+owned customers held SQLite's only write lock for 10 s, and every claim waited for it.
+
+- ``start_recompute`` marks the pool (a ``ScheduleRecompute`` row at 0) in the transaction
+  that saves the policy; ``finish_recompute`` then walks the batches after it, each moving the
+  mark to its last customer id, and deletes the mark with the last one. A recompute killed between
+  two batches is finished by the next periodic run (``finish_pending_recomputes``); a second
+  change of the policy meanwhile starts the walk again from the first customer.
+- Until the walk passes a customer it keeps the schedule of the previous policy. The sweep
+  re-checks a due time against today's policy before it recycles, so an early one is
+  corrected, not acted on; a late one waits for the walk, seconds. The sweep's warnings skip
+  the customers the walk has not reached (``not_yet_recomputed``), and ``highseas check``
+  names them as pending instead of as mismatches.
+- A claim, a follow-up or any other writer of one schedule computes it from the saved policy,
+  so a batch reaching a customer it changed meanwhile writes what that writer wrote.
+
+Each batch is set-based, a few UPDATEs whose number depends on the policy, never on the number
+of customers:
+
+1. every owned customer of the batch becomes unscheduled (NULL, NULL). On PostgreSQL the
+   batch first locks those rows in id order until its commit, so no transition can change
+   them between this statement and the next ones. Pooled and frozen customers, and other
+   pools' customers, are not touched;
 2. without a recycle policy (or without owned customers) nothing more is done; the policy is
    read from the database, not from ``pool``'s cached ``recycle_policy``, which may be stale;
 3. the customers are grouped by level: one group per level with a non-empty override (using
@@ -55,11 +75,12 @@ from django.db.models import (
 from django.db.models.expressions import Combinable, ExpressionWrapper
 from django.db.models.functions import Coalesce, Greatest, Least
 
+from highseas.config.pacing import Pacer
 from highseas.customers.choices import CustomerLevel, CustomerStage, CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal
 from highseas.engine.recycle import RecycleRules, late_warning_time
 from highseas.pools.leave import reschedule_on_leave
-from highseas.pools.models import LeaveMode, Pool
+from highseas.pools.models import LeaveMode, Pool, ScheduleRecompute
 from highseas.pools.policies import recycle_rules
 from highseas.pools.schedule import WON_DEAL_END
 
@@ -69,24 +90,95 @@ NOT_CONTACTED = Q(last_activity_at__isnull=True) | Q(last_activity_at__lt=F("own
 EVERYONE = Q()
 
 
-def recompute_pool_schedules(pool: Pool) -> int:
-    """Bring the schedules of the pool's owned customers in line with its recycle policy;
-    returns how many owned customers were recomputed."""
-    with transaction.atomic():
-        owned = Customer.objects.filter(pool=pool, status=CustomerStatus.OWNED)
-        _lock_in_id_order(owned)
-        count = owned.update(recycle_due_at=None, warn_at=None)
-        if not count:
-            return 0
-        rules = recycle_rules(Pool.objects.select_related("recycle_policy").get(pk=pool.pk))
-        if rules is None:
+BATCH_SIZE = 5_000  # customers a batch at most; the pacer starts smaller (``config.pacing``)
+
+
+def recompute_pool_schedules(pool: Pool, *, batch_size: int = BATCH_SIZE) -> int:
+    """Bring the schedules of the pool's owned customers in line with its recycle policy, in
+    batches; returns how many owned customers were recomputed."""
+    start_recompute(pool.pk)
+    return finish_recompute(pool.pk, batch_size=batch_size)
+
+
+def start_recompute(pool_id: int) -> None:
+    """Mark the pool's schedules as to be recomputed from its first customer on (again, if a
+    walk is under way); in the transaction that saves its recycle policy."""
+    ScheduleRecompute.objects.bulk_create(
+        [ScheduleRecompute(pool_id=pool_id, done_to=0)],
+        update_conflicts=True,
+        unique_fields=["pool"],
+        update_fields=["done_to"],
+    )
+
+
+def finish_recompute(pool_id: int, *, batch_size: int = BATCH_SIZE) -> int:
+    """Walk the marked pool's owned customers from its mark on, a paced batch a transaction,
+    until none is left, then clear the mark; returns how many were recomputed (0 when the
+    pool is not marked). Two walkers of one pool take its batches one after the other."""
+    pacer = Pacer(batch_size)
+    count = 0
+    while True:
+        size = pacer.size()
+        with transaction.atomic():
+            mark = ScheduleRecompute.objects.filter(pool_id=pool_id)
+            if connection.features.has_select_for_update:
+                mark = mark.select_for_update()
+            done_to = mark.values_list("done_to", flat=True).first()
+            if done_to is None:
+                return count
+            owned = Customer.objects.filter(pool_id=pool_id, status=CustomerStatus.OWNED)
+            last = (
+                owned.filter(pk__gt=done_to)
+                .order_by("pk")
+                .values_list("pk", flat=True)[size - 1 : size]
+                .first()
+            )
+            batch = owned.filter(pk__gt=done_to)
+            if last is not None:
+                batch = batch.filter(pk__lte=last)
+            written = _recompute(pool_id, batch)
+            if last is None:
+                mark.delete()
+            else:
+                mark.update(done_to=last)
+            pacer.before_commit()
+        pacer.wrote(written)
+        count += written
+        if last is None:
             return count
-        for group, group_rules in _level_groups(rules):
-            _schedule_group(owned.filter(group), group_rules)
-        _late_warnings(owned, rules)
-        if rules.leave_mode == LeaveMode.PAUSE:
-            reschedule_on_leave(owned)
+
+
+def finish_pending_recomputes() -> int:
+    """Finish every recompute a killed walker left (the periodic jobs); returns how many
+    customers were recomputed."""
+    pending = ScheduleRecompute.objects.order_by("pool_id").values_list("pool_id", flat=True)
+    return sum(finish_recompute(pool_id) for pool_id in pending)
+
+
+def not_yet_recomputed() -> Q:
+    """The customers a recompute in progress has not reached: their schedule is still the
+    previous policy's."""
+    found = Q(pk__in=[])
+    for pool_id, done_to in ScheduleRecompute.objects.values_list("pool_id", "done_to"):
+        found |= Q(pool_id=pool_id, pk__gt=done_to)
+    return found
+
+
+def _recompute(pool_id: int, owned: QuerySet[Customer]) -> int:
+    """One batch: the owned customers of ``owned`` (one pool's) recomputed set-based."""
+    _lock_in_id_order(owned)
+    count = owned.update(recycle_due_at=None, warn_at=None)
+    if not count:
+        return 0
+    rules = recycle_rules(Pool.objects.select_related("recycle_policy").get(pk=pool_id))
+    if rules is None:
         return count
+    for group, group_rules in _level_groups(rules):
+        _schedule_group(owned.filter(group), group_rules)
+    _late_warnings(owned, rules)
+    if rules.leave_mode == LeaveMode.PAUSE:
+        reschedule_on_leave(owned)
+    return count
 
 
 def _lock_in_id_order(customers: QuerySet[Customer]) -> None:

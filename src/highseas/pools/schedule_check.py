@@ -12,7 +12,11 @@ memory with a number of queries that depends on the chunk count, never on the cu
 3. each customer's clock goes through the engine; a stored value that differs is reported as
    ``schedule_mismatch`` with both values. A customer that is not owned (pooled, frozen,
    merged away) must have no schedule. A ``warn_at`` the sweep cleared after warning (its
-   time has passed) matches.
+   time has passed) matches;
+4. an owned customer that a recompute in progress (``pools.recompute``: a change of its
+   pool's recycle policy, applied in batches) has not reached yet is not compared: its
+   schedule is the previous policy's until the walk, or the next periodic run after a killed
+   one, reaches it.
 """
 
 from __future__ import annotations
@@ -27,7 +31,7 @@ from highseas.customers.choices import CustomerStage, DealStage
 from highseas.customers.models import Customer, Deal
 from highseas.engine.ownership import Status
 from highseas.engine.recycle import CustomerClock, Pauses, RecycleRules, Schedule, schedule
-from highseas.pools.models import Pool
+from highseas.pools.models import Pool, ScheduleRecompute
 from highseas.pools.policies import recycle_rules
 from highseas.pools.schedule import leave_pauses, won_until
 
@@ -109,12 +113,15 @@ def check_schedules(report: Report, now: datetime) -> int:
     """Report each customer whose stored schedule differs from the engine's at ``now``;
     returns how many customers were compared."""
     rules = _rules_by_pool()
+    pending = dict(ScheduleRecompute.objects.values_list("pool_id", "done_to"))
     compared = 0
     for rows in _chunks():
         open_deals = _with_open_deal(rows[0]["id"], rows[-1]["id"])
         won_ends = won_until(row["id"] for row in rows if row["stage"] == CustomerStage.WON)
         leaves = leave_pauses(row["owner_id"] for row in rows if row["status"] == "owned")
         for row in rows:
+            if row["status"] == "owned" and row["id"] > pending.get(row["pool_id"], row["id"]):
+                continue  # rule 4
             compared += 1
             pool_rules = rules.get(row["pool_id"]) if row["pool_id"] is not None else None
             pauses = leaves.get(row["owner_id"], ())

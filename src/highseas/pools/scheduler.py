@@ -1,6 +1,7 @@
 """Periodic jobs, in two lanes that never wait for each other.
 
-1. The ownership lane: the sweep, claim-request expiry, reminders, and the outbox of e-mail and
+1. The ownership lane: the sweep, claim-request expiry, reminders, the recompute of schedules
+   that a killed change of a recycle policy left unfinished, and the outbox of e-mail and
    webhook deliveries, which is also drained every ``DELIVERY_INTERVAL`` seconds between two
    runs, so a notification goes out soon after it was written. Short jobs, every minute; any
    number of workers run them at once, each batch safe by its own row locks and
@@ -33,6 +34,7 @@ from highseas.notify.digest import send_due_digests
 from highseas.notify.outbox import deliver_due
 from highseas.notify.reminders import send_due_reminders
 from highseas.pools import leases
+from highseas.pools.recompute import finish_pending_recomputes
 from highseas.pools.requests import expire_requests
 from highseas.pools.sweep import sweep
 
@@ -41,7 +43,7 @@ log = logging.getLogger("highseas.scheduler")
 OWNERSHIP, SLOW, ALL = "ownership", "slow", "all"
 LANES = (OWNERSHIP, SLOW)
 JOBS = {
-    OWNERSHIP: ("sweep", "expire_requests", "reminders", "deliveries"),
+    OWNERSHIP: ("recompute", "sweep", "expire_requests", "reminders", "deliveries"),
     SLOW: ("digests",),  # and the registered jobs
 }
 DELIVERY_INTERVAL = 5.0
@@ -112,6 +114,7 @@ def _run_leased(job: str, action: Action, now: datetime, figures: dict[str, Any]
 
 
 def _ownership_jobs(now: datetime, batch_size: int, figures: dict[str, Any]) -> None:
+    _run("recompute", lambda: {"recomputed": finish_pending_recomputes()}, figures)
     _run("sweep", lambda: _sweep_figures(now, batch_size), figures)
     _run("expire_requests", lambda: {"expired_requests": expire_requests(now)}, figures)
     _run("reminders", lambda: {"reminders": send_due_reminders(now)}, figures)

@@ -11,15 +11,16 @@ from django.db import transaction
 from highseas.accounts.audit import record_audit
 from highseas.accounts.models import AuditLog, User
 from highseas.pools.models import ClaimPolicy, Pool, RecyclePolicy
-from highseas.pools.recompute import recompute_pool_schedules
+from highseas.pools.recompute import finish_recompute, start_recompute
 
 
 def _policies(pool: Pool) -> dict[str, Any]:
-    """Both policies of a saved pool as plain JSON values (what the audit row keeps)."""
+    """Both policies of a saved pool as plain JSON values (what the audit row keeps), without
+    their ``updated_at``: every save moves it, a change or not."""
     found: dict[str, Any] = {}
     for name, model in (("claim_policy", ClaimPolicy), ("recycle_policy", RecyclePolicy)):
         row: Any = model.objects.filter(pool=pool).values().first() or {}
-        kept = {k: v for k, v in row.items() if k not in ("id", "pool_id")}
+        kept = {k: v for k, v in row.items() if k not in ("id", "pool_id", "updated_at")}
         found[name] = json.loads(json.dumps(kept, cls=DjangoJSONEncoder))
     return found
 
@@ -28,7 +29,6 @@ def default_pool() -> Pool | None:
     return Pool.objects.filter(is_default=True).first()
 
 
-@transaction.atomic
 def save_pool(
     pool: Pool,
     *,
@@ -39,33 +39,40 @@ def save_pool(
     admins: list[Any] | None = None,
     actor: User | None = None,
 ) -> Pool:
-    """Create or update a pool with its two policies and its members; the owned customers'
-    recycle schedules follow the saved recycle policy. A change of either policy of an existing
-    pool is an audit row ``policy_change`` with the policies before and after, by ``actor``."""
-    before = _policies(pool) if pool.pk else {}
-    pool.save()
-    # the pool object then holds the policies just saved, not the rows it had cached before
-    pool.claim_policy, _ = ClaimPolicy.objects.update_or_create(
-        pool=pool, defaults=claim_policy or {}
-    )
-    pool.recycle_policy, _ = RecyclePolicy.objects.update_or_create(
-        pool=pool, defaults=recycle_policy or {}
-    )
-    after = _policies(pool)
-    if before and after != before:
-        record_audit(
-            actor,
-            AuditLog.Action.POLICY_CHANGE,
-            target_type="pool",
-            target_id=pool.pk,
-            before=before,
-            after=after,
+    """Create or update a pool with its two policies and its members, in one transaction; a
+    change of either policy of an existing pool is an audit row ``policy_change`` with the
+    policies before and after, by ``actor``. When the recycle policy changed (or is new), the
+    owned customers' schedules follow it in batches after that transaction
+    (``pools.recompute``; in the caller's transaction, if there is one)."""
+    with transaction.atomic():
+        before = _policies(pool) if pool.pk else {}
+        pool.save()
+        # the pool object then holds the policies just saved, not the rows it had cached before
+        pool.claim_policy, _ = ClaimPolicy.objects.update_or_create(
+            pool=pool, defaults=claim_policy or {}
         )
-    recompute_pool_schedules(pool)
-    if member_teams is not None:
-        pool.member_teams.set(member_teams)
-    if member_users is not None:
-        pool.member_users.set(member_users)
-    if admins is not None:
-        pool.admins.set(admins)
+        pool.recycle_policy, _ = RecyclePolicy.objects.update_or_create(
+            pool=pool, defaults=recycle_policy or {}
+        )
+        after = _policies(pool)
+        if before and after != before:
+            record_audit(
+                actor,
+                AuditLog.Action.POLICY_CHANGE,
+                target_type="pool",
+                target_id=pool.pk,
+                before=before,
+                after=after,
+            )
+        recycling_changed = before.get("recycle_policy") != after["recycle_policy"]
+        if recycling_changed:
+            start_recompute(pool.pk)
+        if member_teams is not None:
+            pool.member_teams.set(member_teams)
+        if member_users is not None:
+            pool.member_users.set(member_users)
+        if admins is not None:
+            pool.admins.set(admins)
+    if recycling_changed:
+        finish_recompute(pool.pk)
     return pool

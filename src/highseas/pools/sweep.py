@@ -19,7 +19,9 @@ One sweep at ``now``:
    received customers, are told once per batch, in the batch's transaction (a notification
    exists if and only if the batch committed; e-mail and webhook leave later, by the outbox);
 5. warns owners whose ``warn_at`` has passed, once per due cycle, and clears ``warn_at``, in
-   locked batches like step 1, so concurrent workers warn disjoint customers.
+   locked batches like step 1, so concurrent workers warn disjoint customers. A customer
+   whose schedule a change of its pool's policy has not yet recomputed is left for a later
+   run (``recompute.not_yet_recomputed``): its ``warn_at`` is the previous policy's.
 A killed sweep loses at most its open batch, which rolls back; the next run picks it up.
 With ``dry_run`` steps 1–5 decide exactly the same but nothing is written.
 """
@@ -53,6 +55,7 @@ from highseas.pools.models import Pool
 from highseas.pools.ownership import unfreeze
 from highseas.pools.policies import recycle_rules
 from highseas.pools.reasons import Reason
+from highseas.pools.recompute import not_yet_recomputed
 from highseas.pools.rows import columns, db_time
 from highseas.pools.schedule import leave_pauses, won_until
 from highseas.pools.set_update import update_rows
@@ -505,13 +508,17 @@ def _warn(report: SweepReport, scope: Scope, batch_size: int) -> None:
     does), tells their owners and clears ``warn_at`` in that transaction, so concurrent workers
     warn disjoint customers; the notification's dedupe key keeps it to once per due cycle
     whatever happens."""
-    warnable = scope.apply(
-        Customer.objects.filter(
-            status=CustomerStatus.OWNED,
-            warn_at__lte=report.now,
-            recycle_due_at__gt=report.now,
+    warnable = (
+        scope.apply(
+            Customer.objects.filter(
+                status=CustomerStatus.OWNED,
+                warn_at__lte=report.now,
+                recycle_due_at__gt=report.now,
+            )
         )
-    ).select_related("owner")
+        .exclude(not_yet_recomputed())  # their warning is still the previous policy's
+        .select_related("owner")
+    )
     if report.dry_run:
         for customer in warnable.order_by("warn_at", "pk").iterator(chunk_size=batch_size):
             report.warned.append(_warned(customer))
