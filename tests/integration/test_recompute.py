@@ -18,7 +18,7 @@ from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from highseas.accounts.models import User
+from highseas.accounts.models import AuditLog, User
 from highseas.config.pacing import Pacer
 from highseas.customers.choices import CustomerLevel, CustomerStage, CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal
@@ -437,3 +437,13 @@ def test_a_change_that_leaves_the_recycle_policy_alone_recomputes_nothing(
 
     assert schedules(idle_pool)[customer.pk] == (stale, stale)
     assert not ScheduleRecompute.objects.exists()
+    changed = AuditLog.objects.get(action=AuditLog.Action.POLICY_CHANGE)
+    assert changed.detail["before"]["recycle_policy"] == changed.detail["after"]["recycle_policy"]
+    assert changed.detail["after"]["claim_policy"]["holding_cap"] == 5
+
+
+def test_saving_a_pool_without_a_policy_change_writes_no_policy_change(
+    idle_pool: Pool, make_team: Callable[..., Any]
+) -> None:
+    save_pool(idle_pool, member_teams=[make_team("又一个团队")])
+    assert not AuditLog.objects.filter(action=AuditLog.Action.POLICY_CHANGE).exists()
