@@ -12,7 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
-from django.db import connection, transaction
+from django.db import OperationalError, connection, transaction
 from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 from hypothesis import HealthCheck, given, settings
@@ -23,7 +23,7 @@ from highseas.config.pacing import Pacer
 from highseas.customers.choices import CustomerLevel, CustomerStage, CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal
 from highseas.engine.ownership import Status
-from highseas.pools import ownership, recompute, scheduler
+from highseas.pools import leases, ownership, recompute, scheduler
 from highseas.pools.models import Pool, RecyclePolicy, ScheduleRecompute
 from highseas.pools.recompute import recompute_pool_schedules, start_recompute
 from highseas.pools.schedule import schedule_for
@@ -326,7 +326,7 @@ def test_a_policy_change_commits_batch_by_batch_and_claims_pass_between(
     org: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     pool, rep = org["east_pool"], org["rep_a"]
-    RecyclePolicy.objects.filter(pool=pool).update(idle_days=7, warn_days=2)
+    save_pool(pool, recycle_policy={"idle_days": 7, "warn_days": 2})
     walked = owned_for_days(pool, org["rep_b"], 25, 1)
     pooled = [
         Customer.objects.create(
@@ -334,7 +334,6 @@ def test_a_policy_change_commits_batch_by_batch_and_claims_pass_between(
         )
         for _ in range(3)
     ]
-    RecyclePolicy.objects.filter(pool=pool).update(idle_days=30)
     marks: list[int | None] = []
     claimed: list[int] = []
     size = Pacer.size
@@ -360,17 +359,17 @@ def test_a_policy_change_commits_batch_by_batch_and_claims_pass_between(
         return size(pacer)
 
     monkeypatch.setattr(Pacer, "size", between_batches)
-    # the claimed customers too: they were owned when the last batch reached them
-    assert recompute_pool_schedules(pool, batch_size=10) == 25 + 3
+    monkeypatch.setattr(recompute, "BATCH_SIZE", 10)
+    save_pool(pool, recycle_policy={"idle_days": 30})
 
+    # the save committed its policy and the mark before the first batch
     assert marks == [0, walked[9].pk, walked[19].pk]
     assert claimed == [customer.pk for customer in pooled]
     assert not ScheduleRecompute.objects.exists()
     fresh = Pool.objects.select_related("recycle_policy").get(pk=pool.pk)
-    assert all(
-        schedules(pool)[customer.pk] == expected(customer, fresh)
-        for customer in Customer.objects.filter(pk__in=[c.pk for c in walked])
-    )
+    owned = Customer.objects.filter(pool=pool, status=CustomerStatus.OWNED)
+    assert owned.count() == 25 + 3  # the claimed ones too
+    assert all(schedules(pool)[customer.pk] == expected(customer, fresh) for customer in owned)
     assert mismatches(timezone.now()) == []
 
 
@@ -447,3 +446,58 @@ def test_saving_a_pool_without_a_policy_change_writes_no_policy_change(
 ) -> None:
     save_pool(idle_pool, member_teams=[make_team("又一个团队")])
     assert not AuditLog.objects.filter(action=AuditLog.Action.POLICY_CHANGE).exists()
+
+
+@pytest.mark.django_db(transaction=True)
+def test_a_save_whose_walk_loses_a_lock_is_saved_and_walked_by_the_periodic_run(
+    idle_pool: Pool, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    customer = create_owned(idle_pool, owner, Shape("A", False, START, None, None, []))
+    recompute_pool_schedules(idle_pool)
+
+    def locked(pool_id: int, owned: Any) -> int:
+        raise OperationalError("database is locked")
+
+    monkeypatch.setattr(recompute, "_recompute", locked)
+    save_pool(idle_pool, recycle_policy={"idle_days": 20, "warn_days": None})  # no error
+    monkeypatch.undo()
+
+    assert RecyclePolicy.objects.get(pool=idle_pool).idle_days == 20
+    assert ScheduleRecompute.objects.filter(pool=idle_pool).exists()
+    assert recompute.finish_pending_recomputes() == 1
+    assert schedules(idle_pool)[customer.pk] == (START + timedelta(hours=5), None)
+
+
+def test_the_periodic_run_leaves_a_walk_another_walker_is_at(idle_pool: Pool, owner: User) -> None:
+    create_owned(idle_pool, owner, Shape("A", False, START, None, None, []))
+    start_recompute(idle_pool.pk)
+    name, holder = f"recompute:{idle_pool.pk}", leases.new_holder()
+    assert leases.take(name, leases.clock(), holder)
+
+    assert recompute.finish_pending_recomputes() == 0
+    assert ScheduleRecompute.objects.filter(pool=idle_pool).exists()
+
+    leases.release(name, holder, took_ms=1.0, failed=False)
+    assert recompute.finish_pending_recomputes() == 1
+    assert not ScheduleRecompute.objects.exists()
+
+
+def test_a_walker_walks_a_change_saved_while_it_held_the_lease(
+    idle_pool: Pool, owner: User, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The saver of the second change found the lease held and left its walk to the holder."""
+    create_owned(idle_pool, owner, Shape("A", False, START, None, None, []))
+    finish = recompute.finish_recompute
+    passes: list[int] = []
+
+    def and_a_second_save_meanwhile(pool_id: int) -> int:
+        passes.append(finish(pool_id))
+        if len(passes) == 1:
+            start_recompute(pool_id)
+        return passes[-1]
+
+    monkeypatch.setattr(recompute, "finish_recompute", and_a_second_save_meanwhile)
+    start_recompute(idle_pool.pk)
+    assert recompute.walk(idle_pool.pk) == 2
+    assert passes == [1, 1]
+    assert not ScheduleRecompute.objects.exists()

@@ -9,11 +9,13 @@ from datetime import timedelta
 from typing import Any
 
 import pytest
+from django.core import mail
 from django.utils import timezone
 
 from highseas.customers.models import Customer
 from highseas.notify.models import Delivery, Notification
-from highseas.notify.services import Tally, notify_tallies
+from highseas.notify.outbox import deliver_due
+from highseas.notify.services import TALLY_QUIET, Tally, notify_tallies
 from highseas.routing.models import AssignmentRule
 from highseas.routing.runs import ApplyMode
 from highseas.routing.services import run_assignment
@@ -106,13 +108,27 @@ def test_a_tally_read_between_two_parts_comes_back_unread_and_keeps_its_time(
     assert grown.created_at == NOW - timedelta(hours=1)
 
 
-def test_each_rep_s_e_mail_of_a_run_is_queued_once_with_its_first_batch(
-    org: dict[str, Any], make_customer: Callable[..., Customer], emailing: None
+def test_each_rep_s_e_mail_of_a_run_goes_once_after_its_last_batch_with_the_total(
+    org: dict[str, Any],
+    make_customer: Callable[..., Customer],
+    emailing: None,
+    mailoutbox: list[mail.EmailMessage],
 ) -> None:
     _backlog_and_a_rule(org, make_customer, 8)
+    before = timezone.now()
     result = run_assignment(
         org["admin"], pool=org["east_pool"], dry_run=False, now=NOW, seed=3, batch_size=2
     )
+    after = timezone.now()
     assert result.run.batches == 4
     queued = sorted(Delivery.objects.values_list("notification__recipient_id", "channel"))
     assert queued == sorted([(org["rep_a"].pk, "email"), (org["rep_b"].pk, "email")])
+    # each pushed ahead by the last batch that added to it
+    for due in Delivery.objects.values_list("next_attempt_at", flat=True):
+        assert before + TALLY_QUIET <= due <= after + TALLY_QUIET
+
+    assert deliver_due(after)["delivered"] == 0  # the run might still be adding
+    assert deliver_due(after + TALLY_QUIET)["delivered"] == 2
+    assert sorted(m.to[0] for m in mailoutbox) == ["rep_a@example.com", "rep_b@example.com"]
+    for message in mailoutbox:
+        assert "4" in message.subject  # 4 each, not the first batch's 1

@@ -9,8 +9,9 @@ wait short. So the job paces its batches by whether anybody waited for the last 
 the write gate (``base``) tells each connection how long its last transaction held the gate
 and whether a writer waited for it to end (``base.Hold``); on PostgreSQL the batch asks, just
 before it commits, whether another session waits for a lock it holds (``pg_blocking_pids``),
-and its hold is its batch's time, from before it takes its locks to after its commit (so
-it counts a wait for those locks as holding them, and errs towards smaller batches):
+and its hold is its batch's time from when it holds its locks (``holding``; from ``size``
+for a job that does not say) to after its commit, so that a wait for those locks behind a
+claim does not count as holding them:
 
 1. the first batch is small (``FIRST``), so a claim at the start of a run never waits behind
    a large one (a rush that begins once a quiet run has grown its batches waits for one
@@ -46,8 +47,9 @@ WAITED_FOR_SQL = (
 
 class Pacer:
     """The size of a job's next batch (see the module): read ``size()`` before each batch,
-    call ``before_commit()`` at the end of its transaction, then tell ``wrote`` how many of
-    the job's items (an assignment run's customers) that batch took."""
+    call ``holding()`` once it holds its locks and ``before_commit()`` at the end of its
+    transaction, then tell ``wrote`` how many of the job's items (an assignment run's
+    customers) that batch took."""
 
     def __init__(self, largest: int, alias: str = DEFAULT_DB_ALIAS) -> None:
         self.largest = max(1, largest)
@@ -70,6 +72,12 @@ class Pacer:
         self._started = time.perf_counter()
         self._waited_for = None
         return self._size
+
+    def holding(self) -> None:
+        """The batch now holds the locks others wait for: on PostgreSQL its hold counts from
+        here, not from ``size`` (a wait for them is not a hold)."""
+        if self._asks:
+            self._started = time.perf_counter()
 
     def before_commit(self) -> None:
         """On PostgreSQL, inside the batch's transaction: whether anybody waits for it."""

@@ -55,10 +55,11 @@ def enqueue(notification: Notification) -> int:
     return enqueue_many([notification])
 
 
-def enqueue_many(notifications: Sequence[Notification]) -> int:
+def enqueue_many(notifications: Sequence[Notification], not_before: datetime | None = None) -> int:
     """``enqueue`` for many notifications: the recipients' addresses and preferences in one
     query each, the deliveries in one statement. A notification its recipient takes in the
-    daily digest, or a channel they turned off, queues nothing (``notify.preferences``)."""
+    daily digest, or a channel they turned off, queues nothing (``notify.preferences``).
+    ``not_before``: none is sent before then (by default, at once)."""
     recipients = {n.recipient_id for n in notifications}
     chosen = preferences_for(recipients)
     emails: dict[int, str] = {}
@@ -69,7 +70,7 @@ def enqueue_many(notifications: Sequence[Notification]) -> int:
             notification=notification,
             channel=channel,
             target=target,
-            next_attempt_at=notification.created_at,
+            next_attempt_at=not_before or notification.created_at,
         )
         for notification in notifications
         if not is_held(chosen[notification.recipient_id], notification.kind)

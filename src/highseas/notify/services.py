@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import datetime, timedelta
 from functools import cache
 from typing import Any
 
@@ -20,7 +20,7 @@ from django.utils.translation import gettext as _
 from highseas.accounts.models import User
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.notify.delivery import has_channels
-from highseas.notify.models import Notification
+from highseas.notify.models import Delivery, Notification
 from highseas.notify.outbox import enqueue, enqueue_many
 from highseas.notify.texts import SystemText
 
@@ -176,16 +176,20 @@ class Tally:
 
 
 NAMED = 5  # names a tally's notification lists before "…"
+# how long a tally's e-mail waits for the job to add to it before it goes: longer than a
+# batch of an assignment run takes, even paced down behind claims
+TALLY_QUIET = timedelta(seconds=30)
 
 
 def notify_tallies(kind: str, tallies: Sequence[Tally], title: Callable[[int], str]) -> None:
     """One notification per recipient and key that each later call adds to, in the caller's
     transaction, so the recipient is told iff the items commit: the first call creates it
-    (``dedupe_key``: the key) and queues its deliveries; a later one adds its count and
-    names and marks it unread again, and queues nothing more (the e-mail told of the first;
-    the inbox tells the total). Its time stays the first's: a daily digest gathers by it, and
-    would gather it twice. ``title(total)``: its title. A job's transactions come one after
-    the other: no two add to one at once."""
+    (``dedupe_key``: the key) and queues its deliveries ``TALLY_QUIET`` ahead; a later one
+    adds its count and names, marks it unread again and pushes its deliveries not yet tried
+    ``TALLY_QUIET`` ahead again, so that the e-mail goes once the job has stopped adding, and
+    tells the total (it is written when sent). Its time stays the first's: a daily digest
+    gathers by it, and would gather it twice. ``title(total)``: its title. A job's
+    transactions come one after the other: no two add to one at once."""
     if not tallies:
         return
     found = Notification.objects.filter(dedupe_key__in=[t.key for t in tallies])
@@ -224,8 +228,14 @@ def notify_tallies(kind: str, tallies: Sequence[Tally], title: Callable[[int], s
                     for n in grown
                 ],
             )
-    if fresh and has_channels():
-        enqueue_many(fresh)
+    if has_channels():
+        quiet_until = timezone.now() + TALLY_QUIET
+        if fresh:
+            enqueue_many(fresh, not_before=quiet_until)
+        if grown:
+            Delivery.objects.filter(
+                notification__in=[n.pk for n in grown], state=Delivery.State.PENDING, attempts=0
+            ).update(next_attempt_at=quiet_until)
 
 
 def _grown_sql() -> str:

@@ -9,15 +9,16 @@ paced like an assignment run (``config.pacing``): in one transaction, a change o
 owned customers held SQLite's only write lock for 10 s, and every claim waited for it.
 
 - ``start_recompute`` marks the pool (a ``ScheduleRecompute`` row at 0) in the transaction
-  that saves the policy; ``finish_recompute`` then walks the batches after it, each moving the
-  mark to its last customer id, and deletes the mark with the last one. A recompute killed between
-  two batches is finished by the next periodic run (``finish_pending_recomputes``); a second
-  change of the policy meanwhile starts the walk again from the first customer.
+  that saves the policy; ``walk`` then walks the batches after it, each moving the mark to
+  its last customer id, and deletes the mark with the last one; one walker a pool at a time,
+  under a lease. A recompute killed between two batches (or whose walk failed) is finished by
+  the next periodic run (``finish_pending_recomputes``); a second change of the policy
+  meanwhile starts the walk again from the first customer.
 - Until the walk passes a customer it keeps the schedule of the previous policy. The sweep
   re-checks a due time against today's policy before it recycles, so an early one is
   corrected, not acted on; a late one waits for the walk, seconds. The sweep's warnings skip
-  the customers the walk has not reached (``not_yet_recomputed``), and ``highseas check``
-  names them as pending instead of as mismatches.
+  the customers the walk has not reached (``not_yet_recomputed``, read again each batch),
+  and ``highseas check`` does not count them as mismatches.
 - A claim, a follow-up or any other writer of one schedule computes it from the saved policy,
   so a batch reaching a customer it changed meanwhile writes what that writer wrote.
 
@@ -57,6 +58,7 @@ of customers:
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 from datetime import timedelta
 
@@ -79,10 +81,13 @@ from highseas.config.pacing import Pacer
 from highseas.customers.choices import CustomerLevel, CustomerStage, CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal
 from highseas.engine.recycle import RecycleRules, late_warning_time
+from highseas.pools import leases
 from highseas.pools.leave import reschedule_on_leave
 from highseas.pools.models import LeaveMode, Pool, ScheduleRecompute
 from highseas.pools.policies import recycle_rules
 from highseas.pools.schedule import WON_DEAL_END
+
+log = logging.getLogger("highseas.recompute")
 
 WON = Q(stage=CustomerStage.WON)
 CONTACTED = Q(last_activity_at__gte=F("owned_since"))
@@ -93,11 +98,26 @@ EVERYONE = Q()
 BATCH_SIZE = 5_000  # customers a batch at most; the pacer starts smaller (``config.pacing``)
 
 
-def recompute_pool_schedules(pool: Pool, *, batch_size: int = BATCH_SIZE) -> int:
+def recompute_pool_schedules(pool: Pool, *, batch_size: int | None = None) -> int:
     """Bring the schedules of the pool's owned customers in line with its recycle policy, in
     batches; returns how many owned customers were recomputed."""
     start_recompute(pool.pk)
     return finish_recompute(pool.pk, batch_size=batch_size)
+
+
+def walk(pool_id: int) -> int:
+    """Finish the pool's recompute unless another walker is at it (one at a time, under a
+    lease per pool; a dead walker's lease is taken over); returns how many customers this
+    walker recomputed. A holder looks for a mark again after giving the lease up, so a
+    change saved while it held the lease (whose saver found it held) is walked all the same."""
+    count = 0
+    while True:
+        with leases.held(f"recompute:{pool_id}", leases.clock(), from_the_dead=True) as taken:
+            if not taken:
+                return count
+            count += finish_recompute(pool_id)
+        if not ScheduleRecompute.objects.filter(pool_id=pool_id).exists():
+            return count
 
 
 def start_recompute(pool_id: int) -> None:
@@ -111,11 +131,12 @@ def start_recompute(pool_id: int) -> None:
     )
 
 
-def finish_recompute(pool_id: int, *, batch_size: int = BATCH_SIZE) -> int:
-    """Walk the marked pool's owned customers from its mark on, a paced batch a transaction,
-    until none is left, then clear the mark; returns how many were recomputed (0 when the
-    pool is not marked). Two walkers of one pool take its batches one after the other."""
-    pacer = Pacer(batch_size)
+def finish_recompute(pool_id: int, *, batch_size: int | None = None) -> int:
+    """Walk the marked pool's owned customers from its mark on, a paced batch a transaction
+    (at most ``batch_size``, by default ``BATCH_SIZE``), until none is left, then clear the
+    mark; returns how many were recomputed (0 when the pool is not marked). Two walkers of
+    one pool would take its batches one after the other (``walk`` keeps it to one)."""
+    pacer = Pacer(batch_size or BATCH_SIZE)
     count = 0
     while True:
         size = pacer.size()
@@ -149,10 +170,21 @@ def finish_recompute(pool_id: int, *, batch_size: int = BATCH_SIZE) -> int:
 
 
 def finish_pending_recomputes() -> int:
-    """Finish every recompute a killed walker left (the periodic jobs); returns how many
-    customers were recomputed."""
-    pending = ScheduleRecompute.objects.order_by("pool_id").values_list("pool_id", flat=True)
-    return sum(finish_recompute(pool_id) for pool_id in pending)
+    """Finish every recompute that no walker is at (a killed walker left it, or its saver's
+    walk failed): the periodic jobs. Returns how many customers were recomputed; a pool
+    whose walk fails is logged and the others still walked, then the first error raised."""
+    count, failed = 0, None
+    for pool_id in list(
+        ScheduleRecompute.objects.order_by("pool_id").values_list("pool_id", flat=True)
+    ):
+        try:
+            count += walk(pool_id)
+        except Exception as error:
+            log.exception("recomputing the schedules of pool %s failed", pool_id)
+            failed = failed or error
+    if failed is not None:
+        raise failed
+    return count
 
 
 def not_yet_recomputed() -> Q:

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import json
+import logging
 from typing import Any
 
 from django.core.serializers.json import DjangoJSONEncoder
-from django.db import transaction
+from django.db import DatabaseError, connection, transaction
 
 from highseas.accounts.audit import record_audit
 from highseas.accounts.models import AuditLog, User
 from highseas.pools.models import ClaimPolicy, Pool, RecyclePolicy
-from highseas.pools.recompute import finish_recompute, start_recompute
+from highseas.pools.recompute import start_recompute, walk
+
+log = logging.getLogger("highseas.pools")
 
 
 def _policies(pool: Pool) -> dict[str, Any]:
@@ -43,8 +46,15 @@ def save_pool(
     change of either policy of an existing pool is an audit row ``policy_change`` with the
     policies before and after, by ``actor``. When the recycle policy changed (or is new), the
     owned customers' schedules follow it in batches after that transaction
-    (``pools.recompute``; in the caller's transaction, if there is one)."""
+    (``pools.recompute``; in the caller's transaction, if there is one). A walk that loses a
+    lock after the save is left to the periodic run, logged: the change itself is saved."""
     with transaction.atomic():
+        if pool.pk and connection.features.has_select_for_update:
+            # two saves of one pool one after the other: each compares the policies it
+            # writes with those the other saved (read unlocked, a save could write back an
+            # older policy as no change, and start no recompute). NO KEY, as the UPDATE
+            # below: a claim's ledger row checks its key to the pool meanwhile
+            Pool.objects.select_for_update(no_key=True).filter(pk=pool.pk).exists()
         before = _policies(pool) if pool.pk else {}
         pool.save()
         # the pool object then holds the policies just saved, not the rows it had cached before
@@ -74,5 +84,15 @@ def save_pool(
         if admins is not None:
             pool.admins.set(admins)
     if recycling_changed:
-        finish_recompute(pool.pk)
+        try:
+            walk(pool.pk)
+        except DatabaseError:
+            if connection.in_atomic_block:
+                raise  # the caller's transaction is broken: its caller must know
+            log.warning(
+                "pool %s: recomputing the schedules after a policy change lost a lock; the "
+                "periodic run finishes it",
+                pool.pk,
+                exc_info=True,
+            )
     return pool

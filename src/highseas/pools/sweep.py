@@ -508,25 +508,24 @@ def _warn(report: SweepReport, scope: Scope, batch_size: int) -> None:
     does), tells their owners and clears ``warn_at`` in that transaction, so concurrent workers
     warn disjoint customers; the notification's dedupe key keeps it to once per due cycle
     whatever happens."""
-    warnable = (
-        scope.apply(
-            Customer.objects.filter(
-                status=CustomerStatus.OWNED,
-                warn_at__lte=report.now,
-                recycle_due_at__gt=report.now,
-            )
+    warnable = scope.apply(
+        Customer.objects.filter(
+            status=CustomerStatus.OWNED,
+            warn_at__lte=report.now,
+            recycle_due_at__gt=report.now,
         )
-        .exclude(not_yet_recomputed())  # their warning is still the previous policy's
-        .select_related("owner")
-    )
+    ).select_related("owner")
+    # not the customers a recompute has not reached: their warning is the previous policy's
     if report.dry_run:
-        for customer in warnable.order_by("warn_at", "pk").iterator(chunk_size=batch_size):
+        current = warnable.exclude(not_yet_recomputed()).order_by("warn_at", "pk")
+        for customer in current.iterator(chunk_size=batch_size):
             report.warned.append(_warned(customer))
         return
     after: tuple[datetime, int] | None = None
     while True:
         with transaction.atomic():
-            batch = _claim_batch(warnable, "warn_at", after, batch_size)
+            current = warnable.exclude(not_yet_recomputed())  # a save may have begun one
+            batch = _claim_batch(current, "warn_at", after, batch_size)
             items = [_warned(customer) for customer in batch]
             _tell_warned(items)
             Customer.objects.filter(

@@ -383,7 +383,10 @@ class Runner:
                 self.tallies = None
         written = self.options.rows
         if written is None or ids is None:
-            return customer_rows(page)
+            found = customer_rows(page)
+            if self.pacer and ids is None:
+                self.pacer.holding()  # the reps, and the customers read with their locks
+            return found
         batch = [dict(written[pk]) for pk in ids if pk in written]
         if len(batch) < len(ids):
             unread = [pk for pk in ids if pk not in written]
