@@ -863,14 +863,21 @@ def test_the_import_bench_at_a_tiny_scale_imports_every_good_row_once() -> None:
 
     lines = {line["path"]: line for line in run(ImportBenchOptions(rows=400, reps=3))}
     commit, counts = lines["commit"], lines["commit"]["file"]
-    assert set(lines) == {"preview", "commit", "preview_and_commit", "raw_insert", "memory"}
-    assert commit["created"] + commit["duplicates"] + commit["errors"] == 400
-    assert commit["errors"] == counts["bad"]
-    assert commit["assigned"] == commit["created"]  # the round-robin rule routes every one
-    assert Customer.objects.count() == commit["created"]  # the raw baseline is gone again
+    at_once = lines["at_once"]
+    assert set(lines) == {
+        *("preview", "commit", "preview_and_commit", "at_once", "raw_insert", "memory"),
+    }
+    for applied in (commit, at_once):
+        assert applied["created"] + applied["duplicates"] + applied["errors"] == 400
+        assert applied["errors"] == applied["file"]["bad"]
+        assert applied["assigned"] == applied["created"]  # the round-robin rule routes every one
+    assert at_once["file"] != counts  # another file
+    # the raw baseline is gone again
+    assert Customer.objects.count() == commit["created"] + at_once["created"]
     assert counts["good"] + counts["duplicate"] <= lines["raw_insert"]["inserted"] <= 400
-    walled = [lines[path]["wal_bytes_per_row"] for path in ("preview", "commit", "raw_insert")]
+    paths = ("preview", "commit", "at_once", "raw_insert")
+    walled = [lines[path]["wal_bytes_per_row"] for path in paths]
     if connection.vendor == "postgresql":  # every phase writes rows, so it writes the log
         assert all(wal is not None and wal > 100 for wal in walled), walled
     else:
-        assert walled == [None, None, None]
+        assert walled == [None] * 4

@@ -10,7 +10,9 @@ the duplicate check and the assignment rules on, beside a raw insert of the same
    round-robin rule over the team: every pooled newcomer is routed.
 3. ``preview_import`` then ``commit_import`` as an admin (``block`` on duplicates), each timed;
    the figures are rows per second over all rows of the file. The commit also gives its rows
-   per batch and the statements it sent per 500 rows.
+   per batch and the statements it sent per 500 rows. Then a second file of the same kind
+   (another seed, other companies) through ``import_at_once``, as ``highseas import FILE``
+   without ``--dry-run`` applies it: one pass, no preview (``at_once``).
 4. The raw baseline: the same file parsed with ``csv`` and its rows inserted with
    ``executemany`` (customers and their ``created`` ledger rows, 500 rows per transaction),
    no check, no normalization, no routing; then deleted again.
@@ -33,7 +35,7 @@ import random
 import resource
 import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC
 from typing import Any
 
@@ -47,7 +49,12 @@ from highseas.bench import BenchError, report
 from highseas.bench.dataset import CITIES, PROVINCES, SYLLABLES, TRADES, _fast_user
 from highseas.bench.timing import wal_bytes_since, wal_position
 from highseas.customers.models import Customer
-from highseas.intake.imports import commit_import, import_summary, preview_import
+from highseas.intake.imports import (
+    commit_import,
+    import_at_once,
+    import_summary,
+    preview_import,
+)
 from highseas.pools import services as pools
 from highseas.pools.models import OwnershipEvent, Pool
 from highseas.routing.models import AssignmentRule
@@ -290,6 +297,17 @@ def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, An
     rss_commit = _peak_mb()
     commit_wal = _wal_per_row(wal, options.rows)
     summary = import_summary(job, limit=0)
+    # the same kind of file again (other rows), applied at once as the command line does
+    second, second_counts = build_file(replace(options, seed=options.seed + 1), f"{tag}乙")
+    wal = wal_position()
+    direct, direct_s, direct_cpu, direct_helper = _timed(
+        lambda: import_at_once(
+            viewer, file_name="bench-2.csv", content=second, pool_id=pool.pk, history=False
+        )
+    )
+    direct_wal = _wal_per_row(wal, options.rows)
+    rss_direct = _peak_mb()
+    direct_summary = import_summary(direct, limit=0)
     raw_rows, raw_s, raw_wal = raw_insert(content, pool, admin)
     base = {
         "bench": "import",
@@ -337,6 +355,23 @@ def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, An
         },
         {
             **base,
+            "path": "at_once",
+            "file": second_counts,
+            "seconds": round(direct_s, 2),
+            "rows_per_second": round(options.rows / direct_s),
+            "cpu_seconds": round(direct_cpu, 2),
+            "rows_per_cpu_second": round(options.rows / direct_cpu),
+            "helper_cpu_seconds": round(direct_helper, 2),
+            "created": direct_summary["created"],
+            "duplicates": direct.planned.get("duplicate", 0),
+            "errors": direct.planned.get("error", 0),
+            "assigned": direct_summary["assigned"],
+            "wal_bytes_per_row": direct_wal,
+            "target_rows_per_second": TARGET_ROWS_PER_SECOND,
+            "meets_target": options.rows / direct_s >= TARGET_ROWS_PER_SECOND,
+        },
+        {
+            **base,
             "path": "raw_insert",
             "inserted": raw_rows,
             "seconds": round(raw_s, 2),
@@ -350,6 +385,7 @@ def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, An
             "max_rss_mb_with_file": rss_file,
             "max_rss_mb_after_preview": rss_preview,
             "max_rss_mb_after_commit": rss_commit,
+            "max_rss_mb_after_at_once": rss_direct,
             # the largest finished child of this process: the helper when it is forked (its
             # resident pages are mostly the parent's, shared at the fork); a process that ran before
             # an ``exec`` into the bench (a shell's earlier command) is counted too
@@ -375,6 +411,11 @@ def summary_text(lines: list[dict[str, Any]]) -> str:
             f"assigned {commit['assigned']:,}; {commit['batch_rows']:,} rows a batch, "
             f"{commit['statements_per_500_rows']} statements per 500 rows",
             f"  both     {by['preview_and_commit']['rows_per_second']:>8,} rows/s",
+            f"  at once  {by['at_once']['rows_per_second']:>8,} rows/s "
+            f"({by['at_once']['seconds']} s; {by['at_once']['rows_per_cpu_second']:,} per CPU s; "
+            f"another file of the same kind, without a preview): created "
+            f"{by['at_once']['created']:,}, duplicates {by['at_once']['duplicates']:,}, "
+            f"errors {by['at_once']['errors']:,}, assigned {by['at_once']['assigned']:,}",
             f"  raw      {by['raw_insert']['rows_per_second']:>8,} rows/s "
             f"({by['raw_insert']['inserted']:,} rows inserted, no check)",
             *(
@@ -391,7 +432,8 @@ def summary_text(lines: list[dict[str, Any]]) -> str:
             f"  target ≥ {TARGET_ROWS_PER_SECOND:,} rows/s: commit "
             f"{'met' if by['preview_and_commit']['commit_meets_target'] else 'missed'}, "
             f"preview + commit "
-            f"{'met' if by['preview_and_commit']['both_meet_target'] else 'missed'}",
+            f"{'met' if by['preview_and_commit']['both_meet_target'] else 'missed'}, "
+            f"at once {'met' if by['at_once']['meets_target'] else 'missed'}",
         ]
     )
 

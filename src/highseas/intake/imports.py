@@ -31,6 +31,12 @@ job's ``options``), each batch in its own transaction and routing run, in line o
    creates nobody twice; a finished job commits as a no-op;
 3. when no row is left, the job is marked ``done`` and the import audit-logged, once.
 
+``import_at_once`` is for a caller that applies a file without reading a plan first (the
+command line without ``--dry-run``, the API's ``dry_run=false``): its rows are stored
+``pending`` with their cells, and the same commit applies them, storing each row's outcome as
+its plan in step 1 instead of comparing it with one; the job's counts are those outcomes. One
+pass over the file instead of two: a preview costs about what its commit does.
+
 The preview's planning and the commit's batches hold off Python's full (oldest-generation)
 garbage collections (``routing.runs.full_collections_held``, as an assignment run does): the
 collector starts one each time the long-lived heap grows by a quarter, and each walks every
@@ -56,7 +62,7 @@ from typing import IO, Any
 
 from django.conf import settings
 from django.db import connection, transaction
-from django.db.models import ExpressionWrapper, F, JSONField, QuerySet
+from django.db.models import Count, ExpressionWrapper, F, JSONField, QuerySet
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
@@ -76,13 +82,14 @@ from highseas.pools import leases
 from highseas.pools.authority import is_member
 from highseas.pools.facts import reps_read_not_locked
 from highseas.pools.models import Pool
-from highseas.pools.rows import insert_rows, json_adapter
+from highseas.pools.rows import columns, insert_rows, json_adapter
 from highseas.pools.set_update import update_rows
 from highseas.routing.runs import full_collections_held
 
 __all__ = [
     "commit_import",
     "guess_mapping",
+    "import_at_once",
     "import_job",
     "import_rows",
     "import_summary",
@@ -213,6 +220,85 @@ def preview_import(
     ``progress`` hears (rows planned, 0) after each batch: the total is known at the end.
     ``history`` (deals and activities) is on when the mapping maps a history column, unless
     the caller says otherwise."""
+    job, rows = _new_job(
+        viewer,
+        file_name=file_name,
+        content=content,
+        pool_id=pool_id,
+        mapping=mapping,
+        on_duplicate=on_duplicate,
+        history=history,
+        override_cap=override_cap,
+    )
+    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+        planned = _plan(job, viewer, rows, spool, progress, now)
+        spool.seek(0)
+        _write_rows(job, spool)
+    job.total = sum(planned.values())
+    job.planned = dict(planned)
+    job.save(update_fields=["total", "planned"])
+    return job
+
+
+def import_at_once(
+    viewer: Viewer,
+    *,
+    file_name: str,
+    content: bytes,
+    pool_id: int,
+    mapping: dict[str, Any] | None = None,
+    on_duplicate: str = "block",
+    history: bool | None = None,
+    override_cap: bool = False,
+    progress: Progress | None = None,
+    now: datetime | None = None,
+) -> ImportJob:
+    """Import the file without a preview first (the command line without ``--dry-run``, the
+    API's ``dry_run=false``: nobody reads a plan before it is applied). Its rows are stored
+    ``pending`` with their cells, then applied by the commit's batches (``commit_import``),
+    each storing what happened to it as its row's plan, in the transaction that applies it.
+    The rows go through the same code as a previewed commit's, which also compares each with
+    its plan; here there is none to compare with, so a file costs one pass instead of two.
+    A killed import resumes like a killed commit (``unfinished_import``)."""
+    job, rows = _new_job(
+        viewer,
+        file_name=file_name,
+        content=content,
+        pool_id=pool_id,
+        mapping=mapping,
+        on_duplicate=on_duplicate,
+        history=history,
+        override_cap=override_cap,
+        at_once=True,
+    )
+    total = 0
+    for chunk in _batches(rows, WRITE_CHUNK):
+        with transaction.atomic():
+            _insert_planned(job, [(cells, _pending(line)) for line, cells in chunk])
+        total += len(chunk)
+    job.total = total
+    job.options = {**job.options, "staged": True}  # every row stored: it may be applied
+    job.save(update_fields=["total", "options"])
+    return commit_import(viewer, job.pk, progress=progress, now=now)
+
+
+def _pending(line: int) -> dict[str, Any]:
+    return RowPlan(line, ImportRow.Action.PENDING.value).as_dict()
+
+
+def _new_job(
+    viewer: Viewer,
+    *,
+    file_name: str,
+    content: bytes,
+    pool_id: int,
+    mapping: dict[str, Any] | None,
+    on_duplicate: str,
+    history: bool | None,
+    override_cap: bool,
+    at_once: bool = False,
+) -> tuple[ImportJob, Iterator[tuple[int, dict[str, str]]]]:
+    """The checked request as a new job, and the file's rows as mapped cells by line."""
     pool = require_importer(viewer, pool_id)
     assert pool is not None
     if override_cap and not viewer.is_admin:
@@ -230,6 +316,7 @@ def preview_import(
     chosen = _mapping_for(viewer, mapping, table.headers)
     if history is None:
         history = any(field in HISTORY_FIELDS for field in chosen.values())
+    options = {"history": history, "override_cap": override_cap, "batch": batch_size()}
     job = ImportJob.objects.create(
         created_by=viewer.user,
         pool=pool,
@@ -237,19 +324,11 @@ def preview_import(
         sha256=hashlib.sha256(content).hexdigest(),
         mapping=chosen,
         on_duplicate=on_duplicate,
-        options={"history": history, "override_cap": override_cap, "batch": batch_size()},
+        options={**options, "at_once": True} if at_once else options,
         created_at=timezone.now(),
     )
     _remember(viewer, chosen)
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
-        rows = _cells(table, chosen, history=history)
-        planned = _plan(job, viewer, rows, spool, progress, now)
-        spool.seek(0)
-        _write_rows(job, spool)
-    job.total = sum(planned.values())
-    job.planned = dict(planned)
-    job.save(update_fields=["total", "planned"])
-    return job
+    return job, _cells(table, chosen, history=history)
 
 
 def _plan(
@@ -416,6 +495,12 @@ def commit_import(
     require_importer(viewer, job.pool_id)
     if job.status == ImportJob.Status.DONE:
         return job
+    if job.options.get("at_once") and not job.options.get("staged"):
+        raise HighSeasError(
+            ErrorCode.STATE_CONFLICT,
+            _("This import stopped while its file was being read; import the file again."),
+            job=job.pk,
+        )
     # one commit of a job at a time: a second (a double click, the CLI beside the console)
     # finds the job as the first leaves it, instead of screening the rows the first is writing
     # (a commit killed with its process is taken over at once on the same host, after the
@@ -512,12 +597,16 @@ def _commit_batch(
             cells = dict(job.rows.filter(line__in=missing).values_list("line", "values"))
             ready.update((p.line, p) for p in importer.prepare((n, cells[n]) for n in missing))
         plans = importer.apply_prepared([ready[row.line] for row in rows], index)
+        at_once = bool(job.options.get("at_once"))
         for count, (row, plan) in enumerate(zip(rows, plans, strict=True), start=1):
-            _require_as_planned(row, plan)
+            if at_once:
+                row.plan = plan  # no preview to hold it to: what happened is its plan
+            else:
+                _require_as_planned(row, plan)
             row.customer_id = plan.customer_id
             if progress:
                 progress(done + count, job.total)
-        _mark_done(rows)
+        _mark_done(rows, with_plans=at_once)
         ImportJob.objects.filter(pk=job.pk).update(done_rows=done + len(rows))
     return len(rows)
 
@@ -559,22 +648,44 @@ class _Planned:
         return self.plan.line
 
 
-def _mark_done(rows: list[_Planned]) -> None:
-    """The rows done with their customers: on SQLite one statement executed per row (a
-    ``bulk_update`` builds a ``CASE`` over the batch that costs more than the rows' work);
-    elsewhere one set-based ``UPDATE`` (``pools.set_update``), since a driver's
-    ``executemany`` there still sends a statement per row."""
+MARKED_FIELDS = ("is_done", "customer")
+# with the plan: what an import applied at once stores for each row as it applies it
+PLAN_FIELDS = (
+    *("action", "code", "detail", "duplicate_of", "duplicate_line", "holder", "owner"),
+    "routed",
+)
+
+
+def _mark_done(rows: list[_Planned], *, with_plans: bool = False) -> None:
+    """The rows done with their customers (and ``with_plans``, their plans): on SQLite one
+    statement executed per row (a ``bulk_update`` builds a ``CASE`` over the batch that costs
+    more than the rows' work); elsewhere one set-based ``UPDATE`` (``pools.set_update``),
+    since a driver's ``executemany`` there still sends a statement per row."""
+    fields = [*MARKED_FIELDS, *(PLAN_FIELDS if with_plans else ())]
+    values = [
+        (row.pk, True, row.customer_id, *(_plan_values(row.plan) if with_plans else ()))
+        for row in rows
+    ]
     if connection.vendor != "sqlite":
-        update_rows(
-            ImportRow, ["is_done", "customer"], [(row.pk, True, row.customer_id) for row in rows]
-        )
+        update_rows(ImportRow, fields, values)
         return
-    table = ImportRow._meta.db_table
+    table, quoted = columns(ImportRow, *fields)
+    assignments = ", ".join(f"{column} = %s" for column in quoted)
     with connection.cursor() as cursor:
         cursor.executemany(
-            f"UPDATE {table} SET is_done = %s, customer_id = %s WHERE id = %s",
-            [(True, row.customer_id, row.pk) for row in rows],
+            f"UPDATE {table} SET {assignments} WHERE id = %s",
+            [(*row[1:], row[0]) for row in values],
         )
+
+
+def _plan_values(plan: RowPlan) -> tuple[Any, ...]:
+    """A plan as ``PLAN_FIELDS`` store it (as the preview's rows do: a duplicate of an
+    earlier line names the line, its customer is only known once that line is written)."""
+    duplicate_of = None if plan.duplicate_line else plan.duplicate_of
+    return (
+        *(plan.action, plan.code, plan.detail, duplicate_of, plan.duplicate_line),
+        *(plan.holder, plan.owner_id, plan.routed),
+    )
 
 
 def _require_as_planned(row: _Planned, plan: RowPlan) -> None:
@@ -592,8 +703,12 @@ def _require_as_planned(row: _Planned, plan: RowPlan) -> None:
 @transaction.atomic
 def _finish(job: ImportJob, importer: Importer) -> None:
     """Step 3: done, audited once (a second commit finds nothing left to finish)."""
+    counts = {}
+    if job.options.get("at_once"):  # the counts of what happened, as a preview counts its plan
+        job.planned = dict(job.rows.values_list("action").annotate(n=Count("id")).order_by())
+        counts = {"planned": job.planned}
     finished = ImportJob.objects.filter(pk=job.pk).exclude(status=ImportJob.Status.DONE)
-    if not finished.update(status=ImportJob.Status.DONE, finished_at=timezone.now()):
+    if not finished.update(status=ImportJob.Status.DONE, finished_at=timezone.now(), **counts):
         return
     record_audit(
         importer.actor,

@@ -1,9 +1,10 @@
 """Imports (SPEC §10): a job per uploaded file, a planned row per line, a mapping per team.
 
 The ``ImportRow`` is what makes an import exact: the preview writes one per line with what
-will happen to it; the commit applies a row in the same transaction that marks it ``done``
-with the customer it produced, so a commit killed anywhere and restarted skips what is done
-and redoes nothing.
+will happen to it (an import applied at once writes it ``pending``, and its commit writes
+what happened); the commit applies a row in the same transaction that marks it ``done`` with
+the customer it produced, so a commit killed anywhere and restarted skips what is done and
+redoes nothing.
 """
 
 from __future__ import annotations
@@ -72,6 +73,8 @@ class ImportRow(models.Model):
         SKIP = "skip", _("Skip")
         MERGE = "merge", _("Merge")
         ERROR = "error", _("Error")
+        # stored by an import applied at once (``imports.import_at_once``), not yet applied
+        PENDING = "pending", _("Not yet applied")
 
     # the unique (job, line) below leads with job and serves every look-up by job
     job = models.ForeignKey(ImportJob, models.CASCADE, related_name="rows", db_index=False)

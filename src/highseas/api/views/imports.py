@@ -18,6 +18,7 @@ from highseas.api.serializers.imports import (
 from highseas.api.views.base import viewer_of
 from highseas.intake.imports import (
     commit_import,
+    import_at_once,
     import_job,
     import_rows,
     import_summary,
@@ -27,7 +28,8 @@ from highseas.intake.imports import (
 
 class ImportView(APIView):
     """Upload a CSV (UTF-8 or GBK) or XLSX file: every row is planned and the plan returned
-    (``dry_run``, the default); with ``dry_run`` false the plan is committed at once."""
+    (``dry_run``, the default); with ``dry_run`` false the file is applied at once, each row's
+    outcome stored as its plan (``import_at_once``)."""
 
     parser_classes = [MultiPartParser, FormParser]
 
@@ -38,7 +40,8 @@ class ImportView(APIView):
         data.is_valid(raise_exception=True)
         given = data.validated_data
         upload = given["file"]
-        job = preview_import(
+        start = preview_import if given["dry_run"] else import_at_once
+        job = start(
             viewer,
             file_name=upload.name or "upload",
             content=upload.read(),
@@ -48,8 +51,6 @@ class ImportView(APIView):
             history=given["history"],
             override_cap=given["override_cap"],
         )
-        if not given["dry_run"]:
-            job = commit_import(viewer, job.pk)
         return Response(import_summary(job), status=201)
 
 

@@ -1,8 +1,9 @@
-"""``highseas import FILE``: preview a CSV or XLSX file of customers, then commit it.
+"""``highseas import FILE``: import a CSV or XLSX file of customers, or preview it.
 
-The preview plans every row (``intake.imports.preview_import``) and prints what will happen;
-without ``--dry-run`` the commit follows with a progress bar. Run again with the same file
-after a killed commit, and the unfinished import resumes where it stopped.
+With ``--dry-run`` the preview plans every row (``intake.imports.preview_import``) and prints
+what will happen; without it the file is applied at once (``intake.imports.import_at_once``:
+one pass, each row's outcome stored as it is applied) with a progress bar. Run again with the
+same file after a killed import, and the unfinished import resumes where it stopped.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from __future__ import annotations
 import argparse
 import json
 import sys
+from contextlib import closing
 from pathlib import Path
 from typing import Any
 
@@ -22,6 +24,7 @@ from highseas.config.management.commands.assign import _actor
 from highseas.engine.errors import HighSeasError
 from highseas.intake.imports import (
     commit_import,
+    import_at_once,
     import_summary,
     preview_import,
     unfinished_import,
@@ -135,29 +138,21 @@ class Command(BaseCommand):
 
     def _run(self, viewer: Viewer, name: str, content: bytes, options: dict[str, Any]) -> ImportJob:
         pool_id = _pool(options["pool"])
-        job = None if options["dry_run"] else unfinished_import(viewer, content, pool_id)
-        if job is None:
-            bar = Progress("preview")
-            try:
-                job = preview_import(
-                    viewer,
-                    file_name=name,
-                    content=content,
-                    pool_id=pool_id,
-                    mapping=_mapping(options["mapping"]),
-                    on_duplicate=options["on_duplicate"],
-                    history=options["history"],
-                    override_cap=options["override_cap"],
-                    progress=bar,
-                )
-            finally:
-                bar.close()
-        else:
-            self.stderr.write(f"resuming import #{job.pk} ({job.done_rows}/{job.total} done)")
+        request = {
+            "file_name": name,
+            "content": content,
+            "pool_id": pool_id,
+            "mapping": _mapping(options["mapping"]),
+            "on_duplicate": options["on_duplicate"],
+            "history": options["history"],
+            "override_cap": options["override_cap"],
+        }
         if options["dry_run"]:
-            return job
-        bar = Progress("import")
-        try:
+            with closing(Progress("preview")) as bar:
+                return preview_import(viewer, **request, progress=bar)
+        job = unfinished_import(viewer, content, pool_id)
+        with closing(Progress("import")) as bar:
+            if job is None:
+                return import_at_once(viewer, **request, progress=bar)
+            self.stderr.write(f"resuming import #{job.pk} ({job.done_rows}/{job.total} done)")
             return commit_import(viewer, job.pk, progress=bar)
-        finally:
-            bar.close()

@@ -1,0 +1,226 @@
+"""An import applied at once (``imports.import_at_once``: the command line without
+``--dry-run``, the API's ``dry_run=false``): one pass over the file, each row's outcome stored
+as its plan as it is applied. It must do what a preview of the same data says, resume a kill
+exactly once, and be reported like a previewed commit."""
+
+from __future__ import annotations
+
+import contextlib
+import io
+import random
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.core.management import call_command
+from django.db import transaction
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from highseas.accounts.models import AuditLog
+from highseas.accounts.visibility import Viewer
+from highseas.customers.models import Customer
+from highseas.engine.errors import ErrorCode, HighSeasError
+from highseas.intake import imports
+from highseas.intake.imports import commit_import, import_at_once, import_summary
+from highseas.intake.models import ImportJob
+from highseas.pools.models import OwnershipEvent
+from highseas.routing.models import AssignmentRule
+from tests.integration.import_kills import Killed
+from tests.integration.test_import import (
+    SAMPLE,
+    SAMPLE_CREATED,
+    _file,
+    _random_rows,
+    plans,
+    preview,
+)
+
+pytestmark = pytest.mark.django_db
+
+
+def at_once(org: dict[str, Any], content: bytes = SAMPLE, **kwargs: Any) -> ImportJob:
+    kwargs.setdefault("file_name", "customers.csv")
+    return import_at_once(
+        Viewer(org["east_manager"]), content=content, pool_id=org["east_pool"].pk, **kwargs
+    )
+
+
+def round_robin(org: dict[str, Any]) -> None:
+    AssignmentRule.objects.create(
+        name="全部", target={"team": org["east"].pk, "strategy": "round_robin"}, conditions={}
+    )
+
+
+def test_the_sample_at_once_stores_what_happened_to_every_row(org: dict[str, Any]) -> None:
+    round_robin(org)
+    planned = plans(preview(org["east_manager"], org["east_pool"]))  # rolled back: no customer
+
+    job = at_once(org)
+
+    assert (job.status, job.total, job.done_rows) == ("done", 14, 14)
+    assert plans(job) == planned
+    assert not job.rows.filter(action="pending").exists()
+    assert not job.rows.filter(is_done=False).exists()
+    created = job.rows.filter(action="create")
+    assert sorted(created.values_list("line", flat=True)) == SAMPLE_CREATED
+    assert set(Customer.objects.values_list("pk", flat=True)) == set(
+        created.values_list("customer", flat=True)
+    )
+    owners = dict(created.values_list("line", "customer__owner"))
+    assert owners == dict(created.values_list("line", "owner"))
+    summary = import_summary(job)
+    assert (summary["created"], summary["total"], summary["done"]) == (10, 14, 14)
+    assert summary["duplicates"] == [
+        {
+            "line": 5,
+            "action": "duplicate",
+            "customer": job.rows.get(line=2).customer_id,
+            "duplicate_line": 2,
+            "holder": org["rep_a"].label,
+        }
+    ]
+    assert [e["line"] for e in summary["errors"]] == [6, 7, 11]
+    audit = AuditLog.objects.get(action="import")
+    assert audit.detail["planned"] == job.planned == {"create": 10, "duplicate": 1, "error": 3}
+
+
+@settings(
+    max_examples=15,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    seed=st.integers(0, 10_000),
+    size=st.integers(1, 30),
+    batch=st.integers(1, 7),
+    mode=st.sampled_from(["block", "skip", "merge"]),
+)
+def test_at_once_does_what_a_preview_of_the_same_data_says(
+    org: dict[str, Any], seed: int, size: int, batch: int, mode: str
+) -> None:
+    with transaction.atomic():
+        imports.BATCH_SIZE = batch
+        try:
+            round_robin(org)
+            content = _file(_random_rows(random.Random(seed), size))
+            planned = plans(
+                preview(org["east_manager"], org["east_pool"], content, on_duplicate=mode)
+            )
+            job = at_once(org, content, on_duplicate=mode)
+            assert job.status == "done"
+            assert plans(job) == planned
+            creates = job.rows.filter(action="create")
+            assert Customer.objects.count() == creates.count()
+            assert OwnershipEvent.objects.filter(kind="created").count() == creates.count()
+        finally:
+            imports.BATCH_SIZE = 500
+            transaction.set_rollback(True)
+
+
+@settings(
+    max_examples=10,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(seed=st.integers(0, 10_000), size=st.integers(2, 30), data=st.data())
+def test_an_import_at_once_killed_at_any_row_resumes_exactly_once(
+    org: dict[str, Any], seed: int, size: int, data: st.DataObject
+) -> None:
+    kill_at = data.draw(st.integers(1, size))
+
+    def kill(done: int, total: int) -> None:
+        if done == kill_at:
+            raise Killed
+
+    with transaction.atomic():
+        imports.BATCH_SIZE = 4
+        try:
+            content = _file(_random_rows(random.Random(seed), size))
+            planned = plans(preview(org["east_manager"], org["east_pool"], content))
+            with contextlib.suppress(Killed):
+                at_once(org, content, progress=kill)
+            job = ImportJob.objects.get(options__at_once=True)
+            done_before = job.rows.filter(is_done=True).count()
+            assert done_before == 4 * ((kill_at - 1) // 4)  # the killed batch left nothing
+            assert job.rows.filter(is_done=False).exclude(action="pending").count() == 0
+            job = commit_import(Viewer(org["east_manager"]), job.pk)
+            assert job.status == "done"
+            assert plans(job) == planned
+            created = job.rows.filter(action="create")
+            assert set(Customer.objects.values_list("pk", flat=True)) == set(
+                created.values_list("customer", flat=True)
+            )
+            assert OwnershipEvent.objects.filter(kind="created").count() == created.count()
+        finally:
+            imports.BATCH_SIZE = 500
+            transaction.set_rollback(True)
+
+
+def test_an_import_stopped_while_its_rows_were_stored_is_not_applied(
+    org: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    stored = imports._insert_planned
+    calls = []
+
+    def killed_after_one_chunk(job: ImportJob, chunk: list[Any]) -> None:
+        if calls:
+            raise Killed
+        calls.append(1)
+        stored(job, chunk)
+
+    monkeypatch.setattr(imports, "WRITE_CHUNK", 5)
+    monkeypatch.setattr(imports, "_insert_planned", killed_after_one_chunk)
+    with pytest.raises(Killed):
+        at_once(org)
+    job = ImportJob.objects.get()
+    assert job.rows.count() == 5
+    with pytest.raises(HighSeasError) as refused:
+        commit_import(Viewer(org["east_manager"]), job.pk)
+    assert refused.value.code is ErrorCode.STATE_CONFLICT
+    assert not Customer.objects.exists()
+    assert not job.rows.filter(is_done=True).exists()
+
+
+def test_a_rep_may_not_import_at_once_and_nothing_is_stored(org: dict[str, Any]) -> None:
+    with pytest.raises(HighSeasError) as refused:
+        import_at_once(
+            Viewer(org["rep_a"]), content=SAMPLE, pool_id=org["east_pool"].pk, file_name="x.csv"
+        )
+    assert refused.value.code is ErrorCode.PERMISSION_DENIED
+    assert not ImportJob.objects.exists()
+    assert not Customer.objects.exists()
+
+
+def test_the_cli_imports_at_once_and_a_rerun_resumes_a_killed_import(
+    org: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    path = tmp_path / "customers.csv"
+    path.write_bytes(SAMPLE)
+
+    def kill(done: int, total: int) -> None:
+        if done == 3:
+            raise Killed
+
+    monkeypatch.setattr(imports, "BATCH_SIZE", 2)
+    with pytest.raises(Killed):
+        at_once(org, progress=kill)
+    cli(str(path), "--pool", str(org["east_pool"].pk), "--as", "mgr_east")
+    job = ImportJob.objects.get()
+    assert (job.status, job.options["at_once"]) == ("done", True)
+    assert Customer.objects.count() == len(SAMPLE_CREATED)
+
+    again = tmp_path / "again.csv"
+    again.write_bytes(SAMPLE.replace(b"\n", b"\r\n"))  # another file: a new import
+    out = cli(str(again), "--pool", str(org["east_pool"].pk), "--as", "mgr_east")
+    newest = ImportJob.objects.order_by("-pk").first()
+    assert newest is not None and newest.pk != job.pk
+    assert newest.options["at_once"] and newest.status == "done"
+    assert Customer.objects.count() == len(SAMPLE_CREATED)  # every row a duplicate now
+    assert f"import #{newest.pk} again.csv: done" in out
+
+
+def cli(*args: str) -> str:
+    out = io.StringIO()
+    call_command("import_", *args, stdout=out, stderr=io.StringIO())
+    return out.getvalue()
