@@ -66,6 +66,11 @@ def test_an_upload_with_dry_run_false_commits_at_once(org: dict[str, Any], api: 
     body = upload(api(org["admin"]), org["east_pool"], dry_run="false").json()
     assert body["status"] == "done"
     assert Customer.objects.count() == 10
+    # applied in one pass (nobody reads a plan first), reported as a previewed commit is
+    assert ImportJob.objects.get(pk=body["id"]).options["at_once"] is True
+    assert (body["total"], body["done"], body["created"]) == (14, 14, 10)
+    assert [d["line"] for d in body["duplicates"]] == [5]
+    assert [e["line"] for e in body["errors"]] == [6, 7, 11]
 
 
 def test_the_mapping_and_on_duplicate_are_taken_from_the_form(

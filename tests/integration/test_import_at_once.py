@@ -25,7 +25,7 @@ from highseas.intake import imports
 from highseas.intake.imports import commit_import, import_at_once, import_summary
 from highseas.intake.models import ImportJob
 from highseas.pools.models import OwnershipEvent
-from highseas.routing.models import AssignmentRule
+from highseas.routing.models import AssignmentRule, RoutingCursor
 from tests.integration.import_kills import Killed
 from tests.integration.test_import import (
     SAMPLE,
@@ -47,9 +47,12 @@ def at_once(org: dict[str, Any], content: bytes = SAMPLE, **kwargs: Any) -> Impo
 
 
 def round_robin(org: dict[str, Any]) -> None:
-    AssignmentRule.objects.create(
+    """A round-robin rule over the east team, its pointer set: a new pointer starts at a rep
+    drawn by the run's seed, which is fixed per job, and a preview is another job."""
+    rule = AssignmentRule.objects.create(
         name="全部", target={"team": org["east"].pk, "strategy": "round_robin"}, conditions={}
     )
+    RoutingCursor.objects.create(rule=rule, team=org["east"], state={"last": 0})
 
 
 def test_the_sample_at_once_stores_what_happened_to_every_row(org: dict[str, Any]) -> None:
