@@ -8,6 +8,8 @@ from __future__ import annotations
 import contextlib
 import io
 import random
+import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +25,7 @@ from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake import imports
 from highseas.intake.imports import commit_import, import_at_once, import_summary
-from highseas.intake.models import ImportJob
+from highseas.intake.models import ImportJob, ImportRow
 from highseas.pools.models import OwnershipEvent
 from highseas.routing.models import AssignmentRule, RoutingCursor
 from tests.integration.import_kills import Killed
@@ -160,29 +162,123 @@ def test_an_import_at_once_killed_at_any_row_resumes_exactly_once(
             transaction.set_rollback(True)
 
 
-def test_an_import_stopped_while_its_rows_were_stored_is_not_applied(
+BROKEN_LATE = SAMPLE + ('"未闭合的引号' + "长" * 140_000 + "\n").encode()  # past csv's field limit
+
+
+@pytest.mark.parametrize("start", ["preview", "at_once"])
+def test_a_file_that_breaks_part_of_the_way_leaves_no_job_and_no_rows(
+    org: dict[str, Any], monkeypatch: pytest.MonkeyPatch, start: str
+) -> None:
+    monkeypatch.setattr(imports, "WRITE_CHUNK", 5)  # some rows stored before the break
+    with pytest.raises(HighSeasError) as refused:
+        if start == "preview":
+            preview(org["east_manager"], org["east_pool"], BROKEN_LATE)
+        else:
+            at_once(org, BROKEN_LATE)
+    assert refused.value.code is ErrorCode.VALIDATION_ERROR
+    assert not ImportJob.objects.exists()
+    assert not ImportRow.objects.exists()
+    assert not Customer.objects.exists()
+
+
+def test_an_import_killed_while_its_rows_were_stored_is_not_applied(
     org: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """A process killed outright (no handler runs) while storing the rows leaves a job that
+    is not staged: committing it would import part of the file, so it is refused, and the
+    same file run again is a new import."""
     stored = imports._insert_planned
-    calls = []
 
     def killed_after_one_chunk(job: ImportJob, chunk: list[Any]) -> None:
-        if calls:
+        if job.rows.exists():
             raise Killed
-        calls.append(1)
         stored(job, chunk)
+
+    @contextlib.contextmanager
+    def no_handler(job: ImportJob) -> Iterator[None]:
+        yield
 
     monkeypatch.setattr(imports, "WRITE_CHUNK", 5)
     monkeypatch.setattr(imports, "_insert_planned", killed_after_one_chunk)
+    monkeypatch.setattr(imports, "_discarded_on_failure", no_handler)
     with pytest.raises(Killed):
         at_once(org)
     job = ImportJob.objects.get()
-    assert job.rows.count() == 5
+    assert (job.status, job.rows.count()) == ("previewed", 5)
     with pytest.raises(HighSeasError) as refused:
         commit_import(Viewer(org["east_manager"]), job.pk)
     assert refused.value.code is ErrorCode.STATE_CONFLICT
     assert not Customer.objects.exists()
     assert not job.rows.filter(is_done=True).exists()
+    assert imports.unfinished_import(Viewer(org["east_manager"]), SAMPLE, job.pool_id) is None
+
+
+def test_an_import_killed_before_its_first_batch_resumes_with_the_same_file(
+    org: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def killed_at_the_start(*args: Any, **kwargs: Any) -> ImportJob:
+        raise Killed
+
+    monkeypatch.setattr(imports, "commit_import", killed_at_the_start)
+    with pytest.raises(Killed):
+        at_once(org)
+    monkeypatch.undo()
+    job = ImportJob.objects.get()
+    assert (job.status, job.options["staged"], job.done_rows) == ("running", True, 0)
+    assert imports.unfinished_import(Viewer(org["east_manager"]), SAMPLE, job.pool_id) == job
+    assert commit_import(Viewer(org["east_manager"]), job.pk).status == "done"
+    assert Customer.objects.count() == len(SAMPLE_CREATED)
+
+
+def test_an_import_at_once_that_met_a_conflict_resumes(
+    org: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A conflict inside a batch (a routing pointer another run moved) ends a previewed
+    import for good, since its preview is out of date; one applied at once has no preview:
+    the same file run again resumes it."""
+    real_batch = imports._commit_batch
+    calls = []
+
+    def conflict_in_the_second_batch(*args: Any, **kwargs: Any) -> int:
+        calls.append(1)
+        if len(calls) == 2:
+            raise HighSeasError(ErrorCode.STATE_CONFLICT, "moved meanwhile")
+        return real_batch(*args, **kwargs)
+
+    monkeypatch.setattr(imports, "BATCH_SIZE", 4)
+    monkeypatch.setattr(imports, "_commit_batch", conflict_in_the_second_batch)
+    with pytest.raises(HighSeasError):
+        at_once(org)
+    monkeypatch.setattr(imports, "_commit_batch", real_batch)
+    job = ImportJob.objects.get()
+    assert (job.status, job.done_rows) == ("failed", 4)
+    assert imports.unfinished_import(Viewer(org["east_manager"]), SAMPLE, job.pool_id) == job
+    cli(str(_written(SAMPLE)), "--pool", str(org["east_pool"].pk), "--as", "mgr_east")
+    job.refresh_from_db()
+    assert job.status == "done" and ImportJob.objects.count() == 1
+    assert Customer.objects.count() == len(SAMPLE_CREATED)
+
+
+def test_the_page_of_an_unfinished_import_at_once_counts_its_rows(
+    org: dict[str, Any], monkeypatch: pytest.MonkeyPatch, client: Any
+) -> None:
+    def kill(done: int, total: int) -> None:
+        if done == 5:
+            raise Killed
+
+    monkeypatch.setattr(imports, "BATCH_SIZE", 4)
+    with contextlib.suppress(Killed):
+        at_once(org, progress=kill)
+    job = ImportJob.objects.get()
+    counts = imports.import_counts(job)
+    assert counts == {"create": 3, "duplicate": 1, "pending": 10}  # lines 2-5 done
+    assert import_summary(job)["created"] == 3
+    client.force_login(org["east_manager"])
+    page = client.get(f"/console/imports/{job.pk}/").content.decode()
+    assert 'data-count="pending"' in page and 'data-count="create"' in page
+    previewed = preview(org["east_manager"], org["east_pool"])
+    page = client.get(f"/console/imports/{previewed.pk}/").content.decode()
+    assert 'data-count="pending"' not in page  # a preview has no row to wait for
 
 
 def test_a_rep_may_not_import_at_once_and_nothing_is_stored(org: dict[str, Any]) -> None:
@@ -221,6 +317,12 @@ def test_the_cli_imports_at_once_and_a_rerun_resumes_a_killed_import(
     assert newest.options["at_once"] and newest.status == "done"
     assert Customer.objects.count() == len(SAMPLE_CREATED)  # every row a duplicate now
     assert f"import #{newest.pk} again.csv: done" in out
+
+
+def _written(content: bytes) -> Path:
+    path = Path(tempfile.mkdtemp()) / "customers.csv"
+    path.write_bytes(content)
+    return path
 
 
 def cli(*args: str) -> str:

@@ -54,7 +54,7 @@ import json
 import tempfile
 from collections import Counter
 from collections.abc import Callable, Iterator
-from contextlib import nullcontext
+from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain, islice
@@ -90,6 +90,7 @@ __all__ = [
     "commit_import",
     "guess_mapping",
     "import_at_once",
+    "import_counts",
     "import_job",
     "import_rows",
     "import_summary",
@@ -230,7 +231,7 @@ def preview_import(
         history=history,
         override_cap=override_cap,
     )
-    with tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
+    with _discarded_on_failure(job), tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         planned = _plan(job, viewer, rows, spool, progress, now)
         spool.seek(0)
         _write_rows(job, spool)
@@ -272,14 +273,29 @@ def import_at_once(
         at_once=True,
     )
     total = 0
-    for chunk in _batches(rows, WRITE_CHUNK):
-        with transaction.atomic():
-            _insert_planned(job, [(cells, _pending(line)) for line, cells in chunk])
-        total += len(chunk)
+    with _discarded_on_failure(job):
+        for chunk in _batches(rows, WRITE_CHUNK):
+            with transaction.atomic():
+                _insert_planned(job, [(cells, _pending(line)) for line, cells in chunk])
+            total += len(chunk)
+    # every row stored: it may be applied, and it is started (a run of the same file resumes it)
     job.total = total
-    job.options = {**job.options, "staged": True}  # every row stored: it may be applied
-    job.save(update_fields=["total", "options"])
+    job.options = {**job.options, "staged": True}
+    job.status, job.started_at = ImportJob.Status.RUNNING, timezone.now()
+    job.save(update_fields=["total", "options", "status", "started_at"])
     return commit_import(viewer, job.pk, progress=progress, now=now)
+
+
+@contextmanager
+def _discarded_on_failure(job: ImportJob) -> Iterator[None]:
+    """Delete the job and the rows it stored when reading the file fails part of the way (a
+    malformed line deep in a CSV, a damaged sheet) or the storing does: no half-read file is
+    left to commit, nor its cells kept."""
+    try:
+        yield
+    except BaseException:
+        ImportJob.objects.filter(pk=job.pk).delete()
+        raise
 
 
 def _pending(line: int) -> dict[str, Any]:
@@ -427,7 +443,13 @@ def unfinished_import(viewer: Viewer, content: bytes, pool_id: int) -> ImportJob
         status__in=[ImportJob.Status.RUNNING, ImportJob.Status.FAILED],
     ).order_by("-pk")
     return next(
-        (job for job in started[:20] if job.error.get("code") != ErrorCode.STATE_CONFLICT),
+        (
+            job
+            for job in started[:20]
+            # a previewed import that met a change since its preview must be previewed again;
+            # one applied at once has no preview to disagree with: it resumes
+            if job.error.get("code") != ErrorCode.STATE_CONFLICT or job.options.get("at_once")
+        ),
         None,
     )
 
@@ -441,8 +463,21 @@ def import_rows(
     return job.rows.filter(line__gt=after_line).order_by("line")[:limit]
 
 
+def import_counts(job: ImportJob) -> dict[str, int]:
+    """The job's rows by action: its plan, or for an import applied at once that has not
+    finished, what its rows say so far (``pending``: not reached yet)."""
+    if job.options.get("at_once") and job.status != ImportJob.Status.DONE:
+        return _counted(job)
+    return dict(job.planned)
+
+
+def _counted(job: ImportJob) -> dict[str, int]:
+    return dict(job.rows.values_list("action").annotate(n=Count("id")).order_by())
+
+
 def import_summary(job: ImportJob, *, limit: int = 1000) -> dict[str, Any]:
     """Counts, and the first ``limit`` duplicates and errors, by line."""
+    counts = import_counts(job)
     rows = job.rows.order_by("line")
     duplicates = rows.filter(
         action__in=[ImportRow.Action.DUPLICATE, ImportRow.Action.SKIP, ImportRow.Action.MERGE]
@@ -464,9 +499,9 @@ def import_summary(job: ImportJob, *, limit: int = 1000) -> dict[str, Any]:
         "mapping": job.mapping,
         "total": job.total,
         "done": job.done_rows,
-        "created": job.planned.get(ImportRow.Action.CREATE, 0),
-        "skipped": job.planned.get(ImportRow.Action.SKIP, 0),
-        "merged": job.planned.get(ImportRow.Action.MERGE, 0),
+        "created": counts.get(ImportRow.Action.CREATE, 0),
+        "skipped": counts.get(ImportRow.Action.SKIP, 0),
+        "merged": counts.get(ImportRow.Action.MERGE, 0),
         "assigned": created.filter(owner__isnull=False).count(),
         "duplicates": [
             {
@@ -705,7 +740,7 @@ def _finish(job: ImportJob, importer: Importer) -> None:
     """Step 3: done, audited once (a second commit finds nothing left to finish)."""
     counts = {}
     if job.options.get("at_once"):  # the counts of what happened, as a preview counts its plan
-        job.planned = dict(job.rows.values_list("action").annotate(n=Count("id")).order_by())
+        job.planned = _counted(job)
         counts = {"planned": job.planned}
     finished = ImportJob.objects.filter(pk=job.pk).exclude(status=ImportJob.Status.DONE)
     if not finished.update(status=ImportJob.Status.DONE, finished_at=timezone.now(), **counts):

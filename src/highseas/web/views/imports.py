@@ -33,6 +33,7 @@ from highseas.engine.errors import HighSeasError
 from highseas.intake.columns import FIELDS
 from highseas.intake.imports import (
     commit_import,
+    import_counts,
     import_job,
     import_rows,
     preview_import,
@@ -220,12 +221,16 @@ def job_page(request: HttpRequest, job_id: int) -> HttpResponse:
         rows = list(import_rows(viewer, job_id, after_line=_after(request), limit=PAGE + 1))
     except HighSeasError as refusal:
         return answer(request, ok=False, message=plain_words(refusal), to=reverse("web:imports"))
-    planned = {action: job.planned.get(action, 0) for action in job.planned}
+    planned = import_counts(job)
     context = _context(
         job=job,
         rows=[_row_view(row) for row in rows[:PAGE]],
         next_after=rows[PAGE - 1].line if len(rows) > PAGE else None,
-        counts=[(action, label, planned.get(action, 0)) for action, label in _actions()],
+        counts=[
+            (action, label, planned.get(action, 0))
+            for action, label in _actions()
+            if action != ImportRow.Action.PENDING or planned.get(action)  # an unfinished import
+        ],
         may_remap=_kept(request, job) is not None and job.status == ImportJob.Status.PREVIEWED,
         may_commit=job.status != ImportJob.Status.DONE,
     )
@@ -263,10 +268,11 @@ def commit(request: HttpRequest, job_id: int) -> HttpResponse:
     except HighSeasError as refusal:
         return answer(request, ok=False, message=plain_words(refusal), to=to)
     _forget(request, job)
+    planned = import_counts(job)
     counts = {
-        "created": job.planned.get("create", 0),
+        "created": planned.get("create", 0),
         "total": job.total,
-        "errors": job.planned.get("error", 0),
+        "errors": planned.get("error", 0),
     }
     message = _("Imported: %(created)s of %(total)s rows created, %(errors)s with errors.")
     return answer(request, ok=True, message=message % counts, to=to, status=job.status)
