@@ -3,6 +3,7 @@ preview of every row, commit it with the progress indicator showing, and see the
 
 from __future__ import annotations
 
+import contextlib
 import csv
 from pathlib import Path
 from typing import Any
@@ -10,8 +11,11 @@ from typing import Any
 import pytest
 from django.utils import translation
 
+from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
+from highseas.intake import imports
 from highseas.intake.models import ImportJob
+from tests.integration.import_kills import Killed
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 
@@ -80,6 +84,51 @@ def test_a_manager_imports_the_sample_file_as_previewed(
     assert Customer.objects.count() == planned["create"]
     with translation.override("zh-hans"):  # the page speaks the browser's Chinese
         assert manager.locator("[data-job-status]").inner_text() == job.get_status_display()
+
+
+def test_an_import_stopped_part_of_the_way_shows_what_is_left_and_resumes(
+    org: dict[str, Any], sign_in: Any, screenshot: Any, live_server: Any, monkeypatch: Any
+) -> None:
+    """An import applied at once from the command line or the API, killed after its first
+    batch: its page counts what was done and what is not yet, and resumes it."""
+
+    def kill(done: int, total: int) -> None:
+        if done == 5:
+            raise Killed
+
+    monkeypatch.setattr(imports, "BATCH_SIZE", 4)
+    with contextlib.suppress(Killed):
+        imports.import_at_once(
+            Viewer(org["east_manager"]),
+            content=SAMPLE.read_bytes(),
+            pool_id=org["east_pool"].pk,
+            file_name="customers.csv",
+            progress=kill,
+        )
+    monkeypatch.undo()
+    job = ImportJob.objects.get()
+    manager = sign_in("mgr_east")
+    manager.goto(f"{live_server.url}/console/imports/{job.pk}/")
+    manager.wait_for_selector("[data-table=import-rows]")
+    counts = {
+        action: int(manager.locator(f"[data-count={action}] .stat-value").inner_text())
+        for action in ("create", "duplicate", "pending")
+    }
+    assert counts == {"create": 3, "duplicate": 1, "pending": 10}
+    assert manager.locator("[data-count=pending] .stat-label").inner_text() == "尚未导入"
+    assert manager.locator("tr[data-action=pending]").count() == 10
+    assert manager.locator("[data-commit]").inner_text() == "继续导入"
+    screenshot(manager, "64b-import-stopped")
+
+    manager.click("[data-commit]")
+    manager.wait_for_selector("[data-import-done]")
+    job.refresh_from_db()
+    assert (job.status, job.done_rows) == ("done", 14)
+    assert Customer.objects.count() == 10
+    manager.reload()
+    assert manager.locator("[data-count=pending]").count() == 0
+    assert manager.locator("[data-count=create] .stat-value").inner_text() == "10"
+    screenshot(manager, "64c-import-resumed")
 
 
 def test_the_import_preview_fits_a_phone(
