@@ -58,7 +58,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain, islice
-from typing import IO, Any
+from typing import IO, Any, Required, TypedDict, Unpack
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -207,30 +207,14 @@ def _choice(on_duplicate: str) -> str:
 def preview_import(
     viewer: Viewer,
     *,
-    file_name: str,
-    content: bytes,
-    pool_id: int,
-    mapping: dict[str, Any] | None = None,
-    on_duplicate: str = "block",
-    history: bool | None = None,
-    override_cap: bool = False,
     progress: Progress | None = None,
     now: datetime | None = None,
+    **request: Unpack[ImportRequest],
 ) -> ImportJob:
-    """Plan every row of the file (see the module); the job comes back ``previewed``.
-    ``progress`` hears (rows planned, 0) after each batch: the total is known at the end.
-    ``history`` (deals and activities) is on when the mapping maps a history column, unless
-    the caller says otherwise."""
-    job, rows = _new_job(
-        viewer,
-        file_name=file_name,
-        content=content,
-        pool_id=pool_id,
-        mapping=mapping,
-        on_duplicate=on_duplicate,
-        history=history,
-        override_cap=override_cap,
-    )
+    """Plan every row of the file (see the module and ``ImportRequest``); the job comes back
+    ``previewed``. ``progress`` hears (rows planned, 0) after each batch: the total is known
+    at the end."""
+    job, rows = _new_job(viewer, request)
     with _discarded_on_failure(job), tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         planned = _plan(job, viewer, rows, spool, progress, now)
         spool.seek(0)
@@ -244,15 +228,9 @@ def preview_import(
 def import_at_once(
     viewer: Viewer,
     *,
-    file_name: str,
-    content: bytes,
-    pool_id: int,
-    mapping: dict[str, Any] | None = None,
-    on_duplicate: str = "block",
-    history: bool | None = None,
-    override_cap: bool = False,
     progress: Progress | None = None,
     now: datetime | None = None,
+    **request: Unpack[ImportRequest],
 ) -> ImportJob:
     """Import the file without a preview first (the command line without ``--dry-run``, the
     API's ``dry_run=false``: nobody reads a plan before it is applied). Its rows are stored
@@ -261,17 +239,7 @@ def import_at_once(
     The rows go through the same code as a previewed commit's, which also compares each with
     its plan; here there is none to compare with, so a file costs one pass instead of two.
     A killed import resumes like a killed commit (``unfinished_import``)."""
-    job, rows = _new_job(
-        viewer,
-        file_name=file_name,
-        content=content,
-        pool_id=pool_id,
-        mapping=mapping,
-        on_duplicate=on_duplicate,
-        history=history,
-        override_cap=override_cap,
-        at_once=True,
-    )
+    job, rows = _new_job(viewer, request, at_once=True)
     total = 0
     with _discarded_on_failure(job):
         for chunk in _batches(rows, WRITE_CHUNK):
@@ -302,19 +270,29 @@ def _pending(line: int) -> dict[str, Any]:
     return RowPlan(line, ImportRow.Action.PENDING.value).as_dict()
 
 
+class ImportRequest(TypedDict, total=False):
+    """What an import is asked to do: the file (its name and bytes), the pool, and optionally
+    the column mapping (else the team's remembered one completed by the headers), what to do
+    with a duplicate (``block``), whether to import history (deals and activities: when the
+    mapping maps a history column), and an admin's override of the holding caps."""
+
+    file_name: Required[str]
+    content: Required[bytes]
+    pool_id: Required[int]
+    mapping: dict[str, Any] | None
+    on_duplicate: str
+    history: bool | None
+    override_cap: bool
+
+
 def _new_job(
-    viewer: Viewer,
-    *,
-    file_name: str,
-    content: bytes,
-    pool_id: int,
-    mapping: dict[str, Any] | None,
-    on_duplicate: str,
-    history: bool | None,
-    override_cap: bool,
-    at_once: bool = False,
+    viewer: Viewer, request: ImportRequest, *, at_once: bool = False
 ) -> tuple[ImportJob, Iterator[tuple[int, dict[str, str]]]]:
     """The checked request as a new job, and the file's rows as mapped cells by line."""
+    file_name, content, pool_id = request["file_name"], request["content"], request["pool_id"]
+    mapping, history = request.get("mapping"), request.get("history")
+    override_cap = request.get("override_cap", False)
+    on_duplicate = request.get("on_duplicate", ImportJob.OnDuplicate.BLOCK.value)
     pool = require_importer(viewer, pool_id)
     assert pool is not None
     if override_cap and not viewer.is_admin:
