@@ -118,6 +118,7 @@ def test_an_import_stopped_part_of_the_way_shows_what_is_left_and_resumes(
     assert manager.locator("[data-count=pending] .stat-label").inner_text() == "尚未导入"
     assert manager.locator("tr[data-action=pending]").count() == 10
     assert manager.locator("[data-commit]").inner_text() == "继续导入"
+    assert manager.locator("ol.steps li.active").inner_text() == "导入"  # past its preview
     screenshot(manager, "64b-import-stopped")
 
     manager.click("[data-commit]")

@@ -99,7 +99,10 @@ def report_lines(summary: dict[str, Any]) -> list[str]:
 
 
 class Command(BaseCommand):
-    help = "Import customers from a CSV (UTF-8 or GBK) or XLSX file: preview, then commit."
+    help = (
+        "Import customers from a CSV (UTF-8 or GBK) or XLSX file in one pass, each row's "
+        "outcome recorded by line; --dry-run previews every row and creates no customer."
+    )
 
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("file")
