@@ -55,6 +55,7 @@ from highseas.intake.imports import (
     import_summary,
     preview_import,
 )
+from highseas.intake.models import ImportJob
 from highseas.pools import services as pools
 from highseas.pools.models import OwnershipEvent, Pool
 from highseas.routing.models import AssignmentRule
@@ -296,7 +297,6 @@ def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, An
         job, commit_s, commit_cpu, commit_helper = _timed(lambda: commit_import(viewer, job.pk))
     rss_commit = _peak_mb()
     commit_wal = _wal_per_row(wal, options.rows)
-    summary = import_summary(job, limit=0)
     # the same kind of file again (other rows), applied at once as the command line does
     second, second_counts = build_file(replace(options, seed=options.seed + 1), f"{tag}乙")
     wal = wal_position()
@@ -307,7 +307,6 @@ def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, An
     )
     direct_wal = _wal_per_row(wal, options.rows)
     rss_direct = _peak_mb()
-    direct_summary = import_summary(direct, limit=0)
     raw_rows, raw_s, raw_wal = raw_insert(content, pool, admin)
     base = {
         "bench": "import",
@@ -321,28 +320,15 @@ def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, An
         {
             **base,
             "path": "preview",
-            "seconds": round(preview_s, 2),
-            "rows_per_second": round(options.rows / preview_s),
-            "cpu_seconds": round(preview_cpu, 2),
-            "rows_per_cpu_second": round(options.rows / preview_cpu),
-            "helper_cpu_seconds": round(preview_helper, 2),
-            "wal_bytes_per_row": preview_wal,
+            **_pass_figures(options.rows, preview_s, preview_cpu, preview_helper, preview_wal),
         },
         {
             **base,
             "path": "commit",
-            "seconds": round(commit_s, 2),
-            "rows_per_second": round(options.rows / commit_s),
-            "cpu_seconds": round(commit_cpu, 2),
-            "rows_per_cpu_second": round(options.rows / commit_cpu),
-            "helper_cpu_seconds": round(commit_helper, 2),
-            "created": summary["created"],
-            "duplicates": job.planned.get("duplicate", 0),
-            "errors": job.planned.get("error", 0),
-            "assigned": summary["assigned"],
+            **_pass_figures(options.rows, commit_s, commit_cpu, commit_helper, commit_wal),
+            **_outcome(job),
             "batch_rows": job.options.get("batch"),
             "statements_per_500_rows": round(statements.sent * 500 / options.rows, 1),
-            "wal_bytes_per_row": commit_wal,
         },
         {
             **base,
@@ -357,16 +343,8 @@ def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, An
             **base,
             "path": "at_once",
             "file": second_counts,
-            "seconds": round(direct_s, 2),
-            "rows_per_second": round(options.rows / direct_s),
-            "cpu_seconds": round(direct_cpu, 2),
-            "rows_per_cpu_second": round(options.rows / direct_cpu),
-            "helper_cpu_seconds": round(direct_helper, 2),
-            "created": direct_summary["created"],
-            "duplicates": direct.planned.get("duplicate", 0),
-            "errors": direct.planned.get("error", 0),
-            "assigned": direct_summary["assigned"],
-            "wal_bytes_per_row": direct_wal,
+            **_pass_figures(options.rows, direct_s, direct_cpu, direct_helper, direct_wal),
+            **_outcome(direct),
             "target_rows_per_second": TARGET_ROWS_PER_SECOND,
             "meets_target": options.rows / direct_s >= TARGET_ROWS_PER_SECOND,
         },
@@ -395,6 +373,31 @@ def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, An
         },
     ]
     return lines
+
+
+def _pass_figures(
+    rows: int, seconds: float, cpu: float, helper: float, wal: float | None
+) -> dict[str, Any]:
+    """A timed pass over a file of ``rows`` rows (``_timed``), with its log per row."""
+    return {
+        "seconds": round(seconds, 2),
+        "rows_per_second": round(rows / seconds),
+        "cpu_seconds": round(cpu, 2),
+        "rows_per_cpu_second": round(rows / cpu),
+        "helper_cpu_seconds": round(helper, 2),
+        "wal_bytes_per_row": wal,
+    }
+
+
+def _outcome(job: ImportJob) -> dict[str, Any]:
+    """What an applied import did, by its summary."""
+    summary = import_summary(job, limit=0)
+    return {
+        "created": summary["created"],
+        "duplicates": job.planned.get("duplicate", 0),
+        "errors": job.planned.get("error", 0),
+        "assigned": summary["assigned"],
+    }
 
 
 def summary_text(lines: list[dict[str, Any]]) -> str:

@@ -218,7 +218,7 @@ def preview_import(
     with _discarded_on_failure(job), tempfile.TemporaryFile("w+", encoding="utf-8") as spool:
         planned = _plan(job, viewer, rows, spool, progress, now)
         spool.seek(0)
-        _write_rows(job, spool)
+        _write_rows(job, (json.loads(text) for text in spool))
     job.total = sum(planned.values())
     job.planned = dict(planned)
     job.save(update_fields=["total", "planned"])
@@ -240,12 +240,8 @@ def import_at_once(
     its plan; here there is none to compare with, so a file costs one pass instead of two.
     A killed import resumes like a killed commit (``unfinished_import``)."""
     job, rows = _new_job(viewer, request, at_once=True)
-    total = 0
     with _discarded_on_failure(job):
-        for chunk in _batches(rows, WRITE_CHUNK):
-            with transaction.atomic():
-                _insert_planned(job, [(cells, _pending(line)) for line, cells in chunk])
-            total += len(chunk)
+        total = _write_rows(job, ((cells, _pending(line)) for line, cells in rows))
     # every row stored: it may be applied, and it is started (a run of the same file resumes it)
     job.total = total
     job.options = {**job.options, "staged": True}
@@ -366,15 +362,17 @@ ROW_FIELDS = (
 )
 
 
-def _write_rows(job: ImportJob, spool: IO[str]) -> None:
-    """The planned rows, as plain values (``pools.rows``: a model instance per row would
-    cost more than the insert); the cells encrypted as ``ImportRow.values`` stores them.
-    Each chunk is one transaction: outside one, SQLite's ``executemany`` commits every row
-    by itself (a WAL commit a row, twice the insert's own work)."""
-    lines = (json.loads(text) for text in spool)
-    for chunk in _batches(lines, WRITE_CHUNK):
+def _write_rows(job: ImportJob, rows: Iterator[Any]) -> int:
+    """The rows (cells and plan each), as plain values (``pools.rows``: a model instance per
+    row would cost more than the insert); the cells encrypted as ``ImportRow.values`` stores
+    them. Each chunk is one transaction: outside one, SQLite's ``executemany`` commits every
+    row by itself (a WAL commit a row, twice the insert's own work). Answers how many."""
+    written = 0
+    for chunk in _batches(rows, WRITE_CHUNK):
         with transaction.atomic():
             _insert_planned(job, chunk)
+        written += len(chunk)
+    return written
 
 
 def _insert_planned(job: ImportJob, chunk: list[Any]) -> None:
@@ -426,7 +424,7 @@ def unfinished_import(viewer: Viewer, content: bytes, pool_id: int) -> ImportJob
             for job in started[:20]
             # a previewed import that met a change since its preview must be previewed again;
             # one applied at once has no preview to disagree with: it resumes
-            if job.error.get("code") != ErrorCode.STATE_CONFLICT or job.options.get("at_once")
+            if job.error.get("code") != ErrorCode.STATE_CONFLICT or job.at_once
         ),
         None,
     )
@@ -444,7 +442,7 @@ def import_rows(
 def import_counts(job: ImportJob) -> dict[str, int]:
     """The job's rows by action: its plan, or for an import applied at once that has not
     finished, what its rows say so far (``pending``: not reached yet)."""
-    if job.options.get("at_once") and job.status != ImportJob.Status.DONE:
+    if job.at_once and job.status != ImportJob.Status.DONE:
         return _counted(job)
     return dict(job.planned)
 
@@ -508,7 +506,7 @@ def commit_import(
     require_importer(viewer, job.pool_id)
     if job.status == ImportJob.Status.DONE:
         return job
-    if job.options.get("at_once") and not job.options.get("staged"):
+    if job.at_once and not job.options.get("staged"):
         raise HighSeasError(
             ErrorCode.STATE_CONFLICT,
             _("This import stopped while its file was being read; import the file again."),
@@ -610,7 +608,7 @@ def _commit_batch(
             cells = dict(job.rows.filter(line__in=missing).values_list("line", "values"))
             ready.update((p.line, p) for p in importer.prepare((n, cells[n]) for n in missing))
         plans = importer.apply_prepared([ready[row.line] for row in rows], index)
-        at_once = bool(job.options.get("at_once"))
+        at_once = job.at_once
         for count, (row, plan) in enumerate(zip(rows, plans, strict=True), start=1):
             if at_once:
                 row.plan = plan  # no preview to hold it to: what happened is its plan
@@ -717,7 +715,7 @@ def _require_as_planned(row: _Planned, plan: RowPlan) -> None:
 def _finish(job: ImportJob, importer: Importer) -> None:
     """Step 3: done, audited once (a second commit finds nothing left to finish)."""
     counts = {}
-    if job.options.get("at_once"):  # the counts of what happened, as a preview counts its plan
+    if job.at_once:  # the counts of what happened, as a preview counts its plan
         job.planned = _counted(job)
         counts = {"planned": job.planned}
     finished = ImportJob.objects.filter(pk=job.pk).exclude(status=ImportJob.Status.DONE)

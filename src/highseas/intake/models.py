@@ -65,6 +65,12 @@ class ImportJob(models.Model):
     def __str__(self) -> str:
         return f"import #{self.pk} {self.file_name}"
 
+    @property
+    def at_once(self) -> bool:
+        """Applied without a preview (``imports.import_at_once``): each row's plan is what
+        happened to it."""
+        return bool(self.options.get("at_once"))
+
 
 class ImportRow(models.Model):
     class Action(models.TextChoices):
