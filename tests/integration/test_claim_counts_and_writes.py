@@ -38,6 +38,7 @@ from highseas.pools import assign_statements, claim_statements, facts, ownership
 from highseas.pools.authority import RuleAuthority
 from highseas.pools.models import ClaimPolicy, OwnershipEvent
 from highseas.pools.reasons import Reason
+from highseas.pools.rows import insert_rows
 from highseas.routing import cursors
 from highseas.routing.models import AssignmentRule, RoutingCursor
 
@@ -239,7 +240,6 @@ def test_the_claims_counts_walk_the_rep_s_index_not_the_pool_s_with_stale_statis
     and the counts stay the pool's."""
     if connection.vendor != "postgresql":
         pytest.skip("PostgreSQL's planner")
-    from highseas.pools.rows import insert_rows
 
     pool, rep = org["east_pool"], org["rep_a"]
     RepProfile.objects.get_or_create(user=rep)
@@ -277,6 +277,43 @@ def test_the_claims_counts_walk_the_rep_s_index_not_the_pool_s_with_stale_statis
     plan = _plan(sql, params)
     assert "ledger_claims_by_rep" in plan, plan
     assert pool_index not in plan, plan
+    with transaction.atomic():
+        row = claim_statements.read(rep, customer.pk, now)
+    assert (row["today"], row["week"]) == (1, 1)
+
+
+def test_on_sqlite_the_rep_s_claims_are_counted_from_the_index_alone(
+    org: dict[str, Any], make_customer: MakeCustomer
+) -> None:
+    """The (rep, kind, time, pool) index holds what the counts read (pools 0015): the walk
+    over the rep's claims of the week looks up no ledger row, which cost 2 µs a claim of the
+    week on every claim (2.6 ms for a rep with 1,354). The counts stay the pool's."""
+    if connection.vendor != "sqlite":
+        pytest.skip("SQLite's planner")
+    pool, rep = org["east_pool"], org["rep_a"]
+    RepProfile.objects.get_or_create(user=rep)
+    customer = make_customer(org["admin"], pool=pool)
+    now = timezone.now()
+    fields = (
+        *("customer", "kind", "from_status", "from_pool", "to_status", "to_owner"),
+        *("actor_label", "reason", "policy_ref", "at"),
+    )
+    claims = [  # the rep's own: one from each pool
+        (customer.pk, "claimed", "pooled", claimed_from.pk, "owned", rep.pk, "rep", "b", "", now)
+        for claimed_from in (pool, org["south_pool"])
+    ]
+    insert_rows(OwnershipEvent, fields, claims)
+    zone = timezone.get_default_timezone()
+    params = {
+        "customer": customer.pk,
+        "rep": rep.pk,
+        "day": claim_statements.db_datetime(day_start(now, zone)),
+        "week": claim_statements.db_datetime(week_start(now, zone)),
+    }
+    with connection.cursor() as cursor:
+        cursor.execute("EXPLAIN QUERY PLAN " + claim_statements._facts_sql("sqlite"), params)
+        plan = "\n".join(row[3] for row in cursor.fetchall())
+    assert "COVERING INDEX ledger_claims_by_rep" in plan, plan
     with transaction.atomic():
         row = claim_statements.read(rep, customer.pk, now)
     assert (row["today"], row["week"]) == (1, 1)

@@ -98,6 +98,7 @@ INSTALLED_APPS = [
 ]
 
 MIDDLEWARE = [
+    "highseas.config.traffic.InFlight",  # a long job of the scheduler gives way to requests
     "django.middleware.security.SecurityMiddleware",
     "highseas.api.parsers.RequestBounds",
     "whitenoise.middleware.WhiteNoiseMiddleware",

@@ -42,6 +42,7 @@ from django.utils.translation import ngettext
 
 from highseas.accounts.models import AuditLog
 from highseas.accounts.visibility import Viewer
+from highseas.config.traffic import Slices
 from highseas.customers.choices import CustomerLevel, CustomerStage, CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal
 from highseas.engine.errors import ErrorCode, HighSeasError
@@ -199,13 +200,17 @@ def _unlocked(customers: QuerySet[Customer]) -> QuerySet[Customer]:
 def scored_changes(
     customers: QuerySet[Customer], now: datetime, scoring: Scoring
 ) -> Iterator[dict[str, Any]]:
-    """The level each unlocked customer would get, where it differs from the stored one."""
+    """The level each unlocked customer would get, where it differs from the stored one. On
+    the embedded server's jobs' thread it gives way to the requests every few milliseconds
+    (``config.traffic``): over every customer it computes for minutes."""
     customers = _unlocked(customers)
     wins = histories(customers, now, scoring.window_days)
     rows = customers.order_by("id").values_list(
         "id", "level", "employees", "revenue_band", "industry"
     )
+    slices = Slices()
     for customer_id, level, employees, band, industry in rows.iterator(chunk_size=5000):
+        slices()
         history = wins.get(customer_id, WinHistory())
         reason = reason_of(history, scoring, employees, band, industry)
         score = score_of(history, scoring, reason)

@@ -103,16 +103,18 @@ def _facts_sql(vendor: str) -> str:
     won, open_deal = CustomerStage.WON.value, (DealStage.WON.value, DealStage.LOST.value)
     claimed = EventKind.CLAIMED.value
     # The rep's claims from the customer's pool this week, and of them today's (the day starts
-    # within the week), in ONE walk of the rep's (rep, kind, time) index: the week's walk
+    # within the week), in ONE walk of the rep's (rep, kind, time, pool) index: the week's walk
     # already passes every entry of today. The pool (the customer's, read by primary key once
     # for the statement) is a filter of the counts, not a condition of the walk: as a
     # condition, with ledger statistics from before the pool's claims (the usual case at 9:00,
     # since a large ledger is analyzed seldom) the planner took the ledger's pool index
     # instead, i.e. walked every claim of the pool by anyone, a read that grew with each
-    # claim of the rush. The index's entries lead to the rows either way, where the pool is
-    # read. On PostgreSQL the week's start is a row comparison on exactly that index's
-    # columns, for the same reason: with a plain ``e.at >= …`` the planner walked the
-    # (time, …) index, i.e. every claim of the period by anyone.
+    # claim of the rush. The index holds the pool, so the walk reads no ledger row: before
+    # (pools 0015) each entry was looked up in the table for its pool, 2.6 ms a claim on
+    # SQLite for a rep with 1,354 claims that week, 0.5 ms from the index alone. On PostgreSQL
+    # the week's start is a row comparison on the index's leading columns, for the same
+    # reason: with a plain ``e.at >= …`` the planner walked the (time, …) index, i.e. every
+    # claim of the period by anyone.
     since = (
         f"(e.to_owner_id, e.kind, e.at) >= (%(rep)s, '{claimed}', %(week)s)"
         if vendor == "postgresql"

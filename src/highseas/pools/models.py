@@ -270,7 +270,11 @@ class OwnershipEvent(models.Model):
         indexes = [
             models.Index(fields=["customer", "id"], name="ledger_customer_seq"),
             models.Index(fields=["from_owner", "kind", "at"], name="ledger_cooldown"),
-            models.Index(fields=["to_owner", "kind", "at"], name="ledger_claims_by_rep"),
+            # with the pool: a claim counts the rep's claims from the customer's pool this
+            # week and today from this index alone, however many they are (pools 0015)
+            models.Index(
+                fields=["to_owner", "kind", "at", "from_pool"], name="ledger_claims_by_rep"
+            ),
             # the insights' per-rep day counts read from this index alone (pools 0010)
             models.Index(
                 fields=["at", "kind", "to_owner", "to_status", "from_owner", "from_status"],
