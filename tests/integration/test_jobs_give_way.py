@@ -14,12 +14,15 @@ from typing import Any
 import pytest
 from django.db import connection
 from django.test import RequestFactory
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from highseas.bench.dataset import insert_customers
 from highseas.config import traffic
 from highseas.config.sqlite.base import JOBS_THREAD
-from highseas.insights.value import scheduled_rescore
+from highseas.customers.models import Customer
+from highseas.insights import value
+from highseas.insights.value import scheduled_rescore, scored_changes, value_settings
 
 
 @contextmanager
@@ -109,3 +112,20 @@ def test_the_daily_rescore_gives_way_to_requests_on_the_jobs_thread(
     again = on_jobs_thread(lambda: scheduled_rescore(now, force=True))
     assert sum(calls) == 0.0  # nobody in flight: it never waits
     assert busy["rescored"] > 0 and again == {"rescored": 0}  # the first did the work
+
+
+@pytest.mark.django_db
+def test_the_rescore_reads_the_customers_a_page_at_a_time_with_the_same_outcome(
+    org: dict[str, Any], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each page its own statement, so a walk slowed by a rush holds no read open for its
+    whole length; the changes are those of one read of every customer."""
+    insert_customers(org["east_pool"], org["admin"], 1_200)
+    customers = Customer.objects.filter(merged_into__isnull=True)
+    now = timezone.now()
+    whole = list(scored_changes(customers, now, value_settings()))
+    monkeypatch.setattr(value, "RESCORE_PAGE", 250)
+    with CaptureQueriesContext(connection) as queries:
+        paged = list(scored_changes(customers, now, value_settings()))
+    assert whole and paged == whole
+    assert sum("LIMIT 250" in query["sql"] for query in queries) == 6  # 4 × 250, 200, none

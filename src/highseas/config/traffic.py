@@ -84,9 +84,8 @@ class Slices:
 
     def __init__(self) -> None:
         self._since = time.perf_counter()
-        self.slept = 0.0
 
     def __call__(self) -> None:
         if time.perf_counter() - self._since >= SLICE_S:
-            self.slept += give_way()
+            give_way()
             self._since = time.perf_counter()

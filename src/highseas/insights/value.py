@@ -67,6 +67,7 @@ from highseas.pools.set_update import update_rows
 HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
 SYSTEM_ACTOR = "system:rescore"
 BY = {"by": SYSTEM_ACTOR}
+RESCORE_PAGE = 5000  # customers a page of the walk reads (``scored_changes``)
 
 
 @dataclass(frozen=True)
@@ -202,23 +203,29 @@ def scored_changes(
 ) -> Iterator[dict[str, Any]]:
     """The level each unlocked customer would get, where it differs from the stored one. On
     the embedded server's jobs' thread it gives way to the requests every few milliseconds
-    (``config.traffic``): over every customer it computes for minutes."""
+    (``config.traffic``): over every customer it computes for minutes, and longer during a
+    rush. So it reads the customers a page at a time, each page its own statement: one cursor
+    open over the whole walk would keep SQLite's log from being checkpointed back to its start
+    until the walk ends."""
     customers = _unlocked(customers)
     wins = histories(customers, now, scoring.window_days)
     rows = customers.order_by("id").values_list(
         "id", "level", "employees", "revenue_band", "industry"
     )
     slices = Slices()
-    for customer_id, level, employees, band, industry in rows.iterator(chunk_size=5000):
-        slices()
-        history = wins.get(customer_id, WinHistory())
-        reason = reason_of(history, scoring, employees, band, industry)
-        score = score_of(history, scoring, reason)
-        target = level_for(score, scoring.thresholds)
-        if target != level:
-            yield {"customer": customer_id, "from": level, "to": target, "score": score} | {
-                "reason": reason
-            }
+    last = 0
+    while page := list(rows.filter(id__gt=last)[:RESCORE_PAGE]):
+        for customer_id, level, employees, band, industry in page:
+            slices()
+            history = wins.get(customer_id, WinHistory())
+            reason = reason_of(history, scoring, employees, band, industry)
+            score = score_of(history, scoring, reason)
+            target = level_for(score, scoring.thresholds)
+            if target != level:
+                yield {"customer": customer_id, "from": level, "to": target, "score": score} | {
+                    "reason": reason
+                }
+        last = page[-1][0]
 
 
 def _shown(change: dict[str, Any]) -> dict[str, Any]:
