@@ -16,7 +16,7 @@ ORM's, on both databases:
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import Any
 
 import pytest
@@ -230,6 +230,22 @@ def test_a_stale_pointer_refuses_the_whole_save(org: dict[str, Any]) -> None:
     assert list(RoutingCursor.objects.values_list("state", flat=True)) == [{}, {}]
 
 
+LEDGER_FIELDS = (
+    *("customer", "kind", "from_status", "from_pool", "to_status", "to_owner"),
+    *("actor_label", "reason", "policy_ref", "at"),
+)
+
+
+def _facts_params(customer: Customer, rep: Any, now: datetime) -> dict[str, Any]:
+    """The claim facts statement's parameters, the day's and week's starts as ``read``
+    passes them."""
+    zone = timezone.get_default_timezone()
+    day, week = claim_statements._periods(
+        connection.vendor, day_start(now, zone), week_start(now, zone)
+    )
+    return {"customer": customer.pk, "rep": rep.pk, "day": day, "week": week}
+
+
 def test_the_claims_counts_walk_the_rep_s_index_not_the_pool_s_with_stale_statistics(
     org: dict[str, Any], make_customer: MakeCustomer
 ) -> None:
@@ -244,15 +260,11 @@ def test_the_claims_counts_walk_the_rep_s_index_not_the_pool_s_with_stale_statis
     pool, rep = org["east_pool"], org["rep_a"]
     RepProfile.objects.get_or_create(user=rep)
     customer = make_customer(org["admin"], pool=pool)
-    fields = (
-        *("customer", "kind", "from_status", "from_pool", "to_status", "to_owner"),
-        *("actor_label", "reason", "policy_ref", "at"),
-    )
     now = timezone.now()
     others = [org["rep_b"].pk, org["rep_c"].pk]
     created = [(customer.pk, "created", "", None, "pooled", None, "rep", "bench", "", now)]
     created *= 3000  # a ledger of no one's claims yet
-    insert_rows(OwnershipEvent, fields, created)
+    insert_rows(OwnershipEvent, LEDGER_FIELDS, created)
     with connection.cursor() as cursor:
         cursor.execute(f"ANALYZE {OwnershipEvent._meta.db_table}")
     rush = [
@@ -262,14 +274,8 @@ def test_the_claims_counts_walk_the_rep_s_index_not_the_pool_s_with_stale_statis
     for claimed_from in (pool, org["south_pool"]):  # the rep's own: one from each pool
         rush.append((customer.pk, "claimed", "pooled", claimed_from.pk, "owned", rep.pk))
         rush[-1] += ("rep", "b", "", now)
-    insert_rows(OwnershipEvent, fields, rush)
-    zone = timezone.get_default_timezone()
-    params = {
-        "customer": customer.pk,
-        "rep": rep.pk,
-        "day": day_start(now, zone),
-        "week": week_start(now, zone),
-    }
+    insert_rows(OwnershipEvent, LEDGER_FIELDS, rush)
+    params = _facts_params(customer, rep, now)
     sql = claim_statements._facts_sql("postgresql")
     (pool_index,) = [
         index.name for index in OwnershipEvent._meta.indexes if index.fields == ["from_pool"]
@@ -286,30 +292,20 @@ def test_on_sqlite_the_rep_s_claims_are_counted_from_the_index_alone(
     org: dict[str, Any], make_customer: MakeCustomer
 ) -> None:
     """The (rep, kind, time, pool) index holds what the counts read (pools 0015): the walk
-    over the rep's claims of the week looks up no ledger row, which cost 2 µs a claim of the
-    week on every claim (2.6 ms for a rep with 1,354). The counts stay the pool's."""
+    over the rep's claims of the week looks up no ledger row (``claim_statements``). The
+    counts stay the pool's."""
     if connection.vendor != "sqlite":
         pytest.skip("SQLite's planner")
     pool, rep = org["east_pool"], org["rep_a"]
     RepProfile.objects.get_or_create(user=rep)
     customer = make_customer(org["admin"], pool=pool)
     now = timezone.now()
-    fields = (
-        *("customer", "kind", "from_status", "from_pool", "to_status", "to_owner"),
-        *("actor_label", "reason", "policy_ref", "at"),
-    )
     claims = [  # the rep's own: one from each pool
         (customer.pk, "claimed", "pooled", claimed_from.pk, "owned", rep.pk, "rep", "b", "", now)
         for claimed_from in (pool, org["south_pool"])
     ]
-    insert_rows(OwnershipEvent, fields, claims)
-    zone = timezone.get_default_timezone()
-    params = {
-        "customer": customer.pk,
-        "rep": rep.pk,
-        "day": claim_statements.db_datetime(day_start(now, zone)),
-        "week": claim_statements.db_datetime(week_start(now, zone)),
-    }
+    insert_rows(OwnershipEvent, LEDGER_FIELDS, claims)
+    params = _facts_params(customer, rep, now)
     with connection.cursor() as cursor:
         cursor.execute("EXPLAIN QUERY PLAN " + claim_statements._facts_sql("sqlite"), params)
         plan = "\n".join(row[3] for row in cursor.fetchall())
