@@ -872,6 +872,7 @@ def test_the_import_bench_at_a_tiny_scale_imports_every_good_row_once() -> None:
         assert applied["errors"] == applied["file"]["bad"]
         assert applied["assigned"] == applied["created"]  # the round-robin rule routes every one
     assert at_once["file"] != counts  # another file
+    assert {line["reps"] for line in lines.values()} == {3}
     # the raw baseline is gone again
     assert Customer.objects.count() == commit["created"] + at_once["created"]
     assert counts["good"] + counts["duplicate"] <= lines["raw_insert"]["inserted"] <= 400

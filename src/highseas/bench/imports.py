@@ -6,8 +6,9 @@ the duplicate check and the assignment rules on, beside a raw insert of the same
    company in another spelling (a region bracket added, the phone with ``+86`` / spaces /
    full-width digits, the name's legal form changed), and 1 % are bad (no name, a malformed
    e-mail, employees ``很多``).
-2. A bench team of reps, a pool (``bench-import-pool``, its marker) and one active
-   round-robin rule over the team: every pooled newcomer is routed.
+2. A bench team of reps (``--reps``: 100 from the command line), a pool
+   (``bench-import-pool``, its marker) and one active round-robin rule over the team: every
+   pooled newcomer is routed.
 3. ``preview_import`` then ``commit_import`` as an admin (``block`` on duplicates), each timed;
    the figures are rows per second over all rows of the file. The commit also gives its rows
    per batch and the statements it sent per 500 rows. Then a second file of the same kind
@@ -312,6 +313,7 @@ def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, An
         "bench": "import",
         "db": connection.vendor,
         "rows": options.rows,
+        "reps": options.reps,
         "file_bytes": len(content),
         "file": counts,
     }
@@ -405,7 +407,8 @@ def summary_text(lines: list[dict[str, Any]]) -> str:
     commit, memory = by["commit"], by["memory"]
     return "\n".join(
         [
-            f"import bench on {commit['db']}: {commit['rows']:,} rows ({commit['file']})",
+            f"import bench on {commit['db']}: {commit['rows']:,} rows ({commit['file']}), "
+            f"routed round-robin to {commit['reps']} reps",
             f"  preview  {by['preview']['rows_per_second']:>8,} rows/s "
             f"({by['preview']['seconds']} s; {by['preview']['rows_per_cpu_second']:,} per CPU s)",
             f"  commit   {commit['rows_per_second']:>8,} rows/s ({commit['seconds']} s; "
