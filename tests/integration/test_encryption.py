@@ -427,3 +427,36 @@ def test_an_import_keeps_the_lines_it_planned_encrypted(org: dict[str, Any]) -> 
     assert row.values["phone"] == "13600136000"  # read back in clear through the model
     commit_import(Viewer(org["admin"]), job.pk)
     assert Customer.objects.get(name="远航贸易有限公司").phone == "13600136000"
+
+
+@pytest.mark.django_db(transaction=True)
+def test_the_kept_lines_of_an_unfinished_import_are_encrypted_and_rotated(
+    org: dict[str, Any], key_file: Path
+) -> None:
+    """An import applied at once keeps its file's lines until it is done (``KeptLines``):
+    encrypted, and brought under a new key by a rotation like the rows."""
+    from highseas.accounts.visibility import Viewer
+    from highseas.customers import crypto
+    from highseas.intake import imports
+    from highseas.intake.models import KeptLines
+
+    content = "客户名称,电话\n远航贸易有限公司,13600136000\n".encode()
+    request = {"file_name": "客户.csv", "content": content, "pool_id": org["east_pool"].pk}
+    job, rows = imports._new_job(Viewer(org["admin"]), request, at_once=True)
+    imports._keep_lines(job, rows)
+
+    def kept_key() -> str | None:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT cells FROM intake_keptlines")
+            (stored,) = cursor.fetchone()
+        text = stored if isinstance(stored, str) else json.dumps(stored)
+        assert "13600136000" not in text
+        return crypto.key_id_of(text.strip('"'))
+
+    old = kept_key()
+    ring = crypto.begin_rotation()
+    call_command("rotatekeys", grace=0, stdout=io.StringIO())
+    assert kept_key() == ring.current != old
+    crypto.invalidate()
+    kept = KeptLines.objects.get(job=job).cells
+    assert kept == [[2, {"name": "远航贸易有限公司", "phone": "13600136000"}]]

@@ -1,7 +1,8 @@
 """An import applied at once (``imports.import_at_once``: the command line without
-``--dry-run``, the API's ``dry_run=false``): one pass over the file, each row's outcome stored
-as its plan as it is applied. It must do what a preview of the same data says, resume a kill
-exactly once, and be reported like a previewed commit."""
+``--dry-run``, the API's ``dry_run=false``): one pass over the file, its lines kept until it
+is done, each row written once, with its outcome as its plan, as it is applied. It must do what
+a preview of the same data says, resume a kill exactly once, and be reported like a previewed
+commit."""
 
 from __future__ import annotations
 
@@ -15,7 +16,8 @@ from typing import Any
 
 import pytest
 from django.core.management import call_command
-from django.db import transaction
+from django.db import connection, transaction
+from django.test.utils import CaptureQueriesContext
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -24,8 +26,9 @@ from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake import imports
+from highseas.intake.importer import RowPlan
 from highseas.intake.imports import commit_import, import_at_once, import_summary
-from highseas.intake.models import ImportJob, ImportRow
+from highseas.intake.models import ImportJob, ImportRow, KeptLines
 from highseas.pools.models import OwnershipEvent
 from highseas.routing.models import AssignmentRule, RoutingCursor
 from tests.integration.import_kills import Killed
@@ -88,6 +91,47 @@ def test_the_sample_at_once_stores_what_happened_to_every_row(org: dict[str, Any
     assert [e["line"] for e in summary["errors"]] == [6, 7, 11]
     audit = AuditLog.objects.get(action="import")
     assert audit.detail["planned"] == job.planned == {"create": 10, "duplicate": 1, "error": 3}
+    assert not KeptLines.objects.exists()  # dropped when done: the rows keep their cells
+    assert job.rows.get(line=2).values["name"] == "星辰科技（北京）有限公司"
+
+
+def test_at_once_writes_each_row_once(org: dict[str, Any]) -> None:
+    """Each line's row is inserted done, with its outcome, by the batch that applies it: no
+    row is written ``pending`` first and updated afterwards."""
+    with CaptureQueriesContext(connection) as seen:
+        job = at_once(org)
+    assert job.status == "done" and job.rows.count() == 14
+    assert _row_updates(seen) == []
+
+
+def _row_updates(seen: CaptureQueriesContext) -> list[str]:
+    table = connection.ops.quote_name(ImportRow._meta.db_table)
+    # an ``executemany`` is logged as "N times: UPDATE …"
+    return [q["sql"] for q in seen.captured_queries if f"UPDATE {table} " in q["sql"]]
+
+
+def test_a_job_staged_row_by_row_before_the_kept_file_still_resumes(org: dict[str, Any]) -> None:
+    """An import at once killed before its file was kept whole had stored every row
+    ``pending`` with its cells: committing such a job applies those rows as it did then."""
+    request = {"file_name": "old.csv", "content": SAMPLE, "pool_id": org["east_pool"].pk}
+    job, rows = imports._new_job(Viewer(org["east_manager"]), request, at_once=True)
+    pending = ((cells, RowPlan(line, "pending").as_dict()) for line, cells in rows)
+    job.total = imports._write_rows(job, pending)
+    job.options = {**job.options, "staged": True}
+    job.status, job.started_at = ImportJob.Status.RUNNING, job.created_at
+    job.save()
+    assert imports.import_counts(job) == {"pending": 14}
+
+    with CaptureQueriesContext(connection) as seen:
+        job = commit_import(Viewer(org["east_manager"]), job.pk)
+
+    assert (job.status, job.done_rows) == ("done", 14)
+    assert job.planned == {"create": 10, "duplicate": 1, "error": 3}
+    assert not job.rows.filter(is_done=False).exists()
+    assert _row_updates(seen)  # each staged row updated with what happened to it
+    assert set(Customer.objects.values_list("pk", flat=True)) == set(
+        job.rows.filter(action="create").values_list("customer", flat=True)
+    )
 
 
 @settings(
@@ -181,30 +225,31 @@ def test_a_file_that_breaks_part_of_the_way_leaves_no_job_and_no_rows(
     assert not Customer.objects.exists()
 
 
-def test_an_import_killed_while_its_rows_were_stored_is_not_applied(
+def test_an_import_killed_while_its_file_was_kept_is_not_applied(
     org: dict[str, Any], monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """A process killed outright (no handler runs) while storing the rows leaves a job that
-    is not staged: committing it would import part of the file, so it is refused, and the
-    same file run again is a new import."""
-    stored = imports._insert_planned
+    """A process killed outright (no handler runs) while the file's lines were kept leaves a
+    job that is not staged: committing it would import part of the file, so it is refused,
+    and the same file run again is a new import."""
 
-    def killed_after_one_chunk(job: ImportJob, chunk: list[Any]) -> None:
-        if job.rows.exists():
+    keep = KeptLines.objects.create
+
+    def killed_after_one_run(**kwargs: Any) -> KeptLines:
+        if KeptLines.objects.exists():
             raise Killed
-        stored(job, chunk)
+        return keep(**kwargs)
 
     @contextlib.contextmanager
     def no_handler(job: ImportJob) -> Iterator[None]:
         yield
 
-    monkeypatch.setattr(imports, "WRITE_CHUNK", 5)
-    monkeypatch.setattr(imports, "_insert_planned", killed_after_one_chunk)
+    monkeypatch.setattr(imports, "KEPT_LINES", 5)
+    monkeypatch.setattr(KeptLines.objects, "create", killed_after_one_run)
     monkeypatch.setattr(imports, "_discarded_on_failure", no_handler)
     with pytest.raises(Killed):
         at_once(org)
     job = ImportJob.objects.get()
-    assert (job.status, job.rows.count()) == ("previewed", 5)
+    assert (job.status, job.rows.count(), job.kept.count()) == ("previewed", 0, 1)
     with pytest.raises(HighSeasError) as refused:
         commit_import(Viewer(org["east_manager"]), job.pk)
     assert refused.value.code is ErrorCode.STATE_CONFLICT
@@ -225,6 +270,8 @@ def test_an_import_killed_before_its_first_batch_resumes_with_the_same_file(
     monkeypatch.undo()
     job = ImportJob.objects.get()
     assert (job.status, job.options["staged"], job.done_rows) == ("running", True, 0)
+    kept = [line for run in job.kept.order_by("first_line") for line, _cells in run.cells]
+    assert (job.rows.count(), kept) == (0, list(range(2, 16)))  # every line kept, none applied
     assert imports.unfinished_import(Viewer(org["east_manager"]), SAMPLE, job.pool_id) == job
     assert commit_import(Viewer(org["east_manager"]), job.pk).status == "done"
     assert Customer.objects.count() == len(SAMPLE_CREATED)
@@ -236,7 +283,7 @@ def test_an_import_at_once_that_met_a_conflict_resumes(
     """A conflict inside a batch (a routing pointer another run moved) ends a previewed
     import for good, since its preview is out of date; one applied at once has no preview:
     the same file run again resumes it."""
-    real_batch = imports._commit_batch
+    real_batch = imports._apply_file_batch
     calls = []
 
     def conflict_in_the_second_batch(*args: Any, **kwargs: Any) -> int:
@@ -246,10 +293,10 @@ def test_an_import_at_once_that_met_a_conflict_resumes(
         return real_batch(*args, **kwargs)
 
     monkeypatch.setattr(imports, "BATCH_SIZE", 4)
-    monkeypatch.setattr(imports, "_commit_batch", conflict_in_the_second_batch)
+    monkeypatch.setattr(imports, "_apply_file_batch", conflict_in_the_second_batch)
     with pytest.raises(HighSeasError):
         at_once(org)
-    monkeypatch.setattr(imports, "_commit_batch", real_batch)
+    monkeypatch.setattr(imports, "_apply_file_batch", real_batch)
     job = ImportJob.objects.get()
     assert (job.status, job.done_rows) == ("failed", 4)
     assert imports.unfinished_import(Viewer(org["east_manager"]), SAMPLE, job.pool_id) == job

@@ -48,9 +48,14 @@ TABLES = (
     Table(MERGES, (), ("survivor_before", "survivor_after")),
 )
 # Import rows keep each line's cells (phones and e-mails among them) for the preview and the
-# resume; a rotation covers them too. Not in TABLES: customers' migration 0010 runs before
-# the intake app has a table.
-EVERY_TABLE = (*TABLES, Table("intake_importrow", (), ("values",)))
+# resume, and an import applied at once keeps its file's lines until it is done; a rotation
+# covers them too. Not in TABLES: customers' migration 0010 runs before the intake app has a
+# table.
+EVERY_TABLE = (
+    *TABLES,
+    Table("intake_importrow", (), ("values",)),
+    Table("intake_keptlines", (), ("cells",)),
+)
 
 
 def _json(value: Any) -> Any:

@@ -32,10 +32,15 @@ job's ``options``), each batch in its own transaction and routing run, in line o
 3. when no row is left, the job is marked ``done`` and the import audit-logged, once.
 
 ``import_at_once`` is for a caller that applies a file without reading a plan first (the
-command line without ``--dry-run``, the API's ``dry_run=false``): its rows are stored
-``pending`` with their cells, and the same commit applies them, storing each row's outcome as
-its plan in step 1 instead of comparing it with one; the job's counts are those outcomes. One
-pass over the file instead of two: a preview costs about what its commit does.
+command line without ``--dry-run``, the API's ``dry_run=false``): the file's mapped cells are
+kept (``KeptLines``: runs of ``KEPT_LINES`` lines, each one encrypted value), and the commit's
+batches apply them, each writing its rows with what happened to them (their plans), done, in
+the transaction that applies them, instead of comparing outcomes with plans; the job's counts
+are those outcomes, and the kept lines are dropped when the job is done. One pass over the
+file instead of two (a preview costs about what its commit does), and each row written once:
+storing every row ``pending`` first and updating it when applied (as jobs staged before
+``KeptLines`` still are, and still resume) cost a tenth of a 100,000-row import on
+PostgreSQL.
 
 The preview's planning and the commit's batches hold off Python's full (oldest-generation)
 garbage collections (``routing.runs.full_collections_held``, as an assignment run does): the
@@ -58,7 +63,7 @@ from contextlib import contextmanager, nullcontext
 from dataclasses import dataclass
 from datetime import datetime
 from itertools import chain, islice
-from typing import IO, Any, Required, TypedDict, Unpack
+from typing import IO, Any, Required, TypedDict, Unpack, cast
 
 from django.conf import settings
 from django.db import connection, transaction
@@ -75,7 +80,7 @@ from highseas.customers.fts import search_upkeep_off
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake.columns import HISTORY_FIELDS, checked_mapping, guess_mapping
 from highseas.intake.importer import Importer, Prepared, RowPlan
-from highseas.intake.models import ImportJob, ImportMapping, ImportRow
+from highseas.intake.models import ImportJob, ImportMapping, ImportRow, KeptLines
 from highseas.intake.preparing import prepared_batches
 from highseas.intake.reading import Table, read_table
 from highseas.pools import leases
@@ -113,6 +118,10 @@ WRITE_CHUNK = 1000
 # On SQLite, a preview of more rows than this plans on a copy of the database (see the module):
 # in place, 500 rows hold the write lock for about 0.2 s.
 IN_PLACE_ROWS = 500
+# An import applied at once keeps its file in runs of this many lines (``KeptLines``): each
+# run one encrypted value, written and read back one at a time, so neither end holds the
+# whole file twice.
+KEPT_LINES = 10_000
 Progress = Callable[[int, int], None]  # (rows done, rows in the job)
 
 
@@ -233,18 +242,18 @@ def import_at_once(
     **request: Unpack[ImportRequest],
 ) -> ImportJob:
     """Import the file without a preview first (the command line without ``--dry-run``, the
-    API's ``dry_run=false``: nobody reads a plan before it is applied). Its rows are stored
-    ``pending`` with their cells, then applied by the commit's batches (``commit_import``),
-    each storing what happened to it as its row's plan, in the transaction that applies it.
-    The rows go through the same code as a previewed commit's, which also compares each with
-    its plan; here there is none to compare with, so a file costs one pass instead of two.
-    A killed import resumes like a killed commit (``unfinished_import``)."""
+    API's ``dry_run=false``: nobody reads a plan before it is applied). Its mapped cells are
+    kept (``KeptLines``), then applied by the commit's batches (``commit_import``), each
+    writing its rows with what happened to them, in the transaction that applies them. The
+    rows go through the same code as a previewed commit's, which also compares each with its
+    plan; here there is none to compare with, so a file costs one pass instead of two. A
+    killed import resumes like a killed commit (``unfinished_import``), from the kept lines."""
     job, rows = _new_job(viewer, request, at_once=True)
     with _discarded_on_failure(job):
-        total = _write_rows(job, ((cells, _pending(line)) for line, cells in rows))
-    # every row stored: it may be applied, and it is started (a run of the same file resumes it)
+        total = _keep_lines(job, rows)
+    # the file kept: it may be applied, and it is started (a run of the same file resumes it)
     job.total = total
-    job.options = {**job.options, "staged": True}
+    job.options = {**job.options, "staged": True, "file": True}
     job.status, job.started_at = ImportJob.Status.RUNNING, timezone.now()
     job.save(update_fields=["total", "options", "status", "started_at"])
     return commit_import(viewer, job.pk, progress=progress, now=now)
@@ -262,8 +271,15 @@ def _discarded_on_failure(job: ImportJob) -> Iterator[None]:
         raise
 
 
-def _pending(line: int) -> dict[str, Any]:
-    return RowPlan(line, ImportRow.Action.PENDING.value).as_dict()
+def _keep_lines(job: ImportJob, rows: Iterator[tuple[int, dict[str, str]]]) -> int:
+    """The file's lines kept in runs (``KeptLines``), as a preview's rows are stored: each run
+    its own transaction. Answers how many lines."""
+    kept = 0
+    for run in _batches(rows, KEPT_LINES):
+        with transaction.atomic():
+            KeptLines.objects.create(job=job, first_line=run[0][0], cells=run)
+        kept += len(run)
+    return kept
 
 
 class ImportRequest(TypedDict, total=False):
@@ -358,7 +374,7 @@ def _same(rows: list[tuple[int, dict[str, str]]]) -> list[tuple[int, dict[str, s
 
 ROW_FIELDS = (
     *("job", "line", "values", "action", "code", "detail", "duplicate_of", "duplicate_line"),
-    *("holder", "owner", "routed", "is_done"),
+    *("holder", "owner", "routed", "customer", "is_done"),
 )
 
 
@@ -375,7 +391,9 @@ def _write_rows(job: ImportJob, rows: Iterator[Any]) -> int:
     return written
 
 
-def _insert_planned(job: ImportJob, chunk: list[Any]) -> None:
+def _insert_planned(job: ImportJob, chunk: list[Any], *, done: bool = False) -> None:
+    """Rows (cells and plan each) planned (a preview's: its plans' customers were rolled
+    back), or ``done``, with the customer each made."""
     as_json = json_adapter()
     insert_rows(
         ImportRow,
@@ -387,7 +405,8 @@ def _insert_planned(job: ImportJob, chunk: list[Any]) -> None:
                 plan["detail"],
                 None if plan["duplicate_line"] else plan["duplicate_of"],
                 *(plan["duplicate_line"], plan["holder"], plan["owner_id"], plan["routed"]),
-                False,
+                plan["customer_id"] if done else None,
+                done,
             )
             for cells, plan in chunk
         ],
@@ -443,7 +462,10 @@ def import_counts(job: ImportJob) -> dict[str, int]:
     """The job's rows by action: its plan, or for an import applied at once that has not
     finished, what its rows say so far (``pending``: not reached yet)."""
     if job.at_once and job.status != ImportJob.Status.DONE:
-        return _counted(job)
+        counts = _counted(job)
+        if (left := job.total - sum(counts.values())) > 0:  # lines of its file not applied yet
+            counts[ImportRow.Action.PENDING.value] = counts.get("pending", 0) + left
+        return counts
     return dict(job.planned)
 
 
@@ -541,14 +563,22 @@ def _commit_walk(
     )
     done = job.rows.filter(is_done=True).count()
     size = int(job.options.get("batch") or batch_size())
-    batches = _stored_batches(job, size)
+    batches: Iterator[_FileBatch | _Stored]
+    if job.options.get("file"):  # applied at once, its lines kept (``KeptLines``)
+        batches, rows_of = _file_batches(job, size), _file_cells
+    else:
+        batches, rows_of = _stored_batches(job, size), _stored_cells
     with (
         full_collections_held(),  # see the module
-        prepared_batches(importer, batches, _stored_cells) as pairs,
+        prepared_batches(importer, batches, rows_of) as pairs,
     ):
         for index, (batch, prepared) in enumerate(pairs):
             try:
-                done += _commit_batch(job, importer, batch.lines, index, progress, done, prepared)
+                if isinstance(batch, _FileBatch):
+                    done += _apply_file_batch(job, importer, batch, index, progress, done, prepared)
+                else:
+                    lines = cast(_Stored, batch).lines
+                    done += _commit_batch(job, importer, lines, index, progress, done, prepared)
             except HighSeasError as conflict:
                 if conflict.code is ErrorCode.STATE_CONFLICT:
                     ImportJob.objects.filter(pk=job.pk).exclude(
@@ -583,9 +613,78 @@ def _stored_batches(job: ImportJob, size: int) -> Iterator[_Stored]:
         last_line = found[-1][0]
 
 
-def _stored_cells(batch: _Stored) -> list[tuple[int, dict[str, str]]]:
+def _stored_cells(batch: Any) -> list[tuple[int, dict[str, str]]]:
     """A batch's cells decrypted (``prepared_batches``, before the batch's transaction)."""
-    return [(line, decrypt_json(cells)) for line, cells in batch.cells]
+    return [(line, decrypt_json(cells)) for line, cells in cast(_Stored, batch).cells]
+
+
+@dataclass
+class _FileBatch:
+    """A batch of the kept lines (``KeptLines``) in line order: its first and last line, and
+    the cells of those lines that have no row yet when read."""
+
+    first: int
+    last: int
+    cells: list[tuple[int, dict[str, str]]]
+
+
+def _file_batches(job: ImportJob, size: int) -> Iterator[_FileBatch]:
+    """The kept lines in batches of ``size`` lines, as the file was first cut (the routing
+    seeds go by the batch's place in the file), without the lines already applied: a batch is
+    applied whole or not at all, so after a kill they are the first batches."""
+    applied = set(job.rows.values_list("line", flat=True))
+    for batch in _batches(_kept_lines(job), size):
+        yield _FileBatch(
+            batch[0][0],
+            batch[-1][0],
+            [(line, cells) for line, cells in batch if line not in applied],
+        )
+
+
+def _kept_lines(job: ImportJob) -> Iterator[tuple[int, dict[str, str]]]:
+    """The job's kept lines in order, one run read at a time (none once the job is done)."""
+    after = -1
+    runs = KeptLines.objects.filter(job=job).order_by("first_line")
+    while run := runs.filter(first_line__gt=after).values_list("first_line", "cells").first():
+        after, cells = run
+        yield from ((line, row) for line, row in cells)
+
+
+def _file_cells(batch: Any) -> list[tuple[int, dict[str, str]]]:
+    return cast(_FileBatch, batch).cells
+
+
+@transaction.atomic
+def _apply_file_batch(
+    job: ImportJob,
+    importer: Importer,
+    batch: _FileBatch,
+    index: int,
+    progress: Progress | None,
+    done: int,
+    prepared: list[Prepared],
+) -> int:
+    """One batch of an import applied at once from its kept lines: its lines without a row,
+    applied from their prepared forms, and their rows written with what happened to each
+    (its plan) and the customer it made, done, in this transaction. The job's lease keeps a
+    second commit out; the lines' rows are looked for again here all the same, and the
+    unique (job, line) would refuse a row written twice."""
+    if not batch.cells:
+        return 0
+    applied = set(
+        job.rows.filter(line__gte=batch.first, line__lte=batch.last).values_list("line", flat=True)
+    )
+    todo = [row for row in prepared if row.line not in applied]
+    if not todo:
+        return 0
+    plans = importer.apply_prepared(todo, index)
+    cells = dict(batch.cells)
+    if progress:
+        for count in range(1, len(plans) + 1):
+            progress(done + count, job.total)
+    _insert_planned(job, [(cells[plan.line], plan.as_dict()) for plan in plans], done=True)
+    ImportJob.objects.filter(pk=job.pk).update(done_rows=done + len(plans))
+    return len(plans)
 
 
 @transaction.atomic
@@ -721,6 +820,7 @@ def _finish(job: ImportJob, importer: Importer) -> None:
     finished = ImportJob.objects.filter(pk=job.pk).exclude(status=ImportJob.Status.DONE)
     if not finished.update(status=ImportJob.Status.DONE, finished_at=timezone.now(), **counts):
         return
+    KeptLines.objects.filter(job=job).delete()  # its rows hold their lines' cells
     record_audit(
         importer.actor,
         AuditLog.Action.IMPORT,

@@ -1,10 +1,12 @@
 """Imports (SPEC §10): a job per uploaded file, a planned row per line, a mapping per team.
 
 The ``ImportRow`` is what makes an import exact: the preview writes one per line with what
-will happen to it (an import applied at once writes it ``pending``, and its commit writes
-what happened); the commit applies a row in the same transaction that marks it ``done`` with
-the customer it produced, so a commit killed anywhere and restarted skips what is done and
-redoes nothing.
+will happen to it; the commit applies a row in the same transaction that marks it ``done``
+with the customer it produced, so a commit killed anywhere and restarted skips what is done
+and redoes nothing. An import applied at once keeps its file's lines (``KeptLines``)
+until it is done, and writes each line's ``ImportRow`` with what happened to it, done, in
+the transaction that applies it (before, it wrote every row ``pending`` first and updated it
+when applied; a job staged that way still resumes so).
 """
 
 from __future__ import annotations
@@ -79,7 +81,8 @@ class ImportRow(models.Model):
         SKIP = "skip", _("Skip")
         MERGE = "merge", _("Merge")
         ERROR = "error", _("Error")
-        # stored by an import applied at once (``imports.import_at_once``), not yet applied
+        # stored by an import applied at once before its file's lines were kept (``KeptLines``),
+        # not yet applied
         PENDING = "pending", _("Not yet applied")
 
     # the unique (job, line) below leads with job and serves every look-up by job
@@ -132,3 +135,22 @@ class ImportMapping(models.Model):
 
     def __str__(self) -> str:
         return f"import mapping of team #{self.team_id}"
+
+
+class KeptLines(models.Model):
+    """A run of the lines of a file applied at once, as mapped cells (``[[line, {field:
+    cell}], …]``, encrypted as one token: phones and e-mails), kept from the moment the file
+    is read until the import is done, so a killed import resumes without the file. A file is
+    kept in runs of ``imports.KEPT_LINES`` lines: written and read back one run at a time."""
+
+    job = models.ForeignKey(ImportJob, models.CASCADE, related_name="kept", db_index=False)
+    first_line = models.PositiveIntegerField()
+    cells = EncryptedJSONField(default=list)
+
+    class Meta:
+        constraints = [
+            models.UniqueConstraint(fields=["job", "first_line"], name="kept_lines_once")
+        ]
+
+    def __str__(self) -> str:
+        return f"lines from {self.first_line} of import #{self.job_id}"
