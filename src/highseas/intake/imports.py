@@ -39,8 +39,8 @@ the transaction that applies them, instead of comparing outcomes with plans; the
 are those outcomes, and the kept lines are dropped when the job is done. One pass over the
 file instead of two (a preview costs about what its commit does), and each row written once:
 storing every row ``pending`` first and updating it when applied (as jobs staged before
-``KeptLines`` still are, and still resume) cost a tenth of a 100,000-row import on
-PostgreSQL.
+``KeptLines`` still are, and still resume) cost a quarter of the CPU of a 100,000-row import
+on PostgreSQL (``benchmarks/README.md``).
 
 The preview's planning and the commit's batches hold off Python's full (oldest-generation)
 garbage collections (``routing.runs.full_collections_held``, as an assignment run does): the
