@@ -28,7 +28,7 @@ from highseas.notify.models import Notification
 from highseas.pools import assign_statements, claim_statements, ownership
 from highseas.pools.invariants import run_checks
 from highseas.pools.models import OwnershipEvent, Pool
-from highseas.routing import apply
+from highseas.routing import apply, snapshots
 from highseas.routing.compile import compile_conditions
 from highseas.routing.models import (
     AssignmentDecision,
@@ -370,6 +370,52 @@ def test_a_rule_never_takes_a_rep_past_the_holding_cap(
     assert len(result.assigned) == 3
     assert {d.reason for d in result.unassigned} == {"holding_cap_reached"}
     assert Counter(owners(customers).values())[org["rep_a"].pk] == 3
+    assert_invariants()
+
+
+@pytest.mark.parametrize("weighed_by", [None, "pool_cap", "rep_cap", "least_loaded"])
+def test_a_run_counts_what_the_reps_hold_only_when_a_cap_or_its_rule_weighs_it(
+    org: dict[str, Any],
+    make_customer: MakeCustomer,
+    east_reps: list[User],
+    monkeypatch: pytest.MonkeyPatch,
+    weighed_by: str | None,
+) -> None:
+    """The count scans every customer the reps hold, once per batch: a round-robin run with
+    no holding cap does not need it. A cap (the pool's or a rep's own) or a strategy that
+    weighs holdings still counts them, and the cap holds."""
+    counted: list[list[int]] = []
+    holdings_of = snapshots.holdings_of
+    monkeypatch.setattr(
+        snapshots, "holdings_of", lambda reps: counted.append(reps) or holdings_of(reps)
+    )
+    make_customer(org["admin"], owner=org["rep_a"], now=NOW - timedelta(days=1))
+    customers = backlog(org, make_customer, 6)
+    if weighed_by == "pool_cap":
+        set_cap(org["east_pool"], 2)
+    elif weighed_by == "rep_cap":
+        RepProfile.objects.filter(user=org["rep_a"]).update(holding_cap_override=1)
+    strategy = "least_loaded" if weighed_by == "least_loaded" else "round_robin"
+    rule("华东", {"team": org["east"].pk, "strategy": strategy})
+
+    result = run_assignment(org["admin"], pool=org["east_pool"], dry_run=False, seed=1)
+
+    assert bool(counted) == (weighed_by is not None)
+    given = Counter(owners(customers).values())
+    held = {rep.pk: given[rep.pk] + (rep == org["rep_a"]) for rep in east_reps}
+    if weighed_by == "pool_cap":  # room for 1 + 2 + 2 of the 6
+        assert (len(result.assigned), held) == (5, dict.fromkeys(held, 2))
+        (left,) = result.unassigned
+        assert left.reason == "nobody_eligible"
+        assert {r["reason"] for r in left.explanation["rejected"].values()} == {
+            "holding_cap_reached"
+        }
+    elif weighed_by == "rep_cap":  # rep_a holds one already: at their cap
+        assert (len(result.assigned), given[org["rep_a"].pk]) == (6, 0)
+    elif weighed_by == "least_loaded":  # fewest first: the holdings end even
+        assert len(result.assigned) == 6 and max(held.values()) - min(held.values()) <= 1
+    else:
+        assert (len(result.assigned), sorted(given.values())) == (6, [2, 2, 2])
     assert_invariants()
 
 

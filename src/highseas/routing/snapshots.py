@@ -1,8 +1,8 @@
 """Reading rules, reps and customers into the engine's plain forms.
 
-Reps are read in bulk — one query each for the reps and their profiles, their holdings, what
-they were given today and (when a rule uses it) their win rate — so a roster costs the same
-for one customer as for a batch of thousands.
+Reps are read in bulk — one query each for the reps and their profiles, their holdings (when
+a limit or a rule uses them), what they were given today and (when a rule uses it) their win
+rate — so a roster costs the same for one customer as for a batch of thousands.
 """
 
 from __future__ import annotations
@@ -170,11 +170,17 @@ class RuleSet:
     user_ids: set[int] = field(default_factory=set)
     cursor_keys: list[tuple[int, int]] = field(default_factory=list)
     needs_win_rate: bool = False
+    # a rule's strategy weighs what the reps hold (fewest first, a tie-break, the smart
+    # matching's room); a holding cap needs the counts too (``build_roster``)
+    needs_holdings: bool = False
     has_smart: bool = False  # a rule scores with the win model
 
     @property
     def by_id(self) -> dict[int, AssignmentRule]:
         return {row.pk: row for row in self.rows}
+
+
+HOLDINGS_STRATEGIES = (Strategy.LEAST_LOADED, Strategy.SKILL, Strategy.SMART)
 
 
 def active_rules(pool: Pool | None) -> RuleSet:
@@ -194,6 +200,7 @@ def active_rules(pool: Pool | None) -> RuleSet:
             # smart falls back to performance without a usable model
             rule_set.needs_win_rate |= target.strategy in (Strategy.PERFORMANCE, Strategy.SMART)
             rule_set.has_smart |= target.strategy is Strategy.SMART
+            rule_set.needs_holdings |= target.strategy in HOLDINGS_STRATEGIES
         elif isinstance(target, UserTarget):
             rule_set.user_ids.add(target.user_id)
     return rule_set
@@ -324,7 +331,12 @@ def build_roster(
     (what each rep was given today) is counted here unless the caller keeps it; the reps in
     ``excluded`` are in the roster but unavailable (a departing rep, during their handover).
     ``profiles``: the reps' profiles with their users, as the caller has just read them under
-    their locks (``facts.lock_reps``), so they are not read again."""
+    their locks (``facts.lock_reps``), so they are not read again.
+
+    What the reps hold is counted only when something weighs it: a holding cap on any of them
+    (the pool's or a rep's own) or a rule's strategy (``RuleSet.needs_holdings``). Otherwise
+    every rep's holdings are 0 here and nothing reads them — a count that grows with what the
+    reps hold (a scan of their customers), once per batch of a run or an import."""
     rep_ids = sorted({*rule_set.user_ids, *(r for reps in reps_by_team.values() for r in reps)})
     if profiles is not None and all(rep in profiles for rep in rep_ids):
         users = {rep: profiles[rep].user for rep in rep_ids}
@@ -332,15 +344,21 @@ def build_roster(
     else:
         users = {u.pk: u for u in User.objects.filter(pk__in=rep_ids).select_related("profile")}
         found = {rep: getattr(user, "profile", None) for rep, user in users.items()}
-    held = holdings_of(rep_ids)
+    pool_limits = claim_limits(pool)
+    limits_of = {
+        rep_id: effective_limits(pool_limits, rep_overrides(found.get(rep_id))) for rep_id in users
+    }
+    weighed = rule_set.needs_holdings or any(
+        limits.holding_cap is not None for limits in limits_of.values()
+    )
+    held = holdings_of(rep_ids) if weighed else {}
     given = assigned_on(rep_ids, now) if given is None else given
     rates = win_rates(rep_ids, now) if rule_set.needs_win_rate else {}
-    pool_limits = claim_limits(pool)
     today = timezone.localtime(now).date()
     candidates: dict[int, Candidate] = {}
     for rep_id, user in users.items():
         profile = found.get(rep_id)
-        limits = effective_limits(pool_limits, rep_overrides(profile))
+        limits = limits_of[rep_id]
         open_held, won_held = held.get(rep_id, (0, 0))
         candidates[rep_id] = Candidate(
             rep_id=rep_id,
