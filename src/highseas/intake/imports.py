@@ -464,7 +464,8 @@ def import_counts(job: ImportJob) -> dict[str, int]:
     if job.at_once and job.status != ImportJob.Status.DONE:
         counts = _counted(job)
         if (left := job.total - sum(counts.values())) > 0:  # lines of its file not applied yet
-            counts[ImportRow.Action.PENDING.value] = counts.get("pending", 0) + left
+            pending = ImportRow.Action.PENDING.value
+            counts[pending] = counts.get(pending, 0) + left
         return counts
     return dict(job.planned)
 
