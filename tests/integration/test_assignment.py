@@ -20,6 +20,7 @@ from django.db import connection
 from django.utils import timezone
 
 from highseas.accounts.models import RepProfile, Role, User
+from highseas.accounts.visibility import Viewer
 from highseas.customers.choices import CustomerLevel, Source
 from highseas.customers.models import Customer
 from highseas.engine.conditions import predicate
@@ -28,8 +29,9 @@ from highseas.notify.models import Notification
 from highseas.pools import assign_statements, claim_statements, ownership
 from highseas.pools.invariants import run_checks
 from highseas.pools.models import OwnershipEvent, Pool
-from highseas.routing import apply, snapshots
+from highseas.routing import apply, history, queries, snapshots
 from highseas.routing.compile import compile_conditions
+from highseas.routing.explain import render, rep_names
 from highseas.routing.models import (
     AssignmentDecision,
     AssignmentRule,
@@ -417,6 +419,59 @@ def test_a_run_counts_what_the_reps_hold_only_when_a_cap_or_its_rule_weighs_it(
     else:
         assert (len(result.assigned), sorted(given.values())) == (6, [2, 2, 2])
     assert_invariants()
+
+
+@pytest.mark.parametrize("mode", [ApplyMode.BULK, ApplyMode.SERVICE])
+def test_a_run_stores_each_eligible_set_once_and_reads_back_what_it_decided(
+    org: dict[str, Any], make_customer: MakeCustomer, east_reps: list[User], mode: str
+) -> None:
+    """An unscored decision names every eligible rep. The run stores each set once, in
+    batches, and its decisions the set's number; the explanation read back (the customer's
+    and the run's report) is the one the run made. Scored and one-rep sets stay whole."""
+    customers = backlog(org, make_customer, 8)
+    set_cap(org["east_pool"], 2)  # the set shrinks as reps fill: three, two, then one
+    rule("轮流", {"team": org["east"].pk, "strategy": "round_robin"})
+    result = run_assignment(
+        org["admin"],
+        pool=org["east_pool"],
+        dry_run=False,
+        seed=3,
+        now=NOW,
+        apply_mode=mode,
+        batch_size=3,
+    )
+    assert (len(result.assigned), result.run.batches) == (6, 3)
+    run = AssignmentRun.objects.get(pk=result.run.pk)
+    reps = sorted(r.pk for r in east_reps)
+    assert len(run.eligible_sets) == len({tuple(s) for s in run.eligible_sets}) == 2
+    assert run.eligible_sets[0] == reps and len(run.eligible_sets[1]) == 2
+    stored = {d.customer_id: d for d in AssignmentDecision.objects.filter(run=run)}
+    made = {d.customer_id: d.explanation for d in result.decisions}
+    numbered = [d for d in stored.values() if "eligible_set" in d.explanation]
+    assert numbered and all("eligible" not in d.explanation for d in numbered)
+    assert any(len(e.get("eligible", ())) == 1 for e in made.values())  # stored whole
+    assert {c: d.explained() for c, d in stored.items()} == made
+    viewer = Viewer(org["admin"])
+    for customer in customers:
+        assert queries.explanation(viewer, customer.pk)["explanation"] == render(
+            made[customer.pk], rep_names([made[customer.pk]])
+        )
+    report = history.run_report(viewer, run.pk)
+    assert [d["explanation"] for d in report.decisions] == [
+        render(made[d["customer"]], rep_names(made.values())) for d in report.decisions
+    ]
+
+
+def test_scored_explanations_are_stored_whole(
+    org: dict[str, Any], make_customer: MakeCustomer, east_reps: list[User]
+) -> None:
+    backlog(org, make_customer, 3)
+    rule("少者", {"team": org["east"].pk, "strategy": "least_loaded"})
+    result = run_assignment(org["admin"], pool=org["east_pool"], dry_run=False, seed=3, now=NOW)
+    assert AssignmentRun.objects.get(pk=result.run.pk).eligible_sets == []
+    stored = AssignmentDecision.objects.filter(run=result.run).order_by("id")
+    assert [d.explanation for d in stored] == [d.explanation for d in result.decisions]
+    assert all(len(d.explanation["eligible"]) == 3 for d in stored)
 
 
 def test_the_round_robin_pointer_carries_over_from_run_to_run(

@@ -201,6 +201,15 @@ class _Route:
         self.cursor_key = (rule.rule_id, target.team_id) if isinstance(target, TeamTarget) else None
         self.above_mean = target.above_mean if isinstance(target, TeamTarget) else 0.0
         self.queue: list[tuple[int, RoutedCustomer, dict[str, Any]]] = []
+        self.last_named: tuple[list[Candidate], dict[str, None]] | None = None
+
+    def named(self, eligible: list[Candidate]) -> dict[str, None]:
+        """The unscored eligible reps as an explanation names them. Decisions in a row that
+        saw the same reps share one dict (explanations are read, never changed, once made),
+        so a writer can store it once for all of them (``AssignmentRun.eligible_sets``)."""
+        if self.last_named is None or self.last_named[0] != eligible:
+            self.last_named = (eligible, dict.fromkeys(self.keys[c.rep_id] for c in eligible))
+        return self.last_named[1]
 
 
 def _quota(target: Target, rep_id: int) -> int | None:
@@ -286,7 +295,7 @@ class _Planner:
         explanation["eligible"] = (
             {keys[c.rep_id]: round(scores[c.rep_id][0], 4) for c in eligible}
             if scores
-            else dict.fromkeys(keys[c.rep_id] for c in eligible)
+            else route.named(eligible)
         )
         if choice.matched:
             explanation["matched"] = {str(rep): found for rep, found in choice.matched.items()}

@@ -19,7 +19,7 @@ from django.utils.translation import gettext as _
 from highseas.accounts.visibility import Viewer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.routing.explain import reason_text, render, rep_names
-from highseas.routing.models import AssignmentDecision, AssignmentRun
+from highseas.routing.models import AssignmentDecision, AssignmentRun, expanded
 from highseas.routing.queries import runs_visible_to
 
 SHOWN_DECISIONS = 200
@@ -57,11 +57,12 @@ def run_report(viewer: Viewer, run_id: int) -> RunReport:
         viewer.customers().filter(pk__in=rows.values("customer_id")).values_list("pk", flat=True)
     )
     shown = [row for row in rows[: SHOWN_DECISIONS * 2] if row.customer_id in visible]
-    names = rep_names(row.explanation for row in shown[:SHOWN_DECISIONS])
+    explained = [expanded(row.explanation, run.eligible_sets) for row in shown[:SHOWN_DECISIONS]]
+    names = rep_names(explained)
     total = rows.count()
     report = RunReport(run=run, reasons=reasons_of(run), hidden=total - len(visible))
     report.more = max(len(visible) - SHOWN_DECISIONS, 0)
-    for row in shown[:SHOWN_DECISIONS]:
+    for row, explanation in zip(shown[:SHOWN_DECISIONS], explained, strict=True):
         report.decisions.append(
             {
                 "customer": row.customer_id,
@@ -69,7 +70,7 @@ def run_report(viewer: Viewer, run_id: int) -> RunReport:
                 "rule_name": row.rule.name if row.rule else "",
                 "owner_name": row.owner.label if row.owner else "",
                 "outcome": row.outcome,
-                "explanation": render(row.explanation, names),
+                "explanation": render(explanation, names),
             }
         )
     return report

@@ -110,6 +110,10 @@ class AssignmentRun(models.Model):
     unassigned_reasons = models.JSONField(_("why left in the pool"), default=dict, blank=True)
     batches = models.PositiveIntegerField(default=0)
     duration_ms = models.FloatField(_("duration (ms)"), default=0)
+    # the unscored eligible sets its decisions share, each stored once: a decision's
+    # ``{"eligible_set": n}`` stands for ``{"eligible": {rep: null, ...}}`` of set n
+    # (``AssignmentDecision.explained``)
+    eligible_sets = models.JSONField(_("eligible sets"), default=list, blank=True)
 
     class Meta:
         verbose_name = _("assignment run")
@@ -153,6 +157,22 @@ class AssignmentDecision(models.Model):
 
     def __str__(self) -> str:
         return f"run {self.run_id} customer {self.customer_id}: {self.outcome}"
+
+    def explained(self) -> dict[str, Any]:
+        """The explanation as the planner made it: an eligible set stored once on the run
+        (``AssignmentRun.eligible_sets``) named again in full."""
+        return expanded(self.explanation, self.run.eligible_sets)
+
+
+def expanded(explanation: dict[str, Any], sets: list[list[int]]) -> dict[str, Any]:
+    """``explanation`` with its ``eligible_set`` (a number in the run's ``sets``) replaced by
+    the ``eligible`` reps it stands for; an explanation stored whole is returned as it is."""
+    number = explanation.get("eligible_set")
+    if number is None:
+        return explanation
+    full = {key: value for key, value in explanation.items() if key != "eligible_set"}
+    full["eligible"] = dict.fromkeys(str(rep) for rep in sets[number])
+    return full
 
 
 class ScheduledHandover(models.Model):

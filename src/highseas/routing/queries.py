@@ -87,7 +87,8 @@ def explanation(viewer: Viewer, customer_id: int) -> dict[str, Any]:
         raise HighSeasError(
             ErrorCode.NOT_FOUND, _("No assignment rule has decided about this customer yet.")
         )
-    rendered = render(decision.explanation, rep_names([decision.explanation]))
+    explained = decision.explained()
+    rendered = render(explained, rep_names([explained]))
     if not rules.may_manage_rules(viewer):
         rendered["candidates"] = [c for c in rendered["candidates"] if c["rep"] == viewer.user.pk]
     return {

@@ -24,7 +24,8 @@
    segment's roster made under those same locks, handed in as ``bulk_assign.Loads``). On
    the small path a refusal at the cap or quota re-reads the loads and plans that customer
    again, so it falls through to the next rep or stays pooled, saying why.
-   The run then writes the pointers back with compare-and-set and logs every decision.
+   The run then writes the pointers back with compare-and-set and logs every decision (an
+   unscored eligible set once per run: ``EligibleSets``).
 4. A preview does the same without locks or writes, carrying loads and pointers in memory, so
    with the same seed and data it decides exactly what the real run will.
 A killed run loses at most its open batch, which rolls back; running again picks up the rest.
@@ -178,6 +179,53 @@ class Carried:
         return known
 
 
+class EligibleSets:
+    """The unscored eligible sets a real run's decisions name, each stored once on the run
+    (``AssignmentRun.eligible_sets``): a round-robin decision among a hundred reps then
+    stores its set's number, not a hundred names. The planner gives decisions in a row that
+    saw the same reps one shared dict (``planner._Route.named``), so most decisions are
+    matched to their set by that dict's identity."""
+
+    SMALLEST = 2  # a set of one rep is stored in the decision: its number is no shorter
+
+    def __init__(self, run: AssignmentRun) -> None:
+        self.run = run
+        self.numbers: dict[tuple[str, ...], int] = {}
+        # by the shared dict's id, holding the dict so that its id is not reused
+        self.seen: dict[int, tuple[dict[str, Any], int | None]] = {}
+        self.saved = len(run.eligible_sets)
+
+    def stored(self, explanation: dict[str, Any]) -> dict[str, Any]:
+        """The explanation as it is stored: its eligible set by number when it has one."""
+        eligible = explanation.get("eligible")
+        if eligible is None or len(eligible) < self.SMALLEST:
+            return explanation
+        known = self.seen.get(id(eligible))
+        if known is None:
+            number = None
+            if all(score is None for score in eligible.values()):
+                reps = tuple(eligible)
+                number = self.numbers.get(reps)
+                if number is None:
+                    number = self.numbers[reps] = len(self.run.eligible_sets)
+                    self.run.eligible_sets.append([int(rep) for rep in reps])
+            known = self.seen[id(eligible)] = (eligible, number)
+        if known[1] is None:
+            return explanation
+        compact = {key: value for key, value in explanation.items() if key != "eligible"}
+        compact["eligible_set"] = known[1]
+        return compact
+
+    def save(self) -> None:
+        """Stores the sets added since the last save, in the transaction of the decisions
+        that name them."""
+        if len(self.run.eligible_sets) > self.saved:
+            AssignmentRun.objects.filter(pk=self.run.pk).update(
+                eligible_sets=self.run.eligible_sets
+            )
+            self.saved = len(self.run.eligible_sets)
+
+
 def first_rule(rule_set: RuleSet, vendor: str) -> Case | Value:
     """The first rule whose compiled (superset) conditions a customer passes, or NULL."""
     whens: list[When] = []
@@ -250,6 +298,7 @@ class Runner:
         self.rule_names = {rule.rule_id: rule.name for rule in self.rule_set.rules}
         self.pools: dict[int, Pool] = {}
         self.applier = Applier(self.rule_set.rules, self.reps_by_team, self.result.run.pk)
+        self.eligible_sets = EligibleSets(self.result.run)
         self.cursor_rows: dict[cursors.Key, RoutingCursor] = {}
         self.profiles: dict[int, RepProfile] | None = None  # as this batch locked them
         self.reps_locked = False  # whether this batch locked every rep first (``_batch``)
@@ -476,17 +525,19 @@ class Runner:
                 unwritten=self.options.unwritten,
             )
         run_id, at, as_json = self.result.run.pk, db_datetime(now), json_adapter()
+        stored = self.eligible_sets.stored
         insert_rows(
             AssignmentDecision,
             DECISION_FIELDS,
             [
                 (
                     *(run_id, d.customer_id, d.rule_id, d.owner_id, d.outcome.value, d.reason),
-                    *(as_json(d.explanation), at),
+                    *(as_json(stored(d.explanation)), at),
                 )
                 for d in decided
             ],
         )
+        self.eligible_sets.save()
 
     def _loads(self, roster: Roster) -> Loads | None:
         """The reps' counts as this segment's roster read them under the locks this batch
