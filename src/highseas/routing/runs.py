@@ -192,7 +192,7 @@ class EligibleSets:
         self.run = run
         self.numbers: dict[tuple[str, ...], int] = {}
         # by the shared dict's id, holding the dict so that its id is not reused
-        self.seen: dict[int, tuple[dict[str, Any], int | None]] = {}
+        self.seen: dict[int, tuple[dict[str, Any], int]] = {}
         self.saved = len(run.eligible_sets)
 
     def stored(self, explanation: dict[str, Any]) -> dict[str, Any]:
@@ -202,16 +202,14 @@ class EligibleSets:
             return explanation
         known = self.seen.get(id(eligible))
         if known is None:
-            number = None
-            if all(score is None for score in eligible.values()):
-                reps = tuple(eligible)
-                number = self.numbers.get(reps)
-                if number is None:
-                    number = self.numbers[reps] = len(self.run.eligible_sets)
-                    self.run.eligible_sets.append([int(rep) for rep in reps])
+            if any(score is not None for score in eligible.values()):
+                return explanation  # scored: differs from decision to decision
+            reps = tuple(eligible)
+            number = self.numbers.get(reps)
+            if number is None:
+                number = self.numbers[reps] = len(self.run.eligible_sets)
+                self.run.eligible_sets.append([int(rep) for rep in reps])
             known = self.seen[id(eligible)] = (eligible, number)
-        if known[1] is None:
-            return explanation
         compact = {key: value for key, value in explanation.items() if key != "eligible"}
         compact["eligible_set"] = known[1]
         return compact
