@@ -449,7 +449,8 @@ def test_a_run_stores_each_eligible_set_once_and_reads_back_what_it_decided(
     made = {d.customer_id: d.explanation for d in result.decisions}
     numbered = [d for d in stored.values() if "eligible_set" in d.explanation]
     assert numbered and all("eligible" not in d.explanation for d in numbered)
-    assert any(len(e.get("eligible", ())) == 1 for e in made.values())  # stored whole
+    alone = [c for c, e in made.items() if len(e.get("eligible", ())) == 1]
+    assert alone and all(len(stored[c].explanation["eligible"]) == 1 for c in alone)
     assert {c: d.explained() for c, d in stored.items()} == made
     viewer = Viewer(org["admin"])
     for customer in customers:
@@ -457,9 +458,47 @@ def test_a_run_stores_each_eligible_set_once_and_reads_back_what_it_decided(
             made[customer.pk], rep_names([made[customer.pk]])
         )
     report = history.run_report(viewer, run.pk)
+    assert len(report.decisions) == len(customers)
     assert [d["explanation"] for d in report.decisions] == [
         render(made[d["customer"]], rep_names(made.values())) for d in report.decisions
     ]
+
+
+@pytest.mark.parametrize("mode", [ApplyMode.BULK, ApplyMode.SERVICE])
+def test_a_run_killed_between_batches_has_stored_the_sets_its_decisions_name(
+    org: dict[str, Any], make_customer: MakeCustomer, east_reps: list[User], mode: str
+) -> None:
+    """Each batch stores the sets it added with its decisions: a run that ends after its
+    second batch (here a failing progress report; a killed process the same) never finishes,
+    and every decision it kept still reads back whole."""
+    backlog(org, make_customer, 8)
+    set_cap(org["east_pool"], 2)  # the second set appears in the second batch
+    rule("轮流", {"team": org["east"].pk, "strategy": "round_robin"})
+    calls: list[int] = []
+
+    def progress(done: int, total: int) -> None:
+        calls.append(done)
+        if len(calls) == 2:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_assignment(
+            org["admin"],
+            pool=org["east_pool"],
+            dry_run=False,
+            seed=3,
+            now=NOW,
+            apply_mode=mode,
+            batch_size=3,
+            progress=progress,
+        )
+    run = AssignmentRun.objects.get(dry_run=False)
+    assert run.finished_at is None and len(run.eligible_sets) == 2
+    kept = list(AssignmentDecision.objects.filter(run=run))
+    assert len(kept) == 6
+    numbers = {d.explanation["eligible_set"] for d in kept if "eligible_set" in d.explanation}
+    assert numbers == {0, 1}
+    assert all(len(d.explained().get("eligible", ())) in (1, 2, 3) for d in kept)
 
 
 def test_scored_explanations_are_stored_whole(

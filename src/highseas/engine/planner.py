@@ -205,8 +205,9 @@ class _Route:
 
     def named(self, eligible: list[Candidate]) -> dict[str, None]:
         """The unscored eligible reps as an explanation names them. Decisions in a row that
-        saw the same reps share one dict (explanations are read, never changed, once made),
-        so a writer can store it once for all of them (``AssignmentRun.eligible_sets``)."""
+        saw the same reps share one dict (nothing changes an explanation's ``eligible`` once
+        it is made), so a writer can store it once for all of them
+        (``AssignmentRun.eligible_sets``)."""
         if self.last_named is None or self.last_named[0] != eligible:
             self.last_named = (eligible, dict.fromkeys(self.keys[c.rep_id] for c in eligible))
         return self.last_named[1]

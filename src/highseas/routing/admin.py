@@ -1,3 +1,5 @@
+from typing import Any
+
 from django.contrib import admin
 from django.utils.translation import gettext_lazy as _
 
@@ -68,14 +70,18 @@ DECISION = {
     "owner": _("owner"),
     "outcome": _("outcome"),
     "reason": _("reason"),
-    "explanation": _("explanation"),
 }
 
 
 @admin.register(AssignmentDecision)
 @labelled(DECISION)
 class AssignmentDecisionAdmin(ReadOnlyAdmin):
-    list_display = ("id", *(shown(name) for name in DECISION if name != "explanation"))
+    list_display = ("id", *(shown(name) for name in DECISION))
     list_filter = [("outcome", titled(_("outcome")))]
-    readonly_fields = tuple([shown(name) for name in DECISION])
+    readonly_fields = (*(shown(name) for name in DECISION), "explained")
     fields = readonly_fields
+
+    @admin.display(description=_("explanation"))
+    def explained(self, decision: AssignmentDecision) -> dict[str, Any]:
+        """The explanation with its eligible set named in full (``explained``)."""
+        return decision.explained()

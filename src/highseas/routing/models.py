@@ -171,7 +171,8 @@ def expanded(explanation: dict[str, Any], sets: list[list[int]]) -> dict[str, An
     if number is None:
         return explanation
     full = {key: value for key, value in explanation.items() if key != "eligible_set"}
-    full["eligible"] = dict.fromkeys(str(rep) for rep in sets[number])
+    if isinstance(number, int) and 0 <= number < len(sets):  # never otherwise, as written
+        full["eligible"] = dict.fromkeys(str(rep) for rep in sets[number])
     return full
 
 
