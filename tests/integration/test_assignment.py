@@ -38,7 +38,7 @@ from highseas.routing.models import (
     AssignmentRun,
     RoutingCursor,
 )
-from highseas.routing.runs import ApplyMode, Carried
+from highseas.routing.runs import ApplyMode, Carried, RunResult
 from highseas.routing.services import run_assignment
 from highseas.routing.snapshots import CUSTOMER_COLUMNS, customer_row, routed_customer
 
@@ -421,6 +421,23 @@ def test_a_run_counts_what_the_reps_hold_only_when_a_cap_or_its_rule_weighs_it(
     assert_invariants()
 
 
+def capped_round_robin(org: dict[str, Any], mode: str, **options: Any) -> RunResult:
+    """A round-robin run over the east pool's backlog in batches of 3, the pool's cap at 2:
+    the eligible set shrinks as the reps fill, from all three to two, then one."""
+    set_cap(org["east_pool"], 2)
+    rule("轮流", {"team": org["east"].pk, "strategy": "round_robin"})
+    return run_assignment(
+        org["admin"],
+        pool=org["east_pool"],
+        dry_run=False,
+        seed=3,
+        now=NOW,
+        apply_mode=mode,
+        batch_size=3,
+        **options,
+    )
+
+
 @pytest.mark.parametrize("mode", [ApplyMode.BULK, ApplyMode.SERVICE])
 def test_a_run_stores_each_eligible_set_once_and_reads_back_what_it_decided(
     org: dict[str, Any], make_customer: MakeCustomer, east_reps: list[User], mode: str
@@ -429,17 +446,7 @@ def test_a_run_stores_each_eligible_set_once_and_reads_back_what_it_decided(
     batches, and its decisions the set's number; the explanation read back (the customer's
     and the run's report) is the one the run made. Scored and one-rep sets stay whole."""
     customers = backlog(org, make_customer, 8)
-    set_cap(org["east_pool"], 2)  # the set shrinks as reps fill: three, two, then one
-    rule("轮流", {"team": org["east"].pk, "strategy": "round_robin"})
-    result = run_assignment(
-        org["admin"],
-        pool=org["east_pool"],
-        dry_run=False,
-        seed=3,
-        now=NOW,
-        apply_mode=mode,
-        batch_size=3,
-    )
+    result = capped_round_robin(org, mode)
     assert (len(result.assigned), result.run.batches) == (6, 3)
     run = AssignmentRun.objects.get(pk=result.run.pk)
     reps = sorted(r.pk for r in east_reps)
@@ -472,8 +479,6 @@ def test_a_run_killed_between_batches_has_stored_the_sets_its_decisions_name(
     second batch (here a failing progress report; a killed process the same) never finishes,
     and every decision it kept still reads back whole."""
     backlog(org, make_customer, 8)
-    set_cap(org["east_pool"], 2)  # the second set appears in the second batch
-    rule("轮流", {"team": org["east"].pk, "strategy": "round_robin"})
     calls: list[int] = []
 
     def progress(done: int, total: int) -> None:
@@ -482,16 +487,7 @@ def test_a_run_killed_between_batches_has_stored_the_sets_its_decisions_name(
             raise KeyboardInterrupt
 
     with pytest.raises(KeyboardInterrupt):
-        run_assignment(
-            org["admin"],
-            pool=org["east_pool"],
-            dry_run=False,
-            seed=3,
-            now=NOW,
-            apply_mode=mode,
-            batch_size=3,
-            progress=progress,
-        )
+        capped_round_robin(org, mode, progress=progress)  # the second set: second batch
     run = AssignmentRun.objects.get(dry_run=False)
     assert run.finished_at is None and len(run.eligible_sets) == 2
     kept = list(AssignmentDecision.objects.filter(run=run))
