@@ -37,7 +37,11 @@ def book() -> dict[str, Any]:
     call_command("init", admin_username="admin", admin_password="Admin#2026", stdout=io.StringIO())
     now = datetime.fromisoformat("2026-05-18T00:00:00+08:00")
     generate_demo(DemoOptions(customers=360, now=now, batch_size=120, parallel=False))
-    reps = list(User.objects.filter(role=Role.REP, customers__isnull=False).distinct()[:2])
+    # ordered: an unordered DISTINCT comes back in the plan's order, which can change with
+    # the tables' statistics (PostgreSQL), and with it whose leave and which pool are tested
+    reps = list(
+        User.objects.filter(role=Role.REP, customers__isnull=False).distinct().order_by("pk")[:2]
+    )
     away, cover = reps
     today = timezone.localdate()
     RepProfile.objects.update_or_create(
@@ -65,7 +69,8 @@ def _users(book: dict[str, Any]) -> list[User]:
 
 def _cases(book: dict[str, Any]) -> Iterator[dict[str, Any]]:
     due = Q(recycle_due_at__lte=timezone.now() + timedelta(days=7))
-    owner = Customer.objects.filter(owner__isnull=False).values_list("owner_id", flat=True)[0]
+    owned = Customer.objects.filter(owner__isnull=False).order_by("pk")
+    owner = owned.values_list("owner_id", flat=True)[0]
     for statuses in (None, ("owned", "frozen"), ("pooled",), ("frozen",), ("owned",), ()):
         yield {"statuses": statuses}
         yield {"statuses": statuses, "extra": due}
