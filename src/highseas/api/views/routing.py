@@ -109,7 +109,7 @@ class AssignmentRunViewSet(
         rules.require_rule_manager(viewer_of(request))
 
     def get_queryset(self) -> QuerySet[AssignmentRun]:
-        return queries.runs_visible_to(viewer_of(self.request)).defer("eligible_sets")
+        return queries.runs_visible_to(viewer_of(self.request))
 
     @extend_schema(request=RunInput, responses={200: RunResultSerializer})
     def create(self, request: Request) -> Response:

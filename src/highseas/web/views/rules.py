@@ -145,7 +145,7 @@ def rule_delete(request: HttpRequest, rule_id: int) -> HttpResponse:
 @manager_required
 def run_list(request: HttpRequest) -> HttpResponse:
     viewer = viewer_of(request)
-    runs = list(history.run_list(viewer).defer("eligible_sets")[:100])
+    runs = list(history.run_list(viewer)[:100])
     rows = [(run, history.reasons_of(run)) for run in runs]
     return render(request, "web/console/runs.html", {**NAV, "tab": "runs", "rows": rows})
 
