@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from hypothesis import settings as hypothesis_settings
 from pytest_django.fixtures import Settings
 from rest_framework.test import APIClient
 
@@ -19,6 +20,11 @@ from highseas.pools import services as pools
 from highseas.pools.models import Pool
 
 _counter = itertools.count(1)
+
+# Property tests check what code does, never how fast: no per-example deadline, which a busy
+# machine (the two databases' runs share its cores) would turn into a false failure.
+hypothesis_settings.register_profile("highseas", deadline=None)
+hypothesis_settings.load_profile("highseas")
 
 
 @pytest.fixture

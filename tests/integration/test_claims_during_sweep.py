@@ -23,6 +23,9 @@ from highseas.pools import ownership, scheduler
 from highseas.pools.models import ClaimPolicy, RecyclePolicy
 from highseas.pools.sweep import SweepReport, sweep
 
+# solo: timed, or several processes that want both cores; run alone (scripts/test)
+pytestmark = pytest.mark.solo
+
 DUE = 1_500
 FREE = 400
 BOUND_SECONDS = 1.0  # a correctness bound, not a benchmark: no claim stalls behind the sweep

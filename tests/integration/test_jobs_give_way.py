@@ -24,6 +24,9 @@ from highseas.customers.models import Customer
 from highseas.insights import value
 from highseas.insights.value import scheduled_rescore, scored_changes, value_settings
 
+# solo: timed, or several processes that want both cores; run alone (scripts/test)
+pytestmark = pytest.mark.solo
+
 
 @contextmanager
 def request_in_flight() -> Iterator[None]:

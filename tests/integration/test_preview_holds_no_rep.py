@@ -23,7 +23,8 @@ from highseas.pools.ownership import claim
 from highseas.routing import drafts
 from highseas.routing.models import AssignmentRule
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# solo: timed, or several processes that want both cores; run alone (scripts/test)
+pytestmark = [pytest.mark.solo, pytest.mark.django_db(transaction=True)]
 
 
 def _claim_with_a_lock_timeout(

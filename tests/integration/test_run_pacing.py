@@ -21,7 +21,8 @@ from highseas.routing.models import AssignmentRule
 from highseas.routing.runs import ApplyMode
 from highseas.routing.services import run_assignment
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# solo: timed, or several processes that want both cores; run alone (scripts/test)
+pytestmark = [pytest.mark.solo, pytest.mark.django_db(transaction=True)]
 
 BACKLOG = 1_000
 

@@ -38,7 +38,8 @@ from highseas.customers.models import Customer
 from highseas.notify.models import Delivery
 from highseas.pools.models import OwnershipEvent, Pool, RecyclePolicy
 
-pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
+# solo: timed, or several processes that want both cores; run alone (scripts/test)
+pytestmark = [pytest.mark.solo, pytest.mark.django_db(transaction=True), pytest.mark.postgres_only]
 
 REPS, POOLED, DUE, CLIENTS = 8, 40, 24, 8
 

@@ -30,7 +30,8 @@ from highseas.pools.invariants import run_checks
 from highseas.pools.models import OwnershipEvent, Pool, RecyclePolicy
 from highseas.pools.sweep import SweepReport, sweep
 
-pytestmark = pytest.mark.django_db(transaction=True)
+# solo: timed, or several processes that want both cores; run alone (scripts/test)
+pytestmark = [pytest.mark.solo, pytest.mark.django_db(transaction=True)]
 
 T0 = datetime(2026, 11, 2, 9, 0, tzinfo=timezone.get_default_timezone())
 FREEZE_ENDS = T0 + timedelta(days=20)
