@@ -2,7 +2,9 @@
 
 - ``ledger.record_events`` writes the same rows whether its entries share their state and
   reason objects (a backlog run's batch) or each carries its own equal ones;
-- a JSON value written as ``rows.db_json`` reads back as the ORM's own write of it reads.
+- a JSON value written as ``rows.db_json`` reads back as the ORM's own write of it reads;
+- on PostgreSQL, the ``COPY`` of every table written set-based names its columns' types, and a
+  ``jsonb`` column given anything but ``db_json``'s value is refused, not written as a string.
 """
 
 from __future__ import annotations
@@ -12,15 +14,22 @@ from datetime import datetime
 from typing import Any
 
 import pytest
+from django.db import connection, transaction
 from django.utils import timezone
 
+from highseas.accounts.models import AuditLog
 from highseas.customers.models import Customer
 from highseas.engine.ownership import EventKind, OwnershipState, Status
-from highseas.pools.ledger import Entry, record_events
+from highseas.insights.models import LevelChange
+from highseas.intake.imports import ROW_FIELDS
+from highseas.intake.models import ImportRow
+from highseas.pools import rows
+from highseas.pools.ledger import ENTRY_FIELDS, Entry, record_events
 from highseas.pools.models import OwnershipEvent
 from highseas.pools.reasons import Reason
 from highseas.pools.rows import db_datetime, db_json, insert_rows
 from highseas.routing.models import AssignmentDecision, AssignmentRun
+from highseas.routing.runs import DECISION_FIELDS
 
 pytestmark = pytest.mark.django_db
 
@@ -108,3 +117,39 @@ def test_a_json_value_written_set_based_reads_as_the_orms_write(
     assert (
         AssignmentDecision.objects.filter(run=run, explanation__rule__name="华东规则").count() == 2
     )
+
+
+def test_every_table_written_set_based_is_copied_with_its_columns_types() -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    written = [
+        (Customer, tuple(f.name for f in Customer._meta.concrete_fields)),
+        (OwnershipEvent, ENTRY_FIELDS),
+        (AssignmentDecision, DECISION_FIELDS),
+        (ImportRow, ROW_FIELDS),
+        (AuditLog, ("action", "target_type", "target_id", "detail", "at")),
+        (LevelChange, ("customer", "at", "from_level", "to_level", "score", "trigger", "reason")),
+    ]
+    for model, names in written:
+        types = rows._copy_types(model, names)
+        assert types is not None, model
+        assert len(types[0]) == len(names)
+    names, json_columns = rows._copy_types(AssignmentDecision, DECISION_FIELDS)  # type: ignore[misc]
+    assert [names[i] for i in json_columns] == ["jsonb"]
+    assert names[DECISION_FIELDS.index("at")] == "timestamptz"
+
+
+def test_a_text_given_to_a_json_column_is_refused_and_nothing_is_written(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    if connection.vendor != "postgresql":
+        pytest.skip("COPY is PostgreSQL's")
+    customer, rep = make_customer(org["admin"], pool=org["east_pool"]), org["rep_a"]
+    run = AssignmentRun.objects.create(started_at=NOW, now=NOW, dry_run=False, seed=1)
+    good = (run.pk, customer.pk, None, rep.pk, "assigned", "", db_json({}), db_datetime(NOW))
+    text = (*good[:6], '{"owner": 5}', good[7])
+    with pytest.raises(TypeError, match="jsonb"), transaction.atomic():
+        insert_rows(AssignmentDecision, DECISION_FIELDS, [good, text])
+    assert not AssignmentDecision.objects.filter(run=run).exists()
+    insert_rows(AssignmentDecision, DECISION_FIELDS, [good])
+    assert AssignmentDecision.objects.get(run=run).explanation == {}
