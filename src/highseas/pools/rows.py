@@ -74,9 +74,10 @@ def _copy(
     ``types`` (``_copy_types``): the columns' types, so that the driver formats each column
     with the one dumper of its type instead of looking one up for every value (a third of the
     ``COPY``'s time in the process). A value of another type then fails loudly (a text where a
-    number goes, a number where a text goes), except one: a ``jsonb`` column's dumper would
-    write a bare text as a JSON string. So a ``jsonb`` column takes only psycopg's ``Jsonb``
-    (what ``db_json`` gives) or ``None``, checked for every row."""
+    number goes, a number where a text goes, a float where a decimal goes) or is sent as the
+    text it was before (a text where a time goes), except one: a ``jsonb`` column's dumper
+    would write a bare text as a JSON string. So a ``jsonb`` column takes only psycopg's
+    ``Jsonb`` (what ``db_json`` gives) or ``None``, checked for every row."""
     with cursor.cursor.copy(f"COPY {table} ({', '.join(quoted)}) FROM STDIN") as copy:
         if types is None:
             for row in rows:
