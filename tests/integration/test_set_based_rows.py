@@ -21,6 +21,7 @@ from highseas.accounts.models import AuditLog
 from highseas.customers.models import Customer
 from highseas.engine.ownership import EventKind, OwnershipState, Status
 from highseas.insights.models import LevelChange
+from highseas.insights.value import AUDIT_FIELDS, LEVEL_CHANGE_FIELDS
 from highseas.intake.imports import ROW_FIELDS
 from highseas.intake.models import ImportRow
 from highseas.pools import rows
@@ -127,8 +128,8 @@ def test_every_table_written_set_based_is_copied_with_its_columns_types() -> Non
         (OwnershipEvent, ENTRY_FIELDS),
         (AssignmentDecision, DECISION_FIELDS),
         (ImportRow, ROW_FIELDS),
-        (AuditLog, ("action", "target_type", "target_id", "detail", "at")),
-        (LevelChange, ("customer", "at", "from_level", "to_level", "score", "trigger", "reason")),
+        (AuditLog, AUDIT_FIELDS),
+        (LevelChange, LEVEL_CHANGE_FIELDS),
     ]
     for model, names in written:
         types = rows._copy_types(model, names)

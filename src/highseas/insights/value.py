@@ -68,6 +68,9 @@ HELD = (CustomerStatus.OWNED, CustomerStatus.FROZEN)
 SYSTEM_ACTOR = "system:rescore"
 BY = {"by": SYSTEM_ACTOR}
 RESCORE_PAGE = 5000  # customers a page of the walk reads (``scored_changes``)
+# the columns a scheduled change writes, set-based: its audit row and its level change
+AUDIT_FIELDS = ("action", "target_type", "target_id", "detail", "at")
+LEVEL_CHANGE_FIELDS = ("customer", "at", "from_level", "to_level", "score", "trigger", "reason")
 
 
 @dataclass(frozen=True)
@@ -367,7 +370,7 @@ def _apply_batch(changes: list[dict[str, Any]], now: datetime) -> int:
     when, audited = db_datetime(now), db_datetime(timezone.now())
     insert_rows(
         AuditLog,
-        ("action", "target_type", "target_id", "detail", "at"),
+        AUDIT_FIELDS,
         [
             (
                 *(AuditLog.Action.CUSTOMER_EDIT.value, "customer", str(change["customer"])),
@@ -379,7 +382,7 @@ def _apply_batch(changes: list[dict[str, Any]], now: datetime) -> int:
     )
     insert_rows(
         LevelChange,
-        ("customer", "at", "from_level", "to_level", "score", "trigger", "reason"),
+        LEVEL_CHANGE_FIELDS,
         [
             (
                 *(change["customer"], when, change["from"], change["to"], change.get("score")),

@@ -52,7 +52,7 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: list[tuple[Any,
             cursor.executemany(head + row_marks, rows)
             return
         if connection.vendor == "postgresql":
-            _copy(cursor, table, quoted, rows, _copy_types(model, tuple(fields)))
+            _copy(cursor, model, tuple(fields), rows)
             return
         for start in range(0, len(rows), ROWS_PER_STATEMENT):
             chunk = rows[start : start + ROWS_PER_STATEMENT]
@@ -62,22 +62,21 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: list[tuple[Any,
 
 
 def _copy(
-    cursor: Any,
-    table: str,
-    quoted: Sequence[str],
-    rows: Iterable[Sequence[Any]],
-    types: tuple[tuple[str, ...], tuple[int, ...]] | None,
+    cursor: Any, model: type[Model], names: tuple[str, ...], rows: Iterable[Sequence[Any]]
 ) -> None:
-    """``COPY table (columns) FROM STDIN`` of the rows (PostgreSQL; values adapted as for
-    ``execute``). Row triggers fire as for an ``INSERT``.
+    """``COPY table (columns) FROM STDIN`` of the rows, values in the order of the named
+    fields (PostgreSQL; values adapted as for ``execute``). Row triggers fire as for an
+    ``INSERT``.
 
-    ``types`` (``_copy_types``): the columns' types, so that the driver formats each column
+    It names the columns' types (``_copy_types``), so that the driver formats each column
     with the one dumper of its type instead of looking one up for every value (a third of the
     ``COPY``'s time in the process). A value of another type then fails loudly (a text where a
     number goes, a number where a text goes, a float where a decimal goes) or is sent as the
     text it was before (a text where a time goes), except one: a ``jsonb`` column's dumper
     would write a bare text as a JSON string. So a ``jsonb`` column takes only psycopg's
     ``Jsonb`` (what ``db_json`` gives) or ``None``, checked for every row."""
+    table, quoted = columns(model, *names)
+    types = _copy_types(model, names)
     with cursor.cursor.copy(f"COPY {table} ({', '.join(quoted)}) FROM STDIN") as copy:
         if types is None:
             for row in rows:
@@ -312,9 +311,8 @@ def insert_instances(
             for obj, new_id in zip(objects, _next_ids(cursor, model, len(objects)), strict=True):
                 obj.pk = new_id
         if reserved or connection.vendor == "postgresql":
-            _insert_with_ids(
-                cursor, objects, fields, table, [pk, *quoted], read, rows_per_statement
-            )
+            names = (model._meta.pk.name, *(f.name for f in fields))
+            _insert_with_ids(cursor, objects, names, read, rows_per_statement)
             return objects
         row_marks = "(" + ", ".join(["%s"] * len(fields)) + ")"
         for start in range(0, len(objects), rows_per_statement):
@@ -340,22 +338,18 @@ def _saved(obj: Model) -> None:
 def _insert_with_ids(
     cursor: Any,
     objects: Sequence[Model],
-    fields: Sequence[Any],
-    table: str,
-    quoted: list[str],
+    names: tuple[str, ...],
     read: Callable[[Model], tuple[Any, ...]],
     rows_per_statement: int,
 ) -> None:
-    """Write instances that carry their ids: ``COPY`` on PostgreSQL, multi-row ``INSERT``
-    elsewhere."""
+    """Write instances that carry their ids (the named fields: the primary key, then what
+    ``read`` gives): ``COPY`` on PostgreSQL, multi-row ``INSERT`` elsewhere."""
     for obj in objects:
         _saved(obj)
     if connection.vendor == "postgresql":
-        model = type(objects[0])
-        names = (model._meta.pk.name, *(f.name for f in fields))
-        rows = ((obj.pk, *read(obj)) for obj in objects)
-        _copy(cursor, table, quoted, rows, _copy_types(model, names))
+        _copy(cursor, type(objects[0]), names, ((obj.pk, *read(obj)) for obj in objects))
         return
+    table, quoted = columns(type(objects[0]), *names)
     values = [(obj.pk, *read(obj)) for obj in objects]
     row_marks = "(" + ", ".join(["%s"] * len(quoted)) + ")"
     for start in range(0, len(values), rows_per_statement):
