@@ -424,6 +424,51 @@ def test_a_plan_never_takes_a_rep_past_a_cap_or_quota(scenario: Any, seed: int) 
         load.take(is_won=customer.is_won)
 
 
+@given(scenarios(), st.integers(0, 2**16))
+def test_every_decision_names_the_reps_eligible_and_rejected_at_its_moment(
+    scenario: Any, seed: int
+) -> None:
+    """Replay the plan from the reps' starting loads: each decision of a rep or team target
+    lists as eligible, in the team's order, exactly the reps ``eligibility`` passes at that
+    moment, and every other rep with its rejection. (The planner keeps the verdicts from one
+    customer to the next and judges again only the reps given a customer since.)"""
+    rules, teams, reps, routed = scenario
+    by_id = {rule.rule_id: rule for rule in rules}
+    loads = {rep_id: Load.of(rep) for rep_id, rep in reps.items()}
+    for decision, customer in zip(
+        plan(routed, rules, teams, seed, users=reps).decisions, routed, strict=True
+    ):
+        rule = by_id.get(decision.rule_id or 0)
+        if rule is not None:
+            target = rule.target
+            members = (
+                teams[target.team_id]
+                if isinstance(target, TeamTarget)
+                else [reps[target.user_id]]
+                if isinstance(target, UserTarget)
+                else []
+            )
+            eligible, rejected = [], {}
+            for rep in members:
+                verdict = eligibility(rep, loads[rep.rep_id], quota_of(rule, rep))
+                zero = isinstance(target, TeamTarget) and target.strategy.value == "weighted"
+                if verdict is None and zero and rep.weight <= 0:
+                    rejected[str(rep.rep_id)] = {"reason": Rejection.ZERO_WEIGHT.value}
+                elif verdict is None:
+                    eligible.append(str(rep.rep_id))
+                else:
+                    rejected[str(rep.rep_id)] = {"reason": verdict.reason.value} | (
+                        {"used": verdict.used, "limit": verdict.limit}
+                        if verdict.limit is not None
+                        else {}
+                    )
+            explanation = decision.explanation
+            assert explanation.get("rejected", {}) == rejected
+            assert list(explanation.get("eligible", {})) == (eligible if members else [])
+        if decision.owner_id is not None:
+            loads[decision.owner_id].take(is_won=customer.is_won)
+
+
 @given(st.integers(1, 12), st.integers(0, 500), st.integers(0, 2**16))
 def test_round_robin_gives_each_eligible_rep_floor_or_ceil(k: int, n: int, seed: int) -> None:
     reps = [Candidate(i) for i in range(1, k + 1)] + [Candidate(99, is_active=False)]

@@ -202,15 +202,30 @@ class _Route:
         self.above_mean = target.above_mean if isinstance(target, TeamTarget) else 0.0
         self.queue: list[tuple[int, RoutedCustomer, dict[str, Any]]] = []
         self.last_named: tuple[list[Candidate], dict[str, None]] | None = None
+        # what ``_Planner.sort_out`` last found, kept up to date from the reps given customers
+        # since: each member's rejection (None: eligible), the eligible in the team's order,
+        # their ids ascending, and the rejections by JSON key
+        self.places: dict[int, list[int]] = {}
+        for place, candidate in enumerate(self.members):
+            self.places.setdefault(candidate.rep_id, []).append(place)
+        self.sorted_at = -1  # the length of the planner's ``given`` when last sorted out
+        self.verdicts: list[dict[str, Any] | None] = []
+        self.eligible: list[Candidate] = []
+        self.eligible_ids: list[int] = []
+        self.rejected: dict[str, dict[str, Any]] = {}
 
     def named(self, eligible: list[Candidate]) -> dict[str, None]:
         """The unscored eligible reps as an explanation names them. Decisions in a row that
         saw the same reps share one dict (nothing changes an explanation's ``eligible`` once
         it is made), so a writer can store it once for all of them
         (``AssignmentRun.eligible_sets``)."""
-        if self.last_named is None or self.last_named[0] != eligible:
-            self.last_named = (eligible, dict.fromkeys(self.keys[c.rep_id] for c in eligible))
-        return self.last_named[1]
+        last = self.last_named
+        if last is None or (last[0] is not eligible and last[0] != eligible):
+            last = self.last_named = (
+                eligible,
+                dict.fromkeys(self.keys[c.rep_id] for c in eligible),
+            )
+        return last[1]
 
 
 def _quota(target: Target, rep_id: int) -> int | None:
@@ -234,6 +249,7 @@ class _Planner:
         self.state = state
         self.scoring = scoring
         self.position = 0  # the place in the plan of the customer being decided
+        self.given: list[int] = []  # the rep of every customer given so far, in order
 
     def routes_for(self, pool_id: int | None) -> tuple[list[_Route], dict[int, int]]:
         """The rules of a pool in order, and each one's place in that order."""
@@ -290,7 +306,9 @@ class _Planner:
             strategy = Strategy.PERFORMANCE
         cursor = self.state.cursors.setdefault(route.cursor_key, {})
         self.state.touched.add(route.cursor_key)
-        choice = choose(strategy, eligible, cursor, route.context, customer.fields)
+        choice = choose(
+            strategy, eligible, cursor, route.context, customer.fields, route.eligible_ids
+        )
         scores = choice.scores
         keys = route.keys
         explanation["eligible"] = (
@@ -310,29 +328,47 @@ class _Planner:
         return self.give(customer, rule, chosen, explanation)
 
     def sort_out(self, route: _Route) -> tuple[list[Candidate], dict[str, dict[str, Any]]]:
-        """The eligible reps, and why each other rep was rejected."""
-        eligible: list[Candidate] = []
-        rejected: dict[str, dict[str, Any]] = {}
-        loads = self.state.loads
+        """The eligible reps, and why each other rep was rejected.
+
+        Only a customer given to a rep changes that rep's load, so after the first time a
+        route's reps are sorted out only the reps given customers since are judged again.
+        A change makes a new list and dict: one made earlier, which explanations and the
+        strategies hold, never changes."""
+        if route.sorted_at < 0:
+            route.verdicts = [self.verdict(route, check) for check in route.checks]
+            changed = True
+        else:
+            changed = False
+            for rep_id in self.given[route.sorted_at :]:
+                for place in route.places.get(rep_id, ()):
+                    verdict = self.verdict(route, route.checks[place])
+                    if verdict != route.verdicts[place]:
+                        route.verdicts[place] = verdict
+                        changed = True
+        route.sorted_at = len(self.given)
+        if changed:
+            pairs = list(zip(route.checks, route.verdicts, strict=True))
+            route.eligible = [check[0] for check, verdict in pairs if verdict is None]
+            route.eligible_ids = sorted(c.rep_id for c in route.eligible)
+            route.rejected = {check[1]: v for check, v in pairs if v is not None}
+        return route.eligible, route.rejected
+
+    def verdict(self, route: _Route, check: tuple[Any, ...]) -> dict[str, Any] | None:
+        """Why one rep of the route may not take a customer now, or None when they may."""
+        candidate, _, capacity, weight, available, cap, counts_won = check
+        load = self.state.loads[candidate.rep_id]
         weighted = route.strategy is Strategy.WEIGHTED
-        for candidate, key, capacity, weight, available, cap, counts_won in route.checks:
-            load = loads[candidate.rep_id]
-            if (  # ``eligibility``'s tests inline, for the reps that pass them all (most)
-                available
-                and (cap is None or load.holdings + (load.won_holdings if counts_won else 0) < cap)
-                and (capacity is None or load.assigned_today < capacity)
-                and not (weighted and weight <= 0)
-            ):
-                eligible.append(candidate)
-                continue
-            verdict = eligibility(candidate, load, capacity)
-            if verdict is None and weighted and weight <= 0:
-                verdict = Verdict(Rejection.ZERO_WEIGHT)
-            if verdict is None:
-                eligible.append(candidate)
-            else:
-                rejected[key] = _rejection(verdict)
-        return eligible, rejected
+        if (  # ``eligibility``'s tests inline, for the reps that pass them all (most)
+            available
+            and (cap is None or load.holdings + (load.won_holdings if counts_won else 0) < cap)
+            and (capacity is None or load.assigned_today < capacity)
+            and not (weighted and weight <= 0)
+        ):
+            return None
+        found = eligibility(candidate, load, capacity)
+        if found is None and weighted and weight <= 0:
+            found = Verdict(Rejection.ZERO_WEIGHT)
+        return None if found is None else _rejection(found)
 
     def settle(self, decisions: list[Decision]) -> None:
         """Match every smart rule's queue, in rule order, and put its decisions in place."""
@@ -412,6 +448,7 @@ class _Planner:
         explanation: dict[str, Any],
     ) -> Decision:
         self.state.loads[candidate.rep_id].take(is_won=customer.is_won)
+        self.given.append(candidate.rep_id)
         explanation.update(outcome=Outcome.ASSIGNED.value, reason="", owner=candidate.rep_id)
         return Decision(
             customer.customer_id,

@@ -23,6 +23,7 @@ the best are separated by the run's seeded ``random.Random``, never by id or sen
 from __future__ import annotations
 
 import random
+from bisect import bisect_right
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -63,12 +64,20 @@ def best(scores: dict[int, Score], rng: random.Random) -> tuple[int, tuple[int, 
     return rng.choice(tied), tuple(tied)
 
 
-def round_robin(eligible: Sequence[Candidate], cursor: CursorState, rng: random.Random) -> Choice:
-    ids = sorted(c.rep_id for c in eligible)
+def round_robin(
+    eligible: Sequence[Candidate],
+    cursor: CursorState,
+    rng: random.Random,
+    ids: Sequence[int] | None = None,
+) -> Choice:
+    """``ids``: the eligible reps' ids ascending, when the caller has them already."""
+    if ids is None:
+        ids = sorted(c.rep_id for c in eligible)
     last = cursor.get("last")
     tied: tuple[int, ...] = ()
     if isinstance(last, int):
-        chosen = next((rep for rep in ids if rep > last), ids[0])
+        after = bisect_right(ids, last)  # the first rep past the pointer, else the first
+        chosen = ids[after] if after < len(ids) else ids[0]
     else:
         chosen = rng.choice(ids)
         tied = tuple(ids) if len(ids) > 1 else ()
@@ -161,11 +170,12 @@ def choose(
     cursor: CursorState,
     context: Context,
     customer: Fields,
+    ids: Sequence[int] | None = None,
 ) -> Choice:
     """One rep out of the (non-empty) eligible ones; ``cursor`` is the rule and team's
-    persisted state, updated in place."""
+    persisted state, updated in place; ``ids``, when given, the eligible reps' ids ascending."""
     if strategy is Strategy.ROUND_ROBIN:
-        return round_robin(eligible, cursor, context.rng)
+        return round_robin(eligible, cursor, context.rng, ids)
     if strategy is Strategy.WEIGHTED:
         return weighted(eligible, cursor, context)
     if strategy is Strategy.LEAST_LOADED:
