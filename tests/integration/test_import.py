@@ -36,6 +36,7 @@ from highseas.intake.imports import (
 )
 from highseas.intake.models import ImportJob
 from highseas.pools import ownership
+from highseas.pools.invariants import run_checks
 from highseas.pools.models import OwnershipEvent
 from highseas.routing import runs
 from highseas.routing.models import AssignmentRule
@@ -856,6 +857,35 @@ def test_a_preview_locks_no_duplicate_keys_and_the_commit_does(org: dict[str, An
 
 
 # --- the bench -------------------------------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)  # the claims run on a thread: committed data
+def test_the_import_bench_times_claims_made_while_a_file_is_applied_at_once() -> None:
+    """``--claims-per-second``: reps claim pooled customers of the bench pool on a thread
+    while the second file is applied at once; every claim is counted with its outcome, each
+    one counted is in the ledger, and the figures are ordered."""
+    from highseas.bench.imports import ImportBenchOptions, run, summary_text
+
+    options = ImportBenchOptions(rows=1000, reps=3, claims_per_second=100)
+    lines = {line["path"]: line for line in run(options)}
+    claimed = lines["claims_during_at_once"]
+    assert claimed["claims_per_second_asked"] == 100
+    assert claimed["claims"] > 0
+    assert claimed["claim_outcomes"] == {"claimed": claimed["claims"]}
+    assert claimed["claim_p50_ms"] <= claimed["claim_p99_ms"] <= claimed["claim_max_ms"]
+    assert 0 <= claimed["claims_over_200_ms"] <= claimed["claims"]
+    claims = OwnershipEvent.objects.filter(kind="claimed")
+    assert claims.count() == claimed["claims"]
+    assert set(claims.values_list("actor__username", flat=True)) <= {
+        f"bench-import-rep-{number}" for number in range(3)
+    }
+    assert (
+        lines["at_once"]["created"] + lines["at_once"]["duplicates"] + lines["at_once"]["errors"]
+        == 1000
+    )
+    assert "claims during the import at once" in summary_text(list(lines.values()))
+    report = run_checks()
+    assert report.ok, (report.problems, report.examples)
 
 
 def test_the_import_bench_at_a_tiny_scale_imports_every_good_row_once() -> None:

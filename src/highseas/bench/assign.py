@@ -78,6 +78,8 @@ TEAMS = 10
 TARGET_PER_SECOND = 10_000
 SERVICE_TARGET_PER_SECOND = 1_000  # the per-customer path (a run applied one by one)
 MARK = "bench:baseline"
+CLAIMER_TARGETS = 20_000  # the newest pooled customers a claimer takes, at most
+STALL_SECONDS = 0.2  # a claim that waits longer stalled (issue "rush hour": none over 200 ms)
 RECYCLE_POLICY: dict[str, Any] = {"idle_days": 15, "warn_days": 3}
 STRATEGIES = ("round_robin", "weighted", "least_loaded", "capacity", "performance", "skill")
 
@@ -530,16 +532,17 @@ def _timed_run(
 
 
 class Claimer:
-    """Reps claiming the backlog's newest customers (those a run reaches last) at a steady
-    rate on a thread of their own, each claim timed, until stopped."""
+    """Reps claiming the pool's newest pooled customers (those a run reaches last) at a
+    steady rate on a thread of their own, each claim timed, until stopped (an assignment
+    run's bench, and an import's)."""
 
-    def __init__(self, org: Org, per_second: float) -> None:
-        self.reps = org.reps
+    def __init__(self, pool: Pool, reps: Sequence[User], per_second: float) -> None:
+        self.reps = list(reps)
         self.interval = 1 / per_second
         self.targets = list(
-            Customer.objects.filter(pool=org.pool, status=CustomerStatus.POOLED)
+            Customer.objects.filter(pool=pool, status=CustomerStatus.POOLED)
             .order_by("-pk")
-            .values_list("pk", flat=True)[:20_000]
+            .values_list("pk", flat=True)[:CLAIMER_TARGETS]
         )
         self.seconds: list[float] = []
         self.outcomes: dict[str, int] = defaultdict(int)
@@ -587,6 +590,7 @@ class Claimer:
             "claim_p95_ms": at(95),
             "claim_p99_ms": at(99),
             "claim_max_ms": round(1000 * max(self.seconds), 1) if self.seconds else None,
+            "claims_over_200_ms": sum(1 for seconds in self.seconds if seconds > STALL_SECONDS),
         }
 
 
@@ -596,7 +600,8 @@ def claimed_against(org: Org, options: AssignBenchOptions, *, paced: bool) -> di
     Claims then run against the backlog left pooled."""
     release_all(org.pool, timezone.now())
     settle()
-    with override_settings(PACED_BATCHES=paced), Claimer(org, options.claims_per_second) as c:
+    claimer = Claimer(org.pool, org.reps, options.claims_per_second)
+    with override_settings(PACED_BATCHES=paced), claimer as c:
         started = time.perf_counter()
         result = run_assignment(
             org.manager,

@@ -13,7 +13,10 @@ the duplicate check and the assignment rules on, beside a raw insert of the same
    the figures are rows per second over all rows of the file. The commit also gives its rows
    per batch and the statements it sent per 500 rows. Then a second file of the same kind
    (another seed, other companies) through ``import_at_once``, as ``highseas import FILE``
-   without ``--dry-run`` applies it: one pass, no preview (``at_once``).
+   without ``--dry-run`` applies it: one pass, no preview (``at_once``). With
+   ``--claims-per-second N``, reps claim N pooled customers a second on a thread of this
+   process meanwhile, as on the embedded server, each claim timed (``claims_during_at_once``:
+   p50, p99, the longest and how many waited over 200 ms): what an import does to a rush.
 4. The raw baseline: the same file parsed with ``csv`` and its rows inserted with
    ``executemany`` (customers and their ``created`` ledger rows, 500 rows per transaction),
    no check, no normalization, no routing; then deleted again.
@@ -32,10 +35,12 @@ from __future__ import annotations
 
 import csv
 import io
+import math
 import random
 import resource
 import time
 from collections.abc import Callable
+from contextlib import nullcontext
 from dataclasses import dataclass, replace
 from datetime import UTC
 from typing import Any
@@ -47,7 +52,15 @@ from django.utils import timezone
 from highseas.accounts.models import Role, Team, User
 from highseas.accounts.visibility import Viewer
 from highseas.bench import BenchError, report
-from highseas.bench.dataset import CITIES, PROVINCES, SYLLABLES, TRADES, _fast_user
+from highseas.bench.assign import CLAIMER_TARGETS, Claimer
+from highseas.bench.dataset import (
+    CITIES,
+    PROVINCES,
+    SYLLABLES,
+    TRADES,
+    _fast_user,
+    insert_customers,
+)
 from highseas.bench.timing import wal_bytes_since, wal_position
 from highseas.customers.models import Customer
 from highseas.intake.imports import (
@@ -79,6 +92,9 @@ class ImportBenchOptions:
     duplicate_share: float = 0.05
     bad_share: float = 0.01
     force: bool = False
+    # > 0: reps claim at this rate, on a thread of this process, while the file is applied
+    # at once (as on the embedded server: a claim beside an import), each claim timed
+    claims_per_second: float = 0.0
 
 
 def _brand(number: int) -> str:
@@ -300,12 +316,14 @@ def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, An
     commit_wal = _wal_per_row(wal, options.rows)
     # the same kind of file again (other rows), applied at once as the command line does
     second, second_counts = build_file(replace(options, seed=options.seed + 1), f"{tag}乙")
+    claims = _claims_beside(options, pool, admin, expected_seconds=commit_s)
     wal = wal_position()
-    direct, direct_s, direct_cpu, direct_helper = _timed(
-        lambda: import_at_once(
-            viewer, file_name="bench-2.csv", content=second, pool_id=pool.pk, history=False
+    with claims or nullcontext():
+        direct, direct_s, direct_cpu, direct_helper = _timed(
+            lambda: import_at_once(
+                viewer, file_name="bench-2.csv", content=second, pool_id=pool.pk, history=False
+            )
         )
-    )
     direct_wal = _wal_per_row(wal, options.rows)
     rss_direct = _peak_mb()
     raw_rows, raw_s, raw_wal = raw_insert(content, pool, admin)
@@ -350,6 +368,18 @@ def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, An
             "target_rows_per_second": TARGET_ROWS_PER_SECOND,
             "meets_target": options.rows / direct_s >= TARGET_ROWS_PER_SECOND,
         },
+        *(
+            [
+                {
+                    **base,
+                    "path": "claims_during_at_once",
+                    "claims_per_second_asked": options.claims_per_second,
+                    **claims.figure(),
+                }
+            ]
+            if claims
+            else []
+        ),
         {
             **base,
             "path": "raw_insert",
@@ -375,6 +405,20 @@ def run(options: ImportBenchOptions, progress: bool = True) -> list[dict[str, An
         },
     ]
     return lines
+
+
+def _claims_beside(
+    options: ImportBenchOptions, pool: Pool, admin: User, *, expected_seconds: float
+) -> Claimer | None:
+    """With ``claims_per_second``: the pooled customers the reps will claim (raw rows, as the
+    claim bench's; twice what the import at once is expected to last at that rate, the
+    commit's time, so that the claims outlast it), and the claimer, not started."""
+    if options.claims_per_second <= 0:
+        return None
+    wanted = math.ceil(2 * expected_seconds * options.claims_per_second) + 10
+    insert_customers(pool, admin, min(wanted, CLAIMER_TARGETS))
+    reps = User.objects.filter(username__startswith=REP_PREFIX).order_by("pk")[: options.reps]
+    return Claimer(pool, list(reps), options.claims_per_second)
 
 
 def _pass_figures(
@@ -422,6 +466,17 @@ def summary_text(lines: list[dict[str, Any]]) -> str:
             f"another file of the same kind, without a preview): created "
             f"{by['at_once']['created']:,}, duplicates {by['at_once']['duplicates']:,}, "
             f"errors {by['at_once']['errors']:,}, assigned {by['at_once']['assigned']:,}",
+            *(
+                [
+                    f"  claims during the import at once: {claimed['claims']:,} "
+                    f"({claimed['claims_per_second_asked']:g}/s asked): "
+                    f"p50 {claimed['claim_p50_ms']} ms, p99 {claimed['claim_p99_ms']} ms, "
+                    f"max {claimed['claim_max_ms']} ms, {claimed['claims_over_200_ms']:,} over "
+                    f"200 ms; {claimed['claim_outcomes']}"
+                ]
+                if (claimed := by.get("claims_during_at_once"))
+                else []
+            ),
             f"  raw      {by['raw_insert']['rows_per_second']:>8,} rows/s "
             f"({by['raw_insert']['inserted']:,} rows inserted, no check)",
             *(
@@ -450,5 +505,6 @@ def run_from_command(command: BaseCommand, options: dict[str, Any]) -> None:
         reps=min(options["reps"], 200),
         seed=options["seed"],
         force=options["force"],
+        claims_per_second=options.get("claims_per_second") or 0.0,
     )
     report(command, lambda: run(bench_options), summary_text)

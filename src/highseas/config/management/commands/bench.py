@@ -121,7 +121,8 @@ class Command(BaseCommand):
             "--claims-per-second",
             type=float,
             default=0.0,
-            help="assign: also run while reps claim at this rate, paced and not (0: no)",
+            help="assign: also run while reps claim at this rate, paced and not; import: "
+            "reps claim at this rate while the second file is applied at once (0: no)",
         )
         parser.add_argument(
             "--due-percent",
