@@ -33,7 +33,6 @@ from __future__ import annotations
 
 import gc
 import os
-import threading
 import time
 from collections import defaultdict
 from collections.abc import Callable, Iterator, Sequence
@@ -44,7 +43,7 @@ from typing import Any
 from django.contrib.auth.hashers import make_password
 from django.core.management import call_command
 from django.core.management.base import BaseCommand
-from django.db import connection, connections, transaction
+from django.db import connection, transaction
 from django.db.models import F
 from django.test import override_settings
 from django.utils import timezone
@@ -53,13 +52,11 @@ from highseas.accounts.models import RepLevel, RepProfile, Role, Team, User
 from highseas.bench import BenchError, chunked, report
 from highseas.bench.breakdown import describe, profiled
 from highseas.bench.dataset import INDUSTRIES, PROVINCES, insert_customers
-from highseas.bench.timing import Timings, wal_bytes_since, wal_position
+from highseas.bench.timing import Claimer, wal_bytes_since, wal_position
 from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
-from highseas.engine.errors import HighSeasError
 from highseas.engine.ownership import EventKind, OwnershipState, Status
 from highseas.notify.models import Notification
-from highseas.pools import ownership
 from highseas.pools import services as pools
 from highseas.pools.ledger import Entry, record_events
 from highseas.pools.models import OwnershipEvent, Pool
@@ -78,8 +75,6 @@ TEAMS = 10
 TARGET_PER_SECOND = 10_000
 SERVICE_TARGET_PER_SECOND = 1_000  # the per-customer path (a run applied one by one)
 MARK = "bench:baseline"
-CLAIMER_TARGETS = 20_000  # the newest pooled customers a claimer takes, at most
-STALL_SECONDS = 0.2  # a claim that waits longer stalled (issue "rush hour": none over 200 ms)
 RECYCLE_POLICY: dict[str, Any] = {"idle_days": 15, "warn_days": 3}
 STRATEGIES = ("round_robin", "weighted", "least_loaded", "capacity", "performance", "skill")
 
@@ -529,69 +524,6 @@ def _timed_run(
     collecting = time.perf_counter()
     gc.collect()
     return result, seconds, cpu, sent, time.perf_counter() - collecting, wrote
-
-
-class Claimer:
-    """Reps claiming the pool's newest pooled customers (those a run reaches last) at a
-    steady rate on a thread of their own, each claim timed, until stopped (an assignment
-    run's bench, and an import's)."""
-
-    def __init__(self, pool: Pool, reps: Sequence[User], per_second: float) -> None:
-        self.reps = list(reps)
-        self.interval = 1 / per_second
-        self.targets = list(
-            Customer.objects.filter(pool=pool, status=CustomerStatus.POOLED)
-            .order_by("-pk")
-            .values_list("pk", flat=True)[:CLAIMER_TARGETS]
-        )
-        self.seconds: list[float] = []
-        self.outcomes: dict[str, int] = defaultdict(int)
-        self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._claim, name="bench-claimer", daemon=True)
-
-    def __enter__(self) -> Claimer:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *_exc: object) -> None:
-        self._stop.set()
-        self._thread.join()
-
-    def _claim(self) -> None:
-        try:
-            started = time.perf_counter()
-            for index, customer_id in enumerate(self.targets):
-                wait = started + index * self.interval - time.perf_counter()
-                if self._stop.wait(max(wait, 0.0)):
-                    return
-                began = time.perf_counter()
-                try:
-                    ownership.claim(self.reps[index % len(self.reps)], customer_id)
-                    outcome = "claimed"
-                except HighSeasError as refusal:  # taken by the run first, say
-                    outcome = refusal.code.value
-                except Exception as error:  # counted and shown: a failed claim is a finding
-                    outcome = type(error).__name__
-                self.seconds.append(time.perf_counter() - began)
-                self.outcomes[outcome] += 1
-        finally:
-            connections.close_all()
-
-    def figure(self) -> dict[str, Any]:
-        timings = Timings("claims_meanwhile", self.seconds)
-
-        def at(percent: int) -> float | None:
-            return round(timings.percentile_ms(percent), 1) if timings.count else None
-
-        return {
-            "claims": timings.count,
-            "claim_outcomes": dict(self.outcomes),
-            "claim_p50_ms": at(50),
-            "claim_p95_ms": at(95),
-            "claim_p99_ms": at(99),
-            "claim_max_ms": round(1000 * max(self.seconds), 1) if self.seconds else None,
-            "claims_over_200_ms": sum(1 for seconds in self.seconds if seconds > STALL_SECONDS),
-        }
 
 
 def claimed_against(org: Org, options: AssignBenchOptions, *, paced: bool) -> dict[str, Any]:

@@ -52,7 +52,6 @@ from django.utils import timezone
 from highseas.accounts.models import Role, Team, User
 from highseas.accounts.visibility import Viewer
 from highseas.bench import BenchError, report
-from highseas.bench.assign import CLAIMER_TARGETS, Claimer
 from highseas.bench.dataset import (
     CITIES,
     PROVINCES,
@@ -61,7 +60,7 @@ from highseas.bench.dataset import (
     _fast_user,
     insert_customers,
 )
-from highseas.bench.timing import wal_bytes_since, wal_position
+from highseas.bench.timing import CLAIMER_TARGETS, Claimer, wal_bytes_since, wal_position
 from highseas.customers.models import Customer
 from highseas.intake.imports import (
     commit_import,

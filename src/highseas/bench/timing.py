@@ -3,15 +3,25 @@
 from __future__ import annotations
 
 import statistics
+import threading
 import time
+from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
-from django.db import connection
+from django.db import connection, connections
 
 from highseas.accounts.models import User
+from highseas.customers.choices import CustomerStatus
+from highseas.customers.models import Customer
+from highseas.engine.errors import HighSeasError
+from highseas.pools import ownership
+from highseas.pools.models import Pool
 
 ClaimOne = Callable[[User, int], object]
+CLAIMER_TARGETS = 20_000  # the newest pooled customers a claimer takes, at most
+STALL_SECONDS = 0.2  # a claim that waits longer stalled (issue "rush hour": none over 200 ms)
 
 
 @dataclass
@@ -84,3 +94,66 @@ def wal_bytes_since(position: str | None) -> int | None:
             "SELECT pg_wal_lsn_diff(pg_current_wal_insert_lsn(), %s::pg_lsn)", [position]
         )
         return int(cursor.fetchone()[0])
+
+
+class Claimer:
+    """Reps claiming the pool's newest pooled customers (those a run reaches last) at a
+    steady rate on a thread of their own, each claim timed, until stopped (an assignment
+    run's bench, and an import's)."""
+
+    def __init__(self, pool: Pool, reps: Sequence[User], per_second: float) -> None:
+        self.reps = list(reps)
+        self.interval = 1 / per_second
+        self.targets = list(
+            Customer.objects.filter(pool=pool, status=CustomerStatus.POOLED)
+            .order_by("-pk")
+            .values_list("pk", flat=True)[:CLAIMER_TARGETS]
+        )
+        self.seconds: list[float] = []
+        self.outcomes: dict[str, int] = defaultdict(int)
+        self._stop = threading.Event()
+        self._thread = threading.Thread(target=self._claim, name="bench-claimer", daemon=True)
+
+    def __enter__(self) -> Claimer:
+        self._thread.start()
+        return self
+
+    def __exit__(self, *_exc: object) -> None:
+        self._stop.set()
+        self._thread.join()
+
+    def _claim(self) -> None:
+        try:
+            started = time.perf_counter()
+            for index, customer_id in enumerate(self.targets):
+                wait = started + index * self.interval - time.perf_counter()
+                if self._stop.wait(max(wait, 0.0)):
+                    return
+                began = time.perf_counter()
+                try:
+                    ownership.claim(self.reps[index % len(self.reps)], customer_id)
+                    outcome = "claimed"
+                except HighSeasError as refusal:  # taken by the run first, say
+                    outcome = refusal.code.value
+                except Exception as error:  # counted and shown: a failed claim is a finding
+                    outcome = type(error).__name__
+                self.seconds.append(time.perf_counter() - began)
+                self.outcomes[outcome] += 1
+        finally:
+            connections.close_all()
+
+    def figure(self) -> dict[str, Any]:
+        timings = Timings("claims_meanwhile", self.seconds)
+
+        def at(percent: int) -> float | None:
+            return round(timings.percentile_ms(percent), 1) if timings.count else None
+
+        return {
+            "claims": timings.count,
+            "claim_outcomes": dict(self.outcomes),
+            "claim_p50_ms": at(50),
+            "claim_p95_ms": at(95),
+            "claim_p99_ms": at(99),
+            "claim_max_ms": round(1000 * max(self.seconds), 1) if self.seconds else None,
+            "claims_over_200_ms": sum(1 for seconds in self.seconds if seconds > STALL_SECONDS),
+        }
