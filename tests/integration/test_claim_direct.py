@@ -147,3 +147,35 @@ def test_statements_go_through_djangos_cursor_when_queries_are_logged() -> None:
             assert driver.fetch_one("SELECT %(a)s + %(b)s", {"a": 1, "b": 2}) == (3,)
     assert driver.fetch_one("SELECT %s * 2", [21]) == (42,)  # outside a transaction
     assert [q["sql"] for q in queries.captured_queries] == ["SELECT 1 + 2"]
+
+
+@pytest.mark.skipif("connection.vendor != 'sqlite'")
+def test_an_execute_wrapper_sees_every_direct_statement_and_keeps_it_direct(
+    org: dict[str, Any], make_customer: Callable[..., Customer], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A bench's statement counter wraps the driver's statements as Django's cursor would, so
+    the path it counts is the one it times; a wrapper that refuses refuses them too."""
+    customer = make_customer(org["admin"], pool=org["east_pool"])
+    wrapped: list[tuple[str, Any]] = []
+
+    def note(execute: Callable[..., Any], sql: str, params: Any, many: bool, context: Any) -> Any:
+        wrapped.append((sql, context["connection"]))
+        return execute(sql, params, many, context)
+
+    seen = _direct_calls(monkeypatch)
+    with connection.execute_wrapper(note):
+        ownership.claim(org["rep_a"], customer.pk, now=timezone.now())
+    assert len(seen) == 3  # on the driver's cursor, as without the wrapper
+    assert set(seen) <= {sql for sql, _ in wrapped}  # and every one of them was seen
+    assert all(db is connections["default"] for _, db in wrapped)
+    assert _state(customer.pk)[:2] == ("owned", org["rep_a"].pk)
+
+    def refuse(*_args: Any) -> Any:
+        raise RuntimeError("no query here")
+
+    with (
+        transaction.atomic(),
+        connection.execute_wrapper(refuse),
+        pytest.raises(RuntimeError, match="no query here"),
+    ):
+        driver.fetch_one("SELECT %s", [1])

@@ -10,9 +10,14 @@ and they run on the DB-API connection, with Django's error translation kept
 They go through Django's cursor as before whenever it would do more than that:
 1. on another database than SQLite;
 2. outside an atomic block (the write gate guards a write outside one, ``config.sqlite``);
-3. when queries are logged (``DEBUG``, ``CaptureQueriesContext``, ``assertNumQueries``), or an
-   ``execute_wrapper`` is installed, so every statement is still seen;
+3. when queries are logged (``DEBUG``, ``CaptureQueriesContext``, ``assertNumQueries``), so
+   every statement is still in the log;
 4. when the transaction is already broken (Django refuses the statement).
+
+An ``execute_wrapper`` (a bench's statement counter, a helper process that refuses every
+query) is called around the driver's own statement, as Django's cursor calls it (outermost
+first, with Django's errors), so it sees every statement without sending the path it counts
+or times down Django's cursor; its ``context`` has no ``cursor``.
 
 A read that needs no transaction (``read_all``: the token sign-in, one per API request) runs on
 the driver's cursor outside one as well: rule 2 is for writes, which the write gate must see.
@@ -20,8 +25,8 @@ the driver's cursor outside one as well: rule 2 is for writes, which the write g
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from functools import lru_cache
+from collections.abc import Callable, Mapping, Sequence
+from functools import lru_cache, partial
 from typing import Any
 
 from django.db import DEFAULT_DB_ALIAS, connections
@@ -43,9 +48,22 @@ def _direct(db: Any, *, in_transaction: bool = True) -> bool:
         db.vendor == "sqlite"
         and (db.in_atomic_block or not in_transaction)
         and not db.needs_rollback
-        and not db.execute_wrappers
         and not db.queries_logged
     )
+
+
+def _execute(db: Any, sql: str, params: Params) -> Any:
+    """``sql`` run on the DB-API connection, inside the connection's execute wrappers."""
+    names = tuple(params) if isinstance(params, Mapping) else None
+
+    def execute(sql: str, params: Params, _many: bool, _context: Any) -> Any:
+        with db.wrap_database_errors:
+            return db.connection.execute(_converted(sql, names), params)
+
+    call: Callable[..., Any] = execute
+    for wrapper in reversed(db.execute_wrappers):
+        call = partial(wrapper, call)
+    return call(sql, params, False, {"connection": db, "cursor": None})
 
 
 def read_all(sql: str, params: Params) -> list[tuple[Any, ...]]:
@@ -56,10 +74,9 @@ def read_all(sql: str, params: Params) -> list[tuple[Any, ...]]:
         with db.cursor() as cursor:
             cursor.execute(sql, params)
             return list(cursor.fetchall())
-    names = tuple(params) if isinstance(params, Mapping) else None
     db.ensure_connection()
     with db.wrap_database_errors:
-        return list(db.connection.execute(_converted(sql, names), params).fetchall())
+        return list(_execute(db, sql, params).fetchall())
 
 
 def fetch_one(sql: str, params: Params) -> tuple[Any, ...] | None:
@@ -71,12 +88,9 @@ def fetch_one(sql: str, params: Params) -> tuple[Any, ...] | None:
             cursor.execute(sql, params)
             row: tuple[Any, ...] | None = cursor.fetchone()
             return row
-    names = tuple(params) if isinstance(params, Mapping) else None
     with db.wrap_database_errors:
-        found: tuple[Any, ...] | None = db.connection.execute(
-            _converted(sql, names), params
-        ).fetchone()
-        return found
+        found: tuple[Any, ...] | None = _execute(db, sql, params).fetchone()
+    return found
 
 
 def run(sql: str, params: Params) -> None:
@@ -86,6 +100,4 @@ def run(sql: str, params: Params) -> None:
         with db.cursor() as cursor:
             cursor.execute(sql, params)
         return
-    names = tuple(params) if isinstance(params, Mapping) else None
-    with db.wrap_database_errors:
-        db.connection.execute(_converted(sql, names), params)
+    _execute(db, sql, params)
