@@ -38,13 +38,14 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from functools import cache
+from functools import cache, lru_cache
 from typing import Any
 
 from django.db import connection
 from django.utils import timezone
 from django.utils.translation import gettext as _
 
+from highseas.accounts import driver
 from highseas.accounts.models import RepProfile, Team, User
 from highseas.customers.choices import CustomerStage, DealStage
 from highseas.customers.models import Customer, Deal
@@ -234,13 +235,12 @@ def _read_for_rule(
         "day": db_datetime(start),
         "next_day": db_datetime(start + timedelta(days=1)),
     }
-    with connection.cursor() as cursor:
-        if not _lock_held(locked):
+    if not _lock_held(locked):
+        with connection.cursor() as cursor:
             cursor.execute(claim_statements.lock_sql(connection.vendor), [receiver.pk])
             if cursor.fetchone() is None:
                 return None
-        cursor.execute(_rule_facts_sql(connection.vendor, tally is None), params)
-        found = cursor.fetchone()
+    found = driver.fetch_one(_rule_facts_sql(connection.vendor, tally is None), params)
     if found is None:
         return None
     row = dict(zip(RULE_ROW, found, strict=True))
@@ -275,7 +275,14 @@ def _overrides(row: dict[str, Any]) -> RepOverrides:
 
 def _rule_actor(authority: RuleAuthority) -> User:
     """What the ledger row names as acting: no user (no key), the rule's label."""
-    return User(username=authority.label)
+    return _labelled(authority.label)
+
+
+@lru_cache(maxsize=256)
+def _labelled(label: str) -> User:
+    """An unsaved user that only names the actor (``write_owned`` reads its ``pk``, ``None``,
+    and its ``username``), made once per label: nothing changes it."""
+    return User(username=label)
 
 
 def assign_by_rule(

@@ -50,12 +50,18 @@ from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.limits import ClaimLimits, RepOverrides, effective_limits
 from highseas.engine.ownership import EventKind, Status
 from highseas.engine.periods import day_start, week_start
-from highseas.engine.recycle import CustomerClock, Schedule, schedule
+from highseas.engine.recycle import CustomerClock, RecycleRules, Schedule, schedule
 from highseas.insights.models import LimitPlan, RepLimitFactor
 from highseas.pools import facts
 from highseas.pools.ledger import reason_values
 from highseas.pools.models import ClaimPolicy, OwnershipEvent, Pool, RecyclePolicy
-from highseas.pools.policies import CLAIM_LIMIT_FIELDS, RECYCLE_RULE_FIELDS, limits_from, rules_from
+from highseas.pools.policies import (
+    CLAIM_LIMIT_FIELDS,
+    RECYCLE_RULE_FIELDS,
+    late_warning_fraction,
+    limits_from,
+    rules_from,
+)
 from highseas.pools.quotas import TIER_FIELDS, quota_ref, tiered_limits
 from highseas.pools.reasons import Reason
 from highseas.pools.rows import columns, db_datetime, db_time
@@ -367,12 +373,7 @@ def schedule_row(
     by the rep whose leave it holds, under its pool's rules (``schedule.schedule_for``)."""
     if row["rp_id"] is None or status is not Status.OWNED:
         return Schedule()
-    values = {name: row[f"rp_{name}"] for name in RECYCLE_RULE_FIELDS}
-    for name in ("exempt_levels", "level_overrides"):
-        values[name] = _json(values[name])
-    for flag in ("exempt_won", "exempt_open_deal"):
-        values[flag] = bool(values[flag])
-    rules = rules_from(values)
+    rules = _recycle_rules(tuple(row[f"rp_{name}"] for name in RECYCLE_RULE_FIELDS))
     is_won = row["stage"] == CustomerStage.WON
     clock = CustomerClock(
         status=status,
@@ -388,6 +389,31 @@ def schedule_row(
         pauses=_leave(row),
     )
     return schedule(rules, clock)
+
+
+def _recycle_rules(columns: tuple[Any, ...]) -> RecycleRules:
+    """A recycle policy's rules from its columns as read (``RECYCLE_RULE_FIELDS``' order), made
+    once for the same columns where they are all hashable (SQLite gives the JSON ones as
+    text): a run or a rush applies one policy to customer after customer."""
+    try:
+        return _cached_rules(columns, late_warning_fraction())
+    except TypeError:  # a JSON column already decoded (PostgreSQL): a list or a dict
+        return _rules_of(columns)
+
+
+@lru_cache(maxsize=64)
+def _cached_rules(columns: tuple[Any, ...], fraction: float) -> RecycleRules:
+    """Keyed by the deployment's late-warning fraction too, which the rules carry."""
+    return _rules_of(columns)
+
+
+def _rules_of(columns: tuple[Any, ...]) -> RecycleRules:
+    values = dict(zip(RECYCLE_RULE_FIELDS, columns, strict=True))
+    for name in ("exempt_levels", "level_overrides"):
+        values[name] = _json(values[name])
+    for flag in ("exempt_won", "exempt_open_deal"):
+        values[flag] = bool(values[flag])
+    return rules_from(values)
 
 
 def _conflict(customer_id: int) -> HighSeasError:

@@ -19,7 +19,7 @@ import json
 from collections.abc import Callable, Iterable, Sequence
 from datetime import datetime
 from enum import Enum
-from functools import cache, partial
+from functools import cache, lru_cache, partial
 from typing import Any, TypeVar
 
 from django.db import connection, models
@@ -160,6 +160,15 @@ def reserve_ids(objects: Sequence[_M]) -> None:
 
 
 def db_datetime(moment: datetime) -> Any:
+    """A moment as the connection's database takes it (text in UTC on SQLite). The few a
+    batch or a run writes again and again (its ``now``, its day's bounds, the due dates of
+    its recycle schedules) are adapted once."""
+    return _adapted(connection.vendor, moment)
+
+
+@lru_cache(maxsize=256)
+def _adapted(vendor: str, moment: datetime) -> Any:
+    """Keyed by the vendor too: one database's value is not another's."""
     return connection.ops.adapt_datetimefield_value(moment)
 
 
