@@ -23,16 +23,14 @@ from hypothesis import strategies as st
 
 from highseas.accounts.models import AuditLog
 from highseas.accounts.visibility import Viewer
-from highseas.config.pacing import Pacer
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.intake import imports
 from highseas.intake.importer import RowPlan
 from highseas.intake.imports import commit_import, import_at_once, import_summary
 from highseas.intake.models import ImportJob, ImportRow, KeptLines
-from highseas.pools.invariants import run_checks
 from highseas.pools.models import OwnershipEvent
-from highseas.routing.models import AssignmentRule, AssignmentRun, RoutingCursor
+from highseas.routing.models import AssignmentRule, RoutingCursor
 from tests.integration.import_kills import Killed
 from tests.integration.test_import import (
     SAMPLE,
@@ -378,93 +376,3 @@ def cli(*args: str) -> str:
     out = io.StringIO()
     call_command("import_", *args, stdout=out, stderr=io.StringIO())
     return out.getvalue()
-
-
-def _claims_waiting(monkeypatch: pytest.MonkeyPatch, part: int) -> None:
-    """Every part of an import at once after its first as if a claim had waited for the one
-    before it (``config.pacing``): ``part`` rows each."""
-    monkeypatch.setattr(Pacer, "wrote", lambda pacer, rows: setattr(pacer, "_size", part))
-
-
-def _outcomes(job: ImportJob) -> list[tuple[Any, ...]]:
-    """What each row came to, but for the owner its routing chose."""
-    return [plan[:4] for plan in plans(job)]
-
-
-def test_an_import_at_once_waited_for_goes_on_in_parts_each_row_once(
-    org: dict[str, Any], monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Once a claim waited for a batch, the next batches are applied in parts, each its own
-    transaction and routing run: every row is applied once, its duplicates are found across
-    the parts as across batches, and each routed customer is its decision's owner's."""
-    round_robin(org)
-    content = _file(_random_rows(random.Random(5), 25))
-    planned = _outcomes(preview(org["east_manager"], org["east_pool"], content))
-    monkeypatch.setattr(imports, "BATCH_SIZE", 10)
-    _claims_waiting(monkeypatch, part=3)
-    parts: list[int] = []
-    apply = imports._apply_file_batch
-
-    def applied(job: ImportJob, importer: Any, batch: Any, *args: Any) -> int:
-        parts.append(len(batch.cells))
-        return apply(job, importer, batch, *args)
-
-    monkeypatch.setattr(imports, "_apply_file_batch", applied)
-
-    job = at_once(org, content)
-
-    assert job.status == "done" and job.done_rows == 25
-    # the first batch whole (nobody had waited), then the other two in parts of 3
-    assert parts == [10, 3, 3, 3, 1, 3, 2]
-    runs = AssignmentRun.objects.filter(trigger=AssignmentRun.Trigger.IMPORT)
-    assert len({run.seed for run in runs}) == runs.count()  # no part repeats another's draws
-    assert _outcomes(job) == planned
-    created = job.rows.filter(action="create")
-    assert set(Customer.objects.values_list("pk", flat=True)) == set(
-        created.values_list("customer", flat=True)
-    )
-    assert OwnershipEvent.objects.filter(kind="created").count() == created.count()
-    owners = dict(created.values_list("line", "customer__owner"))
-    assert owners == dict(created.values_list("line", "owner"))
-    assert all(owners.values())  # the round-robin rule gave every one
-    assert run_checks().ok
-
-
-@settings(
-    max_examples=8,
-    deadline=None,
-    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
-)
-@given(seed=st.integers(0, 10_000), size=st.integers(2, 30), data=st.data())
-def test_an_import_at_once_killed_in_a_part_resumes_exactly_once(
-    org: dict[str, Any], seed: int, size: int, data: st.DataObject
-) -> None:
-    kill_at = data.draw(st.integers(1, size))
-    part = data.draw(st.integers(1, 3))
-
-    def kill(done: int, total: int) -> None:
-        if done == kill_at:
-            raise Killed
-
-    with transaction.atomic(), pytest.MonkeyPatch.context() as monkeypatch:
-        monkeypatch.setattr(imports, "BATCH_SIZE", 5)
-        _claims_waiting(monkeypatch, part)
-        try:
-            content = _file(_random_rows(random.Random(seed), size))
-            planned = _outcomes(preview(org["east_manager"], org["east_pool"], content))
-            with contextlib.suppress(Killed):
-                at_once(org, content, progress=kill)
-            job = ImportJob.objects.get(options__at_once=True)
-            assert job.rows.filter(is_done=False).exclude(action="pending").count() == 0
-            done_before = job.rows.filter(is_done=True).count()
-            assert done_before < kill_at  # the killed part left nothing
-            job = commit_import(Viewer(org["east_manager"]), job.pk)
-            assert job.status == "done"
-            assert _outcomes(job) == planned
-            created = job.rows.filter(action="create")
-            assert set(Customer.objects.values_list("pk", flat=True)) == set(
-                created.values_list("customer", flat=True)
-            )
-            assert OwnershipEvent.objects.filter(kind="created").count() == created.count()
-        finally:
-            transaction.set_rollback(True)

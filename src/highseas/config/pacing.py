@@ -15,9 +15,7 @@ claim does not count as holding them:
 
 1. the first batch is small (``FIRST``), so a claim at the start of a run never waits behind
    a large one (a rush that begins once a quiet run has grown its batches waits for one
-   of them, once); a job whose cuts change what it decides (an import applied at once,
-   whose routing is seeded batch by batch) starts at its own size (``first``), so that
-   nobody waiting leaves its cuts as they would be unpaced;
+   of them, once);
 2. after a batch nobody waited for, the next one is twice as large, up to the job's own size;
 3. after a batch somebody waited for, the next one is sized to hold the lock for
    ``BUDGET_MS`` at the rate this one went, never below ``SMALLEST`` nor above the job's size.
@@ -53,7 +51,7 @@ class Pacer:
     transaction, then tell ``wrote`` how many of the job's items (an assignment run's
     customers) that batch took."""
 
-    def __init__(self, largest: int, alias: str = DEFAULT_DB_ALIAS, *, first: int = FIRST) -> None:
+    def __init__(self, largest: int, alias: str = DEFAULT_DB_ALIAS) -> None:
         self.largest = max(1, largest)
         self._connection = connections[alias]
         vendor = self._connection.vendor
@@ -64,7 +62,7 @@ class Pacer:
             and (self._asks or (vendor == "sqlite" and gated))
             and not self._connection.in_atomic_block
         )
-        self._size = min(self.largest, first) if self.paced else self.largest
+        self._size = min(self.largest, FIRST) if self.paced else self.largest
         self._before: object = None
         self._started = 0.0
         self._waited_for: bool | None = None

@@ -371,15 +371,10 @@ class Importer:
         """Steps 1–5 for a batch, in the caller's transaction."""
         return self.apply_prepared(self.prepare(rows), index)
 
-    def apply_prepared(
-        self, rows: list[Prepared], index: int, *, part_from: int | None = None
-    ) -> list[RowPlan]:
+    def apply_prepared(self, rows: list[Prepared], index: int) -> list[RowPlan]:
         """Steps 2–5 for a batch of prepared rows, in the caller's transaction. Rows without
         an owner are created together; a row naming its owner first writes those before it,
-        so that every row is screened against all the rows above it. ``part_from``: the rows
-        are a later part of batch ``index`` (an import at once paced while claims wait),
-        starting at that line, and its routing run is seeded apart from the batch's first
-        part's."""
+        so that every row is screened against all the rows above it."""
         plans: dict[int, RowPlan] = {}
         parsed_rows: dict[int, ParsedRow] = {}
         self._written = {}
@@ -399,7 +394,7 @@ class Importer:
                 pending.append(row)
         plans.update((p.line, p) for p in self.apply_pooled(pending))
         ordered = [plans[row.line] for row in rows]
-        self._route(ordered, self._seed(index, part_from))
+        self._route(ordered, index)
         if self.history:
             for plan in ordered:
                 parsed = parsed_rows[plan.line]
@@ -447,14 +442,7 @@ class Importer:
         if named or merging:
             lock_routing(named)
 
-    def _seed(self, index: int, part_from: int | None) -> int:
-        """Batch ``index``'s routing seed, fixed per job and batch, so the preview and the
-        commit route alike; a later part's, by the line it starts at, apart from every
-        batch's (for a job id below a million)."""
-        seed = self.job.pk * 1_000_003 + index
-        return seed if part_from is None else seed + (part_from << 40)
-
-    def _route(self, plans: list[RowPlan], seed: int) -> None:
+    def _route(self, plans: list[RowPlan], index: int) -> None:
         pooled = [p for p in plans if p.action == Action.CREATE and p.owner_id is None]
         if not pooled:
             return
@@ -468,7 +456,7 @@ class Importer:
             ids,
             trigger=AssignmentRun.Trigger.IMPORT,
             now=self.now,
-            seed=seed,
+            seed=self.job.pk * 1_000_003 + index,
             rows={pk: customer_row(c) for pk, c in self._written.items()},
             carried=self.routing,
             unwritten=unwritten,

@@ -40,13 +40,7 @@ are those outcomes, and the kept lines are dropped when the job is done. One pas
 file instead of two (a preview costs about what its commit does), and each row written once:
 storing every row ``pending`` first and updating it when applied (as jobs staged before
 ``KeptLines`` still are, and still resume) cost a quarter of the CPU of a 100,000-row import
-on PostgreSQL (``benchmarks/README.md``). Such a batch is one transaction while nobody waits
-for what it holds; once a claim waited for one (on SQLite the one write lock, on PostgreSQL the
-reps its routing locks), the batches after it are applied in parts as short as
-``config.pacing`` sizes them, each its own transaction and routing run, so that a claim during
-the import waits for a part, not a whole batch. Nobody waiting leaves the batches whole, and
-their routing as a preview of the same file plans it; a part after a batch's first is seeded
-by its first line.
+on PostgreSQL (``benchmarks/README.md``).
 
 The preview's planning and the commit's batches hold off Python's full (oldest-generation)
 garbage collections (``routing.runs.full_collections_held``, as an assignment run does): the
@@ -80,7 +74,6 @@ from django.utils.translation import gettext as _
 from highseas.accounts.audit import record_audit
 from highseas.accounts.models import AuditLog
 from highseas.accounts.visibility import Viewer
-from highseas.config.pacing import Pacer
 from highseas.config.sqlite.snapshot import on_a_copy
 from highseas.customers.crypto import decrypt_json, encrypt_json
 from highseas.customers.fts import search_upkeep_off
@@ -576,7 +569,6 @@ def _commit_walk(
         batches, rows_of = _file_batches(job, size), _file_cells
     else:
         batches, rows_of = _stored_batches(job, size), _stored_cells
-    pacer = Pacer(size, first=size)  # at once: the batch's parts, while claims wait
     with (
         full_collections_held(),  # see the module
         prepared_batches(importer, batches, rows_of) as pairs,
@@ -584,12 +576,7 @@ def _commit_walk(
         for index, (batch, prepared) in enumerate(pairs):
             try:
                 if isinstance(batch, _FileBatch):
-                    for part, rows, part_from in _parts(batch, prepared, pacer):
-                        applied = _apply_file_batch(
-                            job, importer, part, index, progress, done, rows, pacer, part_from
-                        )
-                        pacer.wrote(len(part.cells))
-                        done += applied
+                    done += _apply_file_batch(job, importer, batch, index, progress, done, prepared)
                 else:
                     lines = cast(_Stored, batch).lines
                     done += _commit_batch(job, importer, lines, index, progress, done, prepared)
@@ -644,9 +631,8 @@ class _FileBatch:
 
 def _file_batches(job: ImportJob, size: int) -> Iterator[_FileBatch]:
     """The kept lines in batches of ``size`` lines, as the file was first cut (the routing
-    seeds go by the batch's place in the file), without the lines already applied: a batch
-    (or a part of one, ``_parts``) is applied whole or not at all, so after a kill they are
-    the first lines."""
+    seeds go by the batch's place in the file), without the lines already applied: a batch is
+    applied whole or not at all, so after a kill they are the first batches."""
     applied = set(job.rows.values_list("line", flat=True))
     for batch in _batches(_kept_lines(job), size):
         yield _FileBatch(
@@ -669,26 +655,6 @@ def _file_cells(batch: Any) -> list[tuple[int, dict[str, str]]]:
     return cast(_FileBatch, batch).cells
 
 
-def _parts(
-    batch: _FileBatch, prepared: list[Prepared], pacer: Pacer
-) -> Iterator[tuple[_FileBatch, list[Prepared], int | None]]:
-    """A batch of an import at once in the parts it is applied in, each one transaction:
-    the whole batch while nobody waits for what its transaction holds, else parts as long as
-    the pacer says (``config.pacing``: on SQLite the one write lock, on PostgreSQL the reps
-    its routing locks), so that a claim waits for a short part rather than the whole batch.
-    Each part comes with its prepared rows and, after the batch's first, the line it starts
-    at (its routing seed, ``Importer.apply_prepared``). A killed import resumes after the
-    last part done: a batch's kept lines already applied are not read again
-    (``_file_batches``)."""
-    start = 0
-    while start < len(batch.cells):
-        end = start + pacer.size()
-        cells = batch.cells[start:end]
-        part = _FileBatch(cells[0][0], cells[-1][0], cells)
-        yield part, prepared[start:end], None if start == 0 else cells[0][0]
-        start = end
-
-
 @transaction.atomic
 def _apply_file_batch(
     job: ImportJob,
@@ -698,15 +664,12 @@ def _apply_file_batch(
     progress: Progress | None,
     done: int,
     prepared: list[Prepared],
-    pacer: Pacer | None = None,
-    part_from: int | None = None,
 ) -> int:
-    """One batch (or part of one, ``_parts``) of an import applied at once from its kept
-    lines: its lines without a row, applied from their prepared forms, and their rows written
-    with what happened to each (its plan) and the customer it made, done, in this
-    transaction. The job's lease keeps a second commit out; the lines' rows are looked for
-    again here all the same, and the unique (job, line) would refuse a row written twice.
-    ``pacer`` hears, before the commit, whether anybody waits for what it holds."""
+    """One batch of an import applied at once from its kept lines: its lines without a row,
+    applied from their prepared forms, and their rows written with what happened to each
+    (its plan) and the customer it made, done, in this transaction. The job's lease keeps a
+    second commit out; the lines' rows are looked for again here all the same, and the
+    unique (job, line) would refuse a row written twice."""
     if not batch.cells:
         return 0
     applied = set(
@@ -715,15 +678,13 @@ def _apply_file_batch(
     todo = [row for row in prepared if row.line not in applied]
     if not todo:
         return 0
-    plans = importer.apply_prepared(todo, index, part_from=part_from)
+    plans = importer.apply_prepared(todo, index)
     cells = dict(batch.cells)
     if progress:
         for count in range(1, len(plans) + 1):
             progress(done + count, job.total)
     _insert_planned(job, [(cells[plan.line], plan.as_dict()) for plan in plans], done=True)
     ImportJob.objects.filter(pk=job.pk).update(done_rows=done + len(plans))
-    if pacer is not None:
-        pacer.before_commit()
     return len(plans)
 
 
