@@ -120,3 +120,19 @@ def test_a_listener_is_heard(cases: list[Any]) -> None:
     finally:
         post_init.disconnect(listener)
     assert heard == [built]
+
+
+def test_an_instance_of_python_values_is_what_from_db_builds_of_them(
+    org: dict[str, Any], make_customer: Callable[..., Customer]
+) -> None:
+    """``raw_rows.loaded``: values already in Python form (a rule's grant knows its customer's
+    id, name, status, pool and owner), not converted again."""
+    customer = make_customer(org["admin"], pool=org["east_pool"])
+    names = ("id", "name", "status", "pool_id", "owner_id")
+    values = (customer.pk, customer.name, "owned", org["east_pool"].pk, org["rep_a"].pk)
+    built = raw_rows.loaded(Customer, names, values)
+    assert _facts(built) == _facts(Customer.from_db("default", list(names), list(values)))
+    assert built.get_deferred_fields() == {
+        f.attname for f in Customer._meta.concrete_fields if f.attname not in names
+    }
+    assert built.phone == customer.phone  # a field not named loads on first use

@@ -87,6 +87,15 @@ def instance(model: type[_M], attnames: tuple[str, ...], values: Sequence[Any]) 
     return _build(model, attnames, _convert(model, attnames, values))
 
 
+def loaded(model: type[_M], attnames: tuple[str, ...], values: Sequence[Any]) -> _M:
+    """The ``model`` instance of ``values`` already as Python has them (not the driver's: no
+    conversion), the ``attnames`` in the model's field order; what ``model.from_db`` builds
+    of them, the fields not named loading on first use."""
+    if len(values) != len(attnames):
+        raise ValueError(f"{len(values)} values for {len(attnames)} fields")
+    return _build(model, attnames, list(values))
+
+
 UNCONVERTED = "_unconverted_row"  # where a lazy instance keeps its fields' raw values
 
 

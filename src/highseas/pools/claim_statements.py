@@ -528,5 +528,5 @@ def write_owned(
         driver.run(_ledger_sql(vendor), entry)
     if not whole:
         brief = [customer_id, row["name"], OWNED, pool_id, owner.pk]
-        return Customer.from_db(connection.alias, list(BRIEF_ROW), brief)
+        return raw_rows.loaded(Customer, BRIEF_ROW, brief)
     return _claimed_customer(owner, row, claimed)
