@@ -136,3 +136,9 @@ def test_an_instance_of_python_values_is_what_from_db_builds_of_them(
         f.attname for f in Customer._meta.concrete_fields if f.attname not in names
     }
     assert built.phone == customer.phone  # a field not named loads on first use
+
+
+def test_fields_named_out_of_the_models_order_are_refused() -> None:
+    """``from_db`` would place them by position, ``loaded`` by name: it refuses either way."""
+    with pytest.raises(ValueError, match="model's order"):
+        raw_rows.loaded(Customer, ("name", "id"), ("星辰科技", 1))

@@ -10,8 +10,9 @@
 from __future__ import annotations
 
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pytest
 from django.db import connection, transaction
@@ -154,3 +155,18 @@ def test_a_text_given_to_a_json_column_is_refused_and_nothing_is_written(
     assert not AssignmentDecision.objects.filter(run=run).exists()
     insert_rows(AssignmentDecision, DECISION_FIELDS, [good])
     assert AssignmentDecision.objects.get(run=run).explanation == {}
+
+
+def test_a_moment_is_adapted_apart_from_its_other_pass_of_a_repeated_hour() -> None:
+    """``db_datetime`` keeps the moments it adapted: two that differ only by ``fold`` (the
+    first and second 01:30 of the night New York turns its clocks back) are equal to Python
+    but an hour apart, and each is written as itself."""
+    zone = ZoneInfo("America/New_York")
+    first = datetime(2026, 11, 1, 1, 30, tzinfo=zone)
+    second = first.replace(fold=1)
+    assert first == second  # to Python, one wall time
+    written = db_datetime(first), db_datetime(second)
+    if connection.vendor == "sqlite":
+        assert written == ("2026-11-01 05:30:00", "2026-11-01 06:30:00")
+    else:
+        assert [moment.astimezone(UTC).hour for moment in written] == [5, 6]

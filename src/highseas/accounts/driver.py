@@ -54,9 +54,9 @@ def _direct(db: Any, *, in_transaction: bool = True) -> bool:
 
 def _execute(db: Any, sql: str, params: Params) -> Any:
     """``sql`` run on the DB-API connection, inside the connection's execute wrappers."""
-    names = tuple(params) if isinstance(params, Mapping) else None
 
     def execute(sql: str, params: Params, _many: bool, _context: Any) -> Any:
+        names = tuple(params) if isinstance(params, Mapping) else None  # as a wrapper left them
         with db.wrap_database_errors:
             return db.connection.execute(_converted(sql, names), params)
 

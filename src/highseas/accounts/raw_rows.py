@@ -93,7 +93,18 @@ def loaded(model: type[_M], attnames: tuple[str, ...], values: Sequence[Any]) ->
     of them, the fields not named loading on first use."""
     if len(values) != len(attnames):
         raise ValueError(f"{len(values)} values for {len(attnames)} fields")
+    _require_model_order(model, attnames)
     return _build(model, attnames, list(values))
+
+
+@cache
+def _require_model_order(model: type[Model], attnames: tuple[str, ...]) -> None:
+    """``from_db`` places positional values by the model's field order, ``_loaded`` by name:
+    names out of that order would load differently with a listener than without one."""
+    order = {f.attname: at for at, f in enumerate(model._meta.concrete_fields)}
+    positions = [order[name] for name in attnames]
+    if positions != sorted(positions):
+        raise ValueError(f"name the fields of {model.__name__} in the model's order")
 
 
 UNCONVERTED = "_unconverted_row"  # where a lazy instance keeps its fields' raw values

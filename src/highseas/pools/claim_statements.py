@@ -396,9 +396,10 @@ def _recycle_rules(columns: tuple[Any, ...]) -> RecycleRules:
     once for the same columns where they are all hashable (SQLite gives the JSON ones as
     text): a run or a rush applies one policy to customer after customer."""
     try:
-        return _cached_rules(columns, late_warning_fraction())
+        hash(columns)
     except TypeError:  # a JSON column already decoded (PostgreSQL): a list or a dict
         return _rules_of(columns)
+    return _cached_rules(columns, late_warning_fraction())
 
 
 @lru_cache(maxsize=64)

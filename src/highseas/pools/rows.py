@@ -163,12 +163,14 @@ def db_datetime(moment: datetime) -> Any:
     """A moment as the connection's database takes it (text in UTC on SQLite). The few a
     batch or a run writes again and again (its ``now``, its day's bounds, the due dates of
     its recycle schedules) are adapted once."""
-    return _adapted(connection.vendor, moment)
+    return _adapted(connection.vendor, moment, moment.fold)
 
 
 @lru_cache(maxsize=256)
-def _adapted(vendor: str, moment: datetime) -> Any:
-    """Keyed by the vendor too: one database's value is not another's."""
+def _adapted(vendor: str, moment: datetime, fold: int) -> Any:
+    """Keyed by the vendor too, one database's value not being another's, and by ``fold``:
+    two moments of one zone that differ only by it (the two passes of an hour a clock turns
+    back) are equal to Python, not to the database."""
     return connection.ops.adapt_datetimefield_value(moment)
 
 
