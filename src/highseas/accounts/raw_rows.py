@@ -35,10 +35,8 @@ def _converters(
     model: type[Model], attnames: tuple[str, ...], vendor: str
 ) -> tuple[tuple[int, Any, tuple[Converter, ...]], ...]:
     """(position, column, converters) of each named field that has converters."""
+    _require_model_order(model, attnames)
     by_attname = {field.attname: field for field in model._meta.concrete_fields}
-    order = list(by_attname)
-    positions = [order.index(name) for name in attnames]
-    assert positions == sorted(positions), "name the fields in the model's order (from_db)"
     alias = model._meta.db_table
     found = []
     for at, name in enumerate(attnames):

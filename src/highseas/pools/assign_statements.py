@@ -273,15 +273,10 @@ def _overrides(row: dict[str, Any]) -> RepOverrides:
     return RepOverrides(*(row[f"p_{name}"] for name in claim_statements.OVERRIDES))
 
 
-def _rule_actor(authority: RuleAuthority) -> User:
-    """What the ledger row names as acting: no user (no key), the rule's label."""
-    return _labelled(authority.label)
-
-
 @lru_cache(maxsize=256)
-def _labelled(label: str) -> User:
-    """An unsaved user that only names the actor (``write_owned`` reads its ``pk``, ``None``,
-    and its ``username``), made once per label: nothing changes it."""
+def _rule_actor(label: str) -> User:
+    """What the ledger row names as acting: no user (no key), the rule's label. Made once per
+    label: ``write_owned`` reads only its ``pk`` (``None``) and ``username``."""
     return User(username=label)
 
 
@@ -355,7 +350,7 @@ def assign_by_rule(
             row,
             receiver,
             kind=EventKind.ASSIGNED,
-            actor=_rule_actor(authority),
+            actor=_rule_actor(authority.label),
             reason=reason,
             policy_ref="",
             now=now,
