@@ -18,6 +18,7 @@ from highseas.engine.planner import (
     PlanState,
     RoutedCustomer,
     Rule,
+    _rounded,
     plan,
 )
 from highseas.engine.routing import (
@@ -569,3 +570,12 @@ def test_target_validation(target: Mapping[str, Any], problems: list[str]) -> No
 
 def test_smart_assignment_is_a_team_strategy() -> None:
     assert validate_target({"team": 1, "strategy": "smart"}) == []
+
+
+@given(st.floats(allow_nan=False) | st.integers() | st.sampled_from([0.0, -0.0, 1.0, 1e300]))
+def test_a_score_is_rounded_as_round_rounds_it(score: float) -> None:
+    """A score shown in a decision's explanation: ``round(score, 4)``, the value, its type and
+    a zero's sign, whole or not."""
+    ours, theirs = _rounded(score), round(score, 4)
+    assert ours == theirs and type(ours) is type(theirs)
+    assert str(ours) == str(theirs)

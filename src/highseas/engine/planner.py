@@ -228,6 +228,15 @@ class _Route:
         return last[1]
 
 
+def _rounded(score: float) -> float:
+    """``round(score, 4)``: a whole float is that already, and is answered without the decimal
+    conversion ``round`` makes (about 1 µs a score, and most scores are whole: a skill's
+    matches, a count)."""
+    if type(score) is float and score.is_integer():
+        return score
+    return round(score, 4)
+
+
 def _quota(target: Target, rep_id: int) -> int | None:
     if isinstance(target, TeamTarget):
         return target.quota_for(rep_id)
@@ -312,7 +321,7 @@ class _Planner:
         scores = choice.scores
         keys = route.keys
         explanation["eligible"] = (
-            {keys[c.rep_id]: round(scores[c.rep_id][0], 4) for c in eligible}
+            {keys[c.rep_id]: _rounded(scores[c.rep_id][0]) for c in eligible}
             if scores
             else route.named(eligible)
         )
