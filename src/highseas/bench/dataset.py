@@ -35,6 +35,7 @@ from highseas.customers.models import Customer
 from highseas.engine.ownership import EventKind
 from highseas.pools import services as pools
 from highseas.pools.models import OwnershipEvent, Pool
+from highseas.pools.rows import insert_values
 
 POOL_NAME = "bench-pool"
 TEAM_NAME = "bench-team"
@@ -177,13 +178,18 @@ def ensure_reps(manager: User, count: int) -> list[User]:
     return list(User.objects.filter(username__in=names).select_related("team").order_by("pk"))
 
 
-def _insert_sql(model: type[Model], columns: list[str]) -> tuple[str, str]:
-    """The ``INSERT`` (for ``executemany``) and the ``COPY`` (PostgreSQL) of these columns."""
+def _insert_sql(model: type[Model], columns: list[str]) -> tuple[str, str, str]:
+    """The head and a row's marks of the ``INSERT`` (``rows.insert_values``), and the
+    ``COPY`` (PostgreSQL), of these columns."""
     quote = connection.ops.quote_name
     table = quote(model._meta.db_table)
     names = ", ".join(quote(column) for column in columns)
     marks = ", ".join(["%s"] * len(columns))
-    return f"INSERT INTO {table} ({names}) VALUES ({marks})", f"COPY {table} ({names}) FROM STDIN"
+    return (
+        f"INSERT INTO {table} ({names}) VALUES ",
+        f"({marks})",
+        f"COPY {table} ({names}) FROM STDIN",
+    )
 
 
 class RowTemplate:
@@ -198,7 +204,7 @@ class RowTemplate:
         self.values = [
             f.get_db_prep_save(constants.get(f.name, f.get_default()), connection) for f in fields
         ]
-        self.insert_sql, self.copy_sql = _insert_sql(model, self.columns)
+        self.insert_head, self.row_marks, self.copy_sql = _insert_sql(model, self.columns)
 
     def row(self, **values: Any) -> list[Any]:
         row = list(self.values)
@@ -260,8 +266,7 @@ def _customer_rows(
 
 def insert_customers(pool: Pool, manager: User, count: int) -> None:
     """Append ``count`` pooled customers with their ``created`` ledger rows, in committed
-    batches of raw INSERTs (``executemany``; ``COPY`` on PostgreSQL), showing progress on
-    stderr."""
+    batches of raw multi-row INSERTs (``COPY`` on PostgreSQL), showing progress on stderr."""
     if count <= 0:
         return
     customers, ledger = _customer_template(pool, manager), _ledger_template(pool, manager)
@@ -290,10 +295,11 @@ def _insert_batch(
 
 def _write(template: RowTemplate, rows: list[list[Any]]) -> None:
     """``COPY`` on PostgreSQL (several times faster there than ``executemany``),
-    ``executemany`` elsewhere."""
+    multi-row ``INSERT`` statements elsewhere (``rows.insert_values``: the customers' search
+    index is kept by triggers)."""
     with connection.cursor() as cursor:
         if connection.vendor != "postgresql":
-            cursor.executemany(template.insert_sql, rows)
+            insert_values(cursor, template.insert_head, template.row_marks, rows)
             return
         with cursor.cursor.copy(template.copy_sql) as copy:
             for row in rows:

