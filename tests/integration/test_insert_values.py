@@ -41,7 +41,7 @@ def test_rows_go_in_order_a_few_a_statement_within_the_values_one_takes(
     assert found == [(n, label, "x") for n, label in values]
 
 
-def test_one_statement_takes_up_to_a_thousand_rows() -> None:
+def test_a_statement_takes_up_to_a_thousand_rows_and_the_rest_goes_in_a_few_sizes() -> None:
     sent: list[int] = []
 
     def counted(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
@@ -56,14 +56,23 @@ def test_one_statement_takes_up_to_a_thousand_rows() -> None:
             )
         cursor.execute("SELECT count(*), sum(n) FROM values_probe")
         assert cursor.fetchone() == (2_500, sum(range(2_500)))
-    assert sent == [1_000, 1_000, 500]
+    assert sent == [1_000, 1_000, 256, 128, 64, 32, 16, 4]  # the rest in powers of two
+
+
+def test_a_row_of_another_length_is_refused() -> None:
+    with connection.cursor() as cursor:
+        cursor.execute("CREATE TEMPORARY TABLE values_probe (n integer, m integer)")
+        with pytest.raises(ValueError):
+            rows.insert_values(
+                cursor, "INSERT INTO values_probe (n, m) VALUES ", "(%s, %s)", [(1,), (2, 3, 4)]
+            )
 
 
 @pytest.mark.skipif("connection.vendor != 'sqlite'")
 def test_customers_written_many_a_statement_are_all_in_the_search_index(
     org: dict[str, Any],
 ) -> None:
-    """The bench's dataset goes in 1,000 customers a statement: each one's name is in the
+    """The bench's dataset goes in many customers a statement: each one's name is in the
     full-text index and its bigrams, which FTS5's own check confirms."""
     insert_customers(org["east_pool"], org["admin"], 1_200)
     customers = Customer.objects.filter(pool=org["east_pool"])

@@ -30,7 +30,9 @@ from highseas.customers.crypto import encrypt
 from highseas.customers.fields import EncryptedMixin
 
 ROWS_PER_STATEMENT = 1_000
-PARAMETERS_PER_STATEMENT = 32_766  # SQLite's limit since 3.32; PostgreSQL's is 65,535
+# values a statement (SQLite takes 32,766 since 3.32, PostgreSQL 65,535): each prepared statement
+# the driver caches holds about 1 MB at this size (3.2 MB at SQLite's limit)
+PARAMETERS_PER_STATEMENT = 10_000
 
 
 def columns(model: type[Model], *names: str) -> tuple[str, list[str]]:
@@ -62,7 +64,8 @@ def insert_rows(model: type[Model], fields: Sequence[str], rows: list[tuple[Any,
 def insert_values(cursor: Any, head: str, row_marks: str, rows: Sequence[Sequence[Any]]) -> None:
     """``head`` (``INSERT INTO table (columns) VALUES ``) with ``row_marks`` (``(%s, …)``,
     literals allowed) once a row, in statements of up to ``ROWS_PER_STATEMENT`` rows and
-    ``PARAMETERS_PER_STATEMENT`` values.
+    ``PARAMETERS_PER_STATEMENT`` values. A row of another length than the marks' is refused
+    (``executemany`` refused it too).
 
     Rows go into a table whose full-text index a trigger keeps (the customers: their names'
     words and bigrams) this way, not by SQLite's ``executemany``: one statement a row, it
@@ -71,14 +74,19 @@ def insert_values(cursor: Any, head: str, row_marks: str, rows: Sequence[Sequenc
     (with a plain trigger instead: 166,500 and 250,800)."""
     if not rows:
         return
-    per_statement = max(
-        1, min(ROWS_PER_STATEMENT, PARAMETERS_PER_STATEMENT // max(1, row_marks.count("%s")))
-    )
-    for start in range(0, len(rows), per_statement):
-        chunk = rows[start : start + per_statement]
-        cursor.execute(
-            head + ", ".join([row_marks] * len(chunk)), [v for row in chunk for v in row]
-        )
+    width = row_marks.count("%s")
+    most = max(1, min(ROWS_PER_STATEMENT, PARAMETERS_PER_STATEMENT // max(1, width)))
+    start = 0
+    while start < len(rows):
+        # full statements, then the rest in powers of two, largest first: a few texts a
+        # table, so that the driver's cache of prepared statements holds a few big ones
+        left = len(rows) - start
+        size = most if left >= most else 1 << (left.bit_length() - 1)
+        chunk = rows[start : start + size]
+        if any(len(row) != width for row in chunk):
+            raise ValueError(f"a row of {width} values is expected: {head}")
+        cursor.execute(head + ", ".join([row_marks] * size), [v for row in chunk for v in row])
+        start += size
 
 
 def _copy(
@@ -204,12 +212,17 @@ def db_time(moment: datetime | None) -> Any:
 _COMPACT = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)
 
 # orjson writes that same text about 7× as fast (a routing decision's explanation: 3.0 µs
-# against 20.9 µs), with keys that are not text written as the stdlib writes them. A datetime
-# or a dataclass, which the stdlib refuses, and what orjson refuses (an integer past 64 bits)
-# go to the stdlib's encoder, so what it wrote it writes and what it refused it refuses. One
-# value is written otherwise: a NaN or infinite float is null (the stdlib wrote NaN, no JSON).
+# against 20.9 µs). Whatever it does not write itself goes to the stdlib's encoder, whole, and
+# comes out as before: a key that is not text, a subclass of a builtin (a ``QueryDict``, whose
+# ``items`` orjson would not call; an ``Enum`` of text or numbers is written by orjson as
+# by the stdlib), a datetime or a dataclass (refused, as before), an integer past 64 bits.
+# What orjson writes otherwise: a float that is no number is null (the stdlib's ``NaN`` is no
+# JSON: PostgreSQL refused it), and a ``UUID`` or an ``Enum`` of other values is written by
+# its value (the stdlib refused them; nothing written here holds one).
 _ORJSON_OPTIONS = (
-    orjson.OPT_NON_STR_KEYS | orjson.OPT_PASSTHROUGH_DATETIME | orjson.OPT_PASSTHROUGH_DATACLASS
+    orjson.OPT_PASSTHROUGH_DATETIME
+    | orjson.OPT_PASSTHROUGH_DATACLASS
+    | orjson.OPT_PASSTHROUGH_SUBCLASS
 )
 
 
