@@ -60,7 +60,9 @@ def test_one_team_shares_its_claims_unfairly_and_the_others_fairly(
     east = teams["华东销售部"]
     assert east["unfair"] and east["top_rep_name"] == "陈静"
     assert east["top_share"] > 0.4
-    assert all(team["gini_claims"] < 0.2 for name, team in teams.items() if name != "华东销售部")
+    # clearly below the mark: 大客户部's 郝建国 takes twice his share by habit (0.10-0.20 here)
+    fair = {name: team["gini_claims"] for name, team in teams.items() if name != "华东销售部"}
+    assert all(gini < 0.25 for gini in fair.values()), fair
 
 
 def test_there_are_hoarders_a_customers_and_bouncing_customers(figures: dict[str, Any]) -> None:

@@ -293,6 +293,8 @@ def test_a_windows_closed_days_are_summed_once_and_read_from_the_sums(
     """Step 5: the backfill stores the 7-day window's six closed days per rep once each is
     rolled; the reads take the stored sums (a row changed by hand shows), and equal the
     summed days; a run with a day not rolled is not stored; a rebuild stores them again."""
+    # yesterday is closed once the grace after midnight has passed: a run in it waits
+    now = max(NOW, TODAY + snapshots.GRACE)
     customers = [
         make_customer(org["admin"], pool=org["east_pool"], now=TODAY - timedelta(days=12))
         for _ in range(5)
@@ -300,39 +302,39 @@ def test_a_windows_closed_days_are_summed_once_and_read_from_the_sums(
     for back, customer in enumerate(customers, start=1):
         ownership.claim(org["rep_a"], customer.pk, now=TODAY - timedelta(days=back, hours=-9))
     today = make_customer(org["admin"], pool=org["east_pool"], now=TODAY - timedelta(days=1))
-    ownership.claim(org["rep_b"], today.pk, now=TODAY + (NOW - TODAY) / 2)  # read live
+    ownership.claim(org["rep_b"], today.pk, now=TODAY + (now - TODAY) / 2)  # read live
     ids = [org["rep_a"].pk, org["rep_b"].pk]
-    snapshots.backfill(NOW, days=8)
+    snapshots.backfill(now, days=8)
     yesterday = snapshots.day_of(TODAY) - timedelta(days=1)
     run = RolledWindow.objects.get()  # 30 and 90 days reach days never rolled
     assert (run.first_day, run.last_day) == (yesterday - timedelta(days=5), yesterday)
     stored = RepWindow.objects.get(window=run, rep=org["rep_a"])
     assert stored.claims == stored.gains == 5 and stored.recycled == 0
-    counted, _held = snapshots.recent(ids, NOW, (7, 3))
-    week = live(ids, (EventKind.CLAIMED,), "to", snapshots.day_start(NOW, 7), snapshots.FOREVER)
+    counted, _held = snapshots.recent(ids, now, (7, 3))
+    week = live(ids, (EventKind.CLAIMED,), "to", snapshots.day_start(now, 7), snapshots.FOREVER)
     assert {pk: counted[7][pk].claims for pk in ids} == {pk: week.get(pk, 0) for pk in ids}
-    three = live(ids, (EventKind.CLAIMED,), "to", snapshots.day_start(NOW, 3), snapshots.FOREVER)
+    three = live(ids, (EventKind.CLAIMED,), "to", snapshots.day_start(now, 3), snapshots.FOREVER)
     assert {pk: counted[3][pk].claims for pk in ids} == {pk: three.get(pk, 0) for pk in ids}
-    found = snapshots.window_counts(ids, snapshots.day_start(NOW, 7), NOW)
+    found = snapshots.window_counts(ids, snapshots.day_start(now, 7), now)
     assert {pk: found[pk].claims for pk in ids} == {pk: week.get(pk, 0) for pk in ids}
     # the reads take the stored sums: a stored row changed by hand shows in both
     RepWindow.objects.filter(pk=stored.pk).update(claims=50)
-    assert snapshots.recent(ids, NOW, (7,))[0][7][org["rep_a"].pk].claims == 50 + (
+    assert snapshots.recent(ids, now, (7,))[0][7][org["rep_a"].pk].claims == 50 + (
         week.get(org["rep_a"].pk, 0) - 5
     )
-    assert snapshots.window_counts(ids, snapshots.day_start(NOW, 7), NOW)[
+    assert snapshots.window_counts(ids, snapshots.day_start(now, 7), now)[
         org["rep_a"].pk
     ].claims == 50 + (week.get(org["rep_a"].pk, 0) - 5)
     # without a run's sums the days are summed, as before
     RolledWindow.objects.all().delete()
-    assert snapshots.recent(ids, NOW, (7,))[0][7][org["rep_a"].pk].claims == week.get(
+    assert snapshots.recent(ids, now, (7,))[0][7][org["rep_a"].pk].claims == week.get(
         org["rep_a"].pk, 0
     )
     # a run with a day not rolled is not stored
     RolledDay.objects.filter(day=yesterday - timedelta(days=2)).delete()
-    assert snapshots.store_windows(NOW) == 0 and not RolledWindow.objects.exists()
+    assert snapshots.store_windows(now) == 0 and not RolledWindow.objects.exists()
     # a rebuild rolls every day again and stores the run once
-    snapshots.rebuild(NOW, days=8)
+    snapshots.rebuild(now, days=8)
     assert RolledWindow.objects.count() == 1
     assert RepWindow.objects.get(rep=org["rep_a"]).claims == 5
-    assert snapshots.store_windows(NOW) == 0 and RolledWindow.objects.count() == 1
+    assert snapshots.store_windows(now) == 0 and RolledWindow.objects.count() == 1

@@ -27,9 +27,9 @@ from highseas.demo.world import PoolWorld, Rep
 # 陈静 (华东) claims whatever comes in, eight times her share; 郝建国 takes twice his.
 APPETITE = {"rep05": 8.0, "rep28": 2.0}
 GRABBING = 4.0
-# 郝建国 and 唐睿 (大客户部) park key accounts behind an open deal; 宋涛 (华北) never calls
-# back a customer once it has signed.
-HOARDING = {"rep28": 0.9, "rep30": 0.6, "rep23": 0.9}
+# 郝建国 and 唐睿 (大客户部) park key accounts behind an open deal (唐睿 every one he can);
+# 宋涛 (华北) never calls back a customer once it has signed.
+HOARDING = {"rep28": 0.9, "rep30": 1.0, "rep23": 0.9}
 CROWDED_OUT = 0.3
 
 _pickers: dict[int, tuple[list[Rep], Weighted[Rep], bool]] = {}
