@@ -317,6 +317,27 @@ def test_a_moment_is_adapted_as_its_field_adapts_it(moment: datetime, name: str)
     assert read(Customer(**{name: None})) is None
 
 
+@settings(max_examples=300)
+@given(
+    moment=moments | st.datetimes(timezones=st.sampled_from([ZoneInfo("America/New_York")])),
+    fold=st.sampled_from([0, 1]),
+    naive=st.booleans(),
+)
+def test_a_moment_is_written_as_django_writes_it(moment: datetime, fold: int, naive: bool) -> None:
+    """``db_datetime``'s own conversion equals Django's adapter for every moment: of any zone,
+    either pass of a repeated hour, naive, asked twice in a row (the kept last one) and after
+    a moment equal to Python but not to the database (the other pass)."""
+    moment = moment.replace(fold=fold)
+    if naive:
+        moment = moment.replace(tzinfo=None)
+    expected = connection.ops.adapt_datetimefield_value(moment)
+    assert rows.db_datetime(moment) == expected
+    assert rows.db_datetime(moment) == expected
+    other = moment.replace(fold=1 - fold)
+    assert rows.db_datetime(other) == connection.ops.adapt_datetimefield_value(other)
+    assert rows.db_datetime(moment) == expected
+
+
 @pytest.mark.django_db
 def test_an_automatic_moment_is_the_one_set_on_the_instance() -> None:
     field = Customer._meta.get_field("updated_at")

@@ -17,12 +17,13 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterable, Sequence
-from datetime import datetime
+from datetime import UTC, datetime
 from enum import Enum
 from functools import cache, lru_cache, partial
 from typing import Any, TypeVar
 
 import orjson
+from django.conf import settings
 from django.db import connection, models
 from django.db.models import Model
 
@@ -188,10 +189,42 @@ def reserve_ids(objects: Sequence[_M]) -> None:
 
 
 def db_datetime(moment: datetime) -> Any:
-    """A moment as the connection's database takes it (text in UTC on SQLite). The few a
-    batch or a run writes again and again (its ``now``, its day's bounds, the due dates of
-    its recycle schedules) are adapted once."""
+    """A moment as the connection's database takes it: on PostgreSQL the datetime itself
+    (psycopg adapts it); on SQLite an aware one as the text of its UTC wall time, which is
+    what Django writes, made here without Django's calls (each looks up the thread's
+    connection: a claim's ``now`` is new every time), the last one kept (a batch writes its
+    ``now`` on every row); anything else (a naive moment, a database with a zone of its own)
+    through Django's adapter, the moments written again and again adapted once."""
+    global _last_text
+    form = _moment_form()
+    if form is _AS_IS:
+        return moment
+    if form is _UTC_TEXT and moment.utcoffset() is not None:
+        last = _last_text
+        if moment is last[0]:
+            return last[1]
+        utc = moment if moment.tzinfo is UTC else moment.astimezone(UTC)
+        text = str(utc.replace(tzinfo=None))
+        _last_text = (moment, text)  # held, so no other moment takes its id; one tuple: a
+        # thread reads a whole pair
+        return text
     return _adapted(connection.vendor, moment, moment.fold)
+
+
+_last_text: tuple[datetime | None, str] = (None, "")
+_AS_IS, _UTC_TEXT, _DJANGO = "as is", "UTC text", "Django's adapter"
+
+
+@cache
+def _moment_form() -> str:
+    """How this process's database takes a moment (``db_datetime``), read once: its
+    connection's vendor and zone are its settings'."""
+    vendor = connection.vendor
+    if vendor == "postgresql":  # its operations' adapt_datetimefield_value returns the value
+        return _AS_IS
+    if vendor == "sqlite" and settings.USE_TZ and connection.timezone == UTC:
+        return _UTC_TEXT  # str(timezone.make_naive(value, connection.timezone))
+    return _DJANGO
 
 
 @lru_cache(maxsize=256)
