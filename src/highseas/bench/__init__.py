@@ -20,6 +20,18 @@ class BenchError(Exception):
     """A benchmark cannot run as asked (foreign data, too small a dataset, a refused claim)."""
 
 
+def require_demo(customers: int = 1_000_000) -> None:
+    """For a benchmark that measures the demo organization: a database without it (a fresh
+    data directory has no tables yet) is the user's to fill first, said as such."""
+    from django.db import connection
+
+    from highseas.customers.models import Customer
+
+    table = Customer._meta.db_table
+    if table not in connection.introspection.table_names() or not Customer.objects.exists():
+        raise BenchError(f"no customers: run `highseas demo --customers {customers}` first")
+
+
 def chunked(items: Sequence[T], size: int) -> Iterator[Sequence[T]]:
     """Consecutive slices of at most ``size`` items."""
     for start in range(0, len(items), size):

@@ -672,7 +672,7 @@ def figures(
             "baseline": raw_one.path,
             "baseline_per_second": round(raw_one.per_second, 1),
             "ratio": round(raw_one.per_second / service["per_second"], 2)
-            if service["per_second"]
+            if service["per_second"] and raw_one.per_second
             else None,
             "target_per_second": SERVICE_TARGET_PER_SECOND,
             "meets_target": service["per_second"] >= SERVICE_TARGET_PER_SECOND,
@@ -714,6 +714,9 @@ def summary(lines: list[dict[str, Any]]) -> str:
         "raw_one_by_one_in_batch",
     ):
         line = by_path[path]
+        if not line["customers"]:  # a backlog too small to leave this path any customer
+            text.append(f"  {path:<28} no customer left to time (ask for a larger --backlog)")
+            continue
         statements = line.get("statements_per_customer")
         per_batch = line.get("statements_per_batch")
         text.append(
@@ -740,9 +743,13 @@ def summary(lines: list[dict[str, Any]]) -> str:
         f"preview {'matches' if real['preview_matches_real'] else 'DIFFERS FROM'} the real run"
     )
     service = by_path["run_service"]
+    compared = (
+        f"{service['ratio']}× slower than the raw one-by-one statements in the run's transactions"
+        if service["ratio"] is not None
+        else "not compared (no customer left for the raw one-by-one statements)"
+    )
     text.append(
-        f"one-by-one run is {service['ratio']}× slower than the raw one-by-one statements in "
-        "the run's transactions; "
+        f"one-by-one run is {compared}; "
         f"target ≥ {SERVICE_TARGET_PER_SECOND:,} customers/s: "
         f"{'met' if service['meets_target'] else 'missed'}"
     )

@@ -47,6 +47,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC
 from typing import Any
 
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from django.utils import timezone
@@ -163,12 +164,15 @@ def build_file(options: ImportBenchOptions, tag: str) -> tuple[bytes, dict[str, 
 
 
 def _require_bench_database(force: bool) -> None:
-    foreign = Customer.objects.exclude(pool__name=POOL_NAME).exists()
-    if foreign and not force:
+    """Refuse a database with customers outside the bench pool (unless ``force``), before
+    touching its schema, then migrate it: a fresh data directory's database is empty."""
+    exists = Customer._meta.db_table in connection.introspection.table_names()
+    if exists and not force and Customer.objects.exclude(pool__name=POOL_NAME).exists():
         raise BenchError(
             "the database holds customers outside the bench pool; use an empty database "
             "or pass --force"
         )
+    call_command("migrate", interactive=False, verbosity=0)
 
 
 def set_up(options: ImportBenchOptions) -> tuple[User, Pool]:

@@ -44,7 +44,7 @@ from django.utils import timezone
 
 from highseas.accounts.models import Role, User
 from highseas.accounts.visibility import Viewer
-from highseas.bench import BenchError, Lines, report
+from highseas.bench import BenchError, Lines, report, require_demo
 from highseas.bench.breakdown import describe, profiled
 from highseas.config import heap
 from highseas.customers.models import Activity, Customer
@@ -163,9 +163,8 @@ def _loader(client: Client, path: str) -> Callable[[], Any]:
 
 
 def measure(options: InsightsBenchOptions) -> Lines:
+    require_demo()
     customers = Customer.objects.count()
-    if customers == 0:
-        raise BenchError("no customers: run `highseas demo --customers 1000000` first")
     manager = _manager()
     admin = User.objects.filter(role=Role.ADMIN, is_active=True).order_by("pk").first()
     scale = {

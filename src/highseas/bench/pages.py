@@ -37,6 +37,7 @@ from urllib.parse import quote
 
 from django.conf import settings
 from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY
+from django.core.management import call_command
 from django.core.management.base import BaseCommand
 from django.db import connection
 from django.db.models import Count, Q
@@ -51,7 +52,7 @@ from highseas.bench.search_cases import CASES, plant, verdict
 from highseas.bench.timing import Timings
 from highseas.customers.models import Customer
 from highseas.customers.search import search
-from highseas.demo.generator import DemoOptions, generate_demo
+from highseas.demo.generator import DemoError, DemoOptions, generate_demo
 from highseas.pools.listing import listable_pools
 
 WARM_UP = 2
@@ -116,14 +117,20 @@ PAGES = (
 
 
 def ensure_demo(options: PagesBenchOptions) -> tuple[int, float]:
-    """The customers on file, and the seconds a build took (0 when reused)."""
+    """The customers on file, and the seconds a build took (0 when reused); a fresh data
+    directory's empty database is migrated first."""
+    if Customer._meta.db_table not in connection.introspection.table_names():
+        call_command("migrate", interactive=False, verbosity=0)
     on_file = Customer.objects.count()
     if on_file and not User.objects.filter(username="rep01").exists() and not options.force:
         raise BenchError("the database holds customers but no demo: use a scratch database")
     if on_file:
         return on_file, 0.0
     started = time.perf_counter()
-    generate_demo(DemoOptions(customers=options.customers, progress=True))
+    try:
+        generate_demo(DemoOptions(customers=options.customers, progress=True))
+    except DemoError as error:  # no administrator yet: said as the command's error
+        raise BenchError(str(error)) from error
     return Customer.objects.count(), time.perf_counter() - started
 
 

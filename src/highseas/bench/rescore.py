@@ -26,7 +26,7 @@ from django.core.management.base import BaseCommand
 from django.db import connection, transaction
 from django.utils import timezone
 
-from highseas.bench import BenchError, Lines, report
+from highseas.bench import BenchError, Lines, report, require_demo
 from highseas.customers.models import Customer
 from highseas.insights import value
 
@@ -73,6 +73,7 @@ def _line(path: str, changes: int, seconds: float, raw: float | None) -> dict[st
 
 
 def measure(options: RescoreBenchOptions) -> Lines:
+    require_demo(options.changes)
     now = timezone.now()
     _all_to_a()
     changes = _changes(now)
