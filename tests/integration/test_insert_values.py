@@ -17,46 +17,47 @@ from highseas.pools import rows
 pytestmark = pytest.mark.django_db
 
 
+def _noting(sent: list[tuple[str, Any]]) -> Any:
+    """An execute wrapper noting each statement sent and its values."""
+
+    def noted(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
+        sent.append((sql, params))
+        return execute(sql, params, many, context)
+
+    return noted
+
+
 def test_rows_go_in_order_a_few_a_statement_within_the_values_one_takes(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     monkeypatch.setattr(rows, "PARAMETERS_PER_STATEMENT", 5)  # two rows of two values
-    sent: list[str] = []
-
-    def counted(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        sent.append(sql)
-        return execute(sql, params, many, context)
-
+    sent: list[tuple[str, Any]] = []
     values = [(n, f"第{n}行") for n in range(7)]
     with connection.cursor() as cursor:
         cursor.execute("CREATE TEMPORARY TABLE values_probe (n integer, label text, kind text)")
-        with connection.execute_wrapper(counted):
+        with connection.execute_wrapper(_noting(sent)):
             rows.insert_values(
                 cursor, "INSERT INTO values_probe (n, label, kind) VALUES ", "(%s, %s, 'x')", values
             )
             rows.insert_values(cursor, "INSERT INTO values_probe (n) VALUES ", "(%s)", [])
         cursor.execute("SELECT n, label, kind FROM values_probe ORDER BY n")
         found = cursor.fetchall()
-    assert [sql.count("(%s, %s, 'x')") for sql in sent] == [2, 2, 2, 1]
+    assert [sql.count("(%s, %s, 'x')") for sql, _params in sent] == [2, 2, 2, 1]
     assert found == [(n, label, "x") for n, label in values]
 
 
 def test_a_statement_takes_up_to_a_thousand_rows_and_the_rest_goes_in_a_few_sizes() -> None:
-    sent: list[int] = []
-
-    def counted(execute: Any, sql: str, params: Any, many: bool, context: Any) -> Any:
-        sent.append(len(params))
-        return execute(sql, params, many, context)
-
+    sent: list[tuple[str, Any]] = []
     with connection.cursor() as cursor:
         cursor.execute("CREATE TEMPORARY TABLE values_probe (n integer)")
-        with connection.execute_wrapper(counted):
+        with connection.execute_wrapper(_noting(sent)):
             rows.insert_values(
                 cursor, "INSERT INTO values_probe (n) VALUES ", "(%s)", [(n,) for n in range(2_500)]
             )
         cursor.execute("SELECT count(*), sum(n) FROM values_probe")
         assert cursor.fetchone() == (2_500, sum(range(2_500)))
-    assert sent == [1_000, 1_000, 256, 128, 64, 32, 16, 4]  # the rest in powers of two
+    # the rest in powers of two
+    assert [len(params) for _sql, params in sent] == [1_000, 1_000, 256, 128, 64, 32, 16, 4]
 
 
 def test_a_row_of_another_length_is_refused() -> None:

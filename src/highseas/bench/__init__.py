@@ -20,15 +20,22 @@ class BenchError(Exception):
     """A benchmark cannot run as asked (foreign data, too small a dataset, a refused claim)."""
 
 
-def require_demo(customers: int = 1_000_000) -> None:
-    """For a benchmark that measures the demo organization: a database without it (a fresh
-    data directory has no tables yet) is the user's to fill first, said as such."""
+def has_customers() -> bool:
+    """Whether the database has the customers' table yet (a fresh data directory's has no
+    tables): read before a benchmark looks at, migrates or refuses a database."""
     from django.db import connection
 
     from highseas.customers.models import Customer
 
-    table = Customer._meta.db_table
-    if table not in connection.introspection.table_names() or not Customer.objects.exists():
+    return Customer._meta.db_table in connection.introspection.table_names()
+
+
+def require_demo(customers: int = 1_000_000) -> None:
+    """For a benchmark that measures the demo organization: a database without it (a fresh
+    data directory has no tables yet) is the user's to fill first, said as such."""
+    from highseas.customers.models import Customer
+
+    if not has_customers() or not Customer.objects.exists():
         raise BenchError(f"no customers: run `highseas demo --customers {customers}` first")
 
 

@@ -49,7 +49,7 @@ from django.test import override_settings
 from django.utils import timezone
 
 from highseas.accounts.models import RepLevel, RepProfile, Role, Team, User
-from highseas.bench import BenchError, chunked, report
+from highseas.bench import BenchError, chunked, has_customers, report
 from highseas.bench.breakdown import describe, profiled
 from highseas.bench.dataset import INDUSTRIES, PROVINCES, insert_customers
 from highseas.bench.timing import Claimer, wal_bytes_since, wal_position
@@ -136,7 +136,7 @@ class Timed:
 
 def refuse_foreign_data() -> None:
     foreign = Customer.objects.exclude(pool__name__in=BENCH_POOLS)
-    if Customer._meta.db_table in connection.introspection.table_names() and foreign.exists():
+    if has_customers() and foreign.exists():
         raise BenchError(
             "this database holds customers that are not bench data; the benchmark assigns a "
             "hundred thousand of them, so it runs only on an empty or bench database (use a "

@@ -29,7 +29,7 @@ from tqdm import tqdm
 
 from highseas.accounts import services as accounts
 from highseas.accounts.models import RepProfile, Role, Team, User
-from highseas.bench import BenchError
+from highseas.bench import BenchError, has_customers
 from highseas.customers.choices import CustomerLevel, CustomerStatus, Source
 from highseas.customers.models import Customer
 from highseas.engine.ownership import EventKind
@@ -118,7 +118,7 @@ def settle_tables() -> None:
 def refuse_foreign_data() -> None:
     """Refuse, before touching anything (even the schema), a database with customers outside
     the bench pool. Reads only ids, so that an older schema can be checked too."""
-    if Customer._meta.db_table not in connection.introspection.table_names():
+    if not has_customers():
         return
     pool_id = Pool.objects.filter(name=POOL_NAME).values_list("pk", flat=True).first()
     customers = Customer.objects.all()

@@ -54,7 +54,7 @@ from django.utils import timezone
 
 from highseas.accounts.models import Role, Team, User
 from highseas.accounts.visibility import Viewer
-from highseas.bench import BenchError, report
+from highseas.bench import BenchError, has_customers, report
 from highseas.bench.dataset import (
     CITIES,
     PROVINCES,
@@ -166,8 +166,7 @@ def build_file(options: ImportBenchOptions, tag: str) -> tuple[bytes, dict[str, 
 def _require_bench_database(force: bool) -> None:
     """Refuse a database with customers outside the bench pool (unless ``force``), before
     touching its schema, then migrate it: a fresh data directory's database is empty."""
-    exists = Customer._meta.db_table in connection.introspection.table_names()
-    if exists and not force and Customer.objects.exclude(pool__name=POOL_NAME).exists():
+    if has_customers() and not force and Customer.objects.exclude(pool__name=POOL_NAME).exists():
         raise BenchError(
             "the database holds customers outside the bench pool; use an empty database "
             "or pass --force"

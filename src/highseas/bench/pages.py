@@ -47,7 +47,7 @@ from django.test.utils import CaptureQueriesContext
 from highseas.accounts.models import Role, User
 from highseas.accounts.tokens import issue_token
 from highseas.accounts.visibility import Viewer
-from highseas.bench import BenchError, report
+from highseas.bench import BenchError, has_customers, report
 from highseas.bench.search_cases import CASES, plant, verdict
 from highseas.bench.timing import Timings
 from highseas.customers.models import Customer
@@ -119,7 +119,7 @@ PAGES = (
 def ensure_demo(options: PagesBenchOptions) -> tuple[int, float]:
     """The customers on file, and the seconds a build took (0 when reused); a fresh data
     directory's empty database is migrated first."""
-    if Customer._meta.db_table not in connection.introspection.table_names():
+    if not has_customers():
         call_command("migrate", interactive=False, verbosity=0)
     on_file = Customer.objects.count()
     if on_file and not User.objects.filter(username="rep01").exists() and not options.force:

@@ -45,7 +45,7 @@ from tqdm import tqdm
 
 from highseas.accounts import services as accounts
 from highseas.accounts.models import RepProfile, Role, Team, User
-from highseas.bench import BenchError, chunked, report
+from highseas.bench import BenchError, chunked, has_customers, report
 from highseas.bench.breakdown import describe, profiled
 from highseas.bench.dataset import (
     CITIES,
@@ -162,7 +162,7 @@ def plan(owned_since: datetime, last_effective: datetime) -> tuple[datetime, dat
 
 
 def _foreign_customers() -> bool:
-    if Customer._meta.db_table not in connection.introspection.table_names():
+    if not has_customers():
         return False
     pool_id = Pool.objects.filter(name=POOL_NAME).values_list("pk", flat=True).first()
     customers = Customer.objects.all()
