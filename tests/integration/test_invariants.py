@@ -9,6 +9,7 @@ from decimal import Decimal
 from typing import Any
 
 import pytest
+from django.db.models import ProtectedError
 from django.utils import timezone
 
 from highseas.customers.models import Customer
@@ -20,6 +21,7 @@ from highseas.pools.invariants import run_checks
 from highseas.pools.models import ClaimPolicy, OwnershipEvent, Pool, RecyclePolicy
 from highseas.pools.quotas import Quotas, quota_ref, recorded_quotas
 from highseas.pools.recompute import recompute_pool_schedules
+from highseas.routing.models import AssignmentDecision, AssignmentRule, AssignmentRun
 
 pytestmark = pytest.mark.django_db
 
@@ -255,3 +257,48 @@ def test_a_tier_below_one_tightens_the_cap_the_check_judges_by(
     report = run_checks()
     assert report.problems == {"holding_cap_exceeded": 1}, report.examples
     assert "cap 2" in report.examples[0]
+
+
+@pytest.fixture
+def decided(org: dict[str, Any], owned: Customer) -> AssignmentDecision:
+    """A real run's decision that gave ``owned`` to rep_a by a rule."""
+    rule = AssignmentRule.objects.create(
+        name="华东", pool=owned.pool, target={"type": "user", "user_id": org["rep_a"].pk}
+    )
+    now = timezone.now()
+    run = AssignmentRun.objects.create(started_at=now, now=now, dry_run=False, seed=1)
+    return AssignmentDecision.objects.create(
+        run=run, customer=owned, rule=rule, owner=org["rep_a"], outcome="assigned", at=now
+    )
+
+
+def test_the_decision_log_is_kept_whole_by_the_orms_deletions(
+    org: dict[str, Any], decided: AssignmentDecision
+) -> None:
+    assert run_checks().ok
+    with pytest.raises(ProtectedError) as refused:
+        org["rep_a"].delete()
+    assert decided in refused.value.protected_objects  # a decision naming them protects them
+    assert decided.rule is not None
+    decided.rule.delete()
+    decided.refresh_from_db()
+    assert decided.rule_id is None  # set null, as the rule's foreign key says
+    assert run_checks().ok
+    decided.run.delete()
+    assert not AssignmentDecision.objects.filter(pk=decided.pk).exists()  # cascaded
+    assert run_checks().ok
+
+
+@pytest.mark.parametrize("column", ["run_id", "customer_id", "rule_id", "owner_id"])
+def test_a_decision_naming_a_row_that_is_gone_is_reported(
+    decided: AssignmentDecision, column: str
+) -> None:
+    # the database no longer refuses it (no constraint on the log): written behind the ORM
+    AssignmentDecision.objects.filter(pk=decided.pk).update(**{column: 10**9})
+    report = run_checks()
+    assert report.problems == {"decision_dangling": 1}
+    assert report.examples == [
+        f"decision_dangling: decision {decided.pk} "
+        f"(run {AssignmentDecision.objects.get(pk=decided.pk).run_id}, "
+        f"customer {AssignmentDecision.objects.get(pk=decided.pk).customer_id})"
+    ]

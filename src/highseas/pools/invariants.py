@@ -10,7 +10,12 @@
    into itself;
 5. every stored ``recycle_due_at`` / ``warn_at`` equals what the engine computes now
    (``pools.schedule_check``);
-6. no customer is owned by an inactive user (``owner_inactive``).
+6. no customer is owned by an inactive user (``owner_inactive``);
+7. every assignment decision names a run, a customer, and (when it names them) a rule and an
+   owner that exist (``decision_dangling``): the decision log, written a row per customer a
+   run routes, has no foreign-key constraints in the database (their checks at commit cost a
+   run on PostgreSQL more than writing the rows), so Django's deletion collector keeps it
+   whole (cascade, set null, protect) and this check says where something went around it.
 """
 
 from __future__ import annotations
@@ -21,10 +26,10 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from django.db.models import Count, F, Q
+from django.db.models import Count, Exists, F, OuterRef, Q
 from django.utils import timezone
 
-from highseas.accounts.models import AuditLog, RepProfile
+from highseas.accounts.models import AuditLog, RepProfile, User
 from highseas.customers.choices import CustomerStage, CustomerStatus
 from highseas.customers.models import Customer
 from highseas.engine.limits import ClaimLimits, RepOverrides, effective_limits
@@ -36,6 +41,7 @@ from highseas.pools.models import OwnershipEvent, Pool
 from highseas.pools.policies import claim_limits, rep_overrides
 from highseas.pools.quotas import TIER_FIELDS, Quotas, recorded_quotas, tiered_limits
 from highseas.pools.schedule_check import check_schedules
+from highseas.routing.models import AssignmentDecision, AssignmentRule, AssignmentRun
 
 EXAMPLES_KEPT = 20
 
@@ -284,6 +290,24 @@ def check_owners_active(report: CheckReport) -> None:
         report.add("owner_inactive", f"customer {customer_id} (user {owner_id})")
 
 
+def check_decision_log(report: CheckReport) -> None:
+    """Every assignment decision names rows that exist (see the module, 7)."""
+
+    def missing(model: Any, column: str) -> Q:
+        return ~Q(Exists(model.objects.filter(pk=OuterRef(column))))
+
+    dangling = AssignmentDecision.objects.filter(
+        missing(AssignmentRun, "run_id")
+        | missing(Customer, "customer_id")
+        | Q(rule_id__isnull=False) & missing(AssignmentRule, "rule_id")
+        | Q(owner_id__isnull=False) & missing(User, "owner_id")
+    ).order_by("pk")
+    for decision_id, run_id, customer_id in dangling.values_list("pk", "run_id", "customer_id"):
+        report.add(
+            "decision_dangling", f"decision {decision_id} (run {run_id}, customer {customer_id})"
+        )
+
+
 def run_checks(now: datetime | None = None) -> CheckReport:
     report = CheckReport()
     check_ownership(report)
@@ -292,4 +316,5 @@ def run_checks(now: datetime | None = None) -> CheckReport:
     check_holding_caps(report)
     check_merged(report)
     check_owners_active(report)
+    check_decision_log(report)
     return report

@@ -127,17 +127,34 @@ class AssignmentRun(models.Model):
 class AssignmentDecision(models.Model):
     """What a real run decided for one customer, and why (the engine's explanation)."""
 
-    run = models.ForeignKey(AssignmentRun, models.CASCADE, related_name="decisions")
+    run = models.ForeignKey(
+        AssignmentRun, models.CASCADE, related_name="decisions", db_constraint=False
+    )
     # no index of its own: ``decision_latest`` (customer, -id) serves every lookup by customer
     customer = models.ForeignKey(
-        "customers.Customer", models.CASCADE, related_name="assignment_decisions", db_index=False
+        "customers.Customer",
+        models.CASCADE,
+        related_name="assignment_decisions",
+        db_index=False,
+        db_constraint=False,
     )
     rule = models.ForeignKey(
-        AssignmentRule, models.SET_NULL, null=True, blank=True, related_name="decisions"
+        AssignmentRule,
+        models.SET_NULL,
+        null=True,
+        blank=True,
+        related_name="decisions",
+        db_constraint=False,
     )
     # unindexed: a log row is written per customer routed, and looked up by customer
     owner = models.ForeignKey(
-        USER, models.PROTECT, null=True, blank=True, related_name="+", db_index=False
+        USER,
+        models.PROTECT,
+        null=True,
+        blank=True,
+        related_name="+",
+        db_index=False,
+        db_constraint=False,
     )
     outcome = models.CharField(max_length=20)
     reason = models.CharField(max_length=50, blank=True)
