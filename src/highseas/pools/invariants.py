@@ -291,18 +291,23 @@ def check_owners_active(report: CheckReport) -> None:
 
 
 def check_decision_log(report: CheckReport) -> None:
-    """Every assignment decision names rows that exist (see the module, 7)."""
-
-    def missing(model: Any, column: str) -> Q:
-        return ~Q(Exists(model.objects.filter(pk=OuterRef(column))))
-
-    dangling = AssignmentDecision.objects.filter(
-        missing(AssignmentRun, "run_id")
-        | missing(Customer, "customer_id")
-        | Q(rule_id__isnull=False) & missing(AssignmentRule, "rule_id")
-        | Q(owner_id__isnull=False) & missing(User, "owner_id")
-    ).order_by("pk")
-    for decision_id, run_id, customer_id in dangling.values_list("pk", "run_id", "customer_id"):
+    """Every assignment decision names rows that exist (see the module, 7): one anti-join a
+    reference, which the database runs as one pass over each table (an ``OR`` of them would
+    be a lookup a decision and reference)."""
+    references: list[tuple[Any, str]] = [
+        (AssignmentRun, "run_id"),
+        (Customer, "customer_id"),
+        (AssignmentRule, "rule_id"),
+        (User, "owner_id"),
+    ]
+    dangling: dict[int, tuple[int, int]] = {}
+    for model, column in references:
+        gone = AssignmentDecision.objects.filter(**{f"{column}__isnull": False}).exclude(
+            Exists(model.objects.filter(pk=OuterRef(column)))
+        )
+        for decision_id, run_id, customer_id in gone.values_list("pk", "run_id", "customer_id"):
+            dangling[decision_id] = (run_id, customer_id)
+    for decision_id, (run_id, customer_id) in sorted(dangling.items()):
         report.add(
             "decision_dangling", f"decision {decision_id} (run {run_id}, customer {customer_id})"
         )
