@@ -73,6 +73,11 @@ class Pacer:
         self._waited_for = None
         return self._size
 
+    def unwaited_next(self) -> int:
+        """The size the next batch will have if nobody waits for this one (what a job may
+        prepare the next batch by; ``wrote`` decides)."""
+        return min(self.largest, self._size * 2) if self.paced else self._size
+
     def holding(self) -> None:
         """The batch now holds the locks others wait for: on PostgreSQL its hold counts from
         here, not from ``size`` (a wait for them is not a hold)."""

@@ -34,19 +34,22 @@ Python's full collections are held off while a run walks (``full_collections_hel
 
 from __future__ import annotations
 
+import copy
 import gc
 import threading
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import contextmanager, nullcontext
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import datetime
 from functools import cached_property
 from typing import Any
 
-from django.db import connection, transaction
+from django.db import connection, connections, transaction
 from django.db.models import BigIntegerField, Case, Q, QuerySet, Value, When
+from django.db.models.expressions import RawSQL
 from django.utils import timezone
 
 from highseas.accounts.models import RepProfile, User
@@ -55,6 +58,7 @@ from highseas.customers.choices import CustomerStatus
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.planner import NO_MODEL, Decision, Outcome, PlanState, RoutedCustomer, plan
+from highseas.engine.routing import Candidate, Load
 from highseas.engine.smart import Scoring
 from highseas.notify.services import notify_many
 from highseas.pools import assign_statements
@@ -277,6 +281,62 @@ def lock_routing(reps: Iterable[int] = ()) -> None:
     lock_rep_rows([*rep_ids, *reps])
 
 
+PLANS_AHEAD = True  # a backlog run on PostgreSQL plans its next page meanwhile (``Runner``)
+
+
+@dataclass
+class Ahead:
+    """A page planned ahead (``Runner._ahead_planner``): where it was (after the row, how
+    many), its rows, the roster and the pointers it was planned from, the customers as the
+    engine saw them, what it decided, and the state the plan left."""
+
+    at: tuple[tuple[int, int], int]
+    rows: list[dict[str, Any]]
+    roster: Roster
+    starts_from: dict[cursors.Key, Any]
+    customers: list[RoutedCustomer]
+    decisions: list[Decision]
+    state: PlanState
+
+
+def _row_version() -> RawSQL:
+    """The version of a customer's row on PostgreSQL: the transaction that wrote it
+    (``xmin``). Any write of the row makes a new version, written by another transaction
+    than the one a read without locks saw (which had committed), so the same id with the
+    same version is the same row."""
+    table = connection.ops.quote_name(Customer._meta.db_table)
+    return RawSQL(f"{table}.xmin::text::bigint", (), output_field=BigIntegerField())
+
+
+def _page(backlog: QuerySet[Customer], after: tuple[int, int] | None) -> QuerySet[Customer]:
+    """The backlog past ``(pool, id)`` in keyset order."""
+    if after is None:
+        return backlog
+    pool_id, pk = after
+    return backlog.filter(Q(pool_id__gt=pool_id) | Q(pool_id=pool_id, pk__gt=pk))
+
+
+def _advanced(roster: Roster, loads: Mapping[int, Load]) -> Roster:
+    """``roster`` as the next batch will count it if nothing but this plan moves: each rep
+    with the loads the plan left."""
+
+    def moved(candidate: Candidate) -> Candidate:
+        load = loads.get(candidate.rep_id)
+        if load is None:
+            return candidate
+        return replace(
+            candidate,
+            holdings=load.holdings,
+            won_holdings=load.won_holdings,
+            assigned_today=load.assigned_today,
+        )
+
+    return Roster(
+        {team: [moved(c) for c in members] for team, members in roster.by_team.items()},
+        {rep: moved(c) for rep, c in roster.users.items()},
+    )
+
+
 class Runner:
     """The state of one run; ``execute`` walks the batches. ``carried``: what an import's
     earlier runs read and this one may take over (``Carried``)."""
@@ -306,6 +366,10 @@ class Runner:
         self.ledger_mark = 0  # the ledger's end when the current roster was counted
         self.pacer: Pacer | None = None  # the backlog's batch sizes in a real run (``_walk``)
         self.assigned_today = carried.assigned_for(self.rep_ids, options.now)
+        self.page_at: tuple[tuple[int, int] | None, int] = (None, 0)  # the batch's page
+        self.ahead: ThreadPoolExecutor | None = None  # plans the next page (``_ahead_planner``)
+        self.pending: Future[Ahead | None] | None = None
+        self.planned_ahead = 0  # batches that took the plan made ahead
         self.scoring: Scoring = NO_MODEL
         if self.rule_set.has_smart:
             if carried.scoring is None:
@@ -381,13 +445,19 @@ class Runner:
                 self._run_batch(backlog.filter(pk__in=chunk), total, chunk)
             return
         total = backlog.count() if self.options.progress else 0
-        page = backlog
         pacer = self.pacer = Pacer(size) if self.real else None  # a preview takes no lock
-        while batch := self._run_batch(page[: pacer.size() if pacer else size], total):
-            if pacer:
-                pacer.wrote(len(batch))
-            pool_id, pk = batch[-1]["pool_id"], batch[-1]["id"]
-            page = backlog.filter(Q(pool_id__gt=pool_id) | Q(pool_id=pool_id, pk__gt=pk))
+        after: tuple[int, int] | None = None
+        with self._ahead_planner():
+            if self.ahead is not None:
+                backlog = backlog.annotate(version=_row_version())
+            while True:
+                self.page_at = (after, pacer.size() if pacer else size)
+                batch = self._run_batch(_page(backlog, after)[: self.page_at[1]], total)
+                if not batch:
+                    break
+                if pacer:
+                    pacer.wrote(len(batch))
+                after = (batch[-1]["pool_id"], batch[-1]["id"])
 
     def _run_batch(
         self, page: QuerySet[Customer], total: int, ids: list[int] | None = None
@@ -430,7 +500,9 @@ class Runner:
                 self.tallies = None
         written = self.options.rows
         if written is None or ids is None:
-            found = customer_rows(page)
+            found = self._read_ahead(page) if self.ahead is not None else None
+            if found is None:
+                found = customer_rows(page, ("version",) if self.ahead is not None else ())
             if self.pacer and ids is None:
                 self.pacer.holding()  # the reps, and the customers read with their locks
             return found
@@ -440,6 +512,109 @@ class Runner:
             batch.extend(customer_rows(page.filter(pk__in=unread)))
         batch.sort(key=lambda row: (row["pool_id"], row["id"]))
         return batch
+
+    @contextmanager
+    def _ahead_planner(self) -> Iterator[None]:
+        """While a batch of a backlog run on PostgreSQL waits for the server (its writes, its
+        commit), a thread of the run's reads the next page on a connection of its own,
+        without locks, and plans it from the state this batch's plan leaves (``_plan_next``):
+        the plan is the run's Python time, and the batch's writes are the server's. The next
+        batch takes that plan only if what it reads under its locks is what the plan was
+        made from (``_planned_ahead``): the same page, the same rows, the same roster with
+        the loads this batch's plan left, the same pointers; anything else (a claim, a
+        refused grant, another run, a pacer that shrank the batch) and it plans again from
+        what it read, as every batch did before. So a run decides exactly what it decided
+        without planning ahead, and what the preview shows. Not inside a caller's
+        transaction (the other connection would not see its rows), nor on SQLite (one
+        writer, and one interpreter for both threads' Python)."""
+        if not (
+            PLANS_AHEAD
+            and self.locks_reps
+            and self.options.customer_ids is None
+            and connection.vendor == "postgresql"
+            and not connection.in_atomic_block
+        ):
+            yield
+            return
+        self.ahead = ThreadPoolExecutor(max_workers=1, thread_name_prefix="plan-ahead")
+        try:
+            yield
+        finally:
+            pending, self.pending = self.pending, None
+            if pending is not None:
+                pending.cancel()
+            self.ahead.submit(connections.close_all)  # the thread's own connection
+            self.ahead.shutdown(wait=True)
+            self.ahead = None
+
+    def _plan_next(self, rows: list[dict[str, Any]], roster: Roster) -> None:
+        """Start planning the page after ``rows`` (this batch, one segment) in the run's
+        thread, from a copy of the state this batch's plan left."""
+        if self.ahead is None or self.pacer is None:
+            return
+        state = copy.deepcopy(self.state)
+        state.touched = set()
+        starts_from = {key: copy.deepcopy(state.cursors.get(key)) for key in self.cursor_keys}
+        at = ((rows[-1]["pool_id"], rows[-1]["id"]), self.pacer.unwaited_next())
+        self.pending = self.ahead.submit(
+            self._plan_page, at, state, _advanced(roster, state.loads), starts_from
+        )
+
+    def _plan_page(
+        self,
+        at: tuple[tuple[int, int], int],
+        state: PlanState,
+        roster: Roster,
+        starts_from: dict[cursors.Key, Any],
+    ) -> Ahead | None:
+        """In the run's thread: the page at ``at`` read without locks and planned."""
+        (pool_id, _pk), size = at
+        backlog = self.backlog().annotate(version=_row_version()).order_by("pool_id", "pk")
+        rows = customer_rows(_page(backlog, at[0])[:size], ("version",))
+        if not rows or rows[-1]["pool_id"] != pool_id:
+            return None  # the end, or another pool's roster
+        # each from a copy of its row: the rows stay as the next batch will read them
+        customers = [routed_customer(dict(row), row["hint"]) for row in rows]
+        decided = plan(
+            customers,
+            self.rule_set.rules,
+            roster.by_team,
+            users=roster.users,
+            state=state,
+            scoring=self.scoring,
+        ).decisions
+        return Ahead(at, rows, roster, starts_from, customers, decided, state)
+
+    def _read_ahead(self, page: QuerySet[Customer]) -> list[dict[str, Any]] | None:
+        """The rows of the page planned ahead, if every row the batch locks is the version
+        the plan read (``_row_version``): then only the ids and versions are read."""
+        pending = self.pending
+        ahead = pending.result() if pending is not None else None
+        if ahead is None or ahead.at != self.page_at:
+            return None
+        locked = list(page.values_list("id", "version"))  # type: ignore[misc]  # annotated
+        if locked != [(row["id"], row["version"]) for row in ahead.rows]:
+            return None
+        return ahead.rows
+
+    def _planned_ahead(self, rows: list[dict[str, Any]], roster: Roster) -> Ahead | None:
+        """The page planned ahead, if this batch is what it was planned from; the run's
+        state then goes on from where that plan left it."""
+        pending, self.pending = self.pending, None
+        if pending is None:
+            return None
+        ahead = pending.result()
+        if (
+            ahead is None
+            or ahead.at != self.page_at
+            or ahead.rows != rows
+            or ahead.roster != roster
+            or ahead.starts_from != {key: self.state.cursors.get(key) for key in self.cursor_keys}
+        ):
+            return None
+        self.state = ahead.state
+        self.planned_ahead += 1
+        return ahead
 
     def _roster(self, pool_id: int) -> Roster:
         if pool_id not in self.pools:
@@ -470,26 +645,33 @@ class Runner:
         start = 0
         for end in range(1, len(batch) + 1):
             if end == len(batch) or batch[end]["pool_id"] != batch[start]["pool_id"]:
-                self._segment(batch[start:end])
+                self._segment(batch[start:end], whole=start == 0 and end == len(batch))
                 start = end
         if self.real:
             moved = {key: self.state.cursors[key] for key in self.state.touched}
             cursors.save(self.cursor_rows, moved)
         self.state.touched.clear()
 
-    def _segment(self, rows: list[dict[str, Any]]) -> None:
-        """Plan (and in a real run apply) customers of one pool."""
+    def _segment(self, rows: list[dict[str, Any]], whole: bool = False) -> None:
+        """Plan (and in a real run apply) customers of one pool; ``whole``: the batch's only
+        segment, which may have been planned ahead (``_ahead_planner``)."""
         roster = self._roster(rows[0]["pool_id"])
-        customers = [routed_customer(row, row["hint"]) for row in rows]
-        decided = plan(
-            customers,
-            self.rule_set.rules,
-            roster.by_team,
-            users=roster.users,
-            state=self.state,
-            scoring=self.scoring,
-        ).decisions
+        ahead = self._planned_ahead(rows, roster) if whole else None
+        if ahead is not None:
+            customers, decided = ahead.customers, ahead.decisions
+        else:
+            customers = [routed_customer(row, row["hint"]) for row in rows]
+            decided = plan(
+                customers,
+                self.rule_set.rules,
+                roster.by_team,
+                users=roster.users,
+                state=self.state,
+                scoring=self.scoring,
+            ).decisions
         if self.real:
+            if whole:
+                self._plan_next(rows, roster)
             self._apply(decided, customers, {row["id"]: row for row in rows}, roster)
         self.result.decisions.extend(decided)
         self.result.customer_names.update((row["id"], row["name"]) for row in rows)

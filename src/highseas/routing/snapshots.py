@@ -89,14 +89,17 @@ _COLUMN_KINDS = [
 ]
 
 
-def customer_rows(customers: QuerySet[Customer]) -> list[dict[str, Any]]:
-    """The rows of ``CUSTOMER_COLUMNS`` and the ``hint`` of ``customers``, as ``values()``
+def customer_rows(
+    customers: QuerySet[Customer], also: tuple[str, ...] = ()
+) -> list[dict[str, Any]]:
+    """The rows of ``CUSTOMER_COLUMNS``, the ``hint`` and the annotations ``also`` of
+    ``customers``, as ``values()``
     reads them: the same query and the same converters, applied in one loop, where the JSON
     columns' usual texts (an empty list or object) are decoded by shape. The ORM's generic
     loop (a list per row, each converter a call, then a dict) cost about half as much again
     as SQLite's own work on a backlog run's batch, and most of it went to decoding ``[]`` and
     ``{}``."""
-    values = customers.values(*CUSTOMER_COLUMNS, "hint")
+    values = customers.values(*CUSTOMER_COLUMNS, "hint", *also)
     query = values.query
     compiler = query.get_compiler(values.db)
     chunks = compiler.execute_sql(MULTI)
