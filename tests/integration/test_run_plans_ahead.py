@@ -11,6 +11,7 @@ from typing import Any
 
 import pytest
 from django.db import connection, connections
+from django.db.models import QuerySet
 from django.utils import timezone
 
 from highseas.bench.dataset import insert_customers
@@ -61,6 +62,21 @@ def _runner(org: dict[str, Any], pool: Pool, *, dry_run: bool, now: Any) -> runs
     return runs.Runner(org["admin"], options)
 
 
+def _elsewhere(customers: QuerySet[Customer], **changes: Any) -> None:
+    """``customers`` updated and committed by another connection (behind the services'
+    back), while the run's batch holds its locks."""
+
+    def update() -> None:
+        try:
+            customers.update(**changes)
+        finally:
+            connections.close_all()
+
+    writer = threading.Thread(target=update)
+    writer.start()
+    writer.join()
+
+
 def _decided(result: runs.RunResult) -> list[tuple[Any, ...]]:
     return [
         (d.customer_id, d.rule_id, d.owner_id, d.outcome, d.reason, d.explanation)
@@ -98,16 +114,7 @@ def test_a_row_written_after_its_page_was_planned_is_planned_again_as_locked(
             customer_id = ahead.rows[len(ahead.rows) // 2]["id"]
             moved.append(customer_id)
             assert customer_id in {d.customer_id for d in ahead.decisions}
-
-            def move() -> None:
-                try:
-                    Customer.objects.filter(pk=customer_id).update(pool=org["south_pool"])
-                finally:
-                    connections.close_all()
-
-            mover = threading.Thread(target=move)
-            mover.start()
-            mover.join()
+            _elsewhere(Customer.objects.filter(pk=customer_id), pool=org["south_pool"])
         return ahead
 
     monkeypatch.setattr(runs.Runner, "_plan_page", then_move_one)
@@ -159,18 +166,11 @@ def test_loads_moved_by_another_writer_after_the_plan_ahead_are_planned_again(
             team = ahead.roster.by_team[org["east"].pk]
             rep_id = next(c.rep_id for c in team if c.rep_id != held_by)
             given.append(rep_id)
-
-            def give() -> None:
-                try:
-                    Customer.objects.filter(pk=elsewhere.pk).update(
-                        owner_id=rep_id, status=CustomerStatus.OWNED
-                    )
-                finally:
-                    connections.close_all()
-
-            giver = threading.Thread(target=give)
-            giver.start()
-            giver.join()
+            _elsewhere(
+                Customer.objects.filter(pk=elsewhere.pk),
+                owner_id=rep_id,
+                status=CustomerStatus.OWNED,
+            )
         return ahead
 
     monkeypatch.setattr(runs.Runner, "_plan_page", then_give_one)
