@@ -414,6 +414,8 @@ class Runner:
         if self.options.pool is not None:
             customers = customers.filter(pool=self.options.pool)
         customers = customers.annotate(hint=first_rule(self.rule_set, connection.vendor))
+        if self.ahead is not None:  # the rows' versions, for the page planned ahead
+            customers = customers.annotate(version=_row_version())
         if self.options.customer_ids is not None:
             return customers
         return customers.filter(hint__isnull=False)
@@ -448,8 +450,7 @@ class Runner:
         pacer = self.pacer = Pacer(size) if self.real else None  # a preview takes no lock
         after: tuple[int, int] | None = None
         with self._ahead_planner():
-            if self.ahead is not None:
-                backlog = backlog.annotate(version=_row_version())
+            backlog = self.backlog().order_by("pool_id", "pk")  # with versions when ahead
             while True:
                 self.page_at = (after, pacer.size() if pacer else size)
                 batch = self._run_batch(_page(backlog, after)[: self.page_at[1]], total)
@@ -569,7 +570,7 @@ class Runner:
     ) -> Ahead | None:
         """In the run's thread: the page at ``at`` read without locks and planned."""
         (pool_id, _pk), size = at
-        backlog = self.backlog().annotate(version=_row_version()).order_by("pool_id", "pk")
+        backlog = self.backlog().order_by("pool_id", "pk")
         rows = customer_rows(_page(backlog, at[0])[:size], ("version",))
         if not rows or rows[-1]["pool_id"] != pool_id:
             return None  # the end, or another pool's roster
