@@ -25,6 +25,10 @@ on its own, even in a pipeline), the lock with the read, the compare-and-set wit
 row, ``COMMIT``.
 A pool that asks for approval is answered ``None`` after step 3: the claim becomes a request on
 the ORM path (``ownership.claim``), which is not the rush path.
+A refusal that wrote nothing is raised as ``Unwritten`` (the error inside), so that the caller
+can end its transaction with a commit instead of a rollback: psycopg forgets every statement a
+connection prepared at each rollback, and in a rush, where half the claims lose a race, a
+connection would then parse and plan the four statements again at nearly every claim.
 """
 
 from __future__ import annotations
@@ -293,6 +297,15 @@ def _periods(vendor: str, day: datetime, week: datetime) -> tuple[Any, Any]:
     return db_datetime(day), db_datetime(week)
 
 
+class Unwritten(Exception):
+    """A claim refused before it wrote anything, not even the rep's missing profile row: its
+    transaction may commit as well as roll back, and leaves no trace either way."""
+
+    def __init__(self, error: HighSeasError) -> None:
+        super().__init__(error.detail)
+        self.error = error
+
+
 def _read_facts(cursor: Any, vendor: str, params: dict[str, Any]) -> Any:
     cursor.execute(_facts_sql(vendor), params)
     return cursor.fetchone()
@@ -300,7 +313,8 @@ def _read_facts(cursor: Any, vendor: str, params: dict[str, Any]) -> Any:
 
 def read(claimant: User, customer_id: int, now: datetime) -> dict[str, Any]:
     """Steps 1 and 2: lock the rep (the claimant, or the receiver of an assignment), then read
-    the facts; on PostgreSQL both in one round trip (``one_round_trip``)."""
+    the facts; on PostgreSQL both in one round trip (``one_round_trip``). ``made_profile``
+    says whether the rep's profile row was missing and written first."""
     zone = timezone.get_default_timezone()
     vendor = connection.vendor
     day, week = _periods(vendor, day_start(now, zone), week_start(now, zone))
@@ -313,15 +327,19 @@ def read(claimant: User, customer_id: int, now: datetime) -> dict[str, Any]:
                 lock.execute(lock_sql(vendor), [claimant.pk])
                 cursor.execute(_facts_sql(vendor), params)
             found = cursor.fetchone()
-            if lock.fetchone() is None:  # read unlocked: create the profile, lock, read again
+            made_profile = lock.fetchone() is None
+            if made_profile:  # read unlocked: create the profile, lock, read again
                 facts.lock_reps(claimant.pk)
                 found = _read_facts(cursor, vendor, params)
     if found is None:
         raise HighSeasError(ErrorCode.NOT_FOUND, _("No such customer."))
     row = dict(zip(ROW, found, strict=True))
     row["id"] = customer_id
-    if row["p_id"] is None and vendor == "sqlite":
-        facts.lock_reps(claimant.pk)  # every rep who ever claimed has a profile row
+    if vendor == "sqlite":
+        made_profile = row["p_id"] is None
+        if made_profile:
+            facts.lock_reps(claimant.pk)  # every rep who ever claimed has a profile row
+    row["made_profile"] = made_profile
     return row
 
 
@@ -459,24 +477,30 @@ def claim(
 ) -> Customer | None:
     """The claim of a pooled customer by ``claimant`` (who acts for themselves), every rule
     re-checked under the rep's lock; ``None`` when the pool asks for approval (nothing was
-    written). Call inside a transaction; a refusal raises and leaves no trace."""
+    written). Call inside a transaction; a refusal raises and leaves no trace, as ``Unwritten``
+    when it wrote nothing at all."""
     row = read(claimant, customer_id, now)
-    rep_limits = limits(claimant, row)
-    refusal = decide_claim(rep_limits, _facts(claimant, row, rep_limits), now)
-    if refusal is not None:
-        raise refusal
-    require_reason(bool(row["cp_requires_reason"]), rep_reason)
-    if rep_limits.requires_approval:
-        return None
-    return write_owned(
-        row,
-        claimant,
-        kind=EventKind.CLAIMED,
-        actor=claimant,
-        reason=reason,
-        policy_ref=quota_ref(rep_limits),  # the quotas this claim was judged by, for `check`
-        now=now,
-    )
+    try:
+        rep_limits = limits(claimant, row)
+        refusal = decide_claim(rep_limits, _facts(claimant, row, rep_limits), now)
+        if refusal is not None:
+            raise refusal
+        require_reason(bool(row["cp_requires_reason"]), rep_reason)
+        if rep_limits.requires_approval:
+            return None
+        return write_owned(
+            row,
+            claimant,
+            kind=EventKind.CLAIMED,
+            actor=claimant,
+            reason=reason,
+            policy_ref=quota_ref(rep_limits),  # the quotas this claim was judged by, for `check`
+            now=now,
+        )
+    except HighSeasError as error:  # decided, or the compare-and-set changed no row
+        if row["made_profile"]:
+            raise
+        raise Unwritten(error) from None
 
 
 # What a customer answered without its whole row holds (``write_owned(whole=False)``), in the

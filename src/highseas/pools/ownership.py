@@ -234,12 +234,21 @@ def open_request(
     )
 
 
-@transaction.atomic
 def claim(
     actor: User, customer_id: int, *, reason: str = "", now: datetime | None = None
 ) -> Outcome:
-    """A rep takes a pooled customer; in an approval pool the claim becomes a request."""
-    now = now or timezone.now()
+    """A rep takes a pooled customer; in an approval pool the claim becomes a request. A
+    refusal that wrote nothing commits its (empty) transaction and raises after it: a rollback
+    would make psycopg forget the connection's prepared statements (``claim_statements``)."""
+    with transaction.atomic():
+        try:
+            return _claim(actor, customer_id, reason=reason, now=now or timezone.now())
+        except claim_statements.Unwritten as unwritten:
+            refusal = unwritten.error
+    raise refusal
+
+
+def _claim(actor: User, customer_id: int, *, reason: str, now: datetime) -> Outcome:
     reason = reason.strip()
     ledger_reason = reason or Reason(reasons.CLAIMED)
     claimed = claim_statements.claim(
