@@ -23,6 +23,7 @@ import urllib.error
 import urllib.request
 from collections import Counter
 from collections.abc import Callable, Iterator
+from contextlib import suppress
 from datetime import timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -245,3 +246,75 @@ def test_two_web_and_two_worker_processes_claim_sweep_and_deliver_each_once(
         timeout=300,
     )
     assert check.returncode == 0, check.stdout + check.stderr
+
+
+def _children(parent: int) -> list[int]:
+    """The processes whose parent is ``parent`` (gunicorn's workers of its master)."""
+    found = []
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            try:
+                fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            if int(fields[1]) == parent:
+                found.append(int(entry.name))
+    return found
+
+
+def _served_connections(pid: int, port: int) -> int:
+    """How many established TCP connections on local ``port`` the process ``pid`` holds."""
+    established = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with suppress(OSError), open(table) as rows:
+            for row in list(rows)[1:]:
+                fields = row.split()
+                local_port = int(fields[1].rsplit(":", 1)[1], 16)
+                if local_port == port and fields[3] == "01":  # ESTABLISHED
+                    established.add(fields[9])  # the socket's inode
+    held = 0
+    for fd in Path(f"/proc/{pid}/fd").iterdir():
+        with suppress(OSError):
+            target = os.readlink(fd)
+            if target.startswith("socket:[") and target[8:-1] in established:
+                held += 1
+    return held
+
+
+def test_keep_alive_connections_spread_over_the_web_workers(tmp_path: Path) -> None:
+    """Clients that keep their connections open cannot all sit in the first worker to wake:
+    a worker holds at most two connections per thread, of which at most one per thread stays
+    open between answers; the answer that would go beyond says ``Connection: close``, and the
+    client's next connection goes to whichever worker has room. (With gunicorn's default of
+    1,000, one worker kept all four here, and in the rush bench all 32 clients.)"""
+    if connection.vendor != "postgresql":
+        pytest.skip("the production server needs PostgreSQL")
+    connection.close()
+    if not Path("/proc/net/tcp").exists():
+        pytest.skip("reads the connections from /proc")
+    port = free_port()
+    env = {**os.environ, "DATABASE_URL": database_url()}
+    log = tmp_path / "web.log"
+    args = ["serve", "--production", "--workers", "2", "--threads", "1", "--port", str(port)]
+    web = start(args, env, log)
+    sockets: list[socket.socket] = []
+    try:
+        wait_until_serving(f"http://127.0.0.1:{port}/api/v1/me/", web, log)
+        closed = 0
+        for _ in range(4):  # one after the other, each answered
+            sock = socket.create_connection(("127.0.0.1", port), timeout=10)
+            sockets.append(sock)
+            sock.sendall(b"GET /api/v1/me/ HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n")
+            head = sock.recv(65536).split(b"\r\n\r\n", 1)[0].lower()
+            assert head.startswith(b"http/1.1 ")
+            closed += b"connection: close" in head
+        time.sleep(0.5)  # the closed ones closed
+        workers = _children(web.pid)
+        held = [_served_connections(pid, port) for pid in workers]
+        assert len(workers) == 2
+        assert max(held) == 1, held  # one thread each: one connection kept open at most
+        assert sum(held) + closed == 4, (held, closed)
+    finally:
+        for sock in sockets:
+            sock.close()
+        stop([web])
