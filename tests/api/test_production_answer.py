@@ -3,6 +3,8 @@ bytes, and a one-piece answer goes out in one ``sendall``."""
 
 from __future__ import annotations
 
+import logging
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -92,5 +94,10 @@ def test_a_whole_answer_goes_out_in_one_call(name: str) -> None:
 
 def test_each_worker_answers_with_one_write_responses(monkeypatch: Any) -> None:
     monkeypatch.setattr(wsgi, "Response", GUNICORN_RESPONSE)  # restored after the test
-    ServerOptions().gunicorn_settings()["post_worker_init"](object())
+    ServerOptions().gunicorn_settings()["post_worker_init"](_worker())
     assert wsgi.Response is OneWriteResponse
+
+
+def _worker() -> Any:
+    """What the hook reads of gunicorn's worker: its logger."""
+    return types.SimpleNamespace(log=logging.getLogger("gunicorn.error"))

@@ -5,6 +5,8 @@ Django, the application and its dictionaries."""
 from __future__ import annotations
 
 import gc
+import logging
+import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -47,5 +49,21 @@ def test_the_embedded_server_settles_its_heap_before_it_serves(monkeypatch: Any)
 def test_each_production_worker_settles_its_heap_once_started(monkeypatch: Any) -> None:
     monkeypatch.setattr(wsgi, "Response", wsgi.Response)  # the hook sets this worker's answers
     hook = ServerOptions().gunicorn_settings()["post_worker_init"]
-    hook(object())
+    hook(_worker())
     assert gc.get_freeze_count() > 10_000
+
+
+def test_a_settled_process_has_its_urlconf_and_catalogs_loaded(monkeypatch: Any) -> None:
+    from django.urls import clear_url_caches, get_resolver
+    from django.utils.translation import trans_real
+
+    clear_url_caches()
+    monkeypatch.setattr(trans_real, "_translations", {})
+    heap.settle()
+    assert "url_patterns" in get_resolver().__dict__  # the cached property was filled
+    assert {"zh-hans", "en"} <= set(trans_real._translations)
+
+
+def _worker() -> Any:
+    """What the hook reads of gunicorn's worker: its logger."""
+    return types.SimpleNamespace(log=logging.getLogger("gunicorn.error"))

@@ -283,10 +283,10 @@ def _served_connections(pid: int, port: int) -> int:
 
 def test_keep_alive_connections_spread_over_the_web_workers(tmp_path: Path) -> None:
     """Clients that keep their connections open cannot all sit in the first worker to wake:
-    a worker holds at most two connections per thread, of which at most one per thread stays
-    open between answers; the answer that would go beyond says ``Connection: close``, and the
-    client's next connection goes to whichever worker has room. (With gunicorn's default of
-    1,000, one worker kept all four here, and in the rush bench all 32 clients.)"""
+    a worker holds at most two connections per thread; an answer beyond what it keeps says
+    ``Connection: close``, and the client's next connection goes to whichever worker has room.
+    (With gunicorn's default of 1,000, one worker kept all four here, and in the rush bench
+    all 32 clients.)"""
     if connection.vendor != "postgresql":
         pytest.skip("the production server needs PostgreSQL")
     connection.close()
@@ -312,7 +312,9 @@ def test_keep_alive_connections_spread_over_the_web_workers(tmp_path: Path) -> N
         workers = _children(web.pid)
         held = [_served_connections(pid, port) for pid in workers]
         assert len(workers) == 2
-        assert max(held) == 1, held  # one thread each: one connection kept open at most
+        # one thread each: two connections at most (gunicorn closes an answer's connection
+        # once one is kept, though a connection answered just after another may be kept too)
+        assert max(held) <= 2, held
         assert sum(held) + closed == 4, (held, closed)
     finally:
         for sock in sockets:

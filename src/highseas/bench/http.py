@@ -38,6 +38,7 @@ import random
 import socket
 import subprocess
 import sys
+import tempfile
 import threading
 import time
 from collections import Counter
@@ -58,6 +59,7 @@ from highseas.bench import BenchError, report
 from highseas.bench.baselines import RawClaims
 from highseas.bench.claim import pooled_sample
 from highseas.bench.dataset import Dataset, prepare
+from highseas.config.production import READY
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.ownership import EventKind
@@ -435,21 +437,32 @@ def server_commands(options: HttpBenchOptions, port: int) -> list[list[str]]:
 
 
 class Server:
-    """The server processes, started and stopped by this bench."""
+    """The server processes, started and stopped by this bench. ``workers``: how many web
+    workers must say they are ready (``production.READY``, in the web server's log) before
+    the server counts as started; the first to answer is not enough, since connections that
+    the others would take wait for them to start meanwhile."""
 
-    def __init__(self, commands: list[list[str]], port: int) -> None:
+    def __init__(self, commands: list[list[str]], port: int, *, workers: int = 0) -> None:
         self.port = port
+        self.workers = workers
+        self.log = tempfile.TemporaryFile()  # noqa: SIM115 (closed by stop)
         env = {**os.environ, "DJANGO_SETTINGS_MODULE": "highseas.config.settings"}
         self.processes = [
             subprocess.Popen(
                 command,
                 env=env,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stderr=self.log if index == 0 else subprocess.DEVNULL,  # the web server's
                 start_new_session=True,
             )
-            for command in commands
+            for index, command in enumerate(commands)
         ]
+
+    def ready_workers(self) -> int:
+        """How many web workers have said they are ready so far."""
+        self.log.seek(0)
+        said = READY.split("%s", 1)[0].encode()
+        return sum(said in line for line in self.log.read().splitlines())
 
     def wait_ready(self, seconds: float = 60.0) -> None:
         deadline = time.monotonic() + seconds
@@ -457,11 +470,12 @@ class Server:
             if any(process.poll() is not None for process in self.processes):
                 raise BenchError("the server exited before answering")
             with suppress(OSError, http.client.HTTPException):
-                conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
-                conn.request("GET", "/api/v1/me/")
-                conn.getresponse().read()
-                conn.close()
-                return
+                if self.ready_workers() >= self.workers:
+                    conn = http.client.HTTPConnection("127.0.0.1", self.port, timeout=2)
+                    conn.request("GET", "/api/v1/me/")
+                    conn.getresponse().read()
+                    conn.close()
+                    return
             time.sleep(0.2)
         raise BenchError(f"the server did not answer on port {self.port} in {seconds:.0f} s")
 
@@ -488,6 +502,7 @@ class Server:
             except subprocess.TimeoutExpired:
                 process.kill()
                 process.wait()
+        self.log.close()
 
 
 @dataclass(frozen=True)
@@ -695,7 +710,8 @@ def _http_paths(
     """The closed loop, then an open loop per rate, against one server."""
     tokens = tokens_for(dataset.reps[:clients])
     port = free_port()
-    server = Server(server_commands(options, port), port)
+    workers = options.workers if options.production else 0
+    server = Server(server_commands(options, port), port, workers=workers)
     answers = Answers("http")
     measured: list[tuple[Answers, dict[str, Any]]] = []
     try:

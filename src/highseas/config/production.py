@@ -28,6 +28,7 @@ with ``OneWriteResponse`` instead, which sends a one-piece body of exactly its
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
 
@@ -109,12 +110,18 @@ class OneWriteResponse(wsgi.Response):  # type: ignore[misc]
         )
 
 
+READY = "HighSeas web worker %s is ready"  # logged by each worker once it can serve
+
+
 def _worker_ready(worker: Any) -> None:
-    """Each worker, once it has loaded the application: ``heap.settle``, and its answers are
-    ``OneWriteResponse`` (gunicorn's threaded worker builds them with ``wsgi.create``, which
-    takes the module's ``Response``)."""
+    """Each worker, once it has loaded the application: ``heap.settle`` (start-up finished,
+    then the heap frozen), and its answers are ``OneWriteResponse`` (gunicorn's threaded worker
+    builds them with ``wsgi.create``, which takes the module's ``Response``). Then it says it
+    is ready (``READY``): until every worker has, the first connections of a rush wait for the
+    workers still starting."""
     heap.settle()
     wsgi.Response = OneWriteResponse
+    worker.log.info(READY, os.getpid())
 
 
 class ProductionServer(BaseApplication):  # type: ignore[misc]
