@@ -1,8 +1,9 @@
 """A refused claim that wrote nothing ends its transaction with a commit, not a rollback: at a
 rollback psycopg forgets every statement the connection prepared (and its counts towards
 preparing one), so in a rush where half the claims lose a race each connection parsed and
-planned the claim's statements again at nearly every claim. It still leaves no trace, and a
-refusal after a write (the rep's missing profile, made first) is still rolled back."""
+planned the claim's statements again at nearly every claim. It still leaves no trace; a
+refusal after a write (the rep's missing profile, made first) is still rolled back
+(``test_claim_races``)."""
 
 from __future__ import annotations
 
@@ -12,23 +13,13 @@ from typing import Any
 import pytest
 from django.db import connection, transaction
 
-from highseas.accounts.models import RepProfile
 from highseas.customers.models import Customer
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.pools import ownership
 from highseas.pools.models import ClaimRequest, OwnershipEvent
+from tests.prepared import prepared_statements
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def _prepared_facts() -> int:
-    """How many statements this connection has prepared that read the claim's facts."""
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
-            ["%held_open%"],
-        )
-        return int(cursor.fetchone()[0])
 
 
 def test_refused_claims_keep_the_connection_s_prepared_statements(
@@ -42,7 +33,7 @@ def test_refused_claims_keep_the_connection_s_prepared_statements(
         with pytest.raises(HighSeasError) as refused:
             ownership.claim(org["rep_a"], taken.pk)
         assert refused.value.code == ErrorCode.ALREADY_OWNED
-    assert _prepared_facts() == 1
+    assert prepared_statements("%held_open%") == 1  # the facts' read
 
 
 def test_a_refused_claim_leaves_no_trace(
@@ -57,18 +48,6 @@ def test_a_refused_claim_leaves_no_trace(
     assert Customer.objects.values().get(pk=taken.pk) == before
     assert OwnershipEvent.objects.count() == events
     assert not ClaimRequest.objects.exists()
-
-
-def test_a_refusal_after_making_the_rep_s_profile_rolls_the_profile_back(
-    org: dict[str, Any], make_customer: Callable[..., Customer]
-) -> None:
-    taken = make_customer(org["admin"], pool=org["east_pool"])
-    ownership.claim(org["rep_b"], taken.pk)
-    RepProfile.objects.filter(user=org["rep_a"]).delete()
-    with pytest.raises(HighSeasError) as refused:
-        ownership.claim(org["rep_a"], taken.pk)
-    assert refused.value.code == ErrorCode.ALREADY_OWNED
-    assert not RepProfile.objects.filter(user=org["rep_a"]).exists()
 
 
 def test_inside_a_caller_s_transaction_a_refusal_leaves_the_caller_s_writes_alone(

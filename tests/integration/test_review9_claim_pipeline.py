@@ -29,6 +29,7 @@ from highseas.engine.ownership import EventKind
 from highseas.engine.periods import day_start, week_start
 from highseas.pools import claim_statements, facts, ownership
 from highseas.pools.models import OwnershipEvent
+from tests.prepared import prepared_statements
 
 pytestmark = pytest.mark.django_db(transaction=True)
 postgresql_only = pytest.mark.skipif(
@@ -126,15 +127,6 @@ def test_a_lock_refused_inside_the_pipeline_leaves_no_trace_and_a_usable_connect
     assert OwnershipEvent.objects.filter(customer=customer, kind=EventKind.CLAIMED).count() == 1
 
 
-def _prepared_locks() -> int:
-    with connection.cursor() as cursor:
-        cursor.execute(
-            "SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s",
-            ["%FOR UPDATE%"],
-        )
-        return int(cursor.fetchone()[0])
-
-
 @postgresql_only
 def test_claims_failing_inside_the_pipeline_around_the_statements_preparation_stay_sound(
     org: dict[str, Any], make_customer: Callable[..., Customer]
@@ -164,7 +156,7 @@ def test_claims_failing_inside_the_pipeline_around_the_statements_preparation_st
             customer = next(waiting) if kind == "S" else customers[-1]
             if kind == "F":
                 if step == 6:  # the first failure meets the lock statement prepared
-                    assert _prepared_locks() >= 1
+                    assert prepared_statements("%FOR UPDATE%") >= 1
                 other.execute(
                     "SELECT 1 FROM accounts_repprofile WHERE user_id = %s FOR UPDATE", [rep.pk]
                 )
@@ -176,7 +168,7 @@ def test_claims_failing_inside_the_pipeline_around_the_statements_preparation_st
             else:
                 won = ownership.claim(rep, customer.pk).customer
                 assert won is not None and won.owner_id == rep.pk, step
-        assert _prepared_locks() >= 1  # prepared again after the last failure
+        assert prepared_statements("%FOR UPDATE%") >= 1  # prepared again after the last failure
     finally:
         other.close()
         with connection.cursor() as cursor:
