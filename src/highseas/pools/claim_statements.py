@@ -497,7 +497,10 @@ def claim(
             policy_ref=quota_ref(rep_limits),  # the quotas this claim was judged by, for `check`
             now=now,
         )
-    except HighSeasError as error:  # decided, or the compare-and-set changed no row
+    except HighSeasError as error:
+        # Refused by the rules, or by the compare-and-set that changed no row (``write_owned``
+        # raises one only then, and a database error is no HighSeasError): nothing written,
+        # unless the rep's profile was made for this claim.
         if row["made_profile"]:
             raise
         raise Unwritten(error) from None
