@@ -46,6 +46,7 @@ class HighSeasError(Exception):
         self.detail = detail
         self.facts = facts
         self.audited = False  # set by a service that already wrote this refusal's audit row
+        self.wrote_nothing = False  # set by a service that refused before writing anything
 
     def as_dict(self) -> dict[str, Any]:
         return {"code": self.code.value, "detail": self.detail, **self.facts}

@@ -25,7 +25,7 @@ on its own, even in a pipeline), the lock with the read, the compare-and-set wit
 row, ``COMMIT``.
 A pool that asks for approval is answered ``None`` after step 3: the claim becomes a request on
 the ORM path (``ownership.claim``), which is not the rush path.
-A refusal that wrote nothing is raised as ``Unwritten`` (the error inside), so that the caller
+A refusal that wrote nothing is marked so (``HighSeasError.wrote_nothing``), so that the caller
 can end its transaction with a commit instead of a rollback: psycopg forgets every statement a
 connection prepared at each rollback, and in a rush, where half the claims lose a race, a
 connection would then parse and plan the four statements again at nearly every claim.
@@ -297,15 +297,6 @@ def _periods(vendor: str, day: datetime, week: datetime) -> tuple[Any, Any]:
     return db_datetime(day), db_datetime(week)
 
 
-class Unwritten(Exception):
-    """A claim refused before it wrote anything, not even the rep's missing profile row: its
-    transaction may commit as well as roll back, and leaves no trace either way."""
-
-    def __init__(self, error: HighSeasError) -> None:
-        super().__init__(error.detail)
-        self.error = error
-
-
 def _read_facts(cursor: Any, vendor: str, params: dict[str, Any]) -> Any:
     cursor.execute(_facts_sql(vendor), params)
     return cursor.fetchone()
@@ -477,8 +468,8 @@ def claim(
 ) -> Customer | None:
     """The claim of a pooled customer by ``claimant`` (who acts for themselves), every rule
     re-checked under the rep's lock; ``None`` when the pool asks for approval (nothing was
-    written). Call inside a transaction; a refusal raises and leaves no trace, as ``Unwritten``
-    when it wrote nothing at all."""
+    written). Call inside a transaction; a refusal raises and leaves no trace, marked
+    ``wrote_nothing`` when it wrote nothing at all (its transaction may commit)."""
     row = read(claimant, customer_id, now)
     try:
         rep_limits = limits(claimant, row)
@@ -501,9 +492,8 @@ def claim(
         # Refused by the rules, or by the compare-and-set that changed no row (``write_owned``
         # raises one only then, and a database error is no HighSeasError): nothing written,
         # unless the rep's profile was made for this claim.
-        if row["made_profile"]:
-            raise
-        raise Unwritten(error) from None
+        error.wrote_nothing = not row["made_profile"]
+        raise
 
 
 # What a customer answered without its whole row holds (``write_owned(whole=False)``), in the

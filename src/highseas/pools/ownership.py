@@ -243,8 +243,10 @@ def claim(
     with transaction.atomic():
         try:
             return _claim(actor, customer_id, reason=reason, now=now or timezone.now())
-        except claim_statements.Unwritten as unwritten:
-            refusal = unwritten.error
+        except HighSeasError as error:
+            if not error.wrote_nothing:
+                raise
+            refusal = error
     raise refusal
 
 
