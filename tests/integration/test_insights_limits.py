@@ -28,6 +28,7 @@ from highseas.insights.limits import (
 from highseas.insights.models import LimitFactorLog, LimitPlan, RepLimitFactor
 from highseas.pools import followups, ownership
 from highseas.pools.models import ClaimPolicy
+from highseas.pools.nightly import last_night
 from highseas.pools.quotas import standings
 from tests.races import race
 
@@ -125,11 +126,15 @@ class TestPlan:
             action=AuditLog.Action.POLICY_CHANGE, target_type="limit_plan"
         ).exists()
 
-    def test_the_scheduler_recomputes_daily(self, book: dict[str, Any]) -> None:
-        save_plan(Viewer(book["admin"]), book["east_pool"].pk, PLAN, now=day(2))
+    def test_the_scheduler_recomputes_at_night(self, book: dict[str, Any]) -> None:
+        night = last_night(NOW)
+        saved = night - timedelta(hours=18)  # switched on at 9:00 the day before
+        save_plan(Viewer(book["admin"]), book["east_pool"].pk, PLAN, now=saved)
         RepLimitFactor.objects.all().update(multiplier=1)  # as if stale
-        assert run_insight_jobs(day(1))["limit_factors_changed"] == 2
-        assert run_insight_jobs(day(0.5)) == {}  # not a day yet, and nothing to rescore
+        assert recompute_due_plans(night - timedelta(minutes=1))["limit_factors_changed"] == 0
+        assert run_insight_jobs(night)["limit_factors_changed"] == 2
+        # not during the day that follows, and nothing to rescore
+        assert run_insight_jobs(night + timedelta(hours=23)) == {}
 
     @pytest.mark.django_db(transaction=True)
     def test_workers_recomputing_at_once_log_each_change_once(self, book: dict[str, Any]) -> None:

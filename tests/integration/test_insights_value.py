@@ -30,6 +30,7 @@ from highseas.insights.value import (
 )
 from highseas.pools import followups, ownership
 from highseas.pools.models import RecyclePolicy
+from highseas.pools.nightly import last_night
 
 NOW = timezone.now().replace(microsecond=0)
 
@@ -200,13 +201,16 @@ class TestScheduledRescore:
             "by": "system:rescore"
         }
 
-    def test_the_scheduler_waits_for_the_interval(self, org: dict[str, Any], won: Any) -> None:
-        ValueSettings.objects.create(rescore_every_hours=24, last_rescored_at=NOW)
+    def test_the_scheduler_waits_for_the_night(self, org: dict[str, Any], won: Any) -> None:
+        night = last_night(NOW)
+        started = night - timedelta(hours=18)  # a server started at 9:00, first rescored then
+        ValueSettings.objects.create(rescore_every_hours=24, last_rescored_at=started)
         customer = won([300_000, 200_000, 100_000], [60, 30, 3])
-        assert scheduled_rescore(NOW + timedelta(hours=23)) == {"rescored": 0}
+        assert scheduled_rescore(night - timedelta(minutes=1)) == {"rescored": 0}
         assert Customer.objects.get(pk=customer.pk).level == "C"
-        assert scheduled_rescore(NOW + timedelta(hours=24)) == {"rescored": 1}
-        assert ValueSettings.objects.get().last_rescored_at == NOW + timedelta(hours=24)
+        assert scheduled_rescore(night) == {"rescored": 1}  # 18 hours on, not 24
+        assert ValueSettings.objects.get().last_rescored_at == night
+        assert scheduled_rescore(night + timedelta(hours=23)) == {"rescored": 0}
 
     def test_a_rescore_that_lost_the_race_changes_nothing(
         self, org: dict[str, Any], won: Any

@@ -19,6 +19,7 @@ from highseas.accounts.visibility import viewer_for
 from highseas.customers.choices import CustomerStatus, DealStage
 from highseas.customers.models import Customer, Deal
 from highseas.engine.errors import HighSeasError
+from highseas.pools.nightly import last_night
 from highseas.routing.explain import render_decisions
 from highseas.routing.models import AssignmentRule
 from highseas.routing.services import run_assignment
@@ -201,7 +202,8 @@ def test_the_schedule_retrains_daily_once_deals_were_decided(
     assert services.retrain_if_due(NOW) == {}  # nothing decided yet
     history(org, east_reps)
     assert services.retrain_if_due(NOW) == {"win_model_version": 1}
-    assert services.retrain_if_due(NOW + timedelta(hours=2)) == {}  # not a day old
+    next_night = last_night(NOW) + timedelta(days=1)
+    assert services.retrain_if_due(next_night - timedelta(minutes=1)) == {}  # not a night on
     version = WinModelVersion.objects.get()
     assert version.trigger == WinModelVersion.Trigger.SCHEDULE and version.cutoff == NOW
     assert services.retrain_if_due(NOW + timedelta(days=2)) == {}  # nothing decided since

@@ -12,6 +12,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import dj_database_url
+from django.core.exceptions import ImproperlyConfigured
 
 PACKAGE_DIR = Path(__file__).resolve().parent.parent
 DATA_DIR = Path(os.environ.get("HIGHSEAS_DATA_DIR", Path.cwd() / "var")).resolve()
@@ -71,6 +72,11 @@ HIGHSEAS_HOARDING_DAYS = int(os.environ.get("HIGHSEAS_HOARDING_DAYS", "30"))
 HIGHSEAS_VALUE_WINDOW_DAYS = int(os.environ.get("HIGHSEAS_VALUE_WINDOW_DAYS", "365"))
 HIGHSEAS_VALUE_MONETARY_HALF = int(os.environ.get("HIGHSEAS_VALUE_MONETARY_HALF", "100000"))
 HIGHSEAS_VALUE_THRESHOLDS = {"A": 60.0, "B": 30.0}
+# The hour (0–23, in TIME_ZONE) of the nightly slow jobs: the level re-evaluation, the limit
+# factors, the win model's retraining (pools/nightly.py).
+HIGHSEAS_NIGHTLY_HOUR = int(os.environ.get("HIGHSEAS_NIGHTLY_HOUR", "3"))
+if not 0 <= HIGHSEAS_NIGHTLY_HOUR <= 23:
+    raise ImproperlyConfigured("HIGHSEAS_NIGHTLY_HOUR must be an hour from 0 to 23")
 
 INSTALLED_APPS = [
     "django.contrib.admin",

@@ -44,6 +44,7 @@ from highseas.engine.tiers import (
 from highseas.insights.breakdowns import gains
 from highseas.insights.models import LimitFactorLog, LimitPlan, RepLimitFactor
 from highseas.insights.performance import Window, deals
+from highseas.pools import nightly
 from highseas.pools.models import Pool
 from highseas.pools.policies import claim_limits
 
@@ -291,9 +292,11 @@ def recompute_factors(plan: LimitPlan, now: datetime) -> int:
 
 
 def recompute_due_plans(now: datetime) -> dict[str, Any]:
-    """The scheduler's daily recompute of every plan that is on."""
+    """The scheduler's daily recompute of every plan that is on, at the night hour
+    (``pools.nightly``), so a pool's limits do not change during the working day; a plan just
+    switched on at once."""
     due = LimitPlan.objects.filter(is_active=True).filter(
-        Q(computed_at__isnull=True) | Q(computed_at__lte=now - RECOMPUTE_EVERY)
+        Q(computed_at__isnull=True) | Q(computed_at__lt=nightly.ran_before(RECOMPUTE_EVERY, now))
     )
     changed = 0
     for pk in list(due.values_list("pk", flat=True)):

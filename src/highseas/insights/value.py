@@ -57,6 +57,7 @@ from highseas.engine.insights import (
 from highseas.engine.ownership import Status
 from highseas.engine.recycle import CustomerClock, Schedule, schedule
 from highseas.insights.models import LevelChange, LevelLock, ValueSettings
+from highseas.pools import nightly
 from highseas.pools.editing import edit_customer, may_edit
 from highseas.pools.models import Pool
 from highseas.pools.policies import recycle_rules
@@ -409,15 +410,17 @@ def _apply_one_by_one(changes: list[dict[str, Any]], now: datetime) -> int:
 
 
 def is_rescore_due(scoring: Scoring, now: datetime) -> bool:
-    last = scoring.last_rescored_at
-    return last is None or now - last >= timedelta(hours=scoring.every_hours)
+    """Due every ``rescore_every_hours``; daily or less often, at the night hour
+    (``pools.nightly``)."""
+    return nightly.is_due(scoring.last_rescored_at, timedelta(hours=scoring.every_hours), now)
 
 
 def scheduled_rescore(
     now: datetime, *, batch_size: int = 500, force: bool = False
 ) -> dict[str, Any]:
     """The scheduler's re-evaluation of every customer, at most once per
-    ``rescore_every_hours``: bounded batches, each its own transaction (module docstring)."""
+    ``rescore_every_hours`` (daily by default, at the night hour): bounded batches, each its own
+    transaction (module docstring)."""
     scoring = value_settings()
     if not force and not is_rescore_due(scoring, now):
         return {"rescored": 0}

@@ -21,6 +21,7 @@ from highseas.accounts.visibility import Viewer
 from highseas.customers.models import Deal
 from highseas.engine.errors import ErrorCode, HighSeasError
 from highseas.engine.smart import Fallback, Scoring
+from highseas.pools import nightly
 from highseas.smart import store
 from highseas.smart.history import decided_deals, reps_now
 from highseas.smart.models import WinModelVersion
@@ -124,12 +125,13 @@ def scoring(now: datetime) -> Scoring:
 
 
 def retrain_if_due(now: datetime) -> dict[str, int]:
-    """The schedule: a new version when the latest is older than ``RETRAIN_EVERY`` and deals
-    were decided since it was trained (or when there is none and some deal was decided)."""
+    """The schedule: a new version at the night hour once a night passed since the latest was
+    trained (``RETRAIN_EVERY``, ``pools.nightly``) and deals were decided since (or at once
+    when there is none and some deal was decided)."""
     latest = current_version()
     decided = Deal.objects.filter(Q(won_at__lt=now) | Q(lost_at__lt=now), owner__isnull=False)
     if latest is not None:
-        if now - latest.trained_at < RETRAIN_EVERY:
+        if not nightly.is_due(latest.trained_at, RETRAIN_EVERY, now):
             return {}
         since = latest.cutoff
         decided = decided.filter(Q(won_at__gte=since) | Q(lost_at__gte=since))
