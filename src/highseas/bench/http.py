@@ -6,7 +6,7 @@ same claims through the service layer and as raw SQL, with the same clients, in 
    month ago), so that the scheduler's sweep has real work while the clients claim.
 3. Start the server itself: the embedded one (``highseas serve``: waitress and the in-process
    scheduler every ``interval`` seconds), or with ``production`` the scale-out one
-   (``highseas serve --production --workers N``, else gunicorn) beside a ``highseas worker``.
+   (``highseas serve --production --workers N``) beside a ``highseas worker``.
 4. Offer every target customer to ``contention`` clients at once (the 9:00 rush: everyone
    grabs the same fresh customers): each client posts ``/customers/{id}/claim/`` with its
    rep's token on a kept-alive connection and records the latency and the answer.
@@ -409,16 +409,6 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-def _has_production_serve() -> bool:
-    shown = subprocess.run(
-        [sys.executable, "-m", "highseas.config.cli", "serve", "--help"],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    return "--production" in shown.stdout
-
-
 def server_commands(options: HttpBenchOptions, port: int) -> list[list[str]]:
     """The processes to start: the server, and in production a ``highseas worker`` too."""
     cli = [sys.executable, "-m", "highseas.config.cli"]
@@ -426,13 +416,8 @@ def server_commands(options: HttpBenchOptions, port: int) -> list[list[str]]:
         threads = ["--threads", str(options.threads)] if options.threads else []
         return [[*cli, "serve", "--port", str(port), "--interval", str(options.interval), *threads]]
     per_process = str(options.threads or 4)
-    if _has_production_serve():
-        web = [*cli, "serve", "--production", "--port", str(port)]
-        web += ["--workers", str(options.workers), "--threads", per_process]
-    else:
-        web = [sys.executable, "-m", "gunicorn", "highseas.config.wsgi:application"]
-        web += ["-b", f"127.0.0.1:{port}", "-w", str(options.workers), "-k", "gthread"]
-        web += ["--threads", per_process]
+    web = [*cli, "serve", "--production", "--port", str(port)]
+    web += ["--workers", str(options.workers), "--threads", per_process]
     return [web, [*cli, "worker", "--interval", str(options.interval)]]
 
 
