@@ -104,6 +104,21 @@ class TestPlan:
         assert claims(book["rep_a"], waiting[:4]) == ["ok", "ok", "ok", "claim_quota_exceeded"]
         assert claims(book["rep_b"], waiting[4:]) == ["ok", "claim_quota_exceeded"]
 
+    @pytest.mark.parametrize("count_won", [False, True])
+    def test_a_claim_answers_the_standing_a_fresh_read_gives(
+        self, book: dict[str, Any], count_won: bool
+    ) -> None:
+        ClaimPolicy.objects.filter(pool=book["east_pool"]).update(count_won_in_cap=count_won)
+        save_plan(Viewer(book["admin"]), book["east_pool"].pk, PLAN, now=NOW)  # rep A: 3 a day
+        won, *others = book["waiting"][:3]
+        Customer.objects.filter(pk=won.pk).update(stage="won")  # a won customer back in the pool
+        for customer in (won, *others):
+            outcome = ownership.claim(book["rep_a"], customer.pk, now=NOW)
+            pool = book["east_pool"].pk
+            fresh = next(s for s in standings(book["rep_a"], NOW) if s["pool"] == pool)
+            assert outcome.standing == fresh
+        assert fresh["claimed_today"] == 3 and fresh["daily_left"] == 0
+
     def test_without_a_plan_the_pools_limits_hold(self, book: dict[str, Any]) -> None:
         assert claims(book["rep_a"], book["waiting"][:3]) == ["ok", "ok", "claim_quota_exceeded"]
 

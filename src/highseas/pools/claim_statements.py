@@ -36,6 +36,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
+from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from functools import cache, lru_cache
 from typing import Any
@@ -66,7 +67,7 @@ from highseas.pools.policies import (
     limits_from,
     rules_from,
 )
-from highseas.pools.quotas import TIER_FIELDS, quota_ref, tiered_limits
+from highseas.pools.quotas import TIER_FIELDS, quota_ref, standing, tiered_limits
 from highseas.pools.reasons import Reason
 from highseas.pools.rows import columns, db_datetime, db_time
 from highseas.pools.schedule import leave_span
@@ -360,6 +361,12 @@ def _facts(claimant: User, row: dict[str, Any], limits: ClaimLimits) -> ClaimFac
     )
 
 
+def _counted(limits: ClaimLimits, stage: str) -> int:
+    """1 when the claimed customer counts toward the rep's holdings cap (as ``_facts`` reads
+    them: a won customer only where the pool counts won ones)."""
+    return int(limits.count_won_in_cap or stage != CustomerStage.WON.value)
+
+
 def leave_dates(row: dict[str, Any]) -> tuple[date | None, date | None]:
     """The rep's recorded leave as the row read it (SQLite answers dates as text)."""
     first, last = (row[f"p_{name}"] for name in LEAVE)
@@ -463,9 +470,19 @@ def _claimed_customer(claimant: User, row: dict[str, Any], moved: Sequence[Any])
     return customer
 
 
+@dataclass(frozen=True)
+class Claimed:
+    """A claim's customer, and the rep's standing in its pool with this claim counted (what
+    the rules read under the rep's lock, plus this claim): a page answering the claim shows
+    it without reading the rep's counts again."""
+
+    customer: Customer
+    standing: dict[str, Any]
+
+
 def claim(
     claimant: User, customer_id: int, *, reason: Reason | str, rep_reason: str, now: datetime
-) -> Customer | None:
+) -> Claimed | None:
     """The claim of a pooled customer by ``claimant`` (who acts for themselves), every rule
     re-checked under the rep's lock; ``None`` when the pool asks for approval (nothing was
     written). Call inside a transaction; a refusal raises and leaves no trace, marked
@@ -473,13 +490,14 @@ def claim(
     row = read(claimant, customer_id, now)
     try:
         rep_limits = limits(claimant, row)
-        refusal = decide_claim(rep_limits, _facts(claimant, row, rep_limits), now)
+        judged = _facts(claimant, row, rep_limits)
+        refusal = decide_claim(rep_limits, judged, now)
         if refusal is not None:
             raise refusal
         require_reason(bool(row["cp_requires_reason"]), rep_reason)
         if rep_limits.requires_approval:
             return None
-        return write_owned(
+        customer = write_owned(
             row,
             claimant,
             kind=EventKind.CLAIMED,
@@ -488,6 +506,15 @@ def claim(
             policy_ref=quota_ref(rep_limits),  # the quotas this claim was judged by, for `check`
             now=now,
         )
+        after = standing(
+            row["pool_id"],
+            row["pool_name"],
+            rep_limits,
+            holdings=judged.holdings + _counted(rep_limits, row["stage"]),
+            today=judged.claims_today + 1,
+            week=judged.claims_this_week + 1,
+        )
+        return Claimed(customer, after)
     except HighSeasError as error:
         # Refused by the rules, or by the compare-and-set that changed no row (``write_owned``
         # raises one only then, and a database error is no HighSeasError): nothing written,

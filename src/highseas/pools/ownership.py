@@ -54,6 +54,8 @@ class Outcome:
     customer: Customer
     request: ClaimRequest | None = None
     facts: dict[str, Any] = field(default_factory=dict)
+    # a claim's: the rep's standing in the customer's pool, this claim counted (``quotas``)
+    standing: dict[str, Any] | None = None
 
 
 def load_customer(customer_id: int) -> Customer:
@@ -257,7 +259,7 @@ def _claim(actor: User, customer_id: int, *, reason: str, now: datetime) -> Outc
         actor, customer_id, reason=ledger_reason, rep_reason=reason, now=now
     )
     if claimed is not None:  # the rush path: a few precompiled statements
-        return Outcome(claimed)
+        return Outcome(claimed.customer, standing=claimed.standing)
     customer, limits = claim_for(
         actor, customer_id, actor=actor, reason=ledger_reason, now=now, rep_reason=reason
     )

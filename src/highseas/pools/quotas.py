@@ -44,6 +44,7 @@ class PoolStanding:
 
 
 def standings(user: User, now: datetime | None = None) -> list[dict[str, Any]]:
+    """The rep's standing in each pool they belong to, by name."""
     now = now or timezone.now()
     zone = timezone.get_default_timezone()
     profile = RepProfile.objects.filter(user=user).first()
@@ -53,24 +54,30 @@ def standings(user: User, now: datetime | None = None) -> list[dict[str, Any]]:
         limits = effective_limits(pool_limits, rep_overrides(profile))
         today, week = facts.claims_in_periods(user.pk, pool.pk, now, zone)
         held = facts.holdings(user.pk, count_won=limits.count_won_in_cap)
-        result.append(
-            asdict(
-                PoolStanding(
-                    pool=pool.pk,
-                    name=pool.name,
-                    holding_cap=limits.holding_cap,
-                    holdings=held,
-                    daily_quota=limits.daily_quota,
-                    claimed_today=today,
-                    daily_left=_left(limits.daily_quota, today),
-                    weekly_quota=limits.weekly_quota,
-                    claimed_this_week=week,
-                    weekly_left=_left(limits.weekly_quota, week),
-                    requires_approval=limits.requires_approval,
-                )
-            )
-        )
+        result.append(standing(pool.pk, pool.name, limits, holdings=held, today=today, week=week))
     return result
+
+
+def standing(
+    pool_id: int, name: str, limits: ClaimLimits, *, holdings: int, today: int, week: int
+) -> dict[str, Any]:
+    """One pool's standing under the rep's ``limits`` (``PoolStanding``, as a dict): what
+    ``standings`` reads for each pool, and what a claim already knows of its own pool."""
+    return asdict(
+        PoolStanding(
+            pool=pool_id,
+            name=name,
+            holding_cap=limits.holding_cap,
+            holdings=holdings,
+            daily_quota=limits.daily_quota,
+            claimed_today=today,
+            daily_left=_left(limits.daily_quota, today),
+            weekly_quota=limits.weekly_quota,
+            claimed_this_week=week,
+            weekly_left=_left(limits.weekly_quota, week),
+            requires_approval=limits.requires_approval,
+        )
+    )
 
 
 TIER_FIELDS = ("ceiling_daily_quota", "ceiling_weekly_quota", "ceiling_holding_cap")

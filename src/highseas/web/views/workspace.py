@@ -121,7 +121,7 @@ def claim(request: HttpRequest, customer_id: int) -> HttpResponse:
             back = reverse("web:pool")
         return answer(request, ok=False, message=plain_words(refusal), to=back, code=refusal.code)
     customer = outcome.customer
-    standing = next(
+    standing = outcome.standing or next(  # a request's standing is read
         (s for s in standings(viewer.user) if s["pool"] == customer.pool_id),
         None,
     )
