@@ -16,7 +16,8 @@ embedded server's scheduler sweeps (issue "Rush hour": no claim in the web UI wa
    All reps start at once, so they race for the same rows at the top of the list, as a floor
    does at 9:00. A click's time is taken inside the page: from the click to the notice that
    answers it (``performance.now()``; the browser's own work is included, Playwright's round
-   trips are not).
+   trips are not), and its request from sending to the answer's first byte (the browser's
+   Resource Timing: the server's work and the network, without the browser's).
 4. Printed: clicks, claims won and refused, p50/p95/p99/max and clicks over 200 ms; each won
    customer owned by the rep told so, with one ``claimed`` ledger row (``double_claims``); the
    due customers the scheduler recycled while the reps clicked. Then, with the server
@@ -49,6 +50,7 @@ PASSWORD = "bench-web-claims"
 WATCH_NOTICES = """
 () => {
   window.__notices = [];
+  performance.setResourceTimingBufferSize(100000);
   const box = document.getElementById("toasts");
   new MutationObserver((changes) => {
     for (const change of changes) {
@@ -59,6 +61,15 @@ WATCH_NOTICES = """
       }
     }
   }).observe(box, {childList: true});
+}
+"""
+# The claim's request as the browser timed it: from sending it to the answer's first byte (the
+# server's work and the network), and to its last.
+CLAIM_TIMING = """
+(id) => {
+  const path = "/customers/" + id + "/claim/";
+  const entry = performance.getEntriesByType("resource").filter((e) => e.name.endsWith(path)).pop();
+  return entry ? {wait: entry.responseStart - entry.requestStart, done: entry.responseEnd} : null;
 }
 """
 # Clicks the first claim button not tried yet; its id and the click's time, or null.
@@ -81,6 +92,7 @@ CLICK_NEXT = """
 @dataclass
 class Clicks:
     latencies: list[float] = field(default_factory=list)  # seconds
+    waits: list[float] = field(default_factory=list)  # the request's send to its first byte
     won: dict[int, list[int]] = field(default_factory=dict)  # customer → reps told "claimed"
     refused: int = 0
     reloads: int = 0
@@ -127,6 +139,9 @@ async def rep_clicks(
         await page.wait_for_function(f"window.__notices.length > {seen}", timeout=60_000)
         notice = await page.evaluate(f"window.__notices[{seen}]")
         found.latencies.append((notice["at"] - clicked["at"]) / 1000)
+        timing = await page.evaluate(CLAIM_TIMING, clicked["id"])
+        if timing is not None:
+            found.waits.append(timing["wait"] / 1000)
         if notice["ok"]:
             found.won.setdefault(clicked["id"], []).append(rep.pk)
         else:
@@ -252,6 +267,11 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
         "p95_ms": percentile_ms(found.latencies, 95),
         "p99_ms": percentile_ms(found.latencies, 99),
         "max_ms": percentile_ms(found.latencies, 100),
+        # the same clicks' requests, from sending to the answer's first byte (Resource Timing)
+        "request_wait_p50_ms": percentile_ms(found.waits, 50),
+        "request_wait_p99_ms": percentile_ms(found.waits, 99),
+        "request_wait_max_ms": percentile_ms(found.waits, 100),
+        "request_waits_timed": len(found.waits),
         f"over_{STALL_MS}ms": sum(1 for s in found.latencies if s * 1000 > STALL_MS),
         "due": len(due),
         "recycled_meanwhile": recycled,
@@ -303,6 +323,8 @@ def main(argv: list[str] | None = None) -> None:
         f"{web['clicks']} clicks ({web['claims']} won, {web['refused']} refused) in "
         f"{web['seconds']} s; click to notice p50 {web['p50_ms']} ms, p99 {web['p99_ms']} ms, "
         f"max {web['max_ms']} ms, {web[f'over_{200}ms']} over 200 ms (target: none); "
+        f"of which the request to its answer's first byte p50 {web['request_wait_p50_ms']} ms, "
+        f"p99 {web['request_wait_p99_ms']} ms, max {web['request_wait_max_ms']} ms; "
         f"double claims {web['double_claims']}; recycled meanwhile {web['recycled_meanwhile']} "
         f"of {web['due']} due, while they clicked. Raw UPDATE + ledger, {raw['threads']} threads: "
         f"p50 {raw['p50_ms']} ms, p99 {raw['p99_ms']} ms, max {raw['max_ms']} ms",

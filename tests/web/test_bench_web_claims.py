@@ -30,6 +30,10 @@ def test_reps_click_claims_in_the_browser_and_each_click_is_timed(tmp_path: Path
     assert web["path"] == "browser_click_to_notice" and web["server"] == "embedded"
     assert web["clicks"] == 18 == web["claims"] + web["refused"]
     assert web["claims"] >= 1 and 0 < web["p50_ms"] <= web["p99_ms"] <= web["max_ms"]
+    # each click's request is timed too, and waits no longer than its click
+    assert web["request_waits_timed"] == 18
+    assert 0 < web["request_wait_p99_ms"] <= web["p99_ms"]
+    assert web["request_wait_max_ms"] <= web["max_ms"]
     assert web["double_claims"] == 0 and web["owner_mismatches"] == 0
     assert web["ledger_rows"] == web["claims"]  # one claimed row per customer won
     assert raw["path"] == "raw_update_and_ledger" and raw["claims"] == web["claims"]
