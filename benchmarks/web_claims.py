@@ -5,9 +5,10 @@ embedded server's scheduler sweeps (issue "Rush hour": no claim in the web UI wa
    bench reps in the bench pool).
 2. The server, started by the bench: the embedded one (``highseas serve``, its scheduler every
    ``--interval`` seconds), or with ``--production`` the scale-out one beside a ``highseas
-   worker`` (on PostgreSQL). Once every rep is signed in, ``--due`` owned customers are made
-   due for recycling (``bench.http.make_due``: claimed through the service 30 days ago), so
-   that the scheduler's next sweep recycles them while the reps click.
+   worker`` (on PostgreSQL). Once every rep is signed in, ``--due`` owned customers are
+   claimed through the service as if 15 days ago less ``DUE_AFTER`` seconds
+   (``bench.http.make_due``), so that they fall due just after the reps start clicking and
+   the scheduler's next sweep recycles them meanwhile.
 3. Headless Chromium (the system's, as in the browser tests: ``HIGHSEAS_CHROMIUM`` or
    ``chromium`` on the path), a browser context per rep, each signed in through the login page
    (the first ``--reps`` bench reps get a password for the run). Each rep opens the pool page and
@@ -39,13 +40,14 @@ import shutil
 import sys
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import django
 
 CHROMIUM_FLAGS = ["--no-sandbox", "--disable-gpu", "--no-first-run", "--lang=zh-CN"]
 PASSWORD = "bench-web-claims"
+DUE_AFTER = 3  # seconds after the due customers are claimed that they fall due
 # Records each notice as it appears, with its time and kind, so that a click is timed in-page.
 WATCH_NOTICES = """
 () => {
@@ -198,7 +200,7 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
 
     from highseas.accounts.models import User
     from highseas.bench.claim import pooled_sample
-    from highseas.bench.dataset import prepare
+    from highseas.bench.dataset import RECYCLE_POLICY, prepare
     from highseas.bench.http import (
         STALL_MS,
         Answers,
@@ -232,8 +234,12 @@ def measure(args: argparse.Namespace) -> list[dict[str, Any]]:
     connection.close()
 
     def fall_due() -> list[int]:
+        # claimed 15 days (the bench pool's idle limit) less DUE_AFTER seconds ago: due just
+        # after the clicks begin, not while they are claimed (a sweep then took them early)
+        idle = RECYCLE_POLICY["idle_days"]  # ``make_due`` claims 30 days before its ``now``
+        later = timezone.now() + timedelta(days=30 - idle, seconds=DUE_AFTER)
         try:
-            return make_due(dataset, args.due, rng, timezone.now())
+            return make_due(dataset, args.due, rng, later)
         finally:
             connection.close()  # this thread's
 
