@@ -3,8 +3,6 @@ bytes, and a one-piece answer goes out in one ``sendall``."""
 
 from __future__ import annotations
 
-import logging
-import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -14,6 +12,7 @@ from gunicorn.config import Config
 from gunicorn.http import wsgi
 
 from highseas.config.production import OneWriteResponse, ServerOptions
+from tests.gunicorn_worker import worker
 
 GUNICORN_RESPONSE = OneWriteResponse.__bases__[0]  # gunicorn's own, whatever a hook set since
 BODY = b'{"code":"already_owned","detail":"\xe5\xb7\xb2\xe8\xa2\xab\xe9\xa2\x86\xe5\x8f\x96"}'
@@ -94,10 +93,5 @@ def test_a_whole_answer_goes_out_in_one_call(name: str) -> None:
 
 def test_each_worker_answers_with_one_write_responses(monkeypatch: Any) -> None:
     monkeypatch.setattr(wsgi, "Response", GUNICORN_RESPONSE)  # restored after the test
-    ServerOptions().gunicorn_settings()["post_worker_init"](_worker())
+    ServerOptions().gunicorn_settings()["post_worker_init"](worker())
     assert wsgi.Response is OneWriteResponse
-
-
-def _worker() -> Any:
-    """What the hook reads of gunicorn's worker: its logger."""
-    return types.SimpleNamespace(log=logging.getLogger("gunicorn.error"))

@@ -5,8 +5,6 @@ Django, the application and its dictionaries."""
 from __future__ import annotations
 
 import gc
-import logging
-import types
 from collections.abc import Iterator
 from typing import Any
 
@@ -16,6 +14,7 @@ from gunicorn.http import wsgi
 
 from highseas.config import embedded, heap
 from highseas.config.production import ServerOptions
+from tests.gunicorn_worker import worker
 
 
 @pytest.fixture(autouse=True)
@@ -49,7 +48,7 @@ def test_the_embedded_server_settles_its_heap_before_it_serves(monkeypatch: Any)
 def test_each_production_worker_settles_its_heap_once_started(monkeypatch: Any) -> None:
     monkeypatch.setattr(wsgi, "Response", wsgi.Response)  # the hook sets this worker's answers
     hook = ServerOptions().gunicorn_settings()["post_worker_init"]
-    hook(_worker())
+    hook(worker())
     assert gc.get_freeze_count() > 10_000
 
 
@@ -62,8 +61,3 @@ def test_a_settled_process_has_its_urlconf_and_catalogs_loaded(monkeypatch: Any)
     heap.settle()
     assert "url_patterns" in get_resolver().__dict__  # the cached property was filled
     assert {"zh-hans", "en"} <= set(trans_real._translations)
-
-
-def _worker() -> Any:
-    """What the hook reads of gunicorn's worker: its logger."""
-    return types.SimpleNamespace(log=logging.getLogger("gunicorn.error"))
